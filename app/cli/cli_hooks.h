@@ -1,0 +1,44 @@
+#pragma once
+// Seams between the CLI's Qt-free engine commands and the app-core commands that need Qt
+// (history). Implemented in qt_*.cpp when Qt is found, by noqt_*.cpp stand-ins otherwise.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ld::cli {
+
+struct GenerationStats {
+    int prompt_tokens = 0;
+    int gen_tokens = 0;
+    double prompt_tps = 0;      // prompt tokens per second
+    double gen_tps = 0;         // generated tokens per second
+    double ttft_ms = 0;         // time to first token
+};
+
+// Records one exchange of `generate --db` in the history database, crash-safely: the user
+// message is committed by begin(), the reply is checkpointed as it grows (at least every
+// ~250 ms of appended text, each checkpoint its own short transaction), finish() marks it
+// complete (or error). A process killed in between leaves a `streaming` message that the next
+// open turns into `interrupted`.
+class GenerationRecorder {
+public:
+    virtual ~GenerationRecorder() = default;
+    // Returns the conversation id (new, or the one given to make_history_recorder).
+    virtual int64_t begin(const std::string& model, const std::string& system_prompt,
+                          const std::string& user_text) = 0;
+    virtual void append(const std::string& text) = 0;
+    virtual void finish(const GenerationStats& stats, bool ok, const std::string& error) = 0;
+};
+
+// nullptr with *error set when the database cannot be opened or the build has no Qt.
+std::unique_ptr<GenerationRecorder> make_history_recorder(const std::string& db_path,
+                                                          std::optional<int64_t> conversation_id,
+                                                          std::string* error);
+
+// `llamadesk-cli history --db PATH list | show ID | search TEXT | export ID --format md|json |
+// import FILE`; args are what follows "history". Returns the process exit code.
+int run_history_command(const std::vector<std::string>& args);
+
+}  // namespace ld::cli

@@ -1,0 +1,79 @@
+#pragma once
+// Tokenizers built from a GGUF vocabulary: Llama 3 byte-level BPE (tokenizer.ggml.model = gpt2,
+// pre = llama-bpe) and SentencePiece (tokenizer.ggml.model = llama, through libsentencepiece
+// with a ModelProto built from the GGUF tokens/scores/types).
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ld {
+namespace gguf { class File; }
+
+enum class TokenType : int32_t {
+    Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6,
+};
+
+// The tokenizer.* metadata of a GGUF file.
+struct Vocab {
+    std::string model;                 // "gpt2" | "llama"
+    std::string pre;                   // pre-tokenizer name, e.g. "llama-bpe"
+    std::vector<std::string> tokens;
+    std::vector<float> scores;         // may be empty (BPE)
+    std::vector<int32_t> types;        // TokenType per token; may be empty
+    std::vector<std::string> merges;   // BPE only: "a b" pairs, rank = index
+    int32_t bos = -1, eos = -1, eot = -1, eom = -1, unk = -1, pad = -1;
+    bool add_bos = true;
+    bool add_eos = false;
+    bool add_space_prefix = true;      // SentencePiece: prepend "▁" to the text
+    std::string chat_template;         // tokenizer.chat_template, may be empty
+};
+
+// Reads tokenizer.* keys; throws ld::Error naming what is missing or inconsistent.
+Vocab load_vocab(const gguf::File& file);
+
+class Tokenizer {
+public:
+    virtual ~Tokenizer() = default;
+    // Creates the tokenizer the vocabulary names; throws ld::Error for an unsupported one.
+    static std::unique_ptr<Tokenizer> create(const Vocab& vocab);
+
+    // Encodes text without BOS/EOS. With parse_special, special-token text (e.g. "<|eot_id|>",
+    // control/user-defined tokens) becomes that token; without it, it is plain text — user input
+    // is always encoded with parse_special = false.
+    virtual std::vector<int32_t> encode(std::string_view text, bool parse_special) const = 0;
+    // The bytes a token stands for (byte tokens and byte-level BPE mapped back to raw bytes;
+    // "▁" to space). May be an incomplete UTF-8 sequence; control tokens give "" unless
+    // render_special, which gives their text.
+    virtual std::string token_bytes(int32_t id, bool render_special = false) const = 0;
+    // Decodes a whole sequence (SentencePiece drops the leading space of the first piece).
+    virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
+
+    const Vocab& vocab() const { return vocab_; }
+    int32_t n_vocab() const { return int32_t(vocab_.tokens.size()); }
+    int32_t bos() const { return vocab_.bos; }
+    // Whether a token ends generation (EOS, EOT, EOM).
+    bool is_end_of_generation(int32_t id) const;
+    // Token id of an exact token text, or -1.
+    int32_t find_token(std::string_view text) const;
+
+protected:
+    explicit Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {}
+    Vocab vocab_;
+};
+
+// Turns a stream of token ids into text that is always valid UTF-8: bytes of an incomplete
+// multi-byte sequence are held back until the sequence completes; invalid bytes become U+FFFD.
+class StreamDecoder {
+public:
+    explicit StreamDecoder(const Tokenizer& tok) : tok_(tok) {}
+    std::string push(int32_t id);      // text now complete (may be empty)
+    std::string flush();               // whatever is held back, repaired
+private:
+    const Tokenizer& tok_;
+    std::string pending_;
+    bool first_ = true;
+};
+
+}  // namespace ld
