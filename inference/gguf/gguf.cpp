@@ -1,0 +1,387 @@
+#include "inference/gguf/gguf.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <unordered_set>
+
+namespace ld::gguf {
+
+namespace {
+
+constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
+// Limits far above any real model but low enough that a hostile count cannot make the reader
+// allocate gigabytes before it notices the file is too short.
+constexpr uint64_t kMaxStringLength = 64ull << 20;
+constexpr uint64_t kMaxDims = 4;
+constexpr int kMaxArrayDepth = 4;
+
+size_t value_size(ValueType t) {
+    switch (t) {
+        case ValueType::UINT8: case ValueType::INT8: case ValueType::BOOL: return 1;
+        case ValueType::UINT16: case ValueType::INT16: return 2;
+        case ValueType::UINT32: case ValueType::INT32: case ValueType::FLOAT32: return 4;
+        case ValueType::UINT64: case ValueType::INT64: case ValueType::FLOAT64: return 8;
+        default: return 0;
+    }
+}
+
+bool valid_value_type(uint32_t t) { return t <= uint32_t(ValueType::FLOAT64); }
+
+// Bounds-checked little-endian cursor over the file. Every read names what it was reading so a
+// truncated file says where it ended.
+class Reader {
+public:
+    Reader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+    size_t pos() const { return pos_; }
+    size_t remaining() const { return size_ - pos_; }
+
+    const uint8_t* take(uint64_t n, const char* what) {
+        if (n > remaining())
+            fail("file ends inside ", what, " (needs ", n, " bytes at offset ", pos_, ", file is ",
+                 size_, " bytes)");
+        const uint8_t* p = data_ + pos_;
+        pos_ += size_t(n);
+        return p;
+    }
+    template <typename T>
+    T read(const char* what) {
+        T v;
+        std::memcpy(&v, take(sizeof(T), what), sizeof(T));
+        return v;
+    }
+    std::string_view string(const char* what) {
+        const uint64_t len = read<uint64_t>(what);
+        if (len > kMaxStringLength) fail(what, " has an absurd length (", len, " bytes)");
+        const uint8_t* p = take(len, what);
+        return {reinterpret_cast<const char*>(p), size_t(len)};
+    }
+
+private:
+    const uint8_t* data_;
+    size_t size_;
+    size_t pos_ = 0;
+};
+
+Value read_value(Reader& r, ValueType type, const std::string& key, int depth) {
+    Value v;
+    v.type = type;
+    switch (type) {
+        case ValueType::UINT8: v.u = r.read<uint8_t>(key.c_str()); v.i = int64_t(v.u); break;
+        case ValueType::INT8: v.i = r.read<int8_t>(key.c_str()); v.u = uint64_t(v.i); break;
+        case ValueType::UINT16: v.u = r.read<uint16_t>(key.c_str()); v.i = int64_t(v.u); break;
+        case ValueType::INT16: v.i = r.read<int16_t>(key.c_str()); v.u = uint64_t(v.i); break;
+        case ValueType::UINT32: v.u = r.read<uint32_t>(key.c_str()); v.i = int64_t(v.u); break;
+        case ValueType::INT32: v.i = r.read<int32_t>(key.c_str()); v.u = uint64_t(v.i); break;
+        case ValueType::UINT64: v.u = r.read<uint64_t>(key.c_str()); v.i = int64_t(v.u); break;
+        case ValueType::INT64: v.i = r.read<int64_t>(key.c_str()); v.u = uint64_t(v.i); break;
+        case ValueType::FLOAT32: v.f = r.read<float>(key.c_str()); break;
+        case ValueType::FLOAT64: v.f = r.read<double>(key.c_str()); break;
+        case ValueType::BOOL: {
+            const uint8_t b = r.read<uint8_t>(key.c_str());
+            if (b > 1) fail("metadata ", key, ": bool value ", int(b), " is neither 0 nor 1");
+            v.u = b;
+            v.i = b;
+            break;
+        }
+        case ValueType::STRING: v.str = r.string(key.c_str()); break;
+        case ValueType::ARRAY: {
+            if (depth >= kMaxArrayDepth) fail("metadata ", key, ": arrays nested too deeply");
+            const uint32_t et = r.read<uint32_t>(key.c_str());
+            if (!valid_value_type(et)) fail("metadata ", key, ": unknown array element type ", et);
+            v.elem_type = ValueType(et);
+            v.count = r.read<uint64_t>(key.c_str());
+            if (v.elem_type == ValueType::STRING) {
+                // Each string needs at least its 8-byte length: reject counts the file cannot hold
+                // before reserving memory for them.
+                if (v.count > r.remaining() / 8)
+                    fail("metadata ", key, ": array count ", v.count, " exceeds the file");
+                v.strings.reserve(size_t(v.count));
+                for (uint64_t k = 0; k < v.count; ++k) v.strings.push_back(r.string(key.c_str()));
+            } else if (v.elem_type == ValueType::ARRAY) {
+                if (v.count > r.remaining() / 12)
+                    fail("metadata ", key, ": array count ", v.count, " exceeds the file");
+                v.items.reserve(size_t(v.count));
+                for (uint64_t k = 0; k < v.count; ++k)
+                    v.items.push_back(read_value(r, ValueType::ARRAY, key, depth + 1));
+            } else {
+                const size_t es = value_size(v.elem_type);
+                if (v.count > r.remaining() / es)
+                    fail("metadata ", key, ": array count ", v.count, " exceeds the file");
+                v.raw = r.take(v.count * es, key.c_str());
+                if (v.elem_type == ValueType::BOOL) {
+                    for (uint64_t k = 0; k < v.count; ++k)
+                        if (v.raw[k] > 1) fail("metadata ", key, ": bool element is neither 0 nor 1");
+                }
+            }
+            break;
+        }
+    }
+    return v;
+}
+
+}  // namespace
+
+const char* value_type_name(ValueType t) {
+    static constexpr const char* names[] = {"uint8", "int8",  "uint16", "int16", "uint32",
+                                            "int32", "float32", "bool",  "string", "array",
+                                            "uint64", "int64", "float64"};
+    const uint32_t i = uint32_t(t);
+    return i < 13 ? names[i] : "unknown";
+}
+
+bool Value::is_integer() const {
+    switch (type) {
+        case ValueType::UINT8: case ValueType::INT8: case ValueType::UINT16: case ValueType::INT16:
+        case ValueType::UINT32: case ValueType::INT32: case ValueType::UINT64: case ValueType::INT64:
+            return true;
+        default: return false;
+    }
+}
+
+double Value::number_at(uint64_t index) const {
+    const uint8_t* p = raw + index * value_size(elem_type);
+    switch (elem_type) {
+        case ValueType::FLOAT32: { float x; std::memcpy(&x, p, 4); return x; }
+        case ValueType::FLOAT64: { double x; std::memcpy(&x, p, 8); return x; }
+        case ValueType::UINT64: { uint64_t x; std::memcpy(&x, p, 8); return double(x); }
+        default: return double(integer_at(index));
+    }
+}
+
+int64_t Value::integer_at(uint64_t index) const {
+    const uint8_t* p = raw + index * value_size(elem_type);
+    switch (elem_type) {
+        case ValueType::UINT8: case ValueType::BOOL: return *p;
+        case ValueType::INT8: return int8_t(*p);
+        case ValueType::UINT16: { uint16_t x; std::memcpy(&x, p, 2); return x; }
+        case ValueType::INT16: { int16_t x; std::memcpy(&x, p, 2); return x; }
+        case ValueType::UINT32: { uint32_t x; std::memcpy(&x, p, 4); return x; }
+        case ValueType::INT32: { int32_t x; std::memcpy(&x, p, 4); return x; }
+        case ValueType::UINT64: case ValueType::INT64: { int64_t x; std::memcpy(&x, p, 8); return x; }
+        case ValueType::FLOAT32: { float x; std::memcpy(&x, p, 4); return int64_t(x); }
+        case ValueType::FLOAT64: { double x; std::memcpy(&x, p, 8); return int64_t(x); }
+        default: return 0;
+    }
+}
+
+std::unique_ptr<File> File::open(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(path, ": cannot open: ", std::strerror(errno));
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        fail(path, ": not a regular file");
+    }
+    const size_t size = size_t(st.st_size);
+    if (size == 0) {
+        ::close(fd);
+        fail(path, ": not a GGUF file (it is empty)");
+    }
+    void* map = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+    ::close(fd);
+    if (map == MAP_FAILED) fail(path, ": cannot map the file: ", std::strerror(errno));
+    std::unique_ptr<File> f(new File());
+    f->path_ = path;
+    f->mapping_ = map;
+    f->data_ = static_cast<const uint8_t*>(map);
+    f->size_ = size;
+    try {
+        f->parse_all();
+    } catch (const Error& e) {
+        fail(path, ": ", e.what());
+    }
+    return f;
+}
+
+std::unique_ptr<File> File::parse(const uint8_t* data, size_t size) {
+    std::unique_ptr<File> f(new File());
+    f->path_ = "<memory>";
+    f->data_ = data;
+    f->size_ = size;
+    f->parse_all();
+    return f;
+}
+
+File::~File() {
+    if (mapping_) munmap(mapping_, size_);
+}
+
+void File::parse_all() {
+    Reader r(data_, size_);
+    if (size_ < 4) fail("not a GGUF file (", size_, " bytes)");
+    const uint32_t magic = r.read<uint32_t>("magic");
+    if (magic != kMagic) fail("not a GGUF file (bad magic)");
+    version_ = r.read<uint32_t>("version");
+    if (version_ == 1) fail("GGUF version 1 is not supported (only 2 and 3)");
+    if (version_ != 2 && version_ != 3) fail("unsupported GGUF version ", version_, " (only 2 and 3)");
+    const uint64_t n_tensors = r.read<uint64_t>("tensor count");
+    const uint64_t n_kv = r.read<uint64_t>("metadata count");
+    // A key-value needs at least 8 (key length) + 4 (type) + 1 bytes; a tensor info 8+4+8+4+8.
+    if (n_kv > r.remaining() / 13) fail("metadata count ", n_kv, " exceeds the file");
+    if (n_tensors > r.remaining() / 32) fail("tensor count ", n_tensors, " exceeds the file");
+
+    std::unordered_set<std::string_view> keys;
+    kv_.reserve(size_t(n_kv));
+    for (uint64_t k = 0; k < n_kv; ++k) {
+        KeyValue kv;
+        kv.key = r.string("metadata key");
+        if (kv.key.empty()) fail("metadata key ", k, " is empty");
+        if (!keys.insert(kv.key).second) fail("duplicate metadata key ", kv.key);
+        const uint32_t t = r.read<uint32_t>("metadata type");
+        if (!valid_value_type(t)) fail("metadata ", kv.key, " has unknown type ", t);
+        kv.value = read_value(r, ValueType(t), std::string(kv.key), 0);
+        kv_.push_back(std::move(kv));
+    }
+
+    if (const Value* a = find("general.alignment")) {
+        if (!a->is_integer()) fail("general.alignment is not an integer");
+        if (a->u == 0 || a->u > (1u << 20) || (a->u & (a->u - 1)) != 0)
+            fail("general.alignment ", a->i, " is not a power of two");
+        alignment_ = a->u;
+    }
+
+    std::unordered_set<std::string> names;
+    tensors_.reserve(size_t(n_tensors));
+    for (uint64_t k = 0; k < n_tensors; ++k) {
+        TensorInfo t;
+        t.name = std::string(r.string("tensor name"));
+        if (t.name.empty()) fail("tensor ", k, " has an empty name");
+        if (!names.insert(t.name).second) fail("duplicate tensor ", t.name);
+        const uint32_t n_dims = r.read<uint32_t>("tensor dimension count");
+        if (n_dims == 0 || n_dims > kMaxDims)
+            fail("tensor ", t.name, " has ", n_dims, " dimensions (1 to ", kMaxDims, " allowed)");
+        int64_t nel = 1;
+        for (uint32_t d = 0; d < n_dims; ++d) {
+            const int64_t ne = r.read<int64_t>("tensor shape");
+            if (ne <= 0) fail("tensor ", t.name, " has dimension ", d, " of size ", ne);
+            if (nel > std::numeric_limits<int64_t>::max() / ne)
+                fail("tensor ", t.name, " has too many elements");
+            nel *= ne;
+            t.ne.push_back(ne);
+        }
+        t.nelements = nel;
+        const uint32_t type = r.read<uint32_t>("tensor type");
+        const TypeTraits* tt = type_traits(type);
+        if (!tt) fail("tensor ", t.name, " has unknown type id ", type);
+        t.type = GgmlType(type);
+        if (t.ne[0] % tt->block_size != 0)
+            fail("tensor ", t.name, ": first dimension ", t.ne[0], " is not a multiple of the ",
+                 tt->name, " block size ", tt->block_size);
+        const uint64_t blocks = uint64_t(nel / tt->block_size);
+        if (blocks > std::numeric_limits<uint64_t>::max() / tt->type_size)
+            fail("tensor ", t.name, " is too large");
+        t.nbytes = blocks * tt->type_size;
+        t.offset = r.read<uint64_t>("tensor offset");
+        if (t.offset % alignment_ != 0)
+            fail("tensor ", t.name, " offset ", t.offset, " is not aligned to ", alignment_);
+        tensors_.push_back(std::move(t));
+    }
+
+    data_offset_ = (r.pos() + alignment_ - 1) / alignment_ * alignment_;
+    if (data_offset_ > size_ && !tensors_.empty()) fail("file ends before its tensor data");
+    const uint64_t data_size = size_ > data_offset_ ? size_ - data_offset_ : 0;
+
+    // Tensors must lie inside the data section and must not overlap each other.
+    std::vector<std::pair<uint64_t, uint64_t>> spans;
+    spans.reserve(tensors_.size());
+    for (TensorInfo& t : tensors_) {
+        if (t.offset > data_size || t.nbytes > data_size - t.offset)
+            fail("tensor ", t.name, " (", t.nbytes, " bytes at data offset ", t.offset,
+                 ") lies outside the file (data section is ", data_size, " bytes)");
+        t.data = data_ + data_offset_ + t.offset;
+        spans.emplace_back(t.offset, t.offset + t.nbytes);
+    }
+    std::sort(spans.begin(), spans.end());
+    for (size_t k = 1; k < spans.size(); ++k) {
+        if (spans[k].first < spans[k - 1].second) {
+            for (const TensorInfo& t : tensors_)
+                if (t.offset == spans[k].first) fail("tensor ", t.name, " overlaps another tensor");
+        }
+    }
+}
+
+const Value* File::find(std::string_view key) const {
+    for (const KeyValue& kv : kv_)
+        if (kv.key == key) return &kv.value;
+    return nullptr;
+}
+
+const TensorInfo* File::find_tensor(std::string_view name) const {
+    for (const TensorInfo& t : tensors_)
+        if (t.name == name) return &t;
+    return nullptr;
+}
+
+std::optional<uint64_t> File::get_u64(std::string_view key) const {
+    const Value* v = find(key);
+    if (!v) return std::nullopt;
+    if (!v->is_integer()) fail("metadata ", key, " should be an integer, is ", value_type_name(v->type));
+    if (v->i < 0 && v->type != ValueType::UINT64) fail("metadata ", key, " is negative (", v->i, ")");
+    return v->u;
+}
+
+std::optional<int64_t> File::get_i64(std::string_view key) const {
+    const Value* v = find(key);
+    if (!v) return std::nullopt;
+    if (!v->is_integer()) fail("metadata ", key, " should be an integer, is ", value_type_name(v->type));
+    return v->i;
+}
+
+std::optional<double> File::get_f64(std::string_view key) const {
+    const Value* v = find(key);
+    if (!v) return std::nullopt;
+    if (v->is_float()) return v->f;
+    if (v->is_integer()) return double(v->i);
+    fail("metadata ", key, " should be a number, is ", value_type_name(v->type));
+}
+
+std::optional<bool> File::get_bool(std::string_view key) const {
+    const Value* v = find(key);
+    if (!v) return std::nullopt;
+    if (v->type != ValueType::BOOL) fail("metadata ", key, " should be a bool, is ", value_type_name(v->type));
+    return v->u != 0;
+}
+
+std::optional<std::string_view> File::get_string(std::string_view key) const {
+    const Value* v = find(key);
+    if (!v) return std::nullopt;
+    if (v->type != ValueType::STRING) fail("metadata ", key, " should be a string, is ", value_type_name(v->type));
+    return v->str;
+}
+
+const std::vector<std::string_view>* File::get_string_array(std::string_view key) const {
+    const Value* v = find(key);
+    if (!v) return nullptr;
+    if (v->type != ValueType::ARRAY || v->elem_type != ValueType::STRING)
+        fail("metadata ", key, " should be an array of strings");
+    return &v->strings;
+}
+
+std::vector<float> File::get_f32_array(std::string_view key) const {
+    const Value* v = find(key);
+    std::vector<float> out;
+    if (!v) return out;
+    if (v->type != ValueType::ARRAY || !v->raw) fail("metadata ", key, " should be a numeric array");
+    out.resize(size_t(v->count));
+    for (uint64_t k = 0; k < v->count; ++k) out[k] = float(v->number_at(k));
+    return out;
+}
+
+std::vector<int32_t> File::get_i32_array(std::string_view key) const {
+    const Value* v = find(key);
+    std::vector<int32_t> out;
+    if (!v) return out;
+    if (v->type != ValueType::ARRAY || !v->raw) fail("metadata ", key, " should be a numeric array");
+    out.resize(size_t(v->count));
+    for (uint64_t k = 0; k < v->count; ++k) out[k] = int32_t(v->integer_at(k));
+    return out;
+}
+
+}  // namespace ld::gguf
