@@ -1,5 +1,6 @@
 #pragma once
-// IEEE half and bfloat16 conversions, bit-exact with ggml's scalar paths.
+// IEEE half and bfloat16 conversions, bit-exact with ggml's scalar paths. Internal linkage
+// (static) so a copy compiled with -mavx2 in a SIMD file is never linked into scalar code.
 #include <cstdint>
 #include <cstring>
 
@@ -8,7 +9,7 @@ namespace ld {
 using fp16_t = uint16_t;
 using bf16_t = uint16_t;
 
-inline float fp16_to_fp32(fp16_t h) {
+static inline float fp16_to_fp32(fp16_t h) {
     // Exact conversion via float arithmetic on the bit pattern (handles subnormals, inf, nan).
     const uint32_t w = uint32_t(h) << 16;
     const uint32_t sign = w & 0x80000000u;
@@ -32,7 +33,7 @@ inline float fp16_to_fp32(fp16_t h) {
     return out;
 }
 
-inline fp16_t fp32_to_fp16(float f) {
+static inline fp16_t fp32_to_fp16(float f) {
     // Round to nearest even, as ggml's GGML_FP32_TO_FP16 scalar fallback does.
     const float scale_to_inf = 0x1.0p+112f;
     const float scale_to_zero = 0x1.0p-110f;
@@ -58,14 +59,14 @@ inline fp16_t fp32_to_fp16(float f) {
     return fp16_t((sign >> 16) | (shl1_w > 0xFF000000u ? 0x7E00u : nonsign));
 }
 
-inline float bf16_to_fp32(bf16_t h) {
+static inline float bf16_to_fp32(bf16_t h) {
     uint32_t bits = uint32_t(h) << 16;
     float out;
     std::memcpy(&out, &bits, 4);
     return out;
 }
 
-inline bf16_t fp32_to_bf16(float f) {
+static inline bf16_t fp32_to_bf16(float f) {
     uint32_t u;
     std::memcpy(&u, &f, 4);
     if ((u & 0x7fffffffu) > 0x7f800000u) return bf16_t((u >> 16) | 64);  // quiet nan

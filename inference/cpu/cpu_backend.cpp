@@ -1,0 +1,273 @@
+// The CPU backend: the Llama forward pass over quantized weights used in place from the
+// memory-mapped file, multithreaded with a persistent pool. It is also the reference that
+// every GPU backend is compared against.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <span>
+#include <thread>
+
+#include "inference/backend/backend.h"
+#include "inference/core/error.h"
+#include "inference/cpu/ops.h"
+#include "inference/cpu/thread_pool.h"
+#include "inference/model/llama.h"
+#include "inference/quant/quant.h"
+
+namespace ld {
+
+namespace {
+
+struct MatJob {
+    const Weight* w;
+    float* out;  // (B, w->ne1)
+};
+
+class CpuBackend final : public Backend {
+public:
+    CpuBackend(const Model& model, const BackendOptions& o);
+    std::string name() const override;
+    int context_size() const override { return n_ctx_; }
+    int vocab_size() const override { return p_.n_vocab; }
+    void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) override;
+
+private:
+    void forward_batch(const int32_t* tokens, int n, int pos, float* logits, bool all_logits);
+    // Runs jobs sharing one input (B rows of w->ne0 floats) in as few parallel regions as
+    // their activation types allow.
+    void matmuls(std::span<const MatJob> jobs, const float* in, int B);
+    void matmul_group(std::span<const MatJob> jobs, const float* in, int B);
+    void attention(int layer, int B, int pos);
+    uint8_t* k_cache(int layer, int p) { return k_cache_.get() + kv_offset(layer, p); }
+    uint8_t* v_cache(int layer, int p) { return v_cache_.get() + kv_offset(layer, p); }
+    size_t kv_offset(int layer, int p) const {
+        return (size_t(layer) * size_t(n_ctx_) + size_t(p)) * size_t(p_.kv_dim()) * kv_elem_;
+    }
+
+    const Model& m_;
+    LlamaParams p_;
+    ThreadPool pool_;
+    int n_ctx_;
+    int n_batch_;
+    GgmlType kv_type_;
+    size_t kv_elem_;
+    const cpu::KvKernels& kk_;
+    std::unique_ptr<uint8_t[]> k_cache_;  // (n_layers, n_ctx, kv_dim) of kv_type; untouched
+    std::unique_ptr<uint8_t[]> v_cache_;  //   pages cost no memory until written
+    std::vector<float> inv_freq_;         // (rope_dim / 2) with scaling and factors applied
+    // Activations for one batch.
+    std::vector<float> x_, xn_;           // (n_batch, dim)
+    std::vector<float> q_, att_;          // (n_batch, n_heads * head_dim)
+    std::vector<float> k_, v_;            // (n_batch, kv_dim)
+    std::vector<float> g_, u_;            // (n_batch, ffn_dim)
+    std::vector<float> o_;                // (n_batch, dim)
+    std::vector<float> cos_, sin_;        // (n_batch, rope_dim / 2)
+    std::vector<float> scores_;           // (n_threads, n_ctx)
+    std::vector<uint8_t> xq_;             // quantized activations
+    std::vector<float> logits_tmp_;       // (n_vocab) when the caller wants only the last row
+};
+
+CpuBackend::CpuBackend(const Model& model, const BackendOptions& o)
+    : m_(model),
+      p_(model.params),
+      pool_(o.n_threads > 0 ? o.n_threads : int(std::max(1u, std::thread::hardware_concurrency()))),
+      n_ctx_(std::max(1, std::min(o.n_ctx > 0 ? o.n_ctx : 8192, p_.ctx_train))),
+      n_batch_(std::max(1, std::min(o.n_batch, 512))),
+      kv_type_(o.kv_type),
+      kv_elem_(o.kv_type == GgmlType::F32 ? 4 : 2),
+      kk_(cpu::kv_kernels()) {
+    if (kv_type_ != GgmlType::F16 && kv_type_ != GgmlType::F32)
+        fail("the CPU backend keeps its KV cache in F16 or F32, not ", type_name(kv_type_));
+    const size_t kv_bytes = size_t(p_.n_layers) * size_t(n_ctx_) * size_t(p_.kv_dim()) * kv_elem_;
+    try {
+        k_cache_.reset(new uint8_t[kv_bytes]);
+        v_cache_.reset(new uint8_t[kv_bytes]);
+    } catch (const std::bad_alloc&) {
+        fail("not enough memory for a ", n_ctx_, "-token KV cache (", 2 * kv_bytes >> 20, " MiB)");
+    }
+    inv_freq_.resize(size_t(p_.rope_dim / 2));
+    for (int i = 0; i < p_.rope_dim / 2; ++i) {
+        double f = 1.0 / std::pow(double(p_.rope_theta), 2.0 * i / p_.rope_dim) * p_.rope_freq_scale;
+        if (!p_.rope_freq_factors.empty()) f /= p_.rope_freq_factors[size_t(i)];
+        inv_freq_[size_t(i)] = float(f);
+    }
+    const size_t B = size_t(n_batch_);
+    x_.resize(B * p_.dim);
+    xn_.resize(B * p_.dim);
+    o_.resize(B * p_.dim);
+    q_.resize(B * p_.q_dim());
+    att_.resize(B * p_.q_dim());
+    k_.resize(B * p_.kv_dim());
+    v_.resize(B * p_.kv_dim());
+    g_.resize(B * p_.ffn_dim);
+    u_.resize(B * p_.ffn_dim);
+    cos_.resize(B * inv_freq_.size());
+    sin_.resize(B * inv_freq_.size());
+    scores_.resize(size_t(pool_.size()) * size_t(n_ctx_));
+    logits_tmp_.resize(size_t(p_.n_vocab));
+}
+
+std::string CpuBackend::name() const {
+    return std::string("cpu (") + isa_name(detected_isa()) + ", " + std::to_string(pool_.size()) +
+           (pool_.size() == 1 ? " thread)" : " threads)");
+}
+
+void CpuBackend::forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) {
+    if (n <= 0) fail("forward() needs at least one token");
+    if (pos < 0 || pos + n > n_ctx_)
+        fail("context is full: ", pos + n, " tokens do not fit the ", n_ctx_, "-token context");
+    for (int i = 0; i < n; ++i)
+        if (tokens[i] < 0 || tokens[i] >= p_.n_vocab)
+            fail("token id ", tokens[i], " is outside the vocabulary (", p_.n_vocab, " tokens)");
+    for (int done = 0; done < n; done += n_batch_) {
+        const int b = std::min(n_batch_, n - done);
+        const bool last = done + b == n;
+        float* out = all_logits ? logits + size_t(done) * p_.n_vocab : (last ? logits : nullptr);
+        forward_batch(tokens + done, b, pos + done, out, all_logits);
+    }
+}
+
+void CpuBackend::matmuls(std::span<const MatJob> jobs, const float* in, int B) {
+    // Group consecutive jobs by activation type (q/k/v of a Q4_K_M model may mix Q4_K and Q6_K,
+    // both dotted against Q8_K, so they still share one region).
+    size_t start = 0;
+    for (size_t i = 1; i <= jobs.size(); ++i) {
+        if (i == jobs.size() ||
+            vec_dot_type(jobs[i].w->type) != vec_dot_type(jobs[start].w->type)) {
+            matmul_group(jobs.subspan(start, i - start), in, B);
+            start = i;
+        }
+    }
+}
+
+void CpuBackend::matmul_group(std::span<const MatJob> jobs, const float* in, int B) {
+    const GgmlType at = vec_dot_type(jobs[0].w->type);
+    const int64_t ne0 = jobs[0].w->ne0;
+    const size_t xrow = row_size(at, ne0);
+    if (xq_.size() < size_t(B) * xrow) xq_.resize(size_t(B) * xrow);
+    uint8_t* xq = xq_.data();
+    if (B == 1) {
+        quantize_activation(at, in, xq, ne0);
+    } else {
+        pool_.run([&](int ith, int nth) {
+            int64_t b0, b1;
+            split_range(B, ith, nth, 1, &b0, &b1);
+            for (int64_t b = b0; b < b1; ++b) quantize_activation(at, in + b * ne0, xq + b * xrow, ne0);
+        });
+    }
+    int64_t total = 0;
+    for (const MatJob& j : jobs) total += j.w->ne1;
+    pool_.run([&](int ith, int nth) {
+        int64_t r0, r1;
+        split_range(total, ith, nth, 16, &r0, &r1);
+        int64_t off = 0;
+        for (const MatJob& j : jobs) {
+            const int64_t rows = j.w->ne1;
+            const int64_t lo = std::max(r0, off), hi = std::min(r1, off + rows);
+            if (lo < hi) {
+                if (B == 1)
+                    matvec(j.w->type, ne0, j.w->data, xq, j.out, lo - off, hi - off);
+                else
+                    matmul(j.w->type, ne0, j.w->data, xq, B, j.out, rows, lo - off, hi - off);
+            }
+            off += rows;
+        }
+    });
+}
+
+void CpuBackend::attention(int layer, int B, int pos) {
+    const int hd = p_.head_dim, nh = p_.n_heads, kvd = p_.kv_dim();
+    const int group = p_.n_heads / p_.n_kv_heads;
+    const float scale = 1.0f / std::sqrt(float(hd));
+    pool_.run([&](int ith, int nth) {
+        float* scores = scores_.data() + size_t(ith) * size_t(n_ctx_);
+        int64_t w0, w1;
+        split_range(int64_t(B) * nh, ith, nth, 1, &w0, &w1);
+        for (int64_t w = w0; w < w1; ++w) {
+            const int t = int(w / nh), h = int(w % nh), g = h / group;
+            const int n_kv = pos + t + 1;  // causal: itself and everything before
+            const float* q = q_.data() + size_t(t) * p_.q_dim() + size_t(h) * hd;
+            float* out = att_.data() + size_t(t) * p_.q_dim() + size_t(h) * hd;
+            if (kv_type_ == GgmlType::F16) {
+                auto* kr = reinterpret_cast<const fp16_t*>(k_cache(layer, 0)) + size_t(g) * hd;
+                auto* vr = reinterpret_cast<const fp16_t*>(v_cache(layer, 0)) + size_t(g) * hd;
+                cpu::attend_f16(kk_, q, kr, vr, kvd, n_kv, hd, scale, scores, out);
+            } else {
+                auto* kr = reinterpret_cast<const float*>(k_cache(layer, 0)) + size_t(g) * hd;
+                auto* vr = reinterpret_cast<const float*>(v_cache(layer, 0)) + size_t(g) * hd;
+                cpu::attend_f32(kk_, q, kr, vr, kvd, n_kv, hd, scale, scores, out);
+            }
+        }
+    });
+}
+
+void CpuBackend::forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits) {
+    const int dim = p_.dim, kvd = p_.kv_dim(), qd = p_.q_dim(), ffn = p_.ffn_dim;
+    const size_t nf = inv_freq_.size();
+    for (int t = 0; t < B; ++t) {
+        dequantize_row(m_.tok_embd.type, m_.tok_embd.row(tokens[t]), x_.data() + size_t(t) * dim, dim);
+        for (size_t i = 0; i < nf; ++i) {
+            const float angle = float(pos + t) * inv_freq_[i];
+            cos_[size_t(t) * nf + i] = std::cos(angle);
+            sin_[size_t(t) * nf + i] = std::sin(angle);
+        }
+    }
+    for (int l = 0; l < p_.n_layers; ++l) {
+        const LayerWeights& L = m_.layers[size_t(l)];
+        const float* attn_norm = reinterpret_cast<const float*>(L.attn_norm.data);
+        for (int t = 0; t < B; ++t)
+            cpu::rmsnorm(xn_.data() + size_t(t) * dim, x_.data() + size_t(t) * dim, attn_norm, dim, p_.norm_eps);
+        const MatJob qkv[] = {{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}};
+        matmuls(qkv, xn_.data(), B);
+        for (int t = 0; t < B; ++t) {
+            const float* c = cos_.data() + size_t(t) * nf;
+            const float* s = sin_.data() + size_t(t) * nf;
+            float* kt = k_.data() + size_t(t) * kvd;
+            const float* vt = v_.data() + size_t(t) * kvd;
+            cpu::rope(q_.data() + size_t(t) * qd, p_.n_heads, p_.head_dim, p_.rope_dim, c, s);
+            cpu::rope(kt, p_.n_kv_heads, p_.head_dim, p_.rope_dim, c, s);
+            if (kv_type_ == GgmlType::F16) {
+                auto* kc = reinterpret_cast<fp16_t*>(k_cache(l, pos + t));
+                auto* vc = reinterpret_cast<fp16_t*>(v_cache(l, pos + t));
+                for (int i = 0; i < kvd; ++i) {
+                    kc[i] = fp32_to_fp16(kt[i]);
+                    vc[i] = fp32_to_fp16(vt[i]);
+                }
+            } else {
+                std::memcpy(k_cache(l, pos + t), kt, sizeof(float) * size_t(kvd));
+                std::memcpy(v_cache(l, pos + t), vt, sizeof(float) * size_t(kvd));
+            }
+        }
+        attention(l, B, pos);
+        const MatJob wo[] = {{&L.wo, o_.data()}};
+        matmuls(wo, att_.data(), B);
+        for (size_t i = 0; i < size_t(B) * dim; ++i) x_[i] += o_[i];
+
+        const float* ffn_norm = reinterpret_cast<const float*>(L.ffn_norm.data);
+        for (int t = 0; t < B; ++t)
+            cpu::rmsnorm(xn_.data() + size_t(t) * dim, x_.data() + size_t(t) * dim, ffn_norm, dim, p_.norm_eps);
+        const MatJob gate_up[] = {{&L.w_gate, g_.data()}, {&L.w_up, u_.data()}};
+        matmuls(gate_up, xn_.data(), B);
+        cpu::silu_mul(g_.data(), u_.data(), B * ffn);
+        const MatJob down[] = {{&L.w_down, o_.data()}};
+        matmuls(down, g_.data(), B);
+        for (size_t i = 0; i < size_t(B) * dim; ++i) x_[i] += o_[i];
+    }
+    if (!logits) return;
+    // Only the rows someone reads go through the output matrix (the largest one).
+    const int first = all_logits ? 0 : B - 1;
+    const int rows = B - first;
+    const float* out_norm = reinterpret_cast<const float*>(m_.output_norm.data);
+    for (int t = first; t < B; ++t)
+        cpu::rmsnorm(xn_.data() + size_t(t - first) * dim, x_.data() + size_t(t) * dim, out_norm, dim, p_.norm_eps);
+    const MatJob out[] = {{&m_.output, logits}};
+    matmuls(out, xn_.data(), rows);
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> create_cpu_backend(const Model& model, const BackendOptions& options) {
+    return std::make_unique<CpuBackend>(model, options);
+}
+
+}  // namespace ld

@@ -1,0 +1,91 @@
+#include "inference/cpu/ops.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace ld::cpu {
+
+void rmsnorm(float* out, const float* x, const float* weight, int n, float eps) {
+    double ss = 0.0;  // double: long rows of large activations must not lose the small ones
+    for (int i = 0; i < n; ++i) ss += double(x[i]) * x[i];
+    const float scale = float(1.0 / std::sqrt(ss / n + eps));
+    for (int i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+}
+
+void softmax(float* x, int n) {
+    float mx = -INFINITY;
+    for (int i = 0; i < n; ++i) mx = x[i] > mx ? x[i] : mx;
+    double sum = 0.0;
+    for (int i = 0; i < n; ++i) {
+        x[i] = std::exp(x[i] - mx);
+        sum += x[i];
+    }
+    const float inv = float(1.0 / sum);
+    for (int i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void silu_mul(float* g, const float* u, int n) {
+    for (int i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+void rope(float* x, int n_heads, int head_dim, int rope_dim, const float* cos, const float* sin) {
+    for (int h = 0; h < n_heads; ++h) {
+        float* v = x + h * head_dim;
+        for (int i = 0; i < rope_dim / 2; ++i) {
+            const float a = v[2 * i], b = v[2 * i + 1];
+            v[2 * i] = a * cos[i] - b * sin[i];
+            v[2 * i + 1] = a * sin[i] + b * cos[i];
+        }
+    }
+}
+
+namespace {
+
+float dot_f16_scalar(int n, const fp16_t* k, const float* q) {
+    float s = 0;
+    for (int i = 0; i < n; ++i) s += fp16_to_fp32(k[i]) * q[i];
+    return s;
+}
+void axpy_f16_scalar(int n, float a, const fp16_t* v, float* out) {
+    for (int i = 0; i < n; ++i) out[i] += a * fp16_to_fp32(v[i]);
+}
+float dot_f32_scalar(int n, const float* k, const float* q) {
+    float s = 0;
+    for (int i = 0; i < n; ++i) s += k[i] * q[i];
+    return s;
+}
+void axpy_f32_scalar(int n, float a, const float* v, float* out) {
+    for (int i = 0; i < n; ++i) out[i] += a * v[i];
+}
+
+constexpr KvKernels kScalar{dot_f16_scalar, axpy_f16_scalar, dot_f32_scalar, axpy_f32_scalar};
+
+template <typename T, typename Dot, typename Axpy>
+void attend(const T* k_rows, const T* v_rows, const float* q, int stride, int n_kv, int head_dim,
+            float scale, float* scores, float* out, Dot dot, Axpy axpy) {
+    for (int j = 0; j < n_kv; ++j) scores[j] = dot(head_dim, k_rows + size_t(j) * stride, q) * scale;
+    softmax(scores, n_kv);
+    std::memset(out, 0, sizeof(float) * size_t(head_dim));
+    for (int j = 0; j < n_kv; ++j) axpy(head_dim, scores[j], v_rows + size_t(j) * stride, out);
+}
+
+}  // namespace
+
+const KvKernels& kv_kernels_scalar() { return kScalar; }
+
+const KvKernels& kv_kernels() {
+    const KvKernels* avx2 = kv_kernels_avx2();
+    return avx2 ? *avx2 : kScalar;
+}
+
+void attend_f16(const KvKernels& kk, const float* q, const fp16_t* k_rows, const fp16_t* v_rows,
+                int stride, int n_kv, int head_dim, float scale, float* scores, float* out) {
+    attend(k_rows, v_rows, q, stride, n_kv, head_dim, scale, scores, out, kk.dot_f16, kk.axpy_f16);
+}
+
+void attend_f32(const KvKernels& kk, const float* q, const float* k_rows, const float* v_rows,
+                int stride, int n_kv, int head_dim, float scale, float* scores, float* out) {
+    attend(k_rows, v_rows, q, stride, n_kv, head_dim, scale, scores, out, kk.dot_f32, kk.axpy_f32);
+}
+
+}  // namespace ld::cpu

@@ -1,0 +1,148 @@
+#include "inference/session/session.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "inference/backend/backend.h"
+#include "inference/core/error.h"
+#include "inference/model/llama.h"
+#include "inference/tokenizer/tokenizer.h"
+
+namespace ld {
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Length of the longest suffix of `text` that is a proper prefix of some stop string: that much
+// must be held back, since the next token may complete the stop string.
+size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
+    size_t keep = 0;
+    for (const std::string& s : stops) {
+        for (size_t n = std::min(text.size(), s.size() - 1); n > keep; --n) {
+            if (text.substr(text.size() - n) == std::string_view(s).substr(0, n)) {
+                keep = n;
+                break;
+            }
+        }
+    }
+    return keep;
+}
+
+}  // namespace
+
+const char* stop_reason_name(StopReason r) {
+    switch (r) {
+        case StopReason::EndOfGeneration: return "end of generation";
+        case StopReason::MaxTokens: return "token limit";
+        case StopReason::StopString: return "stop string";
+        case StopReason::Cancelled: return "cancelled";
+        case StopReason::ContextFull: return "context full";
+    }
+    return "?";
+}
+
+std::vector<int32_t> tokenize_prompt(const Tokenizer& tok, std::string_view text, bool parse_special) {
+    std::vector<int32_t> ids;
+    if (tok.vocab().add_bos && tok.bos() >= 0) ids.push_back(tok.bos());
+    std::vector<int32_t> body = tok.encode(text, parse_special);
+    ids.insert(ids.end(), body.begin(), body.end());
+    return ids;
+}
+
+Session::Session(const Model& model, Backend& backend, const Tokenizer& tokenizer)
+    : model_(model), backend_(backend), tokenizer_(tokenizer) {
+    logits_.resize(size_t(backend_.vocab_size()));
+}
+
+int Session::evaluate_suffix(const std::vector<int32_t>& prompt) {
+    if (prompt.empty()) fail("the prompt is empty");
+    if (int(prompt.size()) > backend_.context_size())
+        fail("the prompt is ", prompt.size(), " tokens, longer than the ", backend_.context_size(),
+             "-token context");
+    // Reuse the cached prefix, but always run the last prompt token to get its logits.
+    size_t common = 0;
+    while (common < cached_.size() && common < prompt.size() && cached_[common] == prompt[common]) ++common;
+    if (common == prompt.size()) --common;
+    cached_.resize(common);
+    const int n = int(prompt.size() - common);
+    try {
+        backend_.forward(prompt.data() + common, n, int(common), logits_.data(), false);
+    } catch (...) {
+        cached_.clear();  // the cache may hold a partial batch
+        throw;
+    }
+    cached_ = prompt;
+    return n;
+}
+
+const std::vector<float>& Session::evaluate(const std::vector<int32_t>& prompt) {
+    evaluate_suffix(prompt);
+    return logits_;
+}
+
+GenerateResult Session::generate(const std::vector<int32_t>& prompt, const GenerateOptions& opt,
+                                 const TextCallback& on_text) {
+    GenerateResult res;
+    const auto t_start = std::chrono::steady_clock::now();
+    res.prompt_tokens = int(prompt.size());
+    res.evaluated_tokens = evaluate_suffix(prompt);
+    res.prompt_ms = ms_since(t_start);
+
+    Sampler sampler(opt.sampling);
+    StreamDecoder decoder(tokenizer_);
+    std::string pending;  // decoded text not yet streamed (may start a stop string)
+    bool first_text = true;
+    auto emit = [&](std::string_view s) {
+        if (s.empty()) return true;
+        if (first_text) {
+            res.ttft_ms = ms_since(t_start);
+            first_text = false;
+        }
+        res.text += s;
+        return on_text ? on_text(s) : true;
+    };
+    const int n_vocab = backend_.vocab_size();
+    for (;;) {
+        if (opt.cancel && opt.cancel->load()) { res.stop = StopReason::Cancelled; break; }
+        if (int(res.tokens.size()) >= opt.max_tokens) { res.stop = StopReason::MaxTokens; break; }
+        const int32_t id = sampler.sample(logits_.data(), n_vocab, cached_);
+        if (tokenizer_.is_end_of_generation(id)) { res.stop = StopReason::EndOfGeneration; break; }
+        res.tokens.push_back(id);
+        pending += decoder.push(id);
+        bool stopped = false;
+        size_t cut = std::string::npos;
+        for (const std::string& s : opt.stop_strings) {
+            const size_t at = s.empty() ? std::string::npos : pending.find(s);
+            if (at != std::string::npos && at < cut) cut = at;
+        }
+        if (cut != std::string::npos) {
+            emit(std::string_view(pending).substr(0, cut));
+            res.stop = StopReason::StopString;
+            stopped = true;
+        } else {
+            const size_t hold = held_back(pending, opt.stop_strings);
+            if (!emit(std::string_view(pending).substr(0, pending.size() - hold))) {
+                res.stop = StopReason::Cancelled;
+                stopped = true;
+            }
+            pending.erase(0, pending.size() - hold);
+        }
+        if (stopped) return res;
+        if (int(cached_.size()) >= backend_.context_size()) { res.stop = StopReason::ContextFull; break; }
+        if (int(res.tokens.size()) >= opt.max_tokens) { res.stop = StopReason::MaxTokens; break; }
+        const auto t0 = std::chrono::steady_clock::now();
+        backend_.forward(&id, 1, int(cached_.size()), logits_.data(), false);
+        res.decode_ms += ms_since(t0);
+        res.decode_steps++;
+        cached_.push_back(id);
+    }
+    // Flush what was held back for a stop string that never came, and any partial UTF-8.
+    pending += decoder.flush();
+    emit(pending);
+    return res;
+}
+
+}  // namespace ld

@@ -1,0 +1,73 @@
+#pragma once
+// The generate loop: evaluates a prompt (reusing the KV cache for a prefix it already holds),
+// samples tokens, streams valid UTF-8 text, and stops on end-of-generation tokens, stop strings,
+// a token limit, a full context or cancellation.
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "inference/sampler/sampler.h"
+
+namespace ld {
+
+class Backend;
+class Tokenizer;
+struct Model;
+
+struct GenerateOptions {
+    int max_tokens = 256;
+    SamplerParams sampling;
+    std::vector<std::string> stop_strings;
+    const std::atomic<bool>* cancel = nullptr;  // checked before every token
+};
+
+enum class StopReason { EndOfGeneration, MaxTokens, StopString, Cancelled, ContextFull };
+const char* stop_reason_name(StopReason r);
+
+struct GenerateResult {
+    std::string text;          // everything streamed
+    std::vector<int32_t> tokens;  // generated ids
+    int prompt_tokens = 0;     // prompt length
+    int evaluated_tokens = 0;  // prompt tokens actually run (the rest came from the cache)
+    double prompt_ms = 0;      // time to evaluate them
+    double ttft_ms = 0;        // from the call to the first token's text
+    int decode_steps = 0;      // forward passes of one generated token
+    double decode_ms = 0;
+    StopReason stop = StopReason::MaxTokens;
+
+    double prompt_tps() const { return prompt_ms > 0 ? evaluated_tokens * 1000.0 / prompt_ms : 0; }
+    double gen_tps() const { return decode_ms > 0 ? decode_steps * 1000.0 / decode_ms : 0; }
+};
+
+// Receives each piece of text as it becomes valid UTF-8; return false to stop.
+using TextCallback = std::function<bool(std::string_view)>;
+
+class Session {
+public:
+    Session(const Model& model, Backend& backend, const Tokenizer& tokenizer);
+
+    // Runs the prompt through the model and returns the last position's logits.
+    const std::vector<float>& evaluate(const std::vector<int32_t>& prompt);
+    GenerateResult generate(const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                            const TextCallback& on_text);
+    // Tokens whose keys and values are in the cache.
+    const std::vector<int32_t>& cached_tokens() const { return cached_; }
+    void clear() { cached_.clear(); }
+
+private:
+    int evaluate_suffix(const std::vector<int32_t>& prompt);  // returns tokens run
+
+    const Model& model_;
+    Backend& backend_;
+    const Tokenizer& tokenizer_;
+    std::vector<int32_t> cached_;
+    std::vector<float> logits_;
+};
+
+// Raw-text prompt: BOS when the vocabulary asks for it, text without special-token parsing.
+std::vector<int32_t> tokenize_prompt(const Tokenizer& tok, std::string_view text, bool parse_special = false);
+
+}  // namespace ld
