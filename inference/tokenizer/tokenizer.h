@@ -2,10 +2,12 @@
 // Tokenizers built from a GGUF vocabulary: Llama 3 byte-level BPE (tokenizer.ggml.model = gpt2,
 // pre = llama-bpe) and SentencePiece (tokenizer.ggml.model = llama, through libsentencepiece
 // with a ModelProto built from the GGUF tokens/scores/types).
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace ld {
@@ -33,9 +35,26 @@ struct Vocab {
 // Reads tokenizer.* keys; throws ld::Error naming what is missing or inconsistent.
 Vocab load_vocab(const gguf::File& file);
 
+// Fills eot/eom from well-known token texts ("<|eot_id|>", "<|im_end|>", "<|eom_id|>") when
+// the file did not name them.
+void fill_missing_special_ids(Vocab& vocab);
+
+// A vocabulary from a Hugging Face tokenizer.json (byte-level BPE with the Llama 3 split
+// pattern): vocab, merges, added tokens (special ones become Control). Throws ld::Error.
+Vocab vocab_from_hf_tokenizer_json(std::string_view json);
+
+// A vocabulary from a SentencePiece .model file (a serialized ModelProto). Throws ld::Error.
+Vocab vocab_from_sentencepiece_model(std::string_view model_proto);
+
+// The ModelProto that libsentencepiece loads for a SentencePiece-style (model = "llama")
+// vocabulary: BPE with byte fallback, identity normalizer, dummy prefix per add_space_prefix.
+std::string sentencepiece_model_proto(const Vocab& vocab);
+
 class Tokenizer {
 public:
     virtual ~Tokenizer() = default;
+    Tokenizer(const Tokenizer&) = delete;
+    Tokenizer& operator=(const Tokenizer&) = delete;
     // Creates the tokenizer the vocabulary names; throws ld::Error for an unsupported one.
     static std::unique_ptr<Tokenizer> create(const Vocab& vocab);
 
@@ -48,7 +67,10 @@ public:
     // render_special, which gives their text.
     virtual std::string token_bytes(int32_t id, bool render_special = false) const = 0;
     // Decodes a whole sequence (SentencePiece drops the leading space of the first piece).
+    // Always valid UTF-8: invalid bytes become U+FFFD.
     virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
+    // Whether decode() drops the leading space of the first non-empty piece.
+    virtual bool strips_leading_space() const { return false; }
 
     const Vocab& vocab() const { return vocab_; }
     int32_t n_vocab() const { return int32_t(vocab_.tokens.size()); }
@@ -58,9 +80,30 @@ public:
     // Token id of an exact token text, or -1.
     int32_t find_token(std::string_view text) const;
 
+    // Whether a token is special (Control or UserDefined): matched in text only with
+    // parse_special.
+    bool is_special(int32_t id) const;
+    TokenType token_type(int32_t id) const;
+
 protected:
-    explicit Tokenizer(Vocab vocab) : vocab_(std::move(vocab)) {}
+    // Validates the vocabulary (ids in range, array sizes) and indexes it; throws ld::Error.
+    explicit Tokenizer(Vocab vocab);
+
+    // A piece of input: plain text (token < 0) or a special token found in it.
+    struct Fragment {
+        std::string_view text;
+        int32_t token = -1;
+    };
+    // Splits text at special-token texts (leftmost, longest first) when parse_special; else
+    // one plain fragment.
+    std::vector<Fragment> split_special(std::string_view text, bool parse_special) const;
+
     Vocab vocab_;
+
+private:
+    std::unordered_map<std::string_view, int32_t> token_ids_;  // views into vocab_.tokens
+    std::vector<int32_t> specials_;                            // longest text first
+    std::array<bool, 256> special_first_byte_{};
 };
 
 // Turns a stream of token ids into text that is always valid UTF-8: bytes of an incomplete
@@ -73,7 +116,7 @@ public:
 private:
     const Tokenizer& tok_;
     std::string pending_;
-    bool first_ = true;
+    bool first_ = true;  // SentencePiece drops the first text's dummy-prefix space, as decode()
 };
 
 }  // namespace ld
