@@ -1,0 +1,113 @@
+// `bench`: prompt-processing and generation speed (median of repetitions), and the effective
+// bandwidth of weight reads during generation — the number to compare with the memory limit.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "app/cli/engine_setup.h"
+#include "inference/core/error.h"
+#include "inference/model/synthetic.h"
+
+namespace ld::cli {
+
+namespace {
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n == 0 ? 0 : (n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]));
+}
+
+double now_s() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+int cmd_bench(const ArgList& argv) {
+    std::vector<OptionSpec> specs = engine_option_specs();
+    specs.insert(specs.end(), {{"--synthetic", true}, {"-p|--n-prompt", true}, {"-n|--n-gen", true},
+                               {"-d|--depth", true}, {"-r|--repetitions", true}, {"--json", false}});
+    const Args args(argv, specs);
+    if (args.has("--model") == args.has("--synthetic")) throw UsageError("give exactly one of -m MODEL or --synthetic NAME");
+    const int n_prompt = int(args.get_int("--n-prompt", 512, 0, 1 << 20));
+    const int n_gen = int(args.get_int("--n-gen", 128, 0, 1 << 20));
+    const int depth = int(args.get_int("--depth", 0, 0, 1 << 24));
+    const int reps = int(args.get_int("--repetitions", 3, 1, 1000));
+
+    Engine e;
+    BackendOptions o = backend_options(args);
+    if (args.has("--synthetic")) {
+        const std::string name = args.get("--synthetic");
+        std::fprintf(stderr, "building synthetic %s...\n", name.c_str());
+        e.model = make_synthetic_model(synthetic_spec(name));
+        e.model_label = name + " (synthetic)";
+    } else {
+        e.model = load_model(args.get("--model"));
+        const std::string path = args.get("--model");
+        e.model_label = path.substr(path.find_last_of('/') + 1);
+    }
+    const int need = depth + std::max(n_prompt, n_gen) + 1;
+    if (need > e.model->params.ctx_train)
+        fail("depth + tokens (", need, ") exceed the model's context length ", e.model->params.ctx_train);
+    if (!args.has("--ctx")) o.n_ctx = need;
+    if (o.n_ctx < need) fail("--ctx ", o.n_ctx, " is smaller than depth + tokens (", need, ")");
+    e.backend = create_backend(*e.model, o);
+    Backend& be = *e.backend;
+    const int n_vocab = be.vocab_size();
+
+    std::mt19937 rng(42);
+    std::uniform_int_distribution<int32_t> tok(0, n_vocab - 1);
+    std::vector<int32_t> tokens(size_t(std::max({n_prompt, depth, 1})));
+    for (int32_t& t : tokens) t = tok(rng);
+    std::vector<float> logits(static_cast<size_t>(n_vocab));
+
+    if (depth > 0) be.forward(tokens.data(), depth, 0, logits.data(), false);  // untimed fill
+    // One untimed warm-up step: page in the weights and spin up the threads.
+    be.forward(tokens.data(), 1, depth, logits.data(), false);
+
+    std::vector<double> pp, tg;
+    for (int r = 0; r < reps; ++r) {
+        if (n_prompt > 0) {
+            const double t0 = now_s();
+            be.forward(tokens.data(), n_prompt, depth, logits.data(), false);
+            pp.push_back(n_prompt / (now_s() - t0));
+        }
+        if (n_gen > 0) {
+            int32_t next = tokens[0];
+            const double t0 = now_s();
+            for (int i = 0; i < n_gen; ++i) {
+                be.forward(&next, 1, depth + i, logits.data(), false);
+                next = int32_t((size_t(next) * 7919 + 13) % size_t(n_vocab));
+            }
+            tg.push_back(n_gen / (now_s() - t0));
+        }
+    }
+    const double pp_tps = median(pp), tg_tps = median(tg);
+    const double wbytes = double(e.model->weight_bytes());
+    const double gbs = tg_tps * wbytes / 1e9;
+    if (args.has("--json")) {
+        std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"params\": %lld, \"weight_bytes\": %.0f, "
+                    "\"n_prompt\": %d, \"n_gen\": %d, \"depth\": %d, \"repetitions\": %d, "
+                    "\"prompt_tps\": %.2f, \"gen_tps\": %.2f, \"gen_weight_gbps\": %.2f}\n",
+                    e.model_label.c_str(), be.name().c_str(), (long long)e.model->parameter_count(), wbytes,
+                    n_prompt, n_gen, depth, reps, pp_tps, tg_tps, gbs);
+    } else {
+        std::printf("model:   %s, %.2f B params, %s, %.2f GiB of weights\n", e.model_label.c_str(),
+                    e.model->parameter_count() / 1e9, e.model->dominant_type().c_str(), wbytes / 1073741824.0);
+        std::printf("backend: %s\n", be.name().c_str());
+        std::printf("%-16s %12s\n", "test", "tok/s");
+        if (n_prompt > 0)
+            std::printf("%-16s %12.2f\n", ("pp" + std::to_string(n_prompt) + (depth ? " @ d" + std::to_string(depth) : "")).c_str(), pp_tps);
+        if (n_gen > 0)
+            std::printf("%-16s %12.2f   (%.2f GB/s of weight reads)\n",
+                        ("tg" + std::to_string(n_gen) + (depth ? " @ d" + std::to_string(depth) : "")).c_str(), tg_tps, gbs);
+        std::printf("(median of %d repetitions)\n", reps);
+    }
+    return 0;
+}
+
+}  // namespace ld::cli

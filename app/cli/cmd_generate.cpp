@@ -1,0 +1,154 @@
+// `generate`: streams generated text to stdout, statistics to stderr; optionally records the
+// exchange in the history database (--db).
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include "app/cli/args.h"
+#include "app/cli/cli_hooks.h"
+#include "app/cli/commands.h"
+#include "app/cli/engine_setup.h"
+#include "inference/chat/chat_format.h"
+#include "inference/core/error.h"
+#include "inference/session/session.h"
+
+namespace ld::cli {
+
+namespace {
+
+std::atomic<bool> g_interrupted{false};  // set by SIGINT/SIGTERM: stop generating, keep the text
+extern "C" void on_signal(int) { g_interrupted.store(true); }
+
+std::vector<int32_t> parse_token_list(const std::string& s) {
+    std::vector<int32_t> ids;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        char* end = nullptr;
+        const long v = std::strtol(item.c_str(), &end, 10);
+        if (item.empty() || *end != '\0' || v < 0 || v > INT32_MAX)
+            throw UsageError("--tokens expects comma-separated token ids, got '" + item + "'");
+        ids.push_back(int32_t(v));
+    }
+    if (ids.empty()) throw UsageError("--tokens is empty");
+    return ids;
+}
+
+}  // namespace
+
+int cmd_generate(const ArgList& argv) {
+    std::vector<OptionSpec> specs = engine_option_specs();
+    specs.insert(specs.end(), {
+        {"-p|--prompt", true}, {"--tokens", true}, {"-n|--n-predict", true}, {"--temp", true},
+        {"--top-k", true}, {"--top-p", true}, {"--min-p", true}, {"--repeat-penalty", true},
+        {"--repeat-last-n", true}, {"--frequency-penalty", true}, {"--presence-penalty", true},
+        {"--seed", true}, {"--chat", false}, {"--system", true}, {"--template", true},
+        {"--stop", true}, {"--dump-logits", true}, {"--db", true}, {"--conversation", true},
+    });
+    const Args args(argv, specs);
+    if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
+    if (args.has("--prompt") == args.has("--tokens")) throw UsageError("give exactly one of -p PROMPT or --tokens IDS");
+    if (args.has("--tokens") && args.has("--chat")) throw UsageError("--tokens and --chat do not combine");
+
+    GenerateOptions opt;
+    opt.max_tokens = int(args.get_int("--n-predict", 256, 0, 1 << 24));
+    SamplerParams& sp = opt.sampling;
+    sp.temperature = float(args.get_double("--temp", 0.8));
+    sp.top_k = int(args.get_int("--top-k", 40, 0, 1 << 24));
+    sp.top_p = float(args.get_double("--top-p", 0.95));
+    sp.min_p = float(args.get_double("--min-p", 0.05));
+    sp.repeat_penalty = float(args.get_double("--repeat-penalty", 1.0));
+    sp.penalty_last_n = int(args.get_int("--repeat-last-n", 64, -1, 1 << 24));
+    sp.frequency_penalty = float(args.get_double("--frequency-penalty", 0.0));
+    sp.presence_penalty = float(args.get_double("--presence-penalty", 0.0));
+    sp.seed = args.has("--seed") ? uint64_t(args.get_int("--seed", 0, INT64_MIN, INT64_MAX))
+                                 : uint64_t(std::random_device{}()) ^ uint64_t(std::time(nullptr));
+    if (sp.temperature < 0) throw UsageError("--temp must be >= 0");
+    if (sp.top_p <= 0 || sp.top_p > 1) throw UsageError("--top-p must be in (0, 1]");
+    if (sp.min_p < 0 || sp.min_p >= 1) throw UsageError("--min-p must be in [0, 1)");
+    if (sp.repeat_penalty <= 0) throw UsageError("--repeat-penalty must be > 0");
+    opt.stop_strings = args.get_all("--stop");
+    if (args.has("--conversation") && !args.has("--db")) throw UsageError("--conversation needs --db");
+
+    Engine engine = open_engine(args);
+    const Tokenizer& tok = *engine.tokenizer;
+
+    std::vector<int32_t> prompt;
+    std::string user_text = args.get("--prompt");
+    const std::string system = args.get("--system");
+    if (args.has("--tokens")) {
+        prompt = parse_token_list(args.get("--tokens"));
+    } else if (args.has("--chat")) {
+        ChatTemplate tmpl = detect_chat_template(tok.vocab(), "llama");
+        if (args.has("--template") && !parse_chat_template_name(args.get("--template"), &tmpl))
+            throw UsageError("unknown chat template '" + args.get("--template") + "' (llama3, llama2, chatml)");
+        std::vector<ChatMessage> msgs;
+        if (!system.empty()) msgs.push_back({"system", system});
+        msgs.push_back({"user", user_text});
+        prompt = apply_chat_template(tmpl, tok, msgs, true);
+        for (const std::string& s : chat_stop_strings(tmpl)) opt.stop_strings.push_back(s);
+    } else {
+        if (!system.empty()) throw UsageError("--system needs --chat");
+        prompt = tokenize_prompt(tok, user_text);
+    }
+
+    Session session(*engine.model, *engine.backend, tok);
+    if (args.has("--dump-logits")) {
+        const std::vector<float>& logits = session.evaluate(prompt);
+        const std::string path = args.get("--dump-logits");
+        std::ofstream out(path, std::ios::binary | std::ios::trunc);
+        out.write(reinterpret_cast<const char*>(logits.data()), std::streamsize(logits.size() * sizeof(float)));
+        out.close();
+        if (!out) fail("cannot write ", path);
+        std::cerr << "wrote " << logits.size() << " logits of position " << prompt.size() - 1 << " to " << path << "\n";
+        return 0;
+    }
+
+    std::unique_ptr<GenerationRecorder> recorder;
+    if (args.has("--db")) {
+        std::optional<int64_t> conv;
+        if (args.has("--conversation")) conv = args.get_int("--conversation", 0, 1, INT64_MAX);
+        std::string err;
+        recorder = make_history_recorder(args.get("--db"), conv, &err);
+        if (!recorder) fail(err);
+        const int64_t id = recorder->begin(engine.model_label, system, user_text);
+        std::cerr << "conversation: " << id << "\n";
+    }
+
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    opt.cancel = &g_interrupted;
+    GenerateResult res;
+    try {
+        res = session.generate(prompt, opt, [&](std::string_view text) {
+            std::fwrite(text.data(), 1, text.size(), stdout);
+            std::fflush(stdout);
+            if (recorder) recorder->append(std::string(text));
+            return true;
+        });
+    } catch (const Error& e) {
+        if (recorder) recorder->finish({}, false, e.what());
+        throw;
+    }
+    std::printf("\n");
+    std::fflush(stdout);
+    GenerationStats st;
+    st.prompt_tokens = res.prompt_tokens;
+    st.gen_tokens = int(res.tokens.size());
+    st.prompt_tps = res.prompt_tps();
+    st.gen_tps = res.gen_tps();
+    st.ttft_ms = res.ttft_ms;
+    if (recorder) recorder->finish(st, true, "");
+    std::fprintf(stderr,
+                 "prompt: %d tokens (%d evaluated) in %.1f ms, %.1f tok/s\n"
+                 "generation: %d tokens, %.1f tok/s\ntime to first token: %.1f ms\nstop: %s\n",
+                 res.prompt_tokens, res.evaluated_tokens, res.prompt_ms, res.prompt_tps(),
+                 int(res.tokens.size()), res.gen_tps(), res.ttft_ms, stop_reason_name(res.stop));
+    return 0;
+}
+
+}  // namespace ld::cli

@@ -1,0 +1,39 @@
+// `quantize IN OUT TYPE` and `synth NAME OUT`: write GGUF files.
+#include <cstdio>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "inference/model/quantize_model.h"
+#include "inference/model/synthetic.h"
+
+namespace ld::cli {
+
+int cmd_quantize(const ArgList& argv) {
+    const Args args(argv, {{"-t|--threads", true}});
+    if (args.positional().size() != 3) throw UsageError("usage: quantize IN.gguf OUT.gguf TYPE");
+    const auto& pos = args.positional();
+    if (pos[0] == pos[1]) throw UsageError("the output must not overwrite the input");
+    const QuantizeStats st = quantize_model(
+        pos[0], pos[1], pos[2],
+        [](int done, int total, const std::string& name) {
+            std::fprintf(stderr, "\r[%d/%d] %-40s", done, total, name.c_str());
+        },
+        int(args.get_int("--threads", 0, 0, 1024)));
+    std::fprintf(stderr, "\rquantized %d tensors: %.2f MiB -> %.2f MiB%s\n", st.tensors,
+                 st.in_bytes / 1048576.0, st.out_bytes / 1048576.0,
+                 st.fallbacks ? (" (" + std::to_string(st.fallbacks) + " tensors kept at a wider type: width not a block multiple)").c_str() : "");
+    return 0;
+}
+
+int cmd_synth(const ArgList& argv) {
+    const Args args(argv, {{"--seed", true}});
+    if (args.positional().size() != 2) throw UsageError("usage: synth NAME OUT.gguf");
+    const SyntheticSpec spec = synthetic_spec(args.positional()[0]);
+    auto model = make_synthetic_model(spec, uint64_t(args.get_int("--seed", 1, 0, INT64_MAX)));
+    write_model_gguf(*model, args.positional()[1]);
+    std::fprintf(stderr, "wrote %s (%s, %.2f GiB of weights)\n", args.positional()[1].c_str(), model->name.c_str(),
+                 model->weight_bytes() / 1073741824.0);
+    return 0;
+}
+
+}  // namespace ld::cli

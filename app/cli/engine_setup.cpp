@@ -1,0 +1,46 @@
+#include "app/cli/engine_setup.h"
+
+#include <iostream>
+
+#include "inference/core/error.h"
+
+namespace ld::cli {
+
+std::vector<OptionSpec> engine_option_specs() {
+    return {{"-m|--model", true},  {"--backend", true}, {"--device", true}, {"-t|--threads", true},
+            {"-c|--ctx", true},    {"-b|--batch", true}, {"--kv-type", true}};
+}
+
+BackendOptions backend_options(const Args& args) {
+    BackendOptions o;
+    o.kind = args.get("--backend", "cpu");
+    if (o.kind != "cpu" && o.kind != "vulkan" && o.kind != "cuda" && o.kind != "auto")
+        throw UsageError("--backend must be cpu, vulkan, cuda or auto");
+    o.device = args.get("--device");
+    o.n_threads = int(args.get_int("--threads", 0, 0, 1024));
+    o.n_ctx = int(args.get_int("--ctx", 8192, 1, 1 << 24));
+    o.n_batch = int(args.get_int("--batch", 256, 1, 4096));
+    const std::string kv = args.get("--kv-type", "f16");
+    if (kv == "f16") o.kv_type = GgmlType::F16;
+    else if (kv == "f32") o.kv_type = GgmlType::F32;
+    else throw UsageError("--kv-type must be f16 or f32");
+    return o;
+}
+
+Engine open_engine(const Args& args, bool need_tokenizer) {
+    Engine e;
+    const std::string path = args.require("--model");
+    e.model = load_model(path);
+    e.model_label = path.substr(path.find_last_of('/') + 1);
+    if (!e.model->vocab.tokens.empty()) e.tokenizer = Tokenizer::create(e.model->vocab);
+    else if (need_tokenizer) fail(path, ": the model has no tokenizer (tokenizer.ggml.tokens)");
+    BackendOptions o = backend_options(args);
+    // The model's context can be smaller than the default: use what it has.
+    if (!args.has("--ctx")) o.n_ctx = std::min(o.n_ctx, e.model->params.ctx_train);
+    else if (o.n_ctx > e.model->params.ctx_train)
+        fail("--ctx ", o.n_ctx, " exceeds the model's context length ", e.model->params.ctx_train);
+    e.backend = create_backend(*e.model, o);
+    return e;
+}
+
+}  // namespace ld::cli

@@ -1,0 +1,27 @@
+#pragma once
+// Opening a model with the backend options the CLI's engine commands share.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/cli/args.h"
+#include "inference/backend/backend.h"
+#include "inference/model/llama.h"
+#include "inference/tokenizer/tokenizer.h"
+
+namespace ld::cli {
+
+struct Engine {
+    std::unique_ptr<Model> model;
+    std::unique_ptr<Tokenizer> tokenizer;   // null for a model without a vocabulary
+    std::unique_ptr<Backend> backend;
+    std::string model_label;                // file name or synthetic name
+};
+
+// -m/--model, --backend, --device, --threads, --ctx, --batch, --kv-type
+std::vector<OptionSpec> engine_option_specs();
+BackendOptions backend_options(const Args& args);
+// Loads -m MODEL, its tokenizer and the backend. Throws ld::Error / UsageError.
+Engine open_engine(const Args& args, bool need_tokenizer = true);
+
+}  // namespace ld::cli

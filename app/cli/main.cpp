@@ -1,0 +1,67 @@
+// llamadesk-cli: the engine's command-line front end (and, with Qt, the app core's headless
+// commands). Errors are one line on stderr and exit code 1.
+#include <cstring>
+#include <iostream>
+
+#include "app/cli/args.h"
+#include "app/cli/cli_hooks.h"
+#include "app/cli/commands.h"
+#include "inference/core/error.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: llamadesk-cli COMMAND [options]
+
+commands:
+  generate -m MODEL (-p PROMPT | --tokens ID,...) [-n N] [--temp T] [--top-k K] [--top-p P]
+           [--min-p P] [--repeat-penalty R] [--seed S] [--backend cpu|vulkan|cuda|auto]
+           [--device N|NAME] [--threads N] [--ctx N] [--chat] [--system TEXT] [--template NAME]
+           [--stop TEXT]... [--dump-logits FILE] [--db PATH [--conversation ID]]
+  tokenize -m MODEL -t TEXT [--special]
+  info     -m MODEL
+  bench    (-m MODEL | --synthetic NAME) [-p 512] [-n 128] [-d DEPTH] [--backend B]
+           [--threads N] [-r REPS] [--json]
+  quantize IN.gguf OUT.gguf TYPE      (Q8_0, Q4_0, Q6_K, Q4_K_M, Q5_K_M, ...)
+  synth    NAME OUT.gguf              (e.g. llama-3.2-1b:q4_0, llama-3.1-8b:q4_k_m)
+  devices
+  history  --db PATH list | show ID | search TEXT | export ID --format md|json | import FILE
+  --version, --help
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+        !std::strcmp(argv[1], "help")) {
+        (argc < 2 ? std::cerr : std::cout) << kUsage;
+        return argc < 2 ? 1 : 0;
+    }
+    const std::string cmd = argv[1];
+    if (cmd == "--version") {
+        std::cout << "llamadesk-cli " << LLAMADESK_VERSION << "\n";
+        return 0;
+    }
+    const ld::cli::ArgList args(argv + 2, argv + argc);
+    try {
+        using namespace ld::cli;
+        if (cmd == "generate") return cmd_generate(args);
+        if (cmd == "tokenize") return cmd_tokenize(args);
+        if (cmd == "info") return cmd_info(args);
+        if (cmd == "bench") return cmd_bench(args);
+        if (cmd == "quantize") return cmd_quantize(args);
+        if (cmd == "synth") return cmd_synth(args);
+        if (cmd == "devices") return cmd_devices(args);
+        if (cmd == "history") return run_history_command(args);
+        std::cerr << "error: unknown command '" << cmd << "' (see llamadesk-cli --help)\n";
+        return 1;
+    } catch (const ld::cli::UsageError& e) {
+        std::cerr << "error: " << cmd << ": " << e.what() << " (see llamadesk-cli --help)\n";
+    } catch (const ld::Error& e) {
+        std::cerr << "error: " << e.what() << "\n";
+    } catch (const std::bad_alloc&) {
+        std::cerr << "error: out of memory\n";
+    } catch (const std::exception& e) {
+        std::cerr << "error: " << e.what() << "\n";
+    }
+    return 1;
+}
