@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <unordered_set>
 
 namespace ld::gguf {
@@ -21,6 +23,20 @@ constexpr uint32_t kMagic = 0x46554747;  // "GGUF" little-endian
 constexpr uint64_t kMaxStringLength = 64ull << 20;
 constexpr uint64_t kMaxDims = 4;
 constexpr int kMaxArrayDepth = 4;
+// Counts are only checked against the bytes left, and the tensor data of a big model follows the
+// metadata: reserving for a hostile count would still ask for many gigabytes. Reserve at most this
+// many entries up front and let vectors grow as entries are actually read.
+constexpr uint64_t kMaxReserve = 1 << 16;
+
+size_t capped(uint64_t count) { return size_t(std::min(count, kMaxReserve)); }
+
+// Float-to-integer conversion is undefined for NaN and out-of-range values; a file can hold both.
+int64_t saturate_to_i64(double x) {
+    if (std::isnan(x)) return 0;
+    if (x >= 9223372036854775807.0) return std::numeric_limits<int64_t>::max();
+    if (x <= -9223372036854775808.0) return std::numeric_limits<int64_t>::min();
+    return int64_t(x);
+}
 
 size_t value_size(ValueType t) {
     switch (t) {
@@ -102,12 +118,12 @@ Value read_value(Reader& r, ValueType type, const std::string& key, int depth) {
                 // before reserving memory for them.
                 if (v.count > r.remaining() / 8)
                     fail("metadata ", key, ": array count ", v.count, " exceeds the file");
-                v.strings.reserve(size_t(v.count));
+                v.strings.reserve(capped(v.count));
                 for (uint64_t k = 0; k < v.count; ++k) v.strings.push_back(r.string(key.c_str()));
             } else if (v.elem_type == ValueType::ARRAY) {
                 if (v.count > r.remaining() / 12)
                     fail("metadata ", key, ": array count ", v.count, " exceeds the file");
-                v.items.reserve(size_t(v.count));
+                v.items.reserve(capped(v.count));
                 for (uint64_t k = 0; k < v.count; ++k)
                     v.items.push_back(read_value(r, ValueType::ARRAY, key, depth + 1));
             } else {
@@ -146,6 +162,7 @@ bool Value::is_integer() const {
 }
 
 double Value::number_at(uint64_t index) const {
+    if (!raw || index >= count) fail("array index ", index, " out of range (", count, " numeric elements)");
     const uint8_t* p = raw + index * value_size(elem_type);
     switch (elem_type) {
         case ValueType::FLOAT32: { float x; std::memcpy(&x, p, 4); return x; }
@@ -156,6 +173,7 @@ double Value::number_at(uint64_t index) const {
 }
 
 int64_t Value::integer_at(uint64_t index) const {
+    if (!raw || index >= count) fail("array index ", index, " out of range (", count, " numeric elements)");
     const uint8_t* p = raw + index * value_size(elem_type);
     switch (elem_type) {
         case ValueType::UINT8: case ValueType::BOOL: return *p;
@@ -165,8 +183,8 @@ int64_t Value::integer_at(uint64_t index) const {
         case ValueType::UINT32: { uint32_t x; std::memcpy(&x, p, 4); return x; }
         case ValueType::INT32: { int32_t x; std::memcpy(&x, p, 4); return x; }
         case ValueType::UINT64: case ValueType::INT64: { int64_t x; std::memcpy(&x, p, 8); return x; }
-        case ValueType::FLOAT32: { float x; std::memcpy(&x, p, 4); return int64_t(x); }
-        case ValueType::FLOAT64: { double x; std::memcpy(&x, p, 8); return int64_t(x); }
+        case ValueType::FLOAT32: { float x; std::memcpy(&x, p, 4); return saturate_to_i64(x); }
+        case ValueType::FLOAT64: { double x; std::memcpy(&x, p, 8); return saturate_to_i64(x); }
         default: return 0;
     }
 }
@@ -196,6 +214,8 @@ std::unique_ptr<File> File::open(const std::string& path) {
         f->parse_all();
     } catch (const Error& e) {
         fail(path, ": ", e.what());
+    } catch (const std::bad_alloc&) {
+        fail(path, ": out of memory while reading its metadata");
     }
     return f;
 }
@@ -205,7 +225,11 @@ std::unique_ptr<File> File::parse(const uint8_t* data, size_t size) {
     f->path_ = "<memory>";
     f->data_ = data;
     f->size_ = size;
-    f->parse_all();
+    try {
+        f->parse_all();
+    } catch (const std::bad_alloc&) {
+        fail("out of memory while reading GGUF metadata");
+    }
     return f;
 }
 
@@ -219,6 +243,8 @@ void File::parse_all() {
     const uint32_t magic = r.read<uint32_t>("magic");
     if (magic != kMagic) fail("not a GGUF file (bad magic)");
     version_ = r.read<uint32_t>("version");
+    if (version_ != 0 && (version_ & 0xFFFF) == 0)
+        fail("unsupported GGUF version ", version_, " (a big-endian file? only little-endian 2 and 3 are supported)");
     if (version_ == 1) fail("GGUF version 1 is not supported (only 2 and 3)");
     if (version_ != 2 && version_ != 3) fail("unsupported GGUF version ", version_, " (only 2 and 3)");
     const uint64_t n_tensors = r.read<uint64_t>("tensor count");
@@ -228,7 +254,7 @@ void File::parse_all() {
     if (n_tensors > r.remaining() / 32) fail("tensor count ", n_tensors, " exceeds the file");
 
     std::unordered_set<std::string_view> keys;
-    kv_.reserve(size_t(n_kv));
+    kv_.reserve(capped(n_kv));
     for (uint64_t k = 0; k < n_kv; ++k) {
         KeyValue kv;
         kv.key = r.string("metadata key");
@@ -242,13 +268,16 @@ void File::parse_all() {
 
     if (const Value* a = find("general.alignment")) {
         if (!a->is_integer()) fail("general.alignment is not an integer");
-        if (a->u == 0 || a->u > (1u << 20) || (a->u & (a->u - 1)) != 0)
-            fail("general.alignment ", a->i, " is not a power of two");
+        const bool negative = a->i < 0 && a->type != ValueType::UINT64;
+        if (negative || a->u == 0 || (a->u & (a->u - 1)) != 0)
+            fail("general.alignment ", negative ? std::to_string(a->i) : std::to_string(a->u),
+                 " is not a power of two");
+        if (a->u > (1u << 20)) fail("general.alignment ", a->u, " is too large (at most 1 MiB)");
         alignment_ = a->u;
     }
 
     std::unordered_set<std::string> names;
-    tensors_.reserve(size_t(n_tensors));
+    tensors_.reserve(capped(n_tensors));
     for (uint64_t k = 0; k < n_tensors; ++k) {
         TensorInfo t;
         t.name = std::string(r.string("tensor name"));
@@ -285,25 +314,34 @@ void File::parse_all() {
     }
 
     data_offset_ = (r.pos() + alignment_ - 1) / alignment_ * alignment_;
-    if (data_offset_ > size_ && !tensors_.empty()) fail("file ends before its tensor data");
+    if (data_offset_ > size_ && !tensors_.empty())
+        fail("file ends before its tensor data (data section would start at offset ", data_offset_,
+             ", file is ", size_, " bytes)");
     const uint64_t data_size = size_ > data_offset_ ? size_ - data_offset_ : 0;
 
     // Tensors must lie inside the data section and must not overlap each other.
-    std::vector<std::pair<uint64_t, uint64_t>> spans;
+    struct Span {
+        uint64_t begin, end;
+        size_t index;
+    };
+    std::vector<Span> spans;
     spans.reserve(tensors_.size());
-    for (TensorInfo& t : tensors_) {
+    for (size_t k = 0; k < tensors_.size(); ++k) {
+        TensorInfo& t = tensors_[k];
         if (t.offset > data_size || t.nbytes > data_size - t.offset)
             fail("tensor ", t.name, " (", t.nbytes, " bytes at data offset ", t.offset,
                  ") lies outside the file (data section is ", data_size, " bytes)");
         t.data = data_ + data_offset_ + t.offset;
-        spans.emplace_back(t.offset, t.offset + t.nbytes);
+        spans.push_back({t.offset, t.offset + t.nbytes, k});
     }
-    std::sort(spans.begin(), spans.end());
+    std::sort(spans.begin(), spans.end(),
+              [](const Span& a, const Span& b) { return a.begin < b.begin || (a.begin == b.begin && a.index < b.index); });
     for (size_t k = 1; k < spans.size(); ++k) {
-        if (spans[k].first < spans[k - 1].second) {
-            for (const TensorInfo& t : tensors_)
-                if (t.offset == spans[k].first) fail("tensor ", t.name, " overlaps another tensor");
-        }
+        const Span& prev = spans[k - 1];
+        const Span& cur = spans[k];
+        if (cur.begin < prev.end)
+            fail("tensor ", tensors_[cur.index].name, " (data bytes ", cur.begin, "..", cur.end,
+                 ") overlaps tensor ", tensors_[prev.index].name, " (", prev.begin, "..", prev.end, ")");
     }
 }
 
