@@ -1,6 +1,7 @@
 // Llama 3 byte-level BPE against the Hugging Face reference encodings, special-token parsing,
 // and speed on long input.
 #include <chrono>
+#include <cstdio>
 #include <memory>
 
 #include "inference/core/error.h"
