@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
@@ -259,5 +261,24 @@ TEST_P(QuantMatmul, MatchesPerRowDot) {
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, QuantMatmul, ::testing::ValuesIn(kComputeTypes),
                          [](const auto& info) { return std::string(ld::type_name(info.param)); });
+
+// matvec/matmul pick their kernels from detected_isa(), which is fixed per process; re-run the
+// matmul tests in child processes capped with LLAMADESK_CPU_ISA so that the AVX2 and scalar
+// paths are checked on an AVX-512 machine too.
+TEST(QuantIsa, MatmulTestsPassUnderEveryLowerIsa) {
+    if (std::getenv("LLAMADESK_CPU_ISA")) GTEST_SKIP() << "already a capped child run";
+    const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+    for (int isa = 0; isa < int(ld::detected_isa()); ++isa) {
+        const std::string cmd = std::string("LLAMADESK_CPU_ISA=") + ld::isa_name(ld::Isa(isa)) + " '" + self +
+                                "' --gtest_filter='AllTypes/QuantMatmul.*:QuantIsa.ChildSeesCappedIsa' > /dev/null 2>&1";
+        EXPECT_EQ(std::system(cmd.c_str()), 0) << "failed under " << ld::isa_name(ld::Isa(isa)) << ": " << cmd;
+    }
+}
+
+TEST(QuantIsa, ChildSeesCappedIsa) {
+    const char* env = std::getenv("LLAMADESK_CPU_ISA");
+    if (!env) GTEST_SKIP() << "only meaningful in a capped child run";
+    EXPECT_EQ(std::string(ld::isa_name(ld::detected_isa())), std::string(env));
+}
 
 }  // namespace
