@@ -57,17 +57,20 @@ void ConversationListModel::fetchMore(const QModelIndex& parent) {
     store_->listConversations(int(rows_.size()), pageSize_)
         .then(this, [this, generation](const Result<QList<Conversation>>& page) {
             if (generation != generation_) return;
-            fetching_ = false;
             if (!page) {
+                fetching_ = false;
                 emit errorOccurred(page.error());
                 return;
             }
+            // Views (and QAbstractItemModelTester) call fetchMore from the insert signals:
+            // stay "fetching" until the rows are in, or the same page is asked for twice.
             atEnd_ = page->size() < pageSize_;
             if (!page->isEmpty()) {
                 beginInsertRows({}, int(rows_.size()), int(rows_.size() + page->size() - 1));
                 rows_ += page.value();
                 endInsertRows();
             }
+            fetching_ = false;
             emit loaded();
         });
 }
@@ -78,8 +81,8 @@ void ConversationListModel::reload() {
     const int want = qMax(pageSize_, int(rows_.size()));
     store_->listConversations(0, want).then(this, [this, generation, want](const Result<QList<Conversation>>& page) {
         if (generation != generation_) return;
-        fetching_ = false;
         if (!page) {
+            fetching_ = false;
             emit errorOccurred(page.error());
             return;
         }
@@ -87,6 +90,7 @@ void ConversationListModel::reload() {
         rows_ = page.value();
         atEnd_ = rows_.size() < want;
         endResetModel();
+        fetching_ = false;
         emit loaded();
     });
 }
