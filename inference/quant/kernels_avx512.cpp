@@ -13,7 +13,13 @@ namespace ld::detail {
 namespace avx512_impl {
 constexpr int kMatvecRows = 4, kMatmulRows = 4, kMatmulCols = 4;
 #define LD_VNNI 1
+// GCC 12's AVX-512 intrinsics self-initialise their _mm512_undefined_* temporaries and trip
+// -Wuninitialized at every use; the warning is spurious.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include "inference/quant/simd_kernels.inc"
+#pragma GCC diagnostic pop
 #undef LD_VNNI
 }  // namespace avx512_impl
 
