@@ -1,0 +1,60 @@
+#pragma once
+// Loading the ../shared reference models for model-level tests.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "inference/backend/backend.h"
+#include "inference/model/llama.h"
+#include "inference/session/session.h"
+#include "inference/tokenizer/tokenizer.h"
+#include "test_util.h"
+
+namespace ld::test {
+
+struct LoadedModel {
+    std::unique_ptr<Model> model;
+    std::unique_ptr<Tokenizer> tok;
+    std::unique_ptr<Backend> backend;
+};
+
+inline LoadedModel load(const std::string& path, int n_threads = 2, GgmlType kv = GgmlType::F16,
+                        int n_ctx = 512, int n_batch = 256) {
+    LoadedModel m;
+    m.model = load_model(path);
+    m.tok = Tokenizer::create(m.model->vocab);
+    BackendOptions o;
+    o.n_threads = n_threads;
+    o.kv_type = kv;
+    o.n_ctx = n_ctx;
+    o.n_batch = n_batch;
+    m.backend = create_cpu_backend(*m.model, o);
+    return m;
+}
+
+inline std::string greedy(LoadedModel& m, const std::vector<int32_t>& prompt, int n) {
+    Session s(*m.model, *m.backend, *m.tok);
+    GenerateOptions opt;
+    opt.max_tokens = n;
+    opt.sampling.temperature = 0;
+    return s.generate(prompt, opt, nullptr).text;
+}
+
+// max |a - b| / max |b|
+inline double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
+    double err = 0, mx = 0;
+    for (size_t i = 0; i < b.size(); ++i) {
+        err = std::max(err, double(std::abs(a[i] - b[i])));
+        mx = std::max(mx, double(std::abs(b[i])));
+    }
+    return err / mx;
+}
+
+inline std::vector<float> read_f32(const std::string& path) {
+    std::vector<char> bytes = read_file(path);
+    std::vector<float> out(bytes.size() / 4);
+    std::memcpy(out.data(), bytes.data(), out.size() * 4);
+    return out;
+}
+
+}  // namespace ld::test
