@@ -1,0 +1,119 @@
+// llamadesk-cli as other checks use it: spellings, output streams and one-line errors.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "cli_runner.h"
+#include "test_util.h"
+
+namespace ld::test {
+namespace {
+
+const std::string kStories = "models/stories260K.gguf";
+const std::string kTiny31 = "models/tiny-llama31-random-f16.gguf";
+
+int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
+
+TEST(Cli, BadUsageIsOneLineAndExitOne) {
+    for (const std::string& args : {std::string(""), std::string("frobnicate"), std::string("generate"),
+                                    std::string("generate -m x.gguf"), std::string("generate -m x -p hi --temp abc"),
+                                    std::string("bench"), std::string("quantize a.gguf"),
+                                    std::string("generate -m x -p hi --bogus")}) {
+        RunResult r = run_cli(args);
+        EXPECT_EQ(r.exit_code, 1) << args;
+        if (!args.empty()) EXPECT_EQ(lines(r.err), 1) << args << ": " << r.err;
+        EXPECT_TRUE(r.out.empty()) << args;
+    }
+}
+
+TEST(Cli, MissingAndBadModelFilesAreOneLineErrors) {
+    const std::string bad = ::testing::TempDir() + "/not-a-model.gguf";
+    std::ofstream(bad) << "this is not a gguf file at all";
+    for (const std::string& m : {std::string("/nonexistent/model.gguf"), bad}) {
+        for (const std::string& cmd : {std::string("generate -p hi -m "), std::string("info -m "),
+                                       std::string("tokenize -t hi -m "), std::string("bench -n 1 -p 1 -m ")}) {
+            RunResult r = run_cli(cmd + shell_quote(m));
+            EXPECT_EQ(r.exit_code, 1) << cmd << m;
+            EXPECT_EQ(lines(r.err), 1) << r.err;
+            EXPECT_NE(r.err.find("error: "), std::string::npos) << r.err;
+            EXPECT_NE(r.err.find(m), std::string::npos) << "the error names the file: " << r.err;
+        }
+    }
+}
+
+TEST(Cli, GenerateStreamsOnlyTheTextToStdout) {
+    LD_REQUIRE_SHARED(kStories);
+    RunResult r = run_cli("generate -m " + shell_quote(shared_path(kStories)) + " -p 'Once upon a time' -n 20 --temp 0");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out.rfind(", there was a little girl named Lily.", 0), 0u) << r.out;
+    EXPECT_NE(r.err.find("tok/s"), std::string::npos);
+    EXPECT_NE(r.err.find("time to first token"), std::string::npos);
+    EXPECT_EQ(r.out.find("tok/s"), std::string::npos);
+}
+
+TEST(Cli, SeededSamplingIsReproducible) {
+    LD_REQUIRE_SHARED(kStories);
+    const std::string cmd = "generate -m " + shell_quote(shared_path(kStories)) + " -p 'Once upon a time' -n 30 --temp 1.0 --top-k 40 --top-p 0.9 ";
+    RunResult a = run_cli(cmd + "--seed 7"), b = run_cli(cmd + "--seed 7"), c = run_cli(cmd + "--seed 8");
+    ASSERT_EQ(a.exit_code, 0) << a.err;
+    EXPECT_EQ(a.out, b.out);
+    EXPECT_NE(a.out, c.out);
+}
+
+TEST(Cli, TokenizePrintsJsonWithoutBos) {
+    LD_REQUIRE_SHARED(kTiny31);
+    RunResult r = run_cli("tokenize -m " + shell_quote(shared_path(kTiny31)) + " -t 'The quick brown fox jumps over the lazy dog.'");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "[791, 4062, 14198, 39935, 35308, 927, 279, 16053, 5679, 13]\n");
+    r = run_cli("tokenize -m " + shell_quote(shared_path(kTiny31)) + " -t '<|eot_id|>'");
+    EXPECT_EQ(r.out.find("128009"), std::string::npos) << r.out;
+    r = run_cli("tokenize -m " + shell_quote(shared_path(kTiny31)) + " -t '<|eot_id|>' --special");
+    EXPECT_EQ(r.out, "[128009]\n");
+}
+
+TEST(Cli, DumpLogitsWritesTheLastPosition) {
+    LD_REQUIRE_SHARED(kTiny31);
+    const std::string out = ::testing::TempDir() + "/logits.f32";
+    RunResult r = run_cli("generate -m " + shell_quote(shared_path(kTiny31)) +
+                          " --tokens 128000,791,4062,14198,39935,35308,927,279,16053,5679,13 --dump-logits " + shell_quote(out));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(r.out.empty());
+    EXPECT_EQ(std::filesystem::file_size(out), 128256u * 4);
+}
+
+TEST(Cli, ChatUsesTheModelsTemplate) {
+    LD_REQUIRE_SHARED(kTiny31);
+    RunResult r = run_cli("generate -m " + shell_quote(shared_path(kTiny31)) + " -p 'Hi there' --chat --system 'Be brief.' -n 4 --temp 0");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // BOS + system header + "Be brief." + eot + user header + "Hi there" + eot + assistant header
+    EXPECT_NE(r.err.find("prompt: 20 tokens"), std::string::npos) << r.err;
+}
+
+TEST(Cli, InfoAndBench) {
+    LD_REQUIRE_SHARED(kStories);
+    RunResult r = run_cli("info -m " + shell_quote(shared_path(kStories)));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("layers 5, width 64, heads 8 (kv 4"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("tokenizer.ggml.model"), std::string::npos);
+    r = run_cli("bench -m " + shell_quote(shared_path(kStories)) + " -p 16 -n 8 -r 1 --json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("\"prompt_tps\": "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\"gen_tps\": "), std::string::npos) << r.out;
+}
+
+TEST(Cli, SynthWritesALoadableModelOfTheRealShape) {
+    const std::string out = ::testing::TempDir() + "/synth-1b-q4_0.gguf";
+    RunResult r = run_cli("synth llama-3.2-1b:q4_0 " + shell_quote(out));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = run_cli("info -m " + shell_quote(out));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("layers 16, width 2048, heads 32 (kv 8, dim 64), ffn 8192, vocab 128256"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("Q4_0"), std::string::npos);
+    std::filesystem::remove(out);
+    r = run_cli("synth llama-9b:q4_0 /tmp/x.gguf");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("llama-3.1-8b"), std::string::npos) << "lists the known names: " << r.err;
+}
+
+}  // namespace
+}  // namespace ld::test
