@@ -1,11 +1,17 @@
-// libFuzzer target for the GGUF reader. A hostile file must end in ld::Error; an accepted file
-// must only point inside the input. Touching every tensor's first and last byte and every
-// metadata value lets ASan see any view that reaches past the buffer libFuzzer allocated.
+// libFuzzer target for the GGUF reader (and, on accepted inputs, the writer). A hostile file must
+// end in ld::Error; an accepted file must only point inside the input. Touching every tensor's
+// first and last byte and every metadata value lets ASan see any view that reaches past the
+// buffer libFuzzer allocated.
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <string>
 
 #include "inference/gguf/gguf.h"
+#include "inference/gguf/gguf_writer.h"
 
 namespace {
 
@@ -52,6 +58,76 @@ void accessor(F&& f) {
     }
 }
 
+size_t elem_size(ld::gguf::ValueType t) {
+    using ld::gguf::ValueType;
+    switch (t) {
+        case ValueType::UINT8: case ValueType::INT8: case ValueType::BOOL: return 1;
+        case ValueType::UINT16: case ValueType::INT16: return 2;
+        case ValueType::UINT32: case ValueType::INT32: case ValueType::FLOAT32: return 4;
+        default: return 8;
+    }
+}
+
+// The bytes a value occupies in a file, compared bit for bit (NaN payloads included).
+bool same_value(const ld::gguf::Value& a, const ld::gguf::Value& b) {
+    using ld::gguf::ValueType;
+    if (a.type != b.type) return false;
+    switch (a.type) {
+        case ValueType::FLOAT32: {
+            const float x = float(a.f), y = float(b.f);
+            return std::memcmp(&x, &y, 4) == 0;
+        }
+        case ValueType::FLOAT64: return std::memcmp(&a.f, &b.f, 8) == 0;
+        case ValueType::STRING: return a.str == b.str;
+        case ValueType::ARRAY:
+            if (a.elem_type != b.elem_type || a.count != b.count) return false;
+            if (a.elem_type == ValueType::STRING) return a.strings == b.strings;
+            if (a.elem_type == ValueType::ARRAY) {
+                for (size_t k = 0; k < a.items.size(); ++k)
+                    if (!same_value(a.items[k], b.items[k])) return false;
+                return true;
+            }
+            return a.count == 0 || std::memcmp(a.raw, b.raw, size_t(a.count * elem_size(a.elem_type))) == 0;
+        default: return a.u == b.u && a.i == b.i;
+    }
+}
+
+// Differential check: whatever the reader accepts, the writer reproduces (metadata bit for bit,
+// tensors byte for byte). Only the alignment key may change type: the writer states it as uint32.
+void round_trip(const ld::gguf::File& f) {
+    static const std::string path =
+        std::string(access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") + "/gguf_fuzz_" +
+        std::to_string(getpid()) + ".gguf";
+    ld::gguf::Writer w;
+    try {
+        for (const auto& kv : f.metadata()) w.copy(kv);
+        for (const auto& t : f.tensors()) w.add_tensor(t.name, t.type, t.ne, t.data);
+    } catch (const ld::Error& e) {
+        // The writer is stricter about one thing only: ggml's 63-byte tensor name limit.
+        require(std::strstr(e.what(), "longer than") != nullptr);
+        return;
+    }
+    w.write(path, uint32_t(f.alignment()));
+    auto g = ld::gguf::File::open(path);
+    unlink(path.c_str());
+    require(g->alignment() == f.alignment());
+    require(g->metadata().size() == f.metadata().size());
+    for (size_t k = 0; k < f.metadata().size(); ++k) {
+        const auto& a = f.metadata()[k];
+        const auto& b = g->metadata()[k];
+        require(a.key == b.key);
+        if (a.key == "general.alignment") require(b.value.u == f.alignment());
+        else require(same_value(a.value, b.value));
+    }
+    require(g->tensors().size() == f.tensors().size());
+    for (size_t k = 0; k < f.tensors().size(); ++k) {
+        const auto& a = f.tensors()[k];
+        const auto& b = g->tensors()[k];
+        require(a.name == b.name && a.type == b.type && a.ne == b.ne && a.nbytes == b.nbytes);
+        require(std::memcmp(a.data, b.data, size_t(a.nbytes)) == 0);
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -87,5 +163,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         accessor([&] { for (float x : f->get_f32_array(k)) g_sink = g_sink + (x == x); });
         accessor([&] { for (int32_t x : f->get_i32_array(k)) g_sink = g_sink + uint64_t(x); });
     }
+    round_trip(*f);
     return 0;
 }
