@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -291,6 +292,25 @@ TEST(GgufMalformed, BaseFileIsValid) {
     EXPECT_EQ(f->metadata().size(), 4u);
     EXPECT_EQ(f->find_tensor("b")->nbytes, 68u);
     EXPECT_EQ(f->get_i32_array("test.i32s"), (std::vector<int32_t>{1, 2, 3}));
+}
+
+// Values a file may legally hold but that used to be undefined behaviour to convert (UBSan
+// flagged them), and accessor indices coming from elsewhere in a file.
+TEST(GgufMalformed, HostileArrayValuesAreSafeToRead) {
+    Spec s = base();
+    s.kv.push_back({"floats", T_ARRAY,
+                    Buf().u32(T_F32).u64(3).put(std::nanf("")).put(1e30f).put(-1e30f), {}});
+    const std::vector<uint8_t> file = s.build();
+    const Parsed p = parse_exact(file.data(), file.size());
+    const Value* v = p.file->find("floats");
+    ASSERT_NE(v, nullptr);
+    EXPECT_EQ(v->integer_at(0), 0);
+    EXPECT_EQ(v->integer_at(1), std::numeric_limits<int64_t>::max());
+    EXPECT_EQ(v->integer_at(2), std::numeric_limits<int64_t>::min());
+    EXPECT_EQ(p.file->get_i32_array("floats").size(), 3u);
+    EXPECT_THROW(v->number_at(3), Error);
+    EXPECT_THROW(v->integer_at(~0ull), Error);
+    EXPECT_THROW(p.file->find("test.strs")->number_at(0), Error);  // string array: no raw data
 }
 
 TEST(GgufMalformed, EveryHostileFieldIsRejectedByName) {
