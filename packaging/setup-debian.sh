@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what LlamaDesk needs to build, run and test on Debian 12 (run as root or with sudo).
+#   packaging/setup-debian.sh            build + run dependencies
+#   packaging/setup-debian.sh --test     also the test tools (GoogleTest, llama.cpp oracle via npm)
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  libsentencepiece-dev
+  qt6-base-dev qt6-declarative-dev libqt6sql6-sqlite
+  qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
+  qml6-module-qtquick-window qml6-module-qtqml-workerscript qml6-module-qtquick-templates
+  qml6-module-qtquick-dialogs
+)
+if [ "${1:-}" = "--test" ]; then
+  PACKAGES+=(libgtest-dev googletest)
+  # node/npm only run the llama.cpp oracle; keep whatever node the machine already has.
+  command -v npm >/dev/null || PACKAGES+=(nodejs npm)
+fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
