@@ -87,10 +87,11 @@ inline constexpr std::array kMigrationV2 = {
     "CREATE INDEX attachments_by_hash ON attachments(sha256)",
     // External-content FTS: the text is stored once, in messages/conversations. A reply is
     // indexed when it stops streaming, so its ~4 checkpoints a second do not churn the index.
+    // Prefix indexes keep search-as-you-type ("ste" -> stew, steak, ...) fast on a big history.
     "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages',"
-    " content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    " content_rowid='id', tokenize='unicode61 remove_diacritics 2', prefix='2 3 4')",
     "CREATE VIRTUAL TABLE conversations_fts USING fts5(title, content='conversations',"
-    " content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    " content_rowid='id', tokenize='unicode61 remove_diacritics 2', prefix='2 3 4')",
     "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages"
     " WHEN new.status <> 'streaming' BEGIN"
     " INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END",
