@@ -182,7 +182,7 @@ QFuture<Result<bool>> HistoryStore::applyAutoTitle(qint64 id, const QString& tit
 QFuture<Status> HistoryStore::updateConversationSettings(qint64 id, const QString& model,
                                                          const QString& systemPrompt,
                                                          const QJsonObject& sampling) {
-    return post<Status>([=](HistoryDatabase& db) {
+    return post<Status>([=, this](HistoryDatabase& db) {
         Status s = db.updateConversationSettings(id, model, systemPrompt, sampling);
         if (s) emit conversationChanged(id);
         return s;
@@ -206,7 +206,7 @@ QFuture<Result<qint64>> HistoryStore::duplicateConversation(qint64 id, std::opti
 }
 
 QFuture<Status> HistoryStore::setCurrentLeaf(qint64 conversationId, qint64 messageId) {
-    return post<Status>([=](HistoryDatabase& db) {
+    return post<Status>([=, this](HistoryDatabase& db) {
         Status s = db.setCurrentLeaf(conversationId, messageId);
         if (s) emit conversationChanged(conversationId);
         return s;
@@ -228,7 +228,7 @@ QFuture<Result<Message>> HistoryStore::addMessage(const NewMessage& m) {
 
 QFuture<Result<Message>> HistoryStore::beginReply(qint64 conversationId, std::optional<qint64> parentId,
                                                   const QString& model) {
-    return post<Result<Message>>([=](HistoryDatabase&) {
+    return post<Result<Message>>([=, this](HistoryDatabase&) {
         Result<Message> r = worker_->beginReply(conversationId, parentId, model);
         if (r) emit conversationsChanged();
         else emit storageError(r.error());
@@ -244,7 +244,7 @@ void HistoryStore::appendReply(qint64 messageId, const QString& text) {
 
 QFuture<Status> HistoryStore::finishReply(qint64 messageId, MessageStatus status,
                                           const GenerationStats& stats, const QString& error) {
-    return post<Status>([=](HistoryDatabase&) {
+    return post<Status>([=, this](HistoryDatabase&) {
         Status s = worker_->finish(messageId, status, stats, error);
         if (!s) emit storageError(s.error());
         return s;
