@@ -17,6 +17,9 @@ struct GenerationStats {
     double ttft_ms = 0;         // time to first token
 };
 
+// How a recorded reply ended.
+enum class ReplyEnd { Complete, Interrupted, Error };
+
 // Records one exchange of `generate --db` in the history database, crash-safely: the user
 // message is committed by begin(), the reply is checkpointed as it grows (at least every
 // ~250 ms of appended text, each checkpoint its own short transaction), finish() marks it
@@ -25,11 +28,13 @@ struct GenerationStats {
 class GenerationRecorder {
 public:
     virtual ~GenerationRecorder() = default;
-    // Returns the conversation id (new, or the one given to make_history_recorder).
+    // Returns the conversation id (new, or the one given to make_history_recorder), or -1 when
+    // the user message could not be saved (the reason is already on stderr).
     virtual int64_t begin(const std::string& model, const std::string& system_prompt,
                           const std::string& user_text) = 0;
     virtual void append(const std::string& text) = 0;
-    virtual void finish(const GenerationStats& stats, bool ok, const std::string& error) = 0;
+    // Interrupted: stopped by the user (Ctrl+C) — kept, and can be continued later.
+    virtual void finish(const GenerationStats& stats, ReplyEnd end, const std::string& error) = 0;
 };
 
 // nullptr with *error set when the database cannot be opened or the build has no Qt.

@@ -116,6 +116,7 @@ int cmd_generate(const ArgList& argv) {
         recorder = make_history_recorder(args.get("--db"), conv, &err);
         if (!recorder) fail(err);
         const int64_t id = recorder->begin(engine.model_label, system, user_text);
+        if (id < 0) fail("the prompt could not be saved to ", args.get("--db"), ", so nothing was generated");
         std::cerr << "conversation: " << id << "\n";
     }
 
@@ -131,7 +132,7 @@ int cmd_generate(const ArgList& argv) {
             return true;
         });
     } catch (const Error& e) {
-        if (recorder) recorder->finish({}, false, e.what());
+        if (recorder) recorder->finish({}, ReplyEnd::Error, e.what());
         throw;
     }
     std::printf("\n");
@@ -142,7 +143,8 @@ int cmd_generate(const ArgList& argv) {
     st.prompt_tps = res.prompt_tps();
     st.gen_tps = res.gen_tps();
     st.ttft_ms = res.ttft_ms;
-    if (recorder) recorder->finish(st, true, "");
+    if (recorder)
+        recorder->finish(st, res.stop == StopReason::Cancelled ? ReplyEnd::Interrupted : ReplyEnd::Complete, "");
     std::fprintf(stderr,
                  "prompt: %d tokens (%d evaluated) in %.1f ms, %.1f tok/s\n"
                  "generation: %d tokens, %.1f tok/s\ntime to first token: %.1f ms\nstop: %s\n",

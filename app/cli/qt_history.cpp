@@ -73,14 +73,16 @@ public:
         }
     }
 
-    void finish(const GenerationStats& stats, bool ok, const std::string& error) override {
+    void finish(const GenerationStats& stats, ReplyEnd end, const std::string& error) override {
         history::GenerationStats s;
         s.promptTokens = stats.prompt_tokens;
         s.genTokens = stats.gen_tokens;
         s.promptTps = stats.prompt_tps;
         s.genTps = stats.gen_tps;
         s.ttftMs = stats.ttft_ms;
-        const Status r = recorder_.finish(s, ok, qs(error));
+        const Status r = end == ReplyEnd::Interrupted && recorder_.reply()
+                             ? recorder_.reply()->finish(MessageStatus::Interrupted, s, QString())
+                             : recorder_.finish(s, end == ReplyEnd::Complete, qs(error));
         if (!r) printErr(QStringLiteral("error: the reply was not saved: ") + r.error());
     }
 
