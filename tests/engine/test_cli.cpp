@@ -21,7 +21,9 @@ TEST(Cli, BadUsageIsOneLineAndExitOne) {
                                     std::string("generate -m x -p hi --bogus")}) {
         RunResult r = run_cli(args);
         EXPECT_EQ(r.exit_code, 1) << args;
-        if (!args.empty()) EXPECT_EQ(lines(r.err), 1) << args << ": " << r.err;
+        if (!args.empty()) {
+            EXPECT_EQ(lines(r.err), 1) << args << ": " << r.err;
+        }
         EXPECT_TRUE(r.out.empty()) << args;
     }
 }

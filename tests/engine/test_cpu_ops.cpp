@@ -141,7 +141,9 @@ TEST(ThreadPool, SplitRangeCoversEverythingOnce) {
                 split_range(n, i, nth, 16, &b, &e);
                 EXPECT_EQ(b, prev_end);
                 EXPECT_LE(b, e);
-                if (e < n) EXPECT_EQ(e % 16, 0);
+                if (e < n) {
+                    EXPECT_EQ(e % 16, 0);
+                }
                 covered += e - b;
                 prev_end = e;
             }
