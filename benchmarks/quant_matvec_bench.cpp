@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "inference/quant/quant.h"
+#include "inference/quant/repack.h"
 
 using namespace ld;
 
@@ -66,6 +67,35 @@ int main(int argc, char** argv) {
     std::printf("%s isa=%s threads=%d  matvec %lldx%lld streaming %lld matrices: %.1f GB/s\n", type_name(t),
                 isa_name(detected_isa()), threads, (long long)rows, (long long)n, (long long)nmat,
                 matvec_gbs(nmat, 160));
+    if (can_repack(t, n)) {
+        std::vector<std::vector<uint8_t>> packed(nmat);
+        for (auto& p : packed) {
+            p.resize(packed_size(t, n, rows));
+            repack_groups(t, n, rows, mats[0].data(), p.data(), 0, (rows + kPackRows - 1) / kPackRows);
+        }
+        auto packed_gbs = [&](int64_t mcount, int iters) {
+            const double t0 = now();
+            for (int it = 0; it < iters; ++it) {
+                const uint8_t* P = packed[size_t(it % mcount)].data();
+                parallel([&](int64_t r0, int64_t r1) {
+                    packed_matvec(t, n, rows, P, xq.data(), y.data(), r0 & ~int64_t(15), r1 & ~int64_t(15));
+                });
+            }
+            return double(rs) * double(rows) * iters / (now() - t0) / 1e9;
+        };
+        packed_gbs(1, 5);
+        std::printf("%s packed threads=%d  matvec cache-hot: %.1f GB/s, streaming: %.1f GB/s\n", type_name(t),
+                    threads, packed_gbs(1, 100), packed_gbs(nmat, 160));
+        const int it3 = 3;
+        const double t0 = now();
+        for (int it = 0; it < it3; ++it)
+            parallel([&](int64_t r0, int64_t r1) {
+                packed_matmul(t, n, rows, packed[0].data(), xq.data(), ntok, y.data(), rows, r0 & ~int64_t(15), r1 & ~int64_t(15));
+            });
+        const double dt = (now() - t0) / it3;
+        std::printf("%s packed threads=%d  matmul %lld tokens: %.1f GFLOP/s\n", type_name(t), threads,
+                    (long long)ntok, 2.0 * double(n) * double(rows) * ntok / dt / 1e9);
+    }
     const int iters = 3;
     const double t0 = now();
     for (int it = 0; it < iters; ++it)

@@ -1,11 +1,18 @@
-// The CPU backend: the Llama forward pass over quantized weights used in place from the
-// memory-mapped file, multithreaded with a persistent pool. It is also the reference that
-// every GPU backend is compared against.
+// The CPU backend: the Llama forward pass over quantized weights, multithreaded with a
+// persistent pool. It is also the reference that every GPU backend is compared against.
+// Matrices with a packed layout on this CPU (repack.h) are copied once at load time into that
+// layout and the mapped file's pages are released; other weights are used in place from the
+// memory-mapped file.
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <span>
+#include <string>
 #include <thread>
+#include <unordered_map>
 
 #include "inference/backend/backend.h"
 #include "inference/core/error.h"
@@ -13,6 +20,7 @@
 #include "inference/cpu/thread_pool.h"
 #include "inference/model/llama.h"
 #include "inference/quant/quant.h"
+#include "inference/quant/repack.h"
 
 namespace ld {
 
@@ -21,6 +29,11 @@ namespace {
 struct MatJob {
     const Weight* w;
     float* out;  // (B, w->ne1)
+};
+
+struct Unmap {
+    size_t bytes = 0;
+    void operator()(uint8_t* p) const { munmap(p, bytes); }
 };
 
 class CpuBackend final : public Backend {
@@ -32,6 +45,7 @@ public:
     void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) override;
 
 private:
+    void repack_weights();
     void forward_batch(const int32_t* tokens, int n, int pos, float* logits, bool all_logits);
     // Runs jobs sharing one input (B rows of w->ne0 floats) in as few parallel regions as
     // their activation types allow.
@@ -65,6 +79,9 @@ private:
     std::vector<float> scores_;           // (n_threads, n_ctx)
     std::vector<uint8_t> xq_;             // quantized activations
     std::vector<float> logits_tmp_;       // (n_vocab) when the caller wants only the last row
+    // Packed copies of the matrices that have a packed layout, in one anonymous mapping.
+    std::unique_ptr<uint8_t, Unmap> packed_buf_;
+    std::unordered_map<const Weight*, const uint8_t*> packed_;
 };
 
 CpuBackend::CpuBackend(const Model& model, const BackendOptions& o)
@@ -105,6 +122,51 @@ CpuBackend::CpuBackend(const Model& model, const BackendOptions& o)
     sin_.resize(B * inv_freq_.size());
     scores_.resize(size_t(pool_.size()) * size_t(n_ctx_));
     logits_tmp_.resize(size_t(p_.n_vocab));
+    repack_weights();
+}
+
+void CpuBackend::repack_weights() {
+    // LLAMADESK_CPU_REPACK=0 keeps the GGUF layout (A/B benchmarks, bisecting a kernel bug).
+    if (const char* env = std::getenv("LLAMADESK_CPU_REPACK"); env && std::string(env) == "0") return;
+    std::vector<const Weight*> mats;
+    for (const LayerWeights& L : m_.layers)
+        for (const Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) mats.push_back(w);
+    mats.push_back(&m_.output);
+    std::vector<size_t> offset;
+    size_t total = 0;
+    for (const Weight* w : mats) {
+        offset.push_back(total);
+        if (can_repack(w->type, w->ne0)) total += (packed_size(w->type, w->ne0, w->ne1) + 4095) & ~size_t(4095);
+    }
+    if (total == 0) return;
+    void* mem = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return;  // not fatal: the GGUF layout still works
+    // Decode streams every packed byte once per token: huge pages spare the TLB misses.
+    madvise(mem, total, MADV_HUGEPAGE);
+    packed_buf_ = std::unique_ptr<uint8_t, Unmap>(static_cast<uint8_t*>(mem), Unmap{total});
+    const gguf::File* file = m_.file.get();
+    for (size_t k = 0; k < mats.size(); ++k) {
+        const Weight& w = *mats[k];
+        if (!can_repack(w.type, w.ne0)) continue;
+        uint8_t* dst = packed_buf_.get() + offset[k];
+        const int64_t groups = (w.ne1 + kPackRows - 1) / kPackRows;
+        pool_.run([&](int ith, int nth) {
+            int64_t g0, g1;
+            split_range(groups, ith, nth, 1, &g0, &g1);
+            repack_groups(w.type, w.ne0, w.ne1, w.data, dst, g0, g1);
+        });
+        packed_[&w] = dst;
+        // The packed copy replaces the mapped pages: drop them from this process (they stay
+        // in the page cache) so resident memory stays near one copy of the weights. Only for
+        // file mappings: DONTNEED would zero anonymous memory (synthetic models). A tied
+        // output matrix is also the embedding table; lookups fault single rows back in.
+        if (file && w.data >= file->bytes() && w.data + w.nbytes <= file->bytes() + file->size()) {
+            const uintptr_t page = 4096;
+            const uintptr_t a = (reinterpret_cast<uintptr_t>(w.data) + page - 1) & ~(page - 1);
+            const uintptr_t b = (reinterpret_cast<uintptr_t>(w.data) + w.nbytes) & ~(page - 1);
+            if (b > a) madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED);
+        }
+    }
 }
 
 std::string CpuBackend::name() const {
@@ -165,7 +227,9 @@ void CpuBackend::matmul_group(std::span<const MatJob> jobs, const float* in, int
             const int64_t rows = j.w->ne1;
             const int64_t lo = std::max(r0, off), hi = std::min(r1, off + rows);
             if (lo < hi) {
-                if (B == 1)
+                if (auto it = packed_.find(j.w); it != packed_.end())
+                    packed_matmul(j.w->type, ne0, rows, it->second, xq, B, j.out, rows, lo - off, hi - off);
+                else if (B == 1)
                     matvec(j.w->type, ne0, j.w->data, xq, j.out, lo - off, hi - off);
                 else
                     matmul(j.w->type, ne0, j.w->data, xq, B, j.out, rows, lo - off, hi - off);

@@ -46,6 +46,9 @@ bool avx512_matvec(GgmlType t, int64_t n, const void* W, const void* xq, float* 
                    int64_t r1);
 bool avx512_matmul(GgmlType t, int64_t n, const void* W, const void* xq, int64_t nb, float* y,
                    int64_t ldy, int64_t r0, int64_t r1);
+// Packed-layout kernels (repack.h); arguments already checked, r0 < r1 <= rows, nb >= 1.
+void avx512_packed_matmul(GgmlType t, int64_t n, const void* P, const void* xq, int64_t nb, float* y,
+                          int64_t ldy, int64_t r0, int64_t r1);
 // Whether the build contains the kernel files at all (false when compiled for non-x86).
 bool avx2_built();
 bool avx512_built();

@@ -1,0 +1,160 @@
+// Packing of GGUF weight rows into the 16-row interleaved layout of repack.h, and dispatch to
+// the packed kernels. Packing is plain byte shuffling (no SIMD), done once at load time.
+#include "inference/quant/repack.h"
+
+#include <cstring>
+
+#include "inference/core/error.h"
+#include "inference/quant/quant.h"
+#include "inference/quant/quant_internal.h"
+#include "inference/quant/repack_layout.h"
+
+namespace ld {
+
+namespace {
+
+using detail::PackLayout;
+
+// Lane r of 4-byte chunk `chunk` of the 64-byte vector for that chunk.
+inline uint8_t* lane(uint8_t* qs, int chunk, int r) { return qs + size_t(chunk) * 64 + size_t(r) * 4; }
+
+void pack_q4_0(const block_q4_0* const* rows, int64_t nb, uint8_t* qs, uint8_t* sc) {
+    for (int64_t i = 0; i < nb; ++i) {
+        uint8_t* q = qs + size_t(i) * PackLayout::kQ4_0.qs;
+        uint16_t* d = reinterpret_cast<uint16_t*>(sc + size_t(i) * PackLayout::kQ4_0.sc);
+        for (int r = 0; r < kPackRows; ++r) {
+            if (!rows[r]) continue;  // padding rows stay zero: scale 0 contributes nothing
+            const block_q4_0& b = rows[r][i];
+            d[r] = b.d;
+            for (int c = 0; c < 4; ++c) std::memcpy(lane(q, c, r), b.qs + 4 * c, 4);
+        }
+    }
+}
+
+void pack_q8_0(const block_q8_0* const* rows, int64_t nb, uint8_t* qs, uint8_t* sc) {
+    for (int64_t i = 0; i < nb; ++i) {
+        uint8_t* q = qs + size_t(i) * PackLayout::kQ8_0.qs;
+        uint16_t* d = reinterpret_cast<uint16_t*>(sc + size_t(i) * PackLayout::kQ8_0.sc);
+        for (int r = 0; r < kPackRows; ++r) {
+            if (!rows[r]) continue;
+            const block_q8_0& b = rows[r][i];
+            d[r] = b.d;
+            // Stored +128 (unsigned) for VPDPBUSD; the kernel subtracts 128 * sum(y).
+            for (int c = 0; c < 8; ++c)
+                for (int k = 0; k < 4; ++k) lane(q, c, r)[k] = uint8_t(b.qs[4 * c + k]) ^ 0x80;
+        }
+    }
+}
+
+// Q4_K: chunk 8k+c holds qs[32k+4c .. +3] (low nibbles: sub-block 2k, high: 2k+1). Scales:
+// [8 sub-blocks][16 rows] u8, mins [4 pairs][16 rows][2] u8, d[16] fp16, dmin[16] fp16.
+void pack_q4_K(const block_q4_K* const* rows, int64_t nb, uint8_t* qs, uint8_t* sc) {
+    for (int64_t i = 0; i < nb; ++i) {
+        uint8_t* q = qs + size_t(i) * PackLayout::kQ4_K.qs;
+        uint8_t* s = sc + size_t(i) * PackLayout::kQ4_K.sc;
+        uint16_t* d = reinterpret_cast<uint16_t*>(s + 256);
+        for (int r = 0; r < kPackRows; ++r) {
+            if (!rows[r]) continue;
+            const block_q4_K& b = rows[r][i];
+            for (int c = 0; c < 32; ++c) std::memcpy(lane(q, c, r), b.qs + 4 * c, 4);
+            for (int j = 0; j < 8; ++j) {
+                uint8_t scale, min;
+                detail::get_scale_min_k4(j, b.scales, &scale, &min);
+                s[j * 16 + r] = scale;
+                s[128 + (j / 2) * 32 + r * 2 + (j % 2)] = min;
+            }
+            d[r] = b.d;
+            d[16 + r] = b.dmin;
+        }
+    }
+}
+
+// Q6_K: chunk g (0..31) holds ql[4g .. +3], chunk 32+g (0..15) holds qh[4g .. +3]. Scales:
+// [16 sub-blocks][16 rows] i8, then d[16] fp16.
+void pack_q6_K(const block_q6_K* const* rows, int64_t nb, uint8_t* qs, uint8_t* sc) {
+    for (int64_t i = 0; i < nb; ++i) {
+        uint8_t* q = qs + size_t(i) * PackLayout::kQ6_K.qs;
+        uint8_t* s = sc + size_t(i) * PackLayout::kQ6_K.sc;
+        uint16_t* d = reinterpret_cast<uint16_t*>(s + 256);
+        for (int r = 0; r < kPackRows; ++r) {
+            if (!rows[r]) continue;
+            const block_q6_K& b = rows[r][i];
+            for (int g = 0; g < 32; ++g) std::memcpy(lane(q, g, r), b.ql + 4 * g, 4);
+            for (int g = 0; g < 16; ++g) std::memcpy(lane(q, 32 + g, r), b.qh + 4 * g, 4);
+            for (int k = 0; k < 16; ++k) s[k * 16 + r] = uint8_t(b.scales[k]);
+            d[r] = b.d;
+        }
+    }
+}
+
+template <class B>
+void pack_groups(void (*pack)(const B* const*, int64_t, uint8_t*, uint8_t*), const PackLayout& L,
+                 int64_t n, int64_t nrows, const void* W, void* dst, int64_t g0, int64_t g1) {
+    const int64_t nb = n / L.block;
+    const size_t rs = size_t(nb) * sizeof(B);
+    const size_t gs = L.group_bytes(n);
+    for (int64_t g = g0; g < g1; ++g) {
+        const B* rows[kPackRows];
+        for (int r = 0; r < kPackRows; ++r) {
+            const int64_t row = g * kPackRows + r;
+            rows[r] = row < nrows ? reinterpret_cast<const B*>(static_cast<const uint8_t*>(W) + size_t(row) * rs)
+                                  : nullptr;
+        }
+        uint8_t* qs = static_cast<uint8_t*>(dst) + size_t(g) * gs;
+        std::memset(qs, 0, gs);
+        pack(rows, nb, qs, qs + size_t(nb) * L.qs);
+    }
+}
+
+bool has_layout(GgmlType t) {
+    return t == GgmlType::Q4_0 || t == GgmlType::Q8_0 || t == GgmlType::Q4_K || t == GgmlType::Q6_K;
+}
+
+void check(GgmlType t, int64_t n, int64_t nrows, const char* what) {
+    if (!has_layout(t)) fail(what, ": no packed layout for ", type_name(t));
+    const int64_t blk = PackLayout::of(t).block;
+    if (n <= 0 || n % blk != 0 || nrows < 0)
+        fail(what, ": bad shape ", n, " x ", nrows, " for packed ", type_name(t));
+}
+
+}  // namespace
+
+bool can_repack(GgmlType t, int64_t n) {
+    if (!has_layout(t) || n <= 0 || n % PackLayout::of(t).block != 0) return false;
+    return detected_isa() == Isa::AVX512 && detail::avx512_built();
+}
+
+size_t packed_size(GgmlType t, int64_t n, int64_t nrows) {
+    check(t, n, nrows, "packed_size");
+    return size_t((nrows + kPackRows - 1) / kPackRows) * PackLayout::of(t).group_bytes(n);
+}
+
+void repack_groups(GgmlType t, int64_t n, int64_t nrows, const void* W, void* dst, int64_t g0,
+                   int64_t g1) {
+    check(t, n, nrows, "repack_groups");
+    const int64_t ng = (nrows + kPackRows - 1) / kPackRows;
+    if (g0 < 0 || g1 > ng || g1 < g0) fail("repack_groups: bad group range [", g0, ", ", g1, ")");
+    switch (t) {
+    case GgmlType::Q4_0: pack_groups(pack_q4_0, PackLayout::kQ4_0, n, nrows, W, dst, g0, g1); break;
+    case GgmlType::Q8_0: pack_groups(pack_q8_0, PackLayout::kQ8_0, n, nrows, W, dst, g0, g1); break;
+    case GgmlType::Q4_K: pack_groups(pack_q4_K, PackLayout::kQ4_K, n, nrows, W, dst, g0, g1); break;
+    case GgmlType::Q6_K: pack_groups(pack_q6_K, PackLayout::kQ6_K, n, nrows, W, dst, g0, g1); break;
+    default: break;
+    }
+}
+
+void packed_matvec(GgmlType t, int64_t n, int64_t nrows, const void* P, const void* xq, float* y,
+                   int64_t r0, int64_t r1) {
+    packed_matmul(t, n, nrows, P, xq, 1, y, 0, r0, r1);
+}
+
+void packed_matmul(GgmlType t, int64_t n, int64_t nrows, const void* P, const void* xq, int64_t nb,
+                   float* y, int64_t ldy, int64_t r0, int64_t r1) {
+    if (!can_repack(t, n)) fail("packed_matmul: no packed kernel for ", type_name(t), " on this CPU");
+    if (r0 < 0 || r1 < r0 || r1 > nrows) fail("packed_matmul: bad row range [", r0, ", ", r1, ")");
+    if (nb < 0 || (nb > 1 && ldy < r1)) fail("packed_matmul: bad batch ", nb, " / stride ", ldy);
+    if (r0 == r1 || nb == 0) return;
+    detail::avx512_packed_matmul(t, n, P, xq, nb, y, ldy, r0, r1);
+}
+
+}  // namespace ld

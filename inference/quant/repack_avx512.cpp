@@ -1,0 +1,307 @@
+// AVX-512 VNNI kernels for the packed 16-row layout (repack.h). Only called after the runtime
+// ISA check (can_repack()).
+//
+// Per block, a 64-byte vector holds 4 quantized values of each of 16 rows; VPDPBUSD against
+// the 4 matching activation bytes broadcast to all lanes accumulates 16 row dot products at
+// once, so there are no horizontal sums and the 16 block scales convert in one instruction.
+// Unsigned weights with an offset (Q4_0: q-8, Q8_0 stored +128, Q6_K: q-32) start the integer
+// accumulation from -offset * sum(y of the block), a per-token value shared by all 16 rows.
+// A tile is one group of 16 rows x C tokens: weights are unpacked once per tile and reused for
+// C tokens (matmul); matvec is C = 1.
+#include <immintrin.h>
+
+#include <cstring>
+#include <vector>
+
+#include "inference/quant/quant_internal.h"
+#include "inference/quant/repack.h"
+#include "inference/quant/repack_layout.h"
+
+// GCC 12's AVX-512 intrinsics self-initialise their _mm512_undefined_* temporaries and trip
+// -Wuninitialized at every use; the warning is spurious.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace ld::detail {
+
+namespace {
+
+inline __m512i bcast32(const void* p) {
+    int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm512_set1_epi32(v);
+}
+inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
+inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+inline __m512 scales16(const uint8_t* p) { return _mm512_cvtph_ps(load256(p)); }
+
+// Per token and 32-element block: -offset * sum(y) and the activation scale as float.
+struct Aux {
+    int32_t bias;
+    float d;
+};
+
+void make_aux(const block_q8_0* x, int64_t nb, int offset, Aux* out) {
+    const __m256i ones = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < nb; ++i) {
+        const __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), ones, load256(x[i].qs));
+        __m128i h = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+        h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+        out[i] = {-offset * _mm_cvtsi128_si32(h), _cvtsh_ss(x[i].d)};
+    }
+}
+
+// ---- kernels: tile<C>(qs, sc, nb, x, aux, acc) adds the group's 16 row dots for C tokens ----
+
+// Q4_0: vector c of a block holds qs[4c..4c+3] of each row: low nibbles are elements 4c..,
+// high nibbles 16+4c...
+struct PQ4_0 {
+    using XB = block_q8_0;
+    static constexpr int kQs = PackLayout::kQ4_0.qs, kSc = PackLayout::kQ4_0.sc, kBlock = 32;
+    static constexpr int kOffset = 8;
+    template <int C>
+    static void tile(const uint8_t* qs, const uint8_t* sc, int64_t nb, const XB* const* x,
+                     const Aux* const* aux, __m512 (&acc)[C]) {
+        const __m512i m4 = _mm512_set1_epi8(0x0F);
+        for (int64_t i = 0; i < nb; ++i) {
+            const uint8_t* q = qs + size_t(i) * kQs;
+            __m512i w[8];
+            for (int c = 0; c < 4; ++c) {
+                const __m512i v = load512(q + 64 * c);
+                w[c] = _mm512_and_si512(v, m4);
+                w[4 + c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+            }
+            const __m512 dw = scales16(sc + size_t(i) * kSc);
+            for (int t = 0; t < C; ++t) {
+                const int8_t* y = x[t][i].qs;
+                // Two chains: VPDPBUSD latency would otherwise serialise the C = 1 case.
+                __m512i s0 = _mm512_set1_epi32(aux[t][i].bias), s1 = _mm512_setzero_si512();
+                for (int c = 0; c < 4; ++c) {
+                    s0 = _mm512_dpbusd_epi32(s0, w[c], bcast32(y + 4 * c));
+                    s1 = _mm512_dpbusd_epi32(s1, w[4 + c], bcast32(y + 16 + 4 * c));
+                }
+                const __m512 s = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
+                acc[t] = _mm512_fmadd_ps(s, _mm512_mul_ps(dw, _mm512_set1_ps(aux[t][i].d)), acc[t]);
+            }
+        }
+    }
+};
+
+// Q8_0: vector c holds qs[4c..4c+3] + 128 of each row.
+struct PQ8_0 {
+    using XB = block_q8_0;
+    static constexpr int kQs = PackLayout::kQ8_0.qs, kSc = PackLayout::kQ8_0.sc, kBlock = 32;
+    static constexpr int kOffset = 128;
+    template <int C>
+    static void tile(const uint8_t* qs, const uint8_t* sc, int64_t nb, const XB* const* x,
+                     const Aux* const* aux, __m512 (&acc)[C]) {
+        for (int64_t i = 0; i < nb; ++i) {
+            const uint8_t* q = qs + size_t(i) * kQs;
+            __m512i w[8];
+            for (int c = 0; c < 8; ++c) w[c] = load512(q + 64 * c);
+            const __m512 dw = scales16(sc + size_t(i) * kSc);
+            for (int t = 0; t < C; ++t) {
+                const int8_t* y = x[t][i].qs;
+                __m512i s0 = _mm512_set1_epi32(aux[t][i].bias), s1 = _mm512_setzero_si512();
+                for (int c = 0; c < 4; ++c) {
+                    s0 = _mm512_dpbusd_epi32(s0, w[c], bcast32(y + 4 * c));
+                    s1 = _mm512_dpbusd_epi32(s1, w[4 + c], bcast32(y + 16 + 4 * c));
+                }
+                const __m512 s = _mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1));
+                acc[t] = _mm512_fmadd_ps(s, _mm512_mul_ps(dw, _mm512_set1_ps(aux[t][i].d)), acc[t]);
+            }
+        }
+    }
+};
+
+// Q4_K: vector 8k+c holds qs[32k+4c..+3]: low nibbles are elements 64k+4c.. (sub-block 2k),
+// high nibbles 64k+32+4c.. (sub-block 2k+1). Scales: [8][16] u8, mins [4][16][2] u8,
+// d[16], dmin[16] fp16.
+struct PQ4_K {
+    using XB = block_q8_K;
+    static constexpr int kQs = PackLayout::kQ4_K.qs, kSc = PackLayout::kQ4_K.sc, kBlock = 256;
+    static constexpr int kOffset = 0;
+    template <int C>
+    static void tile(const uint8_t* qs, const uint8_t* sc, int64_t nb, const XB* const* x,
+                     const Aux* const*, __m512 (&acc)[C]) {
+        const __m512i m4 = _mm512_set1_epi8(0x0F);
+        for (int64_t i = 0; i < nb; ++i) {
+            const uint8_t* q = qs + size_t(i) * kQs;
+            const uint8_t* s = sc + size_t(i) * kSc;
+            {
+                // d_y * dmin * sum_j min_j * sum(y of sub-block j), by pairs of sub-blocks.
+                __m512i mins[4];
+                for (int p = 0; p < 4; ++p) mins[p] = _mm512_cvtepu8_epi16(load256(s + 128 + 32 * p));
+                const __m512 dmin = scales16(s + 288);
+                for (int t = 0; t < C; ++t) {
+                    const int16_t* bs = x[t][i].bsums;
+                    __m512i m = _mm512_setzero_si512();
+                    for (int p = 0; p < 4; ++p) {
+                        const int lo = bs[4 * p] + bs[4 * p + 1], hi = bs[4 * p + 2] + bs[4 * p + 3];
+                        const int32_t pair = int32_t(uint32_t(uint16_t(lo)) | (uint32_t(uint16_t(hi)) << 16));
+                        m = _mm512_dpwssd_epi32(m, mins[p], _mm512_set1_epi32(pair));
+                    }
+                    acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m),
+                                              _mm512_mul_ps(dmin, _mm512_set1_ps(x[t][i].d)), acc[t]);
+                }
+            }
+            __m512i isum[C];
+            for (int t = 0; t < C; ++t) isum[t] = _mm512_setzero_si512();
+            for (int j = 0; j < 8; ++j) {
+                const int k = j / 2;
+                __m512i w[8];
+                for (int c = 0; c < 8; ++c) {
+                    const __m512i v = load512(q + 64 * (8 * k + c));
+                    w[c] = _mm512_and_si512(j & 1 ? _mm512_srli_epi16(v, 4) : v, m4);
+                }
+                const __m512i scj = _mm512_cvtepu8_epi32(load128(s + 16 * j));
+                for (int t = 0; t < C; ++t) {
+                    const int8_t* y = x[t][i].qs + 32 * j;
+                    __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
+                    for (int c = 0; c < 4; ++c) {
+                        a0 = _mm512_dpbusd_epi32(a0, w[c], bcast32(y + 4 * c));
+                        a1 = _mm512_dpbusd_epi32(a1, w[4 + c], bcast32(y + 16 + 4 * c));
+                    }
+                    isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_add_epi32(a0, a1), scj));
+                }
+            }
+            const __m512 d = scales16(s + 256);
+            for (int t = 0; t < C; ++t)
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, _mm512_set1_ps(x[t][i].d)),
+                                         acc[t]);
+        }
+    }
+};
+
+// Q6_K: vectors 0..31 hold ql[4g..+3], 32..47 hold qh[4g..+3] (the GGUF byte order, so
+// elements 128h+32e+4t.. of a row come from ql vector 16h+8(e&1)+t (low nibble for e < 2) and
+// bits 2e..2e+1 of qh vector 8h+t). Scales: [16][16] i8, then d[16] fp16.
+struct PQ6_K {
+    using XB = block_q8_K;
+    static constexpr int kQs = PackLayout::kQ6_K.qs, kSc = PackLayout::kQ6_K.sc, kBlock = 256;
+    static constexpr int kOffset = 0;
+    template <int C>
+    static void tile(const uint8_t* qs, const uint8_t* sc, int64_t nb, const XB* const* x,
+                     const Aux* const*, __m512 (&acc)[C]) {
+        const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+        for (int64_t i = 0; i < nb; ++i) {
+            const uint8_t* q = qs + size_t(i) * kQs;
+            const uint8_t* s = sc + size_t(i) * kSc;
+            __m512i isum[C];
+            for (int t = 0; t < C; ++t) isum[t] = _mm512_setzero_si512();
+            for (int h = 0; h < 2; ++h) {
+                for (int e = 0; e < 4; ++e) {
+                    for (int tq = 0; tq < 2; ++tq) {
+                        __m512i w[4];
+                        for (int u = 0; u < 4; ++u) {
+                            const int tt = 4 * tq + u;
+                            const __m512i L = load512(q + 64 * (16 * h + 8 * (e & 1) + tt));
+                            const __m512i H = load512(q + 64 * (32 + 8 * h + tt));
+                            const __m512i lo = _mm512_and_si512(e < 2 ? L : _mm512_srli_epi16(L, 4), m4);
+                            __m512i hb;
+                            if (e == 0) hb = _mm512_slli_epi16(H, 4);
+                            else if (e == 1) hb = _mm512_slli_epi16(H, 2);
+                            else if (e == 2) hb = H;
+                            else hb = _mm512_srli_epi16(H, 2);
+                            w[u] = _mm512_or_si512(lo, _mm512_and_si512(hb, m30));
+                        }
+                        const int sb = 8 * h + 2 * e + tq;
+                        const __m512i scs = _mm512_cvtepi8_epi32(load128(s + 16 * sb));
+                        for (int t = 0; t < C; ++t) {
+                            const int8_t* y = x[t][i].qs + 128 * h + 32 * e + 16 * tq;
+                            // q is stored +32: start from -32 * sum(y of the sub-block).
+                            __m512i a = _mm512_set1_epi32(-32 * int32_t(x[t][i].bsums[sb]));
+                            for (int u = 0; u < 4; ++u) a = _mm512_dpbusd_epi32(a, w[u], bcast32(y + 4 * u));
+                            isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(a, scs));
+                        }
+                    }
+                }
+            }
+            const __m512 d = scales16(s + 256);
+            for (int t = 0; t < C; ++t)
+                acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, _mm512_set1_ps(x[t][i].d)),
+                                         acc[t]);
+        }
+    }
+};
+
+// ---- driver ----------------------------------------------------------------------------------
+
+// Tokens per pass over a thread's rows: their activations (and aux) stay in L2 while each
+// group's weights are reused for all of them.
+constexpr int64_t kTokenChunk = 64;
+constexpr int kTile = 4;
+
+template <class K, int C>
+void group_tile(const uint8_t* qs, const uint8_t* sc, int64_t nb, const typename K::XB* const* x,
+                const Aux* const* aux, float* y, int64_t ldy, __mmask16 mask) {
+    __m512 acc[C];
+    for (int t = 0; t < C; ++t) acc[t] = _mm512_setzero_ps();
+    K::template tile<C>(qs, sc, nb, x, aux, acc);
+    for (int t = 0; t < C; ++t) _mm512_mask_storeu_ps(y + int64_t(t) * ldy, mask, acc[t]);
+}
+
+template <class K>
+void run(int64_t n, const void* P, const void* xq, int64_t ntok, float* y, int64_t ldy, int64_t r0,
+         int64_t r1) {
+    using XB = typename K::XB;
+    const int64_t nb = n / K::kBlock;
+    const size_t gs = size_t(nb) * size_t(K::kQs + K::kSc);
+    const size_t xs = size_t(nb) * sizeof(XB);
+    const uint8_t* base = static_cast<const uint8_t*>(P);
+    const uint8_t* xb = static_cast<const uint8_t*>(xq);
+    const int64_t g0 = r0 / kPackRows, g1 = (r1 + kPackRows - 1) / kPackRows;
+    thread_local std::vector<Aux> aux_buf;
+    for (int64_t t0 = 0; t0 < ntok; t0 += kTokenChunk) {
+        const int64_t t1 = ntok - t0 < kTokenChunk ? ntok : t0 + kTokenChunk;
+        const XB* x[kTokenChunk];
+        const Aux* aux[kTokenChunk];
+        if constexpr (K::kOffset != 0) {
+            if (aux_buf.size() < size_t(kTokenChunk * nb)) aux_buf.resize(size_t(kTokenChunk * nb));
+        }
+        for (int64_t t = t0; t < t1; ++t) {
+            x[t - t0] = reinterpret_cast<const XB*>(xb + size_t(t) * xs);
+            aux[t - t0] = nullptr;
+            if constexpr (K::kOffset != 0) {
+                Aux* a = aux_buf.data() + size_t(t - t0) * size_t(nb);
+                make_aux(x[t - t0], nb, K::kOffset, a);
+                aux[t - t0] = a;
+            }
+        }
+        for (int64_t g = g0; g < g1; ++g) {
+            const int64_t lo = g * kPackRows;
+            const int64_t a = r0 > lo ? r0 - lo : 0;
+            const int64_t b = r1 < lo + kPackRows ? r1 - lo : kPackRows;
+            const __mmask16 mask = __mmask16(((1u << b) - 1u) & ~((1u << a) - 1u));
+            const uint8_t* qs = base + size_t(g) * gs;
+            const uint8_t* sc = qs + size_t(nb) * K::kQs;
+            int64_t t = t0;
+            for (; t + kTile <= t1; t += kTile)
+                group_tile<K, kTile>(qs, sc, nb, x + (t - t0), aux + (t - t0), y + t * ldy + lo, ldy, mask);
+            for (; t + 2 <= t1; t += 2)
+                group_tile<K, 2>(qs, sc, nb, x + (t - t0), aux + (t - t0), y + t * ldy + lo, ldy, mask);
+            for (; t < t1; ++t)
+                group_tile<K, 1>(qs, sc, nb, x + (t - t0), aux + (t - t0), y + t * ldy + lo, ldy, mask);
+        }
+    }
+}
+
+}  // namespace
+
+void avx512_packed_matmul(GgmlType t, int64_t n, const void* P, const void* xq, int64_t nb, float* y,
+                          int64_t ldy, int64_t r0, int64_t r1) {
+    switch (t) {
+    case GgmlType::Q4_0: run<PQ4_0>(n, P, xq, nb, y, ldy, r0, r1); break;
+    case GgmlType::Q8_0: run<PQ8_0>(n, P, xq, nb, y, ldy, r0, r1); break;
+    case GgmlType::Q4_K: run<PQ4_K>(n, P, xq, nb, y, ldy, r0, r1); break;
+    case GgmlType::Q6_K: run<PQ6_K>(n, P, xq, nb, y, ldy, r0, r1); break;
+    default: break;
+    }
+}
+
+}  // namespace ld::detail
+
+#pragma GCC diagnostic pop

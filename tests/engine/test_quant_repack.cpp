@@ -1,0 +1,137 @@
+// The packed 16-row weight layout (inference/quant/repack.h): packed matvec/matmul against the
+// scalar per-row dot product, for odd row counts (zero-padded last group), row ranges that split
+// groups (as threads do), token counts around the kernels' tile sizes, and packing done in
+// separate group ranges.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "inference/quant/quant.h"
+#include "inference/quant/repack.h"
+
+namespace {
+
+using ld::GgmlType;
+
+struct Fixture {
+    GgmlType t;
+    int64_t n, rows;
+    std::vector<uint8_t> w, packed;
+};
+
+Fixture make(GgmlType t, int64_t n, int64_t rows, uint32_t seed) {
+    Fixture f{t, n, rows, {}, {}};
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    const size_t rs = ld::row_size(t, n);
+    f.w.resize(rs * size_t(rows));
+    std::vector<float> tmp(static_cast<size_t>(n));
+    for (int64_t r = 0; r < rows; ++r) {
+        // Rows of different magnitudes so the per-row scales differ.
+        const float mag = 0.1f + 0.05f * float(r % 7);
+        for (float& v : tmp) v = nd(rng) * mag;
+        ld::quantize_row(t, tmp.data(), f.w.data() + size_t(r) * rs, n);
+    }
+    f.packed.resize(ld::packed_size(t, n, rows));
+    // Pack in two ranges to exercise the group-range API the backend parallelises with.
+    const int64_t ng = (rows + ld::kPackRows - 1) / ld::kPackRows;
+    ld::repack_groups(t, n, rows, f.w.data(), f.packed.data(), 0, ng / 2);
+    ld::repack_groups(t, n, rows, f.w.data(), f.packed.data(), ng / 2, ng);
+    return f;
+}
+
+std::vector<uint8_t> activations(GgmlType t, int64_t n, int64_t nb, uint32_t seed) {
+    const GgmlType at = ld::vec_dot_type(t);
+    const size_t xs = ld::row_size(at, n);
+    std::vector<uint8_t> xq(xs * size_t(nb));
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> tmp(static_cast<size_t>(n));
+    for (int64_t b = 0; b < nb; ++b) {
+        for (float& v : tmp) v = nd(rng);
+        ld::quantize_activation(at, tmp.data(), xq.data() + size_t(b) * xs, n);
+    }
+    return xq;
+}
+
+// y_ref[b * rows + r] from the scalar dot product.
+std::vector<float> reference(const Fixture& f, const std::vector<uint8_t>& xq, int64_t nb) {
+    const ld::VecDotFn dot = ld::vec_dot_fn(f.t, ld::Isa::Scalar);
+    const size_t rs = ld::row_size(f.t, f.n), xs = ld::row_size(ld::vec_dot_type(f.t), f.n);
+    std::vector<float> y(size_t(nb * f.rows));
+    for (int64_t b = 0; b < nb; ++b)
+        for (int64_t r = 0; r < f.rows; ++r)
+            dot(f.n, &y[size_t(b * f.rows + r)], f.w.data() + size_t(r) * rs, xq.data() + size_t(b) * xs);
+    return y;
+}
+
+void expect_close(const std::vector<float>& ref, const std::vector<float>& got, const char* what) {
+    ASSERT_EQ(ref.size(), got.size());
+    double scale = 0;
+    for (float v : ref) scale = std::max(scale, double(std::fabs(v)));
+    for (size_t i = 0; i < ref.size(); ++i)
+        ASSERT_NEAR(got[i], ref[i], 2e-5 * scale + 1e-6) << what << " at " << i;
+}
+
+const GgmlType kTypes[] = {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K};
+
+TEST(QuantRepack, AvailabilityFollowsIsa) {
+    for (GgmlType t : kTypes) {
+        EXPECT_EQ(ld::can_repack(t, 256), ld::detected_isa() == ld::Isa::AVX512) << ld::type_name(t);
+        EXPECT_FALSE(ld::can_repack(t, 100));
+    }
+    EXPECT_FALSE(ld::can_repack(GgmlType::Q5_1, 256));
+}
+
+TEST(QuantRepack, MatvecMatchesScalarDot) {
+    for (GgmlType t : kTypes) {
+        if (!ld::can_repack(t, 256)) GTEST_SKIP() << "no packed kernels on this CPU / ISA cap";
+        for (int64_t rows : {1, 15, 16, 37, 64}) {
+            for (int64_t n : {256, 768}) {
+                const Fixture f = make(t, n, rows, uint32_t(rows * 31 + n));
+                const auto xq = activations(t, n, 1, uint32_t(n + 7));
+                const auto ref = reference(f, xq, 1);
+                std::vector<float> y(size_t(rows), -1.0f);
+                ld::packed_matvec(t, n, rows, f.packed.data(), xq.data(), y.data(), 0, rows);
+                expect_close(ref, y, ld::type_name(t));
+                // Thread-like splits, aligned and not: each range writes only its rows.
+                for (int64_t cut : {int64_t(0), rows / 3, int64_t(16) < rows ? int64_t(16) : rows, rows}) {
+                    std::vector<float> z(size_t(rows), -1.0f);
+                    ld::packed_matvec(t, n, rows, f.packed.data(), xq.data(), z.data(), 0, cut);
+                    for (int64_t r = cut; r < rows; ++r) ASSERT_EQ(z[size_t(r)], -1.0f);
+                    ld::packed_matvec(t, n, rows, f.packed.data(), xq.data(), z.data(), cut, rows);
+                    expect_close(ref, z, ld::type_name(t));
+                }
+            }
+        }
+    }
+}
+
+TEST(QuantRepack, MatmulMatchesScalarDot) {
+    for (GgmlType t : kTypes) {
+        if (!ld::can_repack(t, 256)) GTEST_SKIP() << "no packed kernels on this CPU / ISA cap";
+        const int64_t n = 512, rows = 40;
+        const Fixture f = make(t, n, rows, 5);
+        for (int64_t nb : {1, 2, 3, 5, 8, 67}) {
+            const auto xq = activations(t, n, nb, uint32_t(nb));
+            const auto ref = reference(f, xq, nb);
+            std::vector<float> y(size_t(nb * rows), -1.0f);
+            ld::packed_matmul(t, n, rows, f.packed.data(), xq.data(), nb, y.data(), rows, 0, 21);
+            ld::packed_matmul(t, n, rows, f.packed.data(), xq.data(), nb, y.data(), rows, 21, rows);
+            expect_close(ref, y, ld::type_name(t));
+        }
+    }
+}
+
+TEST(QuantRepack, RejectsBadArguments) {
+    if (!ld::can_repack(GgmlType::Q4_0, 256)) GTEST_SKIP() << "no packed kernels";
+    const Fixture f = make(GgmlType::Q4_0, 256, 16, 1);
+    const auto xq = activations(GgmlType::Q4_0, 256, 1, 1);
+    std::vector<float> y(16);
+    EXPECT_ANY_THROW(ld::packed_matvec(GgmlType::Q4_0, 256, 16, f.packed.data(), xq.data(), y.data(), 0, 17));
+    EXPECT_ANY_THROW(ld::packed_size(GgmlType::Q4_1, 256, 16));
+}
+
+}  // namespace
