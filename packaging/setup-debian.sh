@@ -10,13 +10,14 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libsentencepiece-dev
+  libvulkan-dev glslang-tools mesa-vulkan-drivers
   qt6-base-dev qt6-declarative-dev libqt6sql6-sqlite
   qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
   qml6-module-qtquick-window qml6-module-qtqml-workerscript qml6-module-qtquick-templates
   qml6-module-qtquick-dialogs
 )
 if [ "${1:-}" = "--test" ]; then
-  PACKAGES+=(libgtest-dev googletest)
+  PACKAGES+=(libgtest-dev googletest vulkan-validationlayers)
   # node/npm only run the llama.cpp oracle; keep whatever node the machine already has.
   command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 fi

@@ -10,6 +10,9 @@
 #include "inference/model/llama.h"
 #include "inference/quant/quant.h"
 #include "inference/tokenizer/tokenizer.h"
+#ifdef LLAMADESK_HAVE_VULKAN
+#include "inference/vulkan/vk_backend.h"
+#endif
 
 namespace ld::cli {
 
@@ -108,12 +111,25 @@ int cmd_info(const ArgList& argv) {
 int cmd_devices(const ArgList& argv) {
     const Args args(argv, {{"--json", false}});
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+#ifdef LLAMADESK_HAVE_VULKAN
+    std::string why;
+    const std::vector<VulkanDeviceLine> vulkan = describe_vulkan_devices(&why);
+#endif
     if (args.has("--json")) {
-        std::printf("[{\"backend\": \"cpu\", \"index\": 0, \"name\": \"%s\", \"threads\": %u}]\n",
+        std::printf("[{\"backend\": \"cpu\", \"index\": 0, \"name\": \"%s\", \"threads\": %u}",
                     json_escape(isa_name(detected_isa())).c_str(), threads);
+#ifdef LLAMADESK_HAVE_VULKAN
+        for (const VulkanDeviceLine& d : vulkan) std::printf(", %s", d.json.c_str());
+#endif
+        std::printf("]\n");
     } else {
         std::printf("cpu 0: %s, %u threads\n", isa_name(detected_isa()), threads);
+#ifdef LLAMADESK_HAVE_VULKAN
+        for (const VulkanDeviceLine& d : vulkan) std::printf("%s\n", d.text.c_str());
+        if (vulkan.empty()) std::printf("(no Vulkan device: %s)\n", why.c_str());
+#else
         std::printf("(no GPU backend in this build)\n");
+#endif
     }
     return 0;
 }

@@ -1,0 +1,259 @@
+// The Vulkan backend: weights uploaded once to device memory, the KV cache (f16) and all
+// activations on the device, one command buffer per batch recorded op by op and submitted once.
+#include "inference/vulkan/vk_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <unordered_map>
+
+#include "inference/core/error.h"
+#include "inference/model/llama.h"
+#include "inference/vulkan/vk_device.h"
+#include "inference/vulkan/vk_ops.h"
+#include "inference/vulkan/vk_resources.h"
+
+namespace ld {
+
+namespace {
+
+using vk::Buffer;
+
+class VulkanBackend final : public Backend {
+public:
+    VulkanBackend(const Model& model, const BackendOptions& o);
+    std::string name() const override { return "vulkan (" + dev_.info().name + ")"; }
+    int context_size() const override { return n_ctx_; }
+    int vocab_size() const override { return p_.n_vocab; }
+    void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) override;
+
+private:
+    void upload_weights(const LoadProgress& progress);
+    const Buffer& buf(const Weight& w) const { return weights_[weight_index_.at(w.data)]; }
+    void matmul(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, int cols) const;
+    void forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits);
+
+    const Model& m_;
+    LlamaParams p_;
+    vk::Device dev_;
+    vk::Ops ops_;
+    vk::Commands cmds_;
+    int n_ctx_, n_batch_;
+    std::vector<Buffer> weights_;
+    std::unordered_map<const uint8_t*, size_t> weight_index_;  // tied weights share a buffer
+    std::vector<Buffer> k_cache_, v_cache_;  // per layer, (n_ctx, kv_dim) f16
+    Buffer x_, xn_, q_, k_, v_, att_, o_, g_, u_;
+    Buffer ids_, cs_, logits_;  // host-visible
+    std::vector<float> inv_freq_;
+};
+
+VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
+    : m_(model),
+      p_(model.params),
+      dev_(o.device),
+      ops_(dev_),
+      cmds_(dev_),
+      n_ctx_(std::max(1, std::min(o.n_ctx > 0 ? o.n_ctx : 8192, p_.ctx_train))),
+      n_batch_(std::max(1, std::min(o.n_batch, 512))) {
+    if (o.kv_type != GgmlType::F16)
+        fail("the Vulkan backend keeps its KV cache in F16, not ", type_name(o.kv_type));
+    const size_t kv_bytes = size_t(n_ctx_) * size_t(p_.kv_dim()) * 2;
+    const size_t max_range = dev_.limits().maxStorageBufferRange;
+    if (kv_bytes > max_range)
+        fail("a ", n_ctx_, "-token KV cache layer is ", kv_bytes >> 20, " MiB, more than ",
+             dev_.info().name, " binds (", max_range >> 20, " MiB); use a smaller context");
+    upload_weights(o.progress);
+    for (int l = 0; l < p_.n_layers; ++l) {
+        k_cache_.emplace_back(dev_, kv_bytes, Buffer::Kind::device);
+        v_cache_.emplace_back(dev_, kv_bytes, Buffer::Kind::device);
+    }
+    const size_t B = size_t(n_batch_), f = sizeof(float);
+    x_ = Buffer(dev_, B * p_.dim * f, Buffer::Kind::device);
+    xn_ = Buffer(dev_, B * p_.dim * f, Buffer::Kind::device);
+    o_ = Buffer(dev_, B * p_.dim * f, Buffer::Kind::device);
+    q_ = Buffer(dev_, B * p_.q_dim() * f, Buffer::Kind::device);
+    att_ = Buffer(dev_, B * p_.q_dim() * f, Buffer::Kind::device);
+    k_ = Buffer(dev_, B * p_.kv_dim() * f, Buffer::Kind::device);
+    v_ = Buffer(dev_, B * p_.kv_dim() * f, Buffer::Kind::device);
+    g_ = Buffer(dev_, B * p_.ffn_dim * f, Buffer::Kind::device);
+    u_ = Buffer(dev_, B * p_.ffn_dim * f, Buffer::Kind::device);
+    ids_ = Buffer(dev_, B * sizeof(int32_t), Buffer::Kind::host);
+    cs_ = Buffer(dev_, B * size_t(p_.rope_dim) * f, Buffer::Kind::host);
+    logits_ = Buffer(dev_, size_t(p_.n_vocab) * f, Buffer::Kind::host);
+    inv_freq_.resize(size_t(p_.rope_dim / 2));
+    for (int i = 0; i < p_.rope_dim / 2; ++i) {  // as the CPU backend computes them
+        double fr = 1.0 / std::pow(double(p_.rope_theta), 2.0 * i / p_.rope_dim) * p_.rope_freq_scale;
+        if (!p_.rope_freq_factors.empty()) fr /= p_.rope_freq_factors[size_t(i)];
+        inv_freq_[size_t(i)] = float(fr);
+    }
+}
+
+void VulkanBackend::upload_weights(const LoadProgress& progress) {
+    std::vector<const Weight*> all = {&m_.tok_embd, &m_.output_norm, &m_.output};
+    for (const LayerWeights& L : m_.layers)
+        for (const Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.w_gate, &L.w_up, &L.w_down})
+            all.push_back(w);
+    size_t total = 0;
+    const size_t max_range = dev_.limits().maxStorageBufferRange;
+    for (const Weight* w : all) {
+        if (w->ne1 > 1 && !vk::Ops::supports(w->type))
+            fail("the Vulkan backend cannot run ", type_name(w->type), " weights yet (F32, F16, Q8_0, Q4_0, Q4_K, Q6_K)");
+        if (w->ne1 == 1 && w->type != GgmlType::F32) fail("the Vulkan backend needs F32 norm weights");
+        if (w->nbytes > max_range)
+            fail("a ", w->nbytes >> 20, " MiB weight exceeds what ", dev_.info().name, " binds (",
+                 max_range >> 20, " MiB)");
+        if (!weight_index_.count(w->data)) total += w->nbytes;
+    }
+    const size_t kv_total = 2 * size_t(p_.n_layers) * size_t(n_ctx_) * size_t(p_.kv_dim()) * 2;
+    if (dev_.info().device_local_bytes && total + kv_total > dev_.info().device_local_bytes)
+        fail("the model (", total >> 20, " MiB) and its KV cache (", kv_total >> 20, " MiB) do not fit ",
+             dev_.info().name, " (", dev_.info().device_local_bytes >> 20, " MiB)");
+    vk::Uploader up(dev_, std::min<size_t>(size_t(64) << 20, std::max<size_t>(total, 1)));
+    size_t done = 0;
+    for (const Weight* w : all) {
+        if (weight_index_.count(w->data)) continue;
+        weight_index_[w->data] = weights_.size();
+        weights_.emplace_back(dev_, w->nbytes, Buffer::Kind::device);
+        up.upload(weights_.back(), w->data, w->nbytes);
+        done += w->nbytes;
+        if (progress && !progress(float(double(done) / double(std::max<size_t>(total, 1)))))
+            fail("loading was cancelled");
+    }
+}
+
+void VulkanBackend::forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) {
+    if (n <= 0) fail("forward() needs at least one token");
+    if (pos < 0 || pos + n > n_ctx_)
+        fail("context is full: ", pos + n, " tokens do not fit the ", n_ctx_, "-token context");
+    for (int i = 0; i < n; ++i)
+        if (tokens[i] < 0 || tokens[i] >= p_.n_vocab)
+            fail("token id ", tokens[i], " is outside the vocabulary (", p_.n_vocab, " tokens)");
+    // With all_logits a batch's logits must fit one binding.
+    int step = n_batch_;
+    if (all_logits) {
+        const size_t row = size_t(p_.n_vocab) * sizeof(float);
+        step = int(std::max<size_t>(1, std::min<size_t>(size_t(n_batch_), dev_.limits().maxStorageBufferRange / row)));
+    }
+    for (int done = 0; done < n; done += step) {
+        const int b = std::min(step, n - done);
+        const bool last = done + b == n;
+        float* out = all_logits ? logits + size_t(done) * p_.n_vocab : (last ? logits : nullptr);
+        forward_batch(tokens + done, b, pos + done, out, all_logits);
+    }
+}
+
+void VulkanBackend::matmul(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, int cols) const {
+    ops_.matmul(cmd, w.type, buf(w), in, out, uint32_t(w.ne0), uint32_t(w.ne1), uint32_t(cols));
+}
+
+void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits) {
+    const uint32_t dim = uint32_t(p_.dim), kvd = uint32_t(p_.kv_dim()), ffn = uint32_t(p_.ffn_dim);
+    const uint32_t nh = uint32_t(p_.n_heads), nkv = uint32_t(p_.n_kv_heads), hd = uint32_t(p_.head_dim);
+    const uint32_t b = uint32_t(B);
+    std::memcpy(ids_.mapped(), tokens, sizeof(int32_t) * size_t(B));
+    auto* cs = static_cast<float*>(cs_.mapped());
+    const size_t nf = inv_freq_.size();
+    for (int t = 0; t < B; ++t)
+        for (size_t i = 0; i < nf; ++i) {
+            const float angle = float(pos + t) * inv_freq_[i];
+            cs[(size_t(t) * nf + i) * 2] = std::cos(angle);
+            cs[(size_t(t) * nf + i) * 2 + 1] = std::sin(angle);
+        }
+    const int first = all_logits ? 0 : B - 1;
+    const size_t rows = size_t(B - first);
+    if (logits && logits_.size() < rows * p_.n_vocab * sizeof(float))
+        logits_ = Buffer(dev_, rows * p_.n_vocab * sizeof(float), Buffer::Kind::host);
+
+    VkCommandBuffer cmd = cmds_.begin();
+    auto bar = [&] { cmds_.barrier(); };
+    ops_.get_rows(cmd, m_.tok_embd.type, buf(m_.tok_embd), ids_, x_, b, dim);
+    bar();
+    for (int l = 0; l < p_.n_layers; ++l) {
+        const LayerWeights& L = m_.layers[size_t(l)];
+        ops_.rmsnorm(cmd, x_, buf(L.attn_norm), xn_, b, dim, p_.norm_eps);
+        bar();
+        matmul(cmd, L.wq, xn_, q_, B);
+        matmul(cmd, L.wk, xn_, k_, B);
+        matmul(cmd, L.wv, xn_, v_, B);
+        bar();
+        ops_.rope(cmd, q_, cs_, b, nh, hd, uint32_t(p_.rope_dim));
+        ops_.rope(cmd, k_, cs_, b, nkv, hd, uint32_t(p_.rope_dim));
+        bar();
+        ops_.kv_store(cmd, k_, v_, k_cache_[size_t(l)], v_cache_[size_t(l)], b, kvd, uint32_t(pos));
+        bar();
+        ops_.attention(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, b, nh, nkv, hd,
+                       uint32_t(pos), 1.0f / std::sqrt(float(hd)));
+        bar();
+        matmul(cmd, L.wo, att_, o_, B);
+        bar();
+        ops_.add(cmd, x_, o_, b * dim);
+        bar();
+        ops_.rmsnorm(cmd, x_, buf(L.ffn_norm), xn_, b, dim, p_.norm_eps);
+        bar();
+        matmul(cmd, L.w_gate, xn_, g_, B);
+        matmul(cmd, L.w_up, xn_, u_, B);
+        bar();
+        ops_.swiglu(cmd, g_, u_, b * ffn);
+        bar();
+        matmul(cmd, L.w_down, g_, o_, B);
+        bar();
+        ops_.add(cmd, x_, o_, b * dim);
+        bar();
+    }
+    if (logits) {  // only the rows someone reads go through the output matrix
+        ops_.rmsnorm(cmd, x_, buf(m_.output_norm), xn_, uint32_t(rows), dim, p_.norm_eps, uint32_t(first));
+        bar();
+        matmul(cmd, m_.output, xn_, logits_, int(rows));
+    }
+    cmds_.submit_and_wait();
+    if (logits) std::memcpy(logits, logits_.mapped(), rows * p_.n_vocab * sizeof(float));
+}
+
+std::string gib(uint64_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f GiB", double(bytes) / double(1ull << 30));
+    return buf;
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> create_vulkan_backend(const Model& model, const BackendOptions& options) {
+    return std::make_unique<VulkanBackend>(model, options);
+}
+
+bool vulkan_gpu_available() {
+    for (const vk::DeviceInfo& d : vk::list_devices())
+        if (d.unusable.empty() && (d.vk_type == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU ||
+                                   d.vk_type == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU))
+            return true;
+    return false;
+}
+
+std::vector<VulkanDeviceLine> describe_vulkan_devices(std::string* why) {
+    std::vector<VulkanDeviceLine> out;
+    for (const vk::DeviceInfo& d : vk::list_devices(why)) {
+        std::string feats = std::string(d.fp16 ? ", fp16" : "") + (d.int8 ? ", int8" : "") +
+                            (d.coopmat_nv ? ", coopmat NV" : "") + (d.coopmat_khr ? ", coopmat KHR" : "");
+        VulkanDeviceLine line;
+        line.text = "vulkan " + std::to_string(d.index) + ": " + d.name + " (" + d.type + ", " +
+                    gib(d.device_local_bytes) + ", subgroup " + std::to_string(d.subgroup_size) + feats +
+                    ", Vulkan " + d.api_version + ")" + (d.unusable.empty() ? "" : " unusable: " + d.unusable);
+        auto b = [](bool v) { return v ? "true" : "false"; };
+        std::string name;
+        for (char c : d.name) {
+            if (c == '"' || c == '\\') name += '\\';
+            if (static_cast<unsigned char>(c) >= 0x20) name += c;
+        }
+        line.json = "{\"backend\": \"vulkan\", \"index\": " + std::to_string(d.index) + ", \"name\": \"" + name +
+                    "\", \"type\": \"" + d.type + "\", \"memory\": " + std::to_string(d.device_local_bytes) +
+                    ", \"subgroup_size\": " + std::to_string(d.subgroup_size) + ", \"fp16\": " + b(d.fp16) +
+                    ", \"int8\": " + b(d.int8) + ", \"coopmat_nv\": " + b(d.coopmat_nv) +
+                    ", \"coopmat_khr\": " + b(d.coopmat_khr) + ", \"api\": \"" + d.api_version +
+                    "\", \"usable\": " + b(d.unusable.empty()) + "}";
+        out.push_back(std::move(line));
+    }
+    return out;
+}
+
+}  // namespace ld

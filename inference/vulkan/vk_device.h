@@ -1,0 +1,70 @@
+#pragma once
+// Vulkan instance, physical-device choice and the logical device with one compute queue.
+// Nothing global: every Backend owns its Device.
+#include <vulkan/vulkan.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ld::vk {
+
+// Throws ld::Error naming the call and the VkResult when r is not VK_SUCCESS.
+void check(VkResult r, const char* what);
+
+struct DeviceInfo {
+    int index = 0;
+    std::string name;
+    std::string type;           // "discrete", "integrated", "virtual", "cpu", "other"
+    VkPhysicalDeviceType vk_type = VK_PHYSICAL_DEVICE_TYPE_OTHER;
+    std::string api_version;    // "1.3.230"
+    uint64_t device_local_bytes = 0;  // largest device-local heap
+    uint32_t subgroup_size = 0;
+    bool fp16 = false;          // shaderFloat16
+    bool int8 = false;          // shaderInt8
+    bool storage16 = false;     // storageBuffer16BitAccess (required)
+    bool push_descriptor = false;     // VK_KHR_push_descriptor (required)
+    bool coopmat_nv = false;    // VK_NV_cooperative_matrix
+    bool coopmat_khr = false;   // VK_KHR_cooperative_matrix
+    // Empty when the backend can run on it, else why not.
+    std::string unusable;
+};
+
+// All Vulkan devices. Empty when there is no loader, driver or device; `why` then says which.
+std::vector<DeviceInfo> list_devices(std::string* why = nullptr);
+
+// Index into list_devices() chosen by `selector` (index or case-insensitive name substring;
+// empty = best usable: discrete, then integrated, then anything). Throws ld::Error with the
+// reason when nothing fits.
+int choose_device(const std::vector<DeviceInfo>& devices, const std::string& selector);
+
+class Device {
+public:
+    explicit Device(const std::string& selector);
+    ~Device();
+    Device(const Device&) = delete;
+    Device& operator=(const Device&) = delete;
+
+    const DeviceInfo& info() const { return info_; }
+    const VkPhysicalDeviceLimits& limits() const { return limits_; }
+    VkDevice device() const { return device_; }
+    VkPhysicalDevice physical() const { return physical_; }
+    VkQueue queue() const { return queue_; }
+    uint32_t queue_family() const { return family_; }
+    // Memory type with all `want` flags among `bits`; UINT32_MAX when none.
+    uint32_t memory_type(uint32_t bits, VkMemoryPropertyFlags want) const;
+    PFN_vkCmdPushDescriptorSetKHR push_descriptor_set = nullptr;
+
+private:
+    VkInstance instance_ = VK_NULL_HANDLE;
+    VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;  // LLAMADESK_VULKAN_VALIDATION=1
+    VkPhysicalDevice physical_ = VK_NULL_HANDLE;
+    VkDevice device_ = VK_NULL_HANDLE;
+    VkQueue queue_ = VK_NULL_HANDLE;
+    uint32_t family_ = 0;
+    DeviceInfo info_;
+    VkPhysicalDeviceLimits limits_{};
+    VkPhysicalDeviceMemoryProperties memory_{};
+};
+
+}  // namespace ld::vk

@@ -1,0 +1,115 @@
+#include "inference/vulkan/vk_ops.h"
+
+#include <algorithm>
+#include <string>
+
+#include "inference/core/error.h"
+#include "inference/vulkan/vk_device.h"
+#include "shaders/common/push_constants.h"
+
+namespace ld::vk {
+
+namespace {
+
+constexpr GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::Q8_0,
+                               GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
+
+// Elements a shader dequantizes together (UNIT in shaders/common/wtype.glsl).
+uint32_t unit_size(GgmlType t) { return traits(t).block_size > 1 ? 32 : 1; }
+
+std::string lower(const char* s) {
+    std::string out(s);
+    for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+template <typename PC>
+std::unique_ptr<Program> program(const Device& dev, const std::string& name, uint32_t n_buffers) {
+    return std::make_unique<Program>(dev, name.c_str(), n_buffers, uint32_t(sizeof(PC)));
+}
+
+uint32_t ceil_div(uint64_t a, uint64_t b) { return uint32_t((a + b - 1) / b); }
+
+// 1-D grids of `n` invocations at `wg` per group, wrapped into y past the x limit.
+struct Grid { uint32_t x, y; };
+Grid grid_1d(uint64_t n, uint32_t wg) {
+    const uint32_t groups = ceil_div(n, wg);
+    if (groups <= 65535) return {groups, 1};
+    return {65535, ceil_div(groups, 65535)};
+}
+
+}  // namespace
+
+Ops::Ops(const Device& dev) : dev_(dev) {
+    for (GgmlType t : kTypes) {
+        const std::string suffix = lower(type_name(t));
+        matvec_[t] = program<MatVecPC>(dev, "matvec_" + suffix, 3);
+        get_rows_[t] = program<GetRowsPC>(dev, "get_rows_" + suffix, 3);
+    }
+    rmsnorm_ = program<RmsNormPC>(dev, "rmsnorm", 3);
+    rope_ = program<RopePC>(dev, "rope", 2);
+    kv_store_ = program<KvStorePC>(dev, "kv_store", 4);
+    attention_ = program<AttentionPC>(dev, "attention", 4);
+    swiglu_ = program<EltwisePC>(dev, "swiglu", 2);
+    add_ = program<EltwisePC>(dev, "add", 2);
+}
+
+Ops::~Ops() = default;
+
+bool Ops::supports(GgmlType t) { return std::find(std::begin(kTypes), std::end(kTypes), t) != std::end(kTypes); }
+
+const Program& Ops::typed(const std::map<GgmlType, std::unique_ptr<Program>>& m, GgmlType t) const {
+    auto it = m.find(t);
+    if (it == m.end()) fail("the Vulkan backend has no kernel for ", type_name(t), " weights yet");
+    return *it->second;
+}
+
+void Ops::get_rows(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef ids, BufferRef out,
+                   uint32_t n_tokens, uint32_t ne0) const {
+    const uint32_t units = ne0 / unit_size(type);
+    dispatch(dev_, cmd, typed(get_rows_, type), {w, ids, out}, GetRowsPC{n_tokens, ne0}, ceil_div(units, 64), n_tokens);
+}
+
+void Ops::rmsnorm(VkCommandBuffer cmd, BufferRef x, BufferRef w, BufferRef out, uint32_t n_rows,
+                  uint32_t ne0, float eps, uint32_t first_row) const {
+    dispatch(dev_, cmd, *rmsnorm_, {x, w, out}, RmsNormPC{n_rows, ne0, first_row * ne0, eps}, n_rows);
+}
+
+void Ops::rope(VkCommandBuffer cmd, BufferRef x, BufferRef cs, uint32_t n_tokens, uint32_t n_heads,
+               uint32_t head_dim, uint32_t rope_dim) const {
+    const uint64_t n = uint64_t(n_tokens) * n_heads * (rope_dim / 2);
+    dispatch(dev_, cmd, *rope_, {x, cs}, RopePC{n_tokens, n_heads, head_dim, rope_dim}, ceil_div(n, 64));
+}
+
+void Ops::kv_store(VkCommandBuffer cmd, BufferRef k, BufferRef v, BufferRef kc, BufferRef vc,
+                   uint32_t n_tokens, uint32_t kv_dim, uint32_t pos) const {
+    dispatch(dev_, cmd, *kv_store_, {k, v, kc, vc}, KvStorePC{n_tokens, kv_dim, pos},
+             ceil_div(uint64_t(n_tokens) * kv_dim, 64));
+}
+
+void Ops::attention(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
+                    uint32_t n_tokens, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
+                    uint32_t pos, float scale) const {
+    if (head_dim > 256) fail("the Vulkan attention kernel supports head_dim up to 256, not ", head_dim);
+    dispatch(dev_, cmd, *attention_, {q, kc, vc, out},
+             AttentionPC{n_heads, n_kv_heads, head_dim, pos, scale}, n_heads, n_tokens);
+}
+
+void Ops::swiglu(VkCommandBuffer cmd, BufferRef g, BufferRef u, uint32_t n) const {
+    const Grid gr = grid_1d(n, 256);
+    dispatch(dev_, cmd, *swiglu_, {g, u}, EltwisePC{n}, gr.x, gr.y);
+}
+
+void Ops::add(VkCommandBuffer cmd, BufferRef a, BufferRef b, uint32_t n) const {
+    const Grid gr = grid_1d(n, 256);
+    dispatch(dev_, cmd, *add_, {a, b}, EltwisePC{n}, gr.x, gr.y);
+}
+
+void Ops::matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef y,
+                 uint32_t ne0, uint32_t n_rows, uint32_t n_cols) const {
+    const uint32_t gx = std::min<uint32_t>(n_rows, 65535);
+    dispatch(dev_, cmd, typed(matvec_, type), {w, x, y}, MatVecPC{ne0, n_rows, n_cols, gx}, gx,
+             ceil_div(n_rows, gx), n_cols);
+}
+
+}  // namespace ld::vk

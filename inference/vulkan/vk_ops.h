@@ -1,0 +1,56 @@
+#pragma once
+// Every op of the Llama forward pass as one recorded dispatch (shaders/*.comp). Ops only record;
+// the caller places barriers between dependent ops and submits. Shapes are in elements; all
+// activations are f32, the KV cache f16, weights in their ggml layout.
+#include <vulkan/vulkan.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+
+#include "inference/quant/types.h"
+#include "inference/vulkan/vk_programs.h"
+
+namespace ld::vk {
+
+class Device;
+
+class Ops {
+public:
+    explicit Ops(const Device& dev);
+    ~Ops();
+
+    // Weight types matmul() and get_rows() take.
+    static bool supports(GgmlType t);
+
+    // out[t] = dequantized row ids[t] of w (n_tokens rows of ne0).
+    void get_rows(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef ids, BufferRef out,
+                  uint32_t n_tokens, uint32_t ne0) const;
+    // out[r] = rmsnorm(x[first_row + r]) * w for r < n_rows.
+    void rmsnorm(VkCommandBuffer cmd, BufferRef x, BufferRef w, BufferRef out, uint32_t n_rows,
+                 uint32_t ne0, float eps, uint32_t first_row = 0) const;
+    // In place on (n_tokens, n_heads, head_dim) with cs = (n_tokens, rope_dim / 2) (cos, sin).
+    void rope(VkCommandBuffer cmd, BufferRef x, BufferRef cs, uint32_t n_tokens, uint32_t n_heads,
+              uint32_t head_dim, uint32_t rope_dim) const;
+    // kc/vc rows pos .. pos + n_tokens = f16(k/v).
+    void kv_store(VkCommandBuffer cmd, BufferRef k, BufferRef v, BufferRef kc, BufferRef vc,
+                  uint32_t n_tokens, uint32_t kv_dim, uint32_t pos) const;
+    // out (n_tokens, n_heads * head_dim) = causal softmax(q K^T * scale) V over the cache.
+    void attention(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
+                   uint32_t n_tokens, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
+                   uint32_t pos, float scale) const;
+    void swiglu(VkCommandBuffer cmd, BufferRef g, BufferRef u, uint32_t n) const;  // g = silu(g) * u
+    void add(VkCommandBuffer cmd, BufferRef a, BufferRef b, uint32_t n) const;     // a += b
+    // y (n_cols, n_rows) = x (n_cols, ne0) . W^T with W (n_rows, ne0) of `type`.
+    void matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef y,
+                uint32_t ne0, uint32_t n_rows, uint32_t n_cols) const;
+
+private:
+    const Program& typed(const std::map<GgmlType, std::unique_ptr<Program>>& m, GgmlType t) const;
+
+    const Device& dev_;
+    std::map<GgmlType, std::unique_ptr<Program>> matvec_, get_rows_;
+    std::unique_ptr<Program> rmsnorm_, rope_, kv_store_, attention_, swiglu_, add_;
+};
+
+}  // namespace ld::vk

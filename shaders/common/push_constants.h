@@ -1,0 +1,78 @@
+// Push-constant blocks shared by the C++ side (inference/vulkan/vk_ops.cpp) and the shaders.
+// Only 4-byte scalars, so GLSL's push-constant layout and C++ agree; the C++ side checks sizes.
+#ifndef LD_PUSH_CONSTANTS_H
+#define LD_PUSH_CONSTANTS_H
+
+#ifdef __cplusplus
+#include <cstdint>
+namespace ld::vk {
+using uint = uint32_t;
+#define LD_CHECK_SIZE(T, n) static_assert(sizeof(T) == (n), #T " must match its GLSL block");
+#else
+#define LD_CHECK_SIZE(T, n)
+#endif
+
+// get_rows_*: out[t][i] = dequant(W row ids[t])[i]; one invocation per element.
+struct GetRowsPC {
+    uint n_rows;   // tokens
+    uint ne0;      // row width
+};
+LD_CHECK_SIZE(GetRowsPC, 8)
+
+// rmsnorm: out[r] = x[r] / rms(x[r]) * w; one workgroup per row.
+struct RmsNormPC {
+    uint n_rows;
+    uint ne0;
+    uint x_offset;    // floats: first row read
+    float eps;
+};
+LD_CHECK_SIZE(RmsNormPC, 16)
+
+// rope: rotates adjacent pairs of each head's first rope_dim values by the per-token cos/sin
+// table (n_tokens x rope_dim / 2 pairs of cos, sin).
+struct RopePC {
+    uint n_tokens;
+    uint n_heads;
+    uint head_dim;
+    uint rope_dim;
+};
+LD_CHECK_SIZE(RopePC, 16)
+
+// kv_store: cache[pos + t][i] = f16(src[t][i]) for K and V.
+struct KvStorePC {
+    uint n_tokens;
+    uint kv_dim;
+    uint pos;
+};
+LD_CHECK_SIZE(KvStorePC, 12)
+
+// attention: one workgroup per (query head, token); causal over pos + t + 1 cached positions.
+struct AttentionPC {
+    uint n_heads;
+    uint n_kv_heads;
+    uint head_dim;
+    uint pos;
+    float scale;
+};
+LD_CHECK_SIZE(AttentionPC, 20)
+
+// swiglu (g = silu(g) * u) and add (a += b): element-wise over n values.
+struct EltwisePC {
+    uint n;
+};
+LD_CHECK_SIZE(EltwisePC, 4)
+
+// matvec_*: y[c][r] = dot(W row r, x[c]) for r < n_rows, c < n_cols.
+struct MatVecPC {
+    uint ne0;         // input width
+    uint n_rows;      // output rows
+    uint n_cols;      // activations (tokens)
+    uint row_groups;  // workgroups along x (rows wrap into y when past the 65535 limit)
+};
+LD_CHECK_SIZE(MatVecPC, 16)
+
+#ifdef __cplusplus
+}  // namespace ld::vk
+#endif
+#undef LD_CHECK_SIZE
+#endif

@@ -1,0 +1,200 @@
+// End-to-end Vulkan forward passes: the same references as tests/engine/test_model_reference.cpp
+// (llama2.c's stories260K text, transformers' tiny Llama 3.1 logits) plus agreement with the
+// CPU backend, on whatever device the loader offers (lavapipe in CI).
+#include <algorithm>
+#include <cmath>
+
+#include "inference/model/synthetic.h"
+#include "inference/tokenizer/json_lite.h"
+#include "inference/vulkan/vk_backend.h"
+#include "model_fixture.h"
+#include "vk_test_util.h"
+
+namespace ld::test {
+namespace {
+
+const char* kStories = "models/stories260K.gguf";
+const char* kTiny31 = "models/tiny-llama31-random-f16.gguf";
+
+std::unique_ptr<Backend> vulkan_backend(const Model& m, int n_ctx = 512, int n_batch = 256) {
+    BackendOptions o;
+    o.kind = "vulkan";
+    o.n_ctx = n_ctx;
+    o.n_batch = n_batch;
+    return create_backend(m, o);
+}
+
+LoadedModel load_vulkan(const std::string& path, int n_ctx = 512, int n_batch = 256) {
+    LoadedModel m;
+    m.model = load_model(path);
+    m.tok = Tokenizer::create(m.model->vocab);
+    m.backend = vulkan_backend(*m.model, n_ctx, n_batch);
+    return m;
+}
+
+std::string stories_reference() {
+    std::vector<char> raw = read_file(shared_path("models/stories260K.reference.txt"));
+    std::string text(raw.begin(), raw.end()), out;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        if (nl == std::string::npos) nl = text.size();
+        if (text[pos] != '#') out += text.substr(pos, nl - pos + 1);
+        pos = nl + 1;
+    }
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+}
+
+std::vector<float> logits_of(Backend& b, const std::vector<int32_t>& ids, bool all) {
+    std::vector<float> out((all ? ids.size() : 1) * size_t(b.vocab_size()));
+    b.forward(ids.data(), int(ids.size()), 0, out.data(), all);
+    return out;
+}
+
+TEST(VkStories260K, GreedyEqualsLlama2cReference) {
+    LD_REQUIRE_VULKAN(env);
+    LD_REQUIRE_SHARED(kStories);
+    const std::string ref = stories_reference();
+    LoadedModel m = load_vulkan(shared_path(kStories));
+    EXPECT_NE(m.backend->name().find("vulkan"), std::string::npos);
+    const std::string prompt = "Once upon a time";
+    const std::string text = prompt + greedy(m, tokenize_prompt(*m.tok, prompt), 80);
+    EXPECT_EQ(text.substr(0, ref.size()), ref);
+}
+
+// Batched prompt (with all logits), small batches and token-by-token decode all agree with the
+// CPU backend.
+TEST(VkStories260K, LogitsMatchCpuBatchedAndStepped) {
+    LD_REQUIRE_VULKAN(env);
+    LD_REQUIRE_SHARED(kStories);
+    LoadedModel cpu = load(shared_path(kStories), 2);
+    LoadedModel gpu = load_vulkan(shared_path(kStories), 512, 256);
+    LoadedModel gpu_small = load_vulkan(shared_path(kStories), 512, 3);
+    const std::vector<int32_t> ids = tokenize_prompt(*cpu.tok, "Once upon a time, there was a little dog who liked to run.");
+    const size_t nv = size_t(cpu.backend->vocab_size());
+    const std::vector<float> want = logits_of(*cpu.backend, ids, true);
+    EXPECT_LT(rel_error(logits_of(*gpu.backend, ids, true), want), 1e-4);
+    EXPECT_LT(rel_error(logits_of(*gpu_small.backend, ids, true), want), 1e-4);
+    std::vector<float> one(nv);
+    for (size_t i = 0; i < ids.size(); ++i) {
+        gpu.backend->forward(&ids[i], 1, int(i), one.data(), false);
+        std::vector<float> row(want.begin() + long(i * nv), want.begin() + long((i + 1) * nv));
+        EXPECT_LT(rel_error(one, row), 1e-4) << "position " << i;
+    }
+}
+
+TEST(VkTiny31, LogitsMatchTransformersAndCpu) {
+    LD_REQUIRE_VULKAN(env);
+    LD_REQUIRE_SHARED(kTiny31);
+    std::vector<char> raw = read_file(shared_path("models/tiny-llama31-random-f16.reference.json"));
+    json::Value doc = json::parse(std::string_view(raw.data(), raw.size()));
+    std::vector<int32_t> ids, greedy_ref;
+    for (const json::Value& v : doc.find("case")->find("ids")->array) ids.push_back(int32_t(v.as_int("id")));
+    for (const json::Value& v : doc.find("case")->find("greedy_24")->array) greedy_ref.push_back(int32_t(v.as_int("id")));
+    const std::vector<float> expected = read_f32(shared_path("models/tiny-llama31-random-f16.plain.logits.f32"));
+
+    LoadedModel gpu = load_vulkan(shared_path(kTiny31));
+    const std::vector<float> logits = logits_of(*gpu.backend, ids, false);
+    ASSERT_EQ(logits.size(), expected.size());
+    for (float x : logits) ASSERT_TRUE(std::isfinite(x));
+    const double err = rel_error(logits, expected);
+    EXPECT_LT(err, 1e-3) << "max abs error over max abs logit vs transformers";
+    RecordProperty("rel_error_transformers", std::to_string(err));
+
+    LoadedModel cpu = load(shared_path(kTiny31), 2);
+    const double err_cpu = rel_error(logits, logits_of(*cpu.backend, ids, false));
+    EXPECT_LT(err_cpu, 1e-4) << "vs the CPU backend";
+    RecordProperty("rel_error_cpu", std::to_string(err_cpu));
+
+    Session s(*gpu.model, *gpu.backend, *gpu.tok);
+    GenerateOptions opt;
+    opt.max_tokens = int(greedy_ref.size());
+    opt.sampling.temperature = 0;
+    EXPECT_EQ(s.generate(ids, opt, nullptr).tokens, greedy_ref);
+}
+
+// Quantized matrices end to end on a small synthetic model: Vulkan (f32 activations) against
+// the CPU backend (activations quantized to Q8), so the bound is looser than for float models.
+class VkSynthetic : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(VkSynthetic, LogitsMatchCpu) {
+    LD_REQUIRE_VULKAN(env);
+    SyntheticSpec spec;
+    spec.name = "vk-test";
+    spec.mix = GetParam();
+    LlamaParams& p = spec.params;
+    p.n_vocab = 1000;
+    const bool k_quant = spec.mix.find("_k") != std::string::npos;  // rows of 256
+    p.dim = k_quant ? 256 : 192;
+    p.n_layers = 2;
+    p.n_heads = k_quant ? 8 : 6;
+    p.n_kv_heads = 2;
+    p.head_dim = 32;
+    p.ffn_dim = k_quant ? 512 : 320;
+    p.ctx_train = 512;
+    p.rope_dim = 32;
+    p.rope_theta = 500000.0f;
+    std::unique_ptr<Model> m = make_synthetic_model(spec, 3);
+    BackendOptions o;
+    o.n_ctx = 256;
+    o.n_threads = 2;
+    std::unique_ptr<Backend> cpu = create_cpu_backend(*m, o);
+    std::unique_ptr<Backend> gpu = vulkan_backend(*m, 256);
+    std::vector<int32_t> ids;
+    for (int i = 0; i < 21; ++i) ids.push_back((i * 37 + 5) % p.n_vocab);
+    const std::vector<float> want = logits_of(*cpu, ids, true), got = logits_of(*gpu, ids, true);
+    for (float x : got) ASSERT_TRUE(std::isfinite(x));
+    const double err = rel_error(got, want);
+    EXPECT_LT(err, 2e-2);
+    RecordProperty("rel_error_cpu", std::to_string(err));
+}
+
+INSTANTIATE_TEST_SUITE_P(Mixes, VkSynthetic, ::testing::Values("q8_0", "q4_0", "f16", "q4_k_m", "q6_k"));
+
+TEST(VkBackend, ErrorsAreClear) {
+    LD_REQUIRE_VULKAN(env);
+    LD_REQUIRE_SHARED(kStories);
+    std::unique_ptr<Model> m = load_model(shared_path(kStories));
+    BackendOptions o;
+    o.kind = "vulkan";
+    o.device = "no such device";
+    try {
+        create_backend(*m, o);
+        ADD_FAILURE() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("no such device"), std::string::npos) << e.what();
+    }
+    o.device = "99";
+    EXPECT_THROW(create_backend(*m, o), Error);
+    o.device.clear();
+    o.kv_type = GgmlType::F32;
+    EXPECT_THROW(create_backend(*m, o), Error);
+    // "auto" never picks a CPU implementation of Vulkan such as lavapipe.
+    o.kind = "auto";
+    o.kv_type = GgmlType::F16;
+    std::unique_ptr<Backend> b = create_backend(*m, o);
+    if (!vulkan_gpu_available()) EXPECT_EQ(b->name().rfind("cpu", 0), 0u) << b->name();
+    // Context overflow is an error, not a crash.
+    std::unique_ptr<Backend> v = vulkan_backend(*m, 16);
+    std::vector<int32_t> ids(17, 1);
+    std::vector<float> out(size_t(v->vocab_size()));
+    EXPECT_THROW(v->forward(ids.data(), 17, 0, out.data(), false), Error);
+}
+
+TEST(VkBackend, LoadingTwentyTimesWorks) {
+    LD_REQUIRE_VULKAN(env);
+    LD_REQUIRE_SHARED(kStories);
+    std::unique_ptr<Model> m = load_model(shared_path(kStories));
+    const int32_t tok = 1;
+    std::vector<float> first, out(512);
+    for (int i = 0; i < 20; ++i) {
+        std::unique_ptr<Backend> b = vulkan_backend(*m, 64, 8);
+        b->forward(&tok, 1, 0, out.data(), false);
+        if (first.empty()) first = out;
+        EXPECT_EQ(out, first) << "load " << i;
+    }
+}
+
+}  // namespace
+}  // namespace ld::test

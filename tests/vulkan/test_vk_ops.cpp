@@ -1,0 +1,197 @@
+// Every Vulkan op against the CPU reference (inference/cpu/ops.h, inference/quant/quant.h) on
+// random inputs of awkward sizes.
+#include <cmath>
+
+#include "inference/cpu/ops.h"
+#include "inference/quant/quant.h"
+#include "vk_test_util.h"
+
+namespace ld::test {
+namespace {
+
+// Random weights of `type` (rows x ne0) and their exact dequantized values.
+struct TestWeight {
+    std::vector<uint8_t> bytes;
+    std::vector<float> values;
+};
+TestWeight make_weight(GgmlType type, int rows, int ne0, uint32_t seed) {
+    TestWeight w;
+    const std::vector<float> src = random_floats(size_t(rows) * ne0, seed);
+    const size_t rb = row_size(type, ne0);
+    w.bytes.resize(rb * rows);
+    w.values.resize(src.size());
+    for (int r = 0; r < rows; ++r) {
+        quantize_row(type, src.data() + size_t(r) * ne0, w.bytes.data() + rb * r, ne0);
+        dequantize_row(type, w.bytes.data() + rb * r, w.values.data() + size_t(r) * ne0, ne0);
+    }
+    return w;
+}
+
+class VkTyped : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(VkTyped, MatmulMatchesDequantizedDot) {
+    LD_REQUIRE_VULKAN(env);
+    const GgmlType type = GetParam();
+    const bool quant = traits(type).block_size > 1;
+    for (int cols : {1, 5}) {
+        const int rows = 67, ne0 = traits(type).block_size == 256 ? 512 : quant ? 160 : 77;
+        const TestWeight w = make_weight(type, rows, ne0, 7);
+        const std::vector<float> x = random_floats(size_t(cols) * ne0, 11);
+        std::vector<float> want(size_t(cols) * rows);
+        for (int c = 0; c < cols; ++c)
+            for (int r = 0; r < rows; ++r) {
+                double s = 0;
+                for (int i = 0; i < ne0; ++i) s += double(w.values[size_t(r) * ne0 + i]) * x[size_t(c) * ne0 + i];
+                want[size_t(c) * rows + r] = float(s);
+            }
+        vk::Buffer wb = env->upload(w.bytes), xb = env->upload(x), yb = env->device(want.size() * 4);
+        env->ops.matmul(env->cmds.begin(), type, wb, xb, yb, ne0, rows, cols);
+        env->cmds.submit_and_wait();
+        expect_close(env->download<float>(yb, want.size()), want, 1e-4, 1e-4,
+                     std::string("matmul ") + type_name(type) + " cols " + std::to_string(cols));
+    }
+}
+
+TEST_P(VkTyped, GetRowsDequantizesTheTokensRows) {
+    LD_REQUIRE_VULKAN(env);
+    const GgmlType type = GetParam();
+    const int vocab = 37, ne0 = traits(type).block_size == 256 ? 256 : traits(type).block_size > 1 ? 96 : 45;
+    const TestWeight w = make_weight(type, vocab, ne0, 3);
+    const std::vector<int32_t> ids = {5, 0, 36, 5, 17};
+    std::vector<float> want;
+    for (int32_t id : ids) want.insert(want.end(), w.values.begin() + long(id) * ne0, w.values.begin() + long(id + 1) * ne0);
+    vk::Buffer wb = env->upload(w.bytes), ib = env->upload(ids), ob = env->device(want.size() * 4);
+    env->ops.get_rows(env->cmds.begin(), type, wb, ib, ob, uint32_t(ids.size()), ne0);
+    env->cmds.submit_and_wait();
+    expect_close(env->download<float>(ob, want.size()), want, 0, 0, std::string("get_rows ") + type_name(type));
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, VkTyped,
+                         ::testing::Values(GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0,
+                                           GgmlType::Q4_K, GgmlType::Q6_K),
+                         [](const auto& info) { return std::string(type_name(info.param)); });
+
+TEST(VkOps, RmsNorm) {
+    LD_REQUIRE_VULKAN(env);
+    const int rows = 4, ne0 = 300;
+    const std::vector<float> x = random_floats(size_t(rows) * ne0, 1, 3.0f), w = random_floats(ne0, 2);
+    for (int first : {0, 3}) {
+        std::vector<float> want(size_t(rows - first) * ne0);
+        for (int r = first; r < rows; ++r)
+            cpu::rmsnorm(want.data() + size_t(r - first) * ne0, x.data() + size_t(r) * ne0, w.data(), ne0, 1e-5f);
+        vk::Buffer xb = env->upload(x), wb = env->upload(w), ob = env->device(want.size() * 4);
+        env->ops.rmsnorm(env->cmds.begin(), xb, wb, ob, rows - first, ne0, 1e-5f, first);
+        env->cmds.submit_and_wait();
+        expect_close(env->download<float>(ob, want.size()), want, 1e-5, 1e-5, "rmsnorm first " + std::to_string(first));
+    }
+}
+
+TEST(VkOps, RopeRotatesAdjacentPairs) {
+    LD_REQUIRE_VULKAN(env);
+    const int tokens = 3, heads = 5, head_dim = 12;
+    for (int rope_dim : {12, 8}) {
+        const int nf = rope_dim / 2;
+        std::vector<float> x = random_floats(size_t(tokens) * heads * head_dim, 4);
+        const std::vector<float> angles = random_floats(size_t(tokens) * nf, 5, 10.0f);
+        std::vector<float> cs(angles.size() * 2), c(angles.size()), s(angles.size());
+        for (size_t i = 0; i < angles.size(); ++i) {
+            c[i] = cs[2 * i] = std::cos(angles[i]);
+            s[i] = cs[2 * i + 1] = std::sin(angles[i]);
+        }
+        vk::Buffer xb = env->upload(x), cb = env->upload(cs);
+        std::vector<float> want = x;
+        for (int t = 0; t < tokens; ++t)
+            cpu::rope(want.data() + size_t(t) * heads * head_dim, heads, head_dim, rope_dim, c.data() + t * nf, s.data() + t * nf);
+        env->ops.rope(env->cmds.begin(), xb, cb, tokens, heads, head_dim, rope_dim);
+        env->cmds.submit_and_wait();
+        expect_close(env->download<float>(xb, x.size()), want, 1e-6, 1e-6, "rope dims " + std::to_string(rope_dim));
+    }
+}
+
+TEST(VkOps, KvStoreWritesF16AtPos) {
+    LD_REQUIRE_VULKAN(env);
+    const int tokens = 3, kvd = 40, pos = 5, ctx = 10;
+    const std::vector<float> k = random_floats(size_t(tokens) * kvd, 6), v = random_floats(size_t(tokens) * kvd, 7);
+    std::vector<fp16_t> zeros(size_t(ctx) * kvd, 0);
+    vk::Buffer kb = env->upload(k), vb = env->upload(v), kc = env->upload(zeros), vc = env->upload(zeros);
+    env->ops.kv_store(env->cmds.begin(), kb, vb, kc, vc, tokens, kvd, pos);
+    env->cmds.submit_and_wait();
+    const std::vector<fp16_t> gk = env->download<fp16_t>(kc, zeros.size()), gv = env->download<fp16_t>(vc, zeros.size());
+    std::vector<float> got, want;
+    for (int p = 0; p < ctx; ++p)
+        for (int i = 0; i < kvd; ++i) {
+            const bool in = p >= pos && p < pos + tokens;
+            const size_t src = size_t(p - pos) * kvd + i;
+            got.push_back(fp16_to_fp32(gk[size_t(p) * kvd + i]));
+            want.push_back(in ? fp16_to_fp32(fp32_to_fp16(k[src])) : 0.0f);
+            got.push_back(fp16_to_fp32(gv[size_t(p) * kvd + i]));
+            want.push_back(in ? fp16_to_fp32(fp32_to_fp16(v[src])) : 0.0f);
+        }
+    expect_close(got, want, 0, 1e-3, "kv_store");  // 1e-3: a driver may round f16 differently
+}
+
+// Causal GQA attention over more cached positions than one workgroup chunk (streaming softmax).
+TEST(VkOps, AttentionMatchesCpu) {
+    LD_REQUIRE_VULKAN(env);
+    const int heads = 6, kv_heads = 2, tokens = 3;
+    for (int head_dim : {8, 40, 128}) {
+        for (int pos : {0, 70, 300}) {
+            const int ctx = pos + tokens, kvd = kv_heads * head_dim, qd = heads * head_dim;
+            const std::vector<float> q = random_floats(size_t(tokens) * qd, 8);
+            const std::vector<float> kf = random_floats(size_t(ctx) * kvd, 9, 2.0f), vf = random_floats(size_t(ctx) * kvd, 10);
+            std::vector<fp16_t> kh(kf.size()), vh(vf.size());
+            for (size_t i = 0; i < kf.size(); ++i) {
+                kh[i] = fp32_to_fp16(kf[i]);
+                vh[i] = fp32_to_fp16(vf[i]);
+            }
+            const float scale = 1.0f / std::sqrt(float(head_dim));
+            std::vector<float> want(q.size()), scores(static_cast<size_t>(ctx), 0.0f);
+            for (int t = 0; t < tokens; ++t)
+                for (int h = 0; h < heads; ++h) {
+                    const int g = h / (heads / kv_heads);
+                    cpu::attend_f16(cpu::kv_kernels_scalar(), q.data() + size_t(t) * qd + size_t(h) * head_dim,
+                                    kh.data() + size_t(g) * head_dim, vh.data() + size_t(g) * head_dim, kvd,
+                                    pos + t + 1, head_dim, scale, scores.data(),
+                                    want.data() + size_t(t) * qd + size_t(h) * head_dim);
+                }
+            vk::Buffer qb = env->upload(q), kb = env->upload(kh), vb = env->upload(vh), ob = env->device(q.size() * 4);
+            env->ops.attention(env->cmds.begin(), qb, kb, vb, ob, tokens, heads, kv_heads, head_dim, pos, scale);
+            env->cmds.submit_and_wait();
+            expect_close(env->download<float>(ob, q.size()), want, 1e-5, 1e-4,
+                         "attention head_dim " + std::to_string(head_dim) + " pos " + std::to_string(pos));
+        }
+    }
+}
+
+TEST(VkOps, SwigluAndAdd) {
+    LD_REQUIRE_VULKAN(env);
+    const int n = 1003;
+    const std::vector<float> g = random_floats(n, 12, 3.0f), u = random_floats(n, 13);
+    std::vector<float> want = g;
+    cpu::silu_mul(want.data(), u.data(), n);
+    vk::Buffer gb = env->upload(g), ub = env->upload(u);
+    env->ops.swiglu(env->cmds.begin(), gb, ub, n);
+    env->cmds.submit_and_wait();
+    expect_close(env->download<float>(gb, n), want, 1e-6, 1e-5, "swiglu");
+
+    std::vector<float> sum(n);
+    for (int i = 0; i < n; ++i) sum[i] = g[i] + u[i];
+    vk::Buffer ab = env->upload(g);
+    env->ops.add(env->cmds.begin(), ab, ub, n);
+    env->cmds.submit_and_wait();
+    expect_close(env->download<float>(ab, n), sum, 0, 0, "add");
+}
+
+TEST(VkOps, DispatchChecksPushConstantSize) {
+    LD_REQUIRE_VULKAN(env);
+    vk::Program prog(env->dev, "add", 2, 4);
+    vk::Buffer a = env->device(16), b = env->device(16);
+    const uint64_t wrong = 0;
+    VkCommandBuffer cmd = env->cmds.begin();
+    EXPECT_THROW(vk::dispatch(env->dev, cmd, prog, {a, b}, wrong, 1), Error);
+    EXPECT_THROW(vk::dispatch(env->dev, cmd, prog, {a}, uint32_t(4), 1), Error);
+    env->cmds.submit_and_wait();
+}
+
+}  // namespace
+}  // namespace ld::test

@@ -1,0 +1,93 @@
+#pragma once
+// Helpers for Vulkan tests: one device per test binary (skipping with the reason when there is
+// none), host<->device copies and an llm.c / test-backend-ops style comparison.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "inference/core/error.h"
+#include "inference/vulkan/vk_device.h"
+#include "inference/vulkan/vk_ops.h"
+#include "inference/vulkan/vk_resources.h"
+
+namespace ld::test {
+
+struct VkEnv {
+    vk::Device dev;
+    vk::Ops ops;
+    vk::Commands cmds;
+    vk::Uploader up;
+    VkEnv() : dev(""), ops(dev), cmds(dev), up(dev, size_t(8) << 20) {}
+
+    template <typename T>
+    vk::Buffer upload(const std::vector<T>& v) {
+        vk::Buffer b(dev, v.size() * sizeof(T), vk::Buffer::Kind::device);
+        up.upload(b, v.data(), v.size() * sizeof(T));
+        return b;
+    }
+    vk::Buffer device(size_t bytes) { return vk::Buffer(dev, bytes, vk::Buffer::Kind::device); }
+    template <typename T>
+    std::vector<T> download(const vk::Buffer& b, size_t n) {
+        vk::Buffer host(dev, n * sizeof(T), vk::Buffer::Kind::host);
+        VkCommandBuffer cmd = cmds.begin();
+        VkBufferCopy region{0, 0, n * sizeof(T)};
+        vkCmdCopyBuffer(cmd, b.handle(), host.handle(), 1, &region);
+        cmds.submit_and_wait();
+        std::vector<T> out(n);
+        std::memcpy(out.data(), host.mapped(), n * sizeof(T));
+        return out;
+    }
+};
+
+// The shared device, or nullptr with `why` set.
+inline VkEnv* vk_env(std::string* why) {
+    static std::unique_ptr<VkEnv> env;
+    static std::string reason;
+    static bool tried = false;
+    if (!tried) {
+        tried = true;
+        try {
+            env = std::make_unique<VkEnv>();
+        } catch (const Error& e) {
+            reason = e.what();
+        }
+    }
+    *why = reason;
+    return env.get();
+}
+
+inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> d(0.0f, scale);
+    std::vector<float> v(n);
+    for (float& x : v) x = d(rng);
+    return v;
+}
+
+// |got - want| <= atol + rtol * |want| everywhere, no NaN/Inf; prints the first mismatches.
+inline void expect_close(const std::vector<float>& got, const std::vector<float>& want, double atol,
+                         double rtol, const std::string& what) {
+    ASSERT_EQ(got.size(), want.size()) << what;
+    int bad = 0;
+    double worst = 0;
+    for (size_t i = 0; i < want.size(); ++i) {
+        const double err = std::abs(double(got[i]) - double(want[i]));
+        const bool ok = std::isfinite(got[i]) && err <= atol + rtol * std::abs(double(want[i]));
+        worst = std::max(worst, std::isfinite(got[i]) ? err : INFINITY);
+        if (!ok && ++bad <= 5)
+            ADD_FAILURE() << what << ": [" << i << "] got " << got[i] << ", want " << want[i];
+    }
+    EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << want.size() << " values off (max abs error " << worst << ")";
+}
+
+}  // namespace ld::test
+
+#define LD_REQUIRE_VULKAN(env)                                                  \
+    std::string vk_why_;                                                        \
+    ::ld::test::VkEnv* env = ::ld::test::vk_env(&vk_why_);                      \
+    if (!env) GTEST_SKIP() << "no usable Vulkan device: " << vk_why_
