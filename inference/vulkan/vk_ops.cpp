@@ -44,6 +44,7 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     for (GgmlType t : kTypes) {
         const std::string suffix = lower(type_name(t));
         matvec_[t] = program<MatVecPC>(dev, "matvec_" + suffix, 3);
+        matmul_[t] = program<MatMulPC>(dev, "matmul_" + suffix, 3);
         get_rows_[t] = program<GetRowsPC>(dev, "get_rows_" + suffix, 3);
     }
     rmsnorm_ = program<RmsNormPC>(dev, "rmsnorm", 3);
@@ -107,6 +108,11 @@ void Ops::add(VkCommandBuffer cmd, BufferRef a, BufferRef b, uint32_t n) const {
 
 void Ops::matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef y,
                  uint32_t ne0, uint32_t n_rows, uint32_t n_cols) const {
+    if (n_cols > 1) {  // prompt batches: 64 x 64 tiles, each weight slice dequantized once per tile
+        dispatch(dev_, cmd, typed(matmul_, type), {w, x, y}, MatMulPC{ne0, n_rows, n_cols},
+                 ceil_div(n_rows, 64), ceil_div(n_cols, 64));
+        return;
+    }
     const uint32_t gx = std::min<uint32_t>(n_rows, 65535);
     dispatch(dev_, cmd, typed(matvec_, type), {w, x, y}, MatVecPC{ne0, n_rows, n_cols, gx}, gx,
              ceil_div(n_rows, gx), n_cols);

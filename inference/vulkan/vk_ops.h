@@ -41,7 +41,8 @@ public:
                    uint32_t pos, float scale) const;
     void swiglu(VkCommandBuffer cmd, BufferRef g, BufferRef u, uint32_t n) const;  // g = silu(g) * u
     void add(VkCommandBuffer cmd, BufferRef a, BufferRef b, uint32_t n) const;     // a += b
-    // y (n_cols, n_rows) = x (n_cols, ne0) . W^T with W (n_rows, ne0) of `type`.
+    // y (n_cols, n_rows) = x (n_cols, ne0) . W^T with W (n_rows, ne0) of `type`: matvec for
+    // one column (decode), tiled matmul for more.
     void matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef y,
                 uint32_t ne0, uint32_t n_rows, uint32_t n_cols) const;
 
@@ -49,7 +50,7 @@ private:
     const Program& typed(const std::map<GgmlType, std::unique_ptr<Program>>& m, GgmlType t) const;
 
     const Device& dev_;
-    std::map<GgmlType, std::unique_ptr<Program>> matvec_, get_rows_;
+    std::map<GgmlType, std::unique_ptr<Program>> matvec_, matmul_, get_rows_;
     std::unique_ptr<Program> rmsnorm_, rope_, kv_store_, attention_, swiglu_, add_;
 };
 

@@ -71,6 +71,14 @@ struct MatVecPC {
 };
 LD_CHECK_SIZE(MatVecPC, 16)
 
+// matmul_*: the same product for batches, tiled: each workgroup computes a 64 x 64 block of y.
+struct MatMulPC {
+    uint ne0;
+    uint n_rows;
+    uint n_cols;
+};
+LD_CHECK_SIZE(MatMulPC, 12)
+
 #ifdef __cplusplus
 }  // namespace ld::vk
 #endif

@@ -33,7 +33,7 @@ TEST_P(VkTyped, MatmulMatchesDequantizedDot) {
     LD_REQUIRE_VULKAN(env);
     const GgmlType type = GetParam();
     const bool quant = traits(type).block_size > 1;
-    for (int cols : {1, 5}) {
+    for (int cols : {1, 5, 70}) {  // 70: two column tiles of the matmul
         const int rows = 67, ne0 = traits(type).block_size == 256 ? 512 : quant ? 160 : 77;
         const TestWeight w = make_weight(type, rows, ne0, 7);
         const std::vector<float> x = random_floats(size_t(cols) * ne0, 11);
