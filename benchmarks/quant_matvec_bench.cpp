@@ -6,6 +6,8 @@
 // from DRAM like decode does) and matmul GFLOP/s for 64 tokens, with N threads splitting rows.
 // LLAMADESK_CPU_ISA=scalar|avx2 caps the kernels for comparisons. Wall-clock timing: run it on
 // an otherwise idle machine.
+#include <time.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,7 +21,15 @@
 using namespace ld;
 
 namespace {
+// LLAMADESK_BENCH_CPUTIME=1: process CPU seconds instead of wall time, so a busy machine
+// (descheduled threads) does not distort kernel comparisons; figures are then per core.
 double now() {
+    static const bool cpu = std::getenv("LLAMADESK_BENCH_CPUTIME") != nullptr;
+    if (cpu) {
+        timespec ts;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+    }
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 }  // namespace

@@ -12,7 +12,17 @@ inline void cpu_relax() {
     _mm_pause();
 #endif
 }
+// Waiting: first PAUSE spins (a decode step hands out a job every few microseconds), then
+// yields, then a futex sleep. Yielding matters when the machine is oversubscribed (other
+// processes, or more threads than cores): a pure spin burns the core that the thread being
+// waited for needs, which made 2 threads slower than 1 on a busy 2-core machine.
+constexpr int kPauseSpins = 2000;
 constexpr int kSpins = 20000;
+
+inline void backoff(int spins) {
+    if (spins < kPauseSpins) cpu_relax();
+    else std::this_thread::yield();
+}
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) : n_(n_threads < 1 ? 1 : n_threads) {
@@ -32,7 +42,7 @@ void ThreadPool::worker(int ith) {
         int spins = 0;
         uint32_t g;
         while ((g = generation_.load(std::memory_order_acquire)) == seen) {
-            if (++spins < kSpins) cpu_relax();
+            if (++spins < kSpins) backoff(spins);
             else generation_.wait(seen);
         }
         seen = g;
@@ -55,7 +65,7 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     int spins = 0;
     int left;
     while ((left = pending_.load(std::memory_order_acquire)) != 0) {
-        if (++spins < kSpins) cpu_relax();
+        if (++spins < kSpins) backoff(spins);
         else pending_.wait(left);
     }
 }

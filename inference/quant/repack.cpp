@@ -101,7 +101,8 @@ void pack_groups(void (*pack)(const B* const*, int64_t, uint8_t*, uint8_t*), con
                                   : nullptr;
         }
         uint8_t* qs = static_cast<uint8_t*>(dst) + size_t(g) * gs;
-        std::memset(qs, 0, gs);
+        // Padding rows must read as zero (scale 0); full groups overwrite every byte.
+        if ((g + 1) * kPackRows > nrows) std::memset(qs, 0, gs);
         pack(rows, nb, qs, qs + size_t(nb) * L.qs);
     }
 }

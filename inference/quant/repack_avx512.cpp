@@ -69,16 +69,19 @@ struct PQ4_0 {
         for (int64_t i = 0; i < nb; ++i) {
             const uint8_t* q = qs + size_t(i) * kQs;
             __m512i w[8];
+            #pragma GCC unroll 16
             for (int c = 0; c < 4; ++c) {
                 const __m512i v = load512(q + 64 * c);
                 w[c] = _mm512_and_si512(v, m4);
                 w[4 + c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
             }
             const __m512 dw = scales16(sc + size_t(i) * kSc);
+            #pragma GCC unroll 16
             for (int t = 0; t < C; ++t) {
                 const int8_t* y = x[t][i].qs;
                 // Two chains: VPDPBUSD latency would otherwise serialise the C = 1 case.
                 __m512i s0 = _mm512_set1_epi32(aux[t][i].bias), s1 = _mm512_setzero_si512();
+                #pragma GCC unroll 16
                 for (int c = 0; c < 4; ++c) {
                     s0 = _mm512_dpbusd_epi32(s0, w[c], bcast32(y + 4 * c));
                     s1 = _mm512_dpbusd_epi32(s1, w[4 + c], bcast32(y + 16 + 4 * c));
@@ -101,11 +104,14 @@ struct PQ8_0 {
         for (int64_t i = 0; i < nb; ++i) {
             const uint8_t* q = qs + size_t(i) * kQs;
             __m512i w[8];
+            #pragma GCC unroll 16
             for (int c = 0; c < 8; ++c) w[c] = load512(q + 64 * c);
             const __m512 dw = scales16(sc + size_t(i) * kSc);
+            #pragma GCC unroll 16
             for (int t = 0; t < C; ++t) {
                 const int8_t* y = x[t][i].qs;
                 __m512i s0 = _mm512_set1_epi32(aux[t][i].bias), s1 = _mm512_setzero_si512();
+                #pragma GCC unroll 16
                 for (int c = 0; c < 4; ++c) {
                     s0 = _mm512_dpbusd_epi32(s0, w[c], bcast32(y + 4 * c));
                     s1 = _mm512_dpbusd_epi32(s1, w[4 + c], bcast32(y + 16 + 4 * c));
@@ -134,11 +140,14 @@ struct PQ4_K {
             {
                 // d_y * dmin * sum_j min_j * sum(y of sub-block j), by pairs of sub-blocks.
                 __m512i mins[4];
+                #pragma GCC unroll 16
                 for (int p = 0; p < 4; ++p) mins[p] = _mm512_cvtepu8_epi16(load256(s + 128 + 32 * p));
                 const __m512 dmin = scales16(s + 288);
+                #pragma GCC unroll 16
                 for (int t = 0; t < C; ++t) {
                     const int16_t* bs = x[t][i].bsums;
                     __m512i m = _mm512_setzero_si512();
+                    #pragma GCC unroll 16
                     for (int p = 0; p < 4; ++p) {
                         const int lo = bs[4 * p] + bs[4 * p + 1], hi = bs[4 * p + 2] + bs[4 * p + 3];
                         const int32_t pair = int32_t(uint32_t(uint16_t(lo)) | (uint32_t(uint16_t(hi)) << 16));
@@ -149,18 +158,23 @@ struct PQ4_K {
                 }
             }
             __m512i isum[C];
+            #pragma GCC unroll 16
             for (int t = 0; t < C; ++t) isum[t] = _mm512_setzero_si512();
+            #pragma GCC unroll 16
             for (int j = 0; j < 8; ++j) {
                 const int k = j / 2;
                 __m512i w[8];
+                #pragma GCC unroll 16
                 for (int c = 0; c < 8; ++c) {
                     const __m512i v = load512(q + 64 * (8 * k + c));
                     w[c] = _mm512_and_si512(j & 1 ? _mm512_srli_epi16(v, 4) : v, m4);
                 }
                 const __m512i scj = _mm512_cvtepu8_epi32(load128(s + 16 * j));
+                #pragma GCC unroll 16
                 for (int t = 0; t < C; ++t) {
                     const int8_t* y = x[t][i].qs + 32 * j;
                     __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
+                    #pragma GCC unroll 16
                     for (int c = 0; c < 4; ++c) {
                         a0 = _mm512_dpbusd_epi32(a0, w[c], bcast32(y + 4 * c));
                         a1 = _mm512_dpbusd_epi32(a1, w[4 + c], bcast32(y + 16 + 4 * c));
@@ -169,6 +183,7 @@ struct PQ4_K {
                 }
             }
             const __m512 d = scales16(s + 256);
+            #pragma GCC unroll 16
             for (int t = 0; t < C; ++t)
                 acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, _mm512_set1_ps(x[t][i].d)),
                                          acc[t]);
@@ -191,11 +206,16 @@ struct PQ6_K {
             const uint8_t* q = qs + size_t(i) * kQs;
             const uint8_t* s = sc + size_t(i) * kSc;
             __m512i isum[C];
+            #pragma GCC unroll 16
             for (int t = 0; t < C; ++t) isum[t] = _mm512_setzero_si512();
+            #pragma GCC unroll 16
             for (int h = 0; h < 2; ++h) {
+                #pragma GCC unroll 16
                 for (int e = 0; e < 4; ++e) {
+                    #pragma GCC unroll 16
                     for (int tq = 0; tq < 2; ++tq) {
                         __m512i w[4];
+                        #pragma GCC unroll 16
                         for (int u = 0; u < 4; ++u) {
                             const int tt = 4 * tq + u;
                             const __m512i L = load512(q + 64 * (16 * h + 8 * (e & 1) + tt));
@@ -210,10 +230,12 @@ struct PQ6_K {
                         }
                         const int sb = 8 * h + 2 * e + tq;
                         const __m512i scs = _mm512_cvtepi8_epi32(load128(s + 16 * sb));
+                        #pragma GCC unroll 16
                         for (int t = 0; t < C; ++t) {
                             const int8_t* y = x[t][i].qs + 128 * h + 32 * e + 16 * tq;
                             // q is stored +32: start from -32 * sum(y of the sub-block).
                             __m512i a = _mm512_set1_epi32(-32 * int32_t(x[t][i].bsums[sb]));
+                            #pragma GCC unroll 16
                             for (int u = 0; u < 4; ++u) a = _mm512_dpbusd_epi32(a, w[u], bcast32(y + 4 * u));
                             isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(a, scs));
                         }
@@ -221,6 +243,7 @@ struct PQ6_K {
                 }
             }
             const __m512 d = scales16(s + 256);
+            #pragma GCC unroll 16
             for (int t = 0; t < C; ++t)
                 acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(d, _mm512_set1_ps(x[t][i].d)),
                                          acc[t]);
@@ -239,8 +262,10 @@ template <class K, int C>
 void group_tile(const uint8_t* qs, const uint8_t* sc, int64_t nb, const typename K::XB* const* x,
                 const Aux* const* aux, float* y, int64_t ldy, __mmask16 mask) {
     __m512 acc[C];
+    #pragma GCC unroll 16
     for (int t = 0; t < C; ++t) acc[t] = _mm512_setzero_ps();
     K::template tile<C>(qs, sc, nb, x, aux, acc);
+    #pragma GCC unroll 16
     for (int t = 0; t < C; ++t) _mm512_mask_storeu_ps(y + int64_t(t) * ldy, mask, acc[t]);
 }
 
