@@ -1,0 +1,287 @@
+#include "app/chat/chat_controller.h"
+
+#include "app/chat/engine_host.h"
+#include "app/history/history_store.h"
+#include "app/settings/app_settings.h"
+
+namespace ld::chat {
+
+using namespace ld::history;
+
+namespace {
+
+QString titleFrom(const QString& text) {
+    QString t = text.section(QLatin1Char('\n'), 0, 0).simplified();
+    if (t.size() > 48) t = t.left(47) + QChar(0x2026);
+    return t.isEmpty() ? QStringLiteral("New chat") : t;
+}
+
+}  // namespace
+
+ChatController::ChatController(HistoryStore* store, EngineHost* engine, settings::AppSettings* settings, QObject* parent)
+    : QObject(parent), store_(store), engine_(engine), settings_(settings) {
+    connect(engine_, &EngineHost::text, this, &ChatController::onText);
+    connect(engine_, &EngineHost::finished, this, &ChatController::onFinished);
+    connect(engine_, &EngineHost::failed, this, &ChatController::onFailed);
+}
+
+bool ChatController::canContinue() const {
+    return !busy_ && !messages_.isEmpty() && messages_.last().role == QLatin1String("assistant") &&
+           (messages_.last().status == MessageStatus::Interrupted || messages_.last().status == MessageStatus::Error) &&
+           !messages_.last().content.isEmpty();
+}
+
+void ChatController::setBusy(bool busy) {
+    if (busy_ == busy) return;
+    busy_ = busy;
+    if (busy) stopRequested_ = false;
+    emit busyChanged();
+}
+
+void ChatController::setNotice(const QString& text) {
+    if (notice_ == text) return;
+    notice_ = text;
+    emit noticeChanged();
+}
+
+void ChatController::clearNotice() { setNotice({}); }
+
+int ChatController::rowOf(qint64 messageId) const {
+    for (int i = int(messages_.size()) - 1; i >= 0; --i)
+        if (messages_[i].id == messageId) return i;
+    return -1;
+}
+
+void ChatController::truncate(int rows) {
+    if (rows >= messages_.size()) return;
+    messages_.resize(std::max(0, rows));
+    emit messagesReset(messages_);
+}
+
+void ChatController::newChat() {
+    if (reply_) stop();  // the reply keeps being recorded in its own conversation
+    ++openGeneration_;
+    conversationId_ = 0;
+    title_.clear();
+    systemPrompt_ = settings_->systemPrompt();
+    messages_.clear();
+    setNotice({});
+    emit conversationChanged();
+    emit messagesReset(messages_);
+}
+
+void ChatController::openConversation(qint64 id) {
+    if (id == conversationId_) return;
+    if (reply_) stop();
+    const quint64 generation = ++openGeneration_;
+    store_->loadConversation(id).then(this, [this, id, generation](const Result<ConversationBundle>& bundle) {
+        if (generation != openGeneration_) return;
+        if (!bundle) {
+            emit errorOccurred(bundle.error());
+            return;
+        }
+        store_->activeBranch(id).then(this, [this, id, generation, c = bundle->conversation](const Result<QList<Message>>& branch) {
+            if (generation != openGeneration_) return;
+            if (!branch) {
+                emit errorOccurred(branch.error());
+                return;
+            }
+            conversationId_ = id;
+            title_ = c.title;
+            systemPrompt_ = c.systemPrompt;
+            messages_ = branch.value();
+            setNotice({});
+            emit conversationChanged();
+            emit messagesReset(messages_);
+            emit busyChanged();  // canContinue depends on the messages
+        });
+    });
+}
+
+bool ChatController::send(const QString& text) {
+    if (text.trimmed().isEmpty() || busy_) return false;
+    if (!engine_->modelReady()) {
+        emit errorOccurred(engine_->loading() ? QStringLiteral("The model is still loading; send again when it is ready.")
+                                              : QStringLiteral("No model is loaded. Choose a GGUF file in Settings."));
+        return false;
+    }
+    setBusy(true);
+    NewMessage m;
+    m.role = QStringLiteral("user");
+    m.content = text;
+    if (conversationId_ != 0) {
+        addUserMessage(m, int(messages_.size()));
+        return true;
+    }
+    NewConversation c;
+    c.title = titleFrom(text);
+    c.model = engine_->modelName();
+    c.systemPrompt = systemPrompt_.isEmpty() ? settings_->systemPrompt() : systemPrompt_;
+    const quint64 generation = openGeneration_;
+    store_->createConversation(c).then(this, [this, m, text, generation](const Result<Conversation>& conv) {
+        if (!conv || generation != openGeneration_) {
+            setBusy(false);
+            emit errorOccurred(conv ? QStringLiteral("The chat was switched before the message was saved.") : conv.error());
+            emit draftReturned(text);
+            return;
+        }
+        conversationId_ = conv->id;
+        title_ = conv->title;
+        systemPrompt_ = conv->systemPrompt;
+        emit conversationChanged();
+        addUserMessage(m, int(messages_.size()));
+    });
+    return true;
+}
+
+void ChatController::addUserMessage(const NewMessage& message, int keepRows) {
+    NewMessage m = message;
+    m.conversationId = conversationId_;
+    const quint64 generation = openGeneration_;
+    store_->addMessage(m).then(this, [this, keepRows, generation, text = m.content](const Result<Message>& saved) {
+        if (!saved || generation != openGeneration_) {
+            setBusy(false);
+            emit errorOccurred(saved ? QStringLiteral("The chat was switched before the message was saved.")
+                                     : QStringLiteral("Your message was not sent: %1").arg(saved.error()));
+            emit draftReturned(text);
+            return;
+        }
+        truncate(keepRows);
+        messages_.append(saved.value());
+        emit messageAdded(saved.value());
+        startReply(saved->id, {});
+    });
+}
+
+GenerationRequest ChatController::buildRequest(const QString& prefix) const {
+    GenerationRequest r;
+    if (!systemPrompt_.trimmed().isEmpty()) r.messages.append({QStringLiteral("system"), systemPrompt_});
+    for (const Message& m : messages_) {
+        if (m.status == MessageStatus::Error && m.content.isEmpty()) continue;
+        r.messages.append({m.role, m.content});
+    }
+    r.replyPrefix = prefix;
+    r.sampling = settings_->sampling();
+    return r;
+}
+
+void ChatController::startReply(std::optional<qint64> parentId, const QString& prefix) {
+    setBusy(true);
+    setNotice({});
+    const GenerationRequest request = buildRequest(prefix);
+    const quint64 generation = openGeneration_;
+    store_->beginReply(conversationId_, parentId, engine_->modelName())
+        .then(this, [this, request, prefix, generation](const Result<Message>& begun) {
+            if (!begun || generation != openGeneration_) {
+                setBusy(false);
+                if (!begun) emit errorOccurred(QStringLiteral("The reply could not be started: %1").arg(begun.error()));
+                return;
+            }
+            Message m = begun.value();
+            if (!prefix.isEmpty()) {
+                store_->appendReply(m.id, prefix);
+                m.content = prefix;
+            }
+            messages_.append(m);
+            emit messageAdded(m);
+            reply_ = Reply{0, m.id, conversationId_};
+            reply_->requestId = engine_->generate(request);
+            if (stopRequested_) engine_->stop();
+        });
+}
+
+void ChatController::stop() {
+    if (reply_) engine_->stop();
+    else if (busy_) stopRequested_ = true;
+}
+
+void ChatController::regenerate() {
+    if (busy_ || messages_.isEmpty()) return;
+    int lastUser = int(messages_.size()) - 1;
+    while (lastUser >= 0 && messages_[lastUser].role != QLatin1String("user")) --lastUser;
+    if (lastUser < 0) return;
+    truncate(lastUser + 1);
+    startReply(messages_[lastUser].id, {});
+}
+
+void ChatController::editAndResend(int row, const QString& text) {
+    if (busy_ || row < 0 || row >= messages_.size() || messages_[row].role != QLatin1String("user") ||
+        text.trimmed().isEmpty())
+        return;
+    if (!engine_->modelReady()) {
+        emit errorOccurred(QStringLiteral("No model is loaded. Choose a GGUF file in Settings."));
+        return;
+    }
+    setBusy(true);
+    NewMessage m;
+    m.role = QStringLiteral("user");
+    m.content = text;
+    m.parentId = messages_[row].parentId;
+    m.explicitParent = true;
+    addUserMessage(m, row);
+}
+
+void ChatController::continueReply() {
+    if (!canContinue()) return;
+    if (!engine_->modelReady()) {
+        emit errorOccurred(QStringLiteral("No model is loaded. Choose a GGUF file in Settings."));
+        return;
+    }
+    const Message last = messages_.last();
+    truncate(int(messages_.size()) - 1);
+    startReply(last.parentId, last.content);
+}
+
+void ChatController::onText(quint64 requestId, const QString& piece) {
+    if (!reply_ || reply_->requestId != requestId) return;
+    store_->appendReply(reply_->messageId, piece);
+    if (reply_->conversationId != conversationId_) return;
+    const int row = rowOf(reply_->messageId);
+    if (row < 0) return;
+    messages_[row].content += piece;
+    emit replyText(reply_->messageId, piece);
+}
+
+void ChatController::onFinished(const GenerationOutcome& out) {
+    if (!reply_ || reply_->requestId != out.id) return;
+    GenerationStats stats;
+    stats.promptTokens = out.promptTokens;
+    stats.genTokens = out.genTokens;
+    stats.promptTps = out.promptTps;
+    stats.genTps = out.genTps;
+    stats.ttftMs = out.ttftMs;
+    if (out.droppedMessages > 0 && reply_->conversationId == conversationId_)
+        setNotice(QStringLiteral("This chat is longer than the model's context window: the %1 oldest messages were left out "
+                                 "of the prompt (the system prompt and recent turns were kept).")
+                      .arg(out.droppedMessages));
+    else if (out.stopReason == QLatin1String("context_full"))
+        setNotice(QStringLiteral("The reply stopped because the context window is full."));
+    finishReply(out.cancelled ? MessageStatus::Interrupted : MessageStatus::Complete, stats, {});
+}
+
+void ChatController::onFailed(quint64 requestId, const QString& error) {
+    if (!reply_ || reply_->requestId != requestId) return;
+    emit errorOccurred(error);
+    finishReply(MessageStatus::Error, {}, error);
+}
+
+void ChatController::finishReply(MessageStatus status, const GenerationStats& stats, const QString& error) {
+    const Reply r = *reply_;
+    reply_.reset();
+    store_->finishReply(r.messageId, status, stats, error).then(this, [this, r](const Status& s) {
+        if (!s) emit errorOccurred(QStringLiteral("The reply was not saved: %1").arg(s.error()));
+        emit replyFinished(r.messageId);
+    });
+    if (r.conversationId == conversationId_) {
+        const int row = rowOf(r.messageId);
+        if (row >= 0) {
+            messages_[row].status = status;
+            messages_[row].stats = stats;
+            messages_[row].error = error;
+            emit messageUpdated(row, messages_[row]);
+        }
+    }
+    setBusy(false);
+}
+
+}  // namespace ld::chat

@@ -1,0 +1,72 @@
+#pragma once
+// The UI thread's handle on the engine: starts the engine thread, forwards requests to the
+// EngineWorker as queued calls and mirrors its state in properties (for QML). Never blocks.
+#include <QObject>
+#include <QThread>
+#include <atomic>
+
+#include "app/chat/chat_types.h"
+
+namespace ld::chat {
+
+class EngineWorker;
+
+class EngineHost : public QObject {
+    Q_OBJECT
+    Q_PROPERTY(bool loading READ loading NOTIFY stateChanged)
+    Q_PROPERTY(bool modelReady READ modelReady NOTIFY stateChanged)
+    Q_PROPERTY(bool generating READ generating NOTIFY stateChanged)
+    Q_PROPERTY(double loadProgress READ loadProgress NOTIFY loadProgressChanged)
+    Q_PROPERTY(QString loadingPath READ loadingPath NOTIFY stateChanged)
+    Q_PROPERTY(QString modelPath READ modelPath NOTIFY stateChanged)
+    Q_PROPERTY(QString modelName READ modelName NOTIFY stateChanged)
+    Q_PROPERTY(QString modelDescription READ modelDescription NOTIFY stateChanged)
+    Q_PROPERTY(int contextSize READ contextSize NOTIFY stateChanged)
+public:
+    explicit EngineHost(QObject* parent = nullptr);
+    ~EngineHost() override;  // cancels generation and joins the engine thread
+
+    // Loads in the background; the current model stays until the new one is ready.
+    void load(const EngineConfig& config);
+    // Queues a request; returns its id (0 when no model is loaded: failed() follows).
+    quint64 generate(GenerationRequest request);
+    // Stops the running generation before its next token.
+    Q_INVOKABLE void stop();
+
+    bool loading() const { return loading_ > 0; }
+    bool modelReady() const { return !info_.path.isEmpty(); }
+    bool generating() const { return running_ != 0; }
+    double loadProgress() const { return progress_; }
+    QString loadingPath() const { return loadingPath_; }
+    QString modelPath() const { return info_.path; }
+    QString modelName() const { return info_.name; }
+    QString modelDescription() const;
+    int contextSize() const { return info_.contextSize; }
+    const ModelInfo& modelInfo() const { return info_; }
+
+signals:
+    void stateChanged();
+    void loadProgressChanged();
+    void modelLoaded(const ld::chat::ModelInfo& info);
+    void modelLoadFailed(const QString& path, const QString& error);
+    void text(quint64 requestId, const QString& piece);
+    void finished(const ld::chat::GenerationOutcome& outcome);
+    void failed(quint64 requestId, const QString& error);
+
+    // To the worker (queued).
+    void requestLoad(const ld::chat::EngineConfig& config);
+    void requestGenerate(const ld::chat::GenerationRequest& request);
+
+private:
+    QThread thread_;
+    EngineWorker* worker_ = nullptr;
+    std::atomic<bool> cancel_{false};
+    ModelInfo info_;
+    int loading_ = 0;           // loads queued or running
+    QString loadingPath_;
+    double progress_ = 0;
+    quint64 nextId_ = 1;
+    quint64 running_ = 0;       // id of the request being generated, 0 when idle
+};
+
+}  // namespace ld::chat

@@ -1,0 +1,138 @@
+#include "app/chat/engine_worker.h"
+
+#include <QFileInfo>
+#include <algorithm>
+#include <random>
+
+#include "app/chat/model_info.h"
+#include "app/chat/prompt_builder.h"
+#include "inference/backend/backend.h"
+#include "inference/chat/chat_format.h"
+#include "inference/core/error.h"
+#include "inference/model/llama.h"
+#include "inference/session/session.h"
+#include "inference/tokenizer/tokenizer.h"
+
+namespace ld::chat {
+
+namespace {
+
+QString errorText(const std::exception& e) {
+    if (dynamic_cast<const Error*>(&e)) return QString::fromUtf8(e.what());
+    if (dynamic_cast<const std::bad_alloc*>(&e)) return QStringLiteral("Not enough memory.");
+    return QStringLiteral("Internal error: %1").arg(QString::fromUtf8(e.what()));
+}
+
+QString stopName(StopReason r) {
+    switch (r) {
+    case StopReason::EndOfGeneration: return QStringLiteral("end");
+    case StopReason::MaxTokens: return QStringLiteral("max_tokens");
+    case StopReason::StopString: return QStringLiteral("stop_string");
+    case StopReason::Cancelled: return QStringLiteral("cancelled");
+    case StopReason::ContextFull: return QStringLiteral("context_full");
+    }
+    return {};
+}
+
+}  // namespace
+
+EngineWorker::EngineWorker(std::atomic<bool>* cancel, QObject* parent) : QObject(parent), cancel_(cancel) {}
+
+EngineWorker::~EngineWorker() = default;
+
+void EngineWorker::loadModel(const EngineConfig& config) {
+    emit loadProgress(0.0);
+    try {
+        if (!QFileInfo::exists(config.modelPath))
+            fail(config.modelPath.toStdString(), ": no such file");
+        auto model = load_model(config.modelPath.toStdString());
+        if (model->vocab.tokens.empty())
+            fail(config.modelPath.toStdString(), ": the model has no tokenizer, so it cannot chat");
+        auto tokenizer = Tokenizer::create(model->vocab);
+        emit loadProgress(0.1);
+        BackendOptions o;
+        o.kind = config.backend.toStdString();
+        o.n_threads = std::max(0, config.threads);
+        o.n_ctx = std::clamp(config.contextLength > 0 ? config.contextLength : 4096, 256, std::max(256, model->params.ctx_train));
+        o.progress = [this](float f) {
+            emit loadProgress(0.1 + 0.9 * double(f));
+            return true;
+        };
+        // The previous model stays loaded until the new one is complete, so a failed load
+        // (bad file, unavailable backend) leaves the app usable.
+        auto backend = create_backend(*model, o);
+        auto session = std::make_unique<Session>(*model, *backend, *tokenizer);
+        session_.reset();
+        backend_ = std::move(backend);
+        tokenizer_ = std::move(tokenizer);
+        model_ = std::move(model);
+        session_ = std::move(session);
+        info_ = describeModel(*model_, config.modelPath);
+        info_.backend = QString::fromStdString(backend_->name());
+        info_.contextSize = backend_->context_size();
+        emit loadProgress(1.0);
+        emit modelLoaded(info_);
+    } catch (const std::exception& e) {
+        emit modelLoadFailed(config.modelPath, errorText(e));
+    }
+}
+
+void EngineWorker::unloadModel() {
+    session_.reset();
+    backend_.reset();
+    tokenizer_.reset();
+    model_.reset();
+    info_ = {};
+}
+
+void EngineWorker::generate(const GenerationRequest& request) {
+    if (!session_) {
+        emit failed(request.id, QStringLiteral("No model is loaded. Choose one in Settings."));
+        return;
+    }
+    try {
+        const ChatTemplate tmpl = detect_chat_template(model_->vocab, "llama");
+        const int nCtx = backend_->context_size();
+        // Leave room for the reply: the asked length, but never more than half the window.
+        const int reserve = std::clamp(request.sampling.maxTokens, 16, std::max(16, nCtx / 2));
+        const BuiltPrompt prompt = buildPrompt(tmpl, *tokenizer_, request.messages, request.replyPrefix, nCtx - reserve);
+        if (prompt.tokens.empty())
+            fail("The message is too long for the model's context window (", nCtx, " tokens). Shorten it or raise the context length in Settings.");
+
+        GenerateOptions opt;
+        opt.max_tokens = std::max(1, std::min(request.sampling.maxTokens, nCtx - int(prompt.tokens.size())));
+        SamplerParams& sp = opt.sampling;
+        sp.temperature = float(request.sampling.temperature);
+        sp.top_k = request.sampling.topK;
+        sp.top_p = float(std::clamp(request.sampling.topP, 0.01, 1.0));
+        sp.min_p = float(std::clamp(request.sampling.minP, 0.0, 0.99));
+        sp.repeat_penalty = float(std::max(0.01, request.sampling.repeatPenalty));
+        sp.seed = request.sampling.seed ? request.sampling.seed : uint64_t(std::random_device{}());
+        opt.stop_strings = chat_stop_strings(tmpl);
+        opt.cancel = cancel_;
+
+        const quint64 id = request.id;
+        const GenerateResult res = session_->generate(prompt.tokens, opt, [this, id](std::string_view piece) {
+            emit text(id, QString::fromUtf8(piece.data(), qsizetype(piece.size())));
+            return true;
+        });
+        GenerationOutcome out;
+        out.id = id;
+        out.text = QString::fromStdString(res.text);
+        out.stopReason = stopName(res.stop);
+        out.cancelled = res.stop == StopReason::Cancelled;
+        out.promptTokens = res.prompt_tokens;
+        out.genTokens = int(res.tokens.size());
+        out.promptTps = res.prompt_tps();
+        out.genTps = res.gen_tps();
+        out.ttftMs = res.ttft_ms;
+        out.droppedMessages = prompt.droppedMessages;
+        emit finished(out);
+    } catch (const std::exception& e) {
+        // The cache may hold a half-evaluated prompt: start from scratch next time.
+        session_->clear();
+        emit failed(request.id, errorText(e));
+    }
+}
+
+}  // namespace ld::chat

@@ -1,0 +1,24 @@
+#pragma once
+// Turning a conversation into prompt tokens that fit the context window.
+#include <QList>
+#include <cstdint>
+#include <vector>
+
+#include "app/chat/chat_types.h"
+#include "inference/chat/chat_format.h"
+
+namespace ld::chat {
+
+struct BuiltPrompt {
+    std::vector<int32_t> tokens;  // empty: even the last message alone does not fit
+    int droppedMessages = 0;      // oldest turns left out
+};
+
+// Applies the chat template with a generation prompt (plus `replyPrefix`, the start of the
+// reply being continued). When the result exceeds `budget` tokens, the oldest turns go first
+// (whole user/assistant exchanges, so the prompt still starts with a user turn); system
+// messages and the newest turn always stay.
+BuiltPrompt buildPrompt(ChatTemplate tmpl, const Tokenizer& tok, const QList<PromptMessage>& messages,
+                        const QString& replyPrefix, int budget);
+
+}  // namespace ld::chat

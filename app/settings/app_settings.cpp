@@ -1,0 +1,105 @@
+#include "app/settings/app_settings.h"
+
+#include <algorithm>
+
+namespace ld::settings {
+
+namespace {
+const chat::SamplingConfig kDefaults;
+}
+
+AppSettings::AppSettings(QObject* parent)
+    : QObject(parent), s_(std::make_unique<QSettings>(QStringLiteral("LlamaDesk"), QStringLiteral("llamadesk"))) {}
+
+AppSettings::AppSettings(const QString& iniPath, QObject* parent)
+    : QObject(parent), s_(std::make_unique<QSettings>(iniPath, QSettings::IniFormat)) {}
+
+QVariant AppSettings::read(const char* key, const QVariant& fallback) const {
+    return s_->value(QLatin1String(key), fallback);
+}
+
+void AppSettings::write(const char* key, const QVariant& value) {
+    if (s_->value(QLatin1String(key)) == value) return;
+    s_->setValue(QLatin1String(key), value);
+    s_->sync();
+    emit changed();
+}
+
+QString AppSettings::modelPath() const { return read("model/path", {}).toString(); }
+QStringList AppSettings::extraModels() const { return read("model/extra", {}).toStringList(); }
+QString AppSettings::backend() const { return read("engine/backend", QStringLiteral("auto")).toString(); }
+int AppSettings::threads() const { return read("engine/threads", 0).toInt(); }
+int AppSettings::contextLength() const { return read("engine/context", 4096).toInt(); }
+double AppSettings::temperature() const { return read("sampling/temperature", kDefaults.temperature).toDouble(); }
+int AppSettings::topK() const { return read("sampling/top_k", kDefaults.topK).toInt(); }
+double AppSettings::topP() const { return read("sampling/top_p", kDefaults.topP).toDouble(); }
+double AppSettings::minP() const { return read("sampling/min_p", kDefaults.minP).toDouble(); }
+double AppSettings::repeatPenalty() const { return read("sampling/repeat_penalty", kDefaults.repeatPenalty).toDouble(); }
+int AppSettings::maxTokens() const { return read("sampling/max_tokens", kDefaults.maxTokens).toInt(); }
+QString AppSettings::systemPrompt() const {
+    return read("chat/system_prompt", QStringLiteral("You are a helpful assistant.")).toString();
+}
+QString AppSettings::theme() const { return read("ui/theme", QStringLiteral("system")).toString(); }
+
+void AppSettings::setModelPath(const QString& v) { write("model/path", v); }
+void AppSettings::setExtraModels(const QStringList& v) { write("model/extra", v); }
+void AppSettings::setBackend(const QString& v) { write("engine/backend", v); }
+void AppSettings::setThreads(int v) { write("engine/threads", std::clamp(v, 0, 256)); }
+void AppSettings::setContextLength(int v) { write("engine/context", std::clamp(v, 256, 1 << 20)); }
+void AppSettings::setTemperature(double v) { write("sampling/temperature", std::clamp(v, 0.0, 5.0)); }
+void AppSettings::setTopK(int v) { write("sampling/top_k", std::max(0, v)); }
+void AppSettings::setTopP(double v) { write("sampling/top_p", std::clamp(v, 0.01, 1.0)); }
+void AppSettings::setMinP(double v) { write("sampling/min_p", std::clamp(v, 0.0, 0.99)); }
+void AppSettings::setRepeatPenalty(double v) { write("sampling/repeat_penalty", std::clamp(v, 0.5, 3.0)); }
+void AppSettings::setMaxTokens(int v) { write("sampling/max_tokens", std::clamp(v, 1, 1 << 20)); }
+void AppSettings::setSystemPrompt(const QString& v) { write("chat/system_prompt", v); }
+void AppSettings::setTheme(const QString& v) {
+    if (v == QLatin1String("system") || v == QLatin1String("light") || v == QLatin1String("dark")) write("ui/theme", v);
+}
+
+void AppSettings::addExtraModel(const QString& path) {
+    QStringList list = extraModels();
+    if (!list.contains(path)) setExtraModels(list << path);
+}
+
+void AppSettings::resetSampling() {
+    setTemperature(kDefaults.temperature);
+    setTopK(kDefaults.topK);
+    setTopP(kDefaults.topP);
+    setMinP(kDefaults.minP);
+    setRepeatPenalty(kDefaults.repeatPenalty);
+    setMaxTokens(kDefaults.maxTokens);
+}
+
+chat::EngineConfig AppSettings::engineConfig() const {
+    chat::EngineConfig c;
+    c.modelPath = modelPath();
+    c.backend = backend();
+    c.threads = threads();
+    c.contextLength = contextLength();
+    return c;
+}
+
+chat::SamplingConfig AppSettings::sampling() const {
+    chat::SamplingConfig c;
+    c.temperature = temperature();
+    c.topK = topK();
+    c.topP = topP();
+    c.minP = minP();
+    c.repeatPenalty = repeatPenalty();
+    c.maxTokens = maxTokens();
+    return c;
+}
+
+QStringList AppSettings::availableBackends() const {
+    QStringList b{QStringLiteral("auto"), QStringLiteral("cpu")};
+#ifdef LLAMADESK_HAVE_VULKAN
+    b << QStringLiteral("vulkan");
+#endif
+#ifdef LLAMADESK_HAVE_CUDA
+    b << QStringLiteral("cuda");
+#endif
+    return b;
+}
+
+}  // namespace ld::settings

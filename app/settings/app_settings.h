@@ -1,0 +1,79 @@
+#pragma once
+// The user's settings, persisted with QSettings and exposed as properties for the settings
+// panel. Each setter writes through at once, so nothing is lost when the app is killed.
+#include <QObject>
+#include <QSettings>
+#include <QStringList>
+#include <memory>
+
+#include "app/chat/chat_types.h"
+
+namespace ld::settings {
+
+class AppSettings : public QObject {
+    Q_OBJECT
+    Q_PROPERTY(QString modelPath READ modelPath WRITE setModelPath NOTIFY changed)
+    Q_PROPERTY(QStringList extraModels READ extraModels WRITE setExtraModels NOTIFY changed)
+    Q_PROPERTY(QString backend READ backend WRITE setBackend NOTIFY changed)
+    Q_PROPERTY(int threads READ threads WRITE setThreads NOTIFY changed)
+    Q_PROPERTY(int contextLength READ contextLength WRITE setContextLength NOTIFY changed)
+    Q_PROPERTY(double temperature READ temperature WRITE setTemperature NOTIFY changed)
+    Q_PROPERTY(int topK READ topK WRITE setTopK NOTIFY changed)
+    Q_PROPERTY(double topP READ topP WRITE setTopP NOTIFY changed)
+    Q_PROPERTY(double minP READ minP WRITE setMinP NOTIFY changed)
+    Q_PROPERTY(double repeatPenalty READ repeatPenalty WRITE setRepeatPenalty NOTIFY changed)
+    Q_PROPERTY(int maxTokens READ maxTokens WRITE setMaxTokens NOTIFY changed)
+    Q_PROPERTY(QString systemPrompt READ systemPrompt WRITE setSystemPrompt NOTIFY changed)
+    Q_PROPERTY(QString theme READ theme WRITE setTheme NOTIFY changed)  // "system" | "light" | "dark"
+public:
+    // The app's settings (QSettings' native place for LlamaDesk).
+    explicit AppSettings(QObject* parent = nullptr);
+    // Settings in an INI file (tests).
+    explicit AppSettings(const QString& iniPath, QObject* parent = nullptr);
+
+    QString modelPath() const;
+    QStringList extraModels() const;
+    QString backend() const;
+    int threads() const;
+    int contextLength() const;
+    double temperature() const;
+    int topK() const;
+    double topP() const;
+    double minP() const;
+    double repeatPenalty() const;
+    int maxTokens() const;
+    QString systemPrompt() const;
+    QString theme() const;
+
+    void setModelPath(const QString& v);
+    void setExtraModels(const QStringList& v);
+    void setBackend(const QString& v);
+    void setThreads(int v);
+    void setContextLength(int v);
+    void setTemperature(double v);
+    void setTopK(int v);
+    void setTopP(double v);
+    void setMinP(double v);
+    void setRepeatPenalty(double v);
+    void setMaxTokens(int v);
+    void setSystemPrompt(const QString& v);
+    void setTheme(const QString& v);
+
+    Q_INVOKABLE void addExtraModel(const QString& path);
+    Q_INVOKABLE void resetSampling();
+
+    chat::EngineConfig engineConfig() const;   // for modelPath()
+    chat::SamplingConfig sampling() const;
+    // Backends this build can use, for the settings panel: "auto", "cpu", then GPUs.
+    Q_INVOKABLE QStringList availableBackends() const;
+
+signals:
+    void changed();
+
+private:
+    void write(const char* key, const QVariant& value);
+    QVariant read(const char* key, const QVariant& fallback) const;
+    std::unique_ptr<QSettings> s_;
+};
+
+}  // namespace ld::settings

@@ -1,0 +1,163 @@
+// The chat controller against a real engine thread (stories260K) and a temporary history DB:
+// messages are committed before generation, replies are streamed and recorded with stats,
+// regenerate/edit branch, interrupted replies continue.
+#include <QFileInfo>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "app/chat/chat_controller.h"
+#include "app/chat/engine_host.h"
+#include "app/history/history_store.h"
+#include "app/settings/app_settings.h"
+
+using namespace ld::chat;
+using namespace ld::history;
+
+namespace {
+
+const QString kStories = QStringLiteral(LLAMADESK_SHARED_DIR "/models/stories260K.gguf");
+
+template <class T>
+T await(QFuture<T> f) {
+    if (!QTest::qWaitFor([&] { return f.isFinished(); }, 10000)) qFatal("history call timed out");
+    return f.result();
+}
+
+}  // namespace
+
+class TestChatController : public QObject {
+    Q_OBJECT
+    QTemporaryDir dir_;
+    std::unique_ptr<HistoryStore> store_;
+    std::unique_ptr<EngineHost> engine_;
+    std::unique_ptr<ld::settings::AppSettings> settings_;
+    std::unique_ptr<ChatController> chat_;
+
+    bool waitReply() {
+        QSignalSpy done(chat_.get(), &ChatController::replyFinished);
+        return done.wait(30000);
+    }
+    QList<Message> branch() { return await(store_->activeBranch(chat_->conversationId())).value(); }
+
+private slots:
+    void init() {
+        if (!QFileInfo::exists(kStories)) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        store_ = std::make_unique<HistoryStore>(dir_.filePath(QStringLiteral("h%1.db").arg(QDateTime::currentMSecsSinceEpoch())));
+        QVERIFY(await(store_->opened()).ok());
+        engine_ = std::make_unique<EngineHost>();
+        settings_ = std::make_unique<ld::settings::AppSettings>(dir_.filePath(QStringLiteral("s.ini")));
+        settings_->setTemperature(0);
+        settings_->setMaxTokens(40);
+        QSignalSpy loaded(engine_.get(), &EngineHost::modelLoaded);
+        EngineConfig c;
+        c.modelPath = kStories;
+        c.backend = QStringLiteral("cpu");
+        c.contextLength = 512;
+        engine_->load(c);
+        QVERIFY(loaded.wait(30000));
+        chat_ = std::make_unique<ChatController>(store_.get(), engine_.get(), settings_.get());
+        chat_->newChat();
+    }
+    void cleanup() {
+        chat_.reset();
+        engine_.reset();
+        store_.reset();
+        settings_.reset();
+    }
+
+    void sendRecordsMessageAndStreamedReply() {
+        QSignalSpy added(chat_.get(), &ChatController::messageAdded);
+        QSignalSpy pieces(chat_.get(), &ChatController::replyText);
+        QVERIFY(chat_->send(QStringLiteral("Once upon a time")));
+        QVERIFY(chat_->busy());
+        QVERIFY(!chat_->send(QStringLiteral("while busy")));  // refused; the caller keeps the text
+        QVERIFY(waitReply());
+        QVERIFY(!chat_->busy());
+        QVERIFY(chat_->conversationId() > 0);
+        QCOMPARE(chat_->title(), QStringLiteral("Once upon a time"));
+        QCOMPARE(added.count(), 2);
+        QVERIFY(pieces.count() > 1);
+        const QList<Message> saved = branch();
+        QCOMPARE(saved.size(), 2);
+        QCOMPARE(saved[0].role, QStringLiteral("user"));
+        QCOMPARE(saved[0].content, QStringLiteral("Once upon a time"));
+        QCOMPARE(saved[1].role, QStringLiteral("assistant"));
+        QCOMPARE(saved[1].status, MessageStatus::Complete);
+        QVERIFY(!saved[1].content.isEmpty());
+        QCOMPARE(saved[1].content, chat_->messages().last().content);
+        QVERIFY(saved[1].stats.genTokens > 0);
+        QVERIFY(saved[1].stats.genTps > 0);
+        QCOMPARE(saved[1].parentId, std::optional<qint64>(saved[0].id));
+    }
+
+    void regenerateAndEditMakeBranches() {
+        QVERIFY(chat_->send(QStringLiteral("Once upon a time")));
+        QVERIFY(waitReply());
+        const qint64 firstReply = chat_->messages().last().id;
+        settings_->setTemperature(1.0);
+        chat_->regenerate();
+        QVERIFY(waitReply());
+        QCOMPARE(chat_->messages().size(), 2);
+        QVERIFY(chat_->messages().last().id != firstReply);
+        QCOMPARE(branch().last().id, chat_->messages().last().id);
+
+        chat_->editAndResend(0, QStringLiteral("The dog"));
+        QVERIFY(waitReply());
+        const QList<Message> saved = branch();
+        QCOMPARE(saved.size(), 2);
+        QCOMPARE(saved[0].content, QStringLiteral("The dog"));
+        const auto all = await(store_->loadConversation(chat_->conversationId())).value().messages;
+        QCOMPARE(all.size(), 5);  // two user messages, three replies, all kept
+    }
+
+    void stopRecordsInterruptedAndContinueResumes() {
+        settings_->setMaxTokens(400);
+        settings_->setTemperature(1.0);
+        bool stopped = false;
+        connect(chat_.get(), &ChatController::replyText, this, [&] {
+            if (!stopped) chat_->stop();
+            stopped = true;
+        });
+        QVERIFY(chat_->send(QStringLiteral("Once upon a time")));
+        QVERIFY(waitReply());
+        QVERIFY(stopped);
+        QCOMPARE(chat_->messages().last().status, MessageStatus::Interrupted);
+        QCOMPARE(branch().last().status, MessageStatus::Interrupted);
+        QVERIFY(chat_->canContinue());
+        const QString partial = chat_->messages().last().content;
+        settings_->setMaxTokens(10);
+        chat_->continueReply();
+        QVERIFY(waitReply());
+        const Message resumed = branch().last();
+        QCOMPARE(resumed.status, MessageStatus::Complete);
+        QVERIFY(resumed.content.startsWith(partial));
+        QVERIFY(resumed.content.size() > partial.size());
+    }
+
+    void reopensConversation() {
+        QVERIFY(chat_->send(QStringLiteral("Once upon a time")));
+        QVERIFY(waitReply());
+        const qint64 id = chat_->conversationId();
+        const QList<Message> before = chat_->messages();
+        chat_->newChat();
+        QCOMPARE(chat_->messages().size(), 0);
+        QSignalSpy reset(chat_.get(), &ChatController::messagesReset);
+        chat_->openConversation(id);
+        QVERIFY(reset.wait(5000));
+        QCOMPARE(chat_->conversationId(), id);
+        QCOMPARE(chat_->messages().size(), before.size());
+        QCOMPARE(chat_->messages().last().content, before.last().content);
+    }
+
+    void sendWithoutModelKeepsText() {
+        EngineHost empty;
+        ChatController chat(store_.get(), &empty, settings_.get());
+        QSignalSpy errors(&chat, &ChatController::errorOccurred);
+        QVERIFY(!chat.send(QStringLiteral("hello")));
+        QCOMPARE(errors.count(), 1);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestChatController)
+#include "test_chat_controller.moc"

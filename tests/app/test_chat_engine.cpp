@@ -1,0 +1,179 @@
+// The engine thread: streaming through queued signals with the UI thread free, stop latency,
+// failed loads keeping the previous model, context overflow trimming.
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QSignalSpy>
+#include <QTemporaryFile>
+#include <QTest>
+#include <QTimer>
+
+#include "app/chat/engine_host.h"
+#include "app/chat/prompt_builder.h"
+#include "inference/model/llama.h"
+
+using namespace ld::chat;
+
+namespace {
+
+QString sharedModel(const char* name) { return QStringLiteral(LLAMADESK_SHARED_DIR "/models/") + QLatin1String(name); }
+
+bool loadInto(EngineHost& host, const QString& path) {
+    QSignalSpy loaded(&host, &EngineHost::modelLoaded);
+    QSignalSpy failed(&host, &EngineHost::modelLoadFailed);
+    EngineConfig c;
+    c.modelPath = path;
+    c.backend = QStringLiteral("cpu");
+    c.threads = 2;
+    c.contextLength = 512;
+    host.load(c);
+    return QTest::qWaitFor([&] { return loaded.count() + failed.count() > 0; }, 30000) && loaded.count() == 1;
+}
+
+GenerationRequest storyRequest(int maxTokens) {
+    GenerationRequest r;
+    r.messages = {{QStringLiteral("user"), QStringLiteral("Once upon a time")}};
+    r.sampling.temperature = 0;
+    r.sampling.maxTokens = maxTokens;
+    return r;
+}
+
+}  // namespace
+
+class TestChatEngine : public QObject {
+    Q_OBJECT
+private slots:
+    void init() {
+        if (!QFileInfo::exists(sharedModel("stories260K.gguf")))
+            QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+    }
+
+    void streamsInOrderThroughQueuedSignals() {
+        EngineHost host;
+        QVERIFY(loadInto(host, sharedModel("stories260K.gguf")));
+        QVERIFY(host.modelReady());
+        QCOMPARE(host.modelInfo().chatTemplate, QStringLiteral("llama2"));
+
+        QString streamed;
+        bool onUiThread = true;
+        connect(&host, &EngineHost::text, this, [&](quint64, const QString& piece) {
+            onUiThread = onUiThread && QThread::currentThread() == thread();
+            streamed += piece;
+        });
+        QSignalSpy finished(&host, &EngineHost::finished);
+        int ticks = 0;
+        QTimer timer;
+        connect(&timer, &QTimer::timeout, this, [&] { ++ticks; });
+        timer.start(1);
+
+        QElapsedTimer call;
+        call.start();
+        const quint64 id = host.generate(storyRequest(200));
+        // The call only queues the request: nothing has been generated on this thread.
+        QVERIFY(call.elapsed() < 50);
+        QVERIFY(streamed.isEmpty());
+        QVERIFY(host.generating());
+        QVERIFY(finished.wait(30000));
+        const auto out = finished.first().first().value<GenerationOutcome>();
+        QCOMPARE(out.id, id);
+        QVERIFY(onUiThread);
+        QVERIFY(!out.text.isEmpty());
+        QCOMPARE(streamed, out.text);  // every piece arrived, in order
+        QVERIFY(out.genTokens > 0);
+        QVERIFY(out.genTps > 0);
+        QVERIFY(out.ttftMs > 0);
+        QVERIFY(!host.generating());
+        QVERIFY2(ticks > 0, "the UI thread's event loop kept running while generating");
+    }
+
+    void stopTakesEffectWithin100ms() {
+        // Random weights rarely end a reply on their own, and each token takes a few ms.
+        if (!QFileInfo::exists(sharedModel("tiny-llama31-random-f16.gguf"))) QSKIP("needs tiny-llama31-random-f16.gguf");
+        EngineHost host;
+        QVERIFY(loadInto(host, sharedModel("tiny-llama31-random-f16.gguf")));
+        QSignalSpy finished(&host, &EngineHost::finished);
+        QElapsedTimer sinceStop;
+        int pieces = 0;
+        connect(&host, &EngineHost::text, this, [&](quint64, const QString&) {
+            if (++pieces == 3) {
+                host.stop();
+                sinceStop.start();
+            }
+        });
+        GenerationRequest r = storyRequest(100000);
+        r.sampling.temperature = 1.0;
+        host.generate(r);
+        QVERIFY(finished.wait(30000));
+        QVERIFY(sinceStop.isValid());
+        const qint64 latency = sinceStop.elapsed();
+        const auto out = finished.first().first().value<GenerationOutcome>();
+        QVERIFY(out.cancelled);
+        QCOMPARE(out.stopReason, QStringLiteral("cancelled"));
+        QVERIFY2(latency < 100, qPrintable(QStringLiteral("stopped after %1 ms").arg(latency)));
+    }
+
+    void failedLoadKeepsPreviousModel() {
+        EngineHost host;
+        QVERIFY(loadInto(host, sharedModel("stories260K.gguf")));
+        QSignalSpy failed(&host, &EngineHost::modelLoadFailed);
+        QTemporaryFile bad;
+        QVERIFY(bad.open());
+        bad.write("GGUF not really a model");
+        bad.flush();
+        QVERIFY(!loadInto(host, bad.fileName()));
+        QCOMPARE(failed.count(), 1);
+        QVERIFY(!failed.first().at(1).toString().isEmpty());
+        QVERIFY(!host.loading());
+        QCOMPARE(host.modelPath(), sharedModel("stories260K.gguf"));
+        QVERIFY(!loadInto(host, QStringLiteral("/nonexistent/model.gguf")));
+        // The old model still answers.
+        QSignalSpy finished(&host, &EngineHost::finished);
+        host.generate(storyRequest(8));
+        QVERIFY(finished.wait(30000));
+        QVERIFY(!finished.first().first().value<GenerationOutcome>().text.isEmpty());
+    }
+
+    void switchesModels() {
+        if (!QFileInfo::exists(sharedModel("tiny-llama31-random-f16.gguf"))) QSKIP("needs tiny-llama31-random-f16.gguf");
+        EngineHost host;
+        QVERIFY(loadInto(host, sharedModel("stories260K.gguf")));
+        QVERIFY(loadInto(host, sharedModel("tiny-llama31-random-f16.gguf")));
+        QCOMPARE(host.modelInfo().chatTemplate, QStringLiteral("llama3"));
+        QSignalSpy finished(&host, &EngineHost::finished);
+        host.generate(storyRequest(4));
+        QVERIFY(finished.wait(30000));
+    }
+
+    void generateWithoutModelFails() {
+        EngineHost host;
+        QSignalSpy failed(&host, &EngineHost::failed);
+        const quint64 id = host.generate(storyRequest(4));
+        QVERIFY(failed.wait(5000));
+        QCOMPARE(failed.first().first().toULongLong(), id);
+        QVERIFY(failed.first().at(1).toString().contains(QStringLiteral("No model")));
+    }
+
+    void overflowKeepsSystemPromptAndRecentTurns() {
+        auto model = ld::load_model(sharedModel("stories260K.gguf").toStdString());
+        auto tok = ld::Tokenizer::create(model->vocab);
+        QList<PromptMessage> msgs{{QStringLiteral("system"), QStringLiteral("Be brief.")}};
+        for (int i = 0; i < 20; ++i) {
+            msgs.append({QStringLiteral("user"), QStringLiteral("Tell me about the cat number %1 and the dog.").arg(i)});
+            msgs.append({QStringLiteral("assistant"), QStringLiteral("The cat %1 played with the dog all day long.").arg(i)});
+        }
+        msgs.append({QStringLiteral("user"), QStringLiteral("And the last one?")});
+        const BuiltPrompt all = buildPrompt(ld::ChatTemplate::Llama2, *tok, msgs, {}, 1 << 20);
+        QCOMPARE(all.droppedMessages, 0);
+        const BuiltPrompt trimmed = buildPrompt(ld::ChatTemplate::Llama2, *tok, msgs, {}, 120);
+        QVERIFY(trimmed.droppedMessages > 0);
+        QVERIFY(trimmed.droppedMessages % 2 == 0);  // whole exchanges: the prompt starts with a user turn
+        QVERIFY(!trimmed.tokens.empty() && trimmed.tokens.size() <= 120);
+        const std::string text = tok->decode(trimmed.tokens);
+        QVERIFY(text.find("Be brief.") != std::string::npos);
+        QVERIFY(text.find("And the last one?") != std::string::npos);
+        QVERIFY(text.find("cat number 0 ") == std::string::npos);
+        QVERIFY(buildPrompt(ld::ChatTemplate::Llama2, *tok, msgs, {}, 5).tokens.empty());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestChatEngine)
+#include "test_chat_engine.moc"
