@@ -14,7 +14,8 @@ PACKAGES=(
   qt6-base-dev qt6-declarative-dev libqt6sql6-sqlite
   qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
   qml6-module-qtquick-window qml6-module-qtqml-workerscript qml6-module-qtquick-templates
-  qml6-module-qtquick-dialogs
+  qml6-module-qtquick-dialogs qml6-module-qt-labs-folderlistmodel qml6-module-qtqml
+  qml6-module-qtqml-models
 )
 if [ "${1:-}" = "--test" ]; then
   PACKAGES+=(libgtest-dev googletest vulkan-validationlayers)

@@ -1,0 +1,113 @@
+// The view models under QAbstractItemModelTester: messages (reset, append, coalesced
+// streaming, updates, Markdown blocks) and the model list (GGUF headers read off the UI thread).
+#include <QAbstractItemModelTester>
+#include <QFile>
+#include <QFileInfo>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "app/chat/chat_controller.h"
+#include "app/chat/engine_host.h"
+#include "app/history/history_store.h"
+#include "app/settings/app_settings.h"
+#include "ui/messages_model.h"
+#include "ui/model_list_model.h"
+
+using namespace ld;
+using history::Message;
+using history::MessageStatus;
+
+class TestUiModels : public QObject {
+    Q_OBJECT
+private slots:
+    void messagesModelMirrorsController() {
+        QTemporaryDir dir;
+        history::HistoryStore store(dir.filePath(QStringLiteral("h.db")));
+        chat::EngineHost engine;
+        settings::AppSettings settings(dir.filePath(QStringLiteral("s.ini")));
+        chat::ChatController chat(&store, &engine, &settings);
+        ui::MessagesModel model(&chat);
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+
+        Message user;
+        user.id = 1;
+        user.role = QStringLiteral("user");
+        user.content = QStringLiteral("hi");
+        emit chat.messagesReset({user});
+        QCOMPARE(model.rowCount(), 1);
+        QCOMPARE(model.data(model.index(0), ui::MessagesModel::RoleRole).toString(), QStringLiteral("user"));
+
+        Message reply;
+        reply.id = 2;
+        reply.role = QStringLiteral("assistant");
+        reply.status = MessageStatus::Streaming;
+        emit chat.messageAdded(reply);
+        QCOMPARE(model.rowCount(), 2);
+        QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+        for (const char* piece : {"Hello", ", ", "world"}) emit chat.replyText(2, QString::fromLatin1(piece));
+        // Pieces are coalesced: one change for a burst of tokens.
+        QVERIFY(changed.wait(1000));
+        QCOMPARE(changed.count(), 1);
+        QCOMPARE(model.data(model.index(1), ui::MessagesModel::ContentRole).toString(), QStringLiteral("Hello, world"));
+        QCOMPARE(model.data(model.index(1), ui::MessagesModel::StatusRole).toString(), QStringLiteral("streaming"));
+
+        reply.content = QStringLiteral("Hello, world");
+        reply.status = MessageStatus::Complete;
+        reply.stats.genTokens = 3;
+        reply.stats.genTps = 12.5;
+        reply.stats.ttftMs = 40;
+        emit chat.messageUpdated(1, reply);
+        QCOMPARE(model.data(model.index(1), ui::MessagesModel::StatusRole).toString(), QStringLiteral("complete"));
+        QVERIFY(model.data(model.index(1), ui::MessagesModel::StatsRole).toString().contains(QStringLiteral("12.5 tok/s")));
+        emit chat.messagesReset({});
+        QCOMPARE(model.rowCount(), 0);
+    }
+
+    void splitsMarkdownAtCodeFences() {
+        const QVariantList blocks = ui::MessagesModel::splitBlocks(
+            QStringLiteral("Here:\n```cpp\nint x = 1;\n```\nDone.\n```\nunterminated"));
+        QCOMPARE(blocks.size(), 4);
+        QCOMPARE(blocks[0].toMap().value(QStringLiteral("code")).toBool(), false);
+        QCOMPARE(blocks[1].toMap().value(QStringLiteral("code")).toBool(), true);
+        QCOMPARE(blocks[1].toMap().value(QStringLiteral("lang")).toString(), QStringLiteral("cpp"));
+        QCOMPARE(blocks[1].toMap().value(QStringLiteral("text")).toString(), QStringLiteral("int x = 1;"));
+        QCOMPARE(blocks[2].toMap().value(QStringLiteral("text")).toString(), QStringLiteral("Done."));
+        QCOMPARE(blocks[3].toMap().value(QStringLiteral("text")).toString(), QStringLiteral("unterminated"));
+        QCOMPARE(ui::MessagesModel::splitBlocks(QString()).size(), 0);
+    }
+
+    void modelListReadsHeaders() {
+        const QString stories = QStringLiteral(LLAMADESK_SHARED_DIR "/models/stories260K.gguf");
+        if (!QFileInfo::exists(stories)) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        QTemporaryDir dir;
+        QVERIFY(QDir().mkpath(dir.filePath(QStringLiteral("models"))));
+        QVERIFY(QFile::copy(stories, dir.filePath(QStringLiteral("models/a-stories.gguf"))));
+        QFile bad(dir.filePath(QStringLiteral("models/b-broken.gguf")));
+        QVERIFY(bad.open(QIODevice::WriteOnly));
+        bad.write("not a gguf");
+        bad.close();
+        settings::AppSettings settings(dir.filePath(QStringLiteral("s.ini")));
+        ui::ModelListModel model(&settings, dir.filePath(QStringLiteral("models")));
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QCOMPARE(model.rowCount(), 2);
+        QTRY_VERIFY(model.data(model.index(0), ui::ModelListModel::ReadyRole).toBool() &&
+                    model.data(model.index(1), ui::ModelListModel::ReadyRole).toBool());
+        const QModelIndex good = model.index(0);
+        QCOMPARE(model.data(good, ui::ModelListModel::ErrorRole).toString(), QString());
+        QCOMPARE(model.data(good, ui::ModelListModel::ParametersRole).toString(), QStringLiteral("260K"));
+        QCOMPARE(model.data(good, ui::ModelListModel::QuantRole).toString(), QStringLiteral("F32"));
+        QCOMPARE(model.data(good, ui::ModelListModel::ContextRole).toInt(), 512);
+        QCOMPARE(model.data(good, ui::ModelListModel::SizeRole).toString(), QStringLiteral("1.1 MB"));
+        QVERIFY(!model.data(model.index(1), ui::ModelListModel::ErrorRole).toString().isEmpty());
+
+        // Added files are listed after the folder's.
+        settings.addExtraModel(stories);
+        model.refresh();
+        QCOMPARE(model.rowCount(), 3);
+        QCOMPARE(model.rowOfPath(stories), 2);
+    }
+};
+
+QTEST_MAIN(TestUiModels)
+#include "test_ui_models.moc"

@@ -1,0 +1,151 @@
+// The main window: the QML loads without warnings (first run and with a model), a conversation
+// streams into it, and a screenshot is saved (LLAMADESK_SCREENSHOT_DIR or the temp folder;
+// its path is printed) for a person to look at.
+#include <QDir>
+#include <QFileInfo>
+#include <QGuiApplication>
+#include <QQmlApplicationEngine>
+#include <QQuickItem>
+#include <QQuickWindow>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include "app/chat/chat_controller.h"
+#include "app/chat/engine_host.h"
+#include "app/history/history_store.h"
+#include "app/settings/app_settings.h"
+#include "ui/app_parts.h"
+#include "ui/workspace.h"
+
+using namespace ld;
+
+namespace {
+
+const QString kStories = QFileInfo(QStringLiteral(LLAMADESK_SHARED_DIR "/models/stories260K.gguf")).absoluteFilePath();
+
+QStringList g_messages;
+QtMessageHandler g_previous = nullptr;
+
+void collect(QtMsgType type, const QMessageLogContext& ctx, const QString& msg) {
+    if (type != QtDebugMsg && type != QtInfoMsg) g_messages << msg;
+    if (g_previous) g_previous(type, ctx, msg);
+}
+
+// QML warnings (binding errors, missing properties, failed imports) are what we look for;
+// platform noise from the test environment is not about our QML.
+QStringList qmlWarnings() {
+    QStringList out;
+    for (const QString& m : g_messages)
+        if (!m.startsWith(QLatin1String("QStandardPaths:")) && !m.contains(QLatin1String("propagateSizeHints")))
+            out << m;
+    return out;
+}
+
+ui::AppPaths tempPaths(const QTemporaryDir& dir) {
+    ui::AppPaths p;
+    p.database = dir.filePath(QStringLiteral("history.db"));
+    p.settingsIni = dir.filePath(QStringLiteral("settings.ini"));
+    p.modelsFolder = dir.filePath(QStringLiteral("models"));
+    return p;
+}
+
+}  // namespace
+
+class TestUiWindow : public QObject {
+    Q_OBJECT
+private slots:
+    void initTestCase() { g_previous = qInstallMessageHandler(collect); }
+    void init() { g_messages.clear(); }
+
+    void firstRunLoadsWithoutWarnings() {
+        QTemporaryDir dir;
+        ui::AppParts parts(tempPaths(dir));
+        QVERIFY(!parts.loadInitialModel({}));
+        QQmlApplicationEngine qml;
+        QVERIFY(parts.loadQml(qml));
+        auto* window = qobject_cast<QQuickWindow*>(qml.rootObjects().first());
+        QVERIFY(window);
+        QVERIFY(QTest::qWaitForWindowExposed(window));
+        QTest::qWait(100);
+        auto* firstRun = window->findChild<QQuickItem*>(QStringLiteral("firstRun"));
+        QVERIFY(firstRun);
+        QVERIFY(firstRun->isVisible());
+        QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
+    }
+
+    void conversationStreamsIntoWindow() {
+        if (!QFileInfo::exists(kStories)) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        QTemporaryDir dir;
+        ui::AppParts parts(tempPaths(dir));
+        parts.settings->setTemperature(0);
+        parts.settings->setMaxTokens(60);
+        parts.settings->setTheme(QStringLiteral("light"));
+        QSignalSpy loaded(parts.engine.get(), &chat::EngineHost::modelLoaded);
+        QVERIFY(parts.loadInitialModel(kStories));
+        QQmlApplicationEngine qml;
+        QVERIFY(parts.loadQml(qml));
+        auto* window = qobject_cast<QQuickWindow*>(qml.rootObjects().first());
+        QVERIFY(window);
+        QVERIFY(QTest::qWaitForWindowExposed(window));
+        QVERIFY(loaded.count() || loaded.wait(30000));
+        QCOMPARE(parts.settings->modelPath(), kStories);  // a successful load is remembered
+
+        // Type into the real input box and press Enter.
+        auto* input = window->findChild<QQuickItem*>(QStringLiteral("messageInput"));
+        QVERIFY(input);
+        input->forceActiveFocus();
+        for (char c : QByteArrayLiteral("Once upon a time")) QTest::keyClick(window, c);
+        QSignalSpy done(parts.chat.get(), &chat::ChatController::replyFinished);
+        QTest::keyClick(window, Qt::Key_Return);
+        QVERIFY(done.wait(30000));
+        QCOMPARE(input->property("text").toString(), QString());
+        QCOMPARE(parts.chat->messages().size(), 2);
+        QCOMPARE(parts.chat->messages().first().content, QStringLiteral("Once upon a time"));
+
+        // A second exchange with a code block, so the screenshot shows the Markdown rendering.
+        parts.settings->setMaxTokens(30);
+        QVERIFY(parts.chat->send(QStringLiteral("Show me `code`:\n\n```\nint main() { return 0; }\n```")));
+        QVERIFY(done.wait(30000));
+        auto* list = window->findChild<QQuickItem*>(QStringLiteral("messageList"));
+        QVERIFY(list);
+        QTRY_COMPARE(list->property("count").toInt(), 4);
+        auto* conversations = window->findChild<QQuickItem*>(QStringLiteral("conversationList"));
+        QVERIFY(conversations);
+        QTRY_COMPARE(conversations->property("count").toInt(), 1);
+        QTest::qWait(200);
+        QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
+
+        const QImage shot = window->grabWindow();
+        QVERIFY(!shot.isNull());
+        const QString folder = qEnvironmentVariableIsEmpty("LLAMADESK_SCREENSHOT_DIR") ? QDir::tempPath()
+                                                                                      : qEnvironmentVariable("LLAMADESK_SCREENSHOT_DIR");
+        const QString path = folder + QStringLiteral("/llamadesk-window.png");
+        QVERIFY(shot.save(path));
+        qInfo("screenshot: %s", qPrintable(path));
+
+        parts.settings->setTheme(QStringLiteral("dark"));
+        QTest::qWait(100);
+        const QString darkPath = folder + QStringLiteral("/llamadesk-window-dark.png");
+        QVERIFY(window->grabWindow().save(darkPath));
+        qInfo("screenshot: %s", qPrintable(darkPath));
+    }
+
+    void failedModelKeepsPreviousAndShowsWhy() {
+        if (!QFileInfo::exists(kStories)) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        QTemporaryDir dir;
+        ui::AppParts parts(tempPaths(dir));
+        QSignalSpy loaded(parts.engine.get(), &chat::EngineHost::modelLoaded);
+        QVERIFY(parts.loadInitialModel(kStories));
+        QVERIFY(loaded.wait(30000));
+        QSignalSpy errors(parts.workspace.get(), &ui::Workspace::errorOccurred);
+        parts.workspace->selectModel(dir.filePath(QStringLiteral("missing.gguf")));
+        QVERIFY(errors.wait(10000));
+        QVERIFY(errors.first().first().toString().contains(QStringLiteral("Still using")));
+        QCOMPARE(parts.engine->modelPath(), kStories);
+        QCOMPARE(parts.settings->modelPath(), kStories);
+    }
+};
+
+QTEST_MAIN(TestUiWindow)
+#include "test_ui_window.moc"

@@ -1,0 +1,63 @@
+#include "ui/app_parts.h"
+
+#include <QFileInfo>
+#include <QQmlApplicationEngine>
+#include <QQmlContext>
+
+#include "app/chat/chat_controller.h"
+#include "app/chat/engine_host.h"
+#include "app/history/conversation_list_model.h"
+#include "app/history/history_database.h"
+#include "app/history/history_store.h"
+#include "app/settings/app_settings.h"
+#include "ui/messages_model.h"
+#include "ui/model_list_model.h"
+#include "ui/workspace.h"
+
+namespace ld::ui {
+
+AppParts::AppParts(const AppPaths& paths) {
+    settings = paths.settingsIni.isEmpty() ? std::make_unique<settings::AppSettings>()
+                                           : std::make_unique<settings::AppSettings>(paths.settingsIni);
+    store = std::make_unique<history::HistoryStore>(paths.database.isEmpty() ? history::defaultDatabasePath() : paths.database);
+    engine = std::make_unique<chat::EngineHost>();
+    chat = std::make_unique<chat::ChatController>(store.get(), engine.get(), settings.get());
+    conversations = std::make_unique<history::ConversationListModel>(store.get());
+    messages = std::make_unique<MessagesModel>(chat.get());
+    models = std::make_unique<ModelListModel>(settings.get(), paths.modelsFolder);
+    workspace = std::make_unique<Workspace>(Workspace::Parts{store.get(), engine.get(), chat.get(), settings.get(),
+                                                             conversations.get(), messages.get(), models.get()});
+    chat->newChat();
+}
+
+AppParts::~AppParts() {
+    // Views go first, then the controller, then the engine thread (joined) and the store
+    // (which flushes replies still streaming).
+    workspace.reset();
+    models.reset();
+    messages.reset();
+    conversations.reset();
+    chat.reset();
+    engine.reset();
+    store.reset();
+}
+
+bool AppParts::loadInitialModel(const QString& overridePath) {
+    QString path = overridePath;
+    if (path.isEmpty()) path = qEnvironmentVariable("LLAMADESK_MODEL");
+    if (path.isEmpty()) path = settings->modelPath();
+    if (path.isEmpty()) return false;
+    if (!overridePath.isEmpty() || QFileInfo::exists(path)) {
+        workspace->selectModel(QFileInfo(path).absoluteFilePath());
+        return true;
+    }
+    return false;  // the saved model was moved or deleted: show the first-run screen
+}
+
+bool AppParts::loadQml(QQmlApplicationEngine& qml) {
+    qml.setInitialProperties({{QStringLiteral("workspace"), QVariant::fromValue<QObject*>(workspace.get())}});
+    qml.load(QUrl(QStringLiteral("qrc:/llamadesk/qml/Main.qml")));
+    return !qml.rootObjects().isEmpty();
+}
+
+}  // namespace ld::ui

@@ -1,0 +1,55 @@
+#pragma once
+// The app's object graph, built in dependency order and torn down in reverse: history store,
+// engine thread, settings, controllers, view models, and the Workspace the QML sees. main.cpp
+// and the GUI tests build the same graph (tests with temporary paths).
+#include <QString>
+#include <memory>
+
+class QQmlApplicationEngine;
+
+namespace ld::history {
+class HistoryStore;
+class ConversationListModel;
+}  // namespace ld::history
+namespace ld::chat {
+class EngineHost;
+class ChatController;
+}  // namespace ld::chat
+namespace ld::settings {
+class AppSettings;
+}
+
+namespace ld::ui {
+
+class MessagesModel;
+class ModelListModel;
+class Workspace;
+
+struct AppPaths {
+    QString database;        // empty: the history's default path
+    QString settingsIni;     // empty: QSettings' native place
+    QString modelsFolder;    // empty: XDG data dir / llamadesk/models
+};
+
+class AppParts {
+public:
+    explicit AppParts(const AppPaths& paths = {});
+    ~AppParts();
+
+    // Loads the model given on the command line / environment, else the saved one (if the
+    // file still exists). Returns false when there is nothing to load (first run).
+    bool loadInitialModel(const QString& overridePath);
+    // Loads ui/qml/Main.qml with the Workspace; false (with the QML errors on stderr) on failure.
+    bool loadQml(QQmlApplicationEngine& qml);
+
+    std::unique_ptr<settings::AppSettings> settings;
+    std::unique_ptr<history::HistoryStore> store;
+    std::unique_ptr<chat::EngineHost> engine;
+    std::unique_ptr<chat::ChatController> chat;
+    std::unique_ptr<history::ConversationListModel> conversations;
+    std::unique_ptr<MessagesModel> messages;
+    std::unique_ptr<ModelListModel> models;
+    std::unique_ptr<Workspace> workspace;
+};
+
+}  // namespace ld::ui

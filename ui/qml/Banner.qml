@@ -1,0 +1,32 @@
+// A dismissable notice above the chat (e.g. older messages left out of the context window).
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+
+Rectangle {
+    id: banner
+    required property QtObject theme
+    property string text
+    signal dismissed()
+
+    visible: text.length > 0
+    implicitHeight: visible ? row.implicitHeight + 16 : 0
+    color: theme.noticeBackground
+
+    RowLayout {
+        id: row
+        anchors.fill: parent
+        anchors.leftMargin: 16
+        anchors.rightMargin: 8
+        Label {
+            Layout.fillWidth: true
+            text: banner.text
+            wrapMode: Text.Wrap
+            color: banner.theme.text
+        }
+        ToolButton {
+            text: "✕"
+            onClicked: banner.dismissed()
+        }
+    }
+}

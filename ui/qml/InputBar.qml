@@ -1,0 +1,67 @@
+// The message box: Enter sends, Shift+Enter adds a line; Stop (or Esc) while a reply streams.
+// Text that could not be saved comes back here, so nothing typed is lost.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+
+Rectangle {
+    id: bar
+    required property QtObject workspace
+    required property QtObject theme
+    readonly property QtObject chat: workspace.chat
+
+    function focusInput() { area.forceActiveFocus() }
+    function send() {
+        if (area.text.trim().length === 0) return
+        if (bar.chat.send(area.text)) area.text = ""
+    }
+
+    implicitHeight: Math.min(scroll.implicitHeight, 200) + 24
+    color: theme.window
+
+    Rectangle {
+        width: parent.width
+        height: 1
+        color: bar.theme.border
+    }
+
+    RowLayout {
+        anchors.fill: parent
+        anchors.margins: 12
+        spacing: 8
+
+        ScrollView {
+            id: scroll
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            TextArea {
+                id: area
+                objectName: "messageInput"
+                placeholderText: qsTr("Message LlamaDesk (Enter sends, Shift+Enter adds a line)")
+                wrapMode: TextEdit.Wrap
+                Keys.onPressed: event => {
+                    if ((event.key === Qt.Key_Return || event.key === Qt.Key_Enter) && !(event.modifiers & Qt.ShiftModifier)) {
+                        event.accepted = true
+                        if (!bar.chat.busy) bar.send()
+                    }
+                }
+            }
+        }
+        Button {
+            Layout.alignment: Qt.AlignBottom
+            text: bar.chat.busy ? qsTr("Stop") : qsTr("Send")
+            highlighted: !bar.chat.busy
+            enabled: bar.chat.busy || area.text.trim().length > 0
+            onClicked: bar.chat.busy ? bar.chat.stop() : bar.send()
+            ToolTip.visible: hovered && bar.chat.busy
+            ToolTip.text: qsTr("Esc")
+        }
+    }
+
+    Connections {
+        target: bar.chat
+        function onDraftReturned(text) {
+            if (area.text.length === 0) area.text = text
+        }
+    }
+}

@@ -1,0 +1,283 @@
+// Settings: models (list, add, switch with progress), engine, sampling, system prompt, theme.
+// Every field writes through to AppSettings (QSettings) when edited.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Dialogs
+import QtQuick.Layouts
+
+Dialog {
+    id: dialog
+    required property QtObject workspace
+    required property QtObject theme
+    readonly property QtObject settings: workspace.settings
+    readonly property QtObject engine: workspace.engine
+    readonly property QtObject models: workspace.models
+
+    parent: Overlay.overlay
+    modal: true
+    title: qsTr("Settings")
+    standardButtons: Dialog.Close
+    onOpened: models.refresh()
+
+    // A labelled number field that saves on Enter or when focus leaves.
+    component NumberField: RowLayout {
+        id: field
+        property string label
+        property real value
+        property int decimals: 0
+        property real from: 0
+        property real to: 1000000
+        property string hint
+        signal edited(real value)
+        Label {
+            Layout.preferredWidth: 190
+            text: field.label
+        }
+        TextField {
+            id: input
+            Layout.preferredWidth: 110
+            text: field.decimals > 0 ? field.value.toFixed(field.decimals) : String(Math.round(field.value))
+            validator: DoubleValidator {
+                bottom: field.from
+                top: field.to
+                decimals: field.decimals
+                notation: DoubleValidator.StandardNotation
+            }
+            onEditingFinished: {
+                const v = Number(text)
+                if (!isNaN(v)) field.edited(v)
+            }
+        }
+        Label {
+            Layout.fillWidth: true
+            text: field.hint
+            color: dialog.theme.subtle
+            elide: Text.ElideRight
+        }
+    }
+
+    component Heading: Label {
+        font.bold: true
+        font.pixelSize: 15
+        topPadding: 10
+    }
+
+    ScrollView {
+        id: scroll
+        anchors.fill: parent
+        contentWidth: availableWidth
+
+        ColumnLayout {
+            width: scroll.availableWidth
+            spacing: 8
+
+            Heading { text: qsTr("Model") }
+            Label {
+                Layout.fillWidth: true
+                wrapMode: Text.Wrap
+                color: dialog.theme.subtle
+                text: qsTr("GGUF files in %1 and files you add. Choosing one loads it; the chat continues with the new model.")
+                      .arg(dialog.models.modelsFolder)
+            }
+            ListView {
+                id: modelList
+                objectName: "modelList"
+                Layout.fillWidth: true
+                Layout.preferredHeight: Math.min(contentHeight, 220)
+                clip: true
+                model: dialog.models
+                delegate: ItemDelegate {
+                    id: modelRow
+                    required property string path
+                    required property string name
+                    required property string parameters
+                    required property string quant
+                    required property string size
+                    required property int contextLength
+                    required property string error
+                    required property bool ready
+                    width: modelList.width
+                    highlighted: path === dialog.engine.modelPath
+                    enabled: !dialog.engine.loading
+                    contentItem: ColumnLayout {
+                        spacing: 2
+                        Label {
+                            Layout.fillWidth: true
+                            text: modelRow.name + (modelRow.highlighted ? qsTr("  (loaded)") : "")
+                            font.bold: true
+                            elide: Text.ElideRight
+                            color: modelRow.highlighted ? palette.highlightedText : dialog.theme.text
+                        }
+                        Label {
+                            Layout.fillWidth: true
+                            elide: Text.ElideMiddle
+                            color: modelRow.error ? dialog.theme.error : modelRow.highlighted ? palette.highlightedText : dialog.theme.subtle
+                            text: modelRow.error ? modelRow.error
+                                 : !modelRow.ready ? qsTr("reading…")
+                                 : qsTr("%1 parameters · %2 · %3 · context %4 · %5")
+                                   .arg(modelRow.parameters).arg(modelRow.quant).arg(modelRow.size)
+                                   .arg(modelRow.contextLength).arg(modelRow.path)
+                        }
+                    }
+                    onClicked: if (!highlighted) dialog.workspace.selectModel(path)
+                }
+                Label {
+                    anchors.centerIn: parent
+                    visible: modelList.count === 0
+                    text: qsTr("No models yet: add a GGUF file.")
+                    color: dialog.theme.subtle
+                }
+            }
+            RowLayout {
+                Button {
+                    text: qsTr("Add GGUF file…")
+                    onClicked: addDialog.open()
+                }
+                ProgressBar {
+                    visible: dialog.engine.loading
+                    Layout.fillWidth: true
+                    from: 0
+                    to: 1
+                    value: dialog.engine.loadProgress
+                }
+                Label {
+                    visible: dialog.engine.loading
+                    text: qsTr("Loading…")
+                }
+            }
+
+            Heading { text: qsTr("Engine") }
+            RowLayout {
+                Label {
+                    Layout.preferredWidth: 190
+                    text: qsTr("Backend")
+                }
+                ComboBox {
+                    id: backendBox
+                    Layout.preferredWidth: 160
+                    model: dialog.settings.availableBackends()
+                    currentIndex: Math.max(0, model.indexOf(dialog.settings.backend))
+                    onActivated: dialog.settings.backend = currentText
+                }
+            }
+            NumberField {
+                label: qsTr("Threads")
+                hint: qsTr("0 = one per core")
+                value: dialog.settings.threads
+                to: 256
+                onEdited: v => dialog.settings.threads = v
+            }
+            NumberField {
+                label: qsTr("Context length")
+                hint: qsTr("tokens; capped at the model's")
+                value: dialog.settings.contextLength
+                from: 256
+                to: 1048576
+                onEdited: v => dialog.settings.contextLength = v
+            }
+            Button {
+                text: qsTr("Apply engine settings (reload model)")
+                enabled: dialog.engine.modelReady && !dialog.engine.loading
+                onClicked: dialog.workspace.reloadModel()
+            }
+
+            Heading { text: qsTr("Replies") }
+            NumberField {
+                label: qsTr("Temperature")
+                hint: qsTr("0 = always the likeliest token")
+                decimals: 2
+                to: 5
+                value: dialog.settings.temperature
+                onEdited: v => dialog.settings.temperature = v
+            }
+            NumberField {
+                label: qsTr("Top-k")
+                hint: qsTr("0 = off")
+                value: dialog.settings.topK
+                to: 100000
+                onEdited: v => dialog.settings.topK = v
+            }
+            NumberField {
+                label: qsTr("Top-p")
+                hint: qsTr("1 = off")
+                decimals: 2
+                to: 1
+                value: dialog.settings.topP
+                onEdited: v => dialog.settings.topP = v
+            }
+            NumberField {
+                label: qsTr("Min-p")
+                hint: qsTr("0 = off")
+                decimals: 2
+                to: 0.99
+                value: dialog.settings.minP
+                onEdited: v => dialog.settings.minP = v
+            }
+            NumberField {
+                label: qsTr("Repeat penalty")
+                hint: qsTr("1 = off")
+                decimals: 2
+                from: 0.5
+                to: 3
+                value: dialog.settings.repeatPenalty
+                onEdited: v => dialog.settings.repeatPenalty = v
+            }
+            NumberField {
+                label: qsTr("Max reply length")
+                hint: qsTr("tokens")
+                from: 1
+                to: 1048576
+                value: dialog.settings.maxTokens
+                onEdited: v => dialog.settings.maxTokens = v
+            }
+            Button {
+                text: qsTr("Reset reply settings")
+                onClicked: dialog.settings.resetSampling()
+            }
+
+            Heading { text: qsTr("System prompt") }
+            Label {
+                Layout.fillWidth: true
+                wrapMode: Text.Wrap
+                color: dialog.theme.subtle
+                text: qsTr("Used for new chats.")
+            }
+            TextArea {
+                Layout.fillWidth: true
+                Layout.preferredHeight: 90
+                wrapMode: TextEdit.Wrap
+                text: dialog.settings.systemPrompt
+                onEditingFinished: dialog.settings.systemPrompt = text
+            }
+
+            Heading { text: qsTr("Appearance") }
+            RowLayout {
+                Label {
+                    Layout.preferredWidth: 190
+                    text: qsTr("Theme")
+                }
+                ComboBox {
+                    Layout.preferredWidth: 160
+                    textRole: "text"
+                    valueRole: "value"
+                    model: [{ value: "system", text: qsTr("System") }, { value: "light", text: qsTr("Light") },
+                            { value: "dark", text: qsTr("Dark") }]
+                    currentIndex: Math.max(0, indexOfValue(dialog.settings.theme))
+                    onActivated: dialog.settings.theme = currentValue
+                }
+            }
+            Label {
+                Layout.topMargin: 12
+                text: qsTr("LlamaDesk %1").arg(dialog.workspace.version)
+                color: dialog.theme.subtle
+            }
+        }
+    }
+
+    FileDialog {
+        id: addDialog
+        title: qsTr("Add a model")
+        nameFilters: [qsTr("GGUF models (*.gguf)"), qsTr("All files (*)")]
+        onAccepted: dialog.workspace.addModelFile(selectedFile)
+    }
+}

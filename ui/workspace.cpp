@@ -1,0 +1,168 @@
+#include "ui/workspace.h"
+
+#include <QClipboard>
+#include <QCoreApplication>
+#include <QDateTime>
+#include <QFile>
+#include <QFileInfo>
+#include <QGuiApplication>
+#include <QPalette>
+#include <QRegularExpression>
+#include <QSaveFile>
+
+#include "app/chat/chat_controller.h"
+#include "app/chat/engine_host.h"
+#include "app/history/conversation_list_model.h"
+#include "app/history/history_store.h"
+#include "app/settings/app_settings.h"
+#include "ui/messages_model.h"
+#include "ui/model_list_model.h"
+
+namespace ld::ui {
+
+using namespace ld::history;
+
+Workspace::Workspace(const Parts& parts, QObject* parent) : QObject(parent), p_(parts) {
+    connect(p_.chat, &chat::ChatController::errorOccurred, this, &Workspace::errorOccurred);
+    connect(p_.conversations, &ConversationListModel::errorOccurred, this, &Workspace::errorOccurred);
+    connect(p_.store, &HistoryStore::storageError, this, &Workspace::errorOccurred);
+    connect(p_.store, &HistoryStore::notice, this, &Workspace::info);
+    connect(p_.engine, &chat::EngineHost::modelLoaded, this, [this](const chat::ModelInfo& m) {
+        p_.settings->setModelPath(m.path);
+        if (p_.models->rowOfPath(m.path) < 0) p_.models->refresh();
+        emit info(QStringLiteral("Loaded %1 (%2).").arg(m.name, m.backend));
+    });
+    connect(p_.engine, &chat::EngineHost::modelLoadFailed, this, [this](const QString& path, const QString& error) {
+        const QString still = p_.engine->modelReady() ? QStringLiteral(" Still using %1.").arg(p_.engine->modelName()) : QString();
+        emit errorOccurred(QStringLiteral("Could not load %1: %2%3").arg(QFileInfo(path).fileName(), error, still));
+    });
+    connect(p_.settings, &settings::AppSettings::changed, this, &Workspace::updateDark);
+    qApp->installEventFilter(this);
+    updateDark();
+}
+
+QObject* Workspace::settingsObject() const { return p_.settings; }
+QObject* Workspace::engineObject() const { return p_.engine; }
+QObject* Workspace::chatObject() const { return p_.chat; }
+QObject* Workspace::conversationsObject() const { return p_.conversations; }
+QObject* Workspace::messagesObject() const { return p_.messages; }
+QObject* Workspace::modelsObject() const { return p_.models; }
+QString Workspace::version() const { return QCoreApplication::applicationVersion(); }
+
+bool Workspace::eventFilter(QObject* watched, QEvent* event) {
+    if (watched == qApp && event->type() == QEvent::ApplicationPaletteChange) updateDark();
+    return QObject::eventFilter(watched, event);
+}
+
+void Workspace::updateDark() {
+    // Qt 6.4 has no colour-scheme API: "system" follows the platform palette's window colour.
+    const QString theme = p_.settings->theme();
+    const bool dark = theme == QLatin1String("dark") ||
+                      (theme == QLatin1String("system") && QGuiApplication::palette().color(QPalette::Window).lightness() < 128);
+    if (dark == dark_) return;
+    dark_ = dark;
+    emit darkChanged();
+}
+
+void Workspace::selectModel(const QString& path) {
+    if (path.isEmpty()) return;
+    if (p_.chat->busy()) p_.chat->stop();  // the engine thread takes the load after the reply ends
+    chat::EngineConfig c = p_.settings->engineConfig();
+    c.modelPath = path;
+    p_.engine->load(c);
+}
+
+void Workspace::reloadModel() {
+    const QString path = p_.engine->modelReady() ? p_.engine->modelPath() : p_.settings->modelPath();
+    if (!path.isEmpty()) selectModel(path);
+}
+
+void Workspace::addModelFile(const QUrl& url) {
+    const QString path = url.isLocalFile() ? url.toLocalFile() : url.toString();
+    if (!QFileInfo(path).isFile()) {
+        emit errorOccurred(QStringLiteral("%1 is not a file.").arg(path));
+        return;
+    }
+    p_.settings->addExtraModel(path);
+    p_.models->refresh();
+    selectModel(path);
+}
+
+void Workspace::renameConversation(qint64 id, const QString& title) {
+    if (title.trimmed().isEmpty()) return;
+    p_.store->renameConversation(id, title.trimmed()).then(this, [this](const Status& s) {
+        if (!s) emit errorOccurred(s.error());
+    });
+}
+
+void Workspace::deleteConversation(qint64 id) {
+    if (id == p_.chat->conversationId()) p_.chat->newChat();
+    p_.store->deleteConversation(id).then(this, [this](const Status& s) {
+        if (!s) emit errorOccurred(s.error());
+    });
+}
+
+QString Workspace::exportFileName(const QString& title, const QString& format) const {
+    QString base = title;
+    base.replace(QRegularExpression(QStringLiteral("[^\\w\\- ]+")), QString());
+    base = base.simplified().left(60);
+    if (base.isEmpty()) base = QStringLiteral("conversation");
+    return base + (format == QLatin1String("json") ? QStringLiteral(".json") : QStringLiteral(".md"));
+}
+
+void Workspace::exportConversation(qint64 id, const QUrl& file, const QString& format) {
+    const QString path = file.isLocalFile() ? file.toLocalFile() : file.toString();
+    // The file is written on the store's thread, where the export is produced.
+    auto write = [path](const QByteArray& bytes) -> QString {
+        QSaveFile f(path);
+        if (!f.open(QIODevice::WriteOnly) || f.write(bytes) != bytes.size() || !f.commit())
+            return QStringLiteral("Could not write %1: %2").arg(path, f.errorString());
+        return {};
+    };
+    auto report = [this, path](const QString& error) {
+        if (error.isEmpty()) emit info(QStringLiteral("Exported to %1.").arg(path));
+        else emit errorOccurred(error);
+    };
+    if (format == QLatin1String("json")) {
+        p_.store->exportJson({id})
+            .then([write](const Result<QByteArray>& r) { return r ? write(r.value()) : r.error(); })
+            .then(this, report);
+    } else {
+        p_.store->exportMarkdown({id})
+            .then([write](const Result<QString>& r) { return r ? write(r.value().toUtf8()) : r.error(); })
+            .then(this, report);
+    }
+}
+
+void Workspace::search(const QString& text) {
+    const quint64 generation = ++searchGeneration_;
+    if (text.trimmed().isEmpty()) {
+        searchResults_.clear();
+        emit searchResultsChanged();
+        return;
+    }
+    SearchOptions o;
+    o.limit = 50;
+    o.highlightOpen = QStringLiteral("<b>");
+    o.highlightClose = QStringLiteral("</b>");
+    p_.store->search(text, o).then(this, [this, generation](const Result<QList<SearchHit>>& hits) {
+        if (generation != searchGeneration_) return;  // the user typed on
+        searchResults_.clear();
+        if (!hits) {
+            emit errorOccurred(hits.error());
+        } else {
+            for (const SearchHit& h : hits.value())
+                searchResults_.append(QVariantMap{{QStringLiteral("conversationId"), h.conversationId},
+                                                  {QStringLiteral("title"), h.conversationTitle},
+                                                  {QStringLiteral("snippet"), h.snippet},
+                                                  {QStringLiteral("role"), h.role}});
+        }
+        emit searchResultsChanged();
+    });
+}
+
+void Workspace::copyText(const QString& text) {
+    if (auto* cb = QGuiApplication::clipboard()) cb->setText(text);
+}
+
+}  // namespace ld::ui
