@@ -71,6 +71,10 @@ private slots:
         auto* firstRun = window->findChild<QQuickItem*>(QStringLiteral("firstRun"));
         QVERIFY(firstRun);
         QVERIFY(firstRun->isVisible());
+        const QString folder = qEnvironmentVariableIsEmpty("LLAMADESK_SCREENSHOT_DIR") ? QDir::tempPath()
+                                                                                      : qEnvironmentVariable("LLAMADESK_SCREENSHOT_DIR");
+        QVERIFY(window->grabWindow().save(folder + QStringLiteral("/llamadesk-first-run.png")));
+        qInfo("screenshot: %s/llamadesk-first-run.png", qPrintable(folder));
         QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
     }
 
@@ -129,6 +133,20 @@ private slots:
         const QString darkPath = folder + QStringLiteral("/llamadesk-window-dark.png");
         QVERIFY(window->grabWindow().save(darkPath));
         qInfo("screenshot: %s", qPrintable(darkPath));
+
+        // The settings dialog lists the loaded model.
+        parts.settings->setTheme(QStringLiteral("light"));
+        auto* settingsDialog = window->findChild<QObject*>(QStringLiteral("settingsDialog"));
+        QVERIFY(settingsDialog);
+        QMetaObject::invokeMethod(settingsDialog, "open");
+        auto* modelList = window->findChild<QQuickItem*>(QStringLiteral("modelList"));
+        QVERIFY(modelList);
+        QTRY_COMPARE(modelList->property("count").toInt(), 1);
+        QTest::qWait(300);
+        const QString settingsPath = folder + QStringLiteral("/llamadesk-settings.png");
+        QVERIFY(window->grabWindow().save(settingsPath));
+        qInfo("screenshot: %s", qPrintable(settingsPath));
+        QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
     }
 
     void failedModelKeepsPreviousAndShowsWhy() {

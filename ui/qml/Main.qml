@@ -131,6 +131,7 @@ ApplicationWindow {
 
     SettingsDialog {
         id: settingsDialog
+        objectName: "settingsDialog"
         workspace: window.workspace
         theme: theme
         anchors.centerIn: parent
