@@ -82,6 +82,10 @@ private:
     // Packed copies of the matrices that have a packed layout, in one anonymous mapping.
     std::unique_ptr<uint8_t, Unmap> packed_buf_;
     std::unordered_map<const Weight*, const uint8_t*> packed_;
+    // The packed output matrix when it is also the embedding table (tied): rows come from it,
+    // since the mapped pages were released.
+    const uint8_t* packed_embd_ = nullptr;
+    std::vector<uint8_t> embd_row_;
 };
 
 CpuBackend::CpuBackend(const Model& model, const BackendOptions& o)
@@ -150,22 +154,36 @@ void CpuBackend::repack_weights() {
         if (!can_repack(w.type, w.ne0)) continue;
         uint8_t* dst = packed_buf_.get() + offset[k];
         const int64_t groups = (w.ne1 + kPackRows - 1) / kPackRows;
-        pool_.run([&](int ith, int nth) {
-            int64_t g0, g1;
-            split_range(groups, ith, nth, 1, &g0, &g1);
-            repack_groups(w.type, w.ne0, w.ne1, w.data, dst, g0, g1);
-        });
-        packed_[&w] = dst;
         // The packed copy replaces the mapped pages: drop them from this process (they stay
-        // in the page cache) so resident memory stays near one copy of the weights. Only for
-        // file mappings: DONTNEED would zero anonymous memory (synthetic models). A tied
+        // in the page cache) so resident memory stays near one copy of the weights. Done in
+        // slices of ~32 MB so the largest matrix (the output) is never resident twice. Only
+        // for file mappings: DONTNEED would zero anonymous memory (synthetic models). A tied
         // output matrix is also the embedding table; lookups fault single rows back in.
-        if (file && w.data >= file->bytes() && w.data + w.nbytes <= file->bytes() + file->size()) {
+        const bool mapped = file && w.data >= file->bytes() && w.data + w.nbytes <= file->bytes() + file->size();
+        const size_t group_src = size_t(kPackRows) * w.row_bytes();
+        const int64_t slice = std::max<int64_t>(1, int64_t((size_t(32) << 20) / group_src));
+        for (int64_t s0 = 0; s0 < groups; s0 += slice) {
+            const int64_t s1 = std::min(groups, s0 + slice);
+            pool_.run([&](int ith, int nth) {
+                int64_t g0, g1;
+                split_range(s1 - s0, ith, nth, 1, &g0, &g1);
+                repack_groups(w.type, w.ne0, w.ne1, w.data, dst, s0 + g0, s0 + g1);
+            });
+            if (!mapped) continue;
             const uintptr_t page = 4096;
-            const uintptr_t a = (reinterpret_cast<uintptr_t>(w.data) + page - 1) & ~(page - 1);
-            const uintptr_t b = (reinterpret_cast<uintptr_t>(w.data) + w.nbytes) & ~(page - 1);
+            const uintptr_t lo = reinterpret_cast<uintptr_t>(w.data) + size_t(s0) * group_src;
+            const uintptr_t hi = std::min(reinterpret_cast<uintptr_t>(w.data) + w.nbytes,
+                                          reinterpret_cast<uintptr_t>(w.data) + size_t(s1) * group_src);
+            // Whole pages only: a partly covered page may hold bytes still to be packed.
+            const uintptr_t a = (lo + page - 1) & ~(page - 1), b = hi & ~(page - 1);
             if (b > a) madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED);
         }
+        packed_[&w] = dst;
+    }
+    if (auto it = packed_.find(&m_.output); it != packed_.end() && m_.output.data == m_.tok_embd.data &&
+                                            m_.output.type == m_.tok_embd.type) {
+        packed_embd_ = it->second;
+        embd_row_.resize(m_.tok_embd.row_bytes());
     }
 }
 
@@ -269,7 +287,12 @@ void CpuBackend::forward_batch(const int32_t* tokens, int B, int pos, float* log
     const int dim = p_.dim, kvd = p_.kv_dim(), qd = p_.q_dim(), ffn = p_.ffn_dim;
     const size_t nf = inv_freq_.size();
     for (int t = 0; t < B; ++t) {
-        dequantize_row(m_.tok_embd.type, m_.tok_embd.row(tokens[t]), x_.data() + size_t(t) * dim, dim);
+        const uint8_t* row = m_.tok_embd.row(tokens[t]);
+        if (packed_embd_) {
+            packed_row(m_.tok_embd.type, dim, m_.tok_embd.ne1, packed_embd_, tokens[t], embd_row_.data());
+            row = embd_row_.data();
+        }
+        dequantize_row(m_.tok_embd.type, row, x_.data() + size_t(t) * dim, dim);
         for (size_t i = 0; i < nf; ++i) {
             const float angle = float(pos + t) * inv_freq_[i];
             cos_[size_t(t) * nf + i] = std::cos(angle);

@@ -87,6 +87,58 @@ void pack_q6_K(const block_q6_K* const* rows, int64_t nb, uint8_t* qs, uint8_t* 
     }
 }
 
+// Inverses of the packers for one row (lane r of its group).
+void unpack_q4_0(const uint8_t* qs, const uint8_t* sc, int64_t nb, int r, block_q4_0* out) {
+    for (int64_t i = 0; i < nb; ++i) {
+        std::memcpy(&out[i].d, sc + size_t(i) * PackLayout::kQ4_0.sc + 2 * r, 2);
+        const uint8_t* q = qs + size_t(i) * PackLayout::kQ4_0.qs;
+        for (int c = 0; c < 4; ++c) std::memcpy(out[i].qs + 4 * c, q + c * 64 + r * 4, 4);
+    }
+}
+
+void unpack_q8_0(const uint8_t* qs, const uint8_t* sc, int64_t nb, int r, block_q8_0* out) {
+    for (int64_t i = 0; i < nb; ++i) {
+        std::memcpy(&out[i].d, sc + size_t(i) * PackLayout::kQ8_0.sc + 2 * r, 2);
+        const uint8_t* q = qs + size_t(i) * PackLayout::kQ8_0.qs;
+        for (int c = 0; c < 8; ++c)
+            for (int k = 0; k < 4; ++k) out[i].qs[4 * c + k] = int8_t(q[c * 64 + r * 4 + k] ^ 0x80);
+    }
+}
+
+void unpack_q4_K(const uint8_t* qs, const uint8_t* sc, int64_t nb, int r, block_q4_K* out) {
+    for (int64_t i = 0; i < nb; ++i) {
+        const uint8_t* q = qs + size_t(i) * PackLayout::kQ4_K.qs;
+        const uint8_t* s = sc + size_t(i) * PackLayout::kQ4_K.sc;
+        block_q4_K& b = out[i];
+        for (int c = 0; c < 32; ++c) std::memcpy(b.qs + 4 * c, q + c * 64 + r * 4, 4);
+        uint8_t scale[8], min[8];
+        for (int j = 0; j < 8; ++j) {
+            scale[j] = s[j * 16 + r];
+            min[j] = s[128 + (j / 2) * 32 + r * 2 + (j % 2)];
+        }
+        // Re-encode the 6-bit scales and mins (inverse of get_scale_min_k4).
+        for (int j = 0; j < 4; ++j) {
+            b.scales[j] = uint8_t(scale[j] | ((scale[j + 4] >> 4) << 6));
+            b.scales[j + 4] = uint8_t(min[j] | ((min[j + 4] >> 4) << 6));
+            b.scales[j + 8] = uint8_t((scale[j + 4] & 0xF) | ((min[j + 4] & 0xF) << 4));
+        }
+        std::memcpy(&b.d, s + 256 + 2 * r, 2);
+        std::memcpy(&b.dmin, s + 288 + 2 * r, 2);
+    }
+}
+
+void unpack_q6_K(const uint8_t* qs, const uint8_t* sc, int64_t nb, int r, block_q6_K* out) {
+    for (int64_t i = 0; i < nb; ++i) {
+        const uint8_t* q = qs + size_t(i) * PackLayout::kQ6_K.qs;
+        const uint8_t* s = sc + size_t(i) * PackLayout::kQ6_K.sc;
+        block_q6_K& b = out[i];
+        for (int g = 0; g < 32; ++g) std::memcpy(b.ql + 4 * g, q + g * 64 + r * 4, 4);
+        for (int g = 0; g < 16; ++g) std::memcpy(b.qh + 4 * g, q + (32 + g) * 64 + r * 4, 4);
+        for (int k = 0; k < 16; ++k) b.scales[k] = int8_t(s[k * 16 + r]);
+        std::memcpy(&b.d, s + 256 + 2 * r, 2);
+    }
+}
+
 template <class B>
 void pack_groups(void (*pack)(const B* const*, int64_t, uint8_t*, uint8_t*), const PackLayout& L,
                  int64_t n, int64_t nrows, const void* W, void* dst, int64_t g0, int64_t g1) {
@@ -140,6 +192,23 @@ void repack_groups(GgmlType t, int64_t n, int64_t nrows, const void* W, void* ds
     case GgmlType::Q8_0: pack_groups(pack_q8_0, PackLayout::kQ8_0, n, nrows, W, dst, g0, g1); break;
     case GgmlType::Q4_K: pack_groups(pack_q4_K, PackLayout::kQ4_K, n, nrows, W, dst, g0, g1); break;
     case GgmlType::Q6_K: pack_groups(pack_q6_K, PackLayout::kQ6_K, n, nrows, W, dst, g0, g1); break;
+    default: break;
+    }
+}
+
+void packed_row(GgmlType t, int64_t n, int64_t nrows, const void* P, int64_t r, void* dst) {
+    check(t, n, nrows, "packed_row");
+    if (r < 0 || r >= nrows) fail("packed_row: row ", r, " outside [0, ", nrows, ")");
+    const PackLayout& L = PackLayout::of(t);
+    const int64_t nb = n / L.block;
+    const uint8_t* qs = static_cast<const uint8_t*>(P) + size_t(r / kPackRows) * L.group_bytes(n);
+    const uint8_t* sc = qs + size_t(nb) * L.qs;
+    const int lane = int(r % kPackRows);
+    switch (t) {
+    case GgmlType::Q4_0: unpack_q4_0(qs, sc, nb, lane, static_cast<block_q4_0*>(dst)); break;
+    case GgmlType::Q8_0: unpack_q8_0(qs, sc, nb, lane, static_cast<block_q8_0*>(dst)); break;
+    case GgmlType::Q4_K: unpack_q4_K(qs, sc, nb, lane, static_cast<block_q4_K*>(dst)); break;
+    case GgmlType::Q6_K: unpack_q6_K(qs, sc, nb, lane, static_cast<block_q6_K*>(dst)); break;
     default: break;
     }
 }

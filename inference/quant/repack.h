@@ -31,6 +31,11 @@ size_t packed_size(GgmlType t, int64_t n, int64_t nrows);
 void repack_groups(GgmlType t, int64_t n, int64_t nrows, const void* W, void* dst, int64_t g0,
                    int64_t g1);
 
+// Writes row r of a packed matrix back in the GGUF layout (row_size(t, n) bytes, identical to
+// the packed source row): embedding lookups in a tied output matrix whose mapped pages were
+// released.
+void packed_row(GgmlType t, int64_t n, int64_t nrows, const void* P, int64_t r, void* dst);
+
 // Same contracts as matvec()/matmul() in quant.h, with P the packed matrix of nrows rows.
 // Any row range works; ranges aligned to kPackRows avoid recomputing a shared group.
 void packed_matvec(GgmlType t, int64_t n, int64_t nrows, const void* P, const void* xq, float* y,

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -121,6 +122,20 @@ TEST(QuantRepack, MatmulMatchesScalarDot) {
             ld::packed_matmul(t, n, rows, f.packed.data(), xq.data(), nb, y.data(), rows, 0, 21);
             ld::packed_matmul(t, n, rows, f.packed.data(), xq.data(), nb, y.data(), rows, 21, rows);
             expect_close(ref, y, ld::type_name(t));
+        }
+    }
+}
+
+TEST(QuantRepack, RowsUnpackToTheSourceBytes) {
+    // Packing is layout-only, so it works (and round-trips) without the packed kernels.
+    for (GgmlType t : kTypes) {
+        const int64_t n = 512, rows = 37;
+        const Fixture f = make(t, n, rows, 9);
+        const size_t rs = ld::row_size(t, n);
+        std::vector<uint8_t> row(rs);
+        for (int64_t r = 0; r < rows; ++r) {
+            ld::packed_row(t, n, rows, f.packed.data(), r, row.data());
+            ASSERT_EQ(0, std::memcmp(row.data(), f.w.data() + size_t(r) * rs, rs)) << ld::type_name(t) << " row " << r;
         }
     }
 }
