@@ -1,6 +1,8 @@
 #include "app/chat/chat_controller.h"
 
+#include "app/chat/auto_title.h"
 #include "app/chat/engine_host.h"
+#include "app/chat/sampling_overrides.h"
 #include "app/history/history_store.h"
 #include "app/settings/app_settings.h"
 
@@ -8,21 +10,13 @@ namespace ld::chat {
 
 using namespace ld::history;
 
-namespace {
-
-QString titleFrom(const QString& text) {
-    QString t = text.section(QLatin1Char('\n'), 0, 0).simplified();
-    if (t.size() > 48) t = t.left(47) + QChar(0x2026);
-    return t.isEmpty() ? QStringLiteral("New chat") : t;
-}
-
-}  // namespace
-
 ChatController::ChatController(HistoryStore* store, EngineHost* engine, settings::AppSettings* settings, QObject* parent)
     : QObject(parent), store_(store), engine_(engine), settings_(settings) {
     connect(engine_, &EngineHost::text, this, &ChatController::onText);
     connect(engine_, &EngineHost::finished, this, &ChatController::onFinished);
     connect(engine_, &EngineHost::failed, this, &ChatController::onFailed);
+    connect(engine_, &EngineHost::promptProgress, this, &ChatController::onPromptProgress);
+    connect(engine_, &EngineHost::modelLoaded, this, &ChatController::onModelLoaded);
 }
 
 bool ChatController::canContinue() const {
@@ -64,9 +58,14 @@ void ChatController::newChat() {
     conversationId_ = 0;
     title_.clear();
     systemPrompt_ = settings_->systemPrompt();
+    systemPromptEdited_ = false;
+    overrides_ = {};
+    conversationModel_ = engine_->modelName();
     messages_.clear();
     setNotice({});
     emit conversationChanged();
+    emit titleChanged();
+    emit chatSettingsChanged();
     emit messagesReset(messages_);
 }
 
@@ -89,9 +88,13 @@ void ChatController::openConversation(qint64 id) {
             conversationId_ = id;
             title_ = c.title;
             systemPrompt_ = c.systemPrompt;
+            overrides_ = c.sampling;
+            conversationModel_ = c.model;
             messages_ = branch.value();
             setNotice({});
             emit conversationChanged();
+            emit titleChanged();
+            emit chatSettingsChanged();
             emit messagesReset(messages_);
             emit busyChanged();  // canContinue depends on the messages
         });
@@ -114,9 +117,11 @@ bool ChatController::send(const QString& text) {
         return true;
     }
     NewConversation c;
-    c.title = titleFrom(text);
+    c.title = heuristicTitle(text);
     c.model = engine_->modelName();
-    c.systemPrompt = systemPrompt_.isEmpty() ? settings_->systemPrompt() : systemPrompt_;
+    // A new chat follows the global system prompt until the user sets one for it.
+    c.systemPrompt = systemPromptEdited_ ? systemPrompt_ : settings_->systemPrompt();
+    c.sampling = overrides_;
     const quint64 generation = openGeneration_;
     store_->createConversation(c).then(this, [this, m, text, generation](const Result<Conversation>& conv) {
         if (!conv || generation != openGeneration_) {
@@ -128,7 +133,10 @@ bool ChatController::send(const QString& text) {
         conversationId_ = conv->id;
         title_ = conv->title;
         systemPrompt_ = conv->systemPrompt;
+        conversationModel_ = conv->model;
         emit conversationChanged();
+        emit titleChanged();
+        emit chatSettingsChanged();
         addUserMessage(m, int(messages_.size()));
     });
     return true;
@@ -161,13 +169,14 @@ GenerationRequest ChatController::buildRequest(const QString& prefix) const {
         r.messages.append({m.role, m.content});
     }
     r.replyPrefix = prefix;
-    r.sampling = settings_->sampling();
+    r.sampling = applyOverrides(settings_->sampling(), overrides_);
     return r;
 }
 
 void ChatController::startReply(std::optional<qint64> parentId, const QString& prefix) {
     setBusy(true);
     setNotice({});
+    recordModel(engine_->modelName());
     const GenerationRequest request = buildRequest(prefix);
     const quint64 generation = openGeneration_;
     store_->beginReply(conversationId_, parentId, engine_->modelName())
@@ -234,6 +243,10 @@ void ChatController::continueReply() {
 
 void ChatController::onText(quint64 requestId, const QString& piece) {
     if (!reply_ || reply_->requestId != requestId) return;
+    if (promptProgress_ >= 0) {
+        promptProgress_ = -1;
+        emit promptProgressChanged();
+    }
     store_->appendReply(reply_->messageId, piece);
     if (reply_->conversationId != conversationId_) return;
     const int row = rowOf(reply_->messageId);
@@ -243,6 +256,10 @@ void ChatController::onText(quint64 requestId, const QString& piece) {
 }
 
 void ChatController::onFinished(const GenerationOutcome& out) {
+    if (titleJob_ && titleJob_->requestId == out.id) {
+        onTitleFinished(out);
+        return;
+    }
     if (!reply_ || reply_->requestId != out.id) return;
     GenerationStats stats;
     stats.promptTokens = out.promptTokens;
@@ -260,6 +277,10 @@ void ChatController::onFinished(const GenerationOutcome& out) {
 }
 
 void ChatController::onFailed(quint64 requestId, const QString& error) {
+    if (titleJob_ && titleJob_->requestId == requestId) {
+        titleJob_.reset();  // the heuristic title stays
+        return;
+    }
     if (!reply_ || reply_->requestId != requestId) return;
     emit errorOccurred(error);
     finishReply(MessageStatus::Error, {}, error);
@@ -281,7 +302,93 @@ void ChatController::finishReply(MessageStatus status, const GenerationStats& st
             emit messageUpdated(row, messages_[row]);
         }
     }
+    if (promptProgress_ >= 0) {
+        promptProgress_ = -1;
+        emit promptProgressChanged();
+    }
     setBusy(false);
+    // The first exchange is complete: let the model title the chat, unless the user named it.
+    if (status == MessageStatus::Complete && r.conversationId == conversationId_ && messages_.size() == 2 &&
+        messages_.last().id == r.messageId && !messages_.last().content.trimmed().isEmpty() &&
+        !renamedByUser_.contains(conversationId_) && title_ == heuristicTitle(messages_.first().content))
+        requestTitle(messages_.first().content, messages_.last().content);
+}
+
+void ChatController::onPromptProgress(quint64 requestId, int done, int total) {
+    if (!reply_ || reply_->requestId != requestId || total <= 0) return;
+    promptProgress_ = std::clamp(double(done) / double(total), 0.0, 1.0);
+    emit promptProgressChanged();
+}
+
+void ChatController::onModelLoaded(const ModelInfo& info) {
+    if (conversationId_ == 0) {
+        conversationModel_ = info.name;
+        emit chatSettingsChanged();
+        return;
+    }
+    if (info.name == conversationModel_) return;
+    recordModel(info.name);
+    setNotice(QStringLiteral("This chat now continues on %1; its history is re-read in the new model's chat format.")
+                  .arg(info.name));
+}
+
+void ChatController::recordModel(const QString& model) {
+    if (model.isEmpty() || conversationId_ == 0 || model == conversationModel_) return;
+    conversationModel_ = model;
+    emit chatSettingsChanged();
+    saveChatSettings();
+}
+
+void ChatController::saveChatSettings() {
+    store_->updateConversationSettings(conversationId_, conversationModel_, systemPrompt_, overrides_)
+        .then(this, [this](const Status& s) {
+            if (!s) emit errorOccurred(QStringLiteral("The chat's settings were not saved: %1").arg(s.error()));
+        });
+}
+
+void ChatController::setChatSettings(const QString& systemPrompt, const QVariantMap& samplingOverrides) {
+    systemPrompt_ = systemPrompt;
+    systemPromptEdited_ = true;
+    overrides_ = cleanOverrides(samplingOverrides);
+    emit chatSettingsChanged();
+    if (conversationId_ != 0) saveChatSettings();
+}
+
+void ChatController::renameConversation(qint64 id, const QString& title) {
+    const QString t = title.simplified();
+    if (t.isEmpty()) return;
+    renamedByUser_.insert(id);
+    store_->renameConversation(id, t).then(this, [this, id, t](const Status& s) {
+        if (!s) {
+            emit errorOccurred(s.error());
+            return;
+        }
+        if (id == conversationId_) setTitle(t);
+    });
+}
+
+void ChatController::setTitle(const QString& title) {
+    if (title_ == title) return;
+    title_ = title;
+    emit titleChanged();
+}
+
+void ChatController::requestTitle(const QString& user, const QString& reply) {
+    // Queued on the engine thread after the reply; a message sent meanwhile waits for these few
+    // tokens. The conversation's prompt is still cached, so only the question is read.
+    titleJob_ = TitleJob{engine_->generate(titleRequest(systemPrompt_, user, reply)), conversationId_};
+}
+
+void ChatController::onTitleFinished(const GenerationOutcome& out) {
+    const TitleJob job = *titleJob_;
+    titleJob_.reset();
+    const QString title = cleanTitle(out.text);
+    if (out.cancelled || title.isEmpty() || renamedByUser_.contains(job.conversationId)) return;
+    store_->renameConversation(job.conversationId, title).then(this, [this, job, title](const Status& s) {
+        if (!s) return;  // e.g. deleted meanwhile: the heuristic title (if any) stays
+        if (job.conversationId == conversationId_) setTitle(title);
+        emit titleGenerated(job.conversationId, title);
+    });
 }
 
 }  // namespace ld::chat

@@ -3,8 +3,11 @@
 // everything through the HistoryStore. Lives on the UI thread; every store and engine call is
 // asynchronous. A message is committed to the history before its reply is generated, and a
 // message that could not be saved is handed back (draftReturned) so the user never loses it.
+#include <QJsonObject>
 #include <QList>
 #include <QObject>
+#include <QSet>
+#include <QVariantMap>
 #include <optional>
 
 #include "app/chat/chat_types.h"
@@ -24,7 +27,14 @@ class EngineHost;
 class ChatController : public QObject {
     Q_OBJECT
     Q_PROPERTY(qint64 conversationId READ conversationId NOTIFY conversationChanged)
-    Q_PROPERTY(QString title READ title NOTIFY conversationChanged)
+    Q_PROPERTY(QString title READ title NOTIFY titleChanged)
+    // This chat's settings: its system prompt, the sampling settings it overrides (only the
+    // keys the user set; the rest follow the global settings) and the model it last used.
+    Q_PROPERTY(QString systemPrompt READ systemPrompt NOTIFY chatSettingsChanged)
+    Q_PROPERTY(QVariantMap samplingOverrides READ samplingOverrides NOTIFY chatSettingsChanged)
+    Q_PROPERTY(QString conversationModel READ conversationModel NOTIFY chatSettingsChanged)
+    // Share of the prompt read while a long one is evaluated before the first token; -1 otherwise.
+    Q_PROPERTY(double promptProgress READ promptProgress NOTIFY promptProgressChanged)
     Q_PROPERTY(bool busy READ busy NOTIFY busyChanged)
     Q_PROPERTY(QString notice READ notice NOTIFY noticeChanged)
     Q_PROPERTY(bool canContinue READ canContinue NOTIFY busyChanged)
@@ -36,6 +46,11 @@ public:
     QString title() const { return title_; }
     bool busy() const { return busy_; }
     QString notice() const { return notice_; }
+    QString systemPrompt() const { return systemPrompt_; }
+    QVariantMap samplingOverrides() const { return overrides_.toVariantMap(); }
+    const QJsonObject& samplingOverridesJson() const { return overrides_; }
+    QString conversationModel() const { return conversationModel_; }
+    double promptProgress() const { return promptProgress_; }
     bool canContinue() const;
     const QList<history::Message>& messages() const { return messages_; }
 
@@ -51,9 +66,18 @@ public:
     // Picks up an interrupted (or failed) last reply where it ended.
     Q_INVOKABLE void continueReply();
     Q_INVOKABLE void clearNotice();
+    // Saves this chat's system prompt and sampling overrides (keys: temperature, top_k, top_p,
+    // min_p, repeat_penalty, max_tokens; a missing key follows the global setting). Before the
+    // first message they are kept and saved with the new conversation.
+    Q_INVOKABLE void setChatSettings(const QString& systemPrompt, const QVariantMap& samplingOverrides);
+    // A title the user chose: the model's automatic title never replaces it.
+    Q_INVOKABLE void renameConversation(qint64 id, const QString& title);
 
 signals:
     void conversationChanged();
+    void titleChanged();
+    void chatSettingsChanged();
+    void promptProgressChanged();
     void busyChanged();
     void noticeChanged();
     void messagesReset(const QList<ld::history::Message>& messages);
@@ -64,6 +88,8 @@ signals:
     void draftReturned(const QString& text);
     // A reply finished (complete, interrupted or failed) and its final state was saved or not.
     void replyFinished(qint64 messageId);
+    // The model's title for a conversation was saved (after its first exchange).
+    void titleGenerated(qint64 conversationId, const QString& title);
 
 private:
     struct Reply {
@@ -80,6 +106,14 @@ private:
     void onFinished(const GenerationOutcome& outcome);
     void onFailed(quint64 requestId, const QString& error);
     void finishReply(history::MessageStatus status, const history::GenerationStats& stats, const QString& error);
+    void onPromptProgress(quint64 requestId, int done, int total);
+    void onModelLoaded(const ModelInfo& info);
+    // Saves the model now answering in this conversation, when it changed.
+    void recordModel(const QString& model);
+    void saveChatSettings();
+    void requestTitle(const QString& user, const QString& reply);
+    void onTitleFinished(const GenerationOutcome& outcome);
+    void setTitle(const QString& title);
     int rowOf(qint64 messageId) const;
     void truncate(int rows);
 
@@ -89,6 +123,16 @@ private:
     qint64 conversationId_ = 0;
     QString title_;
     QString systemPrompt_;
+    bool systemPromptEdited_ = false;   // a new chat's prompt was set by hand (else: the global one)
+    QJsonObject overrides_;
+    QString conversationModel_;
+    double promptProgress_ = -1;
+    struct TitleJob {
+        quint64 requestId = 0;
+        qint64 conversationId = 0;
+    };
+    std::optional<TitleJob> titleJob_;
+    QSet<qint64> renamedByUser_;        // conversations whose title the user chose this session
     QList<history::Message> messages_;  // the active branch, oldest first
     bool busy_ = false;
     QString notice_;

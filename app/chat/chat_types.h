@@ -12,6 +12,8 @@ struct EngineConfig {
     QString backend = QStringLiteral("auto");  // "auto" | "cpu" | "vulkan" | "cuda"
     int threads = 0;                           // 0 = one per core
     int contextLength = 4096;                  // clamped to the model's trained context
+    QString device;                            // GPU index or name substring; empty = best
+    int batchSize = 0;                         // prompt tokens per forward call; 0 = the backend's
 };
 
 struct SamplingConfig {
@@ -62,6 +64,13 @@ struct GenerationOutcome {
     double genTps = 0;
     double ttftMs = 0;
     int droppedMessages = 0;  // older turns left out to fit the context window
+};
+
+// A choice for the settings panel's device list.
+struct DeviceChoice {
+    QString value;          // what EngineConfig::device gets ("" = best available)
+    QString text;           // "0: NVIDIA H100 (discrete, 80.0 GiB)"
+    bool usable = true;
 };
 
 }  // namespace ld::chat

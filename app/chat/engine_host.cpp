@@ -32,6 +32,7 @@ EngineHost::EngineHost(QObject* parent) : QObject(parent) {
         emit stateChanged();
         emit modelLoadFailed(path, error);
     });
+    connect(worker_, &EngineWorker::promptProgress, this, &EngineHost::promptProgress);
     connect(worker_, &EngineWorker::text, this, &EngineHost::text);
     connect(worker_, &EngineWorker::finished, this, [this](const GenerationOutcome& out) {
         if (running_ == out.id) running_ = 0;

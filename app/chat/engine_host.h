@@ -30,7 +30,7 @@ public:
     void load(const EngineConfig& config);
     // Queues a request; returns its id (0 when no model is loaded: failed() follows).
     quint64 generate(GenerationRequest request);
-    // Stops the running generation before its next token.
+    // Stops the running generation before its next token (or prompt chunk): within ~100 ms.
     Q_INVOKABLE void stop();
 
     bool loading() const { return loading_ > 0; }
@@ -49,6 +49,7 @@ signals:
     void loadProgressChanged();
     void modelLoaded(const ld::chat::ModelInfo& info);
     void modelLoadFailed(const QString& path, const QString& error);
+    void promptProgress(quint64 requestId, int done, int total);
     void text(quint64 requestId, const QString& piece);
     void finished(const ld::chat::GenerationOutcome& outcome);
     void failed(quint64 requestId, const QString& error);

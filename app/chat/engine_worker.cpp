@@ -2,6 +2,7 @@
 
 #include <QFileInfo>
 #include <algorithm>
+#include <chrono>
 #include <random>
 
 #include "app/chat/model_info.h"
@@ -52,7 +53,9 @@ void EngineWorker::loadModel(const EngineConfig& config) {
         emit loadProgress(0.1);
         BackendOptions o;
         o.kind = config.backend.toStdString();
+        o.device = config.device.toStdString();
         o.n_threads = std::max(0, config.threads);
+        if (config.batchSize > 0) o.n_batch = config.batchSize;
         o.n_ctx = std::clamp(config.contextLength > 0 ? config.contextLength : 4096, 256, std::max(256, model->params.ctx_train));
         o.progress = [this](float f) {
             emit loadProgress(0.1 + 0.9 * double(f));
@@ -67,6 +70,7 @@ void EngineWorker::loadModel(const EngineConfig& config) {
         tokenizer_ = std::move(tokenizer);
         model_ = std::move(model);
         session_ = std::move(session);
+        batch_ = std::max(1, o.n_batch);
         info_ = describeModel(*model_, config.modelPath);
         info_.backend = QString::fromStdString(backend_->name());
         info_.contextSize = backend_->context_size();
@@ -112,6 +116,17 @@ void EngineWorker::generate(const GenerationRequest& request) {
         opt.cancel = cancel_;
 
         const quint64 id = request.id;
+        const PromptRun pre = evaluatePrompt(id, prompt.tokens);
+        if (pre.cancelled) {
+            GenerationOutcome out;
+            out.id = id;
+            out.stopReason = stopName(StopReason::Cancelled);
+            out.cancelled = true;
+            out.promptTokens = int(prompt.tokens.size());
+            out.droppedMessages = prompt.droppedMessages;
+            emit finished(out);
+            return;
+        }
         const GenerateResult res = session_->generate(prompt.tokens, opt, [this, id](std::string_view piece) {
             emit text(id, QString::fromUtf8(piece.data(), qsizetype(piece.size())));
             return true;
@@ -123,9 +138,10 @@ void EngineWorker::generate(const GenerationRequest& request) {
         out.cancelled = res.stop == StopReason::Cancelled;
         out.promptTokens = res.prompt_tokens;
         out.genTokens = int(res.tokens.size());
-        out.promptTps = res.prompt_tps();
+        const double promptMs = pre.ms + res.prompt_ms;
+        out.promptTps = promptMs > 0 ? (pre.evaluated + res.evaluated_tokens) * 1000.0 / promptMs : 0;
         out.genTps = res.gen_tps();
-        out.ttftMs = res.ttft_ms;
+        out.ttftMs = res.ttft_ms > 0 ? pre.ms + res.ttft_ms : 0;
         out.droppedMessages = prompt.droppedMessages;
         emit finished(out);
     } catch (const std::exception& e) {
@@ -133,6 +149,39 @@ void EngineWorker::generate(const GenerationRequest& request) {
         session_->clear();
         emit failed(request.id, errorText(e));
     }
+}
+
+EngineWorker::PromptRun EngineWorker::evaluatePrompt(quint64 requestId, const std::vector<int32_t>& prompt) {
+    using Clock = std::chrono::steady_clock;
+    PromptRun run;
+    const std::vector<int32_t>& cached = session_->cached_tokens();
+    size_t done = 0;
+    while (done < cached.size() && done < prompt.size() && cached[done] == prompt[done]) ++done;
+    // generate() runs the last token (it needs its logits) and whatever is left before it.
+    const size_t target = prompt.empty() ? 0 : prompt.size() - 1;
+    constexpr double kChunkMs = 50;  // half the 100 ms a stop may take
+    size_t chunk = size_t(std::min(batch_, 8));  // speed unknown yet: start small and measure
+    std::vector<int32_t> prefix;
+    while (done < target) {
+        if (cancel_->load()) {
+            run.cancelled = true;
+            return run;
+        }
+        const size_t next = std::min(target, done + chunk);
+        prefix.assign(prompt.begin(), prompt.begin() + std::ptrdiff_t(next));
+        const auto t0 = Clock::now();
+        session_->evaluate(prefix);  // reuses the cached prefix, runs [done, next)
+        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        run.ms += ms;
+        run.evaluated += int(next - done);
+        const double msPerToken = std::max(1e-3, ms / double(next - done));
+        // Grow at most 4x a step: the first timings include warm-up and are noisy.
+        chunk = std::clamp(size_t(kChunkMs / msPerToken), size_t(1), std::min(size_t(batch_), chunk * 4));
+        done = next;
+        emit promptProgress(requestId, int(done), int(prompt.size()));
+    }
+    run.cancelled = cancel_->load();
+    return run;
 }
 
 }  // namespace ld::chat

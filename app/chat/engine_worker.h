@@ -5,7 +5,9 @@
 // except the cancel flag.
 #include <QObject>
 #include <atomic>
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "app/chat/chat_types.h"
 
@@ -21,7 +23,8 @@ namespace ld::chat {
 class EngineWorker : public QObject {
     Q_OBJECT
 public:
-    // `cancel` belongs to the host; setting it stops the running generation before its next token.
+    // `cancel` belongs to the host; setting it stops the running generation before its next
+    // token, or between prompt chunks while the prompt is being read.
     explicit EngineWorker(std::atomic<bool>* cancel, QObject* parent = nullptr);
     ~EngineWorker() override;
 
@@ -36,13 +39,25 @@ signals:
     void loadProgress(double fraction);
     void modelLoaded(const ld::chat::ModelInfo& info);
     void modelLoadFailed(const QString& path, const QString& error);
+    // While a long prompt is evaluated: prompt tokens in the cache so far, of `total`.
+    void promptProgress(quint64 requestId, int done, int total);
     void text(quint64 requestId, const QString& piece);
     // Emitted once per request, after its last text().
     void finished(const ld::chat::GenerationOutcome& outcome);
     void failed(quint64 requestId, const QString& error);
 
 private:
+    struct PromptRun {
+        int evaluated = 0;   // tokens run before generate() takes over
+        double ms = 0;
+        bool cancelled = false;
+    };
+    // Runs all but the last prompt token in chunks sized to take ~50 ms each, checking the
+    // cancel flag between chunks: a stop lands quickly even while a long prompt is read.
+    PromptRun evaluatePrompt(quint64 requestId, const std::vector<int32_t>& prompt);
+
     std::atomic<bool>* cancel_;
+    int batch_ = 256;       // the backend's n_batch: the largest chunk worth running at once
     std::unique_ptr<Model> model_;
     std::unique_ptr<Tokenizer> tokenizer_;
     std::unique_ptr<Backend> backend_;

@@ -28,6 +28,7 @@ void AppSettings::write(const char* key, const QVariant& value) {
 QString AppSettings::modelPath() const { return read("model/path", {}).toString(); }
 QStringList AppSettings::extraModels() const { return read("model/extra", {}).toStringList(); }
 QString AppSettings::backend() const { return read("engine/backend", QStringLiteral("auto")).toString(); }
+QString AppSettings::device() const { return read("engine/device", QString()).toString(); }
 int AppSettings::threads() const { return read("engine/threads", 0).toInt(); }
 int AppSettings::contextLength() const { return read("engine/context", 4096).toInt(); }
 double AppSettings::temperature() const { return read("sampling/temperature", kDefaults.temperature).toDouble(); }
@@ -43,7 +44,12 @@ QString AppSettings::theme() const { return read("ui/theme", QStringLiteral("sys
 
 void AppSettings::setModelPath(const QString& v) { write("model/path", v); }
 void AppSettings::setExtraModels(const QStringList& v) { write("model/extra", v); }
-void AppSettings::setBackend(const QString& v) { write("engine/backend", v); }
+void AppSettings::setBackend(const QString& v) {
+    // A device index means something only within its backend.
+    if (v != backend()) setDevice({});
+    write("engine/backend", v);
+}
+void AppSettings::setDevice(const QString& v) { write("engine/device", v.trimmed()); }
 void AppSettings::setThreads(int v) { write("engine/threads", std::clamp(v, 0, 256)); }
 void AppSettings::setContextLength(int v) { write("engine/context", std::clamp(v, 256, 1 << 20)); }
 void AppSettings::setTemperature(double v) { write("sampling/temperature", std::clamp(v, 0.0, 5.0)); }
@@ -75,6 +81,7 @@ chat::EngineConfig AppSettings::engineConfig() const {
     chat::EngineConfig c;
     c.modelPath = modelPath();
     c.backend = backend();
+    c.device = device();
     c.threads = threads();
     c.contextLength = contextLength();
     return c;

@@ -15,6 +15,7 @@ class AppSettings : public QObject {
     Q_PROPERTY(QString modelPath READ modelPath WRITE setModelPath NOTIFY changed)
     Q_PROPERTY(QStringList extraModels READ extraModels WRITE setExtraModels NOTIFY changed)
     Q_PROPERTY(QString backend READ backend WRITE setBackend NOTIFY changed)
+    Q_PROPERTY(QString device READ device WRITE setDevice NOTIFY changed)  // "" = best available
     Q_PROPERTY(int threads READ threads WRITE setThreads NOTIFY changed)
     Q_PROPERTY(int contextLength READ contextLength WRITE setContextLength NOTIFY changed)
     Q_PROPERTY(double temperature READ temperature WRITE setTemperature NOTIFY changed)
@@ -34,6 +35,7 @@ public:
     QString modelPath() const;
     QStringList extraModels() const;
     QString backend() const;
+    QString device() const;
     int threads() const;
     int contextLength() const;
     double temperature() const;
@@ -48,6 +50,7 @@ public:
     void setModelPath(const QString& v);
     void setExtraModels(const QStringList& v);
     void setBackend(const QString& v);
+    void setDevice(const QString& v);
     void setThreads(int v);
     void setContextLength(int v);
     void setTemperature(double v);

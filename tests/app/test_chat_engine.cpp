@@ -17,14 +17,15 @@ namespace {
 
 QString sharedModel(const char* name) { return QStringLiteral(LLAMADESK_SHARED_DIR "/models/") + QLatin1String(name); }
 
-bool loadInto(EngineHost& host, const QString& path) {
+bool loadInto(EngineHost& host, const QString& path, int contextLength = 512, int batchSize = 0) {
     QSignalSpy loaded(&host, &EngineHost::modelLoaded);
     QSignalSpy failed(&host, &EngineHost::modelLoadFailed);
     EngineConfig c;
     c.modelPath = path;
     c.backend = QStringLiteral("cpu");
     c.threads = 2;
-    c.contextLength = 512;
+    c.contextLength = contextLength;
+    c.batchSize = batchSize;
     host.load(c);
     return QTest::qWaitFor([&] { return loaded.count() + failed.count() > 0; }, 30000) && loaded.count() == 1;
 }
@@ -109,6 +110,57 @@ private slots:
         QVERIFY(out.cancelled);
         QCOMPARE(out.stopReason, QStringLiteral("cancelled"));
         QVERIFY2(latency < 100, qPrintable(QStringLiteral("stopped after %1 ms").arg(latency)));
+    }
+
+    void stopDuringLongPromptWithin100ms() {
+        // One token per forward call: each computes the 128k-entry logits, so reading a long
+        // prompt takes seconds, and a stop must land between chunks, not after the prompt.
+        if (!QFileInfo::exists(sharedModel("tiny-llama31-random-f16.gguf"))) QSKIP("needs tiny-llama31-random-f16.gguf");
+        EngineHost host;
+        QVERIFY(loadInto(host, sharedModel("tiny-llama31-random-f16.gguf"), 1024, 1));
+        const int sentences = std::max(4, (host.contextSize() - 64) * 3 / 4 / 11);
+        GenerationRequest r = storyRequest(16);
+        r.messages.first().content = QStringLiteral("The quick brown fox jumps over the lazy dog. ").repeated(sentences);
+        QSignalSpy finished(&host, &EngineHost::finished);
+        QElapsedTimer sinceStop;
+        int lastDone = 0, total = 0;
+        bool ordered = true;
+        connect(&host, &EngineHost::promptProgress, this, [&](quint64, int done, int all) {
+            ordered = ordered && done > lastDone;
+            lastDone = done;
+            total = all;
+            if (done >= 24 && !sinceStop.isValid()) {
+                host.stop();
+                sinceStop.start();
+            }
+        });
+        host.generate(r);
+        QVERIFY(finished.wait(60000));
+        QVERIFY2(sinceStop.isValid(), "no prompt progress was reported");
+        const qint64 latency = sinceStop.elapsed();
+        const auto out = finished.first().first().value<GenerationOutcome>();
+        QVERIFY(ordered);
+        QVERIFY2(lastDone < total / 2, qPrintable(QStringLiteral("read %1 of %2 prompt tokens").arg(lastDone).arg(total)));
+        QVERIFY(out.cancelled);
+        QCOMPARE(out.genTokens, 0);
+        QVERIFY2(latency < 100, qPrintable(QStringLiteral("stopped after %1 ms").arg(latency)));
+    }
+
+    void chunkedPromptGivesTheSameReply() {
+        // Reading the prompt in chunks of 3 must leave the same cache as one batch.
+        auto greedy = [&](int batch) {
+            EngineHost host;
+            if (!loadInto(host, sharedModel("stories260K.gguf"), 512, batch)) return QStringLiteral("<load failed>");
+            QSignalSpy finished(&host, &EngineHost::finished);
+            GenerationRequest r = storyRequest(40);
+            r.messages.first().content = QStringLiteral("Once upon a time there was a little dog who liked to run in the park");
+            host.generate(r);
+            if (!finished.wait(30000)) return QStringLiteral("<timeout>");
+            return finished.first().first().value<GenerationOutcome>().text;
+        };
+        const QString whole = greedy(0);
+        QVERIFY(!whole.isEmpty());
+        QCOMPARE(greedy(3), whole);
     }
 
     void failedLoadKeepsPreviousModel() {
