@@ -3,6 +3,7 @@
 #include <QVariantMap>
 
 #include "app/chat/chat_controller.h"
+#include "ui/text_format.h"
 
 namespace ld::ui {
 
@@ -78,12 +79,15 @@ QVariant MessagesModel::data(const QModelIndex& index, int role) const {
 
 QHash<int, QByteArray> MessagesModel::roleNames() const {
     return {{IdRole, "messageId"}, {RoleRole, "role"},   {ContentRole, "content"}, {StatusRole, "status"},
-            {StatsRole, "stats"},  {ErrorRole, "error"}, {ModelRole, "model"},     {BlocksRole, "blocks"}};
+            {StatsRole, "stats"},  {ErrorRole, "error"}, {ModelRole, "modelName"}, {BlocksRole, "blocks"}};
 }
 
 QString MessagesModel::statsText(const history::GenerationStats& s) {
     if (s.genTokens <= 0) return {};
-    QString t = QStringLiteral("%1 tokens · %2 tok/s").arg(s.genTokens).arg(s.genTps, 0, 'f', 1);
+    QString t = QStringLiteral("%1 %2 · %3 tok/s")
+                    .arg(s.genTokens)
+                    .arg(s.genTokens == 1 ? QStringLiteral("token") : QStringLiteral("tokens"))
+                    .arg(s.genTps, 0, 'f', 1);
     if (s.ttftMs > 0) t += QStringLiteral(" · first token %1 ms").arg(qRound(s.ttftMs));
     if (s.promptTokens > 0) t += QStringLiteral(" · prompt %1 tokens").arg(s.promptTokens);
     return t;
@@ -93,7 +97,9 @@ QVariantList MessagesModel::splitBlocks(const QString& markdown) {
     QVariantList out;
     auto add = [&](bool code, const QString& text, const QString& lang) {
         if (!code && text.trimmed().isEmpty()) return;
-        out.append(QVariantMap{{QStringLiteral("code"), code}, {QStringLiteral("text"), text}, {QStringLiteral("lang"), lang}});
+        out.append(QVariantMap{{QStringLiteral("code"), code},
+                               {QStringLiteral("text"), code ? text : escapeMarkdownHtml(text)},
+                               {QStringLiteral("lang"), lang}});
     };
     const QStringList lines = markdown.split(QLatin1Char('\n'));
     QStringList current;

@@ -8,15 +8,19 @@
 #include <QGuiApplication>
 #include <QPalette>
 #include <QRegularExpression>
+#include <QFutureWatcher>
 #include <QSaveFile>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include "app/chat/chat_controller.h"
+#include "app/chat/devices.h"
 #include "app/chat/engine_host.h"
 #include "app/history/conversation_list_model.h"
 #include "app/history/history_store.h"
 #include "app/settings/app_settings.h"
 #include "ui/messages_model.h"
 #include "ui/model_list_model.h"
+#include "ui/text_format.h"
 
 namespace ld::ui {
 
@@ -89,10 +93,9 @@ void Workspace::addModelFile(const QUrl& url) {
 }
 
 void Workspace::renameConversation(qint64 id, const QString& title) {
-    if (title.trimmed().isEmpty()) return;
-    p_.store->renameConversation(id, title.trimmed()).then(this, [this](const Status& s) {
-        if (!s) emit errorOccurred(s.error());
-    });
+    // Through the controller: it keeps the window title current and the model's automatic
+    // title from replacing the user's.
+    p_.chat->renameConversation(id, title);
 }
 
 void Workspace::deleteConversation(qint64 id) {
@@ -143,8 +146,9 @@ void Workspace::search(const QString& text) {
     }
     SearchOptions o;
     o.limit = 50;
-    o.highlightOpen = QStringLiteral("<b>");
-    o.highlightClose = QStringLiteral("</b>");
+    // Private-use markers, not HTML: the snippet's own text is escaped around them.
+    o.highlightOpen = QString(kHighlightOpen);
+    o.highlightClose = QString(kHighlightClose);
     p_.store->search(text, o).then(this, [this, generation](const Result<QList<SearchHit>>& hits) {
         if (generation != searchGeneration_) return;  // the user typed on
         searchResults_.clear();
@@ -154,11 +158,26 @@ void Workspace::search(const QString& text) {
             for (const SearchHit& h : hits.value())
                 searchResults_.append(QVariantMap{{QStringLiteral("conversationId"), h.conversationId},
                                                   {QStringLiteral("title"), h.conversationTitle},
-                                                  {QStringLiteral("snippet"), h.snippet},
+                                                  {QStringLiteral("snippet"), highlightedSnippet(h.snippet)},
                                                   {QStringLiteral("role"), h.role}});
         }
         emit searchResultsChanged();
     });
+}
+
+void Workspace::refreshDevices(const QString& backend) {
+    const quint64 generation = ++devicesGeneration_;
+    auto* watcher = new QFutureWatcher<QList<chat::DeviceChoice>>(this);
+    connect(watcher, &QFutureWatcher<QList<chat::DeviceChoice>>::finished, this, [this, watcher, generation] {
+        watcher->deleteLater();
+        if (generation != devicesGeneration_) return;
+        devices_.clear();
+        for (const chat::DeviceChoice& d : watcher->result())
+            devices_.append(QVariantMap{{QStringLiteral("value"), d.value}, {QStringLiteral("text"), d.text},
+                                        {QStringLiteral("usable"), d.usable}});
+        emit devicesChanged();
+    });
+    watcher->setFuture(QtConcurrent::run([backend] { return chat::listDevices(backend); }));
 }
 
 void Workspace::copyText(const QString& text) {

@@ -35,6 +35,8 @@ class Workspace : public QObject {
     Q_PROPERTY(bool dark READ dark NOTIFY darkChanged)
     Q_PROPERTY(QVariantList searchResults READ searchResults NOTIFY searchResultsChanged)
     Q_PROPERTY(QString version READ version CONSTANT)
+    // [{value, text, usable}] for the settings panel's device list (see refreshDevices()).
+    Q_PROPERTY(QVariantList devices READ devices NOTIFY devicesChanged)
 public:
     struct Parts {
         history::HistoryStore* store;
@@ -56,6 +58,7 @@ public:
     bool dark() const { return dark_; }
     QVariantList searchResults() const { return searchResults_; }
     QString version() const;
+    QVariantList devices() const { return devices_; }
 
     // Loads `path` with the current engine settings; on success it becomes the saved model,
     // on failure the previous model stays and the reason is shown.
@@ -70,10 +73,13 @@ public:
     Q_INVOKABLE void search(const QString& text);
     Q_INVOKABLE void copyText(const QString& text);
     Q_INVOKABLE QString exportFileName(const QString& title, const QString& format) const;
+    // Lists the devices of `backend` on a pool thread (a Vulkan instance takes a while to make).
+    Q_INVOKABLE void refreshDevices(const QString& backend);
 
 signals:
     void darkChanged();
     void searchResultsChanged();
+    void devicesChanged();
     void errorOccurred(const QString& message);
     void info(const QString& message);
 
@@ -87,6 +93,8 @@ private:
     bool dark_ = false;
     QVariantList searchResults_;
     quint64 searchGeneration_ = 0;
+    QVariantList devices_;
+    quint64 devicesGeneration_ = 0;
     QString lastRequestedModel_;
 };
 

@@ -7,12 +7,16 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "app/chat/auto_title.h"
 #include "app/chat/chat_controller.h"
 #include "app/chat/engine_host.h"
 #include "app/history/history_store.h"
 #include "app/settings/app_settings.h"
 #include "ui/messages_model.h"
+#include "ui/app_parts.h"
 #include "ui/model_list_model.h"
+#include "ui/text_format.h"
+#include "ui/workspace.h"
 
 using namespace ld;
 using history::Message;
@@ -75,6 +79,64 @@ private slots:
         QCOMPARE(blocks[2].toMap().value(QStringLiteral("text")).toString(), QStringLiteral("Done."));
         QCOMPARE(blocks[3].toMap().value(QStringLiteral("text")).toString(), QStringLiteral("unterminated"));
         QCOMPARE(ui::MessagesModel::splitBlocks(QString()).size(), 0);
+    }
+
+    void titlesAreCleaned() {
+        QCOMPARE(chat::cleanTitle(QStringLiteral("\n  Title: \"Baking **bread** at home.\"\nMore text")),
+                 QStringLiteral("Baking **bread** at home"));
+        QCOMPARE(chat::cleanTitle(QStringLiteral(", It was a big, shiny cat.")), QStringLiteral("It was a big, shiny cat"));
+        QCOMPARE(chat::cleanTitle(QStringLiteral(" \n\"\" ")), QString());
+        QVERIFY(chat::cleanTitle(QStringLiteral("word ").repeated(40)).size() <= 60);
+        QCOMPARE(chat::heuristicTitle(QStringLiteral("First line\nsecond")), QStringLiteral("First line"));
+        QCOMPARE(chat::heuristicTitle(QStringLiteral("  ")), QStringLiteral("New chat"));
+    }
+
+    void snippetsAndMarkdownEscapeText() {
+        const QString hit = QStringLiteral("a <i>x</i> & ") + ui::kHighlightOpen + QStringLiteral("banana") + ui::kHighlightClose;
+        QCOMPARE(ui::highlightedSnippet(hit), QStringLiteral("a &lt;i&gt;x&lt;/i&gt; &amp; <b>banana</b>"));
+        // An unbalanced marker never leaves a tag open.
+        QCOMPARE(ui::highlightedSnippet(ui::kHighlightOpen + QStringLiteral("x<")), QStringLiteral("<b>x&lt;</b>"));
+        QCOMPARE(ui::highlightedSnippet(ui::kHighlightClose + QStringLiteral("y")), QStringLiteral("y"));
+        // Raw HTML in Markdown prose is shown as text; code spans and escapes are left alone.
+        QCOMPARE(ui::escapeMarkdownHtml(QStringLiteral("<img src=x> and `a<b` or \\<")),
+                 QStringLiteral("\\<img src=x> and `a<b` or \\<"));
+        QCOMPARE(ui::escapeMarkdownHtml(QStringLiteral("no tags")), QStringLiteral("no tags"));
+        const QVariantList blocks = ui::MessagesModel::splitBlocks(QStringLiteral("<b>hi</b>\n```html\n<p>code</p>\n```"));
+        QCOMPARE(blocks.size(), 2);
+        QCOMPARE(blocks[0].toMap().value(QStringLiteral("text")).toString(), QStringLiteral("\\<b>hi\\</b>"));
+        QCOMPARE(blocks[1].toMap().value(QStringLiteral("text")).toString(), QStringLiteral("<p>code</p>"));
+    }
+
+    void searchSnippetsEscapeMessageText() {
+        QTemporaryDir dir;
+        ui::AppPaths paths;
+        paths.database = dir.filePath(QStringLiteral("h.db"));
+        paths.settingsIni = dir.filePath(QStringLiteral("s.ini"));
+        paths.modelsFolder = dir.filePath(QStringLiteral("models"));
+        ui::AppParts parts(paths);
+        auto conv = parts.store->createConversation({QStringLiteral("<u>Fruit</u>"), {}, {}, {}});
+        QTRY_VERIFY(conv.isFinished());
+        QVERIFY(conv.result().ok());
+        history::NewMessage m;
+        m.conversationId = conv.result()->id;
+        m.role = QStringLiteral("user");
+        m.content = QStringLiteral("<img src=\"http://example.com/x.png\"> I like banana bread & tea");
+        auto added = parts.store->addMessage(m);
+        QTRY_VERIFY(added.isFinished());
+        QVERIFY(added.result().ok());
+
+        QSignalSpy results(parts.workspace.get(), &ui::Workspace::searchResultsChanged);
+        parts.workspace->search(QStringLiteral("banana"));
+        QVERIFY(results.wait(5000));
+        const QVariantList hits = parts.workspace->searchResults();
+        QCOMPARE(hits.size(), 1);
+        const QString snippet = hits.first().toMap().value(QStringLiteral("snippet")).toString();
+        QVERIFY2(snippet.contains(QStringLiteral("<b>banana</b>")), qPrintable(snippet));
+        QVERIFY2(snippet.contains(QStringLiteral("&lt;img")), qPrintable(snippet));
+        QVERIFY2(!snippet.contains(QStringLiteral("<img")), qPrintable(snippet));
+        QVERIFY(snippet.contains(QStringLiteral("&amp; tea")));
+        // Titles are shown as plain text (the QML sets Text.PlainText), so they stay raw here.
+        QCOMPARE(hits.first().toMap().value(QStringLiteral("title")).toString(), QStringLiteral("<u>Fruit</u>"));
     }
 
     void modelListReadsHeaders() {

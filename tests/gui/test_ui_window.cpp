@@ -14,6 +14,7 @@
 #include "app/chat/chat_controller.h"
 #include "app/chat/engine_host.h"
 #include "app/history/history_store.h"
+#include "app/history/history_types.h"
 #include "app/settings/app_settings.h"
 #include "ui/app_parts.h"
 #include "ui/workspace.h"
@@ -40,6 +41,17 @@ QStringList qmlWarnings() {
         if (!m.startsWith(QLatin1String("QStandardPaths:")) && !m.contains(QLatin1String("propagateSizeHints")))
             out << m;
     return out;
+}
+
+// Delegates of a ListView are not QObject children of it: walk the visual tree.
+void findItems(QQuickItem* root, const QString& name, QList<QQuickItem*>* out) {
+    if (root->objectName() == name) out->append(root);
+    for (QQuickItem* child : root->childItems()) findItems(child, name, out);
+}
+int visibleItems(QQuickItem* root, const QString& name) {
+    QList<QQuickItem*> items;
+    findItems(root, name, &items);
+    return int(std::count_if(items.begin(), items.end(), [](QQuickItem* i) { return i->isVisible(); }));
 }
 
 ui::AppPaths tempPaths(const QTemporaryDir& dir) {
@@ -117,6 +129,25 @@ private slots:
         auto* conversations = window->findChild<QQuickItem*>(QStringLiteral("conversationList"));
         QVERIFY(conversations);
         QTRY_COMPARE(conversations->property("count").toInt(), 1);
+
+        // Esc stops a streaming reply; it is shown as interrupted, with Continue.
+        parts.settings->setMaxTokens(400);
+        parts.settings->setTemperature(1.0);
+        bool escaped = false;
+        auto once = connect(parts.chat.get(), &chat::ChatController::replyText, this, [&] {
+            if (escaped) return;
+            escaped = true;
+            QTest::keyClick(window, Qt::Key_Escape);
+        });
+        QVERIFY(parts.chat->send(QStringLiteral("Tell me a long story")));
+        QVERIFY(done.wait(30000));
+        disconnect(once);
+        QVERIFY(escaped);
+        QCOMPARE(parts.chat->messages().last().status, history::MessageStatus::Interrupted);
+        QTRY_COMPARE(list->property("count").toInt(), 6);
+        QTRY_VERIFY(parts.chat->canContinue());
+        QTest::qWait(100);
+        QTRY_COMPARE(visibleItems(list, QStringLiteral("continueButton")), 1);
         QTest::qWait(200);
         QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
 
@@ -133,6 +164,19 @@ private slots:
         const QString darkPath = folder + QStringLiteral("/llamadesk-window-dark.png");
         QVERIFY(window->grabWindow().save(darkPath));
         qInfo("screenshot: %s", qPrintable(darkPath));
+
+        // This chat's settings: its own system prompt and overrides.
+        auto* chatSettings = window->findChild<QObject*>(QStringLiteral("chatSettingsDialog"));
+        QVERIFY(chatSettings);
+        parts.chat->setChatSettings(QStringLiteral("You tell stories."), {{QStringLiteral("temperature"), 0.3}});
+        QMetaObject::invokeMethod(chatSettings, "open");
+        QTRY_VERIFY(chatSettings->property("opened").toBool());
+        QTest::qWait(200);
+        const QString chatSettingsPath = folder + QStringLiteral("/llamadesk-chat-settings.png");
+        QVERIFY(window->grabWindow().save(chatSettingsPath));
+        qInfo("screenshot: %s", qPrintable(chatSettingsPath));
+        QMetaObject::invokeMethod(chatSettings, "close");
+        QTRY_VERIFY(!chatSettings->property("visible").toBool());
 
         // The settings dialog lists the loaded model.
         parts.settings->setTheme(QStringLiteral("light"));

@@ -21,6 +21,7 @@ Rectangle {
         Label {
             Layout.fillWidth: true
             text: banner.text
+            textFormat: Text.PlainText
             wrapMode: Text.Wrap
             color: banner.theme.text
         }

@@ -94,6 +94,7 @@ ApplicationWindow {
                 workspace: window.workspace
                 theme: theme
                 onSettingsRequested: settingsDialog.open()
+                onChatSettingsRequested: chatSettingsDialog.open()
             }
 
             Banner {
@@ -137,6 +138,14 @@ ApplicationWindow {
         anchors.centerIn: parent
         width: Math.min(window.width - 60, 720)
         height: window.height - 60
+    }
+
+    ChatSettingsDialog {
+        id: chatSettingsDialog
+        workspace: window.workspace
+        theme: theme
+        anchors.centerIn: parent
+        width: Math.min(window.width - 60, 520)
     }
 
     Toast {

@@ -1,5 +1,6 @@
-// One message: role, Markdown body (code blocks in monospace with a copy button), status,
-// actions (copy, edit & resend, regenerate, continue) and the reply's stats.
+// One message: a header line (who, status, the reply's model and stats, and the actions: copy,
+// edit & resend, regenerate, continue), then the Markdown body (code blocks in monospace with a
+// copy button). The actions sit in the header, so hiding them leaves no gap.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -16,13 +17,14 @@ Item {
     required property string stats
     required property string error
     required property var blocks
+    required property string modelName
     property bool isLast: false
     property bool editing: false
     readonly property QtObject chat: workspace.chat
     readonly property bool isUser: role === "user"
     readonly property bool streaming: status === "streaming"
 
-    implicitHeight: column.implicitHeight + 8
+    implicitHeight: column.implicitHeight + 10
 
     HoverHandler { id: hover }
 
@@ -36,6 +38,10 @@ Item {
         spacing: 4
 
         RowLayout {
+            id: header
+            Layout.fillWidth: true
+            // Fixed: the action buttons appearing on hover must not change the height.
+            Layout.preferredHeight: 26
             spacing: 8
             Label {
                 text: message.isUser ? qsTr("You") : message.role === "assistant" ? qsTr("Assistant") : message.role
@@ -53,6 +59,55 @@ Item {
                 running: visible
                 implicitWidth: 18
                 implicitHeight: 18
+            }
+            Label {
+                objectName: "replyStats"
+                Layout.fillWidth: true
+                visible: !message.isUser
+                // The model is named only where it is not the chat's current one (after a switch).
+                text: [message.modelName !== message.chat.conversationModel ? message.modelName : "", message.stats]
+                      .filter(s => s.length > 0).join(" · ")
+                textFormat: Text.PlainText
+                elide: Text.ElideRight
+                color: message.theme.subtle
+                font.pixelSize: 11
+            }
+            Item {
+                visible: message.isUser
+                Layout.fillWidth: true
+            }
+            Row {
+                id: actions
+                Layout.alignment: Qt.AlignRight | Qt.AlignVCenter
+                spacing: 0
+                visible: (hover.hovered || message.isLast) && !message.streaming && !message.editing
+                SmallButton {
+                    text: qsTr("Copy")
+                    onClicked: message.workspace.copyText(message.content)
+                }
+                SmallButton {
+                    visible: message.isUser
+                    enabled: !message.chat.busy
+                    text: qsTr("Edit")
+                    onClicked: {
+                        editArea.text = message.content
+                        message.editing = true
+                        editArea.forceActiveFocus()
+                    }
+                }
+                SmallButton {
+                    visible: !message.isUser && message.isLast
+                    enabled: !message.chat.busy
+                    text: qsTr("Regenerate")
+                    onClicked: message.chat.regenerate()
+                }
+                SmallButton {
+                    objectName: "continueButton"
+                    visible: message.isLast && message.chat.canContinue
+                    text: qsTr("Continue")
+                    highlighted: true
+                    onClicked: message.chat.continueReply()
+                }
             }
         }
 
@@ -83,13 +138,22 @@ Item {
                 }
                 Label {
                     visible: message.streaming && message.content.length === 0
-                    text: qsTr("Thinking…")
+                    text: message.isLast && message.chat.promptProgress >= 0
+                          ? qsTr("Reading the conversation… %1%").arg(Math.round(message.chat.promptProgress * 100))
+                          : qsTr("Thinking…")
                     color: message.theme.subtle
+                }
+                Label {
+                    visible: message.status === "interrupted" && message.content.length === 0
+                    text: qsTr("Stopped before the reply began.")
+                    color: message.theme.subtle
+                    font.italic: true
                 }
                 Label {
                     visible: message.error.length > 0
                     width: body.width
                     text: message.error
+                    textFormat: Text.PlainText
                     wrapMode: Text.Wrap
                     color: message.theme.error
                 }
@@ -118,44 +182,6 @@ Item {
                     text: qsTr("Cancel")
                     onClicked: message.editing = false
                 }
-            }
-        }
-
-        RowLayout {
-            spacing: 2
-            opacity: hover.hovered || message.isLast ? 1 : 0
-            visible: !message.streaming && !message.editing
-            ToolButton {
-                text: qsTr("Copy")
-                onClicked: message.workspace.copyText(message.content)
-            }
-            ToolButton {
-                visible: message.isUser
-                enabled: !message.chat.busy
-                text: qsTr("Edit")
-                onClicked: {
-                    editArea.text = message.content
-                    message.editing = true
-                    editArea.forceActiveFocus()
-                }
-            }
-            ToolButton {
-                visible: !message.isUser && message.isLast
-                enabled: !message.chat.busy
-                text: qsTr("Regenerate")
-                onClicked: message.chat.regenerate()
-            }
-            ToolButton {
-                visible: message.isLast && message.chat.canContinue
-                text: qsTr("Continue")
-                onClicked: message.chat.continueReply()
-            }
-            Label {
-                Layout.leftMargin: 8
-                visible: !message.isUser
-                text: message.stats
-                color: message.theme.subtle
-                font.pixelSize: 11
             }
         }
     }

@@ -17,7 +17,10 @@ Dialog {
     modal: true
     title: qsTr("Settings")
     standardButtons: Dialog.Close
-    onOpened: models.refresh()
+    onOpened: {
+        models.refresh()
+        workspace.refreshDevices(settings.backend)
+    }
 
     // A labelled number field that saves on Enter or when focus leaves.
     component NumberField: RowLayout {
@@ -157,7 +160,26 @@ Dialog {
                     Layout.preferredWidth: 160
                     model: dialog.settings.availableBackends()
                     currentIndex: Math.max(0, model.indexOf(dialog.settings.backend))
-                    onActivated: dialog.settings.backend = currentText
+                    onActivated: {
+                        dialog.settings.backend = currentText
+                        dialog.workspace.refreshDevices(currentText)
+                    }
+                }
+            }
+            RowLayout {
+                Label {
+                    Layout.preferredWidth: 190
+                    text: qsTr("Device")
+                }
+                ComboBox {
+                    id: deviceBox
+                    objectName: "deviceBox"
+                    Layout.preferredWidth: 360
+                    textRole: "text"
+                    valueRole: "value"
+                    model: dialog.workspace.devices
+                    currentIndex: Math.max(0, indexOfValue(dialog.settings.device))
+                    onActivated: dialog.settings.device = currentValue
                 }
             }
             NumberField {
@@ -240,7 +262,7 @@ Dialog {
                 Layout.fillWidth: true
                 wrapMode: Text.Wrap
                 color: dialog.theme.subtle
-                text: qsTr("Used for new chats.")
+                text: qsTr("Used for new chats. A chat can have its own (This chat… above the conversation).")
             }
             TextArea {
                 Layout.fillWidth: true

@@ -59,11 +59,13 @@ Rectangle {
                     Label {
                         width: parent.width
                         text: modelData.title
+                        textFormat: Text.PlainText
                         font.bold: true
                         elide: Text.ElideRight
                     }
                     Label {
                         width: parent.width
+                        // Escaped in C++; only the match highlighting is markup.
                         text: modelData.snippet
                         textFormat: Text.StyledText
                         wrapMode: Text.Wrap
@@ -102,6 +104,7 @@ Rectangle {
                     Label {
                         Layout.fillWidth: true
                         text: row.title
+                        textFormat: Text.PlainText
                         elide: Text.ElideRight
                         color: row.highlighted ? palette.highlightedText : sidebar.theme.text
                     }
@@ -200,6 +203,7 @@ Rectangle {
         standardButtons: Dialog.Yes | Dialog.No
         Label {
             text: qsTr("Delete “%1” and all its messages?").arg(sidebar.menuTarget.title)
+            textFormat: Text.PlainText
         }
         onAccepted: sidebar.workspace.deleteConversation(sidebar.menuTarget.id)
     }

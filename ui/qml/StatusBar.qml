@@ -9,6 +9,7 @@ Rectangle {
     required property QtObject theme
     readonly property QtObject engine: workspace.engine
     signal settingsRequested()
+    signal chatSettingsRequested()
 
     implicitHeight: 48
     color: theme.window
@@ -33,6 +34,13 @@ Rectangle {
             from: 0
             to: 1
             value: bar.engine.loadProgress
+        }
+        Button {
+            objectName: "chatSettingsButton"
+            text: qsTr("This chat…")
+            onClicked: bar.chatSettingsRequested()
+            ToolTip.visible: hovered
+            ToolTip.text: qsTr("System prompt and reply settings for this chat only")
         }
         Button {
             text: qsTr("Settings")

@@ -31,6 +31,7 @@ Rectangle {
         anchors.fill: parent
         anchors.margins: 12
         text: toast.message
+        textFormat: Text.PlainText
         wrapMode: Text.Wrap
         color: toast.isError ? toast.theme.error : toast.theme.text
     }
