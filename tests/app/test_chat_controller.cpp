@@ -219,8 +219,9 @@ private slots:
 
         // A title the user gives before the model's arrives is kept.
         chat_->newChat();
-        connect(chat_.get(), &ChatController::replyFinished, this, [this] {
-            if (chat_->title() != QLatin1String("Mine")) chat_->renameConversation(chat_->conversationId(), QStringLiteral("Mine"));
+        // (Renamed as the reply starts: the title is asked for only after the reply ends.)
+        connect(chat_.get(), &ChatController::messageAdded, this, [this](const Message& m) {
+            if (m.role == QLatin1String("assistant")) chat_->renameConversation(chat_->conversationId(), QStringLiteral("Mine"));
         });
         QVERIFY(chat_->send(QStringLiteral("Once upon a time")));
         QVERIFY(waitReply());
