@@ -6,12 +6,14 @@
 
 #include "app/chat/chat_controller.h"
 #include "app/chat/engine_host.h"
+#include "app/documents/document_controller.h"
 #include "app/history/conversation_list_model.h"
 #include "app/history/history_database.h"
 #include "app/history/history_store.h"
 #include "app/settings/app_settings.h"
 #include "ui/messages_model.h"
 #include "ui/model_list_model.h"
+#include "ui/model_manager_parts.h"
 #include "ui/workspace.h"
 
 namespace ld::ui {
@@ -27,16 +29,21 @@ AppParts::AppParts(const AppPaths& paths) {
     models = std::make_unique<ModelListModel>(settings.get(), paths.modelsFolder);
     workspace = std::make_unique<Workspace>(Workspace::Parts{store.get(), engine.get(), chat.get(), settings.get(),
                                                              conversations.get(), messages.get(), models.get()});
+    modelManager = std::make_unique<ModelManagerParts>(paths.modelsFolder, settings.get(), models.get(), workspace.get());
+    documents = std::make_unique<ld::documents::DocumentController>(store.get(), engine.get(), chat.get());
+    QObject::connect(documents.get(), &ld::documents::DocumentController::errorOccurred, workspace.get(), &Workspace::errorOccurred);
     chat->newChat();
 }
 
 AppParts::~AppParts() {
     // Views go first, then the controller, then the engine thread (joined) and the store
     // (which flushes replies still streaming).
+    modelManager.reset();
     workspace.reset();
     models.reset();
     messages.reset();
     conversations.reset();
+    documents.reset();  // cancels a running summary before the controller and engine go
     chat.reset();
     engine.reset();
     store.reset();
@@ -56,6 +63,8 @@ bool AppParts::loadInitialModel(const QString& overridePath) {
 
 bool AppParts::loadQml(QQmlApplicationEngine& qml) {
     qml.setInitialProperties({{QStringLiteral("workspace"), QVariant::fromValue<QObject*>(workspace.get())}});
+    modelManager->expose(qml.rootContext());
+    qml.rootContext()->setContextProperty(QStringLiteral("documents"), documents.get());
     qml.load(QUrl(QStringLiteral("qrc:/llamadesk/qml/Main.qml")));
     return !qml.rootObjects().isEmpty();
 }

@@ -18,11 +18,15 @@ class ChatController;
 namespace ld::settings {
 class AppSettings;
 }
+namespace ld::documents {
+class DocumentController;
+}
 
 namespace ld::ui {
 
 class MessagesModel;
 class ModelListModel;
+class ModelManagerParts;
 class Workspace;
 
 struct AppPaths {
@@ -50,6 +54,8 @@ public:
     std::unique_ptr<MessagesModel> messages;
     std::unique_ptr<ModelListModel> models;
     std::unique_ptr<Workspace> workspace;
+    std::unique_ptr<ld::documents::DocumentController> documents;  // dropped files -> summaries (QML: documents)
+    std::unique_ptr<ModelManagerParts> modelManager;  // catalog, downloads, local files
 };
 
 }  // namespace ld::ui

@@ -46,4 +46,8 @@ std::unique_ptr<GenerationRecorder> make_history_recorder(const std::string& db_
 // import FILE`; args are what follows "history". Returns the process exit code.
 int run_history_command(const std::vector<std::string>& args);
 
+// `llamadesk-cli models list [--dir D] | download URL [--sha256 HEX] [--dir D] [--token T]`;
+// args are what follows "models". Returns the process exit code.
+int run_models_command(const std::vector<std::string>& args);
+
 }  // namespace ld::cli

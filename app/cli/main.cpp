@@ -25,6 +25,7 @@ commands:
   synth    NAME OUT.gguf              (e.g. llama-3.2-1b:q4_0, llama-3.1-8b:q4_k_m)
   devices
   history  --db PATH list | show ID | search TEXT | export ID --format md|json | import FILE
+  models   list [--dir D] | download URL [--sha256 HEX] [--dir D] [--token T]
   --version, --help
 )";
 
@@ -52,6 +53,7 @@ int main(int argc, char** argv) {
         if (cmd == "synth") return cmd_synth(args);
         if (cmd == "devices") return cmd_devices(args);
         if (cmd == "history") return run_history_command(args);
+        if (cmd == "models") return run_models_command(args);
         std::cerr << "error: unknown command '" << cmd << "' (see llamadesk-cli --help)\n";
         return 1;
     } catch (const ld::cli::UsageError& e) {

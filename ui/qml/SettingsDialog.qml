@@ -149,6 +149,14 @@ Dialog {
                 }
             }
 
+            ModelCatalog {
+                Layout.fillWidth: true
+                workspace: dialog.workspace
+                theme: dialog.theme
+                catalog: modelCatalog
+                localModels: localModelFiles
+            }
+
             Heading { text: qsTr("Engine") }
             RowLayout {
                 Label {

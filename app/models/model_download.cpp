@@ -1,0 +1,458 @@
+#include "app/models/model_download.h"
+
+#include <QCryptographicHash>
+#include <QDir>
+#include <QFileInfo>
+#include <QHostAddress>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QRegularExpression>
+#include <QStorageInfo>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include "app/chat/model_info.h"
+
+namespace ld::models {
+
+namespace {
+
+// Free space kept beyond the file itself, so a download never fills the disk to the last byte.
+constexpr qint64 kDiskMargin = 64ll << 20;
+
+bool isLoopback(const QUrl& url) {
+    const QString host = url.host();
+    if (host.compare(QLatin1String("localhost"), Qt::CaseInsensitive) == 0) return true;
+    const QHostAddress a(host);
+    return !a.isNull() && a.isLoopback();
+}
+
+bool allowedScheme(const QUrl& url) {
+    return url.scheme() == QLatin1String("https") || (url.scheme() == QLatin1String("http") && isLoopback(url));
+}
+
+QString sidecarPath(const QString& part) { return part + QStringLiteral(".json"); }
+
+// SHA-256 of a file, read in 4 MiB slices; empty when cancelled or unreadable.
+QString hashFile(const QString& path, std::shared_ptr<std::atomic<bool>> cancel, QString* error) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) {
+        *error = f.errorString();
+        return {};
+    }
+    QCryptographicHash h(QCryptographicHash::Sha256);
+    QByteArray buf(4 << 20, Qt::Uninitialized);
+    for (;;) {
+        if (cancel->load()) return {};
+        const qint64 n = f.read(buf.data(), buf.size());
+        if (n < 0) {
+            *error = f.errorString();
+            return {};
+        }
+        if (n == 0) break;
+        h.addData(QByteArrayView(buf.constData(), n));
+    }
+    return QString::fromLatin1(h.result().toHex());
+}
+
+}  // namespace
+
+QString stateName(DownloadState s) {
+    switch (s) {
+    case DownloadState::Idle: return QStringLiteral("idle");
+    case DownloadState::Running: return QStringLiteral("running");
+    case DownloadState::Paused: return QStringLiteral("paused");
+    case DownloadState::Verifying: return QStringLiteral("verifying");
+    case DownloadState::Finished: return QStringLiteral("finished");
+    case DownloadState::Failed: return QStringLiteral("failed");
+    case DownloadState::Cancelled: return QStringLiteral("cancelled");
+    }
+    return {};
+}
+
+ModelDownload::ModelDownload(DownloadRequest request, QObject* parent)
+    : QObject(parent), req_(std::move(request)), nam_(new QNetworkAccessManager(this)) {
+    if (req_.fileName.isEmpty()) req_.fileName = fileNameForUrl(req_.url);
+    req_.sha256 = req_.sha256.trimmed().toLower();
+    freeSpace_ = [](const QString& folder) { return QStorageInfo(folder).bytesAvailable(); };
+    // Redirects are followed by hand so the token never leaves the original host.
+    nam_->setRedirectPolicy(QNetworkRequest::ManualRedirectPolicy);
+    hashPool_.setMaxThreadCount(1);
+}
+
+ModelDownload::~ModelDownload() {
+    if (verifyCancel_) verifyCancel_->store(true);
+    stopReply();
+}
+
+QString ModelDownload::fileNameForUrl(const QUrl& url) {
+    QString name = url.fileName(QUrl::FullyDecoded);
+    // No path tricks and no hidden files: the name lands inside the models folder.
+    name.remove(QLatin1Char('/')).remove(QLatin1Char('\\'));
+    while (name.startsWith(QLatin1Char('.'))) name.remove(0, 1);
+    return name;
+}
+
+qint64 ModelDownload::partialBytes(const QString& folder, const QString& fileName) {
+    const QFileInfo fi(QDir(folder).filePath(fileName + QStringLiteral(".part")));
+    return fi.exists() ? fi.size() : 0;
+}
+
+QString ModelDownload::finalPath() const { return QDir(req_.folder).filePath(req_.fileName); }
+QString ModelDownload::partPath() const { return finalPath() + QStringLiteral(".part"); }
+
+void ModelDownload::setState(DownloadState s) {
+    if (state_ == s) return;
+    state_ = s;
+    emit stateChanged(s);
+}
+
+void ModelDownload::start() {
+    if (state_ == DownloadState::Running || state_ == DownloadState::Verifying) return;
+    error_.clear();
+    computedSha_.clear();
+    redirects_ = 0;
+    restartedOnce_ = false;
+    resumedFrom_ = 0;
+    progress_ = {};
+    samples_.clear();
+    lastEmitMs_ = -1000;
+
+    if (!req_.url.isValid() || req_.url.host().isEmpty()) return fail(QStringLiteral("Invalid URL: %1").arg(req_.url.toString()));
+    if (!allowedScheme(req_.url))
+        return fail(QStringLiteral("Refusing %1: downloads need https (plain http only from this computer).").arg(req_.url.toDisplayString()));
+    if (req_.fileName.isEmpty()) return fail(QStringLiteral("The URL %1 names no file to save.").arg(req_.url.toDisplayString()));
+    if (!req_.sha256.isEmpty() && !QRegularExpression(QStringLiteral("^[0-9a-f]{64}$")).match(req_.sha256).hasMatch())
+        return fail(QStringLiteral("The expected SHA-256 must be 64 hex digits."));
+    if (!QDir().mkpath(req_.folder)) return fail(QStringLiteral("Cannot create the models folder %1.").arg(req_.folder));
+    if (QFileInfo::exists(finalPath()))
+        return fail(QStringLiteral("%1 already exists in %2; remove it first to download it again.").arg(req_.fileName, req_.folder));
+
+    // Two processes (the app and llamadesk-cli) appending to one .part would corrupt it.
+    lock_ = std::make_unique<QLockFile>(partPath() + QStringLiteral(".lock"));
+    lock_->setStaleLockTime(0);  // only a dead owner makes it stale
+    if (!lock_->tryLock(0)) {
+        lock_.reset();
+        return fail(QStringLiteral("%1 is already being downloaded by another LlamaDesk process.").arg(req_.fileName));
+    }
+
+    // A .part from another URL is not ours to continue.
+    QFile side(sidecarPath(partPath()));
+    etag_.clear();
+    lastModified_.clear();
+    if (side.open(QIODevice::ReadOnly)) {
+        const QJsonObject o = QJsonDocument::fromJson(side.readAll()).object();
+        if (o.value(QStringLiteral("url")).toString() == req_.url.toString()) {
+            etag_ = o.value(QStringLiteral("etag")).toString();
+            lastModified_ = o.value(QStringLiteral("lastModified")).toString();
+        } else {
+            QFile::remove(partPath());
+        }
+        side.close();
+    }
+
+    part_.setFileName(partPath());
+    if (!part_.open(QIODevice::ReadWrite)) return fail(QStringLiteral("Cannot write %1: %2").arg(partPath(), part_.errorString()));
+    offset_ = part_.size();
+    resumedFrom_ = offset_;
+    progress_.received = offset_;
+    if (req_.expectedSize > 0) {
+        progress_.total = req_.expectedSize;
+        const qint64 need = req_.expectedSize - offset_;
+        const qint64 free = freeSpace_(req_.folder);
+        if (need > 0 && free >= 0 && free < need + kDiskMargin)
+            return fail(QStringLiteral("Not enough disk space in %1: %2 needed, %3 free.")
+                            .arg(req_.folder, chat::formatBytes(need + kDiskMargin), chat::formatBytes(free)),
+                        offset_ == 0);
+    }
+    if (!writeSidecar()) return fail(QStringLiteral("Cannot write %1.").arg(sidecarPath(partPath())));
+
+    clock_.start();
+    setState(DownloadState::Running);
+    emit progressChanged();
+    sendRequest(req_.url, true);
+}
+
+void ModelDownload::sendRequest(const QUrl& url, bool sameOrigin) {
+    headersHandled_ = false;
+    aborting_ = false;
+    QNetworkRequest r(url);
+    r.setTransferTimeout(stallTimeoutMs_);
+    r.setHeader(QNetworkRequest::UserAgentHeader, QStringLiteral("LlamaDesk/" LLAMADESK_VERSION));
+    // Byte offsets must be those of the file itself, never of a compressed stream.
+    r.setRawHeader("Accept-Encoding", "identity");
+    if (offset_ > 0) {
+        r.setRawHeader("Range", "bytes=" + QByteArray::number(offset_) + '-');
+        // The server sends the whole (new) file instead when it changed since the .part began.
+        if (!etag_.isEmpty()) r.setRawHeader("If-Range", etag_.toUtf8());
+        else if (!lastModified_.isEmpty()) r.setRawHeader("If-Range", lastModified_.toUtf8());
+    }
+    if (!req_.token.isEmpty() && sameOrigin && (url.scheme() == QLatin1String("https") || isLoopback(url)))
+        r.setRawHeader("Authorization", "Bearer " + req_.token.toUtf8());
+    reply_ = nam_->get(r);
+    connect(reply_, &QNetworkReply::metaDataChanged, this, &ModelDownload::onMetaData);
+    connect(reply_, &QNetworkReply::readyRead, this, &ModelDownload::onReadyRead);
+    connect(reply_, &QNetworkReply::finished, this, &ModelDownload::onReplyFinished);
+}
+
+void ModelDownload::onMetaData() {
+    if (!reply_ || headersHandled_) return;
+    const int status = reply_->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    if (status == 0 || (status >= 300 && status < 400) || status >= 400) return;  // handled in finished
+    headersHandled_ = true;
+
+    const QByteArray etag = reply_->rawHeader("ETag");
+    const QByteArray lastModified = reply_->rawHeader("Last-Modified");
+    // Weak validators cannot be used with If-Range.
+    etag_ = etag.startsWith("W/") ? QString() : QString::fromUtf8(etag);
+    lastModified_ = QString::fromUtf8(lastModified);
+
+    qint64 total = -1;
+    if (status == 206) {
+        static const QRegularExpression re(QStringLiteral("^bytes (\\d+)-(\\d+)/(\\d+|\\*)$"));
+        const auto m = re.match(QString::fromLatin1(reply_->rawHeader("Content-Range")).trimmed());
+        if (!m.hasMatch() || m.captured(1).toLongLong() != offset_) {
+            // Not the bytes we asked for: start over from zero, once.
+            if (restartedOnce_) return fail(QStringLiteral("The server sent a byte range that does not continue the partial download."), true);
+            restartedOnce_ = true;
+            stopReply();
+            part_.resize(0);
+            offset_ = 0;
+            progress_.received = 0;
+            sendRequest(reply_ ? reply_->url() : req_.url, true);
+            return;
+        }
+        if (m.captured(3) != QLatin1String("*")) total = m.captured(3).toLongLong();
+    } else {
+        // 200: the whole file, from byte 0 — the server ignored Range or the file changed.
+        if (offset_ > 0) {
+            part_.resize(0);
+            offset_ = 0;
+            progress_.received = 0;
+            samples_.clear();
+        }
+        const QVariant len = reply_->header(QNetworkRequest::ContentLengthHeader);
+        if (len.isValid()) total = len.toLongLong();
+    }
+    part_.seek(offset_);
+    if (total >= 0) {
+        progress_.total = total;
+        const qint64 need = total - offset_;
+        const qint64 free = freeSpace_(req_.folder);
+        if (need > 0 && free >= 0 && free < need + kDiskMargin)
+            return fail(QStringLiteral("Not enough disk space in %1: %2 needed, %3 free.")
+                            .arg(req_.folder, chat::formatBytes(need + kDiskMargin), chat::formatBytes(free)),
+                        offset_ == 0);
+    }
+    writeSidecar();
+    emit progressChanged();
+}
+
+void ModelDownload::onReadyRead() {
+    if (!reply_ || state_ != DownloadState::Running) return;
+    if (!headersHandled_) {
+        onMetaData();
+        if (!headersHandled_ || !reply_ || state_ != DownloadState::Running) return;  // error body or restarted
+    }
+    const QByteArray data = reply_->readAll();
+    if (data.isEmpty()) return;
+    if (part_.write(data) != data.size()) {
+        const bool full = part_.error() == QFileDevice::ResourceError;
+        const QString why = full ? QStringLiteral("the disk is full") : part_.errorString();
+        // The bytes written so far stay: free some space and resume.
+        return fail(QStringLiteral("Writing %1 failed: %2. The partial download is kept; resume once there is room.").arg(partPath(), why));
+    }
+    progress_.received += data.size();
+    updateRate(false);
+}
+
+void ModelDownload::updateRate(bool force) {
+    const qint64 now = clock_.elapsed();
+    samples_.emplace_back(now, progress_.received);
+    while (samples_.size() > 2 && now - samples_.front().first > 3000) samples_.pop_front();
+    const qint64 dt = now - samples_.front().first;
+    if (dt > 0) progress_.bytesPerSecond = double(progress_.received - samples_.front().second) * 1000.0 / double(dt);
+    progress_.secondsLeft = progress_.total > 0 && progress_.bytesPerSecond > 1
+                                ? qint64(double(progress_.total - progress_.received) / progress_.bytesPerSecond)
+                                : -1;
+    if (force || now - lastEmitMs_ >= 100) {
+        lastEmitMs_ = now;
+        emit progressChanged();
+    }
+}
+
+void ModelDownload::onReplyFinished() {
+    QNetworkReply* reply = reply_;
+    if (!reply || sender() != reply) return;
+    reply->deleteLater();
+    reply_ = nullptr;
+    if (aborting_ || state_ != DownloadState::Running) return;
+
+    const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    if (status >= 300 && status < 400 && status != 304) {
+        const QUrl location = QUrl::fromEncoded(reply->rawHeader("Location").trimmed());
+        if (location.isEmpty() || !location.isValid())
+            return fail(QStringLiteral("The server redirected without a location (HTTP %1).").arg(status));
+        const QUrl target = reply->url().resolved(location);
+        if (++redirects_ > 10) return fail(QStringLiteral("Too many redirects for %1.").arg(req_.url.toDisplayString()));
+        if (!allowedScheme(target))
+            return fail(QStringLiteral("Refusing a redirect to %1: downloads need https.").arg(target.toDisplayString()));
+        const bool sameOrigin = target.scheme() == req_.url.scheme() && target.host() == req_.url.host() &&
+                                target.port(-1) == req_.url.port(-1);
+        return sendRequest(target, sameOrigin);
+    }
+    if (status == 416 && offset_ > 0) {
+        // Nothing left after our offset: either the .part is already complete or it is longer
+        // than the file (it changed). Verify in the first case, start over in the second.
+        static const QRegularExpression re(QStringLiteral("^bytes \\*/(\\d+)$"));
+        const auto m = re.match(QString::fromLatin1(reply->rawHeader("Content-Range")).trimmed());
+        if (m.hasMatch() && m.captured(1).toLongLong() == offset_) {
+            progress_.total = offset_;
+            return startVerify();
+        }
+        if (restartedOnce_) return fail(QStringLiteral("The server refused every byte range (HTTP 416)."), true);
+        restartedOnce_ = true;
+        part_.resize(0);
+        offset_ = 0;
+        progress_.received = 0;
+        return sendRequest(req_.url, true);
+    }
+    if (status == 401 || status == 403) {
+        return fail(req_.token.isEmpty()
+                        ? QStringLiteral("Access denied (HTTP %1): this model needs a Hugging Face token (Settings), and its license accepted on the model page.").arg(status)
+                        : QStringLiteral("Access denied (HTTP %1): the Hugging Face token was refused, or the model's license is not accepted on its page.").arg(status));
+    }
+    if (status == 404) return fail(QStringLiteral("Not found (HTTP 404): %1").arg(req_.url.toDisplayString()));
+    if (status >= 400)
+        return fail(QStringLiteral("The server answered HTTP %1 %2 for %3.")
+                        .arg(status)
+                        .arg(reply->attribute(QNetworkRequest::HttpReasonPhraseAttribute).toString(), req_.url.toDisplayString()));
+    if (reply->error() != QNetworkReply::NoError) return fail(describeNetworkError(reply));
+    if (status != 200 && status != 206) return fail(QStringLiteral("Unexpected answer from the server (HTTP %1).").arg(status));
+
+    // Qt hands out the last bytes before finished(); take any that are left.
+    if (reply->bytesAvailable() > 0) {
+        reply_ = reply;
+        onReadyRead();
+        reply_ = nullptr;
+        if (state_ != DownloadState::Running) return;
+    }
+    if (!part_.flush()) return fail(QStringLiteral("Writing %1 failed: %2").arg(partPath(), part_.errorString()));
+    if (progress_.total >= 0 && progress_.received != progress_.total)
+        return fail(QStringLiteral("The connection ended early (%1 of %2). The partial download is kept; resume to continue.")
+                        .arg(chat::formatBytes(progress_.received), chat::formatBytes(progress_.total)));
+    progress_.total = progress_.received;
+    startVerify();
+}
+
+QString ModelDownload::describeNetworkError(QNetworkReply* reply) const {
+    const QString where = progress_.total > 0 ? QStringLiteral(" after %1 of %2").arg(chat::formatBytes(progress_.received), chat::formatBytes(progress_.total))
+                                              : QString();
+    switch (reply->error()) {
+    case QNetworkReply::SslHandshakeFailedError:
+        return QStringLiteral("Secure connection to %1 failed: %2 (certificates are always verified).").arg(reply->url().host(), reply->errorString());
+    case QNetworkReply::HostNotFoundError:
+        return QStringLiteral("Cannot reach %1: host not found (offline?).").arg(reply->url().host());
+    case QNetworkReply::ConnectionRefusedError:
+        return QStringLiteral("Cannot reach %1: connection refused.").arg(reply->url().host());
+    case QNetworkReply::OperationCanceledError:
+    case QNetworkReply::TimeoutError:
+        return QStringLiteral("The network connection stalled%1. The partial download is kept; resume to continue.").arg(where);
+    default:
+        return QStringLiteral("The network connection was lost%1 (%2). The partial download is kept; resume to continue.").arg(where, reply->errorString());
+    }
+}
+
+void ModelDownload::startVerify() {
+    part_.close();
+    setState(DownloadState::Verifying);
+    emit progressChanged();
+    verifyCancel_ = std::make_shared<std::atomic<bool>>(false);
+    auto cancel = verifyCancel_;
+    verify_ = new QFutureWatcher<QString>(this);
+    auto error = std::make_shared<QString>();
+    connect(verify_, &QFutureWatcher<QString>::finished, this, [this, cancel, error] {
+        const QString digest = verify_->result();
+        verify_->deleteLater();
+        verify_ = nullptr;
+        if (cancel->load() || state_ != DownloadState::Verifying) return;
+        if (digest.isEmpty()) return fail(QStringLiteral("Cannot read %1 to verify it: %2").arg(partPath(), *error));
+        computedSha_ = digest;
+        if (!req_.sha256.isEmpty() && digest != req_.sha256)
+            return fail(QStringLiteral("Checksum mismatch for %1: expected SHA-256 %2, got %3. The downloaded file was deleted.")
+                            .arg(req_.fileName, req_.sha256, digest), true);
+        if (QFileInfo::exists(finalPath()) || !QFile::rename(partPath(), finalPath()))
+            return fail(QStringLiteral("Cannot move the download into place as %1.").arg(finalPath()));
+        removeSidecar();
+        lock_.reset();
+        setState(DownloadState::Finished);
+        emit finished(finalPath());
+    });
+    verify_->setFuture(QtConcurrent::run(&hashPool_, [path = partPath(), cancel, error] { return hashFile(path, cancel, error.get()); }));
+}
+
+void ModelDownload::stopReply() {
+    if (!reply_) return;
+    QNetworkReply* r = reply_;
+    reply_ = nullptr;
+    aborting_ = true;
+    r->disconnect(this);
+    r->abort();
+    r->deleteLater();
+}
+
+void ModelDownload::pause() {
+    if (state_ != DownloadState::Running) return;
+    stopReply();
+    part_.close();
+    lock_.reset();
+    progress_.bytesPerSecond = 0;
+    progress_.secondsLeft = -1;
+    setState(DownloadState::Paused);
+    emit progressChanged();
+}
+
+void ModelDownload::cancel() {
+    if (verifyCancel_) verifyCancel_->store(true);
+    stopReply();
+    part_.close();
+    QFile::remove(partPath());
+    removeSidecar();
+    lock_.reset();
+    progress_ = {};
+    setState(DownloadState::Cancelled);
+    emit progressChanged();
+}
+
+void ModelDownload::fail(const QString& error, bool deletePart) {
+    stopReply();
+    part_.close();
+    if (deletePart) {
+        QFile::remove(partPath());
+        removeSidecar();
+    }
+    lock_.reset();
+    error_ = error;
+    progress_.bytesPerSecond = 0;
+    progress_.secondsLeft = -1;
+    setState(DownloadState::Failed);
+    emit progressChanged();
+    emit failed(error);
+}
+
+bool ModelDownload::writeSidecar() {
+    QJsonObject o{{QStringLiteral("url"), req_.url.toString()},
+                  {QStringLiteral("etag"), etag_},
+                  {QStringLiteral("lastModified"), lastModified_},
+                  {QStringLiteral("total"), double(progress_.total)},
+                  {QStringLiteral("sha256"), req_.sha256}};
+    QFile f(sidecarPath(partPath()));
+    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate)) return false;
+    return f.write(QJsonDocument(o).toJson(QJsonDocument::Compact)) > 0;
+}
+
+void ModelDownload::removeSidecar() { QFile::remove(sidecarPath(partPath())); }
+
+}  // namespace ld::models
