@@ -24,8 +24,12 @@ QString duration(qint64 s) {
 }  // namespace
 
 CatalogModel::CatalogModel(QString folder, const models::MemoryInfo& memory, QObject* parent)
-    : QAbstractListModel(parent), folder_(std::move(folder)), memory_(memory) {
+    : CatalogModel(std::move(folder), memory, {}, parent) {
     entries_ = models::builtinCatalog(&catalogError_);
+}
+
+CatalogModel::CatalogModel(QString folder, const models::MemoryInfo& memory, QList<models::CatalogEntry> entries, QObject* parent)
+    : QAbstractListModel(parent), folder_(std::move(folder)), memory_(memory), entries_(std::move(entries)) {
     token_ = qEnvironmentVariable("HF_TOKEN");
     if (token_.isEmpty()) {
         QFile f(tokenFilePath());

@@ -48,6 +48,9 @@ public:
 
     // `folder`: the models folder; `memory`: this machine's (tests pass their own).
     CatalogModel(QString folder, const models::MemoryInfo& memory, QObject* parent = nullptr);
+    // With given entries instead of the built-in catalog (tests: loopback URLs).
+    CatalogModel(QString folder, const models::MemoryInfo& memory, QList<models::CatalogEntry> entries,
+                 QObject* parent = nullptr);
     ~CatalogModel() override;
 
     int rowCount(const QModelIndex& parent = {}) const override;
