@@ -163,7 +163,15 @@ void ChatController::addUserMessage(const NewMessage& message, int keepRows) {
 
 GenerationRequest ChatController::buildRequest(const QString& prefix) const {
     GenerationRequest r;
-    if (!systemPrompt_.trimmed().isEmpty()) r.messages.append({QStringLiteral("system"), systemPrompt_});
+    QString system = systemPrompt_.trimmed();
+    if (contextProvider_) {
+        QString lastUser;
+        for (const Message& m : messages_)
+            if (m.role == QLatin1String("user")) lastUser = m.content;
+        const QString context = contextProvider_(conversationId_, lastUser);
+        if (!context.isEmpty()) system = system.isEmpty() ? context : system + QStringLiteral("\n\n") + context;
+    }
+    if (!system.isEmpty()) r.messages.append({QStringLiteral("system"), system});
     for (const Message& m : messages_) {
         if (m.status == MessageStatus::Error && m.content.isEmpty()) continue;
         r.messages.append({m.role, m.content});
@@ -171,6 +179,27 @@ GenerationRequest ChatController::buildRequest(const QString& prefix) const {
     r.replyPrefix = prefix;
     r.sampling = applyOverrides(settings_->sampling(), overrides_);
     return r;
+}
+
+void ChatController::showAddedMessage(const Message& message) {
+    if (message.conversationId != conversationId_ || rowOf(message.id) >= 0) return;
+    messages_.append(message);
+    emit messageAdded(message);
+}
+
+void ChatController::showReplyText(qint64 messageId, const QString& piece) {
+    const int row = rowOf(messageId);
+    if (row < 0) return;
+    messages_[row].content += piece;
+    emit replyText(messageId, piece);
+}
+
+void ChatController::showMessageUpdate(const Message& message) {
+    const int row = message.conversationId == conversationId_ ? rowOf(message.id) : -1;
+    if (row < 0) return;
+    messages_[row] = message;
+    emit messageUpdated(row, message);
+    emit busyChanged();  // canContinue depends on the last message
 }
 
 void ChatController::startReply(std::optional<qint64> parentId, const QString& prefix) {

@@ -8,6 +8,7 @@
 #include <QObject>
 #include <QSet>
 #include <QVariantMap>
+#include <functional>
 #include <optional>
 
 #include "app/chat/chat_types.h"
@@ -66,6 +67,16 @@ public:
     // Picks up an interrupted (or failed) last reply where it ended.
     Q_INVOKABLE void continueReply();
     Q_INVOKABLE void clearNotice();
+
+    // For other parts of the app that write into the open conversation (a document's summary,
+    // app/documents): show a message they added, stream text into it, show its final state.
+    void showAddedMessage(const history::Message& message);
+    void showReplyText(qint64 messageId, const QString& piece);
+    void showMessageUpdate(const history::Message& message);
+    // Extra system context for replies, e.g. the passages of the conversation's documents that
+    // the question is about: (conversation id, last user text) -> text, empty for none.
+    using ContextProvider = std::function<QString(qint64, const QString&)>;
+    void setContextProvider(ContextProvider provider) { contextProvider_ = std::move(provider); }
     // Saves this chat's system prompt and sampling overrides (keys: temperature, top_k, top_p,
     // min_p, repeat_penalty, max_tokens; a missing key follows the global setting). Before the
     // first message they are kept and saved with the new conversation.
@@ -137,6 +148,7 @@ private:
     bool busy_ = false;
     QString notice_;
     std::optional<Reply> reply_;
+    ContextProvider contextProvider_;
     bool stopRequested_ = false;        // stop() before the reply's request was queued
     quint64 openGeneration_ = 0;        // drops a stale openConversation() result
 };

@@ -25,11 +25,17 @@ commands:
   synth    NAME OUT.gguf              (e.g. llama-3.2-1b:q4_0, llama-3.1-8b:q4_k_m)
   devices
   history  --db PATH list | show ID | search TEXT | export ID --format md|json | import FILE
+  summarize -m MODEL FILE... [--ctx N] [--threads N] [-n MAX_TOKENS] [--max-size-mb 50]
+           [--db PATH [--conversation ID]] [-q]   (PDF, DOCX, ODT, HTML, Markdown, text, code)
   models   list [--dir D] | download URL [--sha256 HEX] [--dir D] [--token T]
   --version, --help
 )";
 
 }  // namespace
+
+namespace ld::cli {
+int run_summarize_command(const ArgList& args);  // qt_summarize.cpp / noqt_summarize.cpp
+}
 
 int main(int argc, char** argv) {
     if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
@@ -53,6 +59,7 @@ int main(int argc, char** argv) {
         if (cmd == "synth") return cmd_synth(args);
         if (cmd == "devices") return cmd_devices(args);
         if (cmd == "history") return run_history_command(args);
+        if (cmd == "summarize") return run_summarize_command(args);
         if (cmd == "models") return run_models_command(args);
         std::cerr << "error: unknown command '" << cmd << "' (see llamadesk-cli --help)\n";
         return 1;

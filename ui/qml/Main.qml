@@ -121,6 +121,12 @@ ApplicationWindow {
                 theme: theme
             }
 
+            SummaryProgress {
+                Layout.fillWidth: true
+                theme: theme
+                controller: documents
+            }
+
             InputBar {
                 id: input
                 Layout.fillWidth: true
@@ -148,6 +154,12 @@ ApplicationWindow {
         width: Math.min(window.width - 60, 520)
     }
 
+    DropOverlay {
+        anchors.fill: parent
+        theme: theme
+        controller: documents
+    }
+
     Toast {
         id: toast
         theme: theme
@@ -161,6 +173,10 @@ ApplicationWindow {
         target: window.workspace
         function onErrorOccurred(message) { toast.show(message, true) }
         function onInfo(message) { toast.show(message, false) }
+    }
+    Connections {
+        target: documents
+        function onErrorOccurred(message) { toast.show(message, true) }
     }
 
     Component.onCompleted: input.focusInput()

@@ -1,0 +1,251 @@
+#include "app/documents/document_controller.h"
+
+#include <QFileInfo>
+#include <QtConcurrent>
+
+#include "app/chat/chat_controller.h"
+#include "app/chat/engine_host.h"
+#include "app/documents/document_attachment.h"
+#include "app/documents/engine_completion.h"
+#include "app/history/history_store.h"
+#include "inference/core/error.h"
+
+namespace ld::documents {
+
+using history::Attachment;
+using history::Message;
+using history::MessageStatus;
+using history::Result;
+
+namespace {
+
+QString timeLeft(double seconds) {
+    if (seconds < 0) return {};
+    const int s = int(seconds + 0.5);
+    if (s < 60) return QStringLiteral(" · about %1 s left").arg(s);
+    return QStringLiteral(" · about %1:%2 left").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
+}
+
+// What the summary thread hands back to the UI thread.
+struct Outcome {
+    SummaryResult result;
+    QList<Passage> passages;  // for retrieval, cut on the worker thread
+};
+
+}  // namespace
+
+DocumentController::DocumentController(history::HistoryStore* store, chat::EngineHost* engine,
+                                       chat::ChatController* chat, QObject* parent)
+    : QObject(parent), store_(store), engine_(engine), chat_(chat) {
+    chat_->setContextProvider([this](qint64 id, const QString& question) { return contextFor(id, question); });
+    connect(chat_, &chat::ChatController::conversationChanged, this, [this] { loadAttachments(chat_->conversationId()); });
+}
+
+DocumentController::~DocumentController() {
+    queue_.clear();
+    if (cancel_) cancel_->store(true);
+    // The worker never waits for this thread once cancelled (EngineCompletion polls the flag).
+    work_.waitForFinished();
+    chat_->setContextProvider({});
+}
+
+QStringList DocumentController::nameFilters() const {
+    return {QStringLiteral("Documents (%1)").arg(supportedPatterns().join(QLatin1Char(' '))), QStringLiteral("All files (*)")};
+}
+
+void DocumentController::addFiles(const QVariantList& urls) {
+    QStringList paths;
+    for (const QVariant& v : urls) {
+        QUrl url = v.toUrl();
+        if (!url.isValid() || url.scheme().isEmpty()) url = QUrl::fromLocalFile(v.toString());
+        if (url.isLocalFile()) paths << url.toLocalFile();
+        else emit errorOccurred(QStringLiteral("%1: only files on this computer can be summarized").arg(url.toDisplayString()));
+    }
+    addPaths(paths);
+}
+
+void DocumentController::addPaths(const QStringList& paths) {
+    if (paths.isEmpty()) return;
+    queue_ += paths;
+    emit stateChanged();
+    if (!busy_) startNext();
+}
+
+void DocumentController::cancel() {
+    queue_.clear();
+    if (cancel_) cancel_->store(true);
+    emit stateChanged();
+}
+
+void DocumentController::setProgress(double value, const QString& text) {
+    progress_ = value;
+    progressText_ = text;
+    emit progressChanged();
+}
+
+void DocumentController::startNext() {
+    if (queue_.isEmpty()) {
+        busy_ = false;
+        currentFile_.clear();
+        setProgress(0, {});
+        emit stateChanged();
+        return;
+    }
+    const QString path = queue_.takeFirst();
+    busy_ = true;
+    currentFile_ = QFileInfo(path).fileName();
+    emit stateChanged();
+    setProgress(-1, QStringLiteral("%1 — reading the file").arg(currentFile_));
+    const ReadOptions options = readOptions_;
+    QtConcurrent::run([path, options] { return readDocument(path, options); })
+        .then(this, [this, path](const Result<Document>& doc) { onRead(path, doc); });
+}
+
+void DocumentController::finishJob(const QString& fileName, bool ok) {
+    emit summaryFinished(fileName, ok);
+    startNext();
+}
+
+void DocumentController::onRead(const QString& path, const Result<Document>& doc) {
+    const QString name = QFileInfo(path).fileName();
+    if (!doc) {
+        emit errorOccurred(doc.error());
+        finishJob(name, false);
+        return;
+    }
+    if (!engine_->modelReady()) {
+        emit errorOccurred(QStringLiteral("%1: no model is loaded to summarize it; choose one in Settings").arg(name));
+        finishJob(name, false);
+        return;
+    }
+    const qint64 conversation = chat_->conversationId();
+    if (conversation) {
+        beginSummary(doc.value(), conversation);
+        return;
+    }
+    // A new chat has no conversation yet: the document starts one.
+    history::NewConversation nc;
+    nc.title = QStringLiteral("Summary of %1").arg(name);
+    nc.model = engine_->modelName();
+    store_->createConversation(nc).then(this, [this, d = doc.value()](const Result<history::Conversation>& c) {
+        if (!c) {
+            emit errorOccurred(QStringLiteral("%1: the conversation could not be created: %2").arg(d.fileName, c.error()));
+            finishJob(d.fileName, false);
+            return;
+        }
+        beginSummary(d, c->id);
+    });
+}
+
+void DocumentController::beginSummary(const Document& doc, qint64 conversation) {
+    history::NewMessage user;
+    user.conversationId = conversation;
+    user.role = QStringLiteral("user");
+    user.content = summaryRequestText(doc);
+    store_->addMessage(user).then(this, [this, doc, conversation](const Result<Message>& m) {
+        if (!m) {
+            emit errorOccurred(QStringLiteral("%1: not added to the conversation: %2").arg(doc.fileName, m.error()));
+            finishJob(doc.fileName, false);
+            return;
+        }
+        chat_->showAddedMessage(m.value());
+        const qint64 userId = m->id;
+        store_->beginReply(conversation, userId, engine_->modelName()).then(this, [this, doc, conversation, userId](const Result<Message>& reply) {
+            if (!reply) {
+                emit errorOccurred(QStringLiteral("%1: the summary could not be started: %2").arg(doc.fileName, reply.error()));
+                finishJob(doc.fileName, false);
+                return;
+            }
+            if (chat_->conversationId() == conversation) chat_->showAddedMessage(reply.value());
+            else if (chat_->conversationId() == 0) chat_->openConversation(conversation);  // loads both messages
+            runSummary(doc, conversation, userId, reply.value());
+        });
+    });
+}
+
+void DocumentController::runSummary(const Document& doc, qint64 conversation, qint64 userMessageId, const Message& reply) {
+    cancel_ = std::make_shared<std::atomic<bool>>(false);
+    const QString modelPath = engine_->modelPath();
+    const int contextSize = engine_->contextSize();
+    const qint64 replyId = reply.id;
+    setProgress(0, QStringLiteral("%1 — starting").arg(doc.fileName));
+    chat::EngineHost* engine = engine_;
+    work_ = QtConcurrent::run([this, doc, modelPath, contextSize, replyId, engine, conversation, userMessageId, reply,
+                               cancel = cancel_]() {
+        Outcome out;
+        std::unique_ptr<EngineCompletion> completion;
+        try {
+            completion = std::make_unique<EngineCompletion>(engine, modelPath, contextSize);
+        } catch (const std::exception& e) {
+            out.result.error = QStringLiteral("the model's tokenizer could not be read: %1").arg(QString::fromUtf8(e.what()));
+        }
+        if (completion) {
+            SummaryCallbacks cb;
+            cb.progress = [this, name = doc.fileName](const SummaryProgress& p) {
+                const double value = p.total > 0 ? double(p.done) / p.total : 0;
+                const QString text = QStringLiteral("%1 — %2 (%3/%4)%5").arg(name, p.stage).arg(p.done).arg(p.total).arg(timeLeft(p.secondsLeft));
+                QMetaObject::invokeMethod(this, [this, value, text] { setProgress(value, text); }, Qt::QueuedConnection);
+            };
+            cb.text = [this, replyId](const QString& piece) {
+                QMetaObject::invokeMethod(this, [this, replyId, piece] {
+                    store_->appendReply(replyId, piece);
+                    chat_->showReplyText(replyId, piece);
+                }, Qt::QueuedConnection);
+            };
+            Summarizer summarizer(*completion);
+            out.result = summarizer.summarize(doc, cb, cancel.get());
+        }
+        if (out.result.ok()) out.passages = passagesOf({toAttachment(doc, out.result.summary, 0, {})});
+        QMetaObject::invokeMethod(this, [this, out, doc, conversation, userMessageId, reply] {
+            const SummaryResult& r = out.result;
+            const MessageStatus status = r.ok() ? MessageStatus::Complete
+                                                : (r.cancelled ? MessageStatus::Interrupted : MessageStatus::Error);
+            store_->finishReply(reply.id, status, {}, r.error).then(this, [this, name = doc.fileName](const history::Status& s) {
+                if (!s) emit errorOccurred(QStringLiteral("%1: the summary was not saved: %2").arg(name, s.error()));
+            });
+            Message shown = reply;
+            shown.content = r.summary;
+            shown.status = status;
+            shown.error = r.error;
+            chat_->showMessageUpdate(shown);
+            if (!r.error.isEmpty()) emit errorOccurred(QStringLiteral("%1: %2").arg(doc.fileName, r.error));
+            if (r.ok()) {
+                store_->addAttachment(toAttachment(doc, r.summary, conversation, userMessageId))
+                    .then(this, [this, conversation, passages = out.passages, name = doc.fileName](const Result<Attachment>& a) {
+                        if (!a) {
+                            emit errorOccurred(QStringLiteral("%1: the document was not saved for follow-up questions: %2").arg(name, a.error()));
+                            return;
+                        }
+                        if (libraries_.contains(conversation)) {
+                            libraries_[conversation].attachments.append(a.value());
+                            libraries_[conversation].passages += passages;
+                        } else {
+                            libraries_.insert(conversation, Library{{a.value()}, passages});
+                        }
+                    });
+            }
+            finishJob(doc.fileName, r.ok());
+        }, Qt::QueuedConnection);
+    });
+}
+
+void DocumentController::loadAttachments(qint64 conversation) {
+    if (!conversation || libraries_.contains(conversation)) return;
+    store_->attachments(conversation).then(this, [this, conversation](const Result<QList<Attachment>>& list) {
+        if (!list || list->isEmpty() || libraries_.contains(conversation)) return;
+        QtConcurrent::run([l = list.value()] { return passagesOf(l); })
+            .then(this, [this, conversation, l = list.value()](const QList<Passage>& passages) {
+                if (!libraries_.contains(conversation)) libraries_.insert(conversation, Library{l, passages});
+            });
+    });
+}
+
+QString DocumentController::contextFor(qint64 conversation, const QString& question) const {
+    const auto it = libraries_.find(conversation);
+    if (it == libraries_.end() || it->attachments.isEmpty()) return {};
+    // About a third of the context window (at ~4 characters per token).
+    const int maxChars = std::max(2000, engine_->contextSize() * 4 / 3);
+    return relevantContext(it->attachments, it->passages, question, maxChars);
+}
+
+}  // namespace ld::documents

@@ -1,0 +1,99 @@
+#pragma once
+// The app's side of documents: files dropped on the window (or picked) join the open
+// conversation and get summarized one after another, off the UI thread. Each becomes a user
+// message ("📄 report.pdf — summarize") and an assistant reply that streams in as the
+// summary is written; the text and summary are stored as an attachment, and later questions in
+// that conversation get the relevant passages in their prompt (ChatController's context
+// provider). A file that cannot be read is reported by name and reason; the others proceed.
+#include <QFuture>
+#include <QHash>
+#include <QObject>
+#include <QStringList>
+#include <QUrl>
+#include <QVariantList>
+#include <atomic>
+#include <memory>
+
+#include "app/documents/document_reader.h"
+#include "app/documents/retrieval.h"
+#include "app/documents/summarizer.h"
+
+namespace ld::history {
+class HistoryStore;
+}
+namespace ld::chat {
+class EngineHost;
+class ChatController;
+}  // namespace ld::chat
+
+namespace ld::documents {
+
+class DocumentController : public QObject {
+    Q_OBJECT
+    Q_PROPERTY(bool busy READ busy NOTIFY stateChanged)
+    Q_PROPERTY(QString currentFile READ currentFile NOTIFY stateChanged)
+    Q_PROPERTY(int pendingFiles READ pendingFiles NOTIFY stateChanged)
+    Q_PROPERTY(double progress READ progress NOTIFY progressChanged)        // 0..1, -1 while reading
+    Q_PROPERTY(QString progressText READ progressText NOTIFY progressChanged)
+    Q_PROPERTY(QStringList nameFilters READ nameFilters CONSTANT)
+public:
+    DocumentController(history::HistoryStore* store, chat::EngineHost* engine, chat::ChatController* chat,
+                       QObject* parent = nullptr);
+    // Cancels the running summary and waits for its thread (which never waits for this one).
+    ~DocumentController() override;
+
+    bool busy() const { return busy_; }
+    QString currentFile() const { return currentFile_; }
+    int pendingFiles() const { return int(queue_.size()); }
+    double progress() const { return progress_; }
+    QString progressText() const { return progressText_; }
+    QStringList nameFilters() const;
+    void setReadOptions(const ReadOptions& options) { readOptions_ = options; }
+
+    // Local files (file:// URLs or paths, from a drop or a file dialog); others are reported.
+    Q_INVOKABLE void addFiles(const QVariantList& urls);
+    void addPaths(const QStringList& paths);
+    // Stops the running summary (what was written so far stays, marked interrupted) and drops
+    // the files still waiting.
+    Q_INVOKABLE void cancel();
+
+    // Prompt context for a question in a conversation: its documents' summaries and passages.
+    QString contextFor(qint64 conversationId, const QString& question) const;
+
+signals:
+    void stateChanged();
+    void progressChanged();
+    void errorOccurred(const QString& message);   // "report.pdf: the PDF is password-protected"
+    void summaryFinished(const QString& fileName, bool ok);
+
+private:
+    struct Job;
+    void startNext();
+    void onRead(const QString& path, const history::Result<Document>& doc);
+    void beginSummary(const Document& doc, qint64 conversationId);
+    void runSummary(const Document& doc, qint64 conversationId, qint64 userMessageId, const history::Message& reply);
+    void finishJob(const QString& fileName, bool ok);
+    void setProgress(double value, const QString& text);
+    void loadAttachments(qint64 conversationId);
+
+    history::HistoryStore* store_;
+    chat::EngineHost* engine_;
+    chat::ChatController* chat_;
+    ReadOptions readOptions_;
+    QStringList queue_;
+    bool busy_ = false;
+    QString currentFile_;
+    double progress_ = 0;
+    QString progressText_;
+    std::shared_ptr<std::atomic<bool>> cancel_;
+    QFuture<void> work_;
+    // Documents of conversations seen this session (retrieval runs on the UI thread from this
+    // cache: no SQL there).
+    struct Library {
+        QList<history::Attachment> attachments;
+        QList<Passage> passages;
+    };
+    QHash<qint64, Library> libraries_;
+};
+
+}  // namespace ld::documents
