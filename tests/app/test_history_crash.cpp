@@ -127,12 +127,23 @@ private slots:
             child.setArguments({QStringLiteral("--stream-child"), path, QString::number(conversation), QString::number(seed)});
             child.start();
             QVERIFY(child.waitForStarted());
-            // Mostly mid-reply; sometimes during open/begin, sometimes after the end.
+            // Mostly mid-reply; sometimes during open/begin, sometimes after the end. The
+            // mid-reply delay counts from BEGIN, since starting the child can take seconds on a
+            // busy machine.
+            QByteArray early;
+            if (run % 8 != 0) {
+                QElapsedTimer wait;
+                wait.start();
+                while (!early.contains("BEGIN") && wait.elapsed() < 30000 && child.state() == QProcess::Running) {
+                    child.waitForReadyRead(10);
+                    early += child.readAllStandardOutput();
+                }
+            }
             const int delayMs = run % 8 == 0 ? int(rng.bounded(60)) : int(rng.bounded(4200));
             QTest::qWait(delayMs);
             killHard(child);
             if (child.state() != QProcess::NotRunning) QVERIFY(child.waitForFinished(10000));
-            const QList<QByteArray> lines = child.readAllStandardOutput().split('\n');
+            const QList<QByteArray> lines = (early + child.readAllStandardOutput()).split('\n');
 
             Exchange ex;
             qsizetype lastCheckpoint = 0;
@@ -164,6 +175,24 @@ private slots:
             const QString where = QStringLiteral("run %1 (seed %2, killed after %3 ms)").arg(run).arg(seed).arg(delayMs);
             if (ex.userId == 0) {
                 ++beforeBegin;  // killed while opening or committing the prompt: allowed to have nothing
+                // ...or the prompt was committed and the kill came before BEGIN reached us: then
+                // the exchange must be whole (a complete prompt, a reply that is not `streaming`).
+                if (conversation > 0) {
+                    const Result<QList<Message>> all = db->messages(conversation);
+                    QVERIFY(all);
+                    if (all->size() == history.size() * 2 + 2) {
+                        const Message& user = all->at(all->size() - 2);
+                        const Message& reply = all->last();
+                        QCOMPARE(user.content, kPrompt);
+                        QCOMPARE(user.status, MessageStatus::Complete);
+                        QVERIFY2(reply.status != MessageStatus::Streaming, qPrintable(where));
+                        QVERIFY2(ex.reply.startsWith(reply.content), qPrintable(where + QStringLiteral(": not a prefix")));
+                        ex.userId = user.id;
+                        ex.replyId = reply.id;
+                        ex.stored = reply.content;
+                        history << ex;
+                    }
+                }
             } else {
                 const Result<Message> user = db->message(ex.userId);
                 QVERIFY2(user, qPrintable(where));
@@ -241,7 +270,15 @@ private slots:
             clock.start();
             QList<QPair<qint64, qsizetype>> received;  // (ms, total stdout bytes)
             QByteArray out;
-            const qint64 killAt = 600 + qint64(rng.bounded(2500));
+            // Loading the model can take seconds on a busy machine: start the random kill clock
+            // once the reply has begun to stream, so every run cuts a reply, not a model load.
+            while (out.isEmpty() && clock.elapsed() < 60000 && child.state() == QProcess::Running) {
+                child.waitForReadyRead(20);
+                out += child.readAllStandardOutput();
+                if (!out.isEmpty()) received << qMakePair(clock.elapsed(), out.size());
+            }
+            QVERIFY2(!out.isEmpty(), "the reply never started streaming");
+            const qint64 killAt = clock.elapsed() + qint64(rng.bounded(2500));
             while (clock.elapsed() < killAt && child.state() == QProcess::Running) {
                 child.waitForReadyRead(20);
                 const QByteArray chunk = child.readAllStandardOutput();
