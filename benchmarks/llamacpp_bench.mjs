@@ -13,7 +13,8 @@ const pp = [], tg = [];
 for (let r = 0; r < R; r++) {
     const context = await model.createContext({contextSize: P + N + 16, threads: T, batchSize: Math.max(P, 1)});
     const seq = context.getSequence();
-    const prompt = Array.from({length: P}, (_, i) => 1000 + ((i * 7919) % 30000));
+    // Real text tokens (valid for any vocabulary size), cut to exactly P.
+    const prompt = model.tokenize("Once upon a time, in a small town by the sea, ".repeat(P)).slice(0, P);
     let t0 = performance.now();
     await seq.evaluateWithoutGeneratingNewTokens(prompt);
     pp.push(P / ((performance.now() - t0) / 1000));

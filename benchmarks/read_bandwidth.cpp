@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
     std::memset(a, 1, n);
     std::vector<double> gbs;
     for (int rep = 0; rep < 5; ++rep) {
-        std::vector<long long> sums(size_t(threads));
+        std::vector<long long> sums(static_cast<size_t>(threads));
         const auto t0 = std::chrono::steady_clock::now();
         std::vector<std::thread> pool;
         for (int t = 0; t < threads; ++t) {
