@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "app/cli/cli_hooks.h"
+#include "app/cli/qt_support.h"
 #include "app/history/exchange_recorder.h"
 #include "app/history/history_database.h"
 #include "app/history/history_export.h"
@@ -19,22 +20,11 @@ namespace {
 
 using namespace ld::history;
 
-// Qt's SQL driver plugins load only with an application object; main() is Qt-free, so the
-// first history call makes one and keeps it for the process's lifetime.
-void ensureQtApplication() {
-    if (QCoreApplication::instance()) return;
-    static int argc = 1;
-    static char name[] = "llamadesk-cli";
-    static char* argv[] = {name, nullptr};
-    static QCoreApplication app(argc, argv);
-}
-
-QString qs(const std::string& s) { return QString::fromUtf8(s.data(), qsizetype(s.size())); }
 
 void printErr(const QString& text) { std::cerr << text.toStdString() << '\n'; }
 
 std::unique_ptr<HistoryDatabase> openDatabase(const QString& path, std::string* error) {
-    ensureQtApplication();
+    ensure_qt_application();
     OpenReport report;
     QString openError;
     auto db = HistoryDatabase::open(path, &report, &openError);

@@ -12,6 +12,7 @@
 
 #include "app/chat/model_info.h"
 #include "app/cli/cli_hooks.h"
+#include "app/cli/qt_support.h"
 #include "app/models/local_models.h"
 #include "app/models/model_download.h"
 
@@ -20,16 +21,6 @@ namespace {
 
 using namespace ld::models;
 
-// QtNetwork and the pool threads need an application object; main() is Qt-free.
-void ensureQtApplication() {
-    if (QCoreApplication::instance()) return;
-    static int argc = 1;
-    static char name[] = "llamadesk-cli";
-    static char* argv[] = {name, nullptr};
-    static QCoreApplication app(argc, argv);
-}
-
-QString qs(const std::string& s) { return QString::fromUtf8(s.data(), qsizetype(s.size())); }
 
 int fail(const QString& text) {
     std::cerr << "error: " << text.toStdString() << '\n';
@@ -115,7 +106,7 @@ int run_models_command(const std::vector<std::string>& args) {
         }
     }
     if (positional.empty()) return usage();
-    ensureQtApplication();
+    ensure_qt_application();
     if (dir.isEmpty()) dir = defaultModelsFolder();
 
     if (positional[0] == "list" && positional.size() == 1) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "app/cli/args.h"
+#include "app/cli/qt_support.h"
 #include "app/cli/commands.h"
 #include "app/cli/engine_setup.h"
 #include "app/documents/document_attachment.h"
@@ -25,7 +26,6 @@ namespace {
 std::atomic<bool> g_cancel{false};
 extern "C" void on_summarize_signal(int) { g_cancel.store(true); }
 
-QString qs(const std::string& s) { return QString::fromStdString(s); }
 
 std::string timeText(double seconds) {
     const int s = int(seconds + 0.5);
@@ -37,12 +37,7 @@ std::string timeText(double seconds) {
 
 // The history for --db; nullptr (after printing why) when it cannot be opened.
 std::unique_ptr<history::HistoryDatabase> openHistory(const std::string& path) {
-    if (!QCoreApplication::instance()) {  // Qt's SQL plugins load only with an application object
-        static int argc = 1;
-        static char name[] = "llamadesk-cli";
-        static char* argv[] = {name, nullptr};
-        static QCoreApplication app(argc, argv);
-    }
+    ensure_qt_application();  // Qt's SQL plugins load only with an application object
     history::OpenReport report;
     QString error;
     auto db = history::HistoryDatabase::open(qs(path), &report, &error);
