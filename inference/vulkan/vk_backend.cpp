@@ -27,6 +27,7 @@ public:
     int context_size() const override { return n_ctx_; }
     int vocab_size() const override { return p_.n_vocab; }
     void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) override;
+    const vk::Device& device() const { return dev_; }
 
 private:
     void upload_weights(const LoadProgress& progress);
@@ -216,7 +217,32 @@ std::string gib(uint64_t bytes) {
     return buf;
 }
 
+const VulkanBackend& as_vulkan(const Backend& b) {
+    const auto* v = dynamic_cast<const VulkanBackend*>(&b);
+    if (!v) fail("not a Vulkan backend: ", b.name());
+    return *v;
+}
+
 }  // namespace
+
+VulkanMemoryUsage vulkan_device_memory(const Backend& backend) {
+    const vk::Device& dev = as_vulkan(backend).device();
+    VulkanMemoryUsage u;
+    u.bytes = dev.memory_counter().bytes.load();
+    u.allocations = dev.memory_counter().allocations.load();
+    u.driver_heap_usage = dev.driver_heap_usage();
+    return u;
+}
+
+std::function<VulkanMemoryUsage()> vulkan_memory_probe(const Backend& backend) {
+    std::shared_ptr<const vk::MemoryCounter> c = as_vulkan(backend).device().shared_memory_counter();
+    return [c] {
+        VulkanMemoryUsage u;
+        u.bytes = c->bytes.load();
+        u.allocations = c->allocations.load();
+        return u;
+    };
+}
 
 std::unique_ptr<Backend> create_vulkan_backend(const Model& model, const BackendOptions& options) {
     return std::make_unique<VulkanBackend>(model, options);

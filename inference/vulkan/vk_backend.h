@@ -1,6 +1,9 @@
 #pragma once
 // Entry points of the Vulkan backend for create_backend() and `llamadesk-cli devices`.
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,5 +21,18 @@ struct VulkanDeviceLine {
     std::string json;  // the same as a JSON object
 };
 std::vector<VulkanDeviceLine> describe_vulkan_devices(std::string* why);
+
+// Device memory a Vulkan backend holds: what it allocated itself (exact) and, where the device
+// has VK_EXT_memory_budget, the driver's heap usage for this process.
+struct VulkanMemoryUsage {
+    uint64_t bytes = 0;        // currently allocated with vkAllocateMemory
+    uint64_t allocations = 0;  // live vkAllocateMemory allocations
+    std::optional<uint64_t> driver_heap_usage;
+};
+// Throws ld::Error when `backend` is not a Vulkan backend.
+VulkanMemoryUsage vulkan_device_memory(const Backend& backend);
+// The same counters, readable after the backend is destroyed (they must then read zero; the
+// driver figure is absent because its device is gone). For leak checks.
+std::function<VulkanMemoryUsage()> vulkan_memory_probe(const Backend& backend);
 
 }  // namespace ld

@@ -114,6 +114,7 @@ DeviceInfo describe(VkPhysicalDevice pd, int index) {
         if (std::strcmp(e.extensionName, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME) == 0) d.push_descriptor = true;
         if (std::strcmp(e.extensionName, "VK_NV_cooperative_matrix") == 0) d.coopmat_nv = true;
         if (std::strcmp(e.extensionName, "VK_KHR_cooperative_matrix") == 0) d.coopmat_khr = true;
+        if (std::strcmp(e.extensionName, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME) == 0) d.memory_budget = true;
     }
     VkPhysicalDeviceMemoryProperties mem;
     vkGetPhysicalDeviceMemoryProperties(pd, &mem);
@@ -231,11 +232,11 @@ Device::Device(const std::string& selector) {
     VkPhysicalDevice16BitStorageFeatures s16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
     s16.storageBuffer16BitAccess = VK_TRUE;
     VkPhysicalDeviceFeatures2 feats{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &s16};
-    const char* exts[] = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME};
+    const char* exts[] = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME};
     VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, &feats};
     dci.queueCreateInfoCount = 1;
     dci.pQueueCreateInfos = &qci;
-    dci.enabledExtensionCount = 1;
+    dci.enabledExtensionCount = info_.memory_budget ? 2 : 1;
     dci.ppEnabledExtensionNames = exts;
     const VkResult r = vkCreateDevice(physical_, &dci, nullptr, &device_);
     if (r != VK_SUCCESS) {
@@ -249,6 +250,12 @@ Device::Device(const std::string& selector) {
 }
 
 Device::~Device() {
+    // Buffers are members of the Device's owners and die first; anything left here is a leak
+    // (the count is kept so a test holding shared_memory_counter() sees it).
+    if (counter_->allocations.load() != 0)
+        std::fprintf(stderr, "vulkan: %s destroyed with %llu allocations (%llu bytes) still live\n",
+                     info_.name.c_str(), static_cast<unsigned long long>(counter_->allocations.load()),
+                     static_cast<unsigned long long>(counter_->bytes.load()));
     if (device_) vkDestroyDevice(device_, nullptr);
     if (messenger_) {
         auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
@@ -256,6 +263,16 @@ Device::~Device() {
         if (destroy) destroy(instance_, messenger_, nullptr);
     }
     if (instance_) vkDestroyInstance(instance_, nullptr);
+}
+
+std::optional<uint64_t> Device::driver_heap_usage() const {
+    if (!info_.memory_budget) return std::nullopt;
+    VkPhysicalDeviceMemoryBudgetPropertiesEXT budget{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
+    VkPhysicalDeviceMemoryProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2, &budget};
+    vkGetPhysicalDeviceMemoryProperties2(physical_, &props);
+    uint64_t used = 0;
+    for (uint32_t i = 0; i < props.memoryProperties.memoryHeapCount; ++i) used += budget.heapUsage[i];
+    return used;
 }
 
 uint32_t Device::memory_type(uint32_t bits, VkMemoryPropertyFlags want) const {

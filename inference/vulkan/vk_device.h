@@ -3,7 +3,10 @@
 // Nothing global: every Backend owns its Device.
 #include <vulkan/vulkan.h>
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +29,7 @@ struct DeviceInfo {
     bool push_descriptor = false;     // VK_KHR_push_descriptor (required)
     bool coopmat_nv = false;    // VK_NV_cooperative_matrix
     bool coopmat_khr = false;   // VK_KHR_cooperative_matrix
+    bool memory_budget = false; // VK_EXT_memory_budget (driver-reported heap usage)
     // Empty when the backend can run on it, else why not.
     std::string unusable;
 };
@@ -37,6 +41,14 @@ std::vector<DeviceInfo> list_devices(std::string* why = nullptr);
 // empty = best usable: discrete, then integrated, then anything). Throws ld::Error with the
 // reason when nothing fits.
 int choose_device(const std::vector<DeviceInfo>& devices, const std::string& selector);
+
+// What one Device currently holds through vkAllocateMemory. Every Buffer adds on allocation and
+// subtracts on free, so a leak shows as a nonzero count once its owner is gone. Shared with
+// callers (not a global) so a leak check can still read it after the Device is destroyed.
+struct MemoryCounter {
+    std::atomic<uint64_t> bytes{0};
+    std::atomic<uint64_t> allocations{0};
+};
 
 class Device {
 public:
@@ -54,6 +66,11 @@ public:
     // Memory type with all `want` flags among `bits`; UINT32_MAX when none.
     uint32_t memory_type(uint32_t bits, VkMemoryPropertyFlags want) const;
     PFN_vkCmdPushDescriptorSetKHR push_descriptor_set = nullptr;
+    MemoryCounter& memory_counter() const { return *counter_; }
+    std::shared_ptr<const MemoryCounter> shared_memory_counter() const { return counter_; }
+    // Sum of VK_EXT_memory_budget heapUsage over all heaps (the driver's view of this process);
+    // nullopt when the device lacks the extension.
+    std::optional<uint64_t> driver_heap_usage() const;
 
 private:
     VkInstance instance_ = VK_NULL_HANDLE;
@@ -65,6 +82,7 @@ private:
     DeviceInfo info_;
     VkPhysicalDeviceLimits limits_{};
     VkPhysicalDeviceMemoryProperties memory_{};
+    std::shared_ptr<MemoryCounter> counter_ = std::make_shared<MemoryCounter>();
 };
 
 }  // namespace ld::vk

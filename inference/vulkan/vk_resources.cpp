@@ -43,8 +43,17 @@ Buffer::Buffer(const Device& dev, size_t bytes, Kind kind) : device_(dev.device(
                  bytes >> 20, " MiB (", dev.info().name, ")");
         check(r, "vkAllocateMemory");
     }
-    check(vkBindBufferMemory(device_, buffer_, memory_, 0), "vkBindBufferMemory");
-    if (kind == Kind::host) check(vkMapMemory(device_, memory_, 0, VK_WHOLE_SIZE, 0, &mapped_), "vkMapMemory");
+    counter_ = &dev.memory_counter();
+    allocated_ = req.size;
+    counter_->bytes += allocated_;
+    counter_->allocations += 1;
+    // A throwing constructor runs no destructor: free here or the memory (and its count) leaks.
+    VkResult b = vkBindBufferMemory(device_, buffer_, memory_, 0);
+    if (b == VK_SUCCESS && kind == Kind::host) b = vkMapMemory(device_, memory_, 0, VK_WHOLE_SIZE, 0, &mapped_);
+    if (b != VK_SUCCESS) {
+        release();
+        check(b, kind == Kind::host ? "vkBindBufferMemory/vkMapMemory" : "vkBindBufferMemory");
+    }
 }
 
 Buffer& Buffer::operator=(Buffer&& o) noexcept {
@@ -53,6 +62,8 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
         device_ = std::exchange(o.device_, VK_NULL_HANDLE);
         buffer_ = std::exchange(o.buffer_, VK_NULL_HANDLE);
         memory_ = std::exchange(o.memory_, VK_NULL_HANDLE);
+        counter_ = std::exchange(o.counter_, nullptr);
+        allocated_ = std::exchange(o.allocated_, 0);
         size_ = std::exchange(o.size_, 0);
         mapped_ = std::exchange(o.mapped_, nullptr);
     }
@@ -63,7 +74,13 @@ Buffer::~Buffer() { release(); }
 
 void Buffer::release() {
     if (buffer_) vkDestroyBuffer(device_, buffer_, nullptr);
-    if (memory_) vkFreeMemory(device_, memory_, nullptr);  // unmaps too
+    if (memory_) {
+        vkFreeMemory(device_, memory_, nullptr);  // unmaps too
+        counter_->bytes -= allocated_;
+        counter_->allocations -= 1;
+    }
+    counter_ = nullptr;
+    allocated_ = 0;
     buffer_ = VK_NULL_HANDLE;
     memory_ = VK_NULL_HANDLE;
     mapped_ = nullptr;

@@ -10,6 +10,7 @@
 namespace ld::vk {
 
 class Device;
+struct MemoryCounter;
 
 // A storage buffer with its own memory. Move-only; frees itself.
 class Buffer {
@@ -33,6 +34,8 @@ private:
     VkDevice device_ = VK_NULL_HANDLE;
     VkBuffer buffer_ = VK_NULL_HANDLE;
     VkDeviceMemory memory_ = VK_NULL_HANDLE;
+    MemoryCounter* counter_ = nullptr;  // the Device's; outlives every Buffer of that Device
+    uint64_t allocated_ = 0;            // bytes counted for memory_ (the driver's rounded size)
     size_t size_ = 0;
     void* mapped_ = nullptr;
 };
