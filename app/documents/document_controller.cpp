@@ -29,7 +29,6 @@ QString timeLeft(double seconds) {
 // What the summary thread hands back to the UI thread.
 struct Outcome {
     SummaryResult result;
-    QList<Passage> passages;  // for retrieval, cut on the worker thread
 };
 
 }  // namespace
@@ -150,27 +149,52 @@ void DocumentController::beginSummary(const Document& doc, qint64 conversation) 
         }
         chat_->showAddedMessage(m.value());
         const qint64 userId = m->id;
-        store_->beginReply(conversation, userId, engine_->modelName()).then(this, [this, doc, conversation, userId](const Result<Message>& reply) {
-            if (!reply) {
-                emit errorOccurred(QStringLiteral("%1: the summary could not be started: %2").arg(doc.fileName, reply.error()));
-                finishJob(doc.fileName, false);
-                return;
+        // The text is stored before the summary starts, so a cancelled or failed summary still
+        // leaves the document for follow-up questions; the summary is added when it is done.
+        store_->addAttachment(toAttachment(doc, {}, conversation, userId)).then(this, [this, doc, conversation, userId](const Result<Attachment>& a) {
+            qint64 attachmentId = 0;
+            if (a) {
+                attachmentId = a->id;
+                QtConcurrent::run([att = a.value()] { return passagesOf({att}); })
+                    .then(this, [this, conversation, att = a.value()](const QList<Passage>& passages) { addToLibrary(conversation, att, passages); });
+            } else {
+                emit errorOccurred(QStringLiteral("%1: the document was not saved for follow-up questions: %2").arg(doc.fileName, a.error()));
             }
-            if (chat_->conversationId() == conversation) chat_->showAddedMessage(reply.value());
-            else if (chat_->conversationId() == 0) chat_->openConversation(conversation);  // loads both messages
-            runSummary(doc, conversation, userId, reply.value());
+            store_->beginReply(conversation, userId, engine_->modelName()).then(this, [this, doc, conversation, attachmentId](const Result<Message>& reply) {
+                if (!reply) {
+                    emit errorOccurred(QStringLiteral("%1: the summary could not be started: %2").arg(doc.fileName, reply.error()));
+                    finishJob(doc.fileName, false);
+                    return;
+                }
+                if (chat_->conversationId() == conversation) chat_->showAddedMessage(reply.value());
+                else if (chat_->conversationId() == 0) chat_->openConversation(conversation);  // loads both messages
+                runSummary(doc, conversation, attachmentId, reply.value());
+            });
         });
     });
 }
 
-void DocumentController::runSummary(const Document& doc, qint64 conversation, qint64 userMessageId, const Message& reply) {
+void DocumentController::addToLibrary(qint64 conversation, const Attachment& attachment, const QList<Passage>& passages) {
+    auto it = libraries_.find(conversation);
+    if (it == libraries_.end()) {
+        libraries_.insert(conversation, Library{{attachment}, passages});
+        return;
+    }
+    // loadAttachments may have read it from the store already.
+    for (const Attachment& known : it->attachments)
+        if (known.id == attachment.id) return;
+    it->attachments.append(attachment);
+    it->passages += passages;
+}
+
+void DocumentController::runSummary(const Document& doc, qint64 conversation, qint64 attachmentId, const Message& reply) {
     cancel_ = std::make_shared<std::atomic<bool>>(false);
     const QString modelPath = engine_->modelPath();
     const int contextSize = engine_->contextSize();
     const qint64 replyId = reply.id;
     setProgress(0, QStringLiteral("%1 — starting").arg(doc.fileName));
     chat::EngineHost* engine = engine_;
-    work_ = QtConcurrent::run([this, doc, modelPath, contextSize, replyId, engine, conversation, userMessageId, reply,
+    work_ = QtConcurrent::run([this, doc, modelPath, contextSize, replyId, engine, conversation, attachmentId, reply,
                                cancel = cancel_]() {
         Outcome out;
         std::unique_ptr<EngineCompletion> completion;
@@ -195,8 +219,7 @@ void DocumentController::runSummary(const Document& doc, qint64 conversation, qi
             Summarizer summarizer(*completion);
             out.result = summarizer.summarize(doc, cb, cancel.get());
         }
-        if (out.result.ok()) out.passages = passagesOf({toAttachment(doc, out.result.summary, 0, {})});
-        QMetaObject::invokeMethod(this, [this, out, doc, conversation, userMessageId, reply] {
+        QMetaObject::invokeMethod(this, [this, out, doc, conversation, attachmentId, reply] {
             const SummaryResult& r = out.result;
             const MessageStatus status = r.ok() ? MessageStatus::Complete
                                                 : (r.cancelled ? MessageStatus::Interrupted : MessageStatus::Error);
@@ -209,19 +232,17 @@ void DocumentController::runSummary(const Document& doc, qint64 conversation, qi
             shown.error = r.error;
             chat_->showMessageUpdate(shown);
             if (!r.error.isEmpty()) emit errorOccurred(QStringLiteral("%1: %2").arg(doc.fileName, r.error));
-            if (r.ok()) {
-                store_->addAttachment(toAttachment(doc, r.summary, conversation, userMessageId))
-                    .then(this, [this, conversation, passages = out.passages, name = doc.fileName](const Result<Attachment>& a) {
-                        if (!a) {
-                            emit errorOccurred(QStringLiteral("%1: the document was not saved for follow-up questions: %2").arg(name, a.error()));
+            if (r.ok() && attachmentId) {
+                store_->setAttachmentSummary(attachmentId, r.summary)
+                    .then(this, [this, conversation, attachmentId, summary = r.summary, name = doc.fileName](const history::Status& s) {
+                        if (!s) {
+                            emit errorOccurred(QStringLiteral("%1: the summary was not saved with the document: %2").arg(name, s.error()));
                             return;
                         }
-                        if (libraries_.contains(conversation)) {
-                            libraries_[conversation].attachments.append(a.value());
-                            libraries_[conversation].passages += passages;
-                        } else {
-                            libraries_.insert(conversation, Library{{a.value()}, passages});
-                        }
+                        const auto it = libraries_.find(conversation);
+                        if (it == libraries_.end()) return;  // loadAttachments will read it with the summary
+                        for (Attachment& a : it->attachments)
+                            if (a.id == attachmentId) a.summary = summary;
                     });
             }
             finishJob(doc.fileName, r.ok());
@@ -233,10 +254,14 @@ void DocumentController::loadAttachments(qint64 conversation) {
     if (!conversation || libraries_.contains(conversation)) return;
     store_->attachments(conversation).then(this, [this, conversation](const Result<QList<Attachment>>& list) {
         if (!list || list->isEmpty() || libraries_.contains(conversation)) return;
-        QtConcurrent::run([l = list.value()] { return passagesOf(l); })
-            .then(this, [this, conversation, l = list.value()](const QList<Passage>& passages) {
-                if (!libraries_.contains(conversation)) libraries_.insert(conversation, Library{l, passages});
-            });
+        // One attachment at a time: a document dropped meanwhile may be in the library already.
+        QtConcurrent::run([l = list.value()] {
+            QList<QList<Passage>> each;
+            for (const Attachment& a : l) each.append(passagesOf({a}));
+            return each;
+        }).then(this, [this, conversation, l = list.value()](const QList<QList<Passage>>& each) {
+            for (qsizetype i = 0; i < l.size(); ++i) addToLibrary(conversation, l[i], each[i]);
+        });
     });
 }
 

@@ -2,7 +2,8 @@
 // The app's side of documents: files dropped on the window (or picked) join the open
 // conversation and get summarized one after another, off the UI thread. Each becomes a user
 // message ("📄 report.pdf — summarize") and an assistant reply that streams in as the
-// summary is written; the text and summary are stored as an attachment, and later questions in
+// summary is written; the text is stored as an attachment once read (the summary joins it when
+// done, so a cancelled summary still leaves the document), and later questions in
 // that conversation get the relevant passages in their prompt (ChatController's context
 // provider). A file that cannot be read is reported by name and reason; the others proceed.
 #include <QFuture>
@@ -71,7 +72,8 @@ private:
     void startNext();
     void onRead(const QString& path, const history::Result<Document>& doc);
     void beginSummary(const Document& doc, qint64 conversationId);
-    void runSummary(const Document& doc, qint64 conversationId, qint64 userMessageId, const history::Message& reply);
+    void runSummary(const Document& doc, qint64 conversationId, qint64 attachmentId, const history::Message& reply);
+    void addToLibrary(qint64 conversationId, const history::Attachment& attachment, const QList<Passage>& passages);
     void finishJob(const QString& fileName, bool ok);
     void setProgress(double value, const QString& text);
     void loadAttachments(qint64 conversationId);

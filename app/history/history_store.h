@@ -59,6 +59,9 @@ public:
 
     // Attachments (documents)
     QFuture<Result<Attachment>> addAttachment(const Attachment& attachment);
+    // Fails with a readable reason when no attachment has that id (e.g. its conversation was
+    // deleted meanwhile).
+    QFuture<Status> setAttachmentSummary(qint64 attachmentId, const QString& summary);
     QFuture<Result<QList<Attachment>>> attachments(qint64 conversationId);
 
     // Search, export, import

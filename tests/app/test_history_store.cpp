@@ -81,6 +81,59 @@ private slots:
         QCOMPARE(await(store.conversationCount()).value(), 3);
     }
 
+    // A document is stored when read; its summary is added when done (or never, if cancelled).
+    void attachmentSummaryIsSetLater() {
+        qint64 conversationId = 0;
+        qint64 attachmentId = 0;
+        {
+            HistoryStore store(path_);
+            QVERIFY(await(store.opened()));
+            NewConversation n;
+            n.title = QStringLiteral("Docs");
+            const Result<Conversation> c = await(store.createConversation(n));
+            QVERIFY(c);
+            conversationId = c->id;
+            Attachment doc;
+            doc.conversationId = c->id;
+            doc.fileName = QStringLiteral("report.txt");
+            doc.extractedText = QStringLiteral("[p. 1] The kite flew.");
+            const Result<Attachment> added = await(store.addAttachment(doc));
+            QVERIFY2(added, qPrintable(added.error()));
+            attachmentId = added->id;
+
+            QSignalSpy changed(&store, &HistoryStore::conversationChanged);
+            const Status set = await(store.setAttachmentSummary(attachmentId, QStringLiteral("A kite flies [p. 1].")));
+            QVERIFY2(set, qPrintable(set.error()));
+            QTRY_VERIFY_WITH_TIMEOUT(changed.count() == 1, 5000);
+            QCOMPARE(changed.at(0).at(0).toLongLong(), conversationId);
+        }
+
+        // Persisted; and a store that did not add the attachment finds it too.
+        HistoryStore store(path_);
+        QVERIFY(await(store.opened()));
+        const auto list = await(store.attachments(conversationId));
+        QVERIFY(list);
+        QCOMPARE(list->size(), 1);
+        QCOMPARE(list->at(0).summary, QStringLiteral("A kite flies [p. 1]."));
+        QCOMPARE(list->at(0).extractedText, QStringLiteral("[p. 1] The kite flew."));
+        QSignalSpy changed(&store, &HistoryStore::conversationChanged);
+        QVERIFY(await(store.setAttachmentSummary(attachmentId, QStringLiteral("Shorter."))));
+        QCOMPARE(await(store.attachments(conversationId))->at(0).summary, QStringLiteral("Shorter."));
+        QTRY_VERIFY_WITH_TIMEOUT(changed.count() == 1, 5000);
+
+        // No such attachment: a readable error, nothing announced.
+        const Status unknown = await(store.setAttachmentSummary(attachmentId + 1000, QStringLiteral("x")));
+        QVERIFY(!unknown);
+        QVERIFY2(unknown.error().contains(QStringLiteral("summary")), qPrintable(unknown.error()));
+        // Nor once its conversation (and so the attachment) was deleted.
+        QVERIFY(await(store.deleteConversation(conversationId)));
+        const Status gone = await(store.setAttachmentSummary(attachmentId, QStringLiteral("y")));
+        QVERIFY(!gone);
+        QVERIFY2(gone.error().contains(QStringLiteral("no longer")), qPrintable(gone.error()));
+        QTest::qWait(50);
+        QCOMPARE(changed.count(), 1);
+    }
+
     void streamingReplyIsCheckpointedEvenWhenTokensPause() {
         HistoryStore store(path_);
         QVERIFY(await(store.opened()));

@@ -34,6 +34,17 @@ QQuickItem* findItem(QQuickItem* root, const QString& name) {
     return nullptr;
 }
 
+// A PDF whose every page says where the red kite flew.
+void writeStoryPdf(const QString& path, int pages) {
+    QPdfWriter writer(path);
+    QPainter painter(&writer);
+    for (int p = 1; p <= pages; ++p) {
+        if (p > 1) writer.newPage();
+        for (int line = 0; line < 10; ++line)
+            painter.drawText(QPointF(200, 300 + line * 250), QStringLiteral("Page %1: the red kite flew over the hill, line %2.").arg(p).arg(line));
+    }
+}
+
 }  // namespace
 
 class TestDocumentsDrop : public QObject {
@@ -43,15 +54,7 @@ private slots:
         if (!QFileInfo::exists(kStories)) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
         QTemporaryDir dir;
         const QString pdf = dir.filePath(QStringLiteral("story.pdf"));
-        {
-            QPdfWriter writer(pdf);
-            QPainter painter(&writer);
-            for (int p = 1; p <= 4; ++p) {
-                if (p > 1) writer.newPage();
-                for (int line = 0; line < 10; ++line)
-                    painter.drawText(QPointF(200, 300 + line * 250), QStringLiteral("Page %1: the red kite flew over the hill, line %2.").arg(p).arg(line));
-            }
-        }
+        writeStoryPdf(pdf, 4);
         const QString bad = dir.filePath(QStringLiteral("photo.png"));
         {
             QFile f(bad);
@@ -128,6 +131,52 @@ private slots:
         QCOMPARE(atts.result()->front().summary, msgs[1].content);
         const QString context = docs->contextFor(parts.chat->conversationId(), QStringLiteral("What did the kite fly over?"));
         QVERIFY2(context.contains(QStringLiteral("red kite flew over the hill")), qPrintable(context));
+    }
+
+    // The document's text is stored when it has been read, not when its summary is done: a
+    // cancelled summary still leaves it (without a summary) for follow-up questions.
+    void cancelledSummaryKeepsTheDocument() {
+        if (!QFileInfo::exists(kStories)) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        QTemporaryDir dir;
+        const QString pdf = dir.filePath(QStringLiteral("story.pdf"));
+        writeStoryPdf(pdf, 8);
+
+        ui::AppPaths paths;
+        paths.database = dir.filePath(QStringLiteral("history.db"));
+        paths.settingsIni = dir.filePath(QStringLiteral("settings.ini"));
+        paths.modelsFolder = dir.filePath(QStringLiteral("models"));
+        ui::AppParts parts(paths);
+        parts.settings->setContextLength(512);
+        QSignalSpy loaded(parts.engine.get(), &chat::EngineHost::modelLoaded);
+        QVERIFY(parts.loadInitialModel(kStories));
+        QVERIFY(loaded.count() || loaded.wait(30000));
+
+        documents::DocumentController* docs = parts.documents.get();
+        QSignalSpy finished(docs, &documents::DocumentController::summaryFinished);
+        // Cancel the moment the summary starts (progress leaves "reading", -1), before any of it
+        // can complete.
+        connect(docs, &documents::DocumentController::progressChanged, docs, [docs] {
+            if (docs->busy() && docs->progress() >= 0) docs->cancel();
+        });
+        docs->addPaths({pdf});
+        QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 120000);
+        QCOMPARE(finished.at(0).at(0).toString(), QStringLiteral("story.pdf"));
+        QVERIFY(!finished.at(0).at(1).toBool());
+        QTRY_VERIFY(!docs->busy());
+
+        const qint64 conversation = parts.chat->conversationId();
+        QVERIFY(conversation);
+        auto atts = parts.store->attachments(conversation);
+        QVERIFY(QTest::qWaitFor([&] { return atts.isFinished(); }, 10000));
+        QVERIFY2(atts.result().ok(), qPrintable(atts.result().error()));
+        QCOMPARE(atts.result()->size(), 1);
+        QCOMPARE(atts.result()->front().fileName, QStringLiteral("story.pdf"));
+        QVERIFY(atts.result()->front().extractedText.contains(QStringLiteral("[p. 7]")));
+        QVERIFY(atts.result()->front().summary.isEmpty());
+        // Retrieval works without a summary.
+        QTRY_VERIFY_WITH_TIMEOUT(docs->contextFor(conversation, QStringLiteral("What did the kite fly over?"))
+                                     .contains(QStringLiteral("red kite flew over the hill")), 20000);
+        QVERIFY(!docs->contextFor(conversation, QStringLiteral("kite")).contains(QStringLiteral("Summary of")));
     }
 };
 
