@@ -132,16 +132,20 @@ QFuture<T> HistoryStore::post(F&& work) {
     auto promise = std::make_shared<QPromise<T>>();
     QFuture<T> future = promise->future();
     promise->start();
+    // The work is handed to the store's thread from the caller's next event-loop turn, not at
+    // once: callers attach `.then(context, ...)` right after this returns, and with Qt 6.4 a
+    // future that finishes on another thread while its continuation is being attached can lose
+    // that continuation (seen as search results that never arrived on a busy machine).
+    auto job = [this, promise, work = std::forward<F>(work)]() mutable {
+        HistoryDatabase* db = worker_->db();
+        if (!db)
+            promise->addResult(T::failure(worker_->openError()));
+        else
+            promise->addResult(work(*db));
+        promise->finish();
+    };
     QMetaObject::invokeMethod(
-        worker_,
-        [this, promise, work = std::forward<F>(work)]() mutable {
-            HistoryDatabase* db = worker_->db();
-            if (!db)
-                promise->addResult(T::failure(worker_->openError()));
-            else
-                promise->addResult(work(*db));
-            promise->finish();
-        },
+        this, [this, job = std::move(job)]() mutable { QMetaObject::invokeMethod(worker_, std::move(job), Qt::QueuedConnection); },
         Qt::QueuedConnection);
     return future;
 }
@@ -156,11 +160,18 @@ HistoryStore::HistoryStore(const QString& path, QObject* parent) : QObject(paren
     auto promise = std::make_shared<QPromise<Result<OpenReport>>>();
     opened_ = promise->future();
     promise->start();
+    // Started from the next event-loop turn for the same reason as post(): `opened().then(...)`
+    // must be attached before the open can finish.
     QMetaObject::invokeMethod(
-        worker_,
+        this,
         [this, promise] {
-            promise->addResult(worker_->open(path_));
-            promise->finish();
+            QMetaObject::invokeMethod(
+                worker_,
+                [this, promise] {
+                    promise->addResult(worker_->open(path_));
+                    promise->finish();
+                },
+                Qt::QueuedConnection);
         },
         Qt::QueuedConnection);
 }

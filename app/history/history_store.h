@@ -2,6 +2,8 @@
 // The app's conversation history: a HistoryDatabase living on its own thread, so the UI thread
 // never runs SQL. Every call returns at once with a QFuture carrying the value (or a
 // user-readable error); use future.then(context, ...) to get it back on the caller's thread.
+// Work is handed to the store's thread from the owning thread's next event-loop turn, so never
+// block that thread on one of these futures (waitForFinished would deadlock).
 // Changes are also announced by signals, delivered queued to receivers on other threads.
 #include <QByteArray>
 #include <QFuture>

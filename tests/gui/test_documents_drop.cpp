@@ -123,7 +123,8 @@ private slots:
 
         // Stored as an attachment, and a follow-up question gets the passages it is about.
         auto atts = parts.store->attachments(parts.chat->conversationId());
-        atts.waitForFinished();
+        // Wait with the event loop running: the store starts work from the caller's next turn.
+        QVERIFY(QTest::qWaitFor([&] { return atts.isFinished(); }, 10000));
         QVERIFY(atts.result().ok());
         QCOMPARE(atts.result()->size(), 1);
         QCOMPARE(atts.result()->front().fileName, QStringLiteral("story.pdf"));
