@@ -124,11 +124,10 @@ std::unique_ptr<Model> load_model(std::unique_ptr<gguf::File> file) {
     const std::string scaling(f.get_string("llama.rope.scaling.type").value_or(""));
     const double factor = f.get_f64("llama.rope.scaling.factor").value_or(1.0);
     if (scaling == "linear" && factor > 0) p.rope_freq_scale = float(1.0 / factor);
-    if (const gguf::TensorInfo* rf = f.find_tensor("rope_freqs.weight")) {
+    if (f.find_tensor("rope_freqs.weight")) {
         Weight w = weight(f, "rope_freqs.weight", p.rope_dim / 2, 1);
         p.rope_freq_factors.resize(size_t(p.rope_dim / 2));
         std::memcpy(p.rope_freq_factors.data(), w.data, p.rope_freq_factors.size() * 4);
-        (void)rf;
     } else if (scaling == "llama3") {
         p.rope_freq_factors = llama3_rope_factors(
             p.rope_dim, p.rope_theta, float(factor),
