@@ -2,6 +2,7 @@
 // Shared helpers for engine tests: locating ../shared and skipping with a reason without it.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -9,8 +10,11 @@
 
 namespace ld::test {
 
+// The folder is fixed at configure time; LLAMADESK_SHARED_DIR in the environment overrides it, so
+// binaries built here can run elsewhere (the device machine) with the data copied beside them.
 inline std::string shared_path(const std::string& rel) {
-    return std::string(LLAMADESK_SHARED_DIR) + "/" + rel;
+    const char* env = std::getenv("LLAMADESK_SHARED_DIR");
+    return std::string(env && *env ? env : LLAMADESK_SHARED_DIR) + "/" + rel;
 }
 
 inline std::vector<char> read_file(const std::string& path) {
