@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what LlamaDesk needs to build, run and test on Debian 12 (run as root or with sudo).
 #   packaging/setup-debian.sh            build + run dependencies
-#   packaging/setup-debian.sh --test     also the test tools (GoogleTest, llama.cpp oracle via npm)
+#   packaging/setup-debian.sh --test     also the test tools (GoogleTest, llama.cpp oracle via npm,
+#                                        lintian and friends for the packaging tests)
 set -euo pipefail
 
 SUDO=""
@@ -19,6 +20,10 @@ PACKAGES=(
 )
 if [ "${1:-}" = "--test" ]; then
   PACKAGES+=(libgtest-dev googletest vulkan-validationlayers)
+  # Packaging tests (label packaging): lintian and the metadata validators; debootstrap only for
+  # the opt-in clean-root check (LLAMADESK_CLEANROOT=1). dpkg-dev (cpack's dpkg-shlibdeps) comes
+  # with build-essential.
+  PACKAGES+=(dpkg-dev lintian desktop-file-utils appstream debootstrap)
   # node/npm only run the llama.cpp oracle; keep whatever node the machine already has.
   command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 fi
