@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks on the packages cpack makes (see CMakeLists.txt here). Exit 0 pass, 1 fail, 77 skip.
 #   check_packages.sh cpack CPACK BUILD OUT     make DEB + TGZ from BUILD into OUT (fresh)
-#   check_packages.sh contents|tarball|lintian|metadata|cleanroot OUT SOURCE BUILD SHARED
+#   check_packages.sh contents|tarball|lintian|metadata|cleanroot OUT SOURCE BUILD SHARED [CLI]
+#     (CLI: the build tree's llamadesk-cli, whose output the unpacked tarball's must match)
 # Environment (from CMake): PKG_GUI, PKG_CUDA, PKG_VULKAN = 1 when that part was built.
 set -uo pipefail
 
@@ -22,6 +23,7 @@ fi
 
 out=$1 src=$2 build=$3
 shared=${LLAMADESK_SHARED_DIR:-$4}
+build_cli=${5:-$build/app/cli/llamadesk-cli}
 app_id=io.github.llamadesk.LlamaDesk
 arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
 main_deb=$(ls "$out"/llamadesk_*_"$arch".deb 2>/dev/null | head -1)
@@ -124,7 +126,11 @@ tarball)
   [ "${PKG_CUDA:-0}" = 1 ] && expect_files "$dir/list" "$(basename "$tarball")" lib/llamadesk/libllamadesk_cuda.so
   grep -E "$forbidden" "$dir/list" && fail "files that should be embedded or absent"
   for b in "$top"bin/*; do
-    if grep -qaF "$build" "$b"; then fail "$(basename "$b") names the build tree $build"; fi
+    # A compiled-in build-tree path (a resource or plugin fallback) would be looked up on the
+    # user's machine too.
+    if grep -qaF "$build" "$b"; then
+      fail "$(basename "$b") names the build tree: $(strings -a "$b" | grep -F "$build" | head -3 | tr '\n' ' ')"
+    fi
     if readelf -d "$b" | grep -qE 'RPATH|RUNPATH'; then fail "$(basename "$b") has an RPATH"; fi
   done
   if [ "${PKG_GUI:-1}" = 1 ]; then
@@ -136,7 +142,7 @@ tarball)
   if [ -f "$model" ]; then
     args=(generate -m "$model" -p "Once upon a time" -n 24 --temp 0 --backend cpu)
     got=$(cd / && "$top"bin/llamadesk-cli "${args[@]}" 2>/dev/null) || fail "unpacked llamadesk-cli generate failed"
-    want=$("$build"/app/cli/llamadesk-cli "${args[@]}" 2>/dev/null)
+    want=$("$build_cli" "${args[@]}" 2>/dev/null)
     echo "unpacked: $got"
     [ -n "$got" ] && [ "$got" = "$want" ] || fail "unpacked CLI wrote '$got', the build tree's '$want'"
   else
