@@ -12,6 +12,7 @@
 #include "inference/model/llama.h"
 #include "inference/vulkan/vk_device.h"
 #include "inference/vulkan/vk_ops.h"
+#include "inference/vulkan/vk_repack.h"
 #include "inference/vulkan/vk_resources.h"
 
 namespace ld {
@@ -31,6 +32,7 @@ public:
 
 private:
     void upload_weights(const LoadProgress& progress);
+    void upload_weight(vk::Uploader& up, const Buffer& dst, const Weight& w) const;
     const Buffer& buf(const Weight& w) const { return weights_[weight_index_.at(w.data)]; }
     void matmul(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, int cols) const;
     void forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits);
@@ -116,10 +118,28 @@ void VulkanBackend::upload_weights(const LoadProgress& progress) {
         if (weight_index_.count(w->data)) continue;
         weight_index_[w->data] = weights_.size();
         weights_.emplace_back(dev_, w->nbytes, Buffer::Kind::device);
-        up.upload(weights_.back(), w->data, w->nbytes);
+        upload_weight(up, weights_.back(), *w);
         done += w->nbytes;
         if (progress && !progress(float(double(done) / double(std::max<size_t>(total, 1)))))
             fail("loading was cancelled");
+    }
+}
+
+// Weights go up in the device layout of vk_repack.h, split in slices so the host copy stays small.
+void VulkanBackend::upload_weight(vk::Uploader& up, const Buffer& dst, const Weight& w) const {
+    const size_t qb = vk::repack_quant_bytes(w.type);
+    if (qb == 0) {
+        up.upload(dst, w.data, w.nbytes);
+        return;
+    }
+    const size_t bb = traits(w.type).type_size, n = w.nbytes / bb;
+    const size_t slice = std::max<size_t>(1, (size_t(16) << 20) / bb);
+    std::vector<uint8_t> quants(std::min(n, slice) * qb), scales(std::min(n, slice) * 2);
+    for (size_t b0 = 0; b0 < n; b0 += slice) {
+        const size_t cnt = std::min(slice, n - b0);
+        vk::repack_blocks(w.type, w.data + b0 * bb, cnt, quants.data(), scales.data());
+        up.upload(dst, quants.data(), cnt * qb, b0 * qb);
+        up.upload(dst, scales.data(), cnt * 2, n * qb + b0 * 2);
     }
 }
 
@@ -168,7 +188,7 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
 
     VkCommandBuffer cmd = cmds_.begin();
     auto bar = [&] { cmds_.barrier(); };
-    ops_.get_rows(cmd, m_.tok_embd.type, buf(m_.tok_embd), ids_, x_, b, dim);
+    ops_.get_rows(cmd, m_.tok_embd.type, buf(m_.tok_embd), ids_, x_, b, dim, uint32_t(m_.tok_embd.ne1));
     bar();
     for (int l = 0; l < p_.n_layers; ++l) {
         const LayerWeights& L = m_.layers[size_t(l)];

@@ -23,6 +23,7 @@ struct DeviceInfo {
     std::string api_version;    // "1.3.230"
     uint64_t device_local_bytes = 0;  // largest device-local heap
     uint32_t subgroup_size = 0;
+    bool subgroup_arithmetic = false;  // subgroupAdd in compute shaders (the wide matvec)
     bool fp16 = false;          // shaderFloat16
     bool int8 = false;          // shaderInt8
     bool storage16 = false;     // storageBuffer16BitAccess (required)

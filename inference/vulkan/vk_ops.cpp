@@ -1,6 +1,8 @@
 #include "inference/vulkan/vk_ops.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "inference/core/error.h"
@@ -16,6 +18,15 @@ constexpr GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::Q8_0,
 
 // Elements a shader dequantizes together (UNIT in shaders/common/wtype.glsl).
 uint32_t unit_size(GgmlType t) { return traits(t).block_size > 1 ? 32 : 1; }
+
+// matvec_wide: elements per slot (SLOT) and rows per workgroup (NUM_ROWS) of common/matvec_wide.glsl.
+uint32_t wide_slot(GgmlType t) { return t == GgmlType::F32 ? 4 : t == GgmlType::F16 ? 8 : 32; }
+constexpr uint32_t kWideRows = 2;
+
+bool env_is(const char* name, const char* value) {
+    const char* v = std::getenv(name);
+    return v && std::strcmp(v, value) == 0;
+}
 
 std::string lower(const char* s) {
     std::string out(s);
@@ -41,9 +52,11 @@ Grid grid_1d(uint64_t n, uint32_t wg) {
 }  // namespace
 
 Ops::Ops(const Device& dev) : dev_(dev) {
+    wide_ = dev.info().subgroup_arithmetic && !env_is("LLAMADESK_VK_MATVEC", "generic");
     for (GgmlType t : kTypes) {
         const std::string suffix = lower(type_name(t));
         matvec_[t] = program<MatVecPC>(dev, "matvec_" + suffix, 3);
+        if (wide_) matvec_wide_[t] = program<MatVecPC>(dev, "matvec_wide_" + suffix, 3);
         matmul_[t] = program<MatMulPC>(dev, "matmul_" + suffix, 3);
         get_rows_[t] = program<GetRowsPC>(dev, "get_rows_" + suffix, 3);
     }
@@ -66,9 +79,10 @@ const Program& Ops::typed(const std::map<GgmlType, std::unique_ptr<Program>>& m,
 }
 
 void Ops::get_rows(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef ids, BufferRef out,
-                   uint32_t n_tokens, uint32_t ne0) const {
+                   uint32_t n_tokens, uint32_t ne0, uint32_t w_rows) const {
     const uint32_t units = ne0 / unit_size(type);
-    dispatch(dev_, cmd, typed(get_rows_, type), {w, ids, out}, GetRowsPC{n_tokens, ne0}, ceil_div(units, 64), n_tokens);
+    dispatch(dev_, cmd, typed(get_rows_, type), {w, ids, out}, GetRowsPC{n_tokens, ne0, w_rows},
+             ceil_div(units, 64), n_tokens);
 }
 
 void Ops::rmsnorm(VkCommandBuffer cmd, BufferRef x, BufferRef w, BufferRef out, uint32_t n_rows,
@@ -111,6 +125,12 @@ void Ops::matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, B
     if (n_cols > 1) {  // prompt batches: 64 x 64 tiles, each weight slice dequantized once per tile
         dispatch(dev_, cmd, typed(matmul_, type), {w, x, y}, MatMulPC{ne0, n_rows, n_cols},
                  ceil_div(n_rows, 64), ceil_div(n_cols, 64));
+        return;
+    }
+    if (wide_ && ne0 % wide_slot(type) == 0) {
+        const uint32_t groups = ceil_div(n_rows, kWideRows), gx = std::min<uint32_t>(groups, 65535);
+        dispatch(dev_, cmd, typed(matvec_wide_, type), {w, x, y}, MatVecPC{ne0, n_rows, n_cols, gx}, gx,
+                 ceil_div(groups, gx), n_cols);
         return;
     }
     const uint32_t gx = std::min<uint32_t>(n_rows, 65535);

@@ -23,9 +23,9 @@ public:
     // Weight types matmul() and get_rows() take.
     static bool supports(GgmlType t);
 
-    // out[t] = dequantized row ids[t] of w (n_tokens rows of ne0).
+    // out[t] = dequantized row ids[t] of w (w_rows x ne0, device layout of vk_repack.h).
     void get_rows(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef ids, BufferRef out,
-                  uint32_t n_tokens, uint32_t ne0) const;
+                  uint32_t n_tokens, uint32_t ne0, uint32_t w_rows) const;
     // out[r] = rmsnorm(x[first_row + r]) * w for r < n_rows.
     void rmsnorm(VkCommandBuffer cmd, BufferRef x, BufferRef w, BufferRef out, uint32_t n_rows,
                  uint32_t ne0, float eps, uint32_t first_row = 0) const;
@@ -41,16 +41,21 @@ public:
                    uint32_t pos, float scale) const;
     void swiglu(VkCommandBuffer cmd, BufferRef g, BufferRef u, uint32_t n) const;  // g = silu(g) * u
     void add(VkCommandBuffer cmd, BufferRef a, BufferRef b, uint32_t n) const;     // a += b
-    // y (n_cols, n_rows) = x (n_cols, ne0) . W^T with W (n_rows, ne0) of `type`: matvec for
-    // one column (decode), tiled matmul for more.
+    // y (n_cols, n_rows) = x (n_cols, ne0) . W^T with W (n_rows, ne0) of `type` in the device
+    // layout of vk_repack.h: matvec for one column (decode), tiled matmul for more.
     void matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef y,
                 uint32_t ne0, uint32_t n_rows, uint32_t n_cols) const;
+
+    // Decode matvec kernel in use: "wide" (common/matvec_wide.glsl; needs subgroup arithmetic)
+    // or "generic" (one workgroup per row; LLAMADESK_VK_MATVEC=generic forces it).
+    const char* matvec_kind() const { return wide_ ? "wide" : "generic"; }
 
 private:
     const Program& typed(const std::map<GgmlType, std::unique_ptr<Program>>& m, GgmlType t) const;
 
     const Device& dev_;
-    std::map<GgmlType, std::unique_ptr<Program>> matvec_, matmul_, get_rows_;
+    std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matmul_, get_rows_;
+    bool wide_ = false;
     std::unique_ptr<Program> rmsnorm_, rope_, kv_store_, attention_, swiglu_, add_;
 };
 

@@ -13,6 +13,7 @@ void main() {
     const uint u = gl_GlobalInvocationID.x;
     const uint t = gl_WorkGroupID.y;
     if (u >= p.ne0 / UNIT || t >= p.n_rows) return;
+    wtype_init(p.w_rows, p.ne0);
     float v[UNIT];
     load_unit(row_base(uint(ids[t]), p.ne0), u, v);
     for (uint k = 0u; k < UNIT; ++k) o[t * p.ne0 + u * UNIT + k] = v[k];

@@ -18,6 +18,7 @@ shared float ws[BM][BK + 1];
 shared float xs[BN][BK + 1];
 
 void main() {
+    wtype_init(p.n_rows, p.ne0);
     const uint tid = gl_LocalInvocationID.x;
     const uint tx = tid % 16u, ty = tid / 16u;
     const uint row0 = gl_WorkGroupID.x * BM, col0 = gl_WorkGroupID.y * BN;

@@ -18,6 +18,7 @@ void main() {
     const uint row = gl_WorkGroupID.x + gl_WorkGroupID.y * p.row_groups;
     const uint col = gl_WorkGroupID.z;
     if (row >= p.n_rows) return;  // uniform across the workgroup
+    wtype_init(p.n_rows, p.ne0);
     const uint base = row_base(row, p.ne0);
     const uint xo = col * p.ne0;
     float acc = 0.0;

@@ -16,8 +16,9 @@ using uint = uint32_t;
 struct GetRowsPC {
     uint n_rows;   // tokens
     uint ne0;      // row width
+    uint w_rows;   // rows of W (the split layouts of vk_repack.h need the matrix size)
 };
-LD_CHECK_SIZE(GetRowsPC, 8)
+LD_CHECK_SIZE(GetRowsPC, 12)
 
 // rmsnorm: out[r] = x[r] / rms(x[r]) * w; one workgroup per row.
 struct RmsNormPC {

@@ -1,48 +1,57 @@
 // Weight storage of one ggml type, selected by defining one of WTYPE_F32, WTYPE_F16, WTYPE_Q8_0,
-// WTYPE_Q4_0, WTYPE_Q4_K, WTYPE_Q6_K (and W_BINDING) before including. Blocks are read byte-exact from the GGUF layout
-// (inference/quant/types.h) as 16-bit words, so only 16-bit storage access is required.
+// WTYPE_Q4_0, WTYPE_Q4_K, WTYPE_Q6_K (and W_BINDING) before including. Blocks are read as 16-bit
+// words in the device layout of inference/vulkan/vk_repack.h: Q4_0, Q8_0 and Q6_K are split into
+// all quants, then all f16 scales (found through wtype_init); the others are byte-exact GGUF.
 //   UNIT                      elements dequantized together (a block, or 1 for float types)
-//   row_base(row, ne0)        first storage word of a row
+//   wtype_init(rows, ne0)     call first with the weight matrix's shape
+//   row_base(row, ne0)        first storage word (or block, for split types) of a row
 //   load_unit(base, u, v)     dequantizes unit u of the row starting at base
 #extension GL_EXT_shader_16bit_storage : require
+
+uint W_D0;  // split types: 16-bit index of the first scale (after every block's quants)
 
 #if defined(WTYPE_F32)
 layout(std430, binding = W_BINDING) readonly buffer WBuf { float w[]; };
 #define UNIT 1
+void wtype_init(uint rows, uint ne0) { W_D0 = 0u; }
 uint row_base(uint row, uint ne0) { return row * ne0; }
 void load_unit(uint base, uint u, out float v[UNIT]) { v[0] = w[base + u]; }
 
 #elif defined(WTYPE_F16)
 layout(std430, binding = W_BINDING) readonly buffer WBuf { float16_t w[]; };
 #define UNIT 1
+void wtype_init(uint rows, uint ne0) { W_D0 = 0u; }
 uint row_base(uint row, uint ne0) { return row * ne0; }
 void load_unit(uint base, uint u, out float v[UNIT]) { v[0] = float(w[base + u]); }
 
 #elif defined(WTYPE_Q8_0)
-// block_q8_0: f16 d, int8 qs[32] = 17 words
+// split block_q8_0: int8 qs[32] = 16 words per block, then the f16 d of every block
 layout(std430, binding = W_BINDING) readonly buffer WBuf { uint16_t w[]; };
 #define UNIT 32
-uint row_base(uint row, uint ne0) { return row * (ne0 / 32u) * 17u; }
+void wtype_init(uint rows, uint ne0) { W_D0 = rows * (ne0 / 32u) * 16u; }
+uint row_base(uint row, uint ne0) { return row * (ne0 / 32u); }
 void load_unit(uint base, uint u, out float v[UNIT]) {
-    const uint h = base + u * 17u;
-    const float d = unpackHalf2x16(uint(w[h])).x;
+    const uint b = base + u, h = b * 16u;
+    const float d = unpackHalf2x16(uint(w[W_D0 + b])).x;
     for (uint j = 0u; j < 16u; ++j) {
-        const int q = int(uint(w[h + 1u + j]));
+        const int q = int(uint(w[h + j]));
         v[2u * j] = float(bitfieldExtract(q, 0, 8)) * d;
         v[2u * j + 1u] = float(bitfieldExtract(q, 8, 8)) * d;
     }
 }
 
 #elif defined(WTYPE_Q4_0)
-// block_q4_0: f16 d, uint8 qs[16] (low nibble = element j, high = j + 16) = 9 words
+// split block_q4_0: uint8 qs[16] (low nibble = element j, high = j + 16) = 8 words per block,
+// then the f16 d of every block
 layout(std430, binding = W_BINDING) readonly buffer WBuf { uint16_t w[]; };
 #define UNIT 32
-uint row_base(uint row, uint ne0) { return row * (ne0 / 32u) * 9u; }
+void wtype_init(uint rows, uint ne0) { W_D0 = rows * (ne0 / 32u) * 8u; }
+uint row_base(uint row, uint ne0) { return row * (ne0 / 32u); }
 void load_unit(uint base, uint u, out float v[UNIT]) {
-    const uint h = base + u * 9u;
-    const float d = unpackHalf2x16(uint(w[h])).x;
+    const uint b = base + u, h = b * 8u;
+    const float d = unpackHalf2x16(uint(w[W_D0 + b])).x;
     for (uint j = 0u; j < 8u; ++j) {
-        const uint q = uint(w[h + 1u + j]);
+        const uint q = uint(w[h + j]);
         v[2u * j] = (float(q & 15u) - 8.0) * d;
         v[2u * j + 16u] = (float((q >> 4) & 15u) - 8.0) * d;
         v[2u * j + 1u] = (float((q >> 8) & 15u) - 8.0) * d;
@@ -58,6 +67,7 @@ uint wbyte(uint h, uint k) { return (uint(w[h + (k >> 1)]) >> ((k & 1u) * 8u)) &
 #if defined(WTYPE_Q4_K)
 // block_q4_K: f16 d, f16 dmin, uint8 scales[12] (6-bit scale and min per sub-block), qs[128]
 // = 72 words. Sub-block s uses nibbles (s odd: high) of qs[32 * (s / 2) ..].
+void wtype_init(uint rows, uint ne0) { W_D0 = 0u; }
 uint row_base(uint row, uint ne0) { return row * (ne0 / 256u) * 72u; }
 void load_unit(uint base, uint u, out float v[UNIT]) {
     const uint h = base + (u >> 3) * 72u, s = u & 7u;
@@ -79,12 +89,14 @@ void load_unit(uint base, uint u, out float v[UNIT]) {
     }
 }
 #else
-// block_q6_K: ql[128] (low 4 bits), qh[64] (high 2 bits), int8 scales[16], f16 d = 105 words.
+// split block_q6_K: ql[128] (low 4 bits), qh[64] (high 2 bits), int8 scales[16] = 104 words per
+// block, then the f16 d of every block.
 // Sub-block s: half n = s / 4, quarter k = s % 4 (ggml's q1..q4), 16-element scales.
-uint row_base(uint row, uint ne0) { return row * (ne0 / 256u) * 105u; }
+void wtype_init(uint rows, uint ne0) { W_D0 = rows * (ne0 / 256u) * 104u; }
+uint row_base(uint row, uint ne0) { return row * (ne0 / 256u); }
 void load_unit(uint base, uint u, out float v[UNIT]) {
-    const uint h = base + (u >> 3) * 105u, s = u & 7u, n = s >> 2, k = s & 3u;
-    const float d = unpackHalf2x16(uint(w[h + 104u])).x;
+    const uint b = base + (u >> 3), h = b * 104u, s = u & 7u, n = s >> 2, k = s & 3u;
+    const float d = unpackHalf2x16(uint(w[W_D0 + b])).x;
     const uint ql0 = 64u * n + (k & 1u) * 32u, qlshift = (k >> 1) * 4u;
     const uint qh0 = 128u + 32u * n, qhshift = 2u * k;
     for (uint l = 0u; l < 32u; ++l) {

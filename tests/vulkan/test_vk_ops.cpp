@@ -3,15 +3,18 @@
 #include <cmath>
 
 #include "inference/cpu/ops.h"
+#include <cstdlib>
+
 #include "inference/quant/quant.h"
+#include "inference/vulkan/vk_repack.h"
 #include "vk_test_util.h"
 
 namespace ld::test {
 namespace {
 
-// Random weights of `type` (rows x ne0) and their exact dequantized values.
+// Random weights of `type` (rows x ne0): GGUF bytes, the device layout and exact values.
 struct TestWeight {
-    std::vector<uint8_t> bytes;
+    std::vector<uint8_t> bytes, device;
     std::vector<float> values;
 };
 TestWeight make_weight(GgmlType type, int rows, int ne0, uint32_t seed) {
@@ -24,7 +27,19 @@ TestWeight make_weight(GgmlType type, int rows, int ne0, uint32_t seed) {
         quantize_row(type, src.data() + size_t(r) * ne0, w.bytes.data() + rb * r, ne0);
         dequantize_row(type, w.bytes.data() + rb * r, w.values.data() + size_t(r) * ne0, ne0);
     }
+    w.device = vk::repack_weight(type, w.bytes.data(), w.bytes.size());
     return w;
+}
+
+std::vector<float> reference_product(const TestWeight& w, const std::vector<float>& x, int rows, int ne0, int cols) {
+    std::vector<float> want(static_cast<size_t>(cols) * rows);
+    for (int c = 0; c < cols; ++c)
+        for (int r = 0; r < rows; ++r) {
+            double s = 0;
+            for (int i = 0; i < ne0; ++i) s += double(w.values[size_t(r) * ne0 + i]) * x[size_t(c) * ne0 + i];
+            want[size_t(c) * rows + r] = float(s);
+        }
+    return want;
 }
 
 class VkTyped : public ::testing::TestWithParam<GgmlType> {};
@@ -37,14 +52,8 @@ TEST_P(VkTyped, MatmulMatchesDequantizedDot) {
         const int rows = 67, ne0 = traits(type).block_size == 256 ? 512 : quant ? 160 : 77;
         const TestWeight w = make_weight(type, rows, ne0, 7);
         const std::vector<float> x = random_floats(size_t(cols) * ne0, 11);
-        std::vector<float> want(size_t(cols) * rows);
-        for (int c = 0; c < cols; ++c)
-            for (int r = 0; r < rows; ++r) {
-                double s = 0;
-                for (int i = 0; i < ne0; ++i) s += double(w.values[size_t(r) * ne0 + i]) * x[size_t(c) * ne0 + i];
-                want[size_t(c) * rows + r] = float(s);
-            }
-        vk::Buffer wb = env->upload(w.bytes), xb = env->upload(x), yb = env->device(want.size() * 4);
+        const std::vector<float> want = reference_product(w, x, rows, ne0, cols);
+        vk::Buffer wb = env->upload(w.device), xb = env->upload(x), yb = env->device(want.size() * 4);
         env->ops.matmul(env->cmds.begin(), type, wb, xb, yb, ne0, rows, cols);
         env->cmds.submit_and_wait();
         expect_close(env->download<float>(yb, want.size()), want, 1e-4, 1e-4,
@@ -60,10 +69,44 @@ TEST_P(VkTyped, GetRowsDequantizesTheTokensRows) {
     const std::vector<int32_t> ids = {5, 0, 36, 5, 17};
     std::vector<float> want;
     for (int32_t id : ids) want.insert(want.end(), w.values.begin() + long(id) * ne0, w.values.begin() + long(id + 1) * ne0);
-    vk::Buffer wb = env->upload(w.bytes), ib = env->upload(ids), ob = env->device(want.size() * 4);
-    env->ops.get_rows(env->cmds.begin(), type, wb, ib, ob, uint32_t(ids.size()), ne0);
+    vk::Buffer wb = env->upload(w.device), ib = env->upload(ids), ob = env->device(want.size() * 4);
+    env->ops.get_rows(env->cmds.begin(), type, wb, ib, ob, uint32_t(ids.size()), ne0, vocab);
     env->cmds.submit_and_wait();
     expect_close(env->download<float>(ob, want.size()), want, 0, 0, std::string("get_rows ") + type_name(type));
+}
+
+// The decode matvec (one column) on row counts that do not fill a workgroup's rows and on wide
+// rows, in both kernels: "wide" (the default where subgroup arithmetic exists) and "generic".
+TEST_P(VkTyped, MatvecAwkwardShapesBothKernels) {
+    LD_REQUIRE_VULKAN(env);
+    const GgmlType type = GetParam();
+    setenv("LLAMADESK_VK_MATVEC", "generic", 1);
+    vk::Ops generic(env->dev);
+    unsetenv("LLAMADESK_VK_MATVEC");
+    EXPECT_STREQ(generic.matvec_kind(), "generic");
+    if (env->dev.info().subgroup_arithmetic) {
+        EXPECT_STREQ(env->ops.matvec_kind(), "wide");
+    }
+    const int64_t bs = traits(type).block_size;
+    std::vector<int> widths = {256, 4096 + 256};
+    if (bs == 1) widths.insert(widths.end(), {64, 172, 44});  // 44: the f16 slot (8) does not divide it
+    for (int ne0 : widths)
+        for (int rows : {1, 7, 33, 300}) {
+            if (ne0 > 1024 && rows > 33) continue;  // keeps lavapipe fast
+            const TestWeight w = make_weight(type, rows, ne0, uint32_t(rows * 31 + ne0));
+            for (int cols : {1, 2}) {
+                const std::vector<float> x = random_floats(size_t(cols) * ne0, 17);
+                const std::vector<float> want = reference_product(w, x, rows, ne0, cols);
+                vk::Buffer wb = env->upload(w.device), xb = env->upload(x), yb = env->device(want.size() * 4);
+                for (const vk::Ops* ops : {static_cast<const vk::Ops*>(&env->ops), static_cast<const vk::Ops*>(&generic)}) {
+                    ops->matmul(env->cmds.begin(), type, wb, xb, yb, ne0, rows, cols);
+                    env->cmds.submit_and_wait();
+                    expect_close(env->download<float>(yb, want.size()), want, 2e-4, 1e-4,
+                                 std::string("matvec ") + ops->matvec_kind() + " " + type_name(type) + " rows " +
+                                     std::to_string(rows) + " ne0 " + std::to_string(ne0) + " cols " + std::to_string(cols));
+                }
+            }
+        }
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, VkTyped,
