@@ -67,15 +67,17 @@ list(JOIN _qml_deps ", " CPACK_DEBIAN_LLAMADESK_PACKAGE_DEPENDS)
 set(CPACK_DEBIAN_LLAMADESK_PACKAGE_RECOMMENDS "mesa-vulkan-drivers, ca-certificates")
 set(CPACK_DEBIAN_LLAMADESK_PACKAGE_SUGGESTS "qt6-wayland")
 
-# The CUDA plugin links the CUDA runtime statically or finds it through the NVIDIA driver's
-# libcuda.so.1; neither is a Debian main package, so dpkg-shlibdeps would fail on it.
+# The CUDA plugin links the CUDA runtime statically and needs the NVIDIA driver's libcuda.so.1
+# and cuBLAS from NVIDIA's CUDA packages; none is a Debian main package, so dpkg-shlibdeps
+# would fail on it. README.md says what to install.
 set(CPACK_DEBIAN_CUDA_PACKAGE_NAME llamadesk-cuda)
 set(CPACK_DEBIAN_CUDA_PACKAGE_SHLIBDEPS OFF)
 set(CPACK_DEBIAN_CUDA_PACKAGE_DEPENDS
     "llamadesk (= ${PROJECT_VERSION}-${LLAMADESK_DEB_RELEASE}), libc6, libstdc++6")
 set(CPACK_DEBIAN_CUDA_DESCRIPTION "CUDA backend plugin for LlamaDesk
-The llamadesk app and llamadesk-cli load this plugin when an NVIDIA GPU and its
-driver (libcuda.so.1, from the NVIDIA driver packages) are present, and fall
-back to Vulkan or the CPU otherwise.")
+The llamadesk app and llamadesk-cli load this plugin when an NVIDIA GPU, its
+driver (libcuda.so.1) and cuBLAS of the CUDA version it was built with (from
+NVIDIA's CUDA packages) are present, and fall back to Vulkan or the CPU
+otherwise.")
 
 include(CPack)

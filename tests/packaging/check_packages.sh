@@ -93,16 +93,17 @@ contents)
       expect_files "$list" "$(basename "$cuda_deb")" lib/llamadesk/libllamadesk_cuda.so
       [ "$(grep -vc '^share/doc/' "$list")" -le 2 ] || fail "llamadesk-cuda holds more than the plugin"
       dpkg-deb -f "$cuda_deb" Depends | grep -q '^llamadesk (= ' || fail "llamadesk-cuda does not depend on llamadesk"
-      # Its libraries: the C/C++ runtime and the NVIDIA driver's libcuda.so.1 only; a shared
-      # libcudart/libcublas is in no Debian package, so it must be linked statically.
+      # Its libraries: the C/C++ runtime, the NVIDIA driver's libcuda.so.1 and cuBLAS (NVIDIA's
+      # CUDA packages; documented in README.md). A shared libcudart would be one more library
+      # from outside Debian: it must be linked statically.
       x=$(mktemp -d)
       dpkg-deb -x "$cuda_deb" "$x"
       needed=$(readelf -d "$x"/usr/lib/llamadesk/libllamadesk_cuda.so | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
       rm -rf "$x"
       echo "plugin needs: $(echo $needed)"
       for lib in $needed; do
-        [[ $lib =~ ^(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libcuda)\.so\.[0-9]+$ ]] ||
-          fail "libllamadesk_cuda.so needs $lib, which no Debian package provides"
+        [[ $lib =~ ^(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libcuda|libcublas|libcublasLt)\.so\.[0-9]+$ ]] ||
+          fail "libllamadesk_cuda.so needs $lib (not the C/C++ runtime, the driver or cuBLAS)"
       done
     else
       fail "the CUDA plugin was built but there is no llamadesk-cuda_*.deb"
