@@ -3,8 +3,11 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "inference/core/error.h"
+#include "inference/gguf/gguf.h"
 #include "inference/model/quantize_model.h"
 #include "inference/model/synthetic.h"
+#include "inference/tokenizer/tokenizer.h"
 
 namespace ld::cli {
 
@@ -26,13 +29,29 @@ int cmd_quantize(const ArgList& argv) {
 }
 
 int cmd_synth(const ArgList& argv) {
-    const Args args(argv, {{"--seed", true}});
-    if (args.positional().size() != 2) throw UsageError("usage: synth NAME OUT.gguf");
+    const Args args(argv, {{"--seed", true}, {"--vocab-from", true}});
+    if (args.positional().size() != 2) throw UsageError("usage: synth NAME OUT.gguf [--vocab-from MODEL.gguf]");
     const SyntheticSpec spec = synthetic_spec(args.positional()[0]);
+    // The placeholder vocabulary turns text into ~1 token per byte, so token counts (and hence
+    // any document timing) would be several times too high; a real tokenizer of the same
+    // size makes the synthetic model tokenize like the release it imitates. Read it before
+    // building gigabytes of weights so a mismatch fails fast.
+    Vocab vocab;
+    std::string vocab_path;
+    if (args.has("--vocab-from")) {
+        vocab_path = args.get("--vocab-from");
+        const auto file = gguf::File::open(vocab_path);
+        vocab = load_vocab(*file);
+        if (int64_t(vocab.tokens.size()) != spec.params.n_vocab)
+            fail("--vocab-from ", vocab_path, ": its vocabulary has ", vocab.tokens.size(), " tokens but ",
+                 spec.name, " needs ", spec.params.n_vocab, " (the embedding and output rows)");
+    }
     auto model = make_synthetic_model(spec, uint64_t(args.get_int("--seed", 1, 0, INT64_MAX)));
+    if (!vocab_path.empty()) model->vocab = std::move(vocab);
     write_model_gguf(*model, args.positional()[1]);
-    std::fprintf(stderr, "wrote %s (%s, %.2f GiB of weights)\n", args.positional()[1].c_str(), model->name.c_str(),
-                 model->weight_bytes() / 1073741824.0);
+    std::fprintf(stderr, "wrote %s (%s, %.2f GiB of weights%s%s)\n", args.positional()[1].c_str(), model->name.c_str(),
+                 model->weight_bytes() / 1073741824.0, vocab_path.empty() ? "" : ", tokenizer from ",
+                 vocab_path.c_str());
     return 0;
 }
 

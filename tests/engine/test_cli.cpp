@@ -117,5 +117,40 @@ TEST(Cli, SynthWritesALoadableModelOfTheRealShape) {
     EXPECT_NE(r.err.find("llama-3.1-8b"), std::string::npos) << "lists the known names: " << r.err;
 }
 
+// --vocab-from gives the synthetic model a real tokenizer: the same ids for the same text,
+// the special tokens and the chat template; a vocabulary of another size is refused up front.
+TEST(Cli, SynthVocabFromCopiesARealTokenizer) {
+    LD_REQUIRE_SHARED(kTiny31);
+    LD_REQUIRE_SHARED(kStories);
+    const std::string src = shell_quote(shared_path(kTiny31));
+    const std::string out = ::testing::TempDir() + "/synth-1b-q4_0-llama3vocab.gguf";
+    RunResult r = run_cli("synth llama-3.2-1b:q4_0 " + shell_quote(out) + " --vocab-from " + src);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = run_cli("info -m " + shell_quote(out));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("vocab 128256"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("tokenizer: gpt2 / llama-bpe, 128256 tokens, bos 128000, eos 128009"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("tokenizer.ggml.merges"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("tokenizer.chat_template"), std::string::npos) << r.out;
+    for (const std::string& args : {std::string(" -t 'Summarize pages 3-5: naïve café, 東京.'"),
+                                    std::string(" -t '<|eot_id|>' --special")}) {
+        const RunResult want = run_cli("tokenize -m " + src + args);
+        const RunResult got = run_cli("tokenize -m " + shell_quote(out) + args);
+        ASSERT_EQ(want.exit_code, 0) << want.err;
+        ASSERT_EQ(got.exit_code, 0) << got.err;
+        EXPECT_EQ(got.out, want.out) << args;
+    }
+    std::filesystem::remove(out);
+
+    r = run_cli("synth llama-3.2-1b:q4_0 " + shell_quote(out) + " --vocab-from " + shell_quote(shared_path(kStories)));
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("512 tokens but llama-3.2-1b needs 128256"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(out)) << "nothing written on a mismatch";
+    r = run_cli("synth llama-3.2-1b:q4_0 " + shell_quote(out) + " --vocab-from /nonexistent/v.gguf");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(lines(r.err), 1) << r.err;
+}
+
 }  // namespace
 }  // namespace ld::test
