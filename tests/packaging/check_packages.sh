@@ -102,7 +102,8 @@ contents)
       rm -rf "$x"
       echo "plugin needs: $(echo $needed)"
       for lib in $needed; do
-        [[ $lib =~ ^(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libcuda|libcublas|libcublasLt)\.so\.[0-9]+$ ]] ||
+        [[ $lib =~ ^(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libcuda|libcublas|libcublasLt)\.so\.[0-9]+$ ||
+           $lib =~ ^ld-linux-[a-z0-9_-]+\.so\.[0-9]+$ ]] ||
           fail "libllamadesk_cuda.so needs $lib (not the C/C++ runtime, the driver or cuBLAS)"
       done
     else
