@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <unordered_map>
 
@@ -47,6 +48,8 @@ private:
     std::unordered_map<const uint8_t*, size_t> weight_index_;  // tied weights share a buffer
     std::vector<Buffer> k_cache_, v_cache_;  // per layer, (n_ctx, kv_dim) f16
     Buffer x_, xn_, q_, k_, v_, att_, o_, g_, u_;
+    Buffer att_scratch_;        // flash-decoding partials (Ops::attention_scratch_bytes)
+    bool split_attention_;      // LLAMADESK_VK_ATTN_SPLIT=0 turns flash-decoding off
     Buffer ids_, cs_, logits_;  // host-visible
     std::vector<float> inv_freq_;
 };
@@ -59,6 +62,8 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
       cmds_(dev_),
       n_ctx_(std::max(1, std::min(o.n_ctx > 0 ? o.n_ctx : 8192, p_.ctx_train))),
       n_batch_(std::max(1, std::min(o.n_batch, 512))) {
+    const char* split = std::getenv("LLAMADESK_VK_ATTN_SPLIT");
+    split_attention_ = !(split && std::strcmp(split, "0") == 0);
     if (o.kv_type != GgmlType::F16)
         fail("the Vulkan backend keeps its KV cache in F16, not ", type_name(o.kv_type));
     const size_t kv_bytes = size_t(n_ctx_) * size_t(p_.kv_dim()) * 2;
@@ -81,6 +86,8 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
     v_ = Buffer(dev_, B * p_.kv_dim() * f, Buffer::Kind::device);
     g_ = Buffer(dev_, B * p_.ffn_dim * f, Buffer::Kind::device);
     u_ = Buffer(dev_, B * p_.ffn_dim * f, Buffer::Kind::device);
+    att_scratch_ = Buffer(dev_, vk::Ops::attention_scratch_bytes(uint32_t(p_.n_heads), uint32_t(p_.head_dim)),
+                          Buffer::Kind::device);
     ids_ = Buffer(dev_, B * sizeof(int32_t), Buffer::Kind::host);
     cs_ = Buffer(dev_, B * size_t(p_.rope_dim) * f, Buffer::Kind::host);
     logits_ = Buffer(dev_, size_t(p_.n_vocab) * f, Buffer::Kind::host);
@@ -203,8 +210,12 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
         bar();
         ops_.kv_store(cmd, k_, v_, k_cache_[size_t(l)], v_cache_[size_t(l)], b, kvd, uint32_t(pos));
         bar();
-        ops_.attention(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, b, nh, nkv, hd,
-                       uint32_t(pos), 1.0f / std::sqrt(float(hd)));
+        if (B == 1 && split_attention_)
+            ops_.attention_decode(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, att_scratch_, nh, nkv,
+                                  hd, uint32_t(pos), 1.0f / std::sqrt(float(hd)));
+        else
+            ops_.attention(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, b, nh, nkv, hd,
+                           uint32_t(pos), 1.0f / std::sqrt(float(hd)));
         bar();
         matmul(cmd, L.wo, att_, o_, B);
         bar();

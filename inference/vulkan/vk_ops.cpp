@@ -64,6 +64,8 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     rope_ = program<RopePC>(dev, "rope", 2);
     kv_store_ = program<KvStorePC>(dev, "kv_store", 4);
     attention_ = program<AttentionPC>(dev, "attention", 4);
+    attention_split_ = program<AttentionSplitPC>(dev, "attention_split", 4);
+    attention_combine_ = program<AttentionSplitPC>(dev, "attention_combine", 2);
     swiglu_ = program<EltwisePC>(dev, "swiglu", 2);
     add_ = program<EltwisePC>(dev, "add", 2);
 }
@@ -108,6 +110,36 @@ void Ops::attention(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc
     if (head_dim > 256) fail("the Vulkan attention kernel supports head_dim up to 256, not ", head_dim);
     dispatch(dev_, cmd, *attention_, {q, kc, vc, out},
              AttentionPC{n_heads, n_kv_heads, head_dim, pos, scale}, n_heads, n_tokens);
+}
+
+namespace {
+uint32_t max_splits(uint32_t n_heads) { return std::max<uint32_t>(1, Ops::kMaxAttentionGroups / n_heads); }
+
+void compute_barrier(VkCommandBuffer cmd) {
+    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT;
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
+                         &mb, 0, nullptr, 0, nullptr);
+}
+}  // namespace
+
+size_t Ops::attention_scratch_bytes(uint32_t n_heads, uint32_t head_dim) {
+    return size_t(n_heads) * max_splits(n_heads) * (head_dim + 2) * sizeof(float);
+}
+
+void Ops::attention_decode(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
+                           BufferRef scratch, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
+                           uint32_t pos, float scale) const {
+    if (head_dim > 256) fail("the Vulkan attention kernel supports head_dim up to 256, not ", head_dim);
+    const uint32_t n_kv = pos + 1;
+    // Chunks of whole 64-position steps (the kernel's workgroup), as many as the scratch holds.
+    const uint32_t chunk = std::max<uint32_t>(64, ceil_div(ceil_div(n_kv, max_splits(n_heads)), 64) * 64);
+    const uint32_t n_split = ceil_div(n_kv, chunk);
+    const AttentionSplitPC pc{n_heads, n_kv_heads, head_dim, n_kv, chunk, n_split, scale};
+    dispatch(dev_, cmd, *attention_split_, {q, kc, vc, scratch}, pc, n_heads, n_split);
+    compute_barrier(cmd);
+    dispatch(dev_, cmd, *attention_combine_, {scratch, out}, pc, n_heads);
 }
 
 void Ops::swiglu(VkCommandBuffer cmd, BufferRef g, BufferRef u, uint32_t n) const {

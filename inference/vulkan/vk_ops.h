@@ -39,6 +39,14 @@ public:
     void attention(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
                    uint32_t n_tokens, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
                    uint32_t pos, float scale) const;
+    // The same for one token (decode) split along the context (flash-decoding): up to
+    // kMaxAttentionGroups / n_heads chunks per head write partials into `scratch`
+    // (attention_scratch_bytes), a barrier, then one merge per head. Records both passes.
+    void attention_decode(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
+                          BufferRef scratch, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
+                          uint32_t pos, float scale) const;
+    static constexpr uint32_t kMaxAttentionGroups = 1024;
+    static size_t attention_scratch_bytes(uint32_t n_heads, uint32_t head_dim);
     void swiglu(VkCommandBuffer cmd, BufferRef g, BufferRef u, uint32_t n) const;  // g = silu(g) * u
     void add(VkCommandBuffer cmd, BufferRef a, BufferRef b, uint32_t n) const;     // a += b
     // y (n_cols, n_rows) = x (n_cols, ne0) . W^T with W (n_rows, ne0) of `type` in the device
@@ -56,7 +64,8 @@ private:
     const Device& dev_;
     std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matmul_, get_rows_;
     bool wide_ = false;
-    std::unique_ptr<Program> rmsnorm_, rope_, kv_store_, attention_, swiglu_, add_;
+    std::unique_ptr<Program> rmsnorm_, rope_, kv_store_, attention_, attention_split_, attention_combine_,
+        swiglu_, add_;
 };
 
 }  // namespace ld::vk

@@ -57,6 +57,19 @@ struct AttentionPC {
 };
 LD_CHECK_SIZE(AttentionPC, 20)
 
+// attention_split / attention_combine (decode, one token): query head h's n_kv cached positions
+// in n_split chunks of `chunk` positions, one workgroup per (head, chunk), then merged.
+struct AttentionSplitPC {
+    uint n_heads;
+    uint n_kv_heads;
+    uint head_dim;
+    uint n_kv;
+    uint chunk;
+    uint n_split;
+    float scale;
+};
+LD_CHECK_SIZE(AttentionSplitPC, 28)
+
 // swiglu (g = silu(g) * u) and add (a += b): element-wise over n values.
 struct EltwisePC {
     uint n;

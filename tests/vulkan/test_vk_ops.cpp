@@ -206,6 +206,39 @@ TEST(VkOps, AttentionMatchesCpu) {
     }
 }
 
+// Decode attention split along the context (flash-decoding) against the CPU, from one position
+// (one chunk) to 5001 (dozens of chunks), head_dim 64 and 128, GQA 8 heads on 2.
+TEST(VkOps, AttentionDecodeSplitMatchesCpu) {
+    LD_REQUIRE_VULKAN(env);
+    const int heads = 8, kv_heads = 2;
+    for (int head_dim : {64, 128}) {
+        for (int pos : {0, 1, 300, 5000}) {
+            const int ctx = pos + 1, kvd = kv_heads * head_dim, qd = heads * head_dim;
+            const std::vector<float> q = random_floats(size_t(qd), 18);
+            const std::vector<float> kf = random_floats(size_t(ctx) * kvd, 19, 2.0f), vf = random_floats(size_t(ctx) * kvd, 20);
+            std::vector<fp16_t> kh(kf.size()), vh(vf.size());
+            for (size_t i = 0; i < kf.size(); ++i) {
+                kh[i] = fp32_to_fp16(kf[i]);
+                vh[i] = fp32_to_fp16(vf[i]);
+            }
+            const float scale = 1.0f / std::sqrt(float(head_dim));
+            std::vector<float> want(q.size()), scores(static_cast<size_t>(ctx), 0.0f);
+            for (int h = 0; h < heads; ++h) {
+                const int g = h / (heads / kv_heads);
+                cpu::attend_f16(cpu::kv_kernels_scalar(), q.data() + size_t(h) * head_dim, kh.data() + size_t(g) * head_dim,
+                                vh.data() + size_t(g) * head_dim, kvd, ctx, head_dim, scale, scores.data(),
+                                want.data() + size_t(h) * head_dim);
+            }
+            vk::Buffer qb = env->upload(q), kb = env->upload(kh), vb = env->upload(vh), ob = env->device(q.size() * 4);
+            vk::Buffer scratch = env->device(vk::Ops::attention_scratch_bytes(heads, head_dim));
+            env->ops.attention_decode(env->cmds.begin(), qb, kb, vb, ob, scratch, heads, kv_heads, head_dim, pos, scale);
+            env->cmds.submit_and_wait();
+            expect_close(env->download<float>(ob, q.size()), want, 1e-5, 1e-4,
+                         "split attention head_dim " + std::to_string(head_dim) + " pos " + std::to_string(pos));
+        }
+    }
+}
+
 TEST(VkOps, SwigluAndAdd) {
     LD_REQUIRE_VULKAN(env);
     const int n = 1003;
