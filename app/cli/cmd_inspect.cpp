@@ -6,6 +6,7 @@
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
+#include "inference/backend/cuda_plugin.h"
 #include "inference/gguf/gguf.h"
 #include "inference/model/llama.h"
 #include "inference/quant/quant.h"
@@ -115,20 +116,32 @@ int cmd_devices(const ArgList& argv) {
     std::string why;
     const std::vector<VulkanDeviceLine> vulkan = describe_vulkan_devices(&why);
 #endif
+    std::string cuda_why;
+    const std::vector<cuda::DeviceInfo> cuda_devices = list_cuda_devices(&cuda_why);
     if (args.has("--json")) {
         std::printf("[{\"backend\": \"cpu\", \"index\": 0, \"name\": \"%s\", \"threads\": %u}",
                     json_escape(isa_name(detected_isa())).c_str(), threads);
+        for (const cuda::DeviceInfo& d : cuda_devices)
+            std::printf(", {\"backend\": \"cuda\", \"index\": %d, \"name\": \"%s\", \"memory_bytes\": %llu, "
+                        "\"free_bytes\": %llu, \"sm_count\": %d, \"compute_capability\": \"%d.%d\"}",
+                        d.index, json_escape(d.name).c_str(), static_cast<unsigned long long>(d.total_bytes),
+                        static_cast<unsigned long long>(d.free_bytes), d.sm_count, d.cc_major, d.cc_minor);
 #ifdef LLAMADESK_HAVE_VULKAN
         for (const VulkanDeviceLine& d : vulkan) std::printf(", %s", d.json.c_str());
 #endif
         std::printf("]\n");
     } else {
         std::printf("cpu 0: %s, %u threads\n", isa_name(detected_isa()), threads);
+        for (const cuda::DeviceInfo& d : cuda_devices)
+            std::printf("cuda %d: %s (%.1f GiB, %.1f GiB free, %d SMs, compute %d.%d)\n", d.index, d.name.c_str(),
+                        double(d.total_bytes) / (1 << 30), double(d.free_bytes) / (1 << 30), d.sm_count, d.cc_major,
+                        d.cc_minor);
+        if (cuda_devices.empty()) std::printf("(%s)\n", cuda_why.c_str());
 #ifdef LLAMADESK_HAVE_VULKAN
         for (const VulkanDeviceLine& d : vulkan) std::printf("%s\n", d.text.c_str());
         if (vulkan.empty()) std::printf("(no Vulkan device: %s)\n", why.c_str());
 #else
-        std::printf("(no GPU backend in this build)\n");
+        std::printf("(no Vulkan backend in this build)\n");
 #endif
     }
     return 0;

@@ -1,0 +1,81 @@
+#pragma once
+// The boundary between the engine and libllamadesk_cuda.so: plain C++ (no CUDA headers), so the
+// engine and the tests can include it in builds without CUDA. The plugin exports the extern "C"
+// functions below; the engine finds them with dlsym (inference/backend/cuda_plugin.cpp). Both
+// sides are built by the same compiler from the same headers, so C++ objects may cross; every
+// exception crossing it is an ld::Error.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "inference/backend/backend.h"
+#include "inference/model/llama.h"
+#include "inference/quant/types.h"
+
+namespace ld::cuda {
+
+// Bumped whenever anything declared here or a struct the plugin reads (Model, BackendOptions)
+// changes shape; the engine refuses a plugin built against different headers.
+inline uint64_t abi_tag() {
+    return 3u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
+           (uint64_t(sizeof(LlamaParams)) << 40) ^ (uint64_t(sizeof(Weight)) << 52);
+}
+
+struct DeviceInfo {
+    int index = 0;
+    std::string name;
+    uint64_t total_bytes = 0, free_bytes = 0;
+    int sm_count = 0;
+    int cc_major = 0, cc_minor = 0;
+};
+
+struct MemoryInfo {
+    uint64_t free_bytes = 0, total_bytes = 0;
+};
+
+// One kernel at a time on host data, for tests against the CPU reference. Shapes are in the
+// same order as the forward pass uses them (row-major, tokens outermost).
+class OpsForTest {
+public:
+    virtual ~OpsForTest() = default;
+    virtual std::string device_name() = 0;
+    virtual MemoryInfo memory() = 0;
+    // y (B, rows) = x (B, ne0) . W^T, W raw GGUF rows of type t. B == 1 runs the decode matvec,
+    // B > 1 the prompt path (dequantize + cuBLAS). accumulate: y += instead of y =.
+    virtual std::vector<float> matmul(GgmlType t, int64_t ne0, int64_t rows, const void* w,
+                                      const std::vector<float>& x, int B, bool accumulate,
+                                      const std::vector<float>& y0) = 0;
+    // Decode fused gate/up: silu(Wg x) * (Wu x), one token.
+    virtual std::vector<float> matvec_swiglu(GgmlType t, int64_t ne0, int64_t rows, const void* wg,
+                                             const void* wu, const std::vector<float>& x) = 0;
+    // rows ids of W (n_rows rows of ne0) dequantized to f32 (the embedding lookup).
+    virtual std::vector<float> get_rows(GgmlType t, int64_t ne0, int64_t n_rows, const void* w,
+                                        const std::vector<int32_t>& ids) = 0;
+    virtual std::vector<float> rmsnorm(const std::vector<float>& x, const std::vector<float>& w, int n,
+                                       float eps) = 0;
+    virtual std::vector<float> swiglu(const std::vector<float>& g, const std::vector<float>& u) = 0;
+    // RoPE of q (B, n_heads*head_dim) and k (B, n_kv*head_dim) at positions pos.., k and v
+    // stored to an f16 cache; returns q rotated, then the cache rows of k, then v (as f32).
+    virtual std::vector<float> rope_store(const std::vector<float>& q, const std::vector<float>& k,
+                                          const std::vector<float>& v, int B, int n_heads, int n_kv,
+                                          int head_dim, int rope_dim, const std::vector<float>& inv_freq,
+                                          int pos) = 0;
+    // Causal attention of q (B, n_heads*hd) at positions pos.. over an f16 cache holding
+    // pos + B rows of n_kv*hd keys and values (fp16 bits). Returns (B, n_heads*hd).
+    virtual std::vector<float> attention(const std::vector<float>& q, const std::vector<uint16_t>& k_cache,
+                                         const std::vector<uint16_t>& v_cache, int B, int n_heads, int n_kv,
+                                         int head_dim, int pos, int n_ctx) = 0;
+};
+
+}  // namespace ld::cuda
+
+// What libllamadesk_cuda.so exports. `why` receives the reason on failure (return value null
+// or negative); none of them throws.
+extern "C" {
+using ld_cuda_abi_fn = uint64_t (*)();
+using ld_cuda_list_devices_fn = int (*)(std::vector<ld::cuda::DeviceInfo>* out, std::string* why);
+using ld_cuda_create_backend_fn = ld::Backend* (*)(const ld::Model* model, const ld::BackendOptions* options,
+                                                   std::string* why);
+using ld_cuda_ops_for_test_fn = ld::cuda::OpsForTest* (*)(std::string* why);
+using ld_cuda_backend_memory_fn = int (*)(const ld::Backend* backend, ld::cuda::MemoryInfo* out);
+}

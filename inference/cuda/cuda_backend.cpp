@@ -1,0 +1,420 @@
+// The CUDA forward pass: weights uploaded once in their GGUF layout, an f16 KV cache, and per
+// batch the same steps as the CPU backend (inference/cpu/cpu_backend.cpp) on one stream with no
+// host synchronization until the logits come back. The decode step (one token) is captured
+// once as a CUDA graph and replayed: every kernel reads the position and token id from device
+// memory, and only those few bytes are copied in before each replay.
+#include "inference/cuda/cuda_backend.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "inference/core/error.h"
+#include "inference/cuda/cuda_check.h"
+#include "inference/cuda/device_buffer.h"
+#include "inference/cuda/kernels.h"
+#include "inference/cuda/matmul.h"
+#include "inference/model/llama.h"
+
+namespace ld::cuda {
+
+namespace {
+
+constexpr size_t kAlign = 256;
+constexpr int kAttnSlice = 64;  // prompt tokens per attention launch (bounds the partials buffer)
+
+size_t align_up(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
+
+std::string lower(std::string s) {
+    for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// Destroyed last among the backend's members, and also when the constructor throws.
+struct StreamHolder {
+    cudaStream_t s = nullptr;
+    ~StreamHolder() {
+        if (s) cudaStreamDestroy(s);
+    }
+};
+
+struct DevLayer {
+    const float* attn_norm = nullptr;
+    const float* ffn_norm = nullptr;
+    DevWeight wq, wk, wv, wo, w_gate, w_up, w_down;
+};
+
+class CudaBackend final : public Backend {
+public:
+    CudaBackend(const Model& model, const BackendOptions& o);
+    ~CudaBackend() override;
+    std::string name() const override { return "cuda (" + device_name_ + ")"; }
+    int context_size() const override { return n_ctx_; }
+    int vocab_size() const override { return p_.n_vocab; }
+    void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) override;
+    int device() const { return dev_; }
+
+private:
+    void validate(const Model& m) const;
+    void upload_weights(const Model& m, const LoadProgress& progress);
+    void forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits);
+    // Enqueues one batch: B tokens, attention over n_chunks chunks, logits for rows
+    // [out_first, out_first + out_rows) of the batch (none when out_rows == 0).
+    void enqueue(int B, int n_chunks, int out_first, int out_rows);
+    void destroy_graph();
+
+    LlamaParams p_;
+    int dev_ = 0;
+    std::string device_name_;
+    int n_ctx_, n_batch_;
+    int attn_chunk_, attn_chunks_max_;
+    StreamHolder stream_holder_;
+    cudaStream_t stream_ = nullptr;
+    bool use_graph_ = true;
+    cudaGraph_t graph_ = nullptr;
+    cudaGraphExec_t graph_exec_ = nullptr;
+
+    DeviceBuffer weights_;  // every weight, each 256-byte aligned
+    DevWeight tok_embd_, output_;
+    const float* output_norm_ = nullptr;
+    std::vector<DevLayer> layers_;
+
+    DeviceBuffer k_cache_, v_cache_;  // (n_layers, n_ctx, kv_dim) f16
+    DeviceBuffer inv_freq_;           // (rope_dim / 2)
+    DeviceBuffer meta_;               // int32: [0] = position of the batch's first token, [1..B] = token ids
+    PinnedBuffer meta_host_;
+    // Activations of one batch, row-major (B, width).
+    DeviceBuffer x_, xn_, q_, k_, v_, att_, g_, u_, logits_, part_;
+    std::unique_ptr<Matmul> mm_;
+};
+
+CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
+    : p_(model.params),
+      n_ctx_(std::max(1, std::min(o.n_ctx > 0 ? o.n_ctx : 8192, model.params.ctx_train > 0 ? model.params.ctx_train : 8192))),
+      n_batch_(std::max(1, std::min(o.n_batch, 512))) {
+    if (o.kv_type != GgmlType::F16)
+        fail("the CUDA backend keeps its KV cache in F16, not ", type_name(o.kv_type));
+    validate(model);
+    dev_ = pick_device(o.device);
+    LD_CUDA(cudaSetDevice(dev_));
+    cudaDeviceProp prop{};
+    LD_CUDA(cudaGetDeviceProperties(&prop, dev_));
+    device_name_ = prop.name;
+    if (const char* env = std::getenv("LLAMADESK_CUDA_GRAPH"); env && std::string(env) == "0") use_graph_ = false;
+
+    attn_chunk_ = attention_chunk(n_ctx_);
+    attn_chunks_max_ = (n_ctx_ + attn_chunk_ - 1) / attn_chunk_;
+
+    // Everything this backend allocates, checked against the free memory before any of it.
+    std::map<const uint8_t*, size_t> seen;
+    size_t weight_bytes = 0;
+    auto count = [&](const Weight& w) {
+        if (seen.emplace(w.data, 0).second) weight_bytes += align_up(w.nbytes);
+    };
+    count(model.tok_embd);
+    count(model.output_norm);
+    count(model.output);
+    for (const LayerWeights& L : model.layers)
+        for (const Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.w_gate, &L.w_up, &L.w_down})
+            count(*w);
+    const size_t B = size_t(n_batch_);
+    const size_t kv_bytes = size_t(p_.n_layers) * size_t(n_ctx_) * size_t(p_.kv_dim()) * 2;
+    const int64_t max_ne0 = std::max<int64_t>({p_.dim, p_.q_dim(), p_.ffn_dim});
+    const int64_t max_rows = std::max<int64_t>({p_.n_vocab, p_.ffn_dim, p_.q_dim(), p_.dim});
+    const size_t part_floats = size_t(std::min(n_batch_, kAttnSlice)) * p_.n_heads * attn_chunks_max_ * (p_.head_dim + 2);
+    const size_t act_bytes = 4 * B * (2 * size_t(p_.dim) + 2 * size_t(p_.q_dim()) + 2 * size_t(p_.kv_dim()) +
+                                      2 * size_t(p_.ffn_dim) + size_t(p_.n_vocab)) +
+                             4 * part_floats + Matmul::scratch_bytes(max_ne0, n_batch_, max_rows);
+    const size_t need = weight_bytes + 2 * kv_bytes + act_bytes;
+    size_t free_b = 0, total_b = 0;
+    LD_CUDA(cudaMemGetInfo(&free_b, &total_b));
+    const size_t headroom = size_t(64) << 20;
+    if (need + headroom > free_b)
+        fail("CUDA: out of memory: the model needs ", (need + headroom) >> 20, " MiB (weights ", weight_bytes >> 20,
+             " MiB, ", n_ctx_, "-token KV cache ", (2 * kv_bytes) >> 20, " MiB, buffers ", act_bytes >> 20, " MiB), ",
+             device_name_, " has ", free_b >> 20, " MiB free of ", total_b >> 20, " MiB; try a smaller context");
+
+    LD_CUDA(cudaStreamCreateWithFlags(&stream_holder_.s, cudaStreamNonBlocking));
+    stream_ = stream_holder_.s;
+    weights_ = DeviceBuffer(weight_bytes, "model weights");
+    upload_weights(model, o.progress);
+
+    k_cache_ = DeviceBuffer(kv_bytes, "K cache");
+    v_cache_ = DeviceBuffer(kv_bytes, "V cache");
+    LD_CUDA(cudaMemsetAsync(k_cache_.as(), 0, kv_bytes, stream_));
+    LD_CUDA(cudaMemsetAsync(v_cache_.as(), 0, kv_bytes, stream_));
+    std::vector<float> inv(size_t(p_.rope_dim / 2));
+    for (int i = 0; i < p_.rope_dim / 2; ++i) {
+        double f = 1.0 / std::pow(double(p_.rope_theta), 2.0 * i / p_.rope_dim) * p_.rope_freq_scale;
+        if (!p_.rope_freq_factors.empty()) f /= p_.rope_freq_factors[size_t(i)];
+        inv[size_t(i)] = float(f);
+    }
+    inv_freq_ = DeviceBuffer(std::max<size_t>(1, inv.size()) * 4, "rope frequencies");
+    if (!inv.empty()) LD_CUDA(cudaMemcpy(inv_freq_.as(), inv.data(), inv.size() * 4, cudaMemcpyHostToDevice));
+    meta_ = DeviceBuffer(4 * (B + 1), "token ids");
+    meta_host_ = PinnedBuffer(4 * (B + 1));
+    x_ = DeviceBuffer(4 * B * p_.dim, "activations");
+    xn_ = DeviceBuffer(4 * B * p_.dim, "activations");
+    q_ = DeviceBuffer(4 * B * p_.q_dim(), "activations");
+    att_ = DeviceBuffer(4 * B * p_.q_dim(), "activations");
+    k_ = DeviceBuffer(4 * B * p_.kv_dim(), "activations");
+    v_ = DeviceBuffer(4 * B * p_.kv_dim(), "activations");
+    g_ = DeviceBuffer(4 * B * p_.ffn_dim, "activations");
+    u_ = DeviceBuffer(4 * B * p_.ffn_dim, "activations");
+    logits_ = DeviceBuffer(4 * B * p_.n_vocab, "logits");
+    part_ = DeviceBuffer(4 * part_floats, "attention partials");
+    mm_ = std::make_unique<Matmul>(stream_, max_ne0, n_batch_, max_rows);
+    LD_CUDA(cudaStreamSynchronize(stream_));
+}
+
+CudaBackend::~CudaBackend() {
+    cudaSetDevice(dev_);
+    if (stream_) cudaStreamSynchronize(stream_);
+    destroy_graph();
+    mm_.reset();
+    // DeviceBuffer members free themselves (on this device) after this body, the stream last.
+}
+
+void CudaBackend::destroy_graph() {
+    if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
+    if (graph_) cudaGraphDestroy(graph_);
+    graph_exec_ = nullptr;
+    graph_ = nullptr;
+}
+
+void CudaBackend::validate(const Model& m) const {
+    const int hd = p_.head_dim;
+    if (hd <= 0 || hd % 32 != 0 || hd > 256)
+        fail("the CUDA backend supports head sizes that are multiples of 32 up to 256, not ", hd);
+    if (p_.n_kv_heads <= 0 || p_.n_heads % p_.n_kv_heads != 0)
+        fail("the CUDA backend needs n_heads (", p_.n_heads, ") to be a multiple of n_kv_heads (", p_.n_kv_heads, ")");
+    if (p_.rope_dim > hd || p_.rope_dim % 2 != 0) fail("the CUDA backend cannot rotate ", p_.rope_dim, " of ", hd, " dims");
+    if (int(m.layers.size()) != p_.n_layers) fail("model has ", m.layers.size(), " layers, expected ", p_.n_layers);
+    auto matrix = [](const Weight& w, const char* what) {
+        if (!type_supported(w.type)) fail("the CUDA backend cannot use ", type_name(w.type), " weights (", what, ")");
+        if (w.ne0 % 8 != 0) fail("the CUDA backend needs rows of a multiple of 8 elements (", what, " has ", w.ne0, ")");
+        if (w.ne0 > (int64_t(1) << 30) || w.ne1 > (int64_t(1) << 30)) fail(what, " is too large");
+    };
+    auto vec = [](const Weight& w, const char* what) {
+        if (w.type != GgmlType::F32) fail("the CUDA backend expects F32 norm weights (", what, " is ", type_name(w.type), ")");
+    };
+    matrix(m.tok_embd, "token_embd");
+    matrix(m.output, "output");
+    vec(m.output_norm, "output_norm");
+    for (const LayerWeights& L : m.layers) {
+        vec(L.attn_norm, "attn_norm");
+        vec(L.ffn_norm, "ffn_norm");
+        matrix(L.wq, "attn_q");
+        matrix(L.wk, "attn_k");
+        matrix(L.wv, "attn_v");
+        matrix(L.wo, "attn_output");
+        matrix(L.w_gate, "ffn_gate");
+        matrix(L.w_up, "ffn_up");
+        matrix(L.w_down, "ffn_down");
+    }
+}
+
+void CudaBackend::upload_weights(const Model& m, const LoadProgress& progress) {
+    std::vector<const Weight*> all = {&m.tok_embd, &m.output_norm, &m.output};
+    for (const LayerWeights& L : m.layers)
+        for (const Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.w_gate, &L.w_up, &L.w_down})
+            all.push_back(w);
+    size_t total = 0;
+    std::map<const uint8_t*, size_t> offset;  // host data -> offset in weights_ (tied output shares)
+    std::vector<const Weight*> unique;
+    for (const Weight* w : all) {
+        if (offset.count(w->data)) continue;
+        offset[w->data] = total;
+        unique.push_back(w);
+        total += align_up(w->nbytes);
+    }
+    // Through a pinned staging buffer in slices, so progress moves and a cancel lands quickly.
+    const size_t slice = std::min<size_t>(size_t(64) << 20, std::max<size_t>(total, 1));
+    PinnedBuffer staging(slice);
+    size_t done = 0;
+    uint8_t* base = weights_.as<uint8_t>();
+    for (const Weight* w : unique) {
+        for (size_t off = 0; off < w->nbytes; off += slice) {
+            const size_t n = std::min(slice, w->nbytes - off);
+            std::memcpy(staging.as(), w->data + off, n);
+            LD_CUDA(cudaMemcpy(base + offset[w->data] + off, staging.as(), n, cudaMemcpyHostToDevice));
+            done += n;
+            if (progress && !progress(float(double(done) / double(std::max<size_t>(total, 1)))))
+                fail("loading the model onto ", device_name_, " was cancelled");
+        }
+    }
+    auto dev = [&](const Weight& w) {
+        DevWeight d;
+        d.type = w.type;
+        d.ne0 = w.ne0;
+        d.ne1 = w.ne1;
+        d.row_bytes = w.row_bytes();
+        d.data = base + offset[w.data];
+        return d;
+    };
+    auto devf = [&](const Weight& w) { return reinterpret_cast<const float*>(base + offset[w.data]); };
+    tok_embd_ = dev(m.tok_embd);
+    output_ = dev(m.output);
+    output_norm_ = devf(m.output_norm);
+    for (const LayerWeights& L : m.layers) {
+        DevLayer d;
+        d.attn_norm = devf(L.attn_norm);
+        d.ffn_norm = devf(L.ffn_norm);
+        d.wq = dev(L.wq);
+        d.wk = dev(L.wk);
+        d.wv = dev(L.wv);
+        d.wo = dev(L.wo);
+        d.w_gate = dev(L.w_gate);
+        d.w_up = dev(L.w_up);
+        d.w_down = dev(L.w_down);
+        layers_.push_back(d);
+    }
+}
+
+void CudaBackend::forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) {
+    if (n <= 0) fail("forward() needs at least one token");
+    if (pos < 0 || pos + n > n_ctx_)
+        fail("context is full: ", pos + n, " tokens do not fit the ", n_ctx_, "-token context");
+    for (int i = 0; i < n; ++i)
+        if (tokens[i] < 0 || tokens[i] >= p_.n_vocab)
+            fail("token id ", tokens[i], " is outside the vocabulary (", p_.n_vocab, " tokens)");
+    LD_CUDA(cudaSetDevice(dev_));
+    for (int done = 0; done < n; done += n_batch_) {
+        const int b = std::min(n_batch_, n - done);
+        const bool last = done + b == n;
+        float* out = all_logits ? logits + size_t(done) * p_.n_vocab : (last ? logits : nullptr);
+        forward_batch(tokens + done, b, pos + done, out, all_logits);
+    }
+}
+
+void CudaBackend::forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits) {
+    int32_t* meta = meta_host_.as<int32_t>();
+    meta[0] = pos;
+    std::memcpy(meta + 1, tokens, sizeof(int32_t) * size_t(B));
+    LD_CUDA(cudaMemcpyAsync(meta_.as(), meta, sizeof(int32_t) * size_t(B + 1), cudaMemcpyHostToDevice, stream_));
+    const int out_rows = !logits ? 0 : (all_logits ? B : 1);
+    const int out_first = B - out_rows;
+    if (B == 1 && out_rows == 1 && use_graph_) {
+        if (!graph_exec_) {
+            LD_CUDA(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+            try {
+                enqueue(1, attn_chunks_max_, 0, 1);
+            } catch (...) {
+                cudaGraph_t broken = nullptr;
+                cudaStreamEndCapture(stream_, &broken);
+                if (broken) cudaGraphDestroy(broken);
+                throw;
+            }
+            LD_CUDA(cudaStreamEndCapture(stream_, &graph_));
+            LD_CUDA(cudaGraphInstantiate(&graph_exec_, graph_, 0));
+        }
+        LD_CUDA(cudaGraphLaunch(graph_exec_, stream_));
+    } else {
+        enqueue(B, (pos + B + attn_chunk_ - 1) / attn_chunk_, out_first, out_rows);
+    }
+    if (out_rows > 0)
+        LD_CUDA(cudaMemcpyAsync(logits, logits_.as<float>(), sizeof(float) * size_t(out_rows) * p_.n_vocab,
+                                cudaMemcpyDeviceToHost, stream_));
+    // Also keeps meta_host_ from being rewritten while its copy is pending, and surfaces faults.
+    LD_CUDA(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows) {
+    const int dim = p_.dim, kvd = p_.kv_dim(), hd = p_.head_dim;
+    const int32_t* d_pos = meta_.as<int32_t>();
+    const int32_t* d_tok = d_pos + 1;
+    float* x = x_.as<float>();
+    float* xn = xn_.as<float>();
+    launch_dequant(tok_embd_.type, tok_embd_.data, tok_embd_.row_bytes, dim, d_tok, 0, B, x, false, stream_);
+    const size_t layer_kv = size_t(n_ctx_) * size_t(kvd);
+    for (int l = 0; l < p_.n_layers; ++l) {
+        const DevLayer& L = layers_[size_t(l)];
+        uint16_t* kc = k_cache_.as<uint16_t>() + size_t(l) * layer_kv;
+        uint16_t* vc = v_cache_.as<uint16_t>() + size_t(l) * layer_kv;
+        launch_rmsnorm(x, L.attn_norm, xn, dim, B, p_.norm_eps, stream_);
+        const DevWeight* qkv[] = {&L.wq, &L.wk, &L.wv};
+        float* qkv_out[] = {q_.as<float>(), k_.as<float>(), v_.as<float>()};
+        mm_->run_shared_input(qkv, qkv_out, 3, xn, B);
+        launch_rope_store(q_.as<float>(), k_.as<float>(), v_.as<float>(), kc, vc, d_pos, B, p_.n_heads, p_.n_kv_heads,
+                          hd, p_.rope_dim, inv_freq_.as<float>(), stream_);
+        AttnArgs a;
+        a.q = q_.as<float>();
+        a.k = kc;
+        a.v = vc;
+        a.out = att_.as<float>();
+        a.part = part_.as<float>();
+        a.d_pos = d_pos;
+        a.n_heads = p_.n_heads;
+        a.n_kv = p_.n_kv_heads;
+        a.hd = hd;
+        a.chunk = attn_chunk_;
+        a.n_chunks = n_chunks;
+        a.scale = 1.0f / std::sqrt(float(hd));
+        for (int t0 = 0; t0 < B; t0 += kAttnSlice) {
+            a.t0 = t0;
+            a.n_tok = std::min(kAttnSlice, B - t0);
+            launch_attention(a, stream_);
+        }
+        mm_->run(L.wo, att_.as<float>(), B, x, true);
+        launch_rmsnorm(x, L.ffn_norm, xn, dim, B, p_.norm_eps, stream_);
+        mm_->gate_up(L.w_gate, L.w_up, xn, B, g_.as<float>(), u_.as<float>());
+        mm_->run(L.w_down, g_.as<float>(), B, x, true);
+    }
+    if (out_rows == 0) return;
+    launch_rmsnorm(x + size_t(out_first) * dim, output_norm_, xn, dim, out_rows, p_.norm_eps, stream_);
+    mm_->run(output_, xn, out_rows, logits_.as<float>(), false);
+}
+
+}  // namespace
+
+int pick_device(const std::string& spec) {
+    int count = 0;
+    const cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        fail("no CUDA device: ", cudaGetErrorString(e));
+    }
+    if (count == 0) fail("no CUDA device: the driver reports none");
+    std::vector<cudaDeviceProp> props(static_cast<size_t>(count));
+    std::string names;
+    for (int i = 0; i < count; ++i) {
+        LD_CUDA(cudaGetDeviceProperties(&props[size_t(i)], i));
+        names += (i ? ", " : "") + std::to_string(i) + ": " + props[size_t(i)].name;
+    }
+    if (spec.empty()) {
+        int best = 0;
+        for (int i = 1; i < count; ++i)
+            if (props[size_t(i)].totalGlobalMem > props[size_t(best)].totalGlobalMem) best = i;
+        return best;
+    }
+    if (std::all_of(spec.begin(), spec.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+        const long i = std::strtol(spec.c_str(), nullptr, 10);
+        if (spec.size() > 6 || i >= count) fail("no CUDA device ", spec, " (devices: ", names, ")");
+        return int(i);
+    }
+    for (int i = 0; i < count; ++i)
+        if (lower(props[size_t(i)].name).find(lower(spec)) != std::string::npos) return i;
+    fail("no CUDA device matches '", spec, "' (devices: ", names, ")");
+}
+
+std::unique_ptr<Backend> create_backend(const Model& model, const BackendOptions& options) {
+    return std::make_unique<CudaBackend>(model, options);
+}
+
+bool backend_memory(const Backend& backend, MemoryInfo* out) {
+    const auto* b = dynamic_cast<const CudaBackend*>(&backend);
+    if (!b) return false;
+    LD_CUDA(cudaSetDevice(b->device()));
+    size_t free_b = 0, total_b = 0;
+    LD_CUDA(cudaMemGetInfo(&free_b, &total_b));
+    out->free_bytes = free_b;
+    out->total_bytes = total_b;
+    return true;
+}
+
+}  // namespace ld::cuda

@@ -1,0 +1,121 @@
+#include "inference/cuda/matmul.h"
+
+#include <algorithm>
+
+namespace ld::cuda {
+
+namespace {
+
+constexpr int64_t kTileElems = int64_t(64) << 20;  // 128 MiB of f16 rows at most
+
+int64_t tile_elems_for(int64_t max_ne0, int64_t max_rows) {
+    return std::max<int64_t>(max_ne0 * 8, std::min(kTileElems, max_ne0 * max_rows));
+}
+
+}  // namespace
+
+size_t Matmul::scratch_bytes(int64_t max_ne0, int max_B, int64_t max_rows) {
+    return 2 * 2 * size_t(max_B) * size_t(max_ne0) + 2 * size_t(tile_elems_for(max_ne0, max_rows)) +
+           (size_t(32) << 20);  // cuBLAS workspace and handles, roughly
+}
+
+Matmul::Matmul(cudaStream_t stream, int64_t max_ne0, int max_B, int64_t max_rows, int64_t tile_elems)
+    : stream_(stream), max_ne0_(max_ne0), max_B_(max_B) {
+    if (max_B > 1) {
+        x_hi_ = DeviceBuffer(2 * size_t(max_B) * size_t(max_ne0), "f16 activations");
+        x_lo_ = DeviceBuffer(2 * size_t(max_B) * size_t(max_ne0), "f16 activations");
+        tile_elems_ = tile_elems > 0 ? std::max<int64_t>(tile_elems, max_ne0) : tile_elems_for(max_ne0, max_rows);
+        w_tile_ = DeviceBuffer(2 * size_t(tile_elems_), "dequantized weight tile");
+        LD_CUBLAS(cublasCreate(&handle_));
+        LD_CUBLAS(cublasSetStream(handle_, stream_));
+    }
+}
+
+Matmul::~Matmul() {
+    if (handle_) cublasDestroy(handle_);
+}
+
+void Matmul::run(const DevWeight& w, const float* x, int B, float* y, bool accumulate) {
+    if (B == 1) {
+        MvArgs a;
+        a.job[0] = {w.data, y, int(w.ne1)};
+        a.n_jobs = 1;
+        a.ne0 = int(w.ne0);
+        a.row_bytes = w.row_bytes;
+        a.x = x;
+        launch_matvec(w.type, accumulate ? MvMode::Accumulate : MvMode::Store, a, stream_);
+        return;
+    }
+    gemm(w, x, B, y, accumulate);
+}
+
+void Matmul::run_shared_input(const DevWeight* const* ws, float* const* ys, int n, const float* x, int B) {
+    bool same = B == 1 && n <= 3;
+    for (int i = 1; i < n && same; ++i)
+        same = ws[i]->type == ws[0]->type && ws[i]->ne0 == ws[0]->ne0 && ws[i]->row_bytes == ws[0]->row_bytes;
+    if (!same) {
+        for (int i = 0; i < n; ++i) run(*ws[i], x, B, ys[i], false);
+        return;
+    }
+    MvArgs a;
+    for (int i = 0; i < n; ++i) a.job[i] = {ws[i]->data, ys[i], int(ws[i]->ne1)};
+    a.n_jobs = n;
+    a.ne0 = int(ws[0]->ne0);
+    a.row_bytes = ws[0]->row_bytes;
+    a.x = x;
+    launch_matvec(ws[0]->type, MvMode::Store, a, stream_);
+}
+
+void Matmul::gate_up(const DevWeight& wg, const DevWeight& wu, const float* x, int B, float* g, float* u) {
+    if (B == 1 && wg.type == wu.type && wg.ne0 == wu.ne0 && wg.ne1 == wu.ne1) {
+        MvArgs a;
+        a.job[0] = {wg.data, g, int(wg.ne1)};
+        a.job[1] = {wu.data, nullptr, int(wu.ne1)};
+        a.n_jobs = 2;
+        a.ne0 = int(wg.ne0);
+        a.row_bytes = wg.row_bytes;
+        a.x = x;
+        launch_matvec(wg.type, MvMode::SwiGlu, a, stream_);
+        return;
+    }
+    run(wg, x, B, g, false);
+    run(wu, x, B, u, false);
+    launch_swiglu(g, u, size_t(B) * size_t(wg.ne1), stream_);
+}
+
+// Row-major y (B, rows) is column-major (rows, B): y = W^T-in-column-major times x, so
+// cuBLAS sees op(A) = A^T with A = W as a column-major (ne0, rows) matrix.
+void Matmul::gemm(const DevWeight& w, const float* x, int B, float* y, bool accumulate) {
+    if (!handle_ || B > max_B_ || w.ne0 > max_ne0_)
+        fail("CUDA matmul: ", B, " tokens of width ", w.ne0, " exceed the buffers (", max_B_, " x ", max_ne0_, ")");
+    const int m = int(w.ne1), k = int(w.ne0);
+    const float one = 1.0f, zero = 0.0f;
+    const float* beta = accumulate ? &one : &zero;
+    if (w.type == GgmlType::F32) {
+        LD_CUBLAS(cublasSgemm(handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, B, k, &one, reinterpret_cast<const float*>(w.data),
+                              k, x, k, beta, y, m));
+        return;
+    }
+    uint16_t* hi = x_hi_.as<uint16_t>();
+    uint16_t* lo = x_lo_.as<uint16_t>();
+    if (w.type == GgmlType::F16) {
+        launch_split_f16(x, size_t(B) * size_t(k), hi, lo, stream_);
+        LD_CUBLAS(cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, B, k, &one, w.data, CUDA_R_16F, k, hi, CUDA_R_16F,
+                               k, beta, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        LD_CUBLAS(cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, B, k, &one, w.data, CUDA_R_16F, k, lo, CUDA_R_16F,
+                               k, &one, y, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+        return;
+    }
+    launch_split_f16(x, size_t(B) * size_t(k), hi, nullptr, stream_);
+    // Tiles of whole rows, a multiple of 64 rows so each tile's output column stays aligned.
+    int64_t tile_rows = std::min<int64_t>({int64_t(m), tile_elems_ / k, 65535});
+    if (tile_rows > 64) tile_rows -= tile_rows % 64;
+    for (int64_t r0 = 0; r0 < m; r0 += tile_rows) {
+        const int n = int(std::min<int64_t>(tile_rows, m - r0));
+        launch_dequant(w.type, w.data, w.row_bytes, k, nullptr, r0, n, w_tile_.as(), true, stream_);
+        LD_CUBLAS(cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, n, B, k, &one, w_tile_.as(), CUDA_R_16F, k, hi,
+                               CUDA_R_16F, k, beta, y + r0, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    }
+}
+
+}  // namespace ld::cuda

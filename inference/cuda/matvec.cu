@@ -1,0 +1,156 @@
+// Decode matrix-vector products (one token): the step that bounds decode speed, since every
+// weight byte is read once per token. Each warp computes ROWS rows; lane l reads elements
+// l*8 + 256k of each row, so a warp's loads of one row are contiguous, and the loop is unrolled
+// twice so each lane has 2*ROWS independent weight loads in flight. The activation (f32) is read
+// through L1 once per ROWS rows. Sums are reduced with warp shuffles.
+#include "inference/cuda/cuda_check.h"
+#include "inference/cuda/kernels.h"
+#include "inference/cuda/quant_dev.cuh"
+
+namespace ld::cuda {
+
+namespace {
+
+constexpr int kWarps = 4;  // per block
+constexpr int kRows = 2;   // per warp
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ void load_x8(const float* __restrict__ x, int i, float* xv) {
+    const float4 a = __ldg(reinterpret_cast<const float4*>(x + i));
+    const float4 b = __ldg(reinterpret_cast<const float4*>(x + i + 4));
+    xv[0] = a.x; xv[1] = a.y; xv[2] = a.z; xv[3] = a.w;
+    xv[4] = b.x; xv[5] = b.y; xv[6] = b.z; xv[7] = b.w;
+}
+
+// acc[r] += row r . x over this lane's elements; rows[r] null = no row.
+template <GgmlType T, int N>
+__device__ __forceinline__ void dot_rows(const uint8_t* const* rows, const float* __restrict__ x, int ne0,
+                                         int lane, float* acc) {
+    int i = lane * 8;
+    for (; i + 256 < ne0; i += 512) {
+        float w0[N][8], w1[N][8], x0[8], x1[8];
+#pragma unroll
+        for (int r = 0; r < N; ++r)
+            if (rows[r]) {
+                deq8<T>(rows[r], i, w0[r]);
+                deq8<T>(rows[r], i + 256, w1[r]);
+            }
+        load_x8(x, i, x0);
+        load_x8(x, i + 256, x1);
+#pragma unroll
+        for (int r = 0; r < N; ++r)
+            if (rows[r]) {
+#pragma unroll
+                for (int k = 0; k < 8; ++k) acc[r] += w0[r][k] * x0[k] + w1[r][k] * x1[k];
+            }
+    }
+    if (i < ne0) {
+        float w0[N][8], x0[8];
+#pragma unroll
+        for (int r = 0; r < N; ++r)
+            if (rows[r]) deq8<T>(rows[r], i, w0[r]);
+        load_x8(x, i, x0);
+#pragma unroll
+        for (int r = 0; r < N; ++r)
+            if (rows[r]) {
+#pragma unroll
+                for (int k = 0; k < 8; ++k) acc[r] += w0[r][k] * x0[k];
+            }
+    }
+}
+
+template <GgmlType T, int MODE>
+__global__ void __launch_bounds__(kWarps * 32) matvec_kernel(MvArgs a) {
+    const int lane = threadIdx.x & 31;
+    const int first = (blockIdx.x * kWarps + int(threadIdx.x >> 5)) * kRows;
+    if constexpr (MODE == int(MvMode::SwiGlu)) {
+        // Gate and up rows side by side: 2*kRows dot products per warp.
+        const uint8_t* rows[2 * kRows];
+        float acc[2 * kRows];
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+            const int row = first + r;
+            const bool ok = row < a.job[0].rows;
+            rows[r] = ok ? a.job[0].w + size_t(row) * a.row_bytes : nullptr;
+            rows[kRows + r] = ok ? a.job[1].w + size_t(row) * a.row_bytes : nullptr;
+            acc[r] = acc[kRows + r] = 0.0f;
+        }
+        dot_rows<T, 2 * kRows>(rows, a.x, a.ne0, lane, acc);
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+            const float g = warp_sum(acc[r]), u = warp_sum(acc[kRows + r]);
+            if (lane == 0 && rows[r]) a.job[0].y[first + r] = g / (1.0f + expf(-g)) * u;
+        }
+    } else {
+    const uint8_t* rows[kRows];
+    float* outs[kRows];
+    float acc[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+        // Constant job indices keep the kernel parameters out of local memory.
+        int row = first + r;
+        rows[r] = nullptr;
+        outs[r] = nullptr;
+#pragma unroll
+        for (int j = 0; j < 3; ++j) {
+            if (j < a.n_jobs && !rows[r]) {
+                if (row < a.job[j].rows) {
+                    rows[r] = a.job[j].w + size_t(row) * a.row_bytes;
+                    outs[r] = a.job[j].y + row;
+                } else {
+                    row -= a.job[j].rows;
+                }
+            }
+        }
+        acc[r] = 0.0f;
+    }
+    dot_rows<T, kRows>(rows, a.x, a.ne0, lane, acc);
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+        const float s = warp_sum(acc[r]);
+        if (lane == 0 && outs[r]) {
+            if constexpr (MODE == int(MvMode::Accumulate)) *outs[r] += s;
+            else *outs[r] = s;
+        }
+    }
+    }
+}
+
+}  // namespace
+
+bool type_supported(GgmlType t) {
+    switch (t) {
+    case GgmlType::F32: case GgmlType::F16: case GgmlType::Q4_0: case GgmlType::Q4_1:
+    case GgmlType::Q5_0: case GgmlType::Q5_1: case GgmlType::Q8_0: case GgmlType::Q4_K:
+    case GgmlType::Q5_K: case GgmlType::Q6_K: return true;
+    default: return false;
+    }
+}
+
+void launch_matvec(GgmlType t, MvMode mode, const MvArgs& a, cudaStream_t s) {
+    if (a.ne0 % 8 != 0) fail("CUDA matvec: row width ", a.ne0, " is not a multiple of 8");
+    int total = 0;
+    if (mode == MvMode::SwiGlu) total = a.job[0].rows;
+    else
+        for (int j = 0; j < a.n_jobs; ++j) total += a.job[j].rows;
+    if (total <= 0) return;
+    const int per_block = kWarps * kRows;
+    const dim3 grid(unsigned((total + per_block - 1) / per_block));
+    const bool ok = dispatch_type(t, [&](auto tag) {
+        constexpr GgmlType T = decltype(tag)::value;
+        switch (mode) {
+        case MvMode::Store: matvec_kernel<T, 0><<<grid, kWarps * 32, 0, s>>>(a); break;
+        case MvMode::Accumulate: matvec_kernel<T, 1><<<grid, kWarps * 32, 0, s>>>(a); break;
+        case MvMode::SwiGlu: matvec_kernel<T, 2><<<grid, kWarps * 32, 0, s>>>(a); break;
+        }
+    });
+    if (!ok) fail("the CUDA backend cannot multiply ", type_name(t), " weights");
+    LD_CUDA_LAUNCHED("matvec");
+}
+
+}  // namespace ld::cuda

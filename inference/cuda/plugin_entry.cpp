@@ -1,0 +1,261 @@
+// The plugin's exported entry points (cuda_api.h) and the one-op test interface. Nothing here
+// lets an exception escape: failures come back as a null/negative result and a reason.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "inference/core/error.h"
+#include "inference/cuda/cuda_api.h"
+#include "inference/cuda/cuda_backend.h"
+#include "inference/cuda/cuda_check.h"
+#include "inference/cuda/device_buffer.h"
+#include "inference/cuda/kernels.h"
+#include "inference/cuda/matmul.h"
+#include "inference/quant/fp16.h"
+
+#define LD_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace ld::cuda {
+
+namespace {
+
+template <typename T>
+DeviceBuffer upload(const T* data, size_t n) {
+    DeviceBuffer b(std::max<size_t>(1, n * sizeof(T)), "test input");
+    if (n) LD_CUDA(cudaMemcpy(b.as(), data, n * sizeof(T), cudaMemcpyHostToDevice));
+    return b;
+}
+template <typename T>
+DeviceBuffer upload(const std::vector<T>& v) { return upload(v.data(), v.size()); }
+
+template <typename T>
+std::vector<T> download(const DeviceBuffer& b, size_t n, cudaStream_t s) {
+    LD_CUDA(cudaStreamSynchronize(s));  // kernel faults surface here, named by the check
+    std::vector<T> out(n);
+    if (n) LD_CUDA(cudaMemcpy(out.data(), b.as(), n * sizeof(T), cudaMemcpyDeviceToHost));
+    return out;
+}
+
+std::vector<float> f16_rows_to_f32(const std::vector<uint16_t>& h, size_t first, size_t n) {
+    std::vector<float> out(n);
+    for (size_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(h[first + i]);
+    return out;
+}
+
+class TestOps final : public OpsForTest {
+public:
+    TestOps() {
+        dev_ = pick_device("");
+        LD_CUDA(cudaSetDevice(dev_));
+        LD_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    }
+    ~TestOps() override {
+        cudaSetDevice(dev_);
+        if (stream_) cudaStreamDestroy(stream_);
+    }
+
+    std::string device_name() override {
+        cudaDeviceProp prop{};
+        LD_CUDA(cudaGetDeviceProperties(&prop, dev_));
+        return prop.name;
+    }
+
+    MemoryInfo memory() override {
+        LD_CUDA(cudaSetDevice(dev_));
+        size_t f = 0, t = 0;
+        LD_CUDA(cudaMemGetInfo(&f, &t));
+        return {f, t};
+    }
+
+    std::vector<float> matmul(GgmlType t, int64_t ne0, int64_t rows, const void* w, const std::vector<float>& x, int B,
+                              bool accumulate, const std::vector<float>& y0) override {
+        LD_CUDA(cudaSetDevice(dev_));
+        const size_t wbytes = row_size(t, ne0) * size_t(rows);
+        DeviceBuffer dw = upload(static_cast<const uint8_t*>(w), wbytes);
+        DeviceBuffer dx = upload(x);
+        std::vector<float> init = accumulate ? y0 : std::vector<float>(size_t(B) * size_t(rows), 0.0f);
+        DeviceBuffer dy = upload(init);
+        DevWeight dwt{t, ne0, rows, row_size(t, ne0), dw.as<uint8_t>()};
+        {
+            Matmul mm(stream_, ne0, std::max(B, 2), rows, ne0 * 64);  // tiles of 64 rows
+            mm.run(dwt, dx.as<float>(), B, dy.as<float>(), accumulate);
+            LD_CUDA(cudaStreamSynchronize(stream_));
+        }
+        return download<float>(dy, size_t(B) * size_t(rows), stream_);
+    }
+
+    std::vector<float> matvec_swiglu(GgmlType t, int64_t ne0, int64_t rows, const void* wg, const void* wu,
+                                     const std::vector<float>& x) override {
+        LD_CUDA(cudaSetDevice(dev_));
+        const size_t wbytes = row_size(t, ne0) * size_t(rows);
+        DeviceBuffer dg = upload(static_cast<const uint8_t*>(wg), wbytes);
+        DeviceBuffer du = upload(static_cast<const uint8_t*>(wu), wbytes);
+        DeviceBuffer dx = upload(x);
+        DeviceBuffer dy(4 * size_t(rows), "test output"), scratch(4 * size_t(rows), "test scratch");
+        DevWeight g{t, ne0, rows, row_size(t, ne0), dg.as<uint8_t>()};
+        DevWeight u{t, ne0, rows, row_size(t, ne0), du.as<uint8_t>()};
+        Matmul mm(stream_, ne0, 1, rows);
+        mm.gate_up(g, u, dx.as<float>(), 1, dy.as<float>(), scratch.as<float>());
+        return download<float>(dy, size_t(rows), stream_);
+    }
+
+    std::vector<float> get_rows(GgmlType t, int64_t ne0, int64_t n_rows, const void* w,
+                                const std::vector<int32_t>& ids) override {
+        LD_CUDA(cudaSetDevice(dev_));
+        DeviceBuffer dw = upload(static_cast<const uint8_t*>(w), row_size(t, ne0) * size_t(n_rows));
+        DeviceBuffer di = upload(ids);
+        DeviceBuffer dy(4 * ids.size() * size_t(ne0), "test output");
+        launch_dequant(t, dw.as<uint8_t>(), row_size(t, ne0), int(ne0), di.as<int32_t>(), 0, int(ids.size()), dy.as(),
+                       false, stream_);
+        return download<float>(dy, ids.size() * size_t(ne0), stream_);
+    }
+
+    std::vector<float> rmsnorm(const std::vector<float>& x, const std::vector<float>& w, int n, float eps) override {
+        LD_CUDA(cudaSetDevice(dev_));
+        DeviceBuffer dx = upload(x), dw = upload(w), dy(4 * x.size(), "test output");
+        launch_rmsnorm(dx.as<float>(), dw.as<float>(), dy.as<float>(), n, int(x.size() / size_t(n)), eps, stream_);
+        return download<float>(dy, x.size(), stream_);
+    }
+
+    std::vector<float> swiglu(const std::vector<float>& g, const std::vector<float>& u) override {
+        LD_CUDA(cudaSetDevice(dev_));
+        DeviceBuffer dg = upload(g), du = upload(u);
+        launch_swiglu(dg.as<float>(), du.as<float>(), g.size(), stream_);
+        return download<float>(dg, g.size(), stream_);
+    }
+
+    std::vector<float> rope_store(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
+                                  int B, int n_heads, int n_kv, int head_dim, int rope_dim,
+                                  const std::vector<float>& inv_freq, int pos) override {
+        LD_CUDA(cudaSetDevice(dev_));
+        const size_t kvd = size_t(n_kv) * size_t(head_dim);
+        const size_t rows = size_t(pos + B);
+        DeviceBuffer dq = upload(q), dk = upload(k), dv = upload(v), df = upload(inv_freq);
+        DeviceBuffer kc(2 * rows * kvd, "test cache"), vc(2 * rows * kvd, "test cache");
+        const int32_t p = pos;
+        DeviceBuffer dp = upload(&p, 1);
+        launch_rope_store(dq.as<float>(), dk.as<float>(), dv.as<float>(), kc.as<uint16_t>(), vc.as<uint16_t>(),
+                          dp.as<int32_t>(), B, n_heads, n_kv, head_dim, rope_dim, df.as<float>(), stream_);
+        std::vector<float> out = download<float>(dq, q.size(), stream_);
+        const std::vector<uint16_t> hk = download<uint16_t>(kc, rows * kvd, stream_);
+        const std::vector<uint16_t> hv = download<uint16_t>(vc, rows * kvd, stream_);
+        const std::vector<float> fk = f16_rows_to_f32(hk, size_t(pos) * kvd, size_t(B) * kvd);
+        const std::vector<float> fv = f16_rows_to_f32(hv, size_t(pos) * kvd, size_t(B) * kvd);
+        out.insert(out.end(), fk.begin(), fk.end());
+        out.insert(out.end(), fv.begin(), fv.end());
+        return out;
+    }
+
+    std::vector<float> attention(const std::vector<float>& q, const std::vector<uint16_t>& k_cache,
+                                 const std::vector<uint16_t>& v_cache, int B, int n_heads, int n_kv, int head_dim,
+                                 int pos, int n_ctx) override {
+        LD_CUDA(cudaSetDevice(dev_));
+        const size_t kvd = size_t(n_kv) * size_t(head_dim);
+        if (k_cache.size() < size_t(pos + B) * kvd || v_cache.size() < size_t(pos + B) * kvd || pos + B > n_ctx)
+            fail("attention test: the cache holds fewer than pos + B rows");
+        DeviceBuffer dq = upload(q);
+        DeviceBuffer kc(2 * size_t(n_ctx) * kvd, "test cache"), vc(2 * size_t(n_ctx) * kvd, "test cache");
+        LD_CUDA(cudaMemcpy(kc.as(), k_cache.data(), 2 * size_t(pos + B) * kvd, cudaMemcpyHostToDevice));
+        LD_CUDA(cudaMemcpy(vc.as(), v_cache.data(), 2 * size_t(pos + B) * kvd, cudaMemcpyHostToDevice));
+        const int32_t p = pos;
+        DeviceBuffer dp = upload(&p, 1);
+        const int chunk = attention_chunk(n_ctx);
+        const int n_chunks = (pos + B + chunk - 1) / chunk;
+        const int slice = 64;
+        DeviceBuffer part(4 * size_t(std::min(B, slice)) * n_heads * n_chunks * size_t(head_dim + 2), "test partials");
+        DeviceBuffer dout(4 * size_t(B) * n_heads * head_dim, "test output");
+        AttnArgs a;
+        a.q = dq.as<float>();
+        a.k = kc.as<uint16_t>();
+        a.v = vc.as<uint16_t>();
+        a.out = dout.as<float>();
+        a.part = part.as<float>();
+        a.d_pos = dp.as<int32_t>();
+        a.n_heads = n_heads;
+        a.n_kv = n_kv;
+        a.hd = head_dim;
+        a.chunk = chunk;
+        a.n_chunks = n_chunks;
+        a.scale = 1.0f / std::sqrt(float(head_dim));
+        for (int t0 = 0; t0 < B; t0 += slice) {
+            a.t0 = t0;
+            a.n_tok = std::min(slice, B - t0);
+            launch_attention(a, stream_);
+        }
+        return download<float>(dout, size_t(B) * n_heads * head_dim, stream_);
+    }
+
+private:
+    int dev_ = 0;
+    cudaStream_t stream_ = nullptr;
+};
+
+}  // namespace
+
+}  // namespace ld::cuda
+
+LD_EXPORT uint64_t ld_cuda_abi() { return ld::cuda::abi_tag(); }
+
+LD_EXPORT int ld_cuda_list_devices(std::vector<ld::cuda::DeviceInfo>* out, std::string* why) {
+    try {
+        int count = 0;
+        const cudaError_t e = cudaGetDeviceCount(&count);
+        if (e != cudaSuccess) {
+            cudaGetLastError();
+            *why = std::string("no CUDA device: ") + cudaGetErrorString(e);
+            return -1;
+        }
+        for (int i = 0; i < count; ++i) {
+            cudaDeviceProp prop{};
+            LD_CUDA(cudaGetDeviceProperties(&prop, i));
+            ld::cuda::DeviceInfo d;
+            d.index = i;
+            d.name = prop.name;
+            d.total_bytes = prop.totalGlobalMem;
+            d.sm_count = prop.multiProcessorCount;
+            d.cc_major = prop.major;
+            d.cc_minor = prop.minor;
+            LD_CUDA(cudaSetDevice(i));
+            size_t f = 0, t = 0;
+            if (cudaMemGetInfo(&f, &t) == cudaSuccess) d.free_bytes = f;
+            out->push_back(d);
+        }
+        if (count == 0) *why = "no CUDA device: the driver reports none";
+        return count;
+    } catch (const std::exception& e) {
+        *why = e.what();
+        return -1;
+    }
+}
+
+LD_EXPORT ld::Backend* ld_cuda_create_backend(const ld::Model* model, const ld::BackendOptions* options,
+                                              std::string* why) {
+    try {
+        return ld::cuda::create_backend(*model, *options).release();
+    } catch (const std::bad_alloc&) {
+        *why = "CUDA backend: out of host memory";
+    } catch (const std::exception& e) {
+        *why = e.what();
+    }
+    return nullptr;
+}
+
+LD_EXPORT ld::cuda::OpsForTest* ld_cuda_ops_for_test(std::string* why) {
+    try {
+        return new ld::cuda::TestOps();
+    } catch (const std::exception& e) {
+        *why = e.what();
+    }
+    return nullptr;
+}
+
+LD_EXPORT int ld_cuda_backend_memory(const ld::Backend* backend, ld::cuda::MemoryInfo* out) {
+    try {
+        return ld::cuda::backend_memory(*backend, out) ? 0 : -1;
+    } catch (const std::exception&) {
+        return -1;
+    }
+}

@@ -1,0 +1,206 @@
+#pragma once
+// Reading weights in their GGUF layout on the device: deq8<T>(row, i, v) writes elements
+// i .. i+7 (i a multiple of 8) of a row as floats. Every kernel that reads weights (matvec,
+// dequantize for cuBLAS, embedding rows) goes through these, so one place holds the bit layouts
+// (the same as inference/quant/scalar_dequant.cpp). Blocks are only 2-byte aligned for Q4_0,
+// Q5_0, Q8_0 and Q6_K (18, 22, 34, 210 bytes), so those are read as 16-bit words.
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "inference/quant/types.h"
+
+namespace ld::cuda {
+
+__device__ __forceinline__ float h2f(const uint8_t* p) {
+    return __half2float(__ushort_as_half(*reinterpret_cast<const uint16_t*>(p)));
+}
+
+// 8 bytes from a 2-byte aligned address, as two little-endian words.
+__device__ __forceinline__ uint2 load8_a2(const uint8_t* p) {
+    const uint16_t* h = reinterpret_cast<const uint16_t*>(p);
+    uint2 r;
+    r.x = uint32_t(h[0]) | (uint32_t(h[1]) << 16);
+    r.y = uint32_t(h[2]) | (uint32_t(h[3]) << 16);
+    return r;
+}
+__device__ __forceinline__ uint2 load8_a8(const uint8_t* p) { return *reinterpret_cast<const uint2*>(p); }
+
+__device__ __forceinline__ uint32_t byte_of(uint2 w, int k) {
+    return ((k < 4 ? w.x : w.y) >> (8 * (k & 3))) & 0xFFu;
+}
+
+// ggml's get_scale_min_k4 for Q4_K / Q5_K sub-block j of 8.
+__device__ __forceinline__ void scale_min_k4(int j, const uint8_t* q, float* sc, float* m) {
+    if (j < 4) {
+        *sc = float(q[j] & 63);
+        *m = float(q[j + 4] & 63);
+    } else {
+        *sc = float((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = float((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+template <GgmlType T>
+__device__ __forceinline__ void deq8(const uint8_t* __restrict__ row, int i, float* v);
+
+template <>
+__device__ __forceinline__ void deq8<GgmlType::F32>(const uint8_t* __restrict__ row, int i, float* v) {
+    const float4* p = reinterpret_cast<const float4*>(row) + i / 4;
+    const float4 a = p[0], b = p[1];
+    v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w;
+    v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+}
+
+template <>
+__device__ __forceinline__ void deq8<GgmlType::F16>(const uint8_t* __restrict__ row, int i, float* v) {
+    const uint4 w = *reinterpret_cast<const uint4*>(row + size_t(i) * 2);
+    const uint32_t u[4] = {w.x, w.y, w.z, w.w};
+#pragma unroll
+    for (int k = 0; k < 4; ++k) {
+        const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&u[k]));
+        v[2 * k] = f.x;
+        v[2 * k + 1] = f.y;
+    }
+}
+
+template <>
+__device__ __forceinline__ void deq8<GgmlType::Q4_0>(const uint8_t* __restrict__ row, int i, float* v) {
+    const uint8_t* b = row + size_t(i >> 5) * sizeof(block_q4_0);
+    const int w = i & 31;
+    const float d = h2f(b);
+    const uint2 q = load8_a2(b + 2 + (w & 15));
+    const int shift = w >= 16 ? 4 : 0;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) v[k] = float(int((byte_of(q, k) >> shift) & 0xF) - 8) * d;
+}
+
+template <>
+__device__ __forceinline__ void deq8<GgmlType::Q4_1>(const uint8_t* __restrict__ row, int i, float* v) {
+    const uint8_t* b = row + size_t(i >> 5) * sizeof(block_q4_1);
+    const int w = i & 31;
+    const float d = h2f(b), m = h2f(b + 2);
+    const uint2 q = load8_a2(b + 4 + (w & 15));
+    const int shift = w >= 16 ? 4 : 0;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) v[k] = float((byte_of(q, k) >> shift) & 0xF) * d + m;
+}
+
+template <>
+__device__ __forceinline__ void deq8<GgmlType::Q5_0>(const uint8_t* __restrict__ row, int i, float* v) {
+    const uint8_t* b = row + size_t(i >> 5) * sizeof(block_q5_0);
+    const int w = i & 31;
+    const float d = h2f(b);
+    const uint16_t* qh16 = reinterpret_cast<const uint16_t*>(b + 2);
+    const uint32_t qh = uint32_t(qh16[0]) | (uint32_t(qh16[1]) << 16);  // bit e: 5th bit of element e
+    const uint2 q = load8_a2(b + 6 + (w & 15));
+    const int shift = w >= 16 ? 4 : 0;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+        const int x = int(((byte_of(q, k) >> shift) & 0xF) | (((qh >> (w + k)) & 1u) << 4)) - 16;
+        v[k] = float(x) * d;
+    }
+}
+
+template <>
+__device__ __forceinline__ void deq8<GgmlType::Q5_1>(const uint8_t* __restrict__ row, int i, float* v) {
+    const uint8_t* b = row + size_t(i >> 5) * sizeof(block_q5_1);
+    const int w = i & 31;
+    const float d = h2f(b), m = h2f(b + 2);
+    const uint32_t qh = *reinterpret_cast<const uint32_t*>(b + 4);
+    const uint2 q = load8_a2(b + 8 + (w & 15));
+    const int shift = w >= 16 ? 4 : 0;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+        const uint32_t x = ((byte_of(q, k) >> shift) & 0xF) | (((qh >> (w + k)) & 1u) << 4);
+        v[k] = float(x) * d + m;
+    }
+}
+
+template <>
+__device__ __forceinline__ void deq8<GgmlType::Q8_0>(const uint8_t* __restrict__ row, int i, float* v) {
+    const uint8_t* b = row + size_t(i >> 5) * sizeof(block_q8_0);
+    const float d = h2f(b);
+    const uint2 q = load8_a2(b + 2 + (i & 31));
+#pragma unroll
+    for (int k = 0; k < 8; ++k) v[k] = float(int8_t(byte_of(q, k))) * d;
+}
+
+// Q4_K: 4 groups of 64; in group g, byte qs[32g + l] holds element 64g + l (low nibble, scale
+// 2g) and 64g + 32 + l (high nibble, scale 2g + 1).
+template <>
+__device__ __forceinline__ void deq8<GgmlType::Q4_K>(const uint8_t* __restrict__ row, int i, float* v) {
+    const uint8_t* b = row + size_t(i >> 8) * sizeof(block_q4_K);
+    const int e = i & 255, g = e >> 6, hi = (e >> 5) & 1, l0 = e & 31;
+    const float d = h2f(b), dmin = h2f(b + 2);
+    float sc, m;
+    scale_min_k4(2 * g + hi, b + 4, &sc, &m);
+    const float d1 = d * sc, m1 = dmin * m;
+    const uint2 q = load8_a8(b + 16 + 32 * g + l0);
+    const int shift = hi ? 4 : 0;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) v[k] = d1 * float((byte_of(q, k) >> shift) & 0xF) - m1;
+}
+
+// Q5_K: as Q4_K plus qh[l], whose bit 2g (low) / 2g + 1 (high) is the 5th bit.
+template <>
+__device__ __forceinline__ void deq8<GgmlType::Q5_K>(const uint8_t* __restrict__ row, int i, float* v) {
+    const uint8_t* b = row + size_t(i >> 8) * sizeof(block_q5_K);
+    const int e = i & 255, g = e >> 6, hi = (e >> 5) & 1, l0 = e & 31;
+    const float d = h2f(b), dmin = h2f(b + 2);
+    float sc, m;
+    scale_min_k4(2 * g + hi, b + 4, &sc, &m);
+    const float d1 = d * sc, m1 = dmin * m;
+    const uint2 q = load8_a8(b + 48 + 32 * g + l0);
+    const uint2 h = load8_a8(b + 16 + l0);
+    const int shift = hi ? 4 : 0, hbit = 2 * g + hi;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+        const uint32_t x = ((byte_of(q, k) >> shift) & 0xF) + (((byte_of(h, k) >> hbit) & 1u) << 4);
+        v[k] = d1 * float(x) - m1;
+    }
+}
+
+// Q6_K: 2 halves of 128; in half n, quarter qq, element l (0..31): low 4 bits from
+// ql[64n + 32(qq&1) + l] (nibble qq>>1), high 2 bits from qh[32n + l] >> 2qq, scale
+// scales[8n + l/16 + 2qq].
+template <>
+__device__ __forceinline__ void deq8<GgmlType::Q6_K>(const uint8_t* __restrict__ row, int i, float* v) {
+    const uint8_t* b = row + size_t(i >> 8) * sizeof(block_q6_K);
+    const int e = i & 255, n = e >> 7, qq = (e >> 5) & 3, l0 = e & 31;
+    const float d = h2f(b + 208);
+    const float sc = d * float(reinterpret_cast<const int8_t*>(b + 192)[8 * n + l0 / 16 + 2 * qq]);
+    const uint2 ql = load8_a2(b + 64 * n + 32 * (qq & 1) + l0);
+    const uint2 qh = load8_a2(b + 128 + 32 * n + l0);
+    const int shl = (qq >> 1) * 4, shh = 2 * qq;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+        const int x = int(((byte_of(ql, k) >> shl) & 0xF) | (((byte_of(qh, k) >> shh) & 3u) << 4)) - 32;
+        v[k] = sc * float(x);
+    }
+}
+
+// Calls f(TypeTag<T>{}) for the runtime type t; returns false for an unsupported one.
+template <GgmlType T>
+struct TypeTag {
+    static constexpr GgmlType value = T;
+};
+
+template <typename F>
+bool dispatch_type(GgmlType t, F&& f) {
+    switch (t) {
+    case GgmlType::F32: f(TypeTag<GgmlType::F32>{}); return true;
+    case GgmlType::F16: f(TypeTag<GgmlType::F16>{}); return true;
+    case GgmlType::Q4_0: f(TypeTag<GgmlType::Q4_0>{}); return true;
+    case GgmlType::Q4_1: f(TypeTag<GgmlType::Q4_1>{}); return true;
+    case GgmlType::Q5_0: f(TypeTag<GgmlType::Q5_0>{}); return true;
+    case GgmlType::Q5_1: f(TypeTag<GgmlType::Q5_1>{}); return true;
+    case GgmlType::Q8_0: f(TypeTag<GgmlType::Q8_0>{}); return true;
+    case GgmlType::Q4_K: f(TypeTag<GgmlType::Q4_K>{}); return true;
+    case GgmlType::Q5_K: f(TypeTag<GgmlType::Q5_K>{}); return true;
+    case GgmlType::Q6_K: f(TypeTag<GgmlType::Q6_K>{}); return true;
+    default: return false;
+    }
+}
+
+}  // namespace ld::cuda

@@ -1,0 +1,308 @@
+// End-to-end CUDA forward passes: the same references as tests/vulkan/test_vk_model.cpp
+// (llama2.c's stories260K text, transformers' tiny Llama 3.1 logits), agreement with the CPU
+// backend on synthetic models of every weight mix, batched prompts against token-by-token
+// decode (the CUDA-graph path), clear errors, and device memory returning after 20 loads.
+#include <algorithm>
+#include <cmath>
+
+#include "cuda_test_util.h"
+#include "inference/model/synthetic.h"
+#include "inference/tokenizer/json_lite.h"
+#include "model_fixture.h"
+
+namespace ld::test {
+namespace {
+
+const char* kStories = "models/stories260K.gguf";
+const char* kTiny31 = "models/tiny-llama31-random-f16.gguf";
+
+#define LD_REQUIRE_CUDA_DEVICE()                                                                     \
+    do {                                                                                             \
+        std::string why_;                                                                            \
+        if (list_cuda_devices(&why_).empty()) GTEST_SKIP() << "no usable CUDA device: " << why_;     \
+    } while (0)
+
+std::unique_ptr<Backend> cuda_backend(const Model& m, int n_ctx = 512, int n_batch = 256) {
+    BackendOptions o;
+    o.kind = "cuda";
+    o.n_ctx = n_ctx;
+    o.n_batch = n_batch;
+    return create_backend(m, o);
+}
+
+LoadedModel load_cuda(const std::string& path, int n_ctx = 512, int n_batch = 256) {
+    LoadedModel m;
+    m.model = load_model(path);
+    m.tok = Tokenizer::create(m.model->vocab);
+    m.backend = cuda_backend(*m.model, n_ctx, n_batch);
+    return m;
+}
+
+std::string stories_reference() {
+    std::vector<char> raw = read_file(shared_path("models/stories260K.reference.txt"));
+    std::string text(raw.begin(), raw.end()), out;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        if (nl == std::string::npos) nl = text.size();
+        if (text[pos] != '#') out += text.substr(pos, nl - pos + 1);
+        pos = nl + 1;
+    }
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+}
+
+std::vector<float> logits_of(Backend& b, const std::vector<int32_t>& ids, bool all) {
+    std::vector<float> out((all ? ids.size() : 1) * size_t(b.vocab_size()));
+    b.forward(ids.data(), int(ids.size()), 0, out.data(), all);
+    return out;
+}
+
+void expect_finite(const std::vector<float>& v, const std::string& what) {
+    size_t bad = 0;
+    for (float x : v) bad += std::isfinite(x) ? 0 : 1;
+    EXPECT_EQ(bad, 0u) << what << ": " << bad << " NaN/Inf logits";
+}
+
+TEST(CudaStories260K, GreedyEqualsLlama2cReference) {
+    LD_REQUIRE_CUDA_DEVICE();
+    LD_REQUIRE_SHARED(kStories);
+    const std::string ref = stories_reference();
+    LoadedModel m = load_cuda(shared_path(kStories));
+    EXPECT_EQ(m.backend->name().rfind("cuda (", 0), 0u) << m.backend->name();
+    const std::string prompt = "Once upon a time";
+    const std::string text = prompt + greedy(m, tokenize_prompt(*m.tok, prompt), 80);
+    EXPECT_EQ(text.substr(0, ref.size()), ref);
+}
+
+// Batched prompt (with all logits), small batches and token-by-token decode (CUDA graph) all
+// agree with the CPU backend.
+TEST(CudaStories260K, LogitsMatchCpuBatchedAndStepped) {
+    LD_REQUIRE_CUDA_DEVICE();
+    LD_REQUIRE_SHARED(kStories);
+    LoadedModel cpu = load(shared_path(kStories), 2);
+    LoadedModel gpu = load_cuda(shared_path(kStories), 512, 256);
+    LoadedModel gpu_small = load_cuda(shared_path(kStories), 512, 3);
+    const std::vector<int32_t> ids =
+        tokenize_prompt(*cpu.tok, "Once upon a time, there was a little dog who liked to run.");
+    const size_t nv = size_t(cpu.backend->vocab_size());
+    const std::vector<float> want = logits_of(*cpu.backend, ids, true);
+    const std::vector<float> batched = logits_of(*gpu.backend, ids, true);
+    expect_finite(batched, "batched");
+    EXPECT_LT(rel_error(batched, want), 1e-4);
+    EXPECT_LT(rel_error(logits_of(*gpu_small.backend, ids, true), want), 1e-4);
+    std::vector<float> one(nv);
+    for (size_t i = 0; i < ids.size(); ++i) {
+        gpu.backend->forward(&ids[i], 1, int(i), one.data(), false);
+        std::vector<float> row(want.begin() + long(i * nv), want.begin() + long((i + 1) * nv));
+        EXPECT_LT(rel_error(one, row), 1e-4) << "position " << i;
+    }
+}
+
+TEST(CudaTiny31, LogitsMatchTransformersAndCpu) {
+    LD_REQUIRE_CUDA_DEVICE();
+    LD_REQUIRE_SHARED(kTiny31);
+    std::vector<char> raw = read_file(shared_path("models/tiny-llama31-random-f16.reference.json"));
+    json::Value doc = json::parse(std::string_view(raw.data(), raw.size()));
+    std::vector<int32_t> ids, greedy_ref;
+    for (const json::Value& v : doc.find("case")->find("ids")->array) ids.push_back(int32_t(v.as_int("id")));
+    for (const json::Value& v : doc.find("case")->find("greedy_24")->array) greedy_ref.push_back(int32_t(v.as_int("id")));
+    const std::vector<float> expected = read_f32(shared_path("models/tiny-llama31-random-f16.plain.logits.f32"));
+
+    LoadedModel gpu = load_cuda(shared_path(kTiny31));
+    const std::vector<float> logits = logits_of(*gpu.backend, ids, false);
+    ASSERT_EQ(logits.size(), expected.size());
+    expect_finite(logits, "tiny31");
+    const double err = rel_error(logits, expected);
+    EXPECT_LT(err, 1e-3) << "max abs error over max abs logit vs transformers";
+    RecordProperty("rel_error_transformers", std::to_string(err));
+
+    LoadedModel cpu = load(shared_path(kTiny31), 2);
+    const double err_cpu = rel_error(logits, logits_of(*cpu.backend, ids, false));
+    EXPECT_LT(err_cpu, 1e-4) << "vs the CPU backend";
+    RecordProperty("rel_error_cpu", std::to_string(err_cpu));
+
+    Session s(*gpu.model, *gpu.backend, *gpu.tok);
+    GenerateOptions opt;
+    opt.max_tokens = int(greedy_ref.size());
+    opt.sampling.temperature = 0;
+    EXPECT_EQ(s.generate(ids, opt, nullptr).tokens, greedy_ref);
+}
+
+std::unique_ptr<Model> small_synthetic(const std::string& mix, int ctx_train = 2048) {
+    SyntheticSpec spec;
+    spec.name = "cuda-test";
+    spec.mix = mix;
+    LlamaParams& p = spec.params;
+    p.n_vocab = 1000;
+    const bool k_quant = mix.find("_k") != std::string::npos;  // rows of 256
+    p.dim = k_quant ? 256 : 192;
+    p.n_layers = 2;
+    p.n_heads = k_quant ? 8 : 6;
+    p.n_kv_heads = 2;
+    p.head_dim = 32;
+    p.ffn_dim = k_quant ? 512 : 320;
+    p.ctx_train = ctx_train;
+    p.rope_dim = 32;
+    p.rope_theta = 500000.0f;
+    return make_synthetic_model(spec, 3);
+}
+
+// Quantized matrices end to end: CUDA (f32 activations in decode, f16 in prompts) against the
+// CPU backend (activations quantized to Q8), so the bound is looser than for float models.
+class CudaSynthetic : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(CudaSynthetic, LogitsMatchCpu) {
+    LD_REQUIRE_CUDA_DEVICE();
+    std::unique_ptr<Model> m = small_synthetic(GetParam());
+    const int n_vocab = m->params.n_vocab;
+    BackendOptions o;
+    o.n_ctx = 256;
+    o.n_threads = 2;
+    std::unique_ptr<Backend> cpu = create_cpu_backend(*m, o);
+    std::unique_ptr<Backend> gpu = cuda_backend(*m, 256);
+    std::vector<int32_t> ids;
+    for (int i = 0; i < 21; ++i) ids.push_back((i * 37 + 5) % n_vocab);
+    const std::vector<float> want = logits_of(*cpu, ids, true), got = logits_of(*gpu, ids, true);
+    expect_finite(got, GetParam());
+    const double err = rel_error(got, want);
+    EXPECT_LT(err, 2e-2);
+    RecordProperty("rel_error_cpu", std::to_string(err));
+    // Token by token (matvec kernels, CUDA graph) against the CPU's last row.
+    std::vector<float> one(static_cast<size_t>(n_vocab));
+    for (size_t i = 0; i < ids.size(); ++i) gpu->forward(&ids[i], 1, int(i), one.data(), false);
+    std::vector<float> last(want.end() - n_vocab, want.end());
+    EXPECT_LT(rel_error(one, last), 2e-2) << "stepped";
+}
+
+INSTANTIATE_TEST_SUITE_P(Mixes, CudaSynthetic, ::testing::Values("q8_0", "q4_0", "f16", "q4_k_m", "q5_k_m", "q6_k"));
+
+// A prompt longer than a batch and than an attention chunk, then decode further: every row
+// against the CPU backend, and the batched prompt against the same tokens fed one at a time.
+TEST(CudaBackend, LongPromptBatchesAndDecodeAgree) {
+    LD_REQUIRE_CUDA_DEVICE();
+    std::unique_ptr<Model> m = small_synthetic("q8_0");
+    const int nv = m->params.n_vocab;
+    BackendOptions o;
+    o.n_ctx = 1024;
+    o.n_threads = 2;
+    o.n_batch = 128;
+    std::unique_ptr<Backend> cpu = create_cpu_backend(*m, o);
+    std::unique_ptr<Backend> gpu = cuda_backend(*m, 1024, 128);
+    std::unique_ptr<Backend> stepped = cuda_backend(*m, 1024, 128);
+    std::vector<int32_t> ids;
+    for (int i = 0; i < 600; ++i) ids.push_back((i * 131 + 17) % nv);
+    std::vector<float> want(static_cast<size_t>(nv)), got(static_cast<size_t>(nv)), step(static_cast<size_t>(nv));
+    cpu->forward(ids.data(), int(ids.size()), 0, want.data(), false);
+    gpu->forward(ids.data(), int(ids.size()), 0, got.data(), false);
+    for (size_t i = 0; i < ids.size(); ++i) stepped->forward(&ids[i], 1, int(i), step.data(), false);
+    EXPECT_LT(rel_error(got, want), 2e-2) << "600-token prompt vs CPU";
+    EXPECT_LT(rel_error(step, got), 1e-2) << "token by token vs batched";
+    for (int pos = 600; pos < 610; ++pos) {
+        const int32_t t = (pos * 7) % nv;
+        cpu->forward(&t, 1, pos, want.data(), false);
+        gpu->forward(&t, 1, pos, got.data(), false);
+        EXPECT_LT(rel_error(got, want), 2e-2) << "decode at " << pos;
+    }
+    // Rewinding: running position 300 again overwrites the cache there.
+    const int32_t t = 5;
+    cpu->forward(&t, 1, 300, want.data(), false);
+    gpu->forward(&t, 1, 300, got.data(), false);
+    EXPECT_LT(rel_error(got, want), 2e-2) << "after rewinding to 300";
+}
+
+TEST(CudaBackend, ErrorsAreClear) {
+    LD_REQUIRE_CUDA_DEVICE();
+    LD_REQUIRE_SHARED(kStories);
+    std::unique_ptr<Model> m = load_model(shared_path(kStories));
+    BackendOptions o;
+    o.kind = "cuda";
+    o.device = "no such device";
+    try {
+        create_backend(*m, o);
+        ADD_FAILURE() << "expected an error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("no such device"), std::string::npos) << e.what();
+    }
+    o.device = "99";
+    EXPECT_THROW(create_backend(*m, o), Error);
+    o.device.clear();
+    o.kv_type = GgmlType::F32;
+    EXPECT_THROW(create_backend(*m, o), Error);
+    // "auto" prefers CUDA when a device is there.
+    o.kind = "auto";
+    o.kv_type = GgmlType::F16;
+    EXPECT_EQ(create_backend(*m, o)->name().rfind("cuda", 0), 0u);
+    // Context overflow and bad token ids are errors, not crashes.
+    std::unique_ptr<Backend> v = cuda_backend(*m, 16);
+    std::vector<int32_t> ids(17, 1);
+    std::vector<float> out(size_t(v->vocab_size()));
+    EXPECT_THROW(v->forward(ids.data(), 17, 0, out.data(), false), Error);
+    const int32_t bad = v->vocab_size();
+    EXPECT_THROW(v->forward(&bad, 1, 0, out.data(), false), Error);
+    // Still usable afterwards.
+    const int32_t good = 1;
+    v->forward(&good, 1, 0, out.data(), false);
+    expect_finite(out, "after errors");
+    // A model that cannot fit: the error says how much it needs.
+    std::unique_ptr<Model> tiny = small_synthetic("q8_0", 1 << 30);
+    try {
+        cuda_backend(*tiny, 1 << 30, 256);
+        ADD_FAILURE() << "expected an out-of-memory error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("MiB"), std::string::npos) << e.what();
+    }
+}
+
+TEST(CudaBackend, LoadingTwentyTimesReturnsMemory) {
+    LD_REQUIRE_CUDA(ops);
+    LD_REQUIRE_SHARED(kStories);
+    std::unique_ptr<Model> m = load_model(shared_path(kStories));
+    const int32_t tok = 1;
+    std::vector<float> first, out(size_t(m->params.n_vocab));
+    // One load first: cuBLAS and the kernels' modules stay loaded after it.
+    { cuda_backend(*m, 64, 8)->forward(&tok, 1, 0, out.data(), false); }
+    const uint64_t free0 = ops->memory().free_bytes;
+    for (int i = 0; i < 20; ++i) {
+        std::unique_ptr<Backend> b = cuda_backend(*m, 64, 8);
+        if (i == 0) {
+            const cuda::MemoryInfo in_use = cuda_device_memory(*b);
+            EXPECT_LT(in_use.free_bytes, free0) << "a loaded backend uses device memory";
+        }
+        std::vector<int32_t> two = {1, 2};
+        b->forward(two.data(), 2, 0, out.data(), false);  // prompt path (cuBLAS)
+        b->forward(&tok, 1, 2, out.data(), false);        // decode graph
+        if (first.empty()) first = out;
+        EXPECT_EQ(out, first) << "load " << i;
+    }
+    const uint64_t free1 = ops->memory().free_bytes;
+    const int64_t lost = int64_t(free0) - int64_t(free1);
+    RecordProperty("device_bytes_lost", std::to_string(lost));
+    EXPECT_LT(lost, int64_t(16) << 20) << "device memory not returned after 20 loads: " << (lost >> 20) << " MiB";
+}
+
+TEST(CudaBackend, ProgressAndCancel) {
+    LD_REQUIRE_CUDA_DEVICE();
+    std::unique_ptr<Model> m = small_synthetic("q4_0");
+    BackendOptions o;
+    o.kind = "cuda";
+    o.n_ctx = 64;
+    float last = -1;
+    o.progress = [&](float f) {
+        EXPECT_GE(f, last);
+        last = f;
+        return true;
+    };
+    create_backend(*m, o);
+    EXPECT_FLOAT_EQ(last, 1.0f);
+    o.progress = [](float) { return false; };
+    try {
+        create_backend(*m, o);
+        ADD_FAILURE() << "expected a cancel error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("cancel"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace ld::test

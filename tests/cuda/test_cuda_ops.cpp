@@ -1,0 +1,257 @@
+// Every CUDA kernel against the CPU reference (inference/cpu/ops.h, inference/quant/quant.h) on
+// random inputs of awkward sizes: rows not a multiple of the rows per block, row widths that
+// leave lanes idle, 1 / 7 / 64 / 300 tokens, several dequantized tiles per matrix.
+#include <cmath>
+#include <cstdlib>
+
+#include "cuda_test_util.h"
+#include "inference/cpu/ops.h"
+#include "inference/quant/quant.h"
+
+namespace ld::test {
+namespace {
+
+// Random weights of `type` (rows x ne0): GGUF bytes and their exact values.
+struct TestWeight {
+    std::vector<uint8_t> bytes;
+    std::vector<float> values;
+};
+TestWeight make_weight(GgmlType type, int rows, int ne0, uint32_t seed) {
+    TestWeight w;
+    const std::vector<float> src = random_floats(static_cast<size_t>(rows) * ne0, seed);
+    const size_t rb = row_size(type, ne0);
+    w.bytes.resize(rb * static_cast<size_t>(rows));
+    w.values.resize(src.size());
+    for (int r = 0; r < rows; ++r) {
+        quantize_row(type, src.data() + size_t(r) * ne0, w.bytes.data() + rb * size_t(r), ne0);
+        dequantize_row(type, w.bytes.data() + rb * size_t(r), w.values.data() + size_t(r) * ne0, ne0);
+    }
+    return w;
+}
+
+// want (cols, rows) and the per-element tolerance tol_rel * sum_k |w_k x_k| (+ a floor), a bound
+// that holds for any summation order and for f16 rounding of either factor.
+void reference_product(const TestWeight& w, const std::vector<float>& x, int rows, int ne0, int cols, double tol_rel,
+                       std::vector<float>* want, std::vector<double>* tol) {
+    want->assign(static_cast<size_t>(cols) * rows, 0.0f);
+    tol->assign(want->size(), 0.0);
+    for (int c = 0; c < cols; ++c)
+        for (int r = 0; r < rows; ++r) {
+            double s = 0, l1 = 0;
+            for (int i = 0; i < ne0; ++i) {
+                const double p = double(w.values[size_t(r) * ne0 + i]) * x[size_t(c) * ne0 + i];
+                s += p;
+                l1 += std::abs(p);
+            }
+            (*want)[size_t(c) * rows + r] = float(s);
+            (*tol)[size_t(c) * rows + r] = tol_rel * l1 + 1e-5;
+        }
+}
+
+const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0,
+                           GgmlType::Q5_1, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+
+int width_for(GgmlType type) {
+    const int bs = traits(type).block_size;
+    return bs == 256 ? 768 : bs > 1 ? 160 : 200;  // 160, 200: lanes left idle in the last pass
+}
+
+// How far each path may be from the exact product, relative to sum |w x|: the matvec is f32
+// throughout; the prompt path rounds activations (and dequantized weights) to f16, except for
+// F32 (cublasSgemm) and F16 weights (activations split in hi + lo halves).
+double tolerance(GgmlType type, int cols) {
+    if (cols == 1 || type == GgmlType::F32) return 2e-5;
+    if (type == GgmlType::F16) return 5e-5;
+    return 2.5e-3;
+}
+
+class CudaTyped : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(CudaTyped, MatmulMatchesDequantizedDot) {
+    LD_REQUIRE_CUDA(ops);
+    const GgmlType type = GetParam();
+    const int ne0 = width_for(type);
+    for (int rows : {37, 300}) {
+        const TestWeight w = make_weight(type, rows, ne0, 7);
+        for (int cols : {1, 7, 64, 300}) {
+            const std::vector<float> x = random_floats(size_t(cols) * ne0, 11 + cols);
+            std::vector<float> want;
+            std::vector<double> tol;
+            reference_product(w, x, rows, ne0, cols, tolerance(type, cols), &want, &tol);
+            const std::vector<float> got = ops->matmul(type, ne0, rows, w.bytes.data(), x, cols, false, {});
+            expect_close(got, want, 0, 0,
+                         std::string("matmul ") + type_name(type) + " rows " + std::to_string(rows) + " cols " +
+                             std::to_string(cols),
+                         &tol);
+        }
+    }
+}
+
+// y += W x: the residual add fused into the output projections.
+TEST_P(CudaTyped, MatmulAccumulates) {
+    LD_REQUIRE_CUDA(ops);
+    const GgmlType type = GetParam();
+    const int ne0 = width_for(type), rows = 45;
+    const TestWeight w = make_weight(type, rows, ne0, 21);
+    for (int cols : {1, 9}) {
+        const std::vector<float> x = random_floats(size_t(cols) * ne0, 5);
+        const std::vector<float> y0 = random_floats(size_t(cols) * rows, 6, 3.0f);
+        std::vector<float> want;
+        std::vector<double> tol;
+        reference_product(w, x, rows, ne0, cols, tolerance(type, cols), &want, &tol);
+        for (size_t i = 0; i < want.size(); ++i) {
+            want[i] += y0[i];
+            tol[i] += 1e-6 * std::abs(y0[i]);
+        }
+        expect_close(ops->matmul(type, ne0, rows, w.bytes.data(), x, cols, true, y0), want, 0, 0,
+                     std::string("accumulate ") + type_name(type) + " cols " + std::to_string(cols), &tol);
+    }
+}
+
+TEST_P(CudaTyped, FusedGateUpMatchesCpu) {
+    LD_REQUIRE_CUDA(ops);
+    const GgmlType type = GetParam();
+    const int ne0 = width_for(type), rows = 43;
+    const TestWeight g = make_weight(type, rows, ne0, 31), u = make_weight(type, rows, ne0, 32);
+    const std::vector<float> x = random_floats(size_t(ne0), 33, 0.2f);
+    std::vector<float> gw, uw;
+    std::vector<double> gt, ut;
+    reference_product(g, x, rows, ne0, 1, 0, &gw, &gt);
+    reference_product(u, x, rows, ne0, 1, 0, &uw, &ut);
+    cpu::silu_mul(gw.data(), uw.data(), rows);
+    expect_close(ops->matvec_swiglu(type, ne0, rows, g.bytes.data(), u.bytes.data(), x), gw, 1e-4, 1e-4,
+                 std::string("gate/up ") + type_name(type));
+}
+
+TEST_P(CudaTyped, GetRowsDequantizesExactly) {
+    LD_REQUIRE_CUDA(ops);
+    const GgmlType type = GetParam();
+    const int ne0 = width_for(type), rows = 53;
+    const TestWeight w = make_weight(type, rows, ne0, 41);
+    const std::vector<int32_t> ids = {0, 52, 7, 7, 31, 1};
+    std::vector<float> want;
+    for (int32_t id : ids)
+        want.insert(want.end(), w.values.begin() + long(size_t(id) * ne0), w.values.begin() + long(size_t(id + 1) * ne0));
+    expect_close(ops->get_rows(type, ne0, rows, w.bytes.data(), ids), want, 1e-6, 1e-6,
+                 std::string("get_rows ") + type_name(type));
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, CudaTyped, ::testing::ValuesIn(kTypes),
+                         [](const ::testing::TestParamInfo<GgmlType>& i) { return std::string(type_name(i.param)); });
+
+TEST(CudaOps, RmsNorm) {
+    LD_REQUIRE_CUDA(ops);
+    for (int n : {64, 100, 4096}) {
+        const int rows = 3;
+        const std::vector<float> x = random_floats(size_t(rows) * n, 1, 4.0f), w = random_floats(size_t(n), 2);
+        std::vector<float> want(x.size());
+        for (int r = 0; r < rows; ++r) cpu::rmsnorm(want.data() + size_t(r) * n, x.data() + size_t(r) * n, w.data(), n, 1e-5f);
+        expect_close(ops->rmsnorm(x, w, n, 1e-5f), want, 1e-6, 1e-5, "rmsnorm n " + std::to_string(n));
+    }
+}
+
+TEST(CudaOps, SwiGlu) {
+    LD_REQUIRE_CUDA(ops);
+    const std::vector<float> g = random_floats(1001, 3, 4.0f), u = random_floats(1001, 4);
+    std::vector<float> want = g;
+    cpu::silu_mul(want.data(), u.data(), int(want.size()));
+    expect_close(ops->swiglu(g, u), want, 1e-6, 1e-5, "swiglu");
+}
+
+std::vector<float> inv_freqs(int rope_dim, float theta) {
+    std::vector<float> f(size_t(rope_dim / 2));
+    for (int i = 0; i < rope_dim / 2; ++i) f[size_t(i)] = float(1.0 / std::pow(double(theta), 2.0 * i / rope_dim));
+    return f;
+}
+
+TEST(CudaOps, RopeAndCacheStore) {
+    LD_REQUIRE_CUDA(ops);
+    const int B = 3, nh = 4, nkv = 2;
+    for (int hd : {64, 128})
+        for (int rope_dim : {hd, hd / 2})
+            for (int pos : {0, 5000}) {
+                const std::vector<float> inv = inv_freqs(rope_dim, 500000.0f);
+                const std::vector<float> q = random_floats(size_t(B) * nh * hd, 1), k = random_floats(size_t(B) * nkv * hd, 2),
+                                         v = random_floats(size_t(B) * nkv * hd, 3);
+                std::vector<float> wq = q, wk = k, cs(inv.size()), sn(inv.size());
+                for (int t = 0; t < B; ++t) {
+                    for (size_t i = 0; i < inv.size(); ++i) {
+                        const float angle = float(pos + t) * inv[i];
+                        cs[i] = std::cos(angle);
+                        sn[i] = std::sin(angle);
+                    }
+                    cpu::rope(wq.data() + size_t(t) * nh * hd, nh, hd, rope_dim, cs.data(), sn.data());
+                    cpu::rope(wk.data() + size_t(t) * nkv * hd, nkv, hd, rope_dim, cs.data(), sn.data());
+                }
+                const std::vector<float> got = ops->rope_store(q, k, v, B, nh, nkv, hd, rope_dim, inv, pos);
+                const std::string what = "rope hd " + std::to_string(hd) + " rope_dim " + std::to_string(rope_dim) +
+                                         " pos " + std::to_string(pos);
+                ASSERT_EQ(got.size(), wq.size() + wk.size() + v.size()) << what;
+                // Angles of ~5000 rad: float cos/sin of the same float angle on both sides.
+                expect_close(std::vector<float>(got.begin(), got.begin() + long(wq.size())), wq, 2e-5, 2e-5, what + " q");
+                // The cache holds f16.
+                std::vector<float> kf(wk.size()), vf(v.size());
+                for (size_t i = 0; i < wk.size(); ++i) kf[i] = fp16_to_fp32(fp32_to_fp16(wk[i]));
+                for (size_t i = 0; i < v.size(); ++i) vf[i] = fp16_to_fp32(fp32_to_fp16(v[i]));
+                expect_close(std::vector<float>(got.begin() + long(wq.size()), got.begin() + long(wq.size() + wk.size())), kf,
+                             2e-5, 1e-3, what + " k cache");
+                expect_close(std::vector<float>(got.begin() + long(wq.size() + wk.size()), got.end()), vf, 0, 0,
+                             what + " v cache");
+            }
+}
+
+// Decode at positions 0, 1, 300 and 5000 (many chunks), prompts of 70 tokens (two token slices)
+// at 0 and 300, and a long context where chunks are longer than 256.
+TEST(CudaOps, AttentionMatchesCpu) {
+    LD_REQUIRE_CUDA(ops);
+    struct Case {
+        int B, pos, hd, n_ctx;
+    };
+    const Case cases[] = {{1, 0, 64, 8192},   {1, 1, 64, 8192},    {1, 300, 128, 8192}, {1, 5000, 128, 8192},
+                          {70, 0, 64, 8192},  {70, 300, 128, 8192}, {1, 5000, 32, 8192}, {1, 20000, 128, 40000},
+                          {3, 4093, 256, 8192}};
+    const int nh = 8, nkv = 2;
+    const cpu::KvKernels& kk = cpu::kv_kernels_scalar();
+    for (const Case& c : cases) {
+        const std::string what = "attention B " + std::to_string(c.B) + " pos " + std::to_string(c.pos) + " hd " +
+                                 std::to_string(c.hd) + " n_ctx " + std::to_string(c.n_ctx);
+        const int kvd = nkv * c.hd, n_rows = c.pos + c.B;
+        const std::vector<float> kf = random_floats(size_t(n_rows) * kvd, 5), vf = random_floats(size_t(n_rows) * kvd, 6);
+        std::vector<uint16_t> kc(kf.size()), vc(vf.size());
+        for (size_t i = 0; i < kf.size(); ++i) kc[i] = fp32_to_fp16(kf[i] * 0.5f);
+        for (size_t i = 0; i < vf.size(); ++i) vc[i] = fp32_to_fp16(vf[i]);
+        const std::vector<float> q = random_floats(size_t(c.B) * nh * c.hd, 7);
+        std::vector<float> want(q.size()), scores(static_cast<size_t>(n_rows));
+        const float scale = 1.0f / std::sqrt(float(c.hd));
+        for (int t = 0; t < c.B; ++t)
+            for (int h = 0; h < nh; ++h) {
+                const int g = h / (nh / nkv);
+                cpu::attend_f16(kk, q.data() + (size_t(t) * nh + h) * c.hd, reinterpret_cast<const fp16_t*>(kc.data()) + size_t(g) * c.hd,
+                                reinterpret_cast<const fp16_t*>(vc.data()) + size_t(g) * c.hd, kvd, c.pos + t + 1, c.hd, scale,
+                                scores.data(), want.data() + (size_t(t) * nh + h) * c.hd);
+            }
+        std::vector<float> got;
+        try {
+            got = ops->attention(q, kc, vc, c.B, nh, nkv, c.hd, c.pos, c.n_ctx);
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << what << ": " << e.what();
+            continue;
+        }
+        expect_close(got, want, 2e-5, 2e-4, what);
+    }
+}
+
+TEST(CudaOps, RejectsUnsupportedShapes) {
+    LD_REQUIRE_CUDA(ops);
+    const std::vector<float> q(96 * 8, 0.1f);
+    const std::vector<uint16_t> kc(96 * 2 * 4, 0), vc(96 * 2 * 4, 0);
+    try {
+        ops->attention(q, kc, vc, 1, 8, 2, 96 + 4, 0, 16);  // head size 100: not a multiple of 32
+        ADD_FAILURE() << "expected an error for head size 100";
+    } catch (const std::exception& e) {
+        EXPECT_NE(std::string(e.what()).find("head"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace ld::test
