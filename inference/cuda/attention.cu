@@ -112,8 +112,8 @@ __global__ void attn_combine_kernel(AttnArgs a) {
 }  // namespace
 
 void launch_attention(const AttnArgs& a, cudaStream_t s) {
-    if (a.hd <= 0 || a.hd > 256 || a.hd % 32 != 0)
-        fail("the CUDA backend supports head sizes that are multiples of 32 up to 256, not ", a.hd);
+    if (a.hd <= 0 || a.hd > 256 || a.hd % 2 != 0)
+        fail("the CUDA backend supports even head sizes up to 256, not ", a.hd);
     if (a.n_kv <= 0 || a.n_heads % a.n_kv != 0) fail("CUDA attention: ", a.n_heads, " heads over ", a.n_kv, " KV heads");
     if (a.chunk <= 0 || a.chunk > kMaxAttnChunk) fail("CUDA attention: chunk ", a.chunk, " out of range");
     if (a.n_tok <= 0) return;

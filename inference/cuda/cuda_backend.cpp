@@ -76,6 +76,7 @@ private:
     StreamHolder stream_holder_;
     cudaStream_t stream_ = nullptr;
     bool use_graph_ = true;
+    int eager_decodes_ = 0;
     cudaGraph_t graph_ = nullptr;
     cudaGraphExec_t graph_exec_ = nullptr;
 
@@ -155,7 +156,8 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
         inv[size_t(i)] = float(f);
     }
     inv_freq_ = DeviceBuffer(std::max<size_t>(1, inv.size()) * 4, "rope frequencies");
-    if (!inv.empty()) LD_CUDA(cudaMemcpy(inv_freq_.as(), inv.data(), inv.size() * 4, cudaMemcpyHostToDevice));
+    if (!inv.empty())
+        LD_CUDA(cudaMemcpyAsync(inv_freq_.as(), inv.data(), inv.size() * 4, cudaMemcpyHostToDevice, stream_));
     meta_ = DeviceBuffer(4 * (B + 1), "token ids");
     meta_host_ = PinnedBuffer(4 * (B + 1));
     x_ = DeviceBuffer(4 * B * p_.dim, "activations");
@@ -189,15 +191,16 @@ void CudaBackend::destroy_graph() {
 
 void CudaBackend::validate(const Model& m) const {
     const int hd = p_.head_dim;
-    if (hd <= 0 || hd % 32 != 0 || hd > 256)
-        fail("the CUDA backend supports head sizes that are multiples of 32 up to 256, not ", hd);
+    // Any even size: llama2.c models have heads of 8 (stories260K); Llama has 64 and 128.
+    if (hd <= 0 || hd % 2 != 0 || hd > 256) fail("the CUDA backend supports even head sizes up to 256, not ", hd);
     if (p_.n_kv_heads <= 0 || p_.n_heads % p_.n_kv_heads != 0)
         fail("the CUDA backend needs n_heads (", p_.n_heads, ") to be a multiple of n_kv_heads (", p_.n_kv_heads, ")");
     if (p_.rope_dim > hd || p_.rope_dim % 2 != 0) fail("the CUDA backend cannot rotate ", p_.rope_dim, " of ", hd, " dims");
     if (int(m.layers.size()) != p_.n_layers) fail("model has ", m.layers.size(), " layers, expected ", p_.n_layers);
     auto matrix = [](const Weight& w, const char* what) {
         if (!type_supported(w.type)) fail("the CUDA backend cannot use ", type_name(w.type), " weights (", what, ")");
-        if (w.ne0 % 8 != 0) fail("the CUDA backend needs rows of a multiple of 8 elements (", what, " has ", w.ne0, ")");
+        if (w.ne0 % 8 != 0 && w.type != GgmlType::F32 && w.type != GgmlType::F16)
+            fail("the CUDA backend needs ", type_name(w.type), " rows of a multiple of 8 elements (", what, " has ", w.ne0, ")");
         if (w.ne0 > (int64_t(1) << 30) || w.ne1 > (int64_t(1) << 30)) fail(what, " is too large");
     };
     auto vec = [](const Weight& w, const char* what) {
@@ -242,7 +245,8 @@ void CudaBackend::upload_weights(const Model& m, const LoadProgress& progress) {
         for (size_t off = 0; off < w->nbytes; off += slice) {
             const size_t n = std::min(slice, w->nbytes - off);
             std::memcpy(staging.as(), w->data + off, n);
-            LD_CUDA(cudaMemcpy(base + offset[w->data] + off, staging.as(), n, cudaMemcpyHostToDevice));
+            LD_CUDA(cudaMemcpyAsync(base + offset[w->data] + off, staging.as(), n, cudaMemcpyHostToDevice, stream_));
+            LD_CUDA(cudaStreamSynchronize(stream_));  // before the staging buffer is refilled
             done += n;
             if (progress && !progress(float(double(done) / double(std::max<size_t>(total, 1)))))
                 fail("loading the model onto ", device_name_, " was cancelled");
@@ -299,7 +303,9 @@ void CudaBackend::forward_batch(const int32_t* tokens, int B, int pos, float* lo
     LD_CUDA(cudaMemcpyAsync(meta_.as(), meta, sizeof(int32_t) * size_t(B + 1), cudaMemcpyHostToDevice, stream_));
     const int out_rows = !logits ? 0 : (all_logits ? B : 1);
     const int out_first = B - out_rows;
-    if (B == 1 && out_rows == 1 && use_graph_) {
+    // The first decode step runs eagerly (it also loads the kernels' modules, which CUDA does
+    // lazily and which should not happen inside a capture); later ones replay its graph.
+    if (B == 1 && out_rows == 1 && use_graph_ && eager_decodes_++ > 0) {
         if (!graph_exec_) {
             LD_CUDA(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
             try {

@@ -33,6 +33,21 @@ __global__ void dequant_kernel(const uint8_t* __restrict__ w, size_t row_bytes, 
     }
 }
 
+// Rows of any width (F32 / F16 only): one thread per element.
+template <GgmlType T>
+__global__ void dequant_scalar_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int ne0,
+                                      const int32_t* __restrict__ ids, int64_t row0, void* __restrict__ out,
+                                      bool f16_out) {
+    const int j = blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= ne0) return;
+    const int r = blockIdx.y;
+    const int64_t src = ids ? int64_t(ids[r]) : row0 + r;
+    const float v = elem<T>(w + size_t(src) * row_bytes, j);
+    const size_t o = size_t(r) * size_t(ne0) + size_t(j);
+    if (f16_out) static_cast<__half*>(out)[o] = __float2half_rn(v);
+    else static_cast<float*>(out)[o] = v;
+}
+
 __global__ void split_f16_kernel(const float* __restrict__ x, size_t n, __half* __restrict__ hi,
                                  __half* __restrict__ lo) {
     const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -46,10 +61,17 @@ __global__ void split_f16_kernel(const float* __restrict__ x, size_t n, __half* 
 
 void launch_dequant(GgmlType t, const uint8_t* w, size_t row_bytes, int ne0, const int32_t* ids,
                     int64_t row0, int n, void* out, bool f16_out, cudaStream_t s) {
-    if (ne0 % 8 != 0) fail("CUDA dequantize: row width ", ne0, " is not a multiple of 8");
     if (n <= 0) return;
     if (n > 65535) fail("CUDA dequantize: ", n, " rows in one launch (at most 65535)");
     const int threads = 128;
+    if (ne0 % 8 != 0) {
+        const dim3 g(unsigned((ne0 + threads - 1) / threads), unsigned(n));
+        if (t == GgmlType::F32) dequant_scalar_kernel<GgmlType::F32><<<g, threads, 0, s>>>(w, row_bytes, ne0, ids, row0, out, f16_out);
+        else if (t == GgmlType::F16) dequant_scalar_kernel<GgmlType::F16><<<g, threads, 0, s>>>(w, row_bytes, ne0, ids, row0, out, f16_out);
+        else fail("CUDA dequantize: ", type_name(t), " rows of ", ne0, " elements");
+        LD_CUDA_LAUNCHED("dequantize (any width)");
+        return;
+    }
     const dim3 grid(unsigned((ne0 / 8 + threads - 1) / threads), unsigned(n));
     const bool ok = dispatch_type(t, [&](auto tag) {
         constexpr GgmlType T = decltype(tag)::value;

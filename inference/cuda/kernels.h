@@ -13,7 +13,8 @@
 namespace ld::cuda {
 
 // Types whose rows the kernels can read: F32, F16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K,
-// Q6_K. Rows are read 8 elements at a time, so ne0 must be a multiple of 8 (and of the block).
+// Q6_K. Rows are read 8 elements at a time; F32 / F16 rows of other widths take slower
+// one-element-per-lane kernels.
 bool type_supported(GgmlType t);
 
 // Decode matrix-vector products, one token. Up to three matrices of the same type and input

@@ -121,6 +121,58 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_kernel(MvArgs a) {
     }
 }
 
+// Rows of any width (F32 / F16 only): one element per lane per step.
+template <GgmlType T, int MODE>
+__global__ void __launch_bounds__(kWarps * 32) matvec_scalar_kernel(MvArgs a) {
+    const int lane = threadIdx.x & 31;
+    int row = blockIdx.x * kWarps + int(threadIdx.x >> 5);
+    if constexpr (MODE == int(MvMode::SwiGlu)) {
+        if (row >= a.job[0].rows) return;  // the whole warp leaves
+        const uint8_t* wg = a.job[0].w + size_t(row) * a.row_bytes;
+        const uint8_t* wu = a.job[1].w + size_t(row) * a.row_bytes;
+        float g = 0.0f, u = 0.0f;
+        for (int j = lane; j < a.ne0; j += 32) {
+            g += elem<T>(wg, j) * a.x[j];
+            u += elem<T>(wu, j) * a.x[j];
+        }
+        g = warp_sum(g);
+        u = warp_sum(u);
+        if (lane == 0) a.job[0].y[row] = g / (1.0f + expf(-g)) * u;
+    } else {
+        const uint8_t* w = nullptr;
+        float* y = nullptr;
+#pragma unroll
+        for (int j = 0; j < 3; ++j) {
+            if (j < a.n_jobs && !w) {
+                if (row < a.job[j].rows) {
+                    w = a.job[j].w + size_t(row) * a.row_bytes;
+                    y = a.job[j].y + row;
+                } else {
+                    row -= a.job[j].rows;
+                }
+            }
+        }
+        if (!w) return;  // the whole warp leaves
+        float acc = 0.0f;
+        for (int j = lane; j < a.ne0; j += 32) acc += elem<T>(w, j) * a.x[j];
+        acc = warp_sum(acc);
+        if (lane == 0) {
+            if constexpr (MODE == int(MvMode::Accumulate)) *y += acc;
+            else *y = acc;
+        }
+    }
+}
+
+template <GgmlType T>
+void launch_scalar(MvMode mode, const MvArgs& a, int total, cudaStream_t s) {
+    const dim3 grid(unsigned((total + kWarps - 1) / kWarps));
+    switch (mode) {
+    case MvMode::Store: matvec_scalar_kernel<T, 0><<<grid, kWarps * 32, 0, s>>>(a); break;
+    case MvMode::Accumulate: matvec_scalar_kernel<T, 1><<<grid, kWarps * 32, 0, s>>>(a); break;
+    case MvMode::SwiGlu: matvec_scalar_kernel<T, 2><<<grid, kWarps * 32, 0, s>>>(a); break;
+    }
+}
+
 }  // namespace
 
 bool type_supported(GgmlType t) {
@@ -133,12 +185,18 @@ bool type_supported(GgmlType t) {
 }
 
 void launch_matvec(GgmlType t, MvMode mode, const MvArgs& a, cudaStream_t s) {
-    if (a.ne0 % 8 != 0) fail("CUDA matvec: row width ", a.ne0, " is not a multiple of 8");
     int total = 0;
     if (mode == MvMode::SwiGlu) total = a.job[0].rows;
     else
         for (int j = 0; j < a.n_jobs; ++j) total += a.job[j].rows;
     if (total <= 0) return;
+    if (a.ne0 % 8 != 0) {
+        if (t == GgmlType::F32) launch_scalar<GgmlType::F32>(mode, a, total, s);
+        else if (t == GgmlType::F16) launch_scalar<GgmlType::F16>(mode, a, total, s);
+        else fail("CUDA matvec: ", type_name(t), " rows of ", a.ne0, " elements");
+        LD_CUDA_LAUNCHED("matvec (any width)");
+        return;
+    }
     const int per_block = kWarps * kRows;
     const dim3 grid(unsigned((total + per_block - 1) / per_block));
     const bool ok = dispatch_type(t, [&](auto tag) {

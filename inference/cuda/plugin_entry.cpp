@@ -22,20 +22,22 @@ namespace ld::cuda {
 
 namespace {
 
+// Copies go through the test stream: it does not synchronize with the legacy default stream,
+// and a plain cudaMemcpy from pageable memory may return before its DMA lands.
 template <typename T>
-DeviceBuffer upload(const T* data, size_t n) {
+DeviceBuffer upload(const T* data, size_t n, cudaStream_t s) {
     DeviceBuffer b(std::max<size_t>(1, n * sizeof(T)), "test input");
-    if (n) LD_CUDA(cudaMemcpy(b.as(), data, n * sizeof(T), cudaMemcpyHostToDevice));
+    if (n) LD_CUDA(cudaMemcpyAsync(b.as(), data, n * sizeof(T), cudaMemcpyHostToDevice, s));
+    LD_CUDA(cudaStreamSynchronize(s));
     return b;
 }
-template <typename T>
-DeviceBuffer upload(const std::vector<T>& v) { return upload(v.data(), v.size()); }
 
 template <typename T>
 std::vector<T> download(const DeviceBuffer& b, size_t n, cudaStream_t s) {
     LD_CUDA(cudaStreamSynchronize(s));  // kernel faults surface here, named by the check
     std::vector<T> out(n);
-    if (n) LD_CUDA(cudaMemcpy(out.data(), b.as(), n * sizeof(T), cudaMemcpyDeviceToHost));
+    if (n) LD_CUDA(cudaMemcpyAsync(out.data(), b.as(), n * sizeof(T), cudaMemcpyDeviceToHost, s));
+    LD_CUDA(cudaStreamSynchronize(s));
     return out;
 }
 
@@ -46,6 +48,11 @@ std::vector<float> f16_rows_to_f32(const std::vector<uint16_t>& h, size_t first,
 }
 
 class TestOps final : public OpsForTest {
+    template <typename T>
+    DeviceBuffer up(const std::vector<T>& v) { return upload(v.data(), v.size(), stream_); }
+    template <typename T>
+    DeviceBuffer up(const T* p, size_t n) { return upload(p, n, stream_); }
+
 public:
     TestOps() {
         dev_ = pick_device("");
@@ -74,10 +81,10 @@ public:
                               bool accumulate, const std::vector<float>& y0) override {
         LD_CUDA(cudaSetDevice(dev_));
         const size_t wbytes = row_size(t, ne0) * size_t(rows);
-        DeviceBuffer dw = upload(static_cast<const uint8_t*>(w), wbytes);
-        DeviceBuffer dx = upload(x);
+        DeviceBuffer dw = up(static_cast<const uint8_t*>(w), wbytes);
+        DeviceBuffer dx = up(x);
         std::vector<float> init = accumulate ? y0 : std::vector<float>(size_t(B) * size_t(rows), 0.0f);
-        DeviceBuffer dy = upload(init);
+        DeviceBuffer dy = up(init);
         DevWeight dwt{t, ne0, rows, row_size(t, ne0), dw.as<uint8_t>()};
         {
             Matmul mm(stream_, ne0, std::max(B, 2), rows, ne0 * 64);  // tiles of 64 rows
@@ -91,9 +98,9 @@ public:
                                      const std::vector<float>& x) override {
         LD_CUDA(cudaSetDevice(dev_));
         const size_t wbytes = row_size(t, ne0) * size_t(rows);
-        DeviceBuffer dg = upload(static_cast<const uint8_t*>(wg), wbytes);
-        DeviceBuffer du = upload(static_cast<const uint8_t*>(wu), wbytes);
-        DeviceBuffer dx = upload(x);
+        DeviceBuffer dg = up(static_cast<const uint8_t*>(wg), wbytes);
+        DeviceBuffer du = up(static_cast<const uint8_t*>(wu), wbytes);
+        DeviceBuffer dx = up(x);
         DeviceBuffer dy(4 * size_t(rows), "test output"), scratch(4 * size_t(rows), "test scratch");
         DevWeight g{t, ne0, rows, row_size(t, ne0), dg.as<uint8_t>()};
         DevWeight u{t, ne0, rows, row_size(t, ne0), du.as<uint8_t>()};
@@ -105,8 +112,8 @@ public:
     std::vector<float> get_rows(GgmlType t, int64_t ne0, int64_t n_rows, const void* w,
                                 const std::vector<int32_t>& ids) override {
         LD_CUDA(cudaSetDevice(dev_));
-        DeviceBuffer dw = upload(static_cast<const uint8_t*>(w), row_size(t, ne0) * size_t(n_rows));
-        DeviceBuffer di = upload(ids);
+        DeviceBuffer dw = up(static_cast<const uint8_t*>(w), row_size(t, ne0) * size_t(n_rows));
+        DeviceBuffer di = up(ids);
         DeviceBuffer dy(4 * ids.size() * size_t(ne0), "test output");
         launch_dequant(t, dw.as<uint8_t>(), row_size(t, ne0), int(ne0), di.as<int32_t>(), 0, int(ids.size()), dy.as(),
                        false, stream_);
@@ -115,14 +122,14 @@ public:
 
     std::vector<float> rmsnorm(const std::vector<float>& x, const std::vector<float>& w, int n, float eps) override {
         LD_CUDA(cudaSetDevice(dev_));
-        DeviceBuffer dx = upload(x), dw = upload(w), dy(4 * x.size(), "test output");
+        DeviceBuffer dx = up(x), dw = up(w), dy(4 * x.size(), "test output");
         launch_rmsnorm(dx.as<float>(), dw.as<float>(), dy.as<float>(), n, int(x.size() / size_t(n)), eps, stream_);
         return download<float>(dy, x.size(), stream_);
     }
 
     std::vector<float> swiglu(const std::vector<float>& g, const std::vector<float>& u) override {
         LD_CUDA(cudaSetDevice(dev_));
-        DeviceBuffer dg = upload(g), du = upload(u);
+        DeviceBuffer dg = up(g), du = up(u);
         launch_swiglu(dg.as<float>(), du.as<float>(), g.size(), stream_);
         return download<float>(dg, g.size(), stream_);
     }
@@ -133,10 +140,10 @@ public:
         LD_CUDA(cudaSetDevice(dev_));
         const size_t kvd = size_t(n_kv) * size_t(head_dim);
         const size_t rows = size_t(pos + B);
-        DeviceBuffer dq = upload(q), dk = upload(k), dv = upload(v), df = upload(inv_freq);
+        DeviceBuffer dq = up(q), dk = up(k), dv = up(v), df = up(inv_freq);
         DeviceBuffer kc(2 * rows * kvd, "test cache"), vc(2 * rows * kvd, "test cache");
         const int32_t p = pos;
-        DeviceBuffer dp = upload(&p, 1);
+        DeviceBuffer dp = up(&p, 1);
         launch_rope_store(dq.as<float>(), dk.as<float>(), dv.as<float>(), kc.as<uint16_t>(), vc.as<uint16_t>(),
                           dp.as<int32_t>(), B, n_heads, n_kv, head_dim, rope_dim, df.as<float>(), stream_);
         std::vector<float> out = download<float>(dq, q.size(), stream_);
@@ -156,12 +163,13 @@ public:
         const size_t kvd = size_t(n_kv) * size_t(head_dim);
         if (k_cache.size() < size_t(pos + B) * kvd || v_cache.size() < size_t(pos + B) * kvd || pos + B > n_ctx)
             fail("attention test: the cache holds fewer than pos + B rows");
-        DeviceBuffer dq = upload(q);
+        DeviceBuffer dq = up(q);
         DeviceBuffer kc(2 * size_t(n_ctx) * kvd, "test cache"), vc(2 * size_t(n_ctx) * kvd, "test cache");
-        LD_CUDA(cudaMemcpy(kc.as(), k_cache.data(), 2 * size_t(pos + B) * kvd, cudaMemcpyHostToDevice));
-        LD_CUDA(cudaMemcpy(vc.as(), v_cache.data(), 2 * size_t(pos + B) * kvd, cudaMemcpyHostToDevice));
+        LD_CUDA(cudaMemcpyAsync(kc.as(), k_cache.data(), 2 * size_t(pos + B) * kvd, cudaMemcpyHostToDevice, stream_));
+        LD_CUDA(cudaMemcpyAsync(vc.as(), v_cache.data(), 2 * size_t(pos + B) * kvd, cudaMemcpyHostToDevice, stream_));
+        LD_CUDA(cudaStreamSynchronize(stream_));
         const int32_t p = pos;
-        DeviceBuffer dp = upload(&p, 1);
+        DeviceBuffer dp = up(&p, 1);
         const int chunk = attention_chunk(n_ctx);
         const int n_chunks = (pos + B + chunk - 1) / chunk;
         const int slice = 64;

@@ -180,6 +180,14 @@ __device__ __forceinline__ void deq8<GgmlType::Q6_K>(const uint8_t* __restrict__
     }
 }
 
+// One element j of an F32 or F16 row, for rows whose width is not a multiple of 8 (llama2.c
+// models such as stories260K have ffn 172); those take the scalar kernels.
+template <GgmlType T>
+__device__ __forceinline__ float elem(const uint8_t* __restrict__ row, int j) {
+    if constexpr (T == GgmlType::F32) return reinterpret_cast<const float*>(row)[j];
+    else return __half2float(reinterpret_cast<const __half*>(row)[j]);
+}
+
 // Calls f(TypeTag<T>{}) for the runtime type t; returns false for an unsupported one.
 template <GgmlType T>
 struct TypeTag {

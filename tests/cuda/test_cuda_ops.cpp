@@ -70,7 +70,9 @@ class CudaTyped : public ::testing::TestWithParam<GgmlType> {};
 TEST_P(CudaTyped, MatmulMatchesDequantizedDot) {
     LD_REQUIRE_CUDA(ops);
     const GgmlType type = GetParam();
-    const int ne0 = width_for(type);
+    const bool any_width = type == GgmlType::F32 || type == GgmlType::F16;
+    // 172 = stories260K's ffn: not a multiple of 8, the one-element-per-lane kernels.
+    for (int ne0 : any_width ? std::vector<int>{width_for(type), 172, 66} : std::vector<int>{width_for(type)})
     for (int rows : {37, 300}) {
         const TestWeight w = make_weight(type, rows, ne0, 7);
         for (int cols : {1, 7, 64, 300}) {
@@ -80,8 +82,8 @@ TEST_P(CudaTyped, MatmulMatchesDequantizedDot) {
             reference_product(w, x, rows, ne0, cols, tolerance(type, cols), &want, &tol);
             const std::vector<float> got = ops->matmul(type, ne0, rows, w.bytes.data(), x, cols, false, {});
             expect_close(got, want, 0, 0,
-                         std::string("matmul ") + type_name(type) + " rows " + std::to_string(rows) + " cols " +
-                             std::to_string(cols),
+                         std::string("matmul ") + type_name(type) + " ne0 " + std::to_string(ne0) + " rows " +
+                             std::to_string(rows) + " cols " + std::to_string(cols),
                          &tol);
         }
     }
@@ -111,7 +113,9 @@ TEST_P(CudaTyped, MatmulAccumulates) {
 TEST_P(CudaTyped, FusedGateUpMatchesCpu) {
     LD_REQUIRE_CUDA(ops);
     const GgmlType type = GetParam();
-    const int ne0 = width_for(type), rows = 43;
+    const bool any_width = type == GgmlType::F32 || type == GgmlType::F16;
+    for (int ne0 : any_width ? std::vector<int>{width_for(type), 172} : std::vector<int>{width_for(type)}) {
+    const int rows = 43;
     const TestWeight g = make_weight(type, rows, ne0, 31), u = make_weight(type, rows, ne0, 32);
     const std::vector<float> x = random_floats(size_t(ne0), 33, 0.2f);
     std::vector<float> gw, uw;
@@ -120,20 +124,24 @@ TEST_P(CudaTyped, FusedGateUpMatchesCpu) {
     reference_product(u, x, rows, ne0, 1, 0, &uw, &ut);
     cpu::silu_mul(gw.data(), uw.data(), rows);
     expect_close(ops->matvec_swiglu(type, ne0, rows, g.bytes.data(), u.bytes.data(), x), gw, 1e-4, 1e-4,
-                 std::string("gate/up ") + type_name(type));
+                 std::string("gate/up ") + type_name(type) + " ne0 " + std::to_string(ne0));
+    }
 }
 
 TEST_P(CudaTyped, GetRowsDequantizesExactly) {
     LD_REQUIRE_CUDA(ops);
     const GgmlType type = GetParam();
-    const int ne0 = width_for(type), rows = 53;
+    const bool any_width = type == GgmlType::F32 || type == GgmlType::F16;
+    for (int ne0 : any_width ? std::vector<int>{width_for(type), 172} : std::vector<int>{width_for(type)}) {
+    const int rows = 53;
     const TestWeight w = make_weight(type, rows, ne0, 41);
     const std::vector<int32_t> ids = {0, 52, 7, 7, 31, 1};
     std::vector<float> want;
     for (int32_t id : ids)
         want.insert(want.end(), w.values.begin() + long(size_t(id) * ne0), w.values.begin() + long(size_t(id + 1) * ne0));
     expect_close(ops->get_rows(type, ne0, rows, w.bytes.data(), ids), want, 1e-6, 1e-6,
-                 std::string("get_rows ") + type_name(type));
+                 std::string("get_rows ") + type_name(type) + " ne0 " + std::to_string(ne0));
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, CudaTyped, ::testing::ValuesIn(kTypes),
@@ -209,7 +217,7 @@ TEST(CudaOps, AttentionMatchesCpu) {
     };
     const Case cases[] = {{1, 0, 64, 8192},   {1, 1, 64, 8192},    {1, 300, 128, 8192}, {1, 5000, 128, 8192},
                           {70, 0, 64, 8192},  {70, 300, 128, 8192}, {1, 5000, 32, 8192}, {1, 20000, 128, 40000},
-                          {3, 4093, 256, 8192}};
+                          {3, 4093, 256, 8192}, {20, 0, 8, 512},   {1, 400, 8, 512}};  // 8: stories260K
     const int nh = 8, nkv = 2;
     const cpu::KvKernels& kk = cpu::kv_kernels_scalar();
     for (const Case& c : cases) {
@@ -243,11 +251,12 @@ TEST(CudaOps, AttentionMatchesCpu) {
 
 TEST(CudaOps, RejectsUnsupportedShapes) {
     LD_REQUIRE_CUDA(ops);
-    const std::vector<float> q(96 * 8, 0.1f);
-    const std::vector<uint16_t> kc(96 * 2 * 4, 0), vc(96 * 2 * 4, 0);
+    const int hd = 258;  // more than 256
+    const std::vector<float> q(size_t(hd) * 8, 0.1f);
+    const std::vector<uint16_t> kc(size_t(hd) * 2 * 4, 0), vc(size_t(hd) * 2 * 4, 0);
     try {
-        ops->attention(q, kc, vc, 1, 8, 2, 96 + 4, 0, 16);  // head size 100: not a multiple of 32
-        ADD_FAILURE() << "expected an error for head size 100";
+        ops->attention(q, kc, vc, 1, 8, 2, hd, 0, 16);
+        ADD_FAILURE() << "expected an error for head size 258";
     } catch (const std::exception& e) {
         EXPECT_NE(std::string(e.what()).find("head"), std::string::npos) << e.what();
     }
