@@ -176,7 +176,7 @@ void VulkanBackend::matmul(VkCommandBuffer cmd, const Weight& w, const Buffer& i
 }
 
 void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits) {
-    const uint32_t dim = uint32_t(p_.dim), kvd = uint32_t(p_.kv_dim()), ffn = uint32_t(p_.ffn_dim);
+    const uint32_t dim = uint32_t(p_.dim), ffn = uint32_t(p_.ffn_dim);
     const uint32_t nh = uint32_t(p_.n_heads), nkv = uint32_t(p_.n_kv_heads), hd = uint32_t(p_.head_dim);
     const uint32_t b = uint32_t(B);
     std::memcpy(ids_.mapped(), tokens, sizeof(int32_t) * size_t(B));
@@ -197,18 +197,18 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
     auto bar = [&] { cmds_.barrier(); };
     ops_.get_rows(cmd, m_.tok_embd.type, buf(m_.tok_embd), ids_, x_, b, dim, uint32_t(m_.tok_embd.ne1));
     bar();
+    ops_.rmsnorm(cmd, x_, buf(m_.layers[0].attn_norm), xn_, b, dim, p_.norm_eps);
+    bar();
+    // Each residual add is fused into the norm that follows it (add_rmsnorm), rope and the cache
+    // store are one pass: 9 barriers per layer.
     for (int l = 0; l < p_.n_layers; ++l) {
         const LayerWeights& L = m_.layers[size_t(l)];
-        ops_.rmsnorm(cmd, x_, buf(L.attn_norm), xn_, b, dim, p_.norm_eps);
-        bar();
         matmul(cmd, L.wq, xn_, q_, B);
         matmul(cmd, L.wk, xn_, k_, B);
         matmul(cmd, L.wv, xn_, v_, B);
         bar();
-        ops_.rope(cmd, q_, cs_, b, nh, hd, uint32_t(p_.rope_dim));
-        ops_.rope(cmd, k_, cs_, b, nkv, hd, uint32_t(p_.rope_dim));
-        bar();
-        ops_.kv_store(cmd, k_, v_, k_cache_[size_t(l)], v_cache_[size_t(l)], b, kvd, uint32_t(pos));
+        ops_.rope_store(cmd, q_, k_, v_, cs_, k_cache_[size_t(l)], v_cache_[size_t(l)], b, nh, nkv, hd,
+                        uint32_t(p_.rope_dim), uint32_t(pos));
         bar();
         if (B == 1 && split_attention_)
             ops_.attention_decode(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, att_scratch_, nh, nkv,
@@ -219,9 +219,7 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
         bar();
         matmul(cmd, L.wo, att_, o_, B);
         bar();
-        ops_.add(cmd, x_, o_, b * dim);
-        bar();
-        ops_.rmsnorm(cmd, x_, buf(L.ffn_norm), xn_, b, dim, p_.norm_eps);
+        ops_.add_rmsnorm(cmd, x_, o_, buf(L.ffn_norm), xn_, b, dim, p_.norm_eps);
         bar();
         matmul(cmd, L.w_gate, xn_, g_, B);
         matmul(cmd, L.w_up, xn_, u_, B);
@@ -230,7 +228,11 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
         bar();
         matmul(cmd, L.w_down, g_, o_, B);
         bar();
-        ops_.add(cmd, x_, o_, b * dim);
+        if (l + 1 < p_.n_layers) {
+            ops_.add_rmsnorm(cmd, x_, o_, buf(m_.layers[size_t(l) + 1].attn_norm), xn_, b, dim, p_.norm_eps);
+        } else {
+            ops_.add(cmd, x_, o_, b * dim);
+        }
         bar();
     }
     if (logits) {  // only the rows someone reads go through the output matrix

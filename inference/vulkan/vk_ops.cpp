@@ -21,7 +21,12 @@ uint32_t unit_size(GgmlType t) { return traits(t).block_size > 1 ? 32 : 1; }
 
 // matvec_wide: elements per slot (SLOT) and rows per workgroup (NUM_ROWS) of common/matvec_wide.glsl.
 uint32_t wide_slot(GgmlType t) { return t == GgmlType::F32 ? 4 : t == GgmlType::F16 ? 8 : 32; }
-constexpr uint32_t kWideRows = 2;
+// Rows per workgroup (NUM_ROWS): 2 unless LLAMADESK_VK_MATVEC_ROWS says 1..8 (for tuning).
+uint32_t wide_rows() {
+    const char* v = std::getenv("LLAMADESK_VK_MATVEC_ROWS");
+    const int n = v ? std::atoi(v) : 2;
+    return uint32_t(std::clamp(n, 1, 8));
+}
 
 bool env_is(const char* name, const char* value) {
     const char* v = std::getenv(name);
@@ -35,8 +40,9 @@ std::string lower(const char* s) {
 }
 
 template <typename PC>
-std::unique_ptr<Program> program(const Device& dev, const std::string& name, uint32_t n_buffers) {
-    return std::make_unique<Program>(dev, name.c_str(), n_buffers, uint32_t(sizeof(PC)));
+std::unique_ptr<Program> program(const Device& dev, const std::string& name, uint32_t n_buffers,
+                                 std::initializer_list<uint32_t> spec = {}) {
+    return std::make_unique<Program>(dev, name.c_str(), n_buffers, uint32_t(sizeof(PC)), spec);
 }
 
 uint32_t ceil_div(uint64_t a, uint64_t b) { return uint32_t((a + b - 1) / b); }
@@ -53,15 +59,18 @@ Grid grid_1d(uint64_t n, uint32_t wg) {
 
 Ops::Ops(const Device& dev) : dev_(dev) {
     wide_ = dev.info().subgroup_arithmetic && !env_is("LLAMADESK_VK_MATVEC", "generic");
+    wide_rows_ = wide_rows();
     for (GgmlType t : kTypes) {
         const std::string suffix = lower(type_name(t));
         matvec_[t] = program<MatVecPC>(dev, "matvec_" + suffix, 3);
-        if (wide_) matvec_wide_[t] = program<MatVecPC>(dev, "matvec_wide_" + suffix, 3);
+        if (wide_) matvec_wide_[t] = program<MatVecPC>(dev, "matvec_wide_" + suffix, 3, {wide_rows_});
         matmul_[t] = program<MatMulPC>(dev, "matmul_" + suffix, 3);
         get_rows_[t] = program<GetRowsPC>(dev, "get_rows_" + suffix, 3);
     }
     rmsnorm_ = program<RmsNormPC>(dev, "rmsnorm", 3);
     rope_ = program<RopePC>(dev, "rope", 2);
+    add_rmsnorm_ = program<RmsNormPC>(dev, "add_rmsnorm", 4);
+    rope_store_ = program<RopeStorePC>(dev, "rope_store", 6);
     kv_store_ = program<KvStorePC>(dev, "kv_store", 4);
     attention_ = program<AttentionPC>(dev, "attention", 4);
     attention_split_ = program<AttentionSplitPC>(dev, "attention_split", 4);
@@ -90,6 +99,20 @@ void Ops::get_rows(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef id
 void Ops::rmsnorm(VkCommandBuffer cmd, BufferRef x, BufferRef w, BufferRef out, uint32_t n_rows,
                   uint32_t ne0, float eps, uint32_t first_row) const {
     dispatch(dev_, cmd, *rmsnorm_, {x, w, out}, RmsNormPC{n_rows, ne0, first_row * ne0, eps}, n_rows);
+}
+
+void Ops::add_rmsnorm(VkCommandBuffer cmd, BufferRef x, BufferRef o, BufferRef w, BufferRef out,
+                      uint32_t n_rows, uint32_t ne0, float eps) const {
+    dispatch(dev_, cmd, *add_rmsnorm_, {x, o, w, out}, RmsNormPC{n_rows, ne0, 0, eps}, n_rows);
+}
+
+void Ops::rope_store(VkCommandBuffer cmd, BufferRef q, BufferRef k, BufferRef v, BufferRef cs, BufferRef kc,
+                     BufferRef vc, uint32_t n_tokens, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
+                     uint32_t rope_dim, uint32_t pos) const {
+    const uint32_t qd = n_heads * head_dim, kvd = n_kv_heads * head_dim;
+    const Grid gr = grid_1d(uint64_t(n_tokens) * (qd + kvd) / 2, 64);
+    dispatch(dev_, cmd, *rope_store_, {q, k, v, cs, kc, vc}, RopeStorePC{n_tokens, qd, kvd, head_dim, rope_dim, pos},
+             gr.x, gr.y);
 }
 
 void Ops::rope(VkCommandBuffer cmd, BufferRef x, BufferRef cs, uint32_t n_tokens, uint32_t n_heads,
@@ -160,7 +183,7 @@ void Ops::matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, B
         return;
     }
     if (wide_ && ne0 % wide_slot(type) == 0) {
-        const uint32_t groups = ceil_div(n_rows, kWideRows), gx = std::min<uint32_t>(groups, 65535);
+        const uint32_t groups = ceil_div(n_rows, wide_rows_), gx = std::min<uint32_t>(groups, 65535);
         dispatch(dev_, cmd, typed(matvec_wide_, type), {w, x, y}, MatVecPC{ne0, n_rows, n_cols, gx}, gx,
                  ceil_div(groups, gx), n_cols);
         return;

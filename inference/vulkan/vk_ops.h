@@ -29,6 +29,14 @@ public:
     // out[r] = rmsnorm(x[first_row + r]) * w for r < n_rows.
     void rmsnorm(VkCommandBuffer cmd, BufferRef x, BufferRef w, BufferRef out, uint32_t n_rows,
                  uint32_t ne0, float eps, uint32_t first_row = 0) const;
+    // x[r] += o[r], then out[r] = rmsnorm(x[r]) * w, for r < n_rows (one pass per row).
+    void add_rmsnorm(VkCommandBuffer cmd, BufferRef x, BufferRef o, BufferRef w, BufferRef out,
+                     uint32_t n_rows, uint32_t ne0, float eps) const;
+    // rope() on q (in place) and on k, with k and v stored as rows pos .. pos + n_tokens of the f16
+    // caches (rope of q and k, then kv_store, in one dispatch).
+    void rope_store(VkCommandBuffer cmd, BufferRef q, BufferRef k, BufferRef v, BufferRef cs, BufferRef kc,
+                    BufferRef vc, uint32_t n_tokens, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
+                    uint32_t rope_dim, uint32_t pos) const;
     // In place on (n_tokens, n_heads, head_dim) with cs = (n_tokens, rope_dim / 2) (cos, sin).
     void rope(VkCommandBuffer cmd, BufferRef x, BufferRef cs, uint32_t n_tokens, uint32_t n_heads,
               uint32_t head_dim, uint32_t rope_dim) const;
@@ -64,7 +72,8 @@ private:
     const Device& dev_;
     std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matmul_, get_rows_;
     bool wide_ = false;
-    std::unique_ptr<Program> rmsnorm_, rope_, kv_store_, attention_, attention_split_, attention_combine_,
+    uint32_t wide_rows_ = 2;  // rows per workgroup of the wide matvec
+    std::unique_ptr<Program> rmsnorm_, add_rmsnorm_, rope_store_, rope_, kv_store_, attention_, attention_split_, attention_combine_,
         swiglu_, add_;
 };
 

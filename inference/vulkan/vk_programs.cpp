@@ -11,7 +11,8 @@ namespace ld::vk {
 BufferRef::BufferRef(const Buffer& b) : buffer(b.handle()), offset(0), range(VK_WHOLE_SIZE) {}
 BufferRef::BufferRef(const Buffer& b, size_t off, size_t r) : buffer(b.handle()), offset(off), range(r) {}
 
-Program::Program(const Device& dev, const char* name, uint32_t n_buffers, uint32_t push_size)
+Program::Program(const Device& dev, const char* name, uint32_t n_buffers, uint32_t push_size,
+                 std::initializer_list<uint32_t> spec)
     : dev_(dev), name_(name), n_buffers_(n_buffers), push_size_(push_size) {
     const std::span<const uint32_t> code = find_spirv(name);
     if (code.empty()) fail("Vulkan: shader ", name, " is not embedded in this build");
@@ -43,6 +44,11 @@ Program::Program(const Device& dev, const char* name, uint32_t n_buffers, uint32
     pci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
     pci.stage.module = module_;
     pci.stage.pName = "main";
+    const std::vector<uint32_t> values(spec);
+    std::vector<VkSpecializationMapEntry> entries;
+    for (uint32_t i = 0; i < values.size(); ++i) entries.push_back({i, i * 4u, 4});
+    VkSpecializationInfo si{uint32_t(entries.size()), entries.data(), values.size() * 4, values.data()};
+    if (!values.empty()) pci.stage.pSpecializationInfo = &si;
     pci.layout = layout_;
     check(vkCreateComputePipelines(d, VK_NULL_HANDLE, 1, &pci, nullptr, &pipeline_), "vkCreateComputePipelines");
 }

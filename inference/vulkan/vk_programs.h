@@ -26,7 +26,9 @@ struct BufferRef {
 
 class Program {
 public:
-    Program(const Device& dev, const char* name, uint32_t n_buffers, uint32_t push_size);
+    // `spec`: values of the shader's specialization constants 0, 1, ... (uint32 each).
+    Program(const Device& dev, const char* name, uint32_t n_buffers, uint32_t push_size,
+            std::initializer_list<uint32_t> spec = {});
     ~Program();
     Program(const Program&) = delete;
     Program& operator=(const Program&) = delete;

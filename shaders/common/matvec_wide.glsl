@@ -12,9 +12,8 @@
 #ifndef WG
 #define WG 128
 #endif
-#ifndef NUM_ROWS
-#define NUM_ROWS 2
-#endif
+// Rows per workgroup: a specialization constant (vk_ops.cpp; LLAMADESK_VK_MATVEC_ROWS).
+layout(constant_id = 0) const uint NUM_ROWS = 2;
 layout(local_size_x = WG) in;
 layout(std430, binding = 1) readonly buffer XBuf { vec4 x4[]; };
 layout(std430, binding = 2) writeonly buffer YBuf { float y[]; };
@@ -89,25 +88,21 @@ uint slot_x(uint s, uint k) {
     const uint ls = s & 7u, j = ls >> 1, half_ = ls & 1u;
     return (s >> 3) * 64u + 16u * j + 4u * half_ + (k & 3u) + (k >> 2) * 8u;
 }
-uint sbyte(uvec4 h, uint k) { return (h[1u + (k >> 2)] >> (8u * (k & 3u))) & 255u; }
+// 6-bit scale and min of sub-block s from the header (scales bytes 0..11 = h.y, h.z, h.w), with
+// shifts only: a vector indexed at run time would be spilled to local memory on NVIDIA.
+uvec2 scale_min(uvec4 h, uint s) {
+    const uint t = 8u * (s & 3u);
+    const uint a = h.y >> t, b = h.z >> t, c = h.w >> t;
+    return s < 4u ? uvec2(a & 63u, b & 63u)
+                  : uvec2((c & 15u) | (((a >> 6) & 3u) << 4), ((c >> 4) & 15u) | (((b >> 6) & 3u) << 4));
+}
 float slot_dot(uint g, vec4 xv[SLOT / 4]) {
     const uint blk = g >> 3, ls = g & 7u, j = ls >> 1, half_ = ls & 1u;
     const uvec4 h = w4[blk * 9u];
     const uvec4 q = w4[blk * 9u + 1u + 2u * j + half_];
     const vec2 dm = unpackHalf2x16(h.x);
-    const uint s0 = 2u * j, s1 = s0 + 1u;
-    uint sc0, mn0, sc1, mn1;
-    if (j < 2u) {
-        sc0 = sbyte(h, s0) & 63u;
-        mn0 = sbyte(h, s0 + 4u) & 63u;
-        sc1 = sbyte(h, s1) & 63u;
-        mn1 = sbyte(h, s1 + 4u) & 63u;
-    } else {
-        sc0 = (sbyte(h, s0 + 4u) & 15u) | ((sbyte(h, s0 - 4u) >> 6) << 4);
-        mn0 = (sbyte(h, s0 + 4u) >> 4) | ((sbyte(h, s0) >> 6) << 4);
-        sc1 = (sbyte(h, s1 + 4u) & 15u) | ((sbyte(h, s1 - 4u) >> 6) << 4);
-        mn1 = (sbyte(h, s1 + 4u) >> 4) | ((sbyte(h, s1) >> 6) << 4);
-    }
+    const uvec2 sm0 = scale_min(h, 2u * j), sm1 = scale_min(h, 2u * j + 1u);
+    const uint sc0 = sm0.x, mn0 = sm0.y, sc1 = sm1.x, mn1 = sm1.y;
     float dlo = 0.0, dhi = 0.0;
     vec4 xlo = vec4(0.0), xhi = vec4(0.0);
     for (uint i = 0u; i < 4u; ++i) {
@@ -141,7 +136,11 @@ float slot_dot(uint g, vec4 xv[SLOT / 4]) {
     const uvec2 hi = w2[b + (64u * n + 32u + l0) / 8u];
     const uvec2 qh = w2[b + (128u + 32u * n + l0) / 8u];
     const uvec2 sc = w2[b + 24u + n];
-    const uint is = l0 >> 4;  // scale of the 16-element group: sc[8 n + is + 2 qq]
+    // Scale of the 16-element group: int8 sc[8 n + is + 2 qq], is = l0 / 16 (bytes of sc.x for
+    // qq < 2, of sc.y after), extracted with shifts (no run-time vector index).
+    const uint t = 8u * (l0 >> 4);
+    const float s0 = float(bitfieldExtract(int(sc.x >> t), 0, 8)), s1 = float(bitfieldExtract(int(sc.x >> (t + 16u)), 0, 8));
+    const float s2 = float(bitfieldExtract(int(sc.y >> t), 0, 8)), s3 = float(bitfieldExtract(int(sc.y >> (t + 16u)), 0, 8));
     float acc = 0.0;
     for (uint i = 0u; i < 2u; ++i) {
         const uint a = lo[i], c = hi[i], h = qh[i];
@@ -151,10 +150,7 @@ float slot_dot(uint g, vec4 xv[SLOT / 4]) {
         const vec4 q1 = vec4(((uvec4(c) >> sh) & 15u) | (((hb >> 2) & 3u) << 4)) - 32.0;
         const vec4 q2 = vec4(((uvec4(a) >> (sh + 4u)) & 15u) | (((hb >> 4) & 3u) << 4)) - 32.0;
         const vec4 q3 = vec4(((uvec4(c) >> (sh + 4u)) & 15u) | (((hb >> 6) & 3u) << 4)) - 32.0;
-        acc += float(bitfieldExtract(int(sc[(is) >> 2] >> (8u * ((is) & 3u))), 0, 8)) * dot(q0, xv[i]) +
-               float(bitfieldExtract(int(sc[(is + 2u) >> 2] >> (8u * ((is + 2u) & 3u))), 0, 8)) * dot(q1, xv[2u + i]) +
-               float(bitfieldExtract(int(sc[(is + 4u) >> 2] >> (8u * ((is + 4u) & 3u))), 0, 8)) * dot(q2, xv[4u + i]) +
-               float(bitfieldExtract(int(sc[(is + 6u) >> 2] >> (8u * ((is + 6u) & 3u))), 0, 8)) * dot(q3, xv[6u + i]);
+        acc += s0 * dot(q0, xv[i]) + s1 * dot(q1, xv[2u + i]) + s2 * dot(q2, xv[4u + i]) + s3 * dot(q3, xv[6u + i]);
     }
     return acc * float(wd[D0 + blk]);
 }

@@ -39,6 +39,17 @@ struct RopePC {
 };
 LD_CHECK_SIZE(RopePC, 16)
 
+// rope_store: rope on q (in place) and k, k and v written as f16 into the caches at pos + t.
+struct RopeStorePC {
+    uint n_tokens;
+    uint q_dim;      // n_heads * head_dim
+    uint kv_dim;     // n_kv_heads * head_dim
+    uint head_dim;
+    uint rope_dim;
+    uint pos;
+};
+LD_CHECK_SIZE(RopeStorePC, 24)
+
 // kv_store: cache[pos + t][i] = f16(src[t][i]) for K and V.
 struct KvStorePC {
     uint n_tokens;

@@ -74,18 +74,19 @@ TEST(VkStories260K, LogitsMatchCpuBatchedAndStepped) {
     const std::vector<int32_t> ids = tokenize_prompt(*cpu.tok, "Once upon a time, there was a little dog who liked to run.");
     const size_t nv = size_t(cpu.backend->vocab_size());
     const std::vector<float> want = logits_of(*cpu.backend, ids, true);
-    EXPECT_LT(rel_error(logits_of(*gpu.backend, ids, true), want), 1e-4);
-    EXPECT_LT(rel_error(logits_of(*gpu_small.backend, ids, true), want), 1e-4);
+    // 5e-4: the GPU sums in other orders than the CPU (other kernels for batches and decode, FMA
+    // on NVIDIA), and an f32 rounding difference in k or v can flip a value's f16 rounding in the
+    // cache (a relative step of 2^-11); on this tiny model that moves logits by up to ~3e-4 with
+    // kernels that agree to 1e-7 per op (measured: lavapipe decode 1.2e-4, H100 batch 3.0e-4;
+    // the generic matvec with 32 instead of 64 threads per row alone gives 1.4e-5).
+    const double tol = 5e-4;
+    EXPECT_LT(rel_error(logits_of(*gpu.backend, ids, true), want), tol);
+    EXPECT_LT(rel_error(logits_of(*gpu_small.backend, ids, true), want), tol);
     std::vector<float> one(nv);
     for (size_t i = 0; i < ids.size(); ++i) {
         gpu.backend->forward(&ids[i], 1, int(i), one.data(), false);
         std::vector<float> row(want.begin() + long(i * nv), want.begin() + long((i + 1) * nv));
-        // 5e-4: decode runs other kernels (other summation orders) than the CPU's batch, and
-        // an f32 rounding difference in k or v can flip a value's f16 rounding in the cache (a
-        // relative step of 2^-11); on this tiny model that moves logits by up to ~1.2e-4 even
-        // with kernels that agree to 1e-7 per op (measured: the generic matvec with 32 instead
-        // of 64 threads per row alone gives 1.4e-5).
-        EXPECT_LT(rel_error(one, row), 5e-4) << "position " << i;
+        EXPECT_LT(rel_error(one, row), tol) << "position " << i;
     }
 }
 

@@ -76,13 +76,17 @@ TEST_P(VkTyped, GetRowsDequantizesTheTokensRows) {
 }
 
 // The decode matvec (one column) on row counts that do not fill a workgroup's rows and on wide
-// rows, in both kernels: "wide" (the default where subgroup arithmetic exists) and "generic".
+// rows, in both kernels: "wide" (the default where subgroup arithmetic exists, with 2 and 3 rows
+// per workgroup) and "generic".
 TEST_P(VkTyped, MatvecAwkwardShapesBothKernels) {
     LD_REQUIRE_VULKAN(env);
     const GgmlType type = GetParam();
     setenv("LLAMADESK_VK_MATVEC", "generic", 1);
     vk::Ops generic(env->dev);
     unsetenv("LLAMADESK_VK_MATVEC");
+    setenv("LLAMADESK_VK_MATVEC_ROWS", "3", 1);  // 3 rows per workgroup: other remainders
+    vk::Ops rows3(env->dev);
+    unsetenv("LLAMADESK_VK_MATVEC_ROWS");
     EXPECT_STREQ(generic.matvec_kind(), "generic");
     if (env->dev.info().subgroup_arithmetic) {
         EXPECT_STREQ(env->ops.matvec_kind(), "wide");
@@ -98,7 +102,8 @@ TEST_P(VkTyped, MatvecAwkwardShapesBothKernels) {
                 const std::vector<float> x = random_floats(size_t(cols) * ne0, 17);
                 const std::vector<float> want = reference_product(w, x, rows, ne0, cols);
                 vk::Buffer wb = env->upload(w.device), xb = env->upload(x), yb = env->device(want.size() * 4);
-                for (const vk::Ops* ops : {static_cast<const vk::Ops*>(&env->ops), static_cast<const vk::Ops*>(&generic)}) {
+                for (const vk::Ops* ops : {static_cast<const vk::Ops*>(&env->ops), static_cast<const vk::Ops*>(&generic),
+                                           static_cast<const vk::Ops*>(&rows3)}) {
                     ops->matmul(env->cmds.begin(), type, wb, xb, yb, ne0, rows, cols);
                     env->cmds.submit_and_wait();
                     expect_close(env->download<float>(yb, want.size()), want, 2e-4, 1e-4,
@@ -126,6 +131,64 @@ TEST(VkOps, RmsNorm) {
         env->ops.rmsnorm(env->cmds.begin(), xb, wb, ob, rows - first, ne0, 1e-5f, first);
         env->cmds.submit_and_wait();
         expect_close(env->download<float>(ob, want.size()), want, 1e-5, 1e-5, "rmsnorm first " + std::to_string(first));
+    }
+}
+
+TEST(VkOps, AddRmsNormFusesTheResidual) {
+    LD_REQUIRE_VULKAN(env);
+    for (int ne0 : {300, 4096 + 256}) {
+        const int rows = 3;
+        const std::vector<float> x = random_floats(size_t(rows) * ne0, 21, 3.0f), o = random_floats(size_t(rows) * ne0, 22);
+        const std::vector<float> w = random_floats(size_t(ne0), 23);
+        std::vector<float> sum(x.size()), want(x.size());
+        for (size_t i = 0; i < x.size(); ++i) sum[i] = x[i] + o[i];
+        for (int r = 0; r < rows; ++r)
+            cpu::rmsnorm(want.data() + size_t(r) * ne0, sum.data() + size_t(r) * ne0, w.data(), ne0, 1e-5f);
+        vk::Buffer xb = env->upload(x), ob = env->upload(o), wb = env->upload(w), nb = env->device(x.size() * 4);
+        env->ops.add_rmsnorm(env->cmds.begin(), xb, ob, wb, nb, rows, ne0, 1e-5f);
+        env->cmds.submit_and_wait();
+        expect_close(env->download<float>(xb, x.size()), sum, 0, 0, "add_rmsnorm sum " + std::to_string(ne0));
+        expect_close(env->download<float>(nb, x.size()), want, 1e-5, 1e-5, "add_rmsnorm norm " + std::to_string(ne0));
+    }
+}
+
+// rope_store = rope(q) + rope(k) + kv_store, checked against those ops' CPU references.
+TEST(VkOps, RopeStoreMatchesRopeThenStore) {
+    LD_REQUIRE_VULKAN(env);
+    const int tokens = 3, heads = 6, kv_heads = 2, head_dim = 16, pos = 4, ctx = 9;
+    for (int rope_dim : {16, 8}) {
+        const int nf = rope_dim / 2, qd = heads * head_dim, kvd = kv_heads * head_dim;
+        const std::vector<float> q = random_floats(size_t(tokens) * qd, 24), k = random_floats(size_t(tokens) * kvd, 25),
+                                 v = random_floats(size_t(tokens) * kvd, 26);
+        const std::vector<float> angles = random_floats(size_t(tokens) * nf, 27, 10.0f);
+        std::vector<float> cs(angles.size() * 2), c(angles.size()), s(angles.size());
+        for (size_t i = 0; i < angles.size(); ++i) {
+            c[i] = cs[2 * i] = std::cos(angles[i]);
+            s[i] = cs[2 * i + 1] = std::sin(angles[i]);
+        }
+        std::vector<float> wq = q, wk = k;
+        for (int t = 0; t < tokens; ++t) {
+            cpu::rope(wq.data() + size_t(t) * qd, heads, head_dim, rope_dim, c.data() + t * nf, s.data() + t * nf);
+            cpu::rope(wk.data() + size_t(t) * kvd, kv_heads, head_dim, rope_dim, c.data() + t * nf, s.data() + t * nf);
+        }
+        std::vector<fp16_t> zeros(size_t(ctx) * kvd, 0);
+        vk::Buffer qb = env->upload(q), kb = env->upload(k), vb = env->upload(v), cb = env->upload(cs);
+        vk::Buffer kc = env->upload(zeros), vc = env->upload(zeros);
+        env->ops.rope_store(env->cmds.begin(), qb, kb, vb, cb, kc, vc, tokens, heads, kv_heads, head_dim, rope_dim, pos);
+        env->cmds.submit_and_wait();
+        expect_close(env->download<float>(qb, q.size()), wq, 1e-6, 1e-6, "rope_store q dims " + std::to_string(rope_dim));
+        const std::vector<fp16_t> gk = env->download<fp16_t>(kc, zeros.size()), gv = env->download<fp16_t>(vc, zeros.size());
+        std::vector<float> got, want;
+        for (int p = 0; p < ctx; ++p)
+            for (int i = 0; i < kvd; ++i) {
+                const bool in = p >= pos && p < pos + tokens;
+                const size_t src = size_t(p - pos) * kvd + i;
+                got.push_back(fp16_to_fp32(gk[size_t(p) * kvd + i]));
+                want.push_back(in ? fp16_to_fp32(fp32_to_fp16(wk[src])) : 0.0f);
+                got.push_back(fp16_to_fp32(gv[size_t(p) * kvd + i]));
+                want.push_back(in ? fp16_to_fp32(fp32_to_fp16(v[src])) : 0.0f);
+            }
+        expect_close(got, want, 1e-6, 1e-3, "rope_store caches dims " + std::to_string(rope_dim));
     }
 }
 
