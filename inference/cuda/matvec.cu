@@ -46,7 +46,9 @@ __device__ __forceinline__ void dot_rows(const uint8_t* const* rows, const float
         for (int r = 0; r < N; ++r)
             if (rows[r]) {
 #pragma unroll
-                for (int k = 0; k < 8; ++k) acc[r] += w0[r][k] * x0[k] + w1[r][k] * x1[k];
+                for (int k = 0; k < 8; ++k) acc[r] = fmaf(w0[r][k], x0[k], acc[r]);
+#pragma unroll
+                for (int k = 0; k < 8; ++k) acc[r] = fmaf(w1[r][k], x1[k], acc[r]);
             }
     }
     if (i < ne0) {
@@ -59,7 +61,7 @@ __device__ __forceinline__ void dot_rows(const uint8_t* const* rows, const float
         for (int r = 0; r < N; ++r)
             if (rows[r]) {
 #pragma unroll
-                for (int k = 0; k < 8; ++k) acc[r] += w0[r][k] * x0[k];
+                for (int k = 0; k < 8; ++k) acc[r] = fmaf(w0[r][k], x0[k], acc[r]);
             }
     }
 }

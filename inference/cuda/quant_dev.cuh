@@ -26,18 +26,40 @@ __device__ __forceinline__ uint2 load8_a2(const uint8_t* p) {
 }
 __device__ __forceinline__ uint2 load8_a8(const uint8_t* p) { return *reinterpret_cast<const uint2*>(p); }
 
-__device__ __forceinline__ uint32_t byte_of(uint2 w, int k) {
-    return ((k < 4 ? w.x : w.y) >> (8 * (k & 3))) & 0xFFu;
+// Integers to floats without the conversion unit (16 per clock per SM on Hopper, 1/8 of the
+// FP32 rate, which would bound the decode matvec): placing a small integer in the mantissa of
+// 2^23 (0x4B000000) gives the float 2^23 + x exactly, and subtracting 2^23 (plus any offset, all
+// exact below 2^24) leaves x. Bytes go into the mantissa with one byte permute each.
+__device__ __forceinline__ float u2f(uint32_t x) { return __int_as_float(0x4B000000u | x) - 8388608.0f; }
+
+// The 4 bytes of w as floats minus `offset` (an integer below 2^23).
+__device__ __forceinline__ void bytes_to_floats(uint32_t w, float offset, float* f) {
+    const float bias = 8388608.0f + offset;
+    f[0] = __int_as_float(__byte_perm(w, 0x4B000000u, 0x7440)) - bias;
+    f[1] = __int_as_float(__byte_perm(w, 0x4B000000u, 0x7441)) - bias;
+    f[2] = __int_as_float(__byte_perm(w, 0x4B000000u, 0x7442)) - bias;
+    f[3] = __int_as_float(__byte_perm(w, 0x4B000000u, 0x7443)) - bias;
+}
+__device__ __forceinline__ void bytes_to_floats(uint2 w, float offset, float* f) {
+    bytes_to_floats(w.x, offset, f);
+    bytes_to_floats(w.y, offset, f + 4);
+}
+__device__ __forceinline__ uint2 nibbles(uint2 w, int shift) {
+    return make_uint2((w.x >> shift) & 0x0F0F0F0Fu, (w.y >> shift) & 0x0F0F0F0Fu);
+}
+// Bits 0..3 of b moved to bit 4 of bytes 0..3 (the 5th bit of Q5_0 / Q5_1 elements).
+__device__ __forceinline__ uint32_t spread4(uint32_t b) {
+    return ((b & 1u) << 4) | ((b & 2u) << 11) | ((b & 4u) << 18) | ((b & 8u) << 25);
 }
 
 // ggml's get_scale_min_k4 for Q4_K / Q5_K sub-block j of 8.
 __device__ __forceinline__ void scale_min_k4(int j, const uint8_t* q, float* sc, float* m) {
     if (j < 4) {
-        *sc = float(q[j] & 63);
-        *m = float(q[j + 4] & 63);
+        *sc = u2f(q[j] & 63);
+        *m = u2f(q[j + 4] & 63);
     } else {
-        *sc = float((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-        *m = float((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+        *sc = u2f((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = u2f((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
     }
 }
 
@@ -64,15 +86,15 @@ __device__ __forceinline__ void deq8<GgmlType::F16>(const uint8_t* __restrict__ 
     }
 }
 
+// Q4_0: byte qs[j] holds element j (low nibble) and j + 16 (high nibble); value (q - 8) * d.
 template <>
 __device__ __forceinline__ void deq8<GgmlType::Q4_0>(const uint8_t* __restrict__ row, int i, float* v) {
     const uint8_t* b = row + size_t(i >> 5) * sizeof(block_q4_0);
     const int w = i & 31;
     const float d = h2f(b);
-    const uint2 q = load8_a2(b + 2 + (w & 15));
-    const int shift = w >= 16 ? 4 : 0;
+    bytes_to_floats(nibbles(load8_a2(b + 2 + (w & 15)), w >= 16 ? 4 : 0), 8.0f, v);
 #pragma unroll
-    for (int k = 0; k < 8; ++k) v[k] = float(int((byte_of(q, k) >> shift) & 0xF) - 8) * d;
+    for (int k = 0; k < 8; ++k) v[k] *= d;
 }
 
 template <>
@@ -80,26 +102,25 @@ __device__ __forceinline__ void deq8<GgmlType::Q4_1>(const uint8_t* __restrict__
     const uint8_t* b = row + size_t(i >> 5) * sizeof(block_q4_1);
     const int w = i & 31;
     const float d = h2f(b), m = h2f(b + 2);
-    const uint2 q = load8_a2(b + 4 + (w & 15));
-    const int shift = w >= 16 ? 4 : 0;
+    bytes_to_floats(nibbles(load8_a2(b + 4 + (w & 15)), w >= 16 ? 4 : 0), 0.0f, v);
 #pragma unroll
-    for (int k = 0; k < 8; ++k) v[k] = float((byte_of(q, k) >> shift) & 0xF) * d + m;
+    for (int k = 0; k < 8; ++k) v[k] = v[k] * d + m;
 }
 
+// Q5_0 / Q5_1: as Q4_0 / Q4_1 plus bit e of qh as the 5th bit of element e.
 template <>
 __device__ __forceinline__ void deq8<GgmlType::Q5_0>(const uint8_t* __restrict__ row, int i, float* v) {
     const uint8_t* b = row + size_t(i >> 5) * sizeof(block_q5_0);
     const int w = i & 31;
     const float d = h2f(b);
     const uint16_t* qh16 = reinterpret_cast<const uint16_t*>(b + 2);
-    const uint32_t qh = uint32_t(qh16[0]) | (uint32_t(qh16[1]) << 16);  // bit e: 5th bit of element e
-    const uint2 q = load8_a2(b + 6 + (w & 15));
-    const int shift = w >= 16 ? 4 : 0;
+    const uint32_t hb = ((uint32_t(qh16[0]) | (uint32_t(qh16[1]) << 16)) >> w) & 0xFFu;
+    uint2 q = nibbles(load8_a2(b + 6 + (w & 15)), w >= 16 ? 4 : 0);
+    q.x |= spread4(hb & 0xFu);
+    q.y |= spread4(hb >> 4);
+    bytes_to_floats(q, 16.0f, v);
 #pragma unroll
-    for (int k = 0; k < 8; ++k) {
-        const int x = int(((byte_of(q, k) >> shift) & 0xF) | (((qh >> (w + k)) & 1u) << 4)) - 16;
-        v[k] = float(x) * d;
-    }
+    for (int k = 0; k < 8; ++k) v[k] *= d;
 }
 
 template <>
@@ -107,23 +128,24 @@ __device__ __forceinline__ void deq8<GgmlType::Q5_1>(const uint8_t* __restrict__
     const uint8_t* b = row + size_t(i >> 5) * sizeof(block_q5_1);
     const int w = i & 31;
     const float d = h2f(b), m = h2f(b + 2);
-    const uint32_t qh = *reinterpret_cast<const uint32_t*>(b + 4);
-    const uint2 q = load8_a2(b + 8 + (w & 15));
-    const int shift = w >= 16 ? 4 : 0;
+    const uint32_t hb = (*reinterpret_cast<const uint32_t*>(b + 4) >> w) & 0xFFu;
+    uint2 q = nibbles(load8_a2(b + 8 + (w & 15)), w >= 16 ? 4 : 0);
+    q.x |= spread4(hb & 0xFu);
+    q.y |= spread4(hb >> 4);
+    bytes_to_floats(q, 0.0f, v);
 #pragma unroll
-    for (int k = 0; k < 8; ++k) {
-        const uint32_t x = ((byte_of(q, k) >> shift) & 0xF) | (((qh >> (w + k)) & 1u) << 4);
-        v[k] = float(x) * d + m;
-    }
+    for (int k = 0; k < 8; ++k) v[k] = v[k] * d + m;
 }
 
+// Q8_0: int8 values; flipping the sign bit makes them unsigned (x + 128).
 template <>
 __device__ __forceinline__ void deq8<GgmlType::Q8_0>(const uint8_t* __restrict__ row, int i, float* v) {
     const uint8_t* b = row + size_t(i >> 5) * sizeof(block_q8_0);
     const float d = h2f(b);
     const uint2 q = load8_a2(b + 2 + (i & 31));
+    bytes_to_floats(make_uint2(q.x ^ 0x80808080u, q.y ^ 0x80808080u), 128.0f, v);
 #pragma unroll
-    for (int k = 0; k < 8; ++k) v[k] = float(int8_t(byte_of(q, k))) * d;
+    for (int k = 0; k < 8; ++k) v[k] *= d;
 }
 
 // Q4_K: 4 groups of 64; in group g, byte qs[32g + l] holds element 64g + l (low nibble, scale
@@ -136,10 +158,9 @@ __device__ __forceinline__ void deq8<GgmlType::Q4_K>(const uint8_t* __restrict__
     float sc, m;
     scale_min_k4(2 * g + hi, b + 4, &sc, &m);
     const float d1 = d * sc, m1 = dmin * m;
-    const uint2 q = load8_a8(b + 16 + 32 * g + l0);
-    const int shift = hi ? 4 : 0;
+    bytes_to_floats(nibbles(load8_a8(b + 16 + 32 * g + l0), hi ? 4 : 0), 0.0f, v);
 #pragma unroll
-    for (int k = 0; k < 8; ++k) v[k] = d1 * float((byte_of(q, k) >> shift) & 0xF) - m1;
+    for (int k = 0; k < 8; ++k) v[k] = d1 * v[k] - m1;
 }
 
 // Q5_K: as Q4_K plus qh[l], whose bit 2g (low) / 2g + 1 (high) is the 5th bit.
@@ -151,33 +172,34 @@ __device__ __forceinline__ void deq8<GgmlType::Q5_K>(const uint8_t* __restrict__
     float sc, m;
     scale_min_k4(2 * g + hi, b + 4, &sc, &m);
     const float d1 = d * sc, m1 = dmin * m;
-    const uint2 q = load8_a8(b + 48 + 32 * g + l0);
+    uint2 q = nibbles(load8_a8(b + 48 + 32 * g + l0), hi ? 4 : 0);
     const uint2 h = load8_a8(b + 16 + l0);
-    const int shift = hi ? 4 : 0, hbit = 2 * g + hi;
+    const int hbit = 2 * g + hi;
+    q.x |= ((h.x >> hbit) & 0x01010101u) << 4;
+    q.y |= ((h.y >> hbit) & 0x01010101u) << 4;
+    bytes_to_floats(q, 0.0f, v);
 #pragma unroll
-    for (int k = 0; k < 8; ++k) {
-        const uint32_t x = ((byte_of(q, k) >> shift) & 0xF) + (((byte_of(h, k) >> hbit) & 1u) << 4);
-        v[k] = d1 * float(x) - m1;
-    }
+    for (int k = 0; k < 8; ++k) v[k] = d1 * v[k] - m1;
 }
 
 // Q6_K: 2 halves of 128; in half n, quarter qq, element l (0..31): low 4 bits from
 // ql[64n + 32(qq&1) + l] (nibble qq>>1), high 2 bits from qh[32n + l] >> 2qq, scale
-// scales[8n + l/16 + 2qq].
+// scales[8n + l/16 + 2qq]; value (q - 32) * d * scale.
 template <>
 __device__ __forceinline__ void deq8<GgmlType::Q6_K>(const uint8_t* __restrict__ row, int i, float* v) {
     const uint8_t* b = row + size_t(i >> 8) * sizeof(block_q6_K);
     const int e = i & 255, n = e >> 7, qq = (e >> 5) & 3, l0 = e & 31;
     const float d = h2f(b + 208);
-    const float sc = d * float(reinterpret_cast<const int8_t*>(b + 192)[8 * n + l0 / 16 + 2 * qq]);
-    const uint2 ql = load8_a2(b + 64 * n + 32 * (qq & 1) + l0);
-    const uint2 qh = load8_a2(b + 128 + 32 * n + l0);
-    const int shl = (qq >> 1) * 4, shh = 2 * qq;
+    const uint32_t s8 = b[192 + 8 * n + l0 / 16 + 2 * qq];  // int8 scale, as its byte
+    const float sc = d * (u2f(s8 ^ 0x80u) - 128.0f);
+    uint2 q = nibbles(load8_a2(b + 64 * n + 32 * (qq & 1) + l0), (qq >> 1) * 4);
+    const uint2 h = load8_a2(b + 128 + 32 * n + l0);
+    const int shh = 2 * qq;
+    q.x |= ((h.x >> shh) & 0x03030303u) << 4;
+    q.y |= ((h.y >> shh) & 0x03030303u) << 4;
+    bytes_to_floats(q, 32.0f, v);
 #pragma unroll
-    for (int k = 0; k < 8; ++k) {
-        const int x = int(((byte_of(ql, k) >> shl) & 0xF) | (((byte_of(qh, k) >> shh) & 3u) << 4)) - 32;
-        v[k] = sc * float(x);
-    }
+    for (int k = 0; k < 8; ++k) v[k] *= sc;
 }
 
 // One element j of an F32 or F16 row, for rows whose width is not a multiple of 8 (llama2.c
