@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -66,6 +67,7 @@ private:
     // Enqueues one batch: B tokens, attention over n_chunks chunks, logits for rows
     // [out_first, out_first + out_rows) of the batch (none when out_rows == 0).
     void enqueue(int B, int n_chunks, int out_first, int out_rows);
+    void capture_decode_graph();
     void destroy_graph();
 
     LlamaParams p_;
@@ -76,7 +78,6 @@ private:
     StreamHolder stream_holder_;
     cudaStream_t stream_ = nullptr;
     bool use_graph_ = true;
-    int eager_decodes_ = 0;
     cudaGraph_t graph_ = nullptr;
     cudaGraphExec_t graph_exec_ = nullptr;
 
@@ -303,31 +304,44 @@ void CudaBackend::forward_batch(const int32_t* tokens, int B, int pos, float* lo
     LD_CUDA(cudaMemcpyAsync(meta_.as(), meta, sizeof(int32_t) * size_t(B + 1), cudaMemcpyHostToDevice, stream_));
     const int out_rows = !logits ? 0 : (all_logits ? B : 1);
     const int out_first = B - out_rows;
-    // The first decode step runs eagerly (it also loads the kernels' modules, which CUDA does
-    // lazily and which should not happen inside a capture); later ones replay its graph.
-    if (B == 1 && out_rows == 1 && use_graph_ && eager_decodes_++ > 0) {
-        if (!graph_exec_) {
-            LD_CUDA(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-            try {
-                enqueue(1, attn_chunks_max_, 0, 1);
-            } catch (...) {
-                cudaGraph_t broken = nullptr;
-                cudaStreamEndCapture(stream_, &broken);
-                if (broken) cudaGraphDestroy(broken);
-                throw;
-            }
-            LD_CUDA(cudaStreamEndCapture(stream_, &graph_));
-            LD_CUDA(cudaGraphInstantiate(&graph_exec_, graph_, 0));
-        }
+    if (B == 1 && out_rows == 1 && use_graph_ && graph_exec_) {
         LD_CUDA(cudaGraphLaunch(graph_exec_, stream_));
     } else {
         enqueue(B, (pos + B + attn_chunk_ - 1) / attn_chunk_, out_first, out_rows);
+        // After the first decode step has run eagerly (which also loads the kernels' modules,
+        // something CUDA does lazily and that should stay out of a capture), the same step is
+        // recorded as a graph for every later one. Recording executes nothing.
+        if (B == 1 && out_rows == 1 && use_graph_) {
+            try {
+                capture_decode_graph();
+            } catch (const Error& e) {
+                // Not fatal: eager launches compute the same thing, a little slower.
+                std::fprintf(stderr, "CUDA: decode graph capture failed (%s); decoding without graphs\n", e.what());
+                cudaGetLastError();
+                destroy_graph();
+                use_graph_ = false;
+            }
+        }
     }
     if (out_rows > 0)
         LD_CUDA(cudaMemcpyAsync(logits, logits_.as<float>(), sizeof(float) * size_t(out_rows) * p_.n_vocab,
                                 cudaMemcpyDeviceToHost, stream_));
     // Also keeps meta_host_ from being rewritten while its copy is pending, and surfaces faults.
     LD_CUDA(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackend::capture_decode_graph() {
+    LD_CUDA(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    try {
+        enqueue(1, attn_chunks_max_, 0, 1);
+    } catch (...) {
+        cudaGraph_t broken = nullptr;
+        cudaStreamEndCapture(stream_, &broken);
+        if (broken) cudaGraphDestroy(broken);
+        throw;
+    }
+    LD_CUDA(cudaStreamEndCapture(stream_, &graph_));
+    LD_CUDA(cudaGraphInstantiate(&graph_exec_, graph_, 0));
 }
 
 void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows) {
