@@ -123,7 +123,8 @@ TEST_P(CudaTyped, FusedGateUpMatchesCpu) {
     reference_product(g, x, rows, ne0, 1, 0, &gw, &gt);
     reference_product(u, x, rows, ne0, 1, 0, &uw, &ut);
     cpu::silu_mul(gw.data(), uw.data(), rows);
-    expect_close(ops->matvec_swiglu(type, ne0, rows, g.bytes.data(), u.bytes.data(), x), gw, 1e-4, 1e-4,
+    // abs 1e-3: silu(g) ~ 10 times u's f32 summation error (~1e-5) where u is near 0.
+    expect_close(ops->matvec_swiglu(type, ne0, rows, g.bytes.data(), u.bytes.data(), x), gw, 1e-3, 1e-4,
                  std::string("gate/up ") + type_name(type) + " ne0 " + std::to_string(ne0));
     }
 }
