@@ -293,7 +293,8 @@ std::vector<VulkanDeviceLine> describe_vulkan_devices(std::string* why) {
     std::vector<VulkanDeviceLine> out;
     for (const vk::DeviceInfo& d : vk::list_devices(why)) {
         std::string feats = std::string(d.fp16 ? ", fp16" : "") + (d.int8 ? ", int8" : "") +
-                            (d.coopmat_nv ? ", coopmat NV" : "") + (d.coopmat_khr ? ", coopmat KHR" : "");
+                            (d.coopmat_nv ? ", coopmat NV" : "") + (d.coopmat_khr ? ", coopmat KHR" : "") +
+                            (d.coopmat_f16 ? " (f16 16x16x16 used)" : "");
         VulkanDeviceLine line;
         line.text = "vulkan " + std::to_string(d.index) + ": " + d.name + " (" + d.type + ", " +
                     gib(d.device_local_bytes) + ", subgroup " + std::to_string(d.subgroup_size) + feats +

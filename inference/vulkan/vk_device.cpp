@@ -83,7 +83,24 @@ const char* type_name(VkPhysicalDeviceType t) {
     }
 }
 
-DeviceInfo describe(VkPhysicalDevice pd, int index) {
+// A 16x16x16 f16 x f16 -> f32 subgroup entry among the device's NV cooperative matrix types.
+bool has_coopmat_f16(VkInstance inst, VkPhysicalDevice pd) {
+    auto get = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
+        vkGetInstanceProcAddr(inst, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV"));
+    if (!get) return false;
+    uint32_t n = 0;
+    if (get(pd, &n, nullptr) != VK_SUCCESS || n == 0) return false;
+    std::vector<VkCooperativeMatrixPropertiesNV> props(n, {VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
+    if (get(pd, &n, props.data()) != VK_SUCCESS) return false;
+    for (const VkCooperativeMatrixPropertiesNV& p : props)
+        if (p.MSize == 16 && p.NSize == 16 && p.KSize == 16 && p.AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+            p.BType == VK_COMPONENT_TYPE_FLOAT16_NV && p.CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+            p.DType == VK_COMPONENT_TYPE_FLOAT32_NV && p.scope == VK_SCOPE_SUBGROUP_NV)
+            return true;
+    return false;
+}
+
+DeviceInfo describe(VkInstance inst, VkPhysicalDevice pd, int index) {
     DeviceInfo d;
     d.index = index;
     VkPhysicalDeviceSubgroupProperties sub{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
@@ -101,7 +118,8 @@ DeviceInfo describe(VkPhysicalDevice pd, int index) {
                             (sub.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
                             (sub.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT);
 
-    VkPhysicalDeviceShaderFloat16Int8Features f16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+    VkPhysicalDeviceVulkanMemoryModelFeatures vmm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+    VkPhysicalDeviceShaderFloat16Int8Features f16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES, &vmm};
     VkPhysicalDevice16BitStorageFeatures s16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES, &f16};
     VkPhysicalDeviceFeatures2 feats{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &s16};
     vkGetPhysicalDeviceFeatures2(pd, &feats);
@@ -118,6 +136,12 @@ DeviceInfo describe(VkPhysicalDevice pd, int index) {
         if (std::strcmp(e.extensionName, "VK_NV_cooperative_matrix") == 0) d.coopmat_nv = true;
         if (std::strcmp(e.extensionName, "VK_KHR_cooperative_matrix") == 0) d.coopmat_khr = true;
         if (std::strcmp(e.extensionName, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME) == 0) d.memory_budget = true;
+    }
+    if (d.coopmat_nv && d.fp16 && vmm.vulkanMemoryModel && d.subgroup_size == 32) {
+        VkPhysicalDeviceCooperativeMatrixFeaturesNV cm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+        VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &cm};
+        vkGetPhysicalDeviceFeatures2(pd, &f2);
+        d.coopmat_f16 = cm.cooperativeMatrix && has_coopmat_f16(inst, pd);
     }
     VkPhysicalDeviceMemoryProperties mem;
     vkGetPhysicalDeviceMemoryProperties(pd, &mem);
@@ -167,7 +191,7 @@ std::vector<DeviceInfo> list_devices(std::string* why) {
     }
     std::vector<DeviceInfo> out;
     int i = 0;
-    for (VkPhysicalDevice pd : physical_devices(inst)) out.push_back(describe(pd, i++));
+    for (VkPhysicalDevice pd : physical_devices(inst)) out.push_back(describe(inst, pd, i++));
     vkDestroyInstance(inst, nullptr);
     if (out.empty() && why) *why = "the Vulkan driver reports no device";
     return out;
@@ -234,13 +258,24 @@ Device::Device(const std::string& selector) {
     qci.pQueuePriorities = &priority;
     VkPhysicalDevice16BitStorageFeatures s16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
     s16.storageBuffer16BitAccess = VK_TRUE;
+    // The tensor-core matmul (optional): its extension, f16 arithmetic and the Vulkan memory model.
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV cm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    cm.cooperativeMatrix = VK_TRUE;
+    VkPhysicalDeviceVulkanMemoryModelFeatures vmm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES, &cm};
+    vmm.vulkanMemoryModel = VK_TRUE;
+    VkPhysicalDeviceShaderFloat16Int8Features f16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES, &vmm};
+    f16.shaderFloat16 = VK_TRUE;
+    coopmat_ = info_.coopmat_f16;
+    if (coopmat_) s16.pNext = &f16;
     VkPhysicalDeviceFeatures2 feats{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &s16};
-    const char* exts[] = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME};
+    std::vector<const char*> exts = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME};
+    if (info_.memory_budget) exts.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+    if (coopmat_) exts.push_back("VK_NV_cooperative_matrix");
     VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, &feats};
     dci.queueCreateInfoCount = 1;
     dci.pQueueCreateInfos = &qci;
-    dci.enabledExtensionCount = info_.memory_budget ? 2 : 1;
-    dci.ppEnabledExtensionNames = exts;
+    dci.enabledExtensionCount = uint32_t(exts.size());
+    dci.ppEnabledExtensionNames = exts.data();
     const VkResult r = vkCreateDevice(physical_, &dci, nullptr, &device_);
     if (r != VK_SUCCESS) {
         vkDestroyInstance(instance_, nullptr);

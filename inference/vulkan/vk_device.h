@@ -30,6 +30,9 @@ struct DeviceInfo {
     bool push_descriptor = false;     // VK_KHR_push_descriptor (required)
     bool coopmat_nv = false;    // VK_NV_cooperative_matrix
     bool coopmat_khr = false;   // VK_KHR_cooperative_matrix
+    // VK_NV_cooperative_matrix lists 16x16x16 f16 x f16 -> f32 subgroup matrices, with
+    // shaderFloat16, vulkanMemoryModel and 32-wide subgroups: shaders/common/matmul_coopmat.glsl runs.
+    bool coopmat_f16 = false;
     bool memory_budget = false; // VK_EXT_memory_budget (driver-reported heap usage)
     // Empty when the backend can run on it, else why not.
     std::string unusable;
@@ -67,6 +70,8 @@ public:
     // Memory type with all `want` flags among `bits`; UINT32_MAX when none.
     uint32_t memory_type(uint32_t bits, VkMemoryPropertyFlags want) const;
     PFN_vkCmdPushDescriptorSetKHR push_descriptor_set = nullptr;
+    // True when the device was created with VK_NV_cooperative_matrix and its features (coopmat_f16).
+    bool coopmat() const { return coopmat_; }
     MemoryCounter& memory_counter() const { return *counter_; }
     std::shared_ptr<const MemoryCounter> shared_memory_counter() const { return counter_; }
     // Sum of VK_EXT_memory_budget heapUsage over all heaps (the driver's view of this process);
@@ -83,6 +88,7 @@ private:
     DeviceInfo info_;
     VkPhysicalDeviceLimits limits_{};
     VkPhysicalDeviceMemoryProperties memory_{};
+    bool coopmat_ = false;
     std::shared_ptr<MemoryCounter> counter_ = std::make_shared<MemoryCounter>();
 };
 

@@ -60,6 +60,9 @@ Grid grid_1d(uint64_t n, uint32_t wg) {
 Ops::Ops(const Device& dev) : dev_(dev) {
     wide_ = dev.info().subgroup_arithmetic && !env_is("LLAMADESK_VK_MATVEC", "generic");
     wide_rows_ = wide_rows();
+    if (dev.coopmat() && !env_is("LLAMADESK_VK_COOPMAT", "0"))
+        for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K})
+            matmul_coopmat_[t] = program<MatMulPC>(dev, "matmul_coopmat_" + lower(type_name(t)), 3);
     for (GgmlType t : kTypes) {
         const std::string suffix = lower(type_name(t));
         matvec_[t] = program<MatVecPC>(dev, "matvec_" + suffix, 3);
@@ -177,6 +180,11 @@ void Ops::add(VkCommandBuffer cmd, BufferRef a, BufferRef b, uint32_t n) const {
 
 void Ops::matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef y,
                  uint32_t ne0, uint32_t n_rows, uint32_t n_cols) const {
+    if (n_cols > 1 && matmul_coopmat_.count(type)) {  // tensor cores, 64 x 64 tiles
+        dispatch(dev_, cmd, *matmul_coopmat_.at(type), {w, x, y}, MatMulPC{ne0, n_rows, n_cols},
+                 ceil_div(n_rows, 64), ceil_div(n_cols, 64));
+        return;
+    }
     if (n_cols > 1) {  // prompt batches: 64 x 64 tiles, each weight slice dequantized once per tile
         dispatch(dev_, cmd, typed(matmul_, type), {w, x, y}, MatMulPC{ne0, n_rows, n_cols},
                  ceil_div(n_rows, 64), ceil_div(n_cols, 64));

@@ -65,12 +65,15 @@ public:
     // Decode matvec kernel in use: "wide" (common/matvec_wide.glsl; needs subgroup arithmetic)
     // or "generic" (one workgroup per row; LLAMADESK_VK_MATVEC=generic forces it).
     const char* matvec_kind() const { return wide_ ? "wide" : "generic"; }
+    // Batch matmul kernel for quantized weights: "coopmat" (common/matmul_coopmat.glsl, where
+    // Device::coopmat(); LLAMADESK_VK_COOPMAT=0 turns it off) or "tiled" (common/matmul.glsl).
+    const char* matmul_kind() const { return matmul_coopmat_.empty() ? "tiled" : "coopmat"; }
 
 private:
     const Program& typed(const std::map<GgmlType, std::unique_ptr<Program>>& m, GgmlType t) const;
 
     const Device& dev_;
-    std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matmul_, get_rows_;
+    std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matmul_, matmul_coopmat_, get_rows_;
     bool wide_ = false;
     uint32_t wide_rows_ = 2;  // rows per workgroup of the wide matvec
     std::unique_ptr<Program> rmsnorm_, add_rmsnorm_, rope_store_, rope_, kv_store_, attention_, attention_split_, attention_combine_,

@@ -114,6 +114,42 @@ TEST_P(VkTyped, MatvecAwkwardShapesBothKernels) {
         }
 }
 
+// The tensor-core batch matmul (where the device has VK_NV_cooperative_matrix with f16 16x16x16)
+// against the CPU and against the tiled kernel: x goes through f16, so the bound is that of an
+// f16 rounding (2^-11 relative) per product, summed: 2e-3 * sqrt(ne0) absolute plus 2e-3 relative.
+TEST_P(VkTyped, CoopmatMatmulMatchesWithinF16) {
+    LD_REQUIRE_VULKAN(env);
+    const GgmlType type = GetParam();
+    if (!env->dev.info().coopmat_f16) {
+        EXPECT_STREQ(env->ops.matmul_kind(), "tiled");
+        GTEST_SKIP() << env->dev.info().name << " has no f16 16x16x16 cooperative matrices";
+    }
+    if (traits(type).block_size == 1) GTEST_SKIP() << "float weights keep the f32 tiled kernel";
+    EXPECT_STREQ(env->ops.matmul_kind(), "coopmat");
+    setenv("LLAMADESK_VK_COOPMAT", "0", 1);
+    vk::Ops tiled(env->dev);
+    unsetenv("LLAMADESK_VK_COOPMAT");
+    EXPECT_STREQ(tiled.matmul_kind(), "tiled");
+    for (int ne0 : {256, 4096 + 256})
+        for (int rows : {1, 7, 33, 300})
+            for (int cols : {2, 7, 64, 300}) {
+                if (ne0 > 1024 && rows * cols > 2000) continue;
+                const TestWeight w = make_weight(type, rows, ne0, uint32_t(rows + ne0 + cols));
+                const std::vector<float> x = random_floats(size_t(cols) * ne0, 29);
+                const std::vector<float> want = reference_product(w, x, rows, ne0, cols);
+                vk::Buffer wb = env->upload(w.device), xb = env->upload(x), yb = env->device(want.size() * 4);
+                const std::string what = std::string(type_name(type)) + " rows " + std::to_string(rows) + " ne0 " +
+                                         std::to_string(ne0) + " cols " + std::to_string(cols);
+                env->ops.matmul(env->cmds.begin(), type, wb, xb, yb, ne0, rows, cols);
+                env->cmds.submit_and_wait();
+                expect_close(env->download<float>(yb, want.size()), want, 2e-3 * std::sqrt(double(ne0)), 2e-3,
+                             "coopmat " + what);
+                tiled.matmul(env->cmds.begin(), type, wb, xb, yb, ne0, rows, cols);
+                env->cmds.submit_and_wait();
+                expect_close(env->download<float>(yb, want.size()), want, 2e-4, 1e-4, "tiled " + what);
+            }
+}
+
 INSTANTIATE_TEST_SUITE_P(Types, VkTyped,
                          ::testing::Values(GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0,
                                            GgmlType::Q4_K, GgmlType::Q6_K),
