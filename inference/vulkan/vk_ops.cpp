@@ -21,12 +21,15 @@ uint32_t unit_size(GgmlType t) { return traits(t).block_size > 1 ? 32 : 1; }
 
 // matvec_wide: elements per slot (SLOT) and rows per workgroup (NUM_ROWS) of common/matvec_wide.glsl.
 uint32_t wide_slot(GgmlType t) { return t == GgmlType::F32 ? 4 : t == GgmlType::F16 ? 8 : 32; }
-// Rows per workgroup (NUM_ROWS): 2 unless LLAMADESK_VK_MATVEC_ROWS says 1..8 (for tuning).
-uint32_t wide_rows() {
-    const char* v = std::getenv("LLAMADESK_VK_MATVEC_ROWS");
-    const int n = v ? std::atoi(v) : 2;
-    return uint32_t(std::clamp(n, 1, 8));
+// Rows per workgroup (NUM_ROWS) and threads per workgroup: 2 and 128 unless
+// LLAMADESK_VK_MATVEC_ROWS (1..8) or LLAMADESK_VK_MATVEC_WG (32..1024, a multiple of 32) say
+// otherwise (for tuning).
+uint32_t env_uint(const char* name, int fallback, int lo, int hi) {
+    const char* v = std::getenv(name);
+    return uint32_t(std::clamp(v ? std::atoi(v) : fallback, lo, hi));
 }
+uint32_t wide_rows() { return env_uint("LLAMADESK_VK_MATVEC_ROWS", 2, 1, 8); }
+uint32_t wide_threads() { return env_uint("LLAMADESK_VK_MATVEC_WG", 128, 32, 1024) / 32 * 32; }
 
 bool env_is(const char* name, const char* value) {
     const char* v = std::getenv(name);
@@ -66,7 +69,7 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     for (GgmlType t : kTypes) {
         const std::string suffix = lower(type_name(t));
         matvec_[t] = program<MatVecPC>(dev, "matvec_" + suffix, 3);
-        if (wide_) matvec_wide_[t] = program<MatVecPC>(dev, "matvec_wide_" + suffix, 3, {wide_rows_});
+        if (wide_) matvec_wide_[t] = program<MatVecPC>(dev, "matvec_wide_" + suffix, 3, {wide_rows_, wide_threads()});
         matmul_[t] = program<MatMulPC>(dev, "matmul_" + suffix, 3);
         get_rows_[t] = program<GetRowsPC>(dev, "get_rows_" + suffix, 3);
     }

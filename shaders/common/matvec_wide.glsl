@@ -9,12 +9,11 @@
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 
-#ifndef WG
-#define WG 128
-#endif
-// Rows per workgroup: a specialization constant (vk_ops.cpp; LLAMADESK_VK_MATVEC_ROWS).
+// Rows per workgroup and threads per workgroup: specialization constants 0 and 1 (vk_ops.cpp;
+// LLAMADESK_VK_MATVEC_ROWS, LLAMADESK_VK_MATVEC_WG).
 layout(constant_id = 0) const uint NUM_ROWS = 2;
-layout(local_size_x = WG) in;
+layout(local_size_x_id = 1, local_size_x = 128) in;
+#define WG gl_WorkGroupSize.x
 layout(std430, binding = 1) readonly buffer XBuf { vec4 x4[]; };
 layout(std430, binding = 2) writeonly buffer YBuf { float y[]; };
 layout(push_constant) uniform PC { MatVecPC p; };
