@@ -22,10 +22,12 @@ __global__ void dequant_kernel(const uint8_t* __restrict__ w, size_t row_bytes, 
     deq8<T>(w + size_t(src) * row_bytes, i, v);
     const size_t o = size_t(r) * size_t(ne0) + size_t(i);
     if constexpr (F16) {
-        __half2 h[4];
+        uint32_t h[4];
 #pragma unroll
-        for (int k = 0; k < 4; ++k) h[k] = __floats2half2_rn(v[2 * k], v[2 * k + 1]);
-        *reinterpret_cast<uint4*>(static_cast<__half*>(out) + o) = *reinterpret_cast<const uint4*>(h);
+        for (int k = 0; k < 4; ++k)
+            h[k] = uint32_t(__half_as_ushort(__float2half_rn(v[2 * k]))) |
+                   (uint32_t(__half_as_ushort(__float2half_rn(v[2 * k + 1]))) << 16);
+        *reinterpret_cast<uint4*>(static_cast<__half*>(out) + o) = make_uint4(h[0], h[1], h[2], h[3]);
     } else {
         float4* p = reinterpret_cast<float4*>(static_cast<float*>(out) + o);
         p[0] = make_float4(v[0], v[1], v[2], v[3]);

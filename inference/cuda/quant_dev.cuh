@@ -76,13 +76,14 @@ __device__ __forceinline__ void deq8<GgmlType::F32>(const uint8_t* __restrict__ 
 
 template <>
 __device__ __forceinline__ void deq8<GgmlType::F16>(const uint8_t* __restrict__ row, int i, float* v) {
+    // Halves taken out of the words by value: reading the words through a __half2 pointer
+    // would break strict aliasing.
     const uint4 w = *reinterpret_cast<const uint4*>(row + size_t(i) * 2);
     const uint32_t u[4] = {w.x, w.y, w.z, w.w};
 #pragma unroll
     for (int k = 0; k < 4; ++k) {
-        const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&u[k]));
-        v[2 * k] = f.x;
-        v[2 * k + 1] = f.y;
+        v[2 * k] = __half2float(__ushort_as_half(uint16_t(u[k] & 0xFFFFu)));
+        v[2 * k + 1] = __half2float(__ushort_as_half(uint16_t(u[k] >> 16)));
     }
 }
 
