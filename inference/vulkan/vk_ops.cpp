@@ -21,7 +21,8 @@ uint32_t unit_size(GgmlType t) { return traits(t).block_size > 1 ? 32 : 1; }
 
 // matvec_wide: elements per slot (SLOT) and rows per workgroup (NUM_ROWS) of common/matvec_wide.glsl.
 uint32_t wide_slot(GgmlType t) { return t == GgmlType::F32 ? 4 : t == GgmlType::F16 ? 8 : 32; }
-// Rows per workgroup (NUM_ROWS) and threads per workgroup: 2 and 128 unless
+// Rows per workgroup (NUM_ROWS) and threads per workgroup: 2 and 64 (best of 32..256 x 2..4 for
+// 8B Q4_K_M decode on an H100: 163 tok/s vs 149 with 128 threads) unless
 // LLAMADESK_VK_MATVEC_ROWS (1..8) or LLAMADESK_VK_MATVEC_WG (32..1024, a multiple of 32) say
 // otherwise (for tuning).
 uint32_t env_uint(const char* name, int fallback, int lo, int hi) {
@@ -29,7 +30,7 @@ uint32_t env_uint(const char* name, int fallback, int lo, int hi) {
     return uint32_t(std::clamp(v ? std::atoi(v) : fallback, lo, hi));
 }
 uint32_t wide_rows() { return env_uint("LLAMADESK_VK_MATVEC_ROWS", 2, 1, 8); }
-uint32_t wide_threads() { return env_uint("LLAMADESK_VK_MATVEC_WG", 128, 32, 1024) / 32 * 32; }
+uint32_t wide_threads() { return env_uint("LLAMADESK_VK_MATVEC_WG", 64, 32, 1024) / 32 * 32; }
 
 bool env_is(const char* name, const char* value) {
     const char* v = std::getenv(name);

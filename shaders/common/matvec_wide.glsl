@@ -12,7 +12,7 @@
 // Rows per workgroup and threads per workgroup: specialization constants 0 and 1 (vk_ops.cpp;
 // LLAMADESK_VK_MATVEC_ROWS, LLAMADESK_VK_MATVEC_WG).
 layout(constant_id = 0) const uint NUM_ROWS = 2;
-layout(local_size_x_id = 1, local_size_x = 128) in;
+layout(local_size_x_id = 1, local_size_x = 64) in;
 #define WG gl_WorkGroupSize.x
 layout(std430, binding = 1) readonly buffer XBuf { vec4 x4[]; };
 layout(std430, binding = 2) writeonly buffer YBuf { float y[]; };

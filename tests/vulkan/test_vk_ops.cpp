@@ -86,7 +86,7 @@ TEST_P(VkTyped, GetRowsDequantizesTheTokensRows) {
 
 // The decode matvec (one column) on row counts that do not fill a workgroup's rows and on wide
 // rows, in both kernels: "wide" (the default where subgroup arithmetic exists, with 2 rows per
-// 128 threads and 3 rows per 64 threads) and "generic".
+// 64 threads and 3 rows per 128 threads) and "generic".
 TEST_P(VkTyped, MatvecAwkwardShapesBothKernels) {
     LD_REQUIRE_VULKAN(env);
     const GgmlType type = GetParam();
@@ -94,7 +94,7 @@ TEST_P(VkTyped, MatvecAwkwardShapesBothKernels) {
     vk::Ops generic(env->dev);
     unsetenv("LLAMADESK_VK_MATVEC");
     setenv("LLAMADESK_VK_MATVEC_ROWS", "3", 1);  // 3 rows per workgroup: other remainders
-    setenv("LLAMADESK_VK_MATVEC_WG", "64", 1);
+    setenv("LLAMADESK_VK_MATVEC_WG", "128", 1);
     vk::Ops rows3(env->dev);
     unsetenv("LLAMADESK_VK_MATVEC_ROWS");
     unsetenv("LLAMADESK_VK_MATVEC_WG");
