@@ -228,7 +228,7 @@ void CudaBackend::upload_weights(const Model& m, const LoadProgress& progress) {
     for (const LayerWeights& L : m.layers)
         for (const Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.w_gate, &L.w_up, &L.w_down})
             all.push_back(w);
-    size_t total = 0;
+    size_t total = 0, raw = 0;  // arena bytes (aligned), weight bytes (for progress)
     std::map<const uint8_t*, size_t> offset;  // host data -> offset in weights_ (tied output shares)
     std::vector<const Weight*> unique;
     for (const Weight* w : all) {
@@ -236,6 +236,7 @@ void CudaBackend::upload_weights(const Model& m, const LoadProgress& progress) {
         offset[w->data] = total;
         unique.push_back(w);
         total += align_up(w->nbytes);
+        raw += w->nbytes;
     }
     // Through a pinned staging buffer in slices, so progress moves and a cancel lands quickly.
     const size_t slice = std::min<size_t>(size_t(64) << 20, std::max<size_t>(total, 1));
@@ -249,7 +250,7 @@ void CudaBackend::upload_weights(const Model& m, const LoadProgress& progress) {
             LD_CUDA(cudaMemcpyAsync(base + offset[w->data] + off, staging.as(), n, cudaMemcpyHostToDevice, stream_));
             LD_CUDA(cudaStreamSynchronize(stream_));  // before the staging buffer is refilled
             done += n;
-            if (progress && !progress(float(double(done) / double(std::max<size_t>(total, 1)))))
+            if (progress && !progress(float(double(done) / double(std::max<size_t>(raw, 1)))))
                 fail("loading the model onto ", device_name_, " was cancelled");
         }
     }

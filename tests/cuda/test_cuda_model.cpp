@@ -90,14 +90,17 @@ TEST(CudaStories260K, LogitsMatchCpuBatchedAndStepped) {
     const std::vector<float> want = logits_of(*cpu.backend, ids, true);
     const std::vector<float> batched = logits_of(*gpu.backend, ids, true);
     expect_finite(batched, "batched");
+    // 3e-4: an emulated run of these kernels (exact GEMMs) measured 1.1e-4 against the CPU
+    // backend, so the CPU's own rounding is of that order; a wrong kernel gives 1e-2 or more.
+    const double tol = 3e-4;
     std::printf("  stories260K batched rel error vs CPU %.3g\n", rel_error(batched, want));
-    EXPECT_LT(rel_error(batched, want), 1e-4);
-    EXPECT_LT(rel_error(logits_of(*gpu_small.backend, ids, true), want), 1e-4);
+    EXPECT_LT(rel_error(batched, want), tol);
+    EXPECT_LT(rel_error(logits_of(*gpu_small.backend, ids, true), want), tol);
     std::vector<float> one(nv);
     for (size_t i = 0; i < ids.size(); ++i) {
         gpu.backend->forward(&ids[i], 1, int(i), one.data(), false);
         std::vector<float> row(want.begin() + long(i * nv), want.begin() + long((i + 1) * nv));
-        EXPECT_LT(rel_error(one, row), 1e-4) << "position " << i;
+        EXPECT_LT(rel_error(one, row), tol) << "position " << i;
     }
 }
 
