@@ -200,7 +200,8 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
     ops_.rmsnorm(cmd, x_, buf(m_.layers[0].attn_norm), xn_, b, dim, p_.norm_eps);
     bar();
     // Each residual add is fused into the norm that follows it (add_rmsnorm), rope and the cache
-    // store are one pass: 9 barriers per layer.
+    // store are one pass, and in decode the SwiGLU is computed inside the down matvec: 8 barriers
+    // per decode layer.
     for (int l = 0; l < p_.n_layers; ++l) {
         const LayerWeights& L = m_.layers[size_t(l)];
         matmul(cmd, L.wq, xn_, q_, B);
@@ -224,9 +225,12 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
         matmul(cmd, L.w_gate, xn_, g_, B);
         matmul(cmd, L.w_up, xn_, u_, B);
         bar();
-        ops_.swiglu(cmd, g_, u_, b * ffn);
-        bar();
-        matmul(cmd, L.w_down, g_, o_, B);
+        const Weight& wd = L.w_down;
+        if (B > 1 || !ops_.matvec_swiglu(cmd, wd.type, buf(wd), g_, u_, o_, uint32_t(wd.ne0), uint32_t(wd.ne1))) {
+            ops_.swiglu(cmd, g_, u_, b * ffn);
+            bar();
+            matmul(cmd, L.w_down, g_, o_, B);
+        }
         bar();
         if (l + 1 < p_.n_layers) {
             ops_.add_rmsnorm(cmd, x_, o_, buf(m_.layers[size_t(l) + 1].attn_norm), xn_, b, dim, p_.norm_eps);

@@ -70,7 +70,10 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     for (GgmlType t : kTypes) {
         const std::string suffix = lower(type_name(t));
         matvec_[t] = program<MatVecPC>(dev, "matvec_" + suffix, 3);
-        if (wide_) matvec_wide_[t] = program<MatVecPC>(dev, "matvec_wide_" + suffix, 3, {wide_rows_, wide_threads()});
+        if (wide_) {
+            matvec_wide_[t] = program<MatVecPC>(dev, "matvec_wide_" + suffix, 3, {wide_rows_, wide_threads()});
+            matvec_swiglu_[t] = program<MatVecPC>(dev, "matvec_swiglu_" + suffix, 4, {wide_rows_, wide_threads()});
+        }
         matmul_[t] = program<MatMulPC>(dev, "matmul_" + suffix, 3);
         get_rows_[t] = program<GetRowsPC>(dev, "get_rows_" + suffix, 3);
     }
@@ -180,6 +183,14 @@ void Ops::swiglu(VkCommandBuffer cmd, BufferRef g, BufferRef u, uint32_t n) cons
 void Ops::add(VkCommandBuffer cmd, BufferRef a, BufferRef b, uint32_t n) const {
     const Grid gr = grid_1d(n, 256);
     dispatch(dev_, cmd, *add_, {a, b}, EltwisePC{n}, gr.x, gr.y);
+}
+
+bool Ops::matvec_swiglu(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef g, BufferRef u, BufferRef y,
+                        uint32_t ne0, uint32_t n_rows) const {
+    if (!wide_ || ne0 % wide_slot(type) != 0 || !matvec_swiglu_.count(type)) return false;
+    const uint32_t groups = ceil_div(n_rows, wide_rows_), gx = std::min<uint32_t>(groups, 65535);
+    dispatch(dev_, cmd, *matvec_swiglu_.at(type), {w, g, y, u}, MatVecPC{ne0, n_rows, 1, gx}, gx, ceil_div(groups, gx));
+    return true;
 }
 
 void Ops::matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef y,

@@ -62,6 +62,10 @@ public:
     void matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef y,
                 uint32_t ne0, uint32_t n_rows, uint32_t n_cols) const;
 
+    // y = silu(g) * u . W^T for one column (decode): the SwiGLU fused into the down projection.
+    // Only with the wide matvec and ne0 % its slot == 0; returns false (recording nothing) otherwise.
+    bool matvec_swiglu(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef g, BufferRef u, BufferRef y,
+                       uint32_t ne0, uint32_t n_rows) const;
     // Decode matvec kernel in use: "wide" (common/matvec_wide.glsl; needs subgroup arithmetic)
     // or "generic" (one workgroup per row; LLAMADESK_VK_MATVEC=generic forces it).
     const char* matvec_kind() const { return wide_ ? "wide" : "generic"; }
@@ -73,7 +77,7 @@ private:
     const Program& typed(const std::map<GgmlType, std::unique_ptr<Program>>& m, GgmlType t) const;
 
     const Device& dev_;
-    std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matmul_, matmul_coopmat_, get_rows_;
+    std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matvec_swiglu_, matmul_, matmul_coopmat_, get_rows_;
     bool wide_ = false;
     uint32_t wide_rows_ = 2;  // rows per workgroup of the wide matvec
     std::unique_ptr<Program> rmsnorm_, add_rmsnorm_, rope_store_, rope_, kv_store_, attention_, attention_split_, attention_combine_,

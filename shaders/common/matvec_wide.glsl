@@ -17,6 +17,17 @@ layout(local_size_x_id = 1, local_size_x = 64) in;
 layout(std430, binding = 1) readonly buffer XBuf { vec4 x4[]; };
 layout(std430, binding = 2) writeonly buffer YBuf { float y[]; };
 layout(push_constant) uniform PC { MatVecPC p; };
+#ifdef X_SWIGLU
+// x = silu(g) * u (the FFN's SwiGLU) computed on load, so the down projection needs no separate
+// pass: binding 1 holds g, binding 3 u.
+layout(std430, binding = 3) readonly buffer UBuf { vec4 u4[]; };
+vec4 load_x(uint i) {
+    const vec4 g = x4[i];
+    return g / (1.0 + exp(-g)) * u4[i];
+}
+#else
+vec4 load_x(uint i) { return x4[i]; }
+#endif
 
 #if defined(WTYPE_F32)
 layout(std430, binding = 0) readonly buffer WBuf { vec4 w4[]; };
@@ -177,7 +188,7 @@ void main() {
     }
     for (uint s = tid; s < slots; s += WG) {
         vec4 xv[SLOT / 4];
-        for (uint k = 0u; k < SLOT / 4; ++k) xv[k] = x4[xo + slot_x(s, k)];
+        for (uint k = 0u; k < SLOT / 4; ++k) xv[k] = load_x(xo + slot_x(s, k));
         for (uint r = 0u; r < NUM_ROWS; ++r) acc[r] += slot_dot(g0[r] + s, xv);
     }
     for (uint r = 0u; r < NUM_ROWS; ++r) {
