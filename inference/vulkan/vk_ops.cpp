@@ -21,8 +21,9 @@ uint32_t unit_size(GgmlType t) { return traits(t).block_size > 1 ? 32 : 1; }
 
 // matvec_wide: elements per slot (SLOT) and rows per workgroup (NUM_ROWS) of common/matvec_wide.glsl.
 uint32_t wide_slot(GgmlType t) { return t == GgmlType::F32 ? 4 : t == GgmlType::F16 ? 8 : 32; }
-// Rows per workgroup (NUM_ROWS) and threads per workgroup: 2 and 64 (best of 32..256 x 2..4 for
-// 8B Q4_K_M decode on an H100: 163 tok/s vs 149 with 128 threads) unless
+// Rows per workgroup (NUM_ROWS) and threads per workgroup: 2 and 64 (8B Q4_K_M decode on an H100:
+// 64 and 128 threads within run-to-run noise, 147-163 vs 142-152 tok/s; 256 threads 131, 4 rows
+// no better, 1 row 124) unless
 // LLAMADESK_VK_MATVEC_ROWS (1..8) or LLAMADESK_VK_MATVEC_WG (32..1024, a multiple of 32) say
 // otherwise (for tuning).
 uint32_t env_uint(const char* name, int fallback, int lo, int hi) {
