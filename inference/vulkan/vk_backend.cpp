@@ -115,7 +115,7 @@ void VulkanBackend::upload_weights(const LoadProgress& progress) {
     const size_t max_range = dev_.limits().maxStorageBufferRange;
     for (const Weight* w : all) {
         if (w->ne1 > 1 && !vk::Ops::supports(w->type))
-            fail("the Vulkan backend cannot run ", type_name(w->type), " weights yet (F32, F16, Q8_0, Q4_0, Q4_K, Q6_K)");
+            fail("the Vulkan backend cannot run ", type_name(w->type), " weights yet (F32, F16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)");
         if (w->ne1 == 1 && w->type != GgmlType::F32) fail("the Vulkan backend needs F32 norm weights");
         if (w->nbytes > max_range)
             fail("a ", w->nbytes >> 20, " MiB weight exceeds what ", dev_.info().name, " binds (",

@@ -13,8 +13,11 @@ namespace ld::vk {
 
 namespace {
 
-constexpr GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::Q8_0,
-                               GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
+constexpr GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1,
+                               GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+// Types with a wide decode matvec (common/matvec_wide.glsl); the others use the generic one.
+constexpr GgmlType kWideTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::Q8_0,
+                                   GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
 
 // Elements a shader dequantizes together (UNIT in shaders/common/wtype.glsl).
 uint32_t unit_size(GgmlType t) { return traits(t).block_size > 1 ? 32 : 1; }
@@ -71,7 +74,7 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     for (GgmlType t : kTypes) {
         const std::string suffix = lower(type_name(t));
         matvec_[t] = program<MatVecPC>(dev, "matvec_" + suffix, 3);
-        if (wide_) {
+        if (wide_ && has_wide_matvec(t)) {
             matvec_wide_[t] = program<MatVecPC>(dev, "matvec_wide_" + suffix, 3, {wide_rows_, wide_threads()});
             matvec_swiglu_[t] = program<MatVecPC>(dev, "matvec_swiglu_" + suffix, 4, {wide_rows_, wide_threads()});
         }
@@ -93,6 +96,10 @@ Ops::Ops(const Device& dev) : dev_(dev) {
 Ops::~Ops() = default;
 
 bool Ops::supports(GgmlType t) { return std::find(std::begin(kTypes), std::end(kTypes), t) != std::end(kTypes); }
+
+bool Ops::has_wide_matvec(GgmlType t) {
+    return std::find(std::begin(kWideTypes), std::end(kWideTypes), t) != std::end(kWideTypes);
+}
 
 const Program& Ops::typed(const std::map<GgmlType, std::unique_ptr<Program>>& m, GgmlType t) const {
     auto it = m.find(t);
@@ -206,7 +213,7 @@ void Ops::matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, B
                  ceil_div(n_rows, 64), ceil_div(n_cols, 64));
         return;
     }
-    if (wide_ && ne0 % wide_slot(type) == 0) {
+    if (wide_ && ne0 % wide_slot(type) == 0 && matvec_wide_.count(type)) {
         const uint32_t groups = ceil_div(n_rows, wide_rows_), gx = std::min<uint32_t>(groups, 65535);
         dispatch(dev_, cmd, typed(matvec_wide_, type), {w, x, y}, MatVecPC{ne0, n_rows, n_cols, gx}, gx,
                  ceil_div(groups, gx), n_cols);

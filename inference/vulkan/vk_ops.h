@@ -22,6 +22,9 @@ public:
 
     // Weight types matmul() and get_rows() take.
     static bool supports(GgmlType t);
+    // Types the wide decode matvec reads (F32, F16, Q8_0, Q4_0, Q4_K, Q6_K); Q4_1, Q5_0, Q5_1 and
+    // Q5_K use the generic one.
+    static bool has_wide_matvec(GgmlType t);
 
     // out[t] = dequantized row ids[t] of w (w_rows x ne0, device layout of vk_repack.h).
     void get_rows(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef ids, BufferRef out,

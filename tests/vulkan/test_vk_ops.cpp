@@ -131,6 +131,13 @@ TEST_P(VkTyped, MatvecSwigluMatchesSwigluThenDot) {
     LD_REQUIRE_VULKAN(env);
     const GgmlType type = GetParam();
     if (std::string(env->ops.matvec_kind()) != "wide") GTEST_SKIP() << "needs the wide matvec (subgroup arithmetic)";
+    if (!vk::Ops::has_wide_matvec(type)) {
+        vk::Buffer a = env->device(1024), b = env->device(1024);
+        VkCommandBuffer cmd = env->cmds.begin();
+        EXPECT_FALSE(env->ops.matvec_swiglu(cmd, type, a, a, a, b, 256, 1)) << "no wide kernel: the caller falls back";
+        env->cmds.submit_and_wait();
+        return;
+    }
     for (int ne0 : {256, 4096 + 256})
         for (int rows : {1, 7, 300}) {
             const TestWeight w = make_weight(type, rows, ne0, uint32_t(rows * 7 + ne0));
@@ -192,7 +199,8 @@ TEST_P(VkTyped, CoopmatMatmulMatchesWithinF16) {
 
 INSTANTIATE_TEST_SUITE_P(Types, VkTyped,
                          ::testing::Values(GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0,
-                                           GgmlType::Q4_K, GgmlType::Q6_K),
+                                           GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q4_K,
+                                           GgmlType::Q5_K, GgmlType::Q6_K),
                          [](const auto& info) { return std::string(type_name(info.param)); });
 
 TEST(VkOps, RmsNorm) {
