@@ -14,12 +14,13 @@
 layout(local_size_x = WG) in;
 layout(std430, binding = 0) readonly buffer Q { float q[]; };
 layout(std430, binding = 1) readonly buffer KC { float16_t kc[]; };
+layout(std430, binding = 1) readonly buffer KC8 { uvec4 kc8[]; };  // 8 halves per load
 layout(std430, binding = 2) readonly buffer VC { float16_t vc[]; };
 // (n_heads, n_split, head_dim) outputs, then (n_heads, n_split) maxima, then sums
 layout(std430, binding = 3) writeonly buffer P { float part[]; };
 layout(push_constant) uniform PC { AttentionSplitPC p; };
 
-shared float qs[MAX_HEAD_DIM];
+shared vec4 qs4[MAX_HEAD_DIM / 4];
 shared float ps[WG];
 shared float red[WG];
 
@@ -54,8 +55,16 @@ void main() {
     const uint g = h / (p.n_heads / p.n_kv_heads);
     const uint kvd = p.n_kv_heads * hd;
     const uint begin = c * p.chunk, end = min(begin + p.chunk, p.n_kv);
-    for (uint d = tid; d < hd; d += WG) qs[d] = q[h * hd + d] * p.scale;
+    for (uint d = tid; d < hd / 4u; d += WG)
+        qs4[d] = vec4(q[h * hd + 4u * d], q[h * hd + 4u * d + 1u], q[h * hd + 4u * d + 2u], q[h * hd + 4u * d + 3u]) * p.scale;
+    if (hd % 4u != 0u && tid == 0u) {  // a head_dim that is not a multiple of 4: the tail, zero-padded
+        vec4 t = vec4(0.0);
+        for (uint d = hd & ~3u; d < hd; ++d) t[d & 3u] = q[h * hd + d] * p.scale;
+        qs4[hd / 4u] = t;
+    }
     barrier();
+    // Keys 16 bytes at a time where rows allow it (head_dim % 8 == 0: every row starts aligned).
+    const bool wide = hd % 8u == 0u;
 
     float m = NEG_BIG, l = 0.0;
     float acc[MAX_HEAD_DIM / WG];
@@ -66,7 +75,15 @@ void main() {
         if (j < end) {
             s = 0.0;
             const uint kb = j * kvd + g * hd;
-            for (uint d = 0u; d < hd; ++d) s += qs[d] * float(kc[kb + d]);
+            if (wide) {
+                for (uint d8 = 0u; d8 < hd / 8u; ++d8) {
+                    const uvec4 k8 = kc8[kb / 8u + d8];
+                    s += dot(vec4(unpackHalf2x16(k8.x), unpackHalf2x16(k8.y)), qs4[2u * d8]) +
+                         dot(vec4(unpackHalf2x16(k8.z), unpackHalf2x16(k8.w)), qs4[2u * d8 + 1u]);
+                }
+            } else {
+                for (uint d = 0u; d < hd; ++d) s += qs4[d / 4u][d & 3u] * float(kc[kb + d]);
+            }
         }
         const float mn = max(m, reduce_max(tid, s));
         const float e = j < end ? exp(s - mn) : 0.0;

@@ -354,12 +354,14 @@ TEST(VkOps, AttentionMatchesCpu) {
 }
 
 // Decode attention split along the context (flash-decoding) against the CPU, from one position
-// (one chunk) to 5001 (dozens of chunks), head_dim 64 and 128, GQA 8 heads on 2.
+// (one chunk) to 5001 (dozens of chunks), head_dim 64 and 128 (16-byte key loads), 20 (scalar
+// keys) and 6 (a partial vec4 of q), GQA 8 heads on 2.
 TEST(VkOps, AttentionDecodeSplitMatchesCpu) {
     LD_REQUIRE_VULKAN(env);
     const int heads = 8, kv_heads = 2;
-    for (int head_dim : {64, 128}) {
+    for (int head_dim : {64, 128, 20, 6}) {
         for (int pos : {0, 1, 300, 5000}) {
+            if (head_dim < 64 && pos == 5000) continue;
             const int ctx = pos + 1, kvd = kv_heads * head_dim, qd = heads * head_dim;
             const std::vector<float> q = random_floats(size_t(qd), 18);
             const std::vector<float> kf = random_floats(size_t(ctx) * kvd, 19, 2.0f), vf = random_floats(size_t(ctx) * kvd, 20);
