@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <chrono>
 #include <unordered_map>
 
 #include "inference/core/error.h"
@@ -25,6 +26,7 @@ using vk::Buffer;
 class VulkanBackend final : public Backend {
 public:
     VulkanBackend(const Model& model, const BackendOptions& o);
+    ~VulkanBackend() override;
     std::string name() const override { return "vulkan (" + dev_.info().name + ")"; }
     int context_size() const override { return n_ctx_; }
     int vocab_size() const override { return p_.n_vocab; }
@@ -55,6 +57,8 @@ private:
     // input and reads g and u, which costs more than the barrier it saves (8B Q4_K_M 145 vs 147,
     // Q4_0 115 vs 126 tok/s).
     bool fuse_swiglu_;
+    // LLAMADESK_VK_PROFILE=1: host time recording vs submit-to-fence per batch, printed at the end.
+    struct Profile { bool on = false; int batches = 0; double record_us = 0, run_us = 0; } prof_;
     Buffer ids_, cs_, logits_;  // host-visible
     std::vector<float> inv_freq_;
 };
@@ -71,6 +75,8 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
     split_attention_ = !(split && std::strcmp(split, "0") == 0);
     const char* fuse = std::getenv("LLAMADESK_VK_FUSE_SWIGLU");
     fuse_swiglu_ = fuse && std::strcmp(fuse, "1") == 0;
+    const char* prof = std::getenv("LLAMADESK_VK_PROFILE");
+    prof_.on = prof && std::strcmp(prof, "1") == 0;
     if (o.kv_type != GgmlType::F16)
         fail("the Vulkan backend keeps its KV cache in F16, not ", type_name(o.kv_type));
     const size_t kv_bytes = size_t(n_ctx_) * size_t(p_.kv_dim()) * 2;
@@ -104,6 +110,12 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
         if (!p_.rope_freq_factors.empty()) fr /= p_.rope_freq_factors[size_t(i)];
         inv_freq_[size_t(i)] = float(fr);
     }
+}
+
+VulkanBackend::~VulkanBackend() {
+    if (prof_.on && prof_.batches > 0)
+        std::fprintf(stderr, "vulkan profile: %d batches, recording %.1f us, submit to fence %.1f us per batch\n",
+                     prof_.batches, prof_.record_us / prof_.batches, prof_.run_us / prof_.batches);
 }
 
 void VulkanBackend::upload_weights(const LoadProgress& progress) {
@@ -200,6 +212,8 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
     if (logits && logits_.size() < rows * p_.n_vocab * sizeof(float))
         logits_ = Buffer(dev_, rows * p_.n_vocab * sizeof(float), Buffer::Kind::host);
 
+    using Clock = std::chrono::steady_clock;
+    const Clock::time_point t0 = Clock::now();
     VkCommandBuffer cmd = cmds_.begin();
     auto bar = [&] { cmds_.barrier(); };
     ops_.get_rows(cmd, m_.tok_embd.type, buf(m_.tok_embd), ids_, x_, b, dim, uint32_t(m_.tok_embd.ne1));
@@ -250,7 +264,14 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
         bar();
         matmul(cmd, m_.output, xn_, logits_, int(rows));
     }
+    const Clock::time_point t1 = Clock::now();
     cmds_.submit_and_wait();
+    if (prof_.on) {
+        const Clock::time_point t2 = Clock::now();
+        ++prof_.batches;
+        prof_.record_us += std::chrono::duration<double, std::micro>(t1 - t0).count();
+        prof_.run_us += std::chrono::duration<double, std::micro>(t2 - t1).count();
+    }
     if (logits) std::memcpy(logits, logits_.mapped(), rows * p_.n_vocab * sizeof(float));
 }
 
