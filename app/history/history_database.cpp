@@ -427,10 +427,25 @@ Result<QList<Attachment>> HistoryDatabase::attachments(qint64 conversationId) {
     return out;
 }
 
-Status HistoryDatabase::setAttachmentSummary(qint64 attachmentId, const QString& summary) {
+Result<qint64> HistoryDatabase::setAttachmentSummary(qint64 attachmentId, const QString& summary) {
+    using R = Result<qint64>;
     const QString action = QStringLiteral("save the document summary");
-    if (readOnly_) return readOnlyError(action);
-    return exec(sql::kUpdateAttachmentSummary, {summary, attachmentId}, action);
+    if (readOnly_) return R::failure(readOnlyError(action).error());
+    qint64 conversationId = 0;
+    {
+        QSqlQuery& q = statement(sql::kSelectAttachmentConversation);
+        q.bindValue(0, attachmentId);
+        Finish f{q};
+        if (!q.exec()) return R::failure(describe(q.lastError(), action));
+        if (!q.next())
+            return R::failure(QStringLiteral("Could not save the document summary: the document is no longer in "
+                                             "the history (attachment %1).").arg(attachmentId));
+        conversationId = q.value(0).toLongLong();
+    }
+    // The store's single writer thread runs this, so the row cannot vanish in between.
+    const Status s = exec(sql::kUpdateAttachmentSummary, {summary, attachmentId}, action);
+    if (!s) return R::failure(s.error());
+    return conversationId;
 }
 
 Result<QList<SearchHit>> HistoryDatabase::search(const QString& text, const SearchOptions& o) {

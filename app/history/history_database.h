@@ -74,7 +74,9 @@ public:
     // Attachments (documents)
     Result<Attachment> addAttachment(const Attachment& attachment);
     Result<QList<Attachment>> attachments(qint64 conversationId);
-    Status setAttachmentSummary(qint64 attachmentId, const QString& summary);
+    // Returns the attachment's conversation; an id that is not (or no longer) in the history
+    // is an error, not a silent no-op, so a summary is never lost unannounced.
+    Result<qint64> setAttachmentSummary(qint64 attachmentId, const QString& summary);
 
     // Full-text search over message content and titles. `text` is what the user typed, not
     // FTS5 syntax: every word must match, the last one as a prefix.

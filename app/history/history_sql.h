@@ -191,6 +191,8 @@ inline constexpr const char* kSelectAttachments =
     " extracted_text, summary, created_at FROM attachments WHERE conversation_id = ? ORDER BY id";
 inline constexpr const char* kUpdateAttachmentSummary =
     "UPDATE attachments SET summary = ? WHERE id = ?";
+inline constexpr const char* kSelectAttachmentConversation =
+    "SELECT conversation_id FROM attachments WHERE id = ?";
 
 // --- Search -----------------------------------------------------------------------------------
 // Newest first: FTS5 walks its index in rowid order and stops at LIMIT, which keeps a common

@@ -42,37 +42,6 @@ public:
     HistoryDatabase* db() { return db_.get(); }
     const QString& openError() const { return openError_; }
 
-    void rememberAttachment(qint64 attachmentId, qint64 conversationId) { attachmentConversations_.insert(attachmentId, conversationId); }
-
-    // The conversation an attachment belongs to, or 0 when there is no such attachment: the
-    // database's UPDATE succeeds on an id that matches nothing, and conversationChanged needs the
-    // conversation. Those added this session are known; others (earlier sessions) are looked for.
-    Result<qint64> conversationOfAttachment(qint64 attachmentId) {
-        const auto has = [&](qint64 conversationId) -> Result<bool> {
-            const Result<QList<Attachment>> list = db_->attachments(conversationId);
-            if (!list) return Result<bool>::failure(list.error());
-            return std::any_of(list->begin(), list->end(), [&](const Attachment& a) { return a.id == attachmentId; });
-        };
-        if (const auto it = attachmentConversations_.constFind(attachmentId); it != attachmentConversations_.cend()) {
-            const Result<bool> found = has(it.value());
-            if (!found) return Result<qint64>::failure(found.error());
-            if (found.value()) return it.value();
-            attachmentConversations_.remove(attachmentId);  // its conversation was deleted since
-            return qint64(0);
-        }
-        const Result<QList<qint64>> ids = db_->allConversationIds();
-        if (!ids) return Result<qint64>::failure(ids.error());
-        for (qint64 id : ids.value()) {
-            const Result<bool> found = has(id);
-            if (!found) return Result<qint64>::failure(found.error());
-            if (found.value()) {
-                attachmentConversations_.insert(attachmentId, id);
-                return id;
-            }
-        }
-        return qint64(0);
-    }
-
     Result<Message> beginReply(qint64 conversationId, std::optional<qint64> parentId, const QString& model) {
         Result<Message> m = db_->beginReply(conversationId, parentId, model);
         if (!m) return m;
@@ -124,7 +93,6 @@ private:
     QHash<qint64, std::shared_ptr<ReplyWriter>> writers_;
     QTimer* flushTimer_ = nullptr;
     QString lastReported_;
-    QHash<qint64, qint64> attachmentConversations_;  // attachment id -> conversation id
 };
 
 template <class T, class F>
@@ -298,24 +266,17 @@ QFuture<Status> HistoryStore::finishReply(qint64 messageId, MessageStatus status
 QFuture<Result<Attachment>> HistoryStore::addAttachment(const Attachment& a) {
     return post<Result<Attachment>>([this, a](HistoryDatabase& db) {
         Result<Attachment> r = db.addAttachment(a);
-        if (r) {
-            worker_->rememberAttachment(r->id, a.conversationId);
-            emit conversationChanged(a.conversationId);
-        }
+        if (r) emit conversationChanged(a.conversationId);
         return r;
     });
 }
 
 QFuture<Status> HistoryStore::setAttachmentSummary(qint64 attachmentId, const QString& summary) {
     return post<Status>([this, attachmentId, summary](HistoryDatabase& db) {
-        const Result<qint64> conversation = worker_->conversationOfAttachment(attachmentId);
+        const Result<qint64> conversation = db.setAttachmentSummary(attachmentId, summary);
         if (!conversation) return Status::failure(conversation.error());
-        if (!conversation.value())
-            return Status::failure(QStringLiteral("Could not save the document summary: the document is no longer "
-                                                  "in the history (attachment %1).").arg(attachmentId));
-        Status s = db.setAttachmentSummary(attachmentId, summary);
-        if (s) emit conversationChanged(conversation.value());
-        return s;
+        emit conversationChanged(conversation.value());
+        return ok();
     });
 }
 

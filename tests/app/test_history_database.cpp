@@ -279,6 +279,31 @@ private slots:
         QCOMPARE(db->messages(c)->size(), 4);  // the original is untouched
     }
 
+    // The summary lands on the attachment and names its conversation; an unknown id (or one
+    // whose conversation was deleted) is an error, not a silent no-op.
+    void attachmentSummaryNeedsAKnownAttachment() {
+        auto db = openOrFail(path_);
+        QVERIFY(db);
+        const qint64 c = newConversation(*db);
+        Attachment doc;
+        doc.conversationId = c;
+        doc.fileName = QStringLiteral("report.pdf");
+        doc.extractedText = QStringLiteral("[p. 1] The kite flew.");
+        const Result<Attachment> added = db->addAttachment(doc);
+        QVERIFY(added);
+        const Result<qint64> set = db->setAttachmentSummary(added->id, QStringLiteral("A kite [p. 1]."));
+        QVERIFY2(set, qPrintable(set.error()));
+        QCOMPARE(set.value(), c);
+        QCOMPARE(db->attachments(c)->at(0).summary, QStringLiteral("A kite [p. 1]."));
+
+        const Result<qint64> unknown = db->setAttachmentSummary(added->id + 1000, QStringLiteral("x"));
+        QVERIFY(!unknown);
+        QVERIFY2(unknown.error().contains(QStringLiteral("document summary")), qPrintable(unknown.error()));
+        QVERIFY2(unknown.error().contains(QString::number(added->id + 1000)), qPrintable(unknown.error()));
+        QVERIFY(db->deleteConversation(c));
+        QVERIFY(!db->setAttachmentSummary(added->id, QStringLiteral("y")));
+    }
+
     void renameDeleteAndAutoTitle() {
         auto db = openOrFail(path_);
         QVERIFY(db);
