@@ -124,9 +124,12 @@ int run_summarize_command(const ArgList& argv) {
             continue;
         }
         ++summarized;
-        std::fprintf(stderr, "%s: %d tokens, %d part%s, %d model call%s, %.1f s (%.0f document tokens/s)\n",
+        std::fprintf(stderr, "%s: %d tokens, %d part%s, %d model call%s (%d reduce level%s), %.1f s (%.0f document tokens/s); "
+                     "prompts %lld tokens, generated %lld tokens\n",
                      doc.fileName.toStdString().c_str(), r.documentTokens, r.chunks, r.chunks == 1 ? "" : "s",
-                     r.calls, r.calls == 1 ? "" : "s", r.seconds, r.seconds > 0 ? r.documentTokens / r.seconds : 0.0);
+                     r.calls, r.calls == 1 ? "" : "s", r.levels, r.levels == 1 ? "" : "s", r.seconds,
+                     r.seconds > 0 ? r.documentTokens / r.seconds : 0.0, static_cast<long long>(r.promptTokens),
+                     static_cast<long long>(r.generatedTokens));
         if (db) {
             if (!conversation) {
                 history::NewConversation nc;

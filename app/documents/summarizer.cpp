@@ -136,6 +136,13 @@ SummaryResult Summarizer::summarize(const Document& doc, const SummaryCallbacks&
         if (callbacks.text) callbacks.text(piece);
     };
     const TokenCounter count = [this](const QString& t) { return completion_.countTokens(t); };
+    // Every model call goes through here so the totals cover the whole plan.
+    auto complete = [&](const CompletionRequest& req, const std::function<void(const QString&)>& onText) {
+        CompletionResult r = completion_.complete(req, onText, cancel);
+        res.promptTokens += r.promptTokens;
+        res.generatedTokens += r.generatedTokens;
+        return r;
+    };
 
     const Budget b = budget(doc.fileName);
     if (b.mapInput < 32 || b.finalInput < 32) {
@@ -152,7 +159,7 @@ SummaryResult Summarizer::summarize(const Document& doc, const SummaryCallbacks&
     if (res.documentTokens <= b.finalInput) {
         res.chunks = 1;
         if (!step(QStringLiteral("Writing the summary"))) return res.cancelled = true, finish();
-        const CompletionResult r = completion_.complete({kSystem, finalPrompt(doc.fileName, full, false), b.final}, emitText, cancel);
+        const CompletionResult r = complete({kSystem, finalPrompt(doc.fileName, full, false), b.final}, emitText);
         if (!r.error.isEmpty()) return res.error = r.error, finish();
         if (r.cancelled) return res.cancelled = true, finish();
         if (res.summary.trimmed().isEmpty() || !hasCitation(res.summary)) {
@@ -174,7 +181,7 @@ SummaryResult Summarizer::summarize(const Document& doc, const SummaryCallbacks&
         if (!step(QStringLiteral("Reading part %1 of %2%3").arg(i + 1).arg(chunks.size())
                       .arg(where.isEmpty() ? QString() : QStringLiteral(" (%1)").arg(where))))
             return res.cancelled = true, finish();
-        const CompletionResult r = completion_.complete({kSystem, mapPrompt(doc.fileName, where, c.text), b.partial}, {}, cancel);
+        const CompletionResult r = complete({kSystem, mapPrompt(doc.fileName, where, c.text), b.partial}, {});
         if (!r.error.isEmpty()) return res.error = r.error, finish();
         if (r.cancelled) return res.cancelled = true, finish();
         QString text = r.text.simplified();
@@ -210,7 +217,7 @@ SummaryResult Summarizer::summarize(const Document& doc, const SummaryCallbacks&
             for (const Note& n : group) span.extend(n.span);
             if (!step(QStringLiteral("Combining notes (%1)").arg(span.label())))
                 return res.cancelled = true, finish();
-            const CompletionResult r = completion_.complete({kSystem, reducePrompt(doc.fileName, noteBlock(group)), b.partial}, {}, cancel);
+            const CompletionResult r = complete({kSystem, reducePrompt(doc.fileName, noteBlock(group)), b.partial}, {});
             if (!r.error.isEmpty()) return res.error = r.error, finish();
             if (r.cancelled) return res.cancelled = true, finish();
             QString text = r.text.simplified();
@@ -228,7 +235,7 @@ SummaryResult Summarizer::summarize(const Document& doc, const SummaryCallbacks&
     }
 
     if (!step(QStringLiteral("Writing the summary"))) return res.cancelled = true, finish();
-    const CompletionResult r = completion_.complete({kSystem, finalPrompt(doc.fileName, noteBlock(notes), true), b.final}, emitText, cancel);
+    const CompletionResult r = complete({kSystem, finalPrompt(doc.fileName, noteBlock(notes), true), b.final}, emitText);
     if (!r.error.isEmpty()) return res.error = r.error, finish();
     if (r.cancelled) return res.cancelled = true, finish();
     // The citations must reach the reader even when the model drops them: then the notes the

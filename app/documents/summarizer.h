@@ -35,6 +35,8 @@ struct SummaryResult {
     int chunks = 0;               // 1 for a single pass
     int calls = 0;                // model calls made
     int levels = 0;               // reduce levels above the map step (0 for a single pass)
+    qint64 promptTokens = 0;      // all calls together, as the completion reported them
+    qint64 generatedTokens = 0;
     double seconds = 0;
     bool ok() const { return error.isEmpty() && !cancelled; }
 };

@@ -25,6 +25,7 @@ public:
     int cancelAfter = -1;             // sets *cancelAt after this many calls
     QStringList prompts;
     int overflows = 0;                // prompts + replies that would not fit the context
+    qint64 promptTotal = 0, generatedTotal = 0;
 
     int contextSize() const override { return ctx; }
     int countTokens(const QString& t) const override {
@@ -56,6 +57,9 @@ public:
             if (onText) onText(w + QLatin1Char(' '));
         out.text = text;
         out.generatedTokens = int(text.split(QLatin1Char(' ')).size());
+        out.promptTokens = countTokens(r.system) + countTokens(r.user) + templateOverhead();
+        promptTotal += out.promptTokens;
+        generatedTotal += out.generatedTokens;
         if (cancelAt && call + 1 == cancelAfter) cancelAt->store(true);
         return out;
     }
@@ -111,6 +115,10 @@ private slots:
         QCOMPARE(r.calls, int(c.prompts.size()));
         QCOMPARE(c.overflows, 0);
         QCOMPARE(streamed, r.summary);
+        // The token totals cover every call (what the CLI reports for a timing).
+        QCOMPARE(r.promptTokens, c.promptTotal);
+        QCOMPARE(r.generatedTokens, c.generatedTotal);
+        QVERIFY(r.promptTokens > r.documentTokens);
         // Every page is cited by the notes or by the summary (as a page or a range).
         QVERIFY2(r.summary.contains(QStringLiteral("[p")), qPrintable(r.summary));
         QVERIFY(c.prompts.front().contains(QStringLiteral("[p. 1]")));
