@@ -174,6 +174,7 @@ GenerationRequest ChatController::buildRequest(const QString& prefix) const {
     if (!system.isEmpty()) r.messages.append({QStringLiteral("system"), system});
     for (const Message& m : messages_) {
         if (m.status == MessageStatus::Error && m.content.isEmpty()) continue;
+        if (m.role == QLatin1String(kNoticeRole)) continue;  // about the chat, not part of it
         r.messages.append({m.role, m.content});
     }
     r.replyPrefix = prefix;
@@ -224,12 +225,13 @@ void ChatController::startReply(std::optional<qint64> parentId, const QString& p
             emit messageAdded(m);
             reply_ = Reply{0, m.id, conversationId_};
             reply_->requestId = engine_->generate(request);
-            if (stopRequested_) engine_->stop();
+            if (stopRequested_) engine_->stop(reply_->requestId);
         });
 }
 
 void ChatController::stop() {
-    if (reply_) engine_->stop();
+    // Only this reply: a document summary may be using the engine too.
+    if (reply_) engine_->stop(reply_->requestId);
     else if (busy_) stopRequested_ = true;
 }
 

@@ -3,6 +3,8 @@
 #include <QList>
 #include <QMetaType>
 #include <QString>
+#include <atomic>
+#include <memory>
 
 namespace ld::chat {
 
@@ -26,6 +28,10 @@ struct SamplingConfig {
     quint64 seed = 0;                          // 0 = a fresh random seed per reply
 };
 
+// History rows the app writes about the chat itself ("report.pdf: the PDF is password-protected"):
+// stored and shown like messages, never sent to the model.
+inline constexpr const char* kNoticeRole = "notice";
+
 struct PromptMessage {
     QString role;      // "system" | "user" | "assistant"
     QString content;
@@ -38,6 +44,10 @@ struct GenerationRequest {
     // the user turn the reply answers).
     QString replyPrefix;
     SamplingConfig sampling;
+    // This request's own stop flag (EngineHost::generate makes it, stop(id) sets it): a
+    // document summary and a chat reply share the engine thread, and stopping one must not
+    // stop the other.
+    std::shared_ptr<std::atomic<bool>> cancel;
 };
 
 // What a loaded model is, for the status line and the model list.

@@ -11,7 +11,7 @@ EngineHost::EngineHost(QObject* parent) : QObject(parent) {
     qRegisterMetaType<ModelInfo>();
     qRegisterMetaType<GenerationOutcome>();
     thread_.setObjectName(QStringLiteral("llamadesk-engine"));
-    worker_ = new EngineWorker(&cancel_);
+    worker_ = new EngineWorker(&shutdown_);
     worker_->moveToThread(&thread_);
     connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
     connect(this, &EngineHost::requestLoad, worker_, &EngineWorker::loadModel, Qt::QueuedConnection);
@@ -35,12 +35,12 @@ EngineHost::EngineHost(QObject* parent) : QObject(parent) {
     connect(worker_, &EngineWorker::promptProgress, this, &EngineHost::promptProgress);
     connect(worker_, &EngineWorker::text, this, &EngineHost::text);
     connect(worker_, &EngineWorker::finished, this, [this](const GenerationOutcome& out) {
-        if (running_ == out.id) running_ = 0;
+        pending_.remove(out.id);
         emit stateChanged();
         emit finished(out);
     });
     connect(worker_, &EngineWorker::failed, this, [this](quint64 id, const QString& error) {
-        if (running_ == id) running_ = 0;
+        pending_.remove(id);
         emit stateChanged();
         emit failed(id, error);
     });
@@ -48,7 +48,8 @@ EngineHost::EngineHost(QObject* parent) : QObject(parent) {
 }
 
 EngineHost::~EngineHost() {
-    cancel_.store(true);
+    shutdown_.store(true);
+    stop();
     thread_.quit();
     thread_.wait();
 }
@@ -64,17 +65,19 @@ void EngineHost::load(const EngineConfig& config) {
 
 quint64 EngineHost::generate(GenerationRequest request) {
     request.id = nextId_++;
-    // A new request supersedes any running one; the flag is cleared only here, on the UI
-    // thread, before the request is queued, so a stop() after this call always lands.
-    cancel_.store(false);
-    running_ = request.id;
+    request.cancel = std::make_shared<std::atomic<bool>>(false);
+    pending_.insert(request.id, request.cancel);
     emit stateChanged();
     emit requestGenerate(request);
     return request.id;
 }
 
+void EngineHost::stop(quint64 requestId) {
+    if (const auto it = pending_.constFind(requestId); it != pending_.constEnd()) (*it)->store(true);
+}
+
 void EngineHost::stop() {
-    if (running_) cancel_.store(true);
+    for (const auto& flag : std::as_const(pending_)) flag->store(true);
 }
 
 QString EngineHost::modelDescription() const {

@@ -1,6 +1,7 @@
 #pragma once
 // The UI thread's handle on the engine: starts the engine thread, forwards requests to the
 // EngineWorker as queued calls and mirrors its state in properties (for QML). Never blocks.
+#include <QHash>
 #include <QObject>
 #include <QThread>
 #include <atomic>
@@ -30,12 +31,15 @@ public:
     void load(const EngineConfig& config);
     // Queues a request; returns its id (0 when no model is loaded: failed() follows).
     quint64 generate(GenerationRequest request);
-    // Stops the running generation before its next token (or prompt chunk): within ~100 ms.
+    // Stops one request before its next token (or prompt chunk): within ~100 ms once it runs;
+    // a queued one ends, cancelled, as soon as it is reached. Other requests go on.
+    void stop(quint64 requestId);
+    // Stops every request queued or running (for shutdown and model switches).
     Q_INVOKABLE void stop();
 
     bool loading() const { return loading_ > 0; }
     bool modelReady() const { return !info_.path.isEmpty(); }
-    bool generating() const { return running_ != 0; }
+    bool generating() const { return !pending_.isEmpty(); }
     double loadProgress() const { return progress_; }
     QString loadingPath() const { return loadingPath_; }
     QString modelPath() const { return info_.path; }
@@ -61,13 +65,14 @@ signals:
 private:
     QThread thread_;
     EngineWorker* worker_ = nullptr;
-    std::atomic<bool> cancel_{false};
+    std::atomic<bool> shutdown_{false};  // stops whatever runs when the host goes away
     ModelInfo info_;
     int loading_ = 0;           // loads queued or running
     QString loadingPath_;
     double progress_ = 0;
     quint64 nextId_ = 1;
-    quint64 running_ = 0;       // id of the request being generated, 0 when idle
+    // Requests queued or running, with their stop flags; removed on finished/failed.
+    QHash<quint64, std::shared_ptr<std::atomic<bool>>> pending_;
 };
 
 }  // namespace ld::chat

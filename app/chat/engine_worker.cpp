@@ -37,7 +37,7 @@ QString stopName(StopReason r) {
 
 }  // namespace
 
-EngineWorker::EngineWorker(std::atomic<bool>* cancel, QObject* parent) : QObject(parent), cancel_(cancel) {}
+EngineWorker::EngineWorker(std::atomic<bool>* shutdown, QObject* parent) : QObject(parent), shutdown_(shutdown) {}
 
 EngineWorker::~EngineWorker() = default;
 
@@ -113,10 +113,13 @@ void EngineWorker::generate(const GenerationRequest& request) {
         sp.repeat_penalty = float(std::max(0.01, request.sampling.repeatPenalty));
         sp.seed = request.sampling.seed ? request.sampling.seed : uint64_t(std::random_device{}());
         opt.stop_strings = chat_stop_strings(tmpl);
-        opt.cancel = cancel_;
+        // The session polls one flag: the request's own, or the host's for requests made
+        // without one (tests that drive the worker directly). Shutdown sets every request's.
+        const std::atomic<bool>* cancel = request.cancel ? request.cancel.get() : shutdown_;
+        opt.cancel = cancel;
 
         const quint64 id = request.id;
-        const PromptRun pre = evaluatePrompt(id, prompt.tokens);
+        const PromptRun pre = evaluatePrompt(id, prompt.tokens, cancel);
         if (pre.cancelled) {
             GenerationOutcome out;
             out.id = id;
@@ -151,7 +154,8 @@ void EngineWorker::generate(const GenerationRequest& request) {
     }
 }
 
-EngineWorker::PromptRun EngineWorker::evaluatePrompt(quint64 requestId, const std::vector<int32_t>& prompt) {
+EngineWorker::PromptRun EngineWorker::evaluatePrompt(quint64 requestId, const std::vector<int32_t>& prompt,
+                                                     const std::atomic<bool>* cancel) {
     using Clock = std::chrono::steady_clock;
     PromptRun run;
     const std::vector<int32_t>& cached = session_->cached_tokens();
@@ -163,7 +167,7 @@ EngineWorker::PromptRun EngineWorker::evaluatePrompt(quint64 requestId, const st
     size_t chunk = size_t(std::min(batch_, 8));  // speed unknown yet: start small and measure
     std::vector<int32_t> prefix;
     while (done < target) {
-        if (cancel_->load()) {
+        if (cancel->load()) {
             run.cancelled = true;
             return run;
         }
@@ -180,7 +184,7 @@ EngineWorker::PromptRun EngineWorker::evaluatePrompt(quint64 requestId, const st
         done = next;
         emit promptProgress(requestId, int(done), int(prompt.size()));
     }
-    run.cancelled = cancel_->load();
+    run.cancelled = cancel->load();
     return run;
 }
 

@@ -2,7 +2,7 @@
 // The engine's side of the app: owns the model, tokenizer, backend and session, and lives on
 // its own thread (EngineHost moves it there). Requests arrive as queued slot calls; text and
 // results leave as signals carrying values, so nothing here is shared with the UI thread
-// except the cancel flag.
+// except the stop flags.
 #include <QObject>
 #include <atomic>
 #include <cstdint>
@@ -23,9 +23,10 @@ namespace ld::chat {
 class EngineWorker : public QObject {
     Q_OBJECT
 public:
-    // `cancel` belongs to the host; setting it stops the running generation before its next
-    // token, or between prompt chunks while the prompt is being read.
-    explicit EngineWorker(std::atomic<bool>* cancel, QObject* parent = nullptr);
+    // `shutdown` belongs to the host and stops whatever runs; a request's own flag
+    // (GenerationRequest::cancel) stops only it. Either lands before the next token, or
+    // between prompt chunks while the prompt is being read.
+    explicit EngineWorker(std::atomic<bool>* shutdown, QObject* parent = nullptr);
     ~EngineWorker() override;
 
 public slots:
@@ -54,9 +55,9 @@ private:
     };
     // Runs all but the last prompt token in chunks sized to take ~50 ms each, checking the
     // cancel flag between chunks: a stop lands quickly even while a long prompt is read.
-    PromptRun evaluatePrompt(quint64 requestId, const std::vector<int32_t>& prompt);
+    PromptRun evaluatePrompt(quint64 requestId, const std::vector<int32_t>& prompt, const std::atomic<bool>* cancel);
 
-    std::atomic<bool>* cancel_;
+    std::atomic<bool>* shutdown_;
     int batch_ = 256;       // the backend's n_batch: the largest chunk worth running at once
     std::unique_ptr<Model> model_;
     std::unique_ptr<Tokenizer> tokenizer_;

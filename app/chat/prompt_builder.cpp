@@ -39,6 +39,26 @@ BuiltPrompt buildPrompt(ChatTemplate tmpl, const Tokenizer& tok, const QList<Pro
         ++from;
         while (from + 1 < turns.size() && turns[from].role != "user") ++from;
     }
+    // Only the newest turn is left and still too long: the system message is the rest. The
+    // documents' passages for the question sit at its end, least relevant last, so shorten it
+    // from the end (in quarters) before refusing the turn.
+    if (out.tokens.empty() && !system.empty() && !turns.empty()) {
+        from = turns.size() - 1;
+        QString text = QString::fromStdString(system.back().content);
+        while (!text.isEmpty()) {
+            text.truncate(text.size() * 3 / 4);
+            if (text.size() < 16) text.clear();
+            system.back().content = text.toStdString();
+            out.tokens = encode(tmpl, tok, system, turns, from, prefix);
+            if (int(out.tokens.size()) <= budget) break;
+            out.tokens.clear();
+        }
+        if (out.tokens.empty()) {  // without any system message
+            system.pop_back();
+            out.tokens = encode(tmpl, tok, system, turns, from, prefix);
+            if (int(out.tokens.size()) > budget) out.tokens.clear();
+        }
+    }
     out.droppedMessages = int(from);
     return out;
 }

@@ -16,8 +16,9 @@ struct BuiltPrompt {
 
 // Applies the chat template with a generation prompt (plus `replyPrefix`, the start of the
 // reply being continued). When the result exceeds `budget` tokens, the oldest turns go first
-// (whole user/assistant exchanges, so the prompt still starts with a user turn); system
-// messages and the newest turn always stay.
+// (whole user/assistant exchanges, so the prompt still starts with a user turn); the newest
+// turn always stays, and so does the system message unless even the two alone do not fit: then
+// it is shortened from its end (where the documents' passages are), rather than the turn refused.
 BuiltPrompt buildPrompt(ChatTemplate tmpl, const Tokenizer& tok, const QList<PromptMessage>& messages,
                         const QString& replyPrefix, int budget);
 

@@ -2,6 +2,7 @@
 
 #include <QFileInfo>
 #include <QtConcurrent>
+#include <utility>
 
 #include "app/chat/chat_controller.h"
 #include "app/chat/engine_host.h"
@@ -37,7 +38,13 @@ DocumentController::DocumentController(history::HistoryStore* store, chat::Engin
                                        chat::ChatController* chat, QObject* parent)
     : QObject(parent), store_(store), engine_(engine), chat_(chat) {
     chat_->setContextProvider([this](qint64 id, const QString& question) { return contextFor(id, question); });
-    connect(chat_, &chat::ChatController::conversationChanged, this, [this] { loadAttachments(chat_->conversationId()); });
+    connect(chat_, &chat::ChatController::conversationChanged, this, [this] {
+        opening_ = 0;
+        // Rows added while it was being opened may be missing from what it loaded.
+        for (const Message& m : std::exchange(toShow_, {}))
+            if (m.conversationId == chat_->conversationId()) chat_->showAddedMessage(m);
+        loadAttachments(chat_->conversationId());
+    });
 }
 
 DocumentController::~DocumentController() {
@@ -57,8 +64,14 @@ void DocumentController::addFiles(const QVariantList& urls) {
     for (const QVariant& v : urls) {
         QUrl url = v.toUrl();
         if (!url.isValid() || url.scheme().isEmpty()) url = QUrl::fromLocalFile(v.toString());
-        if (url.isLocalFile()) paths << url.toLocalFile();
-        else emit errorOccurred(QStringLiteral("%1: only files on this computer can be summarized").arg(url.toDisplayString()));
+        if (url.isLocalFile()) {
+            paths << url.toLocalFile();
+            continue;
+        }
+        const QString message = QStringLiteral("%1: only files on this computer can be summarized").arg(url.toDisplayString());
+        emit errorOccurred(message);
+        // Into the open chat only: creating one here could race a dropped file that creates one.
+        if (const qint64 conversation = targetConversation()) addNotice(conversation, message, {});
     }
     addPaths(paths);
 }
@@ -80,6 +93,22 @@ void DocumentController::setProgress(double value, const QString& text) {
     progress_ = value;
     progressText_ = text;
     emit progressChanged();
+}
+
+qint64 DocumentController::targetConversation() const {
+    return chat_->conversationId() ? chat_->conversationId() : opening_;
+}
+
+void DocumentController::showMessages(qint64 conversation, const QList<Message>& added) {
+    if (chat_->conversationId() == conversation) {
+        for (const Message& m : added) chat_->showAddedMessage(m);  // skips rows already shown
+        return;
+    }
+    if (chat_->conversationId() != 0) return;  // the user has another chat open: leave it
+    toShow_ += added;
+    if (opening_ == conversation) return;
+    opening_ = conversation;
+    chat_->openConversation(conversation);
 }
 
 void DocumentController::startNext() {
@@ -105,19 +134,49 @@ void DocumentController::finishJob(const QString& fileName, bool ok) {
     startNext();
 }
 
+void DocumentController::reportFailure(const QString& fileName, const QString& message) {
+    emit errorOccurred(message);
+    if (const qint64 conversation = targetConversation()) {
+        addNotice(conversation, message, [this, fileName] { finishJob(fileName, false); });
+        return;
+    }
+    // A new chat: the notice starts it, as a summary would have. The next file waits for this,
+    // so files dropped together land in one conversation.
+    history::NewConversation nc;
+    nc.title = fileName;
+    nc.model = engine_->modelName();
+    store_->createConversation(nc).then(this, [this, fileName, message](const Result<history::Conversation>& c) {
+        if (!c) {  // the toast told it; nothing to write the notice into
+            finishJob(fileName, false);
+            return;
+        }
+        addNotice(c->id, message, [this, fileName] { finishJob(fileName, false); });
+    });
+}
+
+void DocumentController::addNotice(qint64 conversation, const QString& message, std::function<void()> then) {
+    history::NewMessage notice;
+    notice.conversationId = conversation;
+    notice.role = QString::fromLatin1(chat::kNoticeRole);
+    notice.content = message;
+    store_->addMessage(notice).then(this, [this, conversation, then = std::move(then)](const Result<Message>& m) {
+        if (m) showMessages(conversation, {m.value()});
+        else emit errorOccurred(QStringLiteral("The notice was not saved in the conversation: %1").arg(m.error()));
+        if (then) then();
+    });
+}
+
 void DocumentController::onRead(const QString& path, const Result<Document>& doc) {
     const QString name = QFileInfo(path).fileName();
     if (!doc) {
-        emit errorOccurred(doc.error());
-        finishJob(name, false);
+        reportFailure(name, doc.error());
         return;
     }
     if (!engine_->modelReady()) {
-        emit errorOccurred(QStringLiteral("%1: no model is loaded to summarize it; choose one in Settings").arg(name));
-        finishJob(name, false);
+        reportFailure(name, QStringLiteral("%1: no model is loaded to summarize it; choose one in Settings").arg(name));
         return;
     }
-    const qint64 conversation = chat_->conversationId();
+    const qint64 conversation = targetConversation();
     if (conversation) {
         beginSummary(doc.value(), conversation);
         return;
@@ -151,7 +210,7 @@ void DocumentController::beginSummary(const Document& doc, qint64 conversation) 
         const qint64 userId = m->id;
         // The text is stored before the summary starts, so a cancelled or failed summary still
         // leaves the document for follow-up questions; the summary is added when it is done.
-        store_->addAttachment(toAttachment(doc, {}, conversation, userId)).then(this, [this, doc, conversation, userId](const Result<Attachment>& a) {
+        store_->addAttachment(toAttachment(doc, {}, conversation, userId)).then(this, [this, doc, conversation, userMessage = m.value()](const Result<Attachment>& a) {
             qint64 attachmentId = 0;
             if (a) {
                 attachmentId = a->id;
@@ -160,14 +219,13 @@ void DocumentController::beginSummary(const Document& doc, qint64 conversation) 
             } else {
                 emit errorOccurred(QStringLiteral("%1: the document was not saved for follow-up questions: %2").arg(doc.fileName, a.error()));
             }
-            store_->beginReply(conversation, userId, engine_->modelName()).then(this, [this, doc, conversation, attachmentId](const Result<Message>& reply) {
+            store_->beginReply(conversation, userMessage.id, engine_->modelName()).then(this, [this, doc, conversation, attachmentId, userMessage](const Result<Message>& reply) {
                 if (!reply) {
                     emit errorOccurred(QStringLiteral("%1: the summary could not be started: %2").arg(doc.fileName, reply.error()));
                     finishJob(doc.fileName, false);
                     return;
                 }
-                if (chat_->conversationId() == conversation) chat_->showAddedMessage(reply.value());
-                else if (chat_->conversationId() == 0) chat_->openConversation(conversation);  // loads both messages
+                showMessages(conversation, {userMessage, reply.value()});
                 runSummary(doc, conversation, attachmentId, reply.value());
             });
         });

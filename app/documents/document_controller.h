@@ -5,7 +5,8 @@
 // summary is written; the text is stored as an attachment once read (the summary joins it when
 // done, so a cancelled summary still leaves the document), and later questions in
 // that conversation get the relevant passages in their prompt (ChatController's context
-// provider). A file that cannot be read is reported by name and reason; the others proceed.
+// provider). A file that cannot be read is reported by name and reason, as a notice row in the
+// conversation (stored, so it survives a restart) and a toast; the others proceed.
 #include <QFuture>
 #include <QHash>
 #include <QObject>
@@ -13,6 +14,7 @@
 #include <QUrl>
 #include <QVariantList>
 #include <atomic>
+#include <functional>
 #include <memory>
 
 #include "app/documents/document_reader.h"
@@ -75,8 +77,18 @@ private:
     void runSummary(const Document& doc, qint64 conversationId, qint64 attachmentId, const history::Message& reply);
     void addToLibrary(qint64 conversationId, const history::Attachment& attachment, const QList<Passage>& passages);
     void finishJob(const QString& fileName, bool ok);
+    // The file could not be summarized: toast, notice in the open conversation (one is created
+    // for a new chat), then the next file. `message` starts with the file name.
+    void reportFailure(const QString& fileName, const QString& message);
+    void addNotice(qint64 conversationId, const QString& message, std::function<void()> then);
     void setProgress(double value, const QString& text);
     void loadAttachments(qint64 conversationId);
+    // The open chat's conversation, or the one this controller created and asked the chat to
+    // open (opening is asynchronous: the next file must not create a second one meanwhile).
+    qint64 targetConversation() const;
+    // Shows rows just stored in a conversation: at once when it is open; when no chat is open,
+    // by opening it (and showing them once it is, should its load have missed them).
+    void showMessages(qint64 conversationId, const QList<history::Message>& added);
 
     history::HistoryStore* store_;
     chat::EngineHost* engine_;
@@ -87,6 +99,8 @@ private:
     QString currentFile_;
     double progress_ = 0;
     QString progressText_;
+    qint64 opening_ = 0;
+    QList<history::Message> toShow_;
     std::shared_ptr<std::atomic<bool>> cancel_;
     QFuture<void> work_;
     // Documents of conversations seen this session (retrieval runs on the UI thread from this

@@ -94,6 +94,8 @@ CompletionResult EngineCompletion::complete(const CompletionRequest& request,
         {
             QMutexLocker lock(&call->mutex);
             call->requestId = id;
+            // Cancelled between the check above and now: the waiting side never saw the id.
+            if (call->abandoned && id) engine->stop(id);
         }
         if (!id) {  // no model: failed() with id 0 follows, but say it plainly here
             finish(CompletionResult{{}, false, QStringLiteral("No model is loaded."), 0, 0});
@@ -115,7 +117,9 @@ CompletionResult EngineCompletion::complete(const CompletionRequest& request,
         if (cancel && cancel->load()) {
             if (!stopSent && call->requestId) {
                 stopSent = true;
-                QMetaObject::invokeMethod(engine, [engine] { engine->stop(); }, Qt::QueuedConnection);
+                // This request only: a chat reply may be queued or running beside it.
+                const quint64 id = call->requestId;
+                QMetaObject::invokeMethod(engine, [engine, id] { engine->stop(id); }, Qt::QueuedConnection);
             }
             // The UI thread may be waiting for this thread (closing): do not wait for the
             // engine's answer once cancelled.

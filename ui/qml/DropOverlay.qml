@@ -12,6 +12,7 @@ DropArea {
     required property QtObject controller    // documents::DocumentController
 
     function openFileDialog() { fileDialog.open() }
+    readonly property bool fileDialogOpen: fileDialog.visible
 
     keys: ["text/uri-list"]
     onDropped: function(drop) {

@@ -1,5 +1,6 @@
 // The message box: Enter sends, Shift+Enter adds a line; Stop (or Esc) while a reply streams.
-// Text that could not be saved comes back here, so nothing typed is lost.
+// Text that could not be saved comes back here, so nothing typed is lost. The paperclip asks
+// for documents to summarize (the window's file dialog, as Ctrl+O).
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -9,6 +10,8 @@ Rectangle {
     required property QtObject workspace
     required property QtObject theme
     readonly property QtObject chat: workspace.chat
+
+    signal attachRequested()
 
     function focusInput() { area.forceActiveFocus() }
     function send() {
@@ -30,6 +33,16 @@ Rectangle {
         anchors.margins: 12
         spacing: 8
 
+        ToolButton {
+            objectName: "attachButton"
+            Layout.alignment: Qt.AlignBottom
+            text: "📎"
+            font.pixelSize: 18
+            onClicked: bar.attachRequested()
+            Accessible.name: qsTr("Attach documents to summarize")
+            ToolTip.visible: hovered
+            ToolTip.text: qsTr("Attach documents to summarize (Ctrl+O)")
+        }
         ScrollView {
             id: scroll
             Layout.fillWidth: true

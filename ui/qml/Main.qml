@@ -132,6 +132,7 @@ ApplicationWindow {
                 Layout.fillWidth: true
                 workspace: window.workspace
                 theme: theme
+                onAttachRequested: dropOverlay.openFileDialog()
             }
         }
     }
@@ -155,6 +156,7 @@ ApplicationWindow {
     }
 
     DropOverlay {
+        id: dropOverlay
         anchors.fill: parent
         theme: theme
         controller: documents

@@ -22,6 +22,8 @@ Item {
     property bool editing: false
     readonly property QtObject chat: workspace.chat
     readonly property bool isUser: role === "user"
+    // What the app says about the chat (a file that could not be read); not from the model.
+    readonly property bool isNotice: role === "notice"
     readonly property bool streaming: status === "streaming"
 
     implicitHeight: column.implicitHeight + 10
@@ -44,9 +46,10 @@ Item {
             Layout.preferredHeight: 26
             spacing: 8
             Label {
-                text: message.isUser ? qsTr("You") : message.role === "assistant" ? qsTr("Assistant") : message.role
+                text: message.isUser ? qsTr("You") : message.role === "assistant" ? qsTr("Assistant")
+                      : message.isNotice ? qsTr("⚠ Notice") : message.role
                 font.bold: true
-                color: message.theme.subtle
+                color: message.isNotice ? message.theme.error : message.theme.subtle
             }
             Label {
                 visible: message.status === "interrupted" || message.status === "error"
@@ -63,7 +66,7 @@ Item {
             Label {
                 objectName: "replyStats"
                 Layout.fillWidth: true
-                visible: !message.isUser
+                visible: !message.isUser && !message.isNotice
                 // The model is named only where it is not the chat's current one (after a switch).
                 text: [message.modelName !== message.chat.conversationModel ? message.modelName : "", message.stats]
                       .filter(s => s.length > 0).join(" · ")
@@ -73,7 +76,7 @@ Item {
                 font.pixelSize: 11
             }
             Item {
-                visible: message.isUser
+                visible: message.isUser || message.isNotice
                 Layout.fillWidth: true
             }
             Row {
@@ -96,7 +99,7 @@ Item {
                     }
                 }
                 SmallButton {
-                    visible: !message.isUser && message.isLast
+                    visible: message.role === "assistant" && message.isLast
                     enabled: !message.chat.busy
                     text: qsTr("Regenerate")
                     onClicked: message.chat.regenerate()
@@ -116,7 +119,7 @@ Item {
             implicitHeight: body.implicitHeight + 20
             radius: 8
             color: message.isUser ? message.theme.userBubble : message.theme.assistantBubble
-            border.color: message.theme.border
+            border.color: message.isNotice ? message.theme.error : message.theme.border
             border.width: message.isUser ? 0 : 1
             visible: !message.editing
 
