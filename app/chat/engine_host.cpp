@@ -32,6 +32,10 @@ EngineHost::EngineHost(QObject* parent) : QObject(parent) {
         emit stateChanged();
         emit modelLoadFailed(path, error);
     });
+    connect(worker_, &EngineWorker::modelUnloaded, this, [this] {
+        info_ = {};
+        emit stateChanged();
+    });
     connect(worker_, &EngineWorker::promptProgress, this, &EngineHost::promptProgress);
     connect(worker_, &EngineWorker::text, this, &EngineHost::text);
     connect(worker_, &EngineWorker::finished, this, [this](const GenerationOutcome& out) {

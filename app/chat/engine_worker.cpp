@@ -44,6 +44,8 @@ EngineWorker::~EngineWorker() = default;
 void EngineWorker::loadModel(const EngineConfig& config) {
     emit loadProgress(0.0);
     try {
+        // Everything that can be checked without building the backend is checked first, while
+        // the current model still runs: a bad file never costs the user the model in use.
         if (!QFileInfo::exists(config.modelPath))
             fail(config.modelPath.toStdString(), ": no such file");
         auto model = load_model(config.modelPath.toStdString());
@@ -51,34 +53,59 @@ void EngineWorker::loadModel(const EngineConfig& config) {
             fail(config.modelPath.toStdString(), ": the model has no tokenizer, so it cannot chat");
         auto tokenizer = Tokenizer::create(model->vocab);
         emit loadProgress(0.1);
-        BackendOptions o;
-        o.kind = config.backend.toStdString();
-        o.device = config.device.toStdString();
-        o.n_threads = std::max(0, config.threads);
-        if (config.batchSize > 0) o.n_batch = config.batchSize;
-        o.n_ctx = std::clamp(config.contextLength > 0 ? config.contextLength : 4096, 256, std::max(256, model->params.ctx_train));
-        o.progress = [this](float f) {
-            emit loadProgress(0.1 + 0.9 * double(f));
-            return true;
-        };
-        // The previous model stays loaded until the new one is complete, so a failed load
-        // (bad file, unavailable backend) leaves the app usable.
-        auto backend = create_backend(*model, o);
-        auto session = std::make_unique<Session>(*model, *backend, *tokenizer);
-        session_.reset();
-        backend_ = std::move(backend);
-        tokenizer_ = std::move(tokenizer);
-        model_ = std::move(model);
-        session_ = std::move(session);
-        batch_ = std::max(1, o.n_batch);
-        info_ = describeModel(*model_, config.modelPath);
-        info_.backend = QString::fromStdString(backend_->name());
-        info_.contextSize = backend_->context_size();
+        // The old backend goes before the new one is built: two 8B models do not fit side by
+        // side in a typical machine's RAM or a GPU's memory.
+        const std::optional<EngineConfig> previous = session_ ? current_ : std::nullopt;
+        unloadModel();
+        try {
+            install(config, std::move(model), std::move(tokenizer), true);
+        } catch (const std::exception& e) {
+            QString error = errorText(e);
+            if (previous) {
+                // Put the previous model back so the app stays usable, as the user expects.
+                try {
+                    auto old = load_model(previous->modelPath.toStdString());
+                    auto oldTokenizer = Tokenizer::create(old->vocab);
+                    install(*previous, std::move(old), std::move(oldTokenizer), false);
+                } catch (const std::exception& e2) {
+                    error += QStringLiteral(" (and the previous model could not be reloaded: %1)").arg(errorText(e2));
+                    emit modelUnloaded();
+                }
+            }
+            emit modelLoadFailed(config.modelPath, error);
+            return;
+        }
         emit loadProgress(1.0);
         emit modelLoaded(info_);
     } catch (const std::exception& e) {
         emit modelLoadFailed(config.modelPath, errorText(e));
     }
+}
+
+void EngineWorker::install(const EngineConfig& config, std::unique_ptr<Model> model,
+                           std::unique_ptr<Tokenizer> tokenizer, bool reportProgress) {
+    BackendOptions o;
+    o.kind = config.backend.toStdString();
+    o.device = config.device.toStdString();
+    o.n_threads = std::max(0, config.threads);
+    if (config.batchSize > 0) o.n_batch = config.batchSize;
+    o.n_ctx = std::clamp(config.contextLength > 0 ? config.contextLength : 4096, 256, std::max(256, model->params.ctx_train));
+    if (reportProgress)
+        o.progress = [this](float f) {
+            emit loadProgress(0.1 + 0.9 * double(f));
+            return true;
+        };
+    auto backend = create_backend(*model, o);
+    auto session = std::make_unique<Session>(*model, *backend, *tokenizer);
+    backend_ = std::move(backend);
+    tokenizer_ = std::move(tokenizer);
+    model_ = std::move(model);
+    session_ = std::move(session);
+    batch_ = std::max(1, o.n_batch);
+    info_ = describeModel(*model_, config.modelPath);
+    info_.backend = QString::fromStdString(backend_->name());
+    info_.contextSize = backend_->context_size();
+    current_ = config;
 }
 
 void EngineWorker::unloadModel() {
@@ -87,6 +114,7 @@ void EngineWorker::unloadModel() {
     tokenizer_.reset();
     model_.reset();
     info_ = {};
+    current_.reset();
 }
 
 void EngineWorker::generate(const GenerationRequest& request) {

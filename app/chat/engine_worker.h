@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "app/chat/chat_types.h"
@@ -30,8 +31,9 @@ public:
     ~EngineWorker() override;
 
 public slots:
-    // Loads into fresh objects and swaps them in only on success: a failed load keeps the
-    // previous model usable.
+    // Checks the new file while the current model runs, then frees the current model and builds
+    // the new one (two large models rarely fit side by side). If building fails, the previous
+    // model is loaded again, so a failed switch leaves the app as it was.
     void loadModel(const ld::chat::EngineConfig& config);
     void generate(const ld::chat::GenerationRequest& request);
     void unloadModel();
@@ -40,6 +42,8 @@ signals:
     void loadProgress(double fraction);
     void modelLoaded(const ld::chat::ModelInfo& info);
     void modelLoadFailed(const QString& path, const QString& error);
+    // A failed switch could not bring the previous model back either: none is loaded now.
+    void modelUnloaded();
     // While a long prompt is evaluated: prompt tokens in the cache so far, of `total`.
     void promptProgress(quint64 requestId, int done, int total);
     void text(quint64 requestId, const QString& piece);
@@ -55,6 +59,9 @@ private:
     };
     // Runs all but the last prompt token in chunks sized to take ~50 ms each, checking the
     // cancel flag between chunks: a stop lands quickly even while a long prompt is read.
+    // Builds the backend and session for a checked model and makes them current (throws on failure).
+    void install(const EngineConfig& config, std::unique_ptr<Model> model, std::unique_ptr<Tokenizer> tokenizer,
+                 bool reportProgress);
     PromptRun evaluatePrompt(quint64 requestId, const std::vector<int32_t>& prompt, const std::atomic<bool>* cancel);
 
     std::atomic<bool>* shutdown_;
@@ -64,6 +71,7 @@ private:
     std::unique_ptr<Backend> backend_;
     std::unique_ptr<Session> session_;
     ModelInfo info_;
+    std::optional<EngineConfig> current_;  // what the loaded model was built from
 };
 
 }  // namespace ld::chat

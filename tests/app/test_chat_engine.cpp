@@ -193,6 +193,36 @@ private slots:
         QVERIFY(!finished.first().first().value<GenerationOutcome>().text.isEmpty());
     }
 
+    void failedBackendBringsPreviousModelBack() {
+        // The file is fine but its backend cannot be built: by then the old model has been freed
+        // to make room, so the worker must load it again and keep answering with it.
+        if (!QFileInfo::exists(sharedModel("tiny-llama31-random-f16.gguf"))) QSKIP("needs tiny-llama31-random-f16.gguf");
+        EngineHost host;
+        QVERIFY(loadInto(host, sharedModel("stories260K.gguf")));
+        QSignalSpy before(&host, &EngineHost::finished);
+        host.generate(storyRequest(12));
+        QVERIFY(before.wait(30000));
+        const QString greedyBefore = before.first().first().value<GenerationOutcome>().text;
+        QVERIFY(!greedyBefore.isEmpty());
+        QSignalSpy failed(&host, &EngineHost::modelLoadFailed);
+        QSignalSpy loaded(&host, &EngineHost::modelLoaded);
+        EngineConfig c;
+        c.modelPath = sharedModel("tiny-llama31-random-f16.gguf");
+        c.backend = QStringLiteral("no-such-backend");
+        host.load(c);
+        QVERIFY(QTest::qWaitFor([&] { return failed.count() > 0; }, 30000));
+        QCOMPARE(loaded.count(), 0);
+        QVERIFY2(failed.first().at(1).toString().contains(QStringLiteral("no-such-backend")),
+                 qPrintable(failed.first().at(1).toString()));
+        QVERIFY(host.modelReady());
+        QCOMPARE(host.modelPath(), sharedModel("stories260K.gguf"));
+        QSignalSpy finished(&host, &EngineHost::finished);
+        host.generate(storyRequest(12));
+        QVERIFY(finished.wait(30000));
+        // Greedy text identical to before the failed switch: the same model answers.
+        QCOMPARE(finished.first().first().value<GenerationOutcome>().text, greedyBefore);
+    }
+
     void switchesModels() {
         if (!QFileInfo::exists(sharedModel("tiny-llama31-random-f16.gguf"))) QSKIP("needs tiny-llama31-random-f16.gguf");
         EngineHost host;
