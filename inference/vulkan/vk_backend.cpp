@@ -3,17 +3,20 @@
 #include "inference/vulkan/vk_backend.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <chrono>
+#include <memory>
 #include <unordered_map>
 
 #include "inference/core/error.h"
 #include "inference/model/llama.h"
 #include "inference/vulkan/vk_device.h"
 #include "inference/vulkan/vk_ops.h"
+#include "inference/vulkan/vk_profiler.h"
 #include "inference/vulkan/vk_repack.h"
 #include "inference/vulkan/vk_resources.h"
 
@@ -32,12 +35,17 @@ public:
     int vocab_size() const override { return p_.n_vocab; }
     void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) override;
     const vk::Device& device() const { return dev_; }
+    std::string enable_profiling();
+    VulkanProfile profile() const;
 
 private:
     void upload_weights(const LoadProgress& progress);
     void upload_weight(vk::Uploader& up, const Buffer& dst, const Weight& w) const;
     const Buffer& buf(const Weight& w) const { return weights_[weight_index_.at(w.data)]; }
-    void matmul(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, int cols) const;
+    // `role`: the weight's GGUF name without "blk.N." ("attn_q", "output"), for the profile.
+    void matmul(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, int cols, const char* role);
+    // GPU timestamp after the op just recorded (profiling only): "<decode|prompt> <op>[ <type> <role>]".
+    void mark(VkCommandBuffer cmd, const char* op, const Weight* w = nullptr, const char* role = nullptr);
     void forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits);
 
     const Model& m_;
@@ -57,8 +65,12 @@ private:
     // input and reads g and u, which costs more than the barrier it saves (8B Q4_K_M 145 vs 147,
     // Q4_0 115 vs 126 tok/s).
     bool fuse_swiglu_;
-    // LLAMADESK_VK_PROFILE=1: host time recording vs submit-to-fence per batch, printed at the end.
-    struct Profile { bool on = false; int batches = 0; double record_us = 0, run_us = 0; } prof_;
+    // LLAMADESK_VK_PROFILE=1: host time recording vs submit-to-fence per batch and GPU time per
+    // op (vk_profiler.h, null without timestamps), printed at the end (`print`: the variable
+    // asked for it, not vulkan_enable_profiling()).
+    struct Profile { bool on = false, print = false; uint64_t batches = 0; double record_us = 0, run_us = 0; std::string note; } prof_;
+    std::unique_ptr<vk::Profiler> profiler_;
+    bool decode_ = false;  // the batch being recorded is one token (profile names)
     Buffer ids_, cs_, logits_;  // host-visible
     std::vector<float> inv_freq_;
 };
@@ -76,7 +88,11 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
     const char* fuse = std::getenv("LLAMADESK_VK_FUSE_SWIGLU");
     fuse_swiglu_ = fuse && std::strcmp(fuse, "1") == 0;
     const char* prof = std::getenv("LLAMADESK_VK_PROFILE");
-    prof_.on = prof && std::strcmp(prof, "1") == 0;
+    if (prof && std::strcmp(prof, "1") == 0) {
+        prof_.print = true;
+        const std::string why = enable_profiling();
+        if (!why.empty()) std::fprintf(stderr, "vulkan profile: %s\n", why.c_str());
+    }
     if (o.kv_type != GgmlType::F16)
         fail("the Vulkan backend keeps its KV cache in F16, not ", type_name(o.kv_type));
     const size_t kv_bytes = size_t(n_ctx_) * size_t(p_.kv_dim()) * 2;
@@ -113,9 +129,29 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
 }
 
 VulkanBackend::~VulkanBackend() {
-    if (prof_.on && prof_.batches > 0)
-        std::fprintf(stderr, "vulkan profile: %d batches, recording %.1f us, submit to fence %.1f us per batch\n",
-                     prof_.batches, prof_.record_us / prof_.batches, prof_.run_us / prof_.batches);
+    if (!prof_.print || prof_.batches == 0) return;
+    std::fflush(stdout);  // after what the caller printed (bench's results), not before
+    std::fputs(format_vulkan_profile(profile()).c_str(), stderr);
+}
+
+std::string VulkanBackend::enable_profiling() {
+    prof_.on = true;
+    if (profiler_ || !prof_.note.empty()) return prof_.note;
+    try {  // one stamp per op: 2 + 12 per layer + 2 (see forward_batch), with room to spare
+        profiler_ = std::make_unique<vk::Profiler>(dev_, uint32_t(8 + 16 * p_.n_layers));
+    } catch (const Error& e) {
+        prof_.note = e.what();
+    }
+    return prof_.note;
+}
+
+VulkanProfile VulkanBackend::profile() const {
+    VulkanProfile p = profiler_ ? profiler_->profile() : VulkanProfile{};
+    p.batches = prof_.batches;
+    p.record_us = prof_.record_us;
+    p.run_us = prof_.run_us;
+    p.note = prof_.on ? prof_.note : "profiling is off";
+    return p;
 }
 
 void VulkanBackend::upload_weights(const LoadProgress& progress) {
@@ -190,8 +226,21 @@ void VulkanBackend::forward(const int32_t* tokens, int n, int pos, float* logits
     }
 }
 
-void VulkanBackend::matmul(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, int cols) const {
+void VulkanBackend::matmul(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, int cols,
+                           const char* role) {
     ops_.matmul(cmd, w.type, buf(w), in, out, uint32_t(w.ne0), uint32_t(w.ne1), uint32_t(cols));
+    mark(cmd, cols > 1 ? "matmul" : "matvec", &w, role);
+}
+
+void VulkanBackend::mark(VkCommandBuffer cmd, const char* op, const Weight* w, const char* role) {
+    if (!profiler_) return;
+    std::string name = std::string(decode_ ? "decode " : "prompt ") + op;
+    if (w) {
+        std::string t = type_name(w->type);
+        for (char& c : t) c = char(std::tolower(static_cast<unsigned char>(c)));
+        name += " " + t + " " + role;
+    }
+    profiler_->mark(cmd, name, w ? double(w->nbytes) : 0.0);
 }
 
 void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits) {
@@ -215,54 +264,69 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
     using Clock = std::chrono::steady_clock;
     const Clock::time_point t0 = Clock::now();
     VkCommandBuffer cmd = cmds_.begin();
+    decode_ = B == 1;
+    if (profiler_) profiler_->begin(cmd);
     auto bar = [&] { cmds_.barrier(); };
     ops_.get_rows(cmd, m_.tok_embd.type, buf(m_.tok_embd), ids_, x_, b, dim, uint32_t(m_.tok_embd.ne1));
+    mark(cmd, "get_rows");  // reads B rows, not the whole matrix: no GB/s
     bar();
     ops_.rmsnorm(cmd, x_, buf(m_.layers[0].attn_norm), xn_, b, dim, p_.norm_eps);
+    mark(cmd, "rmsnorm");
     bar();
     // Each residual add is fused into the norm that follows it (add_rmsnorm), rope and the cache
     // store are one pass: 9 barriers per layer (8 in decode with LLAMADESK_VK_FUSE_SWIGLU=1).
     for (int l = 0; l < p_.n_layers; ++l) {
         const LayerWeights& L = m_.layers[size_t(l)];
-        matmul(cmd, L.wq, xn_, q_, B);
-        matmul(cmd, L.wk, xn_, k_, B);
-        matmul(cmd, L.wv, xn_, v_, B);
+        matmul(cmd, L.wq, xn_, q_, B, "attn_q");
+        matmul(cmd, L.wk, xn_, k_, B, "attn_k");
+        matmul(cmd, L.wv, xn_, v_, B, "attn_v");
         bar();
         ops_.rope_store(cmd, q_, k_, v_, cs_, k_cache_[size_t(l)], v_cache_[size_t(l)], b, nh, nkv, hd,
                         uint32_t(p_.rope_dim), uint32_t(pos));
+        mark(cmd, "rope_store");
         bar();
-        if (B == 1 && split_attention_)
+        if (B == 1 && split_attention_) {
             ops_.attention_decode(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, att_scratch_, nh, nkv,
                                   hd, uint32_t(pos), 1.0f / std::sqrt(float(hd)));
-        else
+            mark(cmd, "attention_split+combine");
+        } else {
             ops_.attention(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, b, nh, nkv, hd,
                            uint32_t(pos), 1.0f / std::sqrt(float(hd)));
+            mark(cmd, "attention");
+        }
         bar();
-        matmul(cmd, L.wo, att_, o_, B);
+        matmul(cmd, L.wo, att_, o_, B, "attn_output");
         bar();
         ops_.add_rmsnorm(cmd, x_, o_, buf(L.ffn_norm), xn_, b, dim, p_.norm_eps);
+        mark(cmd, "add_rmsnorm");
         bar();
-        matmul(cmd, L.w_gate, xn_, g_, B);
-        matmul(cmd, L.w_up, xn_, u_, B);
+        matmul(cmd, L.w_gate, xn_, g_, B, "ffn_gate");
+        matmul(cmd, L.w_up, xn_, u_, B, "ffn_up");
         bar();
         const Weight& wd = L.w_down;
-        if (B > 1 || !fuse_swiglu_ || !ops_.matvec_swiglu(cmd, wd.type, buf(wd), g_, u_, o_, uint32_t(wd.ne0), uint32_t(wd.ne1))) {
+        if (B == 1 && fuse_swiglu_ && ops_.matvec_swiglu(cmd, wd.type, buf(wd), g_, u_, o_, uint32_t(wd.ne0), uint32_t(wd.ne1))) {
+            mark(cmd, "matvec_swiglu", &wd, "ffn_down");
+        } else {
             ops_.swiglu(cmd, g_, u_, b * ffn);
+            mark(cmd, "swiglu");
             bar();
-            matmul(cmd, L.w_down, g_, o_, B);
+            matmul(cmd, L.w_down, g_, o_, B, "ffn_down");
         }
         bar();
         if (l + 1 < p_.n_layers) {
             ops_.add_rmsnorm(cmd, x_, o_, buf(m_.layers[size_t(l) + 1].attn_norm), xn_, b, dim, p_.norm_eps);
+            mark(cmd, "add_rmsnorm");
         } else {
             ops_.add(cmd, x_, o_, b * dim);
+            mark(cmd, "add");
         }
         bar();
     }
     if (logits) {  // only the rows someone reads go through the output matrix
         ops_.rmsnorm(cmd, x_, buf(m_.output_norm), xn_, uint32_t(rows), dim, p_.norm_eps, uint32_t(first));
+        mark(cmd, "rmsnorm");
         bar();
-        matmul(cmd, m_.output, xn_, logits_, int(rows));
+        matmul(cmd, m_.output, xn_, logits_, int(rows), "output");
     }
     const Clock::time_point t1 = Clock::now();
     cmds_.submit_and_wait();
@@ -272,6 +336,7 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
         prof_.record_us += std::chrono::duration<double, std::micro>(t1 - t0).count();
         prof_.run_us += std::chrono::duration<double, std::micro>(t2 - t1).count();
     }
+    if (profiler_) profiler_->collect();
     if (logits) std::memcpy(logits, logits_.mapped(), rows * p_.n_vocab * sizeof(float));
 }
 
@@ -288,6 +353,14 @@ const VulkanBackend& as_vulkan(const Backend& b) {
 }
 
 }  // namespace
+
+std::string vulkan_enable_profiling(Backend& backend) {
+    auto* v = dynamic_cast<VulkanBackend*>(&backend);
+    if (!v) fail("not a Vulkan backend: ", backend.name());
+    return v->enable_profiling();
+}
+
+VulkanProfile vulkan_profile(const Backend& backend) { return as_vulkan(backend).profile(); }
 
 VulkanMemoryUsage vulkan_device_memory(const Backend& backend) {
     const vk::Device& dev = as_vulkan(backend).device();

@@ -35,4 +35,31 @@ VulkanMemoryUsage vulkan_device_memory(const Backend& backend);
 // driver figure is absent because its device is gone). For leak checks.
 std::function<VulkanMemoryUsage()> vulkan_memory_probe(const Backend& backend);
 
+// Profile of a Vulkan backend (LLAMADESK_VK_PROFILE=1, or vulkan_enable_profiling()): host time
+// per batch and, where the queue has timestamps, GPU time per op summed over the backend's life.
+struct VulkanOpTime {
+    std::string op;         // "<decode|prompt> <op>", e.g. "decode matvec q4_k attn_q", "prompt rope_store"
+    uint64_t calls = 0;
+    double total_us = 0;    // from the previous stamp: the op plus the barrier and launch before it
+    double weight_bytes = 0;  // weight bytes read over all calls (matvec/matmul/get_rows), else 0
+};
+struct VulkanProfile {
+    uint64_t batches = 0;   // command buffers submitted by forward()
+    double record_us = 0, run_us = 0;  // host: recording, and submit to fence (sums)
+    bool timestamps = false;  // false: profiling off or the device has none (`note` says which)
+    std::string note;
+    uint64_t gpu_batches = 0;
+    double gpu_us = 0;      // first to last stamp, summed: = the sum of ops' total_us
+    uint64_t dropped_marks = 0;
+    std::vector<VulkanOpTime> ops;  // by total time, largest first
+};
+// Starts profiling `backend` from its next batch (what LLAMADESK_VK_PROFILE=1 does at creation).
+// Returns "" when GPU timestamps run, else the one-line reason they cannot (host times still do).
+// Throws ld::Error when `backend` is not a Vulkan backend.
+std::string vulkan_enable_profiling(Backend& backend);
+VulkanProfile vulkan_profile(const Backend& backend);
+// The table printed at the backend's destruction when profiling: op, calls, total ms, mean us,
+// % of GPU time, GB/s of weight bytes.
+std::string format_vulkan_profile(const VulkanProfile& p);
+
 }  // namespace ld
