@@ -40,9 +40,6 @@ std::vector<std::string> candidates() {
         out.push_back(dir + "/libllamadesk_cuda.so");
         out.push_back(dir + "/../lib/llamadesk/libllamadesk_cuda.so");
     }
-#ifdef LLAMADESK_CUDA_PLUGIN_BUILD_PATH
-    out.push_back(LLAMADESK_CUDA_PLUGIN_BUILD_PATH);
-#endif
     return out;
 }
 

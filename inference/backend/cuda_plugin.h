@@ -1,8 +1,8 @@
 #pragma once
 // The engine's side of the CUDA backend: finds libllamadesk_cuda.so at run time and dlopens it
 // (so binaries run unchanged on machines without CUDA). Searched in order:
-// $LLAMADESK_CUDA_PLUGIN, <exe dir>/libllamadesk_cuda.so, <exe dir>/../lib/llamadesk/, then the
-// build tree it was configured in.
+// $LLAMADESK_CUDA_PLUGIN, <exe dir>/libllamadesk_cuda.so, <exe dir>/../lib/llamadesk/ (in the build
+// tree, links beside the executables play the first part).
 #include <memory>
 #include <string>
 #include <vector>
