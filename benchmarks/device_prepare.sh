@@ -1,0 +1,23 @@
+#!/bin/bash
+# Builds, on this (Debian) machine, what benchmarks/device_run.sh runs on the lent GPU machine:
+# the engine-only CLI with Vulkan and CUDA, the CUDA plugin, the GPU test binaries and the copy-
+# bandwidth probe, into .devbin/ (with the shared libraries the device lacks), and the reference
+# models the tests read into .devshared/. Both folders are git-ignored (.git/info/exclude) and
+# travel with the call as `carry`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED=${LLAMADESK_SHARED_DIR:-$PWD/../shared}
+cmake -S . -B build-dev -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLAMADESK_ENGINE_ONLY=ON \
+  -DLLAMADESK_VULKAN=ON -DLLAMADESK_CUDA=ON -DLLAMADESK_SHARED_DIR="$SHARED" >/dev/null
+ninja -C build-dev
+rm -rf .devbin .devshared; mkdir -p .devbin .devshared/models
+cp build-dev/app/cli/llamadesk-cli .devbin/
+find build-dev -name 'libllamadesk_cuda.so' -exec cp {} .devbin/ \;
+find build-dev -type f -perm -u+x \( -name 'test_cuda_*' -o -name 'test_vk_*' -o -name cuda_copy_bw \) -exec cp {} .devbin/ \;
+strip .devbin/* 2>/dev/null || true
+cp -L /lib/x86_64-linux-gnu/libsentencepiece.so.0 .devbin/
+for f in stories260K.gguf stories260K.reference.txt tiny-llama31-random-f16.gguf \
+         tiny-llama31-random-f16.plain.logits.f32 tiny-llama31-random-f16.reference.json; do
+  cp "$SHARED/models/$f" .devshared/models/
+done
+du -sh .devbin .devshared .gl; ls .devbin
