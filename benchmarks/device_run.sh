@@ -32,7 +32,7 @@ run_tests() {  # label, binaries...
     [ -x "$t" ] || continue
     local n; n=$(basename "$t")
     timeout 180 "$t" --gtest_color=no > "$LOG/$n.log" 2>&1; local rc=$?
-    say "test $n: rc=$rc $(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$LOG/$n.log" | tr '\n' ' ')"
+    say "test $n: rc=$rc $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?[,.]' "$LOG/$n.log" | tr '\n' ' ')"
     grep -E '^\[  FAILED  \]' "$LOG/$n.log" | head -5 | tee -a "$SUMMARY"
   done
 }
