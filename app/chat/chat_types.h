@@ -6,6 +6,8 @@
 #include <atomic>
 #include <memory>
 
+#include "app/history/history_types.h"
+
 namespace ld::chat {
 
 // What the user chose in the settings panel (or on the command line) for loading a model.
@@ -28,9 +30,8 @@ struct SamplingConfig {
     quint64 seed = 0;                          // 0 = a fresh random seed per reply
 };
 
-// History rows the app writes about the chat itself ("report.pdf: the PDF is password-protected"):
-// stored and shown like messages, never sent to the model.
-inline constexpr const char* kNoticeRole = "notice";
+// History rows about the chat itself (history::kNoticeRole): stored and shown, never sent to the model.
+inline constexpr const char* kNoticeRole = history::kNoticeRole;
 
 struct PromptMessage {
     QString role;      // "system" | "user" | "assistant"

@@ -366,6 +366,21 @@ Result<QList<Message>> HistoryDatabase::activeBranch(qint64 conversationId) {
 
 Result<Message> HistoryDatabase::beginReply(qint64 conversationId, std::optional<qint64> parentId,
                                             const QString& model) {
+    // A notice stored between a message and its reply (a bad file dropped meanwhile) hangs under
+    // the message; a reply under the same message would be its sibling and push it off the active
+    // branch. So when the current leaf is such a chain of notices below the parent, the reply
+    // goes under the last of them. Regenerating (the leaf is an earlier reply) is unaffected.
+    if (parentId) {
+        const Result<Conversation> c = conversation(conversationId);
+        if (!c) return Result<Message>::failure(c.error());
+        std::optional<qint64> at = c->currentLeafId;
+        while (at && *at != *parentId) {
+            const Result<Message> row = message(*at);
+            if (!row || row->role != QLatin1String(kNoticeRole)) break;
+            at = row->parentId;
+        }
+        if (at && *at == *parentId) parentId = c->currentLeafId;
+    }
     NewMessage m;
     m.conversationId = conversationId;
     m.parentId = parentId;

@@ -10,6 +10,10 @@
 
 namespace ld::history {
 
+// Rows the app writes about the chat itself ("report.pdf: the PDF is password-protected"): stored
+// and shown like messages, never sent to the model.
+inline constexpr const char* kNoticeRole = "notice";
+
 // The state of one message's content. `streaming` exists only while a reply is being written;
 // one found at open time belonged to a process that died, and becomes `interrupted`.
 enum class MessageStatus { Complete, Streaming, Interrupted, Error };

@@ -211,6 +211,32 @@ private slots:
         QCOMPARE(again.recoveredInterrupted, 0);
     }
 
+    void noticeBetweenMessageAndReplyStaysOnTheBranch() {
+        // A bad file dropped while a reply is about to start: its notice lands under the user's
+        // message, and the reply must continue below it instead of hiding it on a side branch.
+        auto db = openOrFail(path_);
+        QVERIFY(db);
+        const qint64 c = newConversation(*db);
+        const Message u = add(*db, c, QStringLiteral("user"), QStringLiteral("Summarize this."));
+        const Message n1 = add(*db, c, QString::fromLatin1(kNoticeRole), QStringLiteral("a.bin: not a document"));
+        const Message n2 = add(*db, c, QString::fromLatin1(kNoticeRole), QStringLiteral("b.pdf: encrypted"));
+        QCOMPARE(n1.parentId, std::optional<qint64>(u.id));
+        const Result<Message> r = db->beginReply(c, u.id, QStringLiteral("m"));
+        QVERIFY(r);
+        QCOMPARE(r->parentId, std::optional<qint64>(n2.id));
+        QVERIFY(db->finishMessage(r->id, QStringLiteral("Done."), MessageStatus::Complete, {}));
+        auto branch = db->activeBranch(c);
+        QVERIFY(branch);
+        QCOMPARE(branch->size(), 4);
+        QCOMPARE(branch->at(1).id, n1.id);
+        QCOMPARE(branch->at(2).id, n2.id);
+        QCOMPARE(branch->at(3).content, QStringLiteral("Done."));
+        // Regenerating from the user message still makes a sibling of the first reply's chain.
+        const Result<Message> again = db->beginReply(c, u.id, QStringLiteral("m"));
+        QVERIFY(again);
+        QCOMPARE(again->parentId, std::optional<qint64>(u.id));
+    }
+
     void branchesKeepEarlierReplies() {
         auto db = openOrFail(path_);
         QVERIFY(db);
