@@ -23,42 +23,6 @@ const char* kTiny31 = "models/tiny-llama31-random-f16.gguf";
         if (list_cuda_devices(&why_).empty()) GTEST_SKIP() << "no usable CUDA device: " << why_;     \
     } while (0)
 
-std::unique_ptr<Backend> cuda_backend(const Model& m, int n_ctx = 512, int n_batch = 256) {
-    BackendOptions o;
-    o.kind = "cuda";
-    o.n_ctx = n_ctx;
-    o.n_batch = n_batch;
-    return create_backend(m, o);
-}
-
-LoadedModel load_cuda(const std::string& path, int n_ctx = 512, int n_batch = 256) {
-    LoadedModel m;
-    m.model = load_model(path);
-    m.tok = Tokenizer::create(m.model->vocab);
-    m.backend = cuda_backend(*m.model, n_ctx, n_batch);
-    return m;
-}
-
-std::string stories_reference() {
-    std::vector<char> raw = read_file(shared_path("models/stories260K.reference.txt"));
-    std::string text(raw.begin(), raw.end()), out;
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t nl = text.find('\n', pos);
-        if (nl == std::string::npos) nl = text.size();
-        if (text[pos] != '#') out += text.substr(pos, nl - pos + 1);
-        pos = nl + 1;
-    }
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
-}
-
-std::vector<float> logits_of(Backend& b, const std::vector<int32_t>& ids, bool all) {
-    std::vector<float> out((all ? ids.size() : 1) * size_t(b.vocab_size()));
-    b.forward(ids.data(), int(ids.size()), 0, out.data(), all);
-    return out;
-}
-
 void expect_finite(const std::vector<float>& v, const std::string& what) {
     size_t bad = 0;
     for (float x : v) bad += std::isfinite(x) ? 0 : 1;
@@ -69,7 +33,7 @@ TEST(CudaStories260K, GreedyEqualsLlama2cReference) {
     LD_REQUIRE_CUDA_DEVICE();
     LD_REQUIRE_SHARED(kStories);
     const std::string ref = stories_reference();
-    LoadedModel m = load_cuda(shared_path(kStories));
+    LoadedModel m = load_on("cuda", shared_path(kStories));
     EXPECT_EQ(m.backend->name().rfind("cuda (", 0), 0u) << m.backend->name();
     const std::string prompt = "Once upon a time";
     const std::string text = prompt + greedy(m, tokenize_prompt(*m.tok, prompt), 80);
@@ -82,8 +46,8 @@ TEST(CudaStories260K, LogitsMatchCpuBatchedAndStepped) {
     LD_REQUIRE_CUDA_DEVICE();
     LD_REQUIRE_SHARED(kStories);
     LoadedModel cpu = load(shared_path(kStories), 2);
-    LoadedModel gpu = load_cuda(shared_path(kStories), 512, 256);
-    LoadedModel gpu_small = load_cuda(shared_path(kStories), 512, 3);
+    LoadedModel gpu = load_on("cuda", shared_path(kStories), 512, 256);
+    LoadedModel gpu_small = load_on("cuda", shared_path(kStories), 512, 3);
     const std::vector<int32_t> ids =
         tokenize_prompt(*cpu.tok, "Once upon a time, there was a little dog who liked to run.");
     const size_t nv = size_t(cpu.backend->vocab_size());
@@ -114,7 +78,7 @@ TEST(CudaTiny31, LogitsMatchTransformersAndCpu) {
     for (const json::Value& v : doc.find("case")->find("greedy_24")->array) greedy_ref.push_back(int32_t(v.as_int("id")));
     const std::vector<float> expected = read_f32(shared_path("models/tiny-llama31-random-f16.plain.logits.f32"));
 
-    LoadedModel gpu = load_cuda(shared_path(kTiny31));
+    LoadedModel gpu = load_on("cuda", shared_path(kTiny31));
     const std::vector<float> logits = logits_of(*gpu.backend, ids, false);
     ASSERT_EQ(logits.size(), expected.size());
     expect_finite(logits, "tiny31");
@@ -167,7 +131,7 @@ TEST_P(CudaSynthetic, LogitsMatchCpu) {
     o.n_ctx = 256;
     o.n_threads = 2;
     std::unique_ptr<Backend> cpu = create_cpu_backend(*m, o);
-    std::unique_ptr<Backend> gpu = cuda_backend(*m, 256);
+    std::unique_ptr<Backend> gpu = backend_on("cuda", *m, 256);
     std::vector<int32_t> ids;
     for (int i = 0; i < 21; ++i) ids.push_back((i * 37 + 5) % n_vocab);
     const std::vector<float> want = logits_of(*cpu, ids, true), got = logits_of(*gpu, ids, true);
@@ -198,8 +162,8 @@ TEST(CudaBackend, LongPromptBatchesAndDecodeAgree) {
     o.n_threads = 2;
     o.n_batch = 128;
     std::unique_ptr<Backend> cpu = create_cpu_backend(*m, o);
-    std::unique_ptr<Backend> gpu = cuda_backend(*m, 1024, 128);
-    std::unique_ptr<Backend> stepped = cuda_backend(*m, 1024, 128);
+    std::unique_ptr<Backend> gpu = backend_on("cuda", *m, 1024, 128);
+    std::unique_ptr<Backend> stepped = backend_on("cuda", *m, 1024, 128);
     std::vector<int32_t> ids;
     for (int i = 0; i < 600; ++i) ids.push_back((i * 131 + 17) % nv);
     std::vector<float> want(static_cast<size_t>(nv)), got(static_cast<size_t>(nv)), step(static_cast<size_t>(nv));
@@ -246,7 +210,7 @@ TEST(CudaBackend, ErrorsAreClear) {
     o.kv_type = GgmlType::F16;
     EXPECT_EQ(create_backend(*m, o)->name().rfind("cuda", 0), 0u);
     // Context overflow and bad token ids are errors, not crashes.
-    std::unique_ptr<Backend> v = cuda_backend(*m, 16);
+    std::unique_ptr<Backend> v = backend_on("cuda", *m, 16);
     std::vector<int32_t> ids(17, 1);
     std::vector<float> out(size_t(v->vocab_size()));
     EXPECT_THROW(v->forward(ids.data(), 17, 0, out.data(), false), Error);
@@ -259,7 +223,7 @@ TEST(CudaBackend, ErrorsAreClear) {
     // A model that cannot fit: the error says how much it needs.
     std::unique_ptr<Model> tiny = small_synthetic("q8_0", 1 << 30);
     try {
-        cuda_backend(*tiny, 1 << 30, 256);
+        backend_on("cuda", *tiny, 1 << 30, 256);
         ADD_FAILURE() << "expected an out-of-memory error";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("MiB"), std::string::npos) << e.what();
@@ -275,7 +239,7 @@ TEST(CudaBackend, LoadingTwentyTimesReturnsMemory) {
     // One load first doing what each loop pass does: CUDA loads kernel modules (ours and
     // cuBLAS's) lazily on first use and keeps them.
     {
-        std::unique_ptr<Backend> b = cuda_backend(*m, 64, 8);
+        std::unique_ptr<Backend> b = backend_on("cuda", *m, 64, 8);
         std::vector<int32_t> two = {1, 2};
         b->forward(two.data(), 2, 0, out.data(), false);
         b->forward(&tok, 1, 2, out.data(), false);
@@ -283,7 +247,7 @@ TEST(CudaBackend, LoadingTwentyTimesReturnsMemory) {
     }
     const uint64_t free0 = ops->memory().free_bytes;
     for (int i = 0; i < 20; ++i) {
-        std::unique_ptr<Backend> b = cuda_backend(*m, 64, 8);
+        std::unique_ptr<Backend> b = backend_on("cuda", *m, 64, 8);
         if (i == 0) {
             const cuda::MemoryInfo in_use = cuda_device_memory(*b);
             EXPECT_LT(in_use.free_bytes, free0) << "a loaded backend uses device memory";

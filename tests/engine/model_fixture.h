@@ -32,6 +32,46 @@ inline LoadedModel load(const std::string& path, int n_threads = 2, GgmlType kv 
     return m;
 }
 
+// The same model on a named backend ("vulkan", "cuda", ...), default CPU options otherwise.
+inline std::unique_ptr<Backend> backend_on(const std::string& kind, const Model& m, int n_ctx = 512,
+                                           int n_batch = 256) {
+    BackendOptions o;
+    o.kind = kind;
+    o.n_ctx = n_ctx;
+    o.n_batch = n_batch;
+    return create_backend(m, o);
+}
+
+inline LoadedModel load_on(const std::string& kind, const std::string& path, int n_ctx = 512, int n_batch = 256) {
+    LoadedModel m;
+    m.model = load_model(path);
+    m.tok = Tokenizer::create(m.model->vocab);
+    m.backend = backend_on(kind, *m.model, n_ctx, n_batch);
+    return m;
+}
+
+// llama2.c's greedy stories260K text (models/stories260K.reference.txt without its '#' lines).
+inline std::string stories_reference() {
+    std::vector<char> raw = read_file(shared_path("models/stories260K.reference.txt"));
+    std::string text(raw.begin(), raw.end()), out;
+    size_t pos = 0;
+    while (pos < text.size()) {
+        size_t nl = text.find('\n', pos);
+        if (nl == std::string::npos) nl = text.size();
+        if (text[pos] != '#') out += text.substr(pos, nl - pos + 1);
+        pos = nl + 1;
+    }
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+}
+
+// Logits of ids run from position 0: the last token's, or every token's with all.
+inline std::vector<float> logits_of(Backend& b, const std::vector<int32_t>& ids, bool all) {
+    std::vector<float> out((all ? ids.size() : 1) * size_t(b.vocab_size()));
+    b.forward(ids.data(), int(ids.size()), 0, out.data(), all);
+    return out;
+}
+
 inline std::string greedy(LoadedModel& m, const std::vector<int32_t>& prompt, int n) {
     Session s(*m.model, *m.backend, *m.tok);
     GenerateOptions opt;

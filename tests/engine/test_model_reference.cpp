@@ -12,20 +12,6 @@ namespace {
 const char* kStories = "models/stories260K.gguf";
 const char* kTiny31 = "models/tiny-llama31-random-f16.gguf";
 
-std::string stories_reference() {
-    std::vector<char> raw = read_file(shared_path("models/stories260K.reference.txt"));
-    std::string text(raw.begin(), raw.end()), out;
-    size_t pos = 0;
-    while (pos < text.size()) {  // drop the '#' comment lines
-        size_t nl = text.find('\n', pos);
-        if (nl == std::string::npos) nl = text.size();
-        if (text[pos] != '#') out += text.substr(pos, nl - pos + 1);
-        pos = nl + 1;
-    }
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
-}
-
 TEST(Stories260K, GreedyEqualsLlama2cReference) {
     LD_REQUIRE_SHARED(kStories);
     const std::string ref = stories_reference();

@@ -16,47 +16,11 @@ namespace {
 const char* kStories = "models/stories260K.gguf";
 const char* kTiny31 = "models/tiny-llama31-random-f16.gguf";
 
-std::unique_ptr<Backend> vulkan_backend(const Model& m, int n_ctx = 512, int n_batch = 256) {
-    BackendOptions o;
-    o.kind = "vulkan";
-    o.n_ctx = n_ctx;
-    o.n_batch = n_batch;
-    return create_backend(m, o);
-}
-
-LoadedModel load_vulkan(const std::string& path, int n_ctx = 512, int n_batch = 256) {
-    LoadedModel m;
-    m.model = load_model(path);
-    m.tok = Tokenizer::create(m.model->vocab);
-    m.backend = vulkan_backend(*m.model, n_ctx, n_batch);
-    return m;
-}
-
-std::string stories_reference() {
-    std::vector<char> raw = read_file(shared_path("models/stories260K.reference.txt"));
-    std::string text(raw.begin(), raw.end()), out;
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t nl = text.find('\n', pos);
-        if (nl == std::string::npos) nl = text.size();
-        if (text[pos] != '#') out += text.substr(pos, nl - pos + 1);
-        pos = nl + 1;
-    }
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return out;
-}
-
-std::vector<float> logits_of(Backend& b, const std::vector<int32_t>& ids, bool all) {
-    std::vector<float> out((all ? ids.size() : 1) * size_t(b.vocab_size()));
-    b.forward(ids.data(), int(ids.size()), 0, out.data(), all);
-    return out;
-}
-
 TEST(VkStories260K, GreedyEqualsLlama2cReference) {
     LD_REQUIRE_VULKAN(env);
     LD_REQUIRE_SHARED(kStories);
     const std::string ref = stories_reference();
-    LoadedModel m = load_vulkan(shared_path(kStories));
+    LoadedModel m = load_on("vulkan", shared_path(kStories));
     EXPECT_NE(m.backend->name().find("vulkan"), std::string::npos);
     const std::string prompt = "Once upon a time";
     const std::string text = prompt + greedy(m, tokenize_prompt(*m.tok, prompt), 80);
@@ -69,8 +33,8 @@ TEST(VkStories260K, LogitsMatchCpuBatchedAndStepped) {
     LD_REQUIRE_VULKAN(env);
     LD_REQUIRE_SHARED(kStories);
     LoadedModel cpu = load(shared_path(kStories), 2);
-    LoadedModel gpu = load_vulkan(shared_path(kStories), 512, 256);
-    LoadedModel gpu_small = load_vulkan(shared_path(kStories), 512, 3);
+    LoadedModel gpu = load_on("vulkan", shared_path(kStories), 512, 256);
+    LoadedModel gpu_small = load_on("vulkan", shared_path(kStories), 512, 3);
     const std::vector<int32_t> ids = tokenize_prompt(*cpu.tok, "Once upon a time, there was a little dog who liked to run.");
     const size_t nv = size_t(cpu.backend->vocab_size());
     const std::vector<float> want = logits_of(*cpu.backend, ids, true);
@@ -100,7 +64,7 @@ TEST(VkTiny31, LogitsMatchTransformersAndCpu) {
     for (const json::Value& v : doc.find("case")->find("greedy_24")->array) greedy_ref.push_back(int32_t(v.as_int("id")));
     const std::vector<float> expected = read_f32(shared_path("models/tiny-llama31-random-f16.plain.logits.f32"));
 
-    LoadedModel gpu = load_vulkan(shared_path(kTiny31));
+    LoadedModel gpu = load_on("vulkan", shared_path(kTiny31));
     const std::vector<float> logits = logits_of(*gpu.backend, ids, false);
     ASSERT_EQ(logits.size(), expected.size());
     for (float x : logits) ASSERT_TRUE(std::isfinite(x));
@@ -146,7 +110,7 @@ TEST_P(VkSynthetic, LogitsMatchCpu) {
     o.n_ctx = 256;
     o.n_threads = 2;
     std::unique_ptr<Backend> cpu = create_cpu_backend(*m, o);
-    std::unique_ptr<Backend> gpu = vulkan_backend(*m, 256);
+    std::unique_ptr<Backend> gpu = backend_on("vulkan", *m, 256);
     std::vector<int32_t> ids;
     for (int i = 0; i < 21; ++i) ids.push_back((i * 37 + 5) % p.n_vocab);
     const std::vector<float> want = logits_of(*cpu, ids, true), got = logits_of(*gpu, ids, true);
@@ -182,7 +146,7 @@ TEST(VkBackend, ErrorsAreClear) {
     std::unique_ptr<Backend> b = create_backend(*m, o);
     if (!vulkan_gpu_available()) EXPECT_EQ(b->name().rfind("cpu", 0), 0u) << b->name();
     // Context overflow is an error, not a crash.
-    std::unique_ptr<Backend> v = vulkan_backend(*m, 16);
+    std::unique_ptr<Backend> v = backend_on("vulkan", *m, 16);
     std::vector<int32_t> ids(17, 1);
     std::vector<float> out(size_t(v->vocab_size()));
     EXPECT_THROW(v->forward(ids.data(), 17, 0, out.data(), false), Error);
@@ -195,7 +159,7 @@ TEST(VkBackend, LoadingTwentyTimesWorks) {
     const int32_t tok = 1;
     std::vector<float> first, out(512);
     for (int i = 0; i < 20; ++i) {
-        std::unique_ptr<Backend> b = vulkan_backend(*m, 64, 8);
+        std::unique_ptr<Backend> b = backend_on("vulkan", *m, 64, 8);
         b->forward(&tok, 1, 0, out.data(), false);
         if (first.empty()) first = out;
         EXPECT_EQ(out, first) << "load " << i;

@@ -13,14 +13,6 @@ namespace {
 
 const char* kStories = "models/stories260K.gguf";
 
-std::unique_ptr<Backend> vulkan_backend(const Model& m) {
-    BackendOptions o;
-    o.kind = "vulkan";
-    o.n_ctx = 256;
-    o.n_batch = 64;
-    return create_backend(m, o);
-}
-
 // An 8-token prompt, then `steps` decode steps; returns the last logits.
 std::vector<float> run(Backend& b, int steps) {
     std::vector<int32_t> ids = {1, 403, 407, 261, 378, 77, 308, 274};
@@ -37,8 +29,8 @@ TEST(VkProfile, EveryOpTimedAndWithinSubmitToFence) {
     LD_REQUIRE_VULKAN(env);
     LD_REQUIRE_SHARED(kStories);
     std::unique_ptr<Model> model = load_model(shared_path(kStories));
-    std::unique_ptr<Backend> plain = vulkan_backend(*model);
-    std::unique_ptr<Backend> prof = vulkan_backend(*model);
+    std::unique_ptr<Backend> plain = backend_on("vulkan", *model, 256, 64);
+    std::unique_ptr<Backend> prof = backend_on("vulkan", *model, 256, 64);
     if (std::getenv("LLAMADESK_VK_PROFILE") == nullptr) {  // off unless asked: nothing recorded
         const VulkanProfile off = vulkan_profile(*plain);
         EXPECT_FALSE(off.timestamps);
