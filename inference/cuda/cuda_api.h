@@ -17,7 +17,7 @@ namespace ld::cuda {
 // Bumped whenever anything declared here or a struct the plugin reads (Model, BackendOptions)
 // changes shape; the engine refuses a plugin built against different headers.
 inline uint64_t abi_tag() {
-    return 3u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
+    return 4u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
            (uint64_t(sizeof(LlamaParams)) << 40) ^ (uint64_t(sizeof(Weight)) << 52);
 }
 
@@ -54,6 +54,10 @@ public:
     virtual std::vector<float> rmsnorm(const std::vector<float>& x, const std::vector<float>& w, int n,
                                        float eps) = 0;
     virtual std::vector<float> swiglu(const std::vector<float>& g, const std::vector<float>& u) = 0;
+    // One row's RMSNorm with the int8 quantization of the decode path: returns the f32 output
+    // (n), then d * q per element (n), then per group of 32 the stored {d, s0, s1} (3 * n / 32).
+    virtual std::vector<float> rmsnorm_q8(const std::vector<float>& x, const std::vector<float>& w, int n,
+                                          float eps) = 0;
     // RoPE of q (B, n_heads*head_dim) and k (B, n_kv*head_dim) at positions pos.., k and v
     // stored to an f16 cache; returns q rotated, then the cache rows of k, then v (as f32).
     virtual std::vector<float> rope_store(const std::vector<float>& q, const std::vector<float>& k,

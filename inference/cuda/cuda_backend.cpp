@@ -78,6 +78,7 @@ private:
     StreamHolder stream_holder_;
     cudaStream_t stream_ = nullptr;
     bool use_graph_ = true;
+    bool use_q8_ = true;  // decode matvecs on int8 activations (LLAMADESK_CUDA_Q8=0: f32)
     cudaGraph_t graph_ = nullptr;
     cudaGraphExec_t graph_exec_ = nullptr;
 
@@ -92,6 +93,8 @@ private:
     PinnedBuffer meta_host_;
     // Activations of one batch, row-major (B, width).
     DeviceBuffer x_, xn_, q_, k_, v_, att_, g_, u_, logits_, part_;
+    DeviceBuffer xq_, xds_;  // one decode activation as int8, (max width) and (max width / 32) float4
+    Q8Act q8_;
     std::unique_ptr<Matmul> mm_;
 };
 
@@ -108,6 +111,7 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
     LD_CUDA(cudaGetDeviceProperties(&prop, dev_));
     device_name_ = prop.name;
     if (const char* env = std::getenv("LLAMADESK_CUDA_GRAPH"); env && std::string(env) == "0") use_graph_ = false;
+    if (const char* env = std::getenv("LLAMADESK_CUDA_Q8"); env && std::string(env) == "0") use_q8_ = false;
 
     attn_chunk_ = attention_chunk(n_ctx_);
     attn_chunks_max_ = (n_ctx_ + attn_chunk_ - 1) / attn_chunk_;
@@ -131,7 +135,8 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
     const size_t part_floats = size_t(std::min(n_batch_, kAttnSlice)) * p_.n_heads * attn_chunks_max_ * (p_.head_dim + 2);
     const size_t act_bytes = 4 * B * (2 * size_t(p_.dim) + 2 * size_t(p_.q_dim()) + 2 * size_t(p_.kv_dim()) +
                                       2 * size_t(p_.ffn_dim) + size_t(p_.n_vocab)) +
-                             4 * part_floats + Matmul::scratch_bytes(max_ne0, n_batch_, max_rows);
+                             4 * part_floats + Matmul::scratch_bytes(max_ne0, n_batch_, max_rows) +
+                             size_t(max_ne0) + 16 * size_t(max_ne0 / 32 + 1);
     const size_t need = weight_bytes + 2 * kv_bytes + act_bytes;
     size_t free_b = 0, total_b = 0;
     LD_CUDA(cudaMemGetInfo(&free_b, &total_b));
@@ -171,6 +176,10 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
     u_ = DeviceBuffer(4 * B * p_.ffn_dim, "activations");
     logits_ = DeviceBuffer(4 * B * p_.n_vocab, "logits");
     part_ = DeviceBuffer(4 * part_floats, "attention partials");
+    xq_ = DeviceBuffer(size_t(max_ne0), "int8 activations");
+    xds_ = DeviceBuffer(16 * size_t(max_ne0 / 32 + 1), "int8 activation scales");
+    q8_.q = xq_.as<int8_t>();
+    q8_.ds = xds_.as<float4>();
     mm_ = std::make_unique<Matmul>(stream_, max_ne0, n_batch_, max_rows);
     LD_CUDA(cudaStreamSynchronize(stream_));
 }
@@ -238,15 +247,23 @@ void CudaBackend::upload_weights(const Model& m, const LoadProgress& progress) {
         total += align_up(w->nbytes);
         raw += w->nbytes;
     }
-    // Through a pinned staging buffer in slices, so progress moves and a cancel lands quickly.
-    const size_t slice = std::min<size_t>(size_t(64) << 20, std::max<size_t>(total, 1));
+    // Through a pinned staging buffer in slices of whole rows, so progress moves and a cancel
+    // lands quickly; rows are rewritten into their device layout on the way (kernels.h).
+    size_t slice = size_t(64) << 20;
+    for (const Weight* w : unique) slice = std::max(slice, w->row_bytes());
+    slice = std::min(slice, std::max<size_t>(total, 1));
     PinnedBuffer staging(slice);
     size_t done = 0;
     uint8_t* base = weights_.as<uint8_t>();
     for (const Weight* w : unique) {
-        for (size_t off = 0; off < w->nbytes; off += slice) {
-            const size_t n = std::min(slice, w->nbytes - off);
-            std::memcpy(staging.as(), w->data + off, n);
+        const size_t rb = std::max<size_t>(1, w->row_bytes());
+        const size_t step = w->nbytes % rb == 0 ? slice / rb * rb : slice;
+        for (size_t off = 0; off < w->nbytes; off += step) {
+            const size_t n = std::min(step, w->nbytes - off);
+            if (w->nbytes % rb == 0)
+                to_device_layout(w->type, w->ne0, int64_t(n / rb), w->data + off, staging.as<uint8_t>());
+            else
+                std::memcpy(staging.as(), w->data + off, n);
             LD_CUDA(cudaMemcpyAsync(base + offset[w->data] + off, staging.as(), n, cudaMemcpyHostToDevice, stream_));
             LD_CUDA(cudaStreamSynchronize(stream_));  // before the staging buffer is refilled
             done += n;
@@ -256,7 +273,7 @@ void CudaBackend::upload_weights(const Model& m, const LoadProgress& progress) {
     }
     auto dev = [&](const Weight& w) {
         DevWeight d;
-        d.type = w.type;
+        d.type = device_type(w.type, w.ne0);
         d.ne0 = w.ne0;
         d.ne1 = w.ne1;
         d.row_bytes = w.row_bytes();
@@ -351,16 +368,27 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows) {
     const int32_t* d_tok = d_pos + 1;
     float* x = x_.as<float>();
     float* xn = xn_.as<float>();
+    // One token: the RMSNorms also quantize their output for the int8 matvecs, and the other
+    // matvec inputs (attention output, SwiGLU) are quantized when their weights use it.
+    const bool q8 = B == 1 && use_q8_;
+    const Q8Act* xq = q8 ? &q8_ : nullptr;
+    auto norm = [&](const float* in, const float* w, float* out, int rows) {
+        if (rows == 1) launch_rmsnorm_q8(in, w, out, q8 && dim % 32 == 0 ? q8_ : Q8Act{}, dim, p_.norm_eps, stream_);
+        else launch_rmsnorm(in, w, out, dim, rows, p_.norm_eps, stream_);
+    };
+    auto quantize_for = [&](const DevWeight& w, const float* in) {
+        if (q8 && has_q8_dot(w.type)) launch_quantize_q8(in, int(w.ne0), q8_, stream_);
+    };
     launch_dequant(tok_embd_.type, tok_embd_.data, tok_embd_.row_bytes, dim, d_tok, 0, B, x, false, stream_);
     const size_t layer_kv = size_t(n_ctx_) * size_t(kvd);
     for (int l = 0; l < p_.n_layers; ++l) {
         const DevLayer& L = layers_[size_t(l)];
         uint16_t* kc = k_cache_.as<uint16_t>() + size_t(l) * layer_kv;
         uint16_t* vc = v_cache_.as<uint16_t>() + size_t(l) * layer_kv;
-        launch_rmsnorm(x, L.attn_norm, xn, dim, B, p_.norm_eps, stream_);
+        norm(x, L.attn_norm, xn, B);
         const DevWeight* qkv[] = {&L.wq, &L.wk, &L.wv};
         float* qkv_out[] = {q_.as<float>(), k_.as<float>(), v_.as<float>()};
-        mm_->run_shared_input(qkv, qkv_out, 3, xn, B);
+        mm_->run_shared_input(qkv, qkv_out, 3, xn, B, xq);
         launch_rope_store(q_.as<float>(), k_.as<float>(), v_.as<float>(), kc, vc, d_pos, B, p_.n_heads, p_.n_kv_heads,
                           hd, p_.rope_dim, inv_freq_.as<float>(), stream_);
         AttnArgs a;
@@ -381,14 +409,16 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows) {
             a.n_tok = std::min(kAttnSlice, B - t0);
             launch_attention(a, stream_);
         }
-        mm_->run(L.wo, att_.as<float>(), B, x, true);
-        launch_rmsnorm(x, L.ffn_norm, xn, dim, B, p_.norm_eps, stream_);
-        mm_->gate_up(L.w_gate, L.w_up, xn, B, g_.as<float>(), u_.as<float>());
-        mm_->run(L.w_down, g_.as<float>(), B, x, true);
+        quantize_for(L.wo, att_.as<float>());
+        mm_->run(L.wo, att_.as<float>(), B, x, true, xq);
+        norm(x, L.ffn_norm, xn, B);
+        mm_->gate_up(L.w_gate, L.w_up, xn, B, g_.as<float>(), u_.as<float>(), xq);
+        quantize_for(L.w_down, g_.as<float>());
+        mm_->run(L.w_down, g_.as<float>(), B, x, true, xq);
     }
     if (out_rows == 0) return;
-    launch_rmsnorm(x + size_t(out_first) * dim, output_norm_, xn, dim, out_rows, p_.norm_eps, stream_);
-    mm_->run(output_, xn, out_rows, logits_.as<float>(), false);
+    norm(x + size_t(out_first) * dim, output_norm_, xn, out_rows);
+    mm_->run(output_, xn, out_rows, logits_.as<float>(), false, out_rows == 1 ? xq : nullptr);
 }
 
 }  // namespace

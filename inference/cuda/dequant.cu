@@ -11,9 +11,10 @@ namespace ld::cuda {
 namespace {
 
 // One thread per 8 elements: grid.x covers a row's chunks, grid.y the rows.
-template <GgmlType T, bool F16>
+template <uint32_t TI, bool F16>  // the type as its number (see matvec.cu)
 __global__ void dequant_kernel(const uint8_t* __restrict__ w, size_t row_bytes, int ne0,
                                const int32_t* __restrict__ ids, int64_t row0, void* __restrict__ out) {
+    constexpr GgmlType T = GgmlType(TI);
     const int i = (blockIdx.x * blockDim.x + threadIdx.x) * 8;
     if (i >= ne0) return;
     const int r = blockIdx.y;
@@ -70,17 +71,17 @@ void launch_dequant(GgmlType t, const uint8_t* w, size_t row_bytes, int ne0, con
         const dim3 g(unsigned((ne0 + threads - 1) / threads), unsigned(n));
         if (t == GgmlType::F32) dequant_scalar_kernel<GgmlType::F32><<<g, threads, 0, s>>>(w, row_bytes, ne0, ids, row0, out, f16_out);
         else if (t == GgmlType::F16) dequant_scalar_kernel<GgmlType::F16><<<g, threads, 0, s>>>(w, row_bytes, ne0, ids, row0, out, f16_out);
-        else fail("CUDA dequantize: ", type_name(t), " rows of ", ne0, " elements");
+        else fail("CUDA dequantize: ", type_name(file_type(t)), " rows of ", ne0, " elements");
         LD_CUDA_LAUNCHED("dequantize (any width)");
         return;
     }
     const dim3 grid(unsigned((ne0 / 8 + threads - 1) / threads), unsigned(n));
     const bool ok = dispatch_type(t, [&](auto tag) {
         constexpr GgmlType T = decltype(tag)::value;
-        if (f16_out) dequant_kernel<T, true><<<grid, threads, 0, s>>>(w, row_bytes, ne0, ids, row0, out);
-        else dequant_kernel<T, false><<<grid, threads, 0, s>>>(w, row_bytes, ne0, ids, row0, out);
+        if (f16_out) dequant_kernel<uint32_t(T), true><<<grid, threads, 0, s>>>(w, row_bytes, ne0, ids, row0, out);
+        else dequant_kernel<uint32_t(T), false><<<grid, threads, 0, s>>>(w, row_bytes, ne0, ids, row0, out);
     });
-    if (!ok) fail("the CUDA backend cannot read ", type_name(t), " weights");
+    if (!ok) fail("the CUDA backend cannot read ", type_name(file_type(t)), " weights");
     LD_CUDA_LAUNCHED("dequantize");
 }
 

@@ -17,6 +17,36 @@ namespace ld::cuda {
 // one-element-per-lane kernels.
 bool type_supported(GgmlType t);
 
+// Device-only weight layouts (never in files). Q4_0, Q8_0 and Q6_K blocks are 18, 34 and 210
+// bytes, so their bodies are only 2-byte aligned and a lane needs many narrow loads. At upload,
+// rows whose block count is a multiple of 8 are regrouped: per 8 blocks, their 8 f16 scales d
+// (16 bytes) and then the 8 bodies without d, so every body starts on 16 bytes and a lane reads
+// it with one or two 16-byte loads. Same bytes, same row size.
+constexpr GgmlType kQ4_0R = GgmlType(0x1002);  // per 8 blocks: d[8], qs[8][16]      (144 bytes)
+constexpr GgmlType kQ8_0R = GgmlType(0x1008);  // per 8 blocks: d[8], qs[8][32]      (272 bytes)
+constexpr GgmlType kQ6_KR = GgmlType(0x100E);  // per 8 blocks: d[8], (ql qh sc)[8]  (1680 bytes)
+// The layout rows of type t and width ne0 get on the device (t itself, or a regrouped one).
+GgmlType device_type(GgmlType t, int64_t ne0);
+// rows rows of GGUF type t (width ne0) rewritten from src into dst in device_type's layout.
+void to_device_layout(GgmlType t, int64_t ne0, int64_t rows, const uint8_t* src, uint8_t* dst);
+// The file type a device type was made from (for messages).
+GgmlType file_type(GgmlType t);
+
+// A decode activation quantized for the dp4a matvec: per 32 elements, int8 values q and a
+// float4 {d, d * sum(q[0..15]), d * sum(q[16..31]), 0}, x ~ d * q. The half sums carry the
+// weights' offsets and mins (Q4_0's -8, Q4_K's m, Q6_K's -32) with no extra work per element.
+struct Q8Act {
+    int8_t* q = nullptr;     // (n)
+    float4* ds = nullptr;    // (n / 32)
+};
+// Weight types whose decode matvec multiplies int8 activations (dp4a): Q4_0 and Q8_0 and Q6_K
+// regrouped, Q4_1, Q4_K, Q5_K. Others (F32, F16, Q5_0, Q5_1, rows not regrouped) read f32 x.
+bool has_q8_dot(GgmlType t);
+// x (n floats, n a multiple of 32) to q.
+void launch_quantize_q8(const float* x, int n, Q8Act q, cudaStream_t s);
+// One row: out = x / rms(x) * w (f32) and, when q.q is set (n a multiple of 32), also quantized.
+void launch_rmsnorm_q8(const float* x, const float* w, float* out, Q8Act q, int n, float eps, cudaStream_t s);
+
 // Decode matrix-vector products, one token. Up to three matrices of the same type and input
 // width share a launch (q/k/v): rows are numbered across the jobs in order.
 enum class MvMode {
@@ -35,6 +65,7 @@ struct MvArgs {
     int ne0 = 0;
     size_t row_bytes = 0;
     const float* x = nullptr;    // (ne0)
+    Q8Act xq;                    // x quantized, for types with has_q8_dot (else unset)
 };
 void launch_matvec(GgmlType t, MvMode mode, const MvArgs& a, cudaStream_t s);
 

@@ -35,9 +35,10 @@ Matmul::~Matmul() {
     if (handle_) cublasDestroy(handle_);
 }
 
-void Matmul::run(const DevWeight& w, const float* x, int B, float* y, bool accumulate) {
+void Matmul::run(const DevWeight& w, const float* x, int B, float* y, bool accumulate, const Q8Act* xq) {
     if (B == 1) {
         MvArgs a;
+        if (xq && has_q8_dot(w.type)) a.xq = *xq;
         a.job[0] = {w.data, y, int(w.ne1)};
         a.n_jobs = 1;
         a.ne0 = int(w.ne0);
@@ -49,15 +50,17 @@ void Matmul::run(const DevWeight& w, const float* x, int B, float* y, bool accum
     gemm(w, x, B, y, accumulate);
 }
 
-void Matmul::run_shared_input(const DevWeight* const* ws, float* const* ys, int n, const float* x, int B) {
+void Matmul::run_shared_input(const DevWeight* const* ws, float* const* ys, int n, const float* x, int B,
+                              const Q8Act* xq) {
     bool same = B == 1 && n <= 3;
     for (int i = 1; i < n && same; ++i)
         same = ws[i]->type == ws[0]->type && ws[i]->ne0 == ws[0]->ne0 && ws[i]->row_bytes == ws[0]->row_bytes;
     if (!same) {
-        for (int i = 0; i < n; ++i) run(*ws[i], x, B, ys[i], false);
+        for (int i = 0; i < n; ++i) run(*ws[i], x, B, ys[i], false, xq);
         return;
     }
     MvArgs a;
+    if (xq && has_q8_dot(ws[0]->type)) a.xq = *xq;
     for (int i = 0; i < n; ++i) a.job[i] = {ws[i]->data, ys[i], int(ws[i]->ne1)};
     a.n_jobs = n;
     a.ne0 = int(ws[0]->ne0);
@@ -66,9 +69,11 @@ void Matmul::run_shared_input(const DevWeight* const* ws, float* const* ys, int 
     launch_matvec(ws[0]->type, MvMode::Store, a, stream_);
 }
 
-void Matmul::gate_up(const DevWeight& wg, const DevWeight& wu, const float* x, int B, float* g, float* u) {
+void Matmul::gate_up(const DevWeight& wg, const DevWeight& wu, const float* x, int B, float* g, float* u,
+                     const Q8Act* xq) {
     if (B == 1 && wg.type == wu.type && wg.ne0 == wu.ne0 && wg.ne1 == wu.ne1) {
         MvArgs a;
+        if (xq && has_q8_dot(wg.type)) a.xq = *xq;
         a.job[0] = {wg.data, g, int(wg.ne1)};
         a.job[1] = {wu.data, nullptr, int(wu.ne1)};
         a.n_jobs = 2;
@@ -78,8 +83,8 @@ void Matmul::gate_up(const DevWeight& wg, const DevWeight& wu, const float* x, i
         launch_matvec(wg.type, MvMode::SwiGlu, a, stream_);
         return;
     }
-    run(wg, x, B, g, false);
-    run(wu, x, B, u, false);
+    run(wg, x, B, g, false, xq);
+    run(wu, x, B, u, false, xq);
     launch_swiglu(g, u, size_t(B) * size_t(wg.ne1), stream_);
 }
 

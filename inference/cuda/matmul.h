@@ -14,9 +14,10 @@
 
 namespace ld::cuda {
 
-// A weight on the device, in its GGUF layout: ne1 rows of ne0 elements.
+// A weight on the device: ne1 rows of ne0 elements, in its GGUF layout or the regrouped one
+// that device_type() names (kernels.h).
 struct DevWeight {
-    GgmlType type = GgmlType::F32;
+    GgmlType type = GgmlType::F32;  // device type
     int64_t ne0 = 0, ne1 = 1;
     size_t row_bytes = 0;
     const uint8_t* data = nullptr;
@@ -35,13 +36,16 @@ public:
     // Device bytes this object allocates for the given sizes (for the memory check).
     static size_t scratch_bytes(int64_t max_ne0, int max_B, int64_t max_rows);
 
-    // y (B, w.ne1) = x (B, w.ne0) . W^T, or += with accumulate.
-    void run(const DevWeight& w, const float* x, int B, float* y, bool accumulate);
+    // y (B, w.ne1) = x (B, w.ne0) . W^T, or += with accumulate. xq: x quantized (B == 1),
+    // used by weight types with has_q8_dot; null = every type reads f32 x.
+    void run(const DevWeight& w, const float* x, int B, float* y, bool accumulate, const Q8Act* xq = nullptr);
     // Several matrices on the same input (q, k, v): one matvec launch when B == 1 and they share
     // a type and width.
-    void run_shared_input(const DevWeight* const* ws, float* const* ys, int n, const float* x, int B);
+    void run_shared_input(const DevWeight* const* ws, float* const* ys, int n, const float* x, int B,
+                          const Q8Act* xq = nullptr);
     // g = silu(x . Wg^T) * (x . Wu^T); u is scratch of (B, rows) for the prompt path.
-    void gate_up(const DevWeight& wg, const DevWeight& wu, const float* x, int B, float* g, float* u);
+    void gate_up(const DevWeight& wg, const DevWeight& wu, const float* x, int B, float* g, float* u,
+                 const Q8Act* xq = nullptr);
 
 private:
     void gemm(const DevWeight& w, const float* x, int B, float* y, bool accumulate);

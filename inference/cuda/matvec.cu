@@ -5,6 +5,7 @@
 // through L1 once per ROWS rows. Sums are reduced with warp shuffles.
 #include "inference/cuda/cuda_check.h"
 #include "inference/cuda/kernels.h"
+#include "inference/cuda/dot_q8.cuh"
 #include "inference/cuda/quant_dev.cuh"
 
 namespace ld::cuda {
@@ -66,8 +67,11 @@ __device__ __forceinline__ void dot_rows(const uint8_t* const* rows, const float
     }
 }
 
-template <GgmlType T, int MODE>
+// Kernels take the type as its number: nvcc's host stubs cannot name the device-only types
+// (kernels.h), which are not enumerators.
+template <uint32_t TI, int MODE>
 __global__ void __launch_bounds__(kWarps * 32) matvec_kernel(MvArgs a) {
+    constexpr GgmlType T = GgmlType(TI);
     const int lane = threadIdx.x & 31;
     const int first = (blockIdx.x * kWarps + int(threadIdx.x >> 5)) * kRows;
     if constexpr (MODE == int(MvMode::SwiGlu)) {
@@ -120,6 +124,91 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_kernel(MvArgs a) {
             else *outs[r] = s;
         }
     }
+    }
+}
+
+// The same kernel on int8 activations (dot_q8.cuh): a lane takes chunks of 32 elements, the
+// warp's chunks are contiguous, and two chunks per row are in flight per lane.
+template <GgmlType T, int ROWS>
+__device__ __forceinline__ void dot_rows_q8(const uint8_t* const* rows, const XQ& x, int n_chunks, int lane,
+                                            float* acc) {
+    int c = lane;
+    for (; c + 32 < n_chunks; c += 64) {
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r)
+            if (rows[r]) acc[r] += dot_chunk<T>(rows[r], c, x) + dot_chunk<T>(rows[r], c + 32, x);
+    }
+    if (c < n_chunks) {
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r)
+            if (rows[r]) acc[r] += dot_chunk<T>(rows[r], c, x);
+    }
+}
+
+template <uint32_t TI, int MODE>
+__global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
+    constexpr GgmlType T = GgmlType(TI);
+    const int lane = threadIdx.x & 31;
+    const int first = (blockIdx.x * kWarps + int(threadIdx.x >> 5)) * kRows;
+    const XQ x{a.xq.q, a.xq.ds};
+    const int n_chunks = a.ne0 >> 5;
+    if constexpr (MODE == int(MvMode::SwiGlu)) {
+        const uint8_t* rows[2 * kRows];
+        float acc[2 * kRows];
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+            const int row = first + r;
+            const bool ok = row < a.job[0].rows;
+            rows[r] = ok ? a.job[0].w + size_t(row) * a.row_bytes : nullptr;
+            rows[kRows + r] = ok ? a.job[1].w + size_t(row) * a.row_bytes : nullptr;
+            acc[r] = acc[kRows + r] = 0.0f;
+        }
+        dot_rows_q8<T, 2 * kRows>(rows, x, n_chunks, lane, acc);
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+            const float g = warp_sum(acc[r]), u = warp_sum(acc[kRows + r]);
+            if (lane == 0 && rows[r]) a.job[0].y[first + r] = g / (1.0f + expf(-g)) * u;
+        }
+    } else {
+        const uint8_t* rows[kRows];
+        float* outs[kRows];
+        float acc[kRows];
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+            int row = first + r;
+            rows[r] = nullptr;
+            outs[r] = nullptr;
+#pragma unroll
+            for (int j = 0; j < 3; ++j) {
+                if (j < a.n_jobs && !rows[r]) {
+                    if (row < a.job[j].rows) {
+                        rows[r] = a.job[j].w + size_t(row) * a.row_bytes;
+                        outs[r] = a.job[j].y + row;
+                    } else {
+                        row -= a.job[j].rows;
+                    }
+                }
+            }
+            acc[r] = 0.0f;
+        }
+        dot_rows_q8<T, kRows>(rows, x, n_chunks, lane, acc);
+#pragma unroll
+        for (int r = 0; r < kRows; ++r) {
+            const float s = warp_sum(acc[r]);
+            if (lane == 0 && outs[r]) {
+                if constexpr (MODE == int(MvMode::Accumulate)) *outs[r] += s;
+                else *outs[r] = s;
+            }
+        }
+    }
+}
+
+template <GgmlType T>
+void launch_q8(MvMode mode, const MvArgs& a, const dim3& grid, cudaStream_t s) {
+    switch (mode) {
+    case MvMode::Store: matvec_q8_kernel<uint32_t(T), 0><<<grid, kWarps * 32, 0, s>>>(a); break;
+    case MvMode::Accumulate: matvec_q8_kernel<uint32_t(T), 1><<<grid, kWarps * 32, 0, s>>>(a); break;
+    case MvMode::SwiGlu: matvec_q8_kernel<uint32_t(T), 2><<<grid, kWarps * 32, 0, s>>>(a); break;
     }
 }
 
@@ -195,21 +284,36 @@ void launch_matvec(GgmlType t, MvMode mode, const MvArgs& a, cudaStream_t s) {
     if (a.ne0 % 8 != 0) {
         if (t == GgmlType::F32) launch_scalar<GgmlType::F32>(mode, a, total, s);
         else if (t == GgmlType::F16) launch_scalar<GgmlType::F16>(mode, a, total, s);
-        else fail("CUDA matvec: ", type_name(t), " rows of ", a.ne0, " elements");
+        else fail("CUDA matvec: ", type_name(file_type(t)), " rows of ", a.ne0, " elements");
         LD_CUDA_LAUNCHED("matvec (any width)");
         return;
     }
     const int per_block = kWarps * kRows;
     const dim3 grid(unsigned((total + per_block - 1) / per_block));
+    if (a.xq.q && has_q8_dot(t)) {
+        if (a.ne0 % 256 != 0 && (t == GgmlType::Q4_K || t == GgmlType::Q5_K || t == kQ6_KR))
+            fail("CUDA matvec: ", type_name(file_type(t)), " rows of ", a.ne0, " elements");
+        switch (t) {
+        case kQ4_0R: launch_q8<kQ4_0R>(mode, a, grid, s); break;
+        case kQ8_0R: launch_q8<kQ8_0R>(mode, a, grid, s); break;
+        case kQ6_KR: launch_q8<kQ6_KR>(mode, a, grid, s); break;
+        case GgmlType::Q4_1: launch_q8<GgmlType::Q4_1>(mode, a, grid, s); break;
+        case GgmlType::Q4_K: launch_q8<GgmlType::Q4_K>(mode, a, grid, s); break;
+        case GgmlType::Q5_K: launch_q8<GgmlType::Q5_K>(mode, a, grid, s); break;
+        default: break;
+        }
+        LD_CUDA_LAUNCHED("matvec (int8 activations)");
+        return;
+    }
     const bool ok = dispatch_type(t, [&](auto tag) {
         constexpr GgmlType T = decltype(tag)::value;
         switch (mode) {
-        case MvMode::Store: matvec_kernel<T, 0><<<grid, kWarps * 32, 0, s>>>(a); break;
-        case MvMode::Accumulate: matvec_kernel<T, 1><<<grid, kWarps * 32, 0, s>>>(a); break;
-        case MvMode::SwiGlu: matvec_kernel<T, 2><<<grid, kWarps * 32, 0, s>>>(a); break;
+        case MvMode::Store: matvec_kernel<uint32_t(T), 0><<<grid, kWarps * 32, 0, s>>>(a); break;
+        case MvMode::Accumulate: matvec_kernel<uint32_t(T), 1><<<grid, kWarps * 32, 0, s>>>(a); break;
+        case MvMode::SwiGlu: matvec_kernel<uint32_t(T), 2><<<grid, kWarps * 32, 0, s>>>(a); break;
         }
     });
-    if (!ok) fail("the CUDA backend cannot multiply ", type_name(t), " weights");
+    if (!ok) fail("the CUDA backend cannot multiply ", type_name(file_type(t)), " weights");
     LD_CUDA_LAUNCHED("matvec");
 }
 

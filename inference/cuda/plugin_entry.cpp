@@ -2,6 +2,7 @@
 // lets an exception escape: failures come back as a null/negative result and a reason.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -47,6 +48,36 @@ std::vector<float> f16_rows_to_f32(const std::vector<uint16_t>& h, size_t first,
     return out;
 }
 
+// Weights as the backend holds them (kernels.h device layouts).
+struct TestWeightOnDevice {
+    DeviceBuffer buf;
+    DevWeight w;
+};
+TestWeightOnDevice upload_weight(GgmlType t, int64_t ne0, int64_t rows, const void* data, cudaStream_t s) {
+    const size_t rb = row_size(t, ne0);
+    std::vector<uint8_t> dev(rb * size_t(rows));
+    to_device_layout(t, ne0, rows, static_cast<const uint8_t*>(data), dev.data());
+    TestWeightOnDevice o{upload(dev.data(), dev.size(), s), {}};
+    o.w = DevWeight{device_type(t, ne0), ne0, rows, rb, o.buf.as<uint8_t>()};
+    return o;
+}
+
+// The decode path's int8 activation, as the backend makes it (off with LLAMADESK_CUDA_Q8=0).
+struct TestQ8 {
+    DeviceBuffer q, ds;
+    Q8Act act;
+    bool on = false;
+};
+void quantize_for_test(GgmlType dev_type, const float* x, int64_t ne0, TestQ8* out, cudaStream_t s) {
+    const char* env = std::getenv("LLAMADESK_CUDA_Q8");
+    if ((env && std::string(env) == "0") || !has_q8_dot(dev_type) || ne0 % 32 != 0) return;
+    out->q = DeviceBuffer(size_t(ne0), "test int8 activations");
+    out->ds = DeviceBuffer(16 * size_t(ne0 / 32), "test int8 scales");
+    out->act = Q8Act{out->q.as<int8_t>(), out->ds.as<float4>()};
+    launch_quantize_q8(x, int(ne0), out->act, s);
+    out->on = true;
+}
+
 class TestOps final : public OpsForTest {
     template <typename T>
     DeviceBuffer up(const std::vector<T>& v) { return upload(v.data(), v.size(), stream_); }
@@ -80,15 +111,15 @@ public:
     std::vector<float> matmul(GgmlType t, int64_t ne0, int64_t rows, const void* w, const std::vector<float>& x, int B,
                               bool accumulate, const std::vector<float>& y0) override {
         LD_CUDA(cudaSetDevice(dev_));
-        const size_t wbytes = row_size(t, ne0) * size_t(rows);
-        DeviceBuffer dw = up(static_cast<const uint8_t*>(w), wbytes);
+        const TestWeightOnDevice dw = upload_weight(t, ne0, rows, w, stream_);
         DeviceBuffer dx = up(x);
         std::vector<float> init = accumulate ? y0 : std::vector<float>(size_t(B) * size_t(rows), 0.0f);
         DeviceBuffer dy = up(init);
-        DevWeight dwt{t, ne0, rows, row_size(t, ne0), dw.as<uint8_t>()};
+        TestQ8 q8;
+        if (B == 1) quantize_for_test(dw.w.type, dx.as<float>(), ne0, &q8, stream_);
         {
             Matmul mm(stream_, ne0, std::max(B, 2), rows, ne0 * 64);  // tiles of 64 rows
-            mm.run(dwt, dx.as<float>(), B, dy.as<float>(), accumulate);
+            mm.run(dw.w, dx.as<float>(), B, dy.as<float>(), accumulate, q8.on ? &q8.act : nullptr);
             LD_CUDA(cudaStreamSynchronize(stream_));
         }
         return download<float>(dy, size_t(B) * size_t(rows), stream_);
@@ -97,25 +128,24 @@ public:
     std::vector<float> matvec_swiglu(GgmlType t, int64_t ne0, int64_t rows, const void* wg, const void* wu,
                                      const std::vector<float>& x) override {
         LD_CUDA(cudaSetDevice(dev_));
-        const size_t wbytes = row_size(t, ne0) * size_t(rows);
-        DeviceBuffer dg = up(static_cast<const uint8_t*>(wg), wbytes);
-        DeviceBuffer du = up(static_cast<const uint8_t*>(wu), wbytes);
+        const TestWeightOnDevice g = upload_weight(t, ne0, rows, wg, stream_);
+        const TestWeightOnDevice u = upload_weight(t, ne0, rows, wu, stream_);
         DeviceBuffer dx = up(x);
         DeviceBuffer dy(4 * size_t(rows), "test output"), scratch(4 * size_t(rows), "test scratch");
-        DevWeight g{t, ne0, rows, row_size(t, ne0), dg.as<uint8_t>()};
-        DevWeight u{t, ne0, rows, row_size(t, ne0), du.as<uint8_t>()};
+        TestQ8 q8;
+        quantize_for_test(g.w.type, dx.as<float>(), ne0, &q8, stream_);
         Matmul mm(stream_, ne0, 1, rows);
-        mm.gate_up(g, u, dx.as<float>(), 1, dy.as<float>(), scratch.as<float>());
+        mm.gate_up(g.w, u.w, dx.as<float>(), 1, dy.as<float>(), scratch.as<float>(), q8.on ? &q8.act : nullptr);
         return download<float>(dy, size_t(rows), stream_);
     }
 
     std::vector<float> get_rows(GgmlType t, int64_t ne0, int64_t n_rows, const void* w,
                                 const std::vector<int32_t>& ids) override {
         LD_CUDA(cudaSetDevice(dev_));
-        DeviceBuffer dw = up(static_cast<const uint8_t*>(w), row_size(t, ne0) * size_t(n_rows));
+        const TestWeightOnDevice dw = upload_weight(t, ne0, n_rows, w, stream_);
         DeviceBuffer di = up(ids);
         DeviceBuffer dy(4 * ids.size() * size_t(ne0), "test output");
-        launch_dequant(t, dw.as<uint8_t>(), row_size(t, ne0), int(ne0), di.as<int32_t>(), 0, int(ids.size()), dy.as(),
+        launch_dequant(dw.w.type, dw.w.data, dw.w.row_bytes, int(ne0), di.as<int32_t>(), 0, int(ids.size()), dy.as(),
                        false, stream_);
         return download<float>(dy, ids.size() * size_t(ne0), stream_);
     }
@@ -125,6 +155,22 @@ public:
         DeviceBuffer dx = up(x), dw = up(w), dy(4 * x.size(), "test output");
         launch_rmsnorm(dx.as<float>(), dw.as<float>(), dy.as<float>(), n, int(x.size() / size_t(n)), eps, stream_);
         return download<float>(dy, x.size(), stream_);
+    }
+
+    std::vector<float> rmsnorm_q8(const std::vector<float>& x, const std::vector<float>& w, int n, float eps) override {
+        LD_CUDA(cudaSetDevice(dev_));
+        if (n % 32 != 0 || x.size() != size_t(n) || w.size() != size_t(n)) fail("rmsnorm_q8 test: one row of 32k");
+        DeviceBuffer dx = up(x), dw = up(w), dy(4 * x.size(), "test output");
+        DeviceBuffer q(size_t(n), "test int8"), ds(16 * size_t(n / 32), "test scales");
+        const Q8Act act{q.as<int8_t>(), ds.as<float4>()};
+        launch_rmsnorm_q8(dx.as<float>(), dw.as<float>(), dy.as<float>(), act, n, eps, stream_);
+        std::vector<float> out = download<float>(dy, size_t(n), stream_);
+        const std::vector<int8_t> hq = download<int8_t>(q, size_t(n), stream_);
+        const std::vector<float> hds = download<float>(ds, 4 * size_t(n / 32), stream_);
+        for (int i = 0; i < n; ++i) out.push_back(hds[4 * size_t(i / 32)] * float(hq[size_t(i)]));
+        for (int g = 0; g < n / 32; ++g)
+            for (int k = 0; k < 3; ++k) out.push_back(hds[4 * size_t(g) + size_t(k)]);
+        return out;
     }
 
     std::vector<float> swiglu(const std::vector<float>& g, const std::vector<float>& u) override {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "inference/cuda/kernels.h"
 #include "inference/quant/types.h"
 
 namespace ld::cuda {
@@ -203,6 +204,47 @@ __device__ __forceinline__ void deq8<GgmlType::Q6_K>(const uint8_t* __restrict__
     for (int k = 0; k < 8; ++k) v[k] *= sc;
 }
 
+// The regrouped device layouts (kernels.h): per 8 blocks, 8 f16 d then the 8 bodies.
+template <>
+__device__ __forceinline__ void deq8<kQ4_0R>(const uint8_t* __restrict__ row, int i, float* v) {
+    const int b = i >> 5, w = i & 31;
+    const uint8_t* g = row + size_t(b >> 3) * 144;
+    const float d = h2f(g + 2 * (b & 7));
+    bytes_to_floats(nibbles(load8_a8(g + 16 + 16 * (b & 7) + (w & 15)), w >= 16 ? 4 : 0), 8.0f, v);
+#pragma unroll
+    for (int k = 0; k < 8; ++k) v[k] *= d;
+}
+
+template <>
+__device__ __forceinline__ void deq8<kQ8_0R>(const uint8_t* __restrict__ row, int i, float* v) {
+    const int b = i >> 5;
+    const uint8_t* g = row + size_t(b >> 3) * 272;
+    const float d = h2f(g + 2 * (b & 7));
+    const uint2 q = load8_a8(g + 16 + 32 * (b & 7) + (i & 31));
+    bytes_to_floats(make_uint2(q.x ^ 0x80808080u, q.y ^ 0x80808080u), 128.0f, v);
+#pragma unroll
+    for (int k = 0; k < 8; ++k) v[k] *= d;
+}
+
+template <>
+__device__ __forceinline__ void deq8<kQ6_KR>(const uint8_t* __restrict__ row, int i, float* v) {
+    const int blk = i >> 8;
+    const uint8_t* g = row + size_t(blk >> 3) * 1680;
+    const uint8_t* b = g + 16 + 208 * (blk & 7);  // ql, qh, scales as in block_q6_K
+    const int e = i & 255, n = e >> 7, qq = (e >> 5) & 3, l0 = e & 31;
+    const float d = h2f(g + 2 * (blk & 7));
+    const uint32_t s8 = b[192 + 8 * n + l0 / 16 + 2 * qq];
+    const float sc = d * (u2f(s8 ^ 0x80u) - 128.0f);
+    uint2 q = nibbles(load8_a8(b + 64 * n + 32 * (qq & 1) + l0), (qq >> 1) * 4);
+    const uint2 h = load8_a8(b + 128 + 32 * n + l0);
+    const int shh = 2 * qq;
+    q.x |= ((h.x >> shh) & 0x03030303u) << 4;
+    q.y |= ((h.y >> shh) & 0x03030303u) << 4;
+    bytes_to_floats(q, 32.0f, v);
+#pragma unroll
+    for (int k = 0; k < 8; ++k) v[k] *= sc;
+}
+
 // One element j of an F32 or F16 row, for rows whose width is not a multiple of 8 (llama2.c
 // models such as stories260K have ffn 172); those take the scalar kernels.
 template <GgmlType T>
@@ -230,6 +272,9 @@ bool dispatch_type(GgmlType t, F&& f) {
     case GgmlType::Q4_K: f(TypeTag<GgmlType::Q4_K>{}); return true;
     case GgmlType::Q5_K: f(TypeTag<GgmlType::Q5_K>{}); return true;
     case GgmlType::Q6_K: f(TypeTag<GgmlType::Q6_K>{}); return true;
+    case kQ4_0R: f(TypeTag<kQ4_0R>{}); return true;
+    case kQ8_0R: f(TypeTag<kQ8_0R>{}); return true;
+    case kQ6_KR: f(TypeTag<kQ6_KR>{}); return true;
     default: return false;
     }
 }

@@ -100,32 +100,32 @@ TEST(CudaTiny31, LogitsMatchTransformersAndCpu) {
     EXPECT_EQ(s.generate(ids, opt, nullptr).tokens, greedy_ref);
 }
 
-std::unique_ptr<Model> small_synthetic(const std::string& mix, int ctx_train = 2048) {
+// wide: rows of 2048 (8 blocks of 256, 64 of 32), which the device regroups (Q4_0, Q8_0, Q6_K)
+// and multiplies on int8 activations in decode, as in real models.
+std::unique_ptr<Model> small_synthetic(const std::string& mix, int ctx_train = 2048, bool wide = false) {
     SyntheticSpec spec;
     spec.name = "cuda-test";
     spec.mix = mix;
     LlamaParams& p = spec.params;
     p.n_vocab = 1000;
     const bool k_quant = mix.find("_k") != std::string::npos;  // rows of 256
-    p.dim = k_quant ? 256 : 192;
+    p.dim = wide ? 2048 : k_quant ? 256 : 192;
     p.n_layers = 2;
-    p.n_heads = k_quant ? 8 : 6;
+    p.n_heads = wide ? 16 : k_quant ? 8 : 6;
     p.n_kv_heads = 2;
-    p.head_dim = 32;
-    p.ffn_dim = k_quant ? 512 : 320;
+    p.head_dim = wide ? 128 : 32;
+    p.ffn_dim = wide ? 2048 : k_quant ? 512 : 320;
     p.ctx_train = ctx_train;
     p.rope_dim = 32;
     p.rope_theta = 500000.0f;
     return make_synthetic_model(spec, 3);
 }
 
-// Quantized matrices end to end: CUDA (f32 activations in decode, f16 in prompts) against the
-// CPU backend (activations quantized to Q8), so the bound is looser than for float models.
-class CudaSynthetic : public ::testing::TestWithParam<const char*> {};
-
-TEST_P(CudaSynthetic, LogitsMatchCpu) {
-    LD_REQUIRE_CUDA_DEVICE();
-    std::unique_ptr<Model> m = small_synthetic(GetParam());
+// Quantized matrices end to end: CUDA (int8 or f32 activations in decode, f16 in prompts)
+// against the CPU backend (activations quantized to Q8), so the bound is looser than for float
+// models.
+void check_mix(const char* mix, bool wide) {
+    std::unique_ptr<Model> m = small_synthetic(mix, 2048, wide);
     const int n_vocab = m->params.n_vocab;
     BackendOptions o;
     o.n_ctx = 256;
@@ -135,21 +135,33 @@ TEST_P(CudaSynthetic, LogitsMatchCpu) {
     std::vector<int32_t> ids;
     for (int i = 0; i < 21; ++i) ids.push_back((i * 37 + 5) % n_vocab);
     const std::vector<float> want = logits_of(*cpu, ids, true), got = logits_of(*gpu, ids, true);
-    expect_finite(got, GetParam());
+    expect_finite(got, mix);
     const double err = rel_error(got, want);
     EXPECT_LT(err, 2e-2);
-    RecordProperty("rel_error_cpu", std::to_string(err));
-    std::printf("  %s: prompt rel error vs CPU %.3g\n", GetParam(), err);
+    ::testing::Test::RecordProperty("rel_error_cpu", std::to_string(err));
+    std::printf("  %s%s: prompt rel error vs CPU %.3g\n", mix, wide ? " (wide)" : "", err);
     // Token by token (matvec kernels, CUDA graph) against the CPU's last row.
     std::vector<float> one(static_cast<size_t>(n_vocab));
     for (size_t i = 0; i < ids.size(); ++i) gpu->forward(&ids[i], 1, int(i), one.data(), false);
     std::vector<float> last(want.end() - n_vocab, want.end());
     const double err_step = rel_error(one, last);
-    std::printf("  %s: stepped rel error vs CPU %.3g\n", GetParam(), err_step);
+    std::printf("  %s%s: stepped rel error vs CPU %.3g\n", mix, wide ? " (wide)" : "", err_step);
     EXPECT_LT(err_step, 2e-2) << "stepped";
 }
 
+class CudaSynthetic : public ::testing::TestWithParam<const char*> {};
+TEST_P(CudaSynthetic, LogitsMatchCpu) {
+    LD_REQUIRE_CUDA_DEVICE();
+    check_mix(GetParam(), false);
+}
 INSTANTIATE_TEST_SUITE_P(Mixes, CudaSynthetic, ::testing::Values("q8_0", "q4_0", "f16", "q4_k_m", "q5_k_m", "q6_k"));
+
+class CudaSyntheticWide : public ::testing::TestWithParam<const char*> {};
+TEST_P(CudaSyntheticWide, LogitsMatchCpu) {
+    LD_REQUIRE_CUDA_DEVICE();
+    check_mix(GetParam(), true);
+}
+INSTANTIATE_TEST_SUITE_P(Mixes, CudaSyntheticWide, ::testing::Values("q8_0", "q4_0", "q4_k_m", "q6_k"));
 
 // A prompt longer than a batch and than an attention chunk, then decode further: every row
 // against the CPU backend, and the batched prompt against the same tokens fed one at a time.

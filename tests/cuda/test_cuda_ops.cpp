@@ -3,6 +3,7 @@
 // leave lanes idle, 1 / 7 / 64 / 300 tokens, several dequantized tiles per matrix.
 #include <cmath>
 #include <cstdlib>
+#include <string>
 
 #include "cuda_test_util.h"
 #include "inference/cpu/ops.h"
@@ -30,22 +31,34 @@ TestWeight make_weight(GgmlType type, int rows, int ne0, uint32_t seed) {
 }
 
 // want (cols, rows) and the per-element tolerance tol_rel * sum_k |w_k x_k| (+ a floor), a bound
-// that holds for any summation order and for f16 rounding of either factor.
+// that holds for any summation order and for f16 rounding of either factor. int8_x: x is
+// quantized per 32 values (scale max / 127) before the product, which adds at most
+// sum_k |w_k| * max|x of k's group| / 254.
 void reference_product(const TestWeight& w, const std::vector<float>& x, int rows, int ne0, int cols, double tol_rel,
-                       std::vector<float>* want, std::vector<double>* tol) {
+                       std::vector<float>* want, std::vector<double>* tol, bool int8_x = false) {
     want->assign(static_cast<size_t>(cols) * rows, 0.0f);
     tol->assign(want->size(), 0.0);
-    for (int c = 0; c < cols; ++c)
+    std::vector<double> step(static_cast<size_t>(ne0), 0.0);
+    for (int c = 0; c < cols; ++c) {
+        if (int8_x)
+            for (int g = 0; g * 32 < ne0; ++g) {
+                double amax = 0;
+                for (int k = g * 32; k < std::min(ne0, g * 32 + 32); ++k) amax = std::max(amax, double(std::abs(x[size_t(c) * ne0 + k])));
+                for (int k = g * 32; k < std::min(ne0, g * 32 + 32); ++k) step[size_t(k)] = amax / 254 * 1.001;
+            }
         for (int r = 0; r < rows; ++r) {
-            double s = 0, l1 = 0;
+            double s = 0, l1 = 0, q8 = 0;
             for (int i = 0; i < ne0; ++i) {
-                const double p = double(w.values[size_t(r) * ne0 + i]) * x[size_t(c) * ne0 + i];
+                const double wv = w.values[size_t(r) * ne0 + i];
+                const double p = wv * x[size_t(c) * ne0 + i];
                 s += p;
                 l1 += std::abs(p);
+                q8 += std::abs(wv) * step[size_t(i)];
             }
             (*want)[size_t(c) * rows + r] = float(s);
-            (*tol)[size_t(c) * rows + r] = tol_rel * l1 + 1e-5;
+            (*tol)[size_t(c) * rows + r] = tol_rel * l1 + q8 + 1e-5;
         }
+    }
 }
 
 const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0,
@@ -55,11 +68,33 @@ int width_for(GgmlType type) {
     const int bs = traits(type).block_size;
     return bs == 256 ? 768 : bs > 1 ? 160 : 200;  // 160, 200: lanes left idle in the last pass
 }
+// Widths to test: the awkward one above and, for Q4_0 / Q8_0 / Q6_K, one of a multiple of 8
+// blocks (regrouped on the device: 1280 = 40 blocks of 32, 2048 = 8 blocks of 256).
+std::vector<int> widths_for(GgmlType type) {
+    const int bs = traits(type).block_size;
+    if (type == GgmlType::F32 || type == GgmlType::F16) return {width_for(type), 172, 66};
+    return {width_for(type), bs == 256 ? 2048 : 1280};
+}
 
 // How far each path may be from the exact product, relative to sum |w x|: the matvec is f32
 // throughout; the prompt path rounds activations (and dequantized weights) to f16, except for
 // F32 (cublasSgemm) and F16 weights (activations split in hi + lo halves).
-double tolerance(GgmlType type, int cols) {
+//
+// One token (cols 1) of Q4_0, Q8_0, Q6_K rows of a multiple of 8 blocks (regrouped on the
+// device) and of Q4_1, Q4_K, Q5_K runs on int8 activations: f32 sums, plus reference_product's
+// int8 bound.
+bool int8_path(GgmlType type, int ne0) {
+    const char* env = std::getenv("LLAMADESK_CUDA_Q8");
+    if (env && std::string(env) == "0") return false;
+    const int bs = traits(type).block_size;
+    switch (type) {
+    case GgmlType::Q4_1: case GgmlType::Q4_K: case GgmlType::Q5_K: return true;
+    case GgmlType::Q4_0: case GgmlType::Q8_0: case GgmlType::Q6_K: return ne0 % (8 * bs) == 0;
+    default: return false;
+    }
+}
+
+double tolerance(GgmlType type, int cols, int ne0) {
     if (cols == 1 || type == GgmlType::F32) return 2e-5;
     if (type == GgmlType::F16) return 5e-5;
     return 2.5e-3;
@@ -70,16 +105,16 @@ class CudaTyped : public ::testing::TestWithParam<GgmlType> {};
 TEST_P(CudaTyped, MatmulMatchesDequantizedDot) {
     LD_REQUIRE_CUDA(ops);
     const GgmlType type = GetParam();
-    const bool any_width = type == GgmlType::F32 || type == GgmlType::F16;
     // 172 = stories260K's ffn: not a multiple of 8, the one-element-per-lane kernels.
-    for (int ne0 : any_width ? std::vector<int>{width_for(type), 172, 66} : std::vector<int>{width_for(type)})
+    for (int ne0 : widths_for(type))
     for (int rows : {37, 300}) {
         const TestWeight w = make_weight(type, rows, ne0, 7);
         for (int cols : {1, 7, 64, 300}) {
             const std::vector<float> x = random_floats(size_t(cols) * ne0, 11 + cols);
             std::vector<float> want;
             std::vector<double> tol;
-            reference_product(w, x, rows, ne0, cols, tolerance(type, cols), &want, &tol);
+            reference_product(w, x, rows, ne0, cols, tolerance(type, cols, ne0), &want, &tol,
+                              cols == 1 && int8_path(type, ne0));
             const std::vector<float> got = ops->matmul(type, ne0, rows, w.bytes.data(), x, cols, false, {});
             expect_close(got, want, 0, 0,
                          std::string("matmul ") + type_name(type) + " ne0 " + std::to_string(ne0) + " rows " +
@@ -93,14 +128,15 @@ TEST_P(CudaTyped, MatmulMatchesDequantizedDot) {
 TEST_P(CudaTyped, MatmulAccumulates) {
     LD_REQUIRE_CUDA(ops);
     const GgmlType type = GetParam();
-    const int ne0 = width_for(type), rows = 45;
+    const int ne0 = widths_for(type).back(), rows = 45;
     const TestWeight w = make_weight(type, rows, ne0, 21);
     for (int cols : {1, 9}) {
         const std::vector<float> x = random_floats(size_t(cols) * ne0, 5);
         const std::vector<float> y0 = random_floats(size_t(cols) * rows, 6, 3.0f);
         std::vector<float> want;
         std::vector<double> tol;
-        reference_product(w, x, rows, ne0, cols, tolerance(type, cols), &want, &tol);
+        reference_product(w, x, rows, ne0, cols, tolerance(type, cols, ne0), &want, &tol,
+                          cols == 1 && int8_path(type, ne0));
         for (size_t i = 0; i < want.size(); ++i) {
             want[i] += y0[i];
             tol[i] += 1e-6 * std::abs(y0[i]);
@@ -114,18 +150,24 @@ TEST_P(CudaTyped, FusedGateUpMatchesCpu) {
     LD_REQUIRE_CUDA(ops);
     const GgmlType type = GetParam();
     const bool any_width = type == GgmlType::F32 || type == GgmlType::F16;
-    for (int ne0 : any_width ? std::vector<int>{width_for(type), 172} : std::vector<int>{width_for(type)}) {
+    for (int ne0 : any_width ? std::vector<int>{width_for(type), 172} : widths_for(type)) {
     const int rows = 43;
     const TestWeight g = make_weight(type, rows, ne0, 31), u = make_weight(type, rows, ne0, 32);
     const std::vector<float> x = random_floats(size_t(ne0), 33, 0.2f);
     std::vector<float> gw, uw;
     std::vector<double> gt, ut;
-    reference_product(g, x, rows, ne0, 1, 0, &gw, &gt);
-    reference_product(u, x, rows, ne0, 1, 0, &uw, &ut);
+    const bool q8 = int8_path(type, ne0);
+    reference_product(g, x, rows, ne0, 1, 2e-5, &gw, &gt, q8);
+    reference_product(u, x, rows, ne0, 1, 2e-5, &uw, &ut, q8);
+    // silu(g) * u moves by at most ~1.1 |u| per unit of g and |silu(g)| per unit of u.
+    std::vector<double> tol(static_cast<size_t>(rows));
+    for (size_t r = 0; r < tol.size(); ++r) {
+        const double sg = gw[r] / (1.0 + std::exp(-double(gw[r])));
+        tol[r] = 1.1 * (std::abs(double(uw[r])) + ut[r]) * gt[r] + std::abs(sg) * ut[r] + 1e-5;
+    }
     cpu::silu_mul(gw.data(), uw.data(), rows);
-    // abs 1e-3: silu(g) ~ 10 times u's f32 summation error (~1e-5) where u is near 0.
-    expect_close(ops->matvec_swiglu(type, ne0, rows, g.bytes.data(), u.bytes.data(), x), gw, 1e-3, 1e-4,
-                 std::string("gate/up ") + type_name(type) + " ne0 " + std::to_string(ne0));
+    expect_close(ops->matvec_swiglu(type, ne0, rows, g.bytes.data(), u.bytes.data(), x), gw, 0, 0,
+                 std::string("gate/up ") + type_name(type) + " ne0 " + std::to_string(ne0), &tol);
     }
 }
 
@@ -133,7 +175,7 @@ TEST_P(CudaTyped, GetRowsDequantizesExactly) {
     LD_REQUIRE_CUDA(ops);
     const GgmlType type = GetParam();
     const bool any_width = type == GgmlType::F32 || type == GgmlType::F16;
-    for (int ne0 : any_width ? std::vector<int>{width_for(type), 172} : std::vector<int>{width_for(type)}) {
+    for (int ne0 : any_width ? std::vector<int>{width_for(type), 172} : widths_for(type)) {
     const int rows = 53;
     const TestWeight w = make_weight(type, rows, ne0, 41);
     const std::vector<int32_t> ids = {0, 52, 7, 7, 31, 1};
@@ -156,6 +198,37 @@ TEST(CudaOps, RmsNorm) {
         std::vector<float> want(x.size());
         for (int r = 0; r < rows; ++r) cpu::rmsnorm(want.data() + size_t(r) * n, x.data() + size_t(r) * n, w.data(), n, 1e-5f);
         expect_close(ops->rmsnorm(x, w, n, 1e-5f), want, 1e-6, 1e-5, "rmsnorm n " + std::to_string(n));
+    }
+}
+
+// The decode RMSNorm with its int8 output: the f32 row as the CPU's, each int8 value within half
+// a step of it, and the stored half sums equal to the values they stand for.
+TEST(CudaOps, RmsNormQuantizesForTheInt8Matvec) {
+    LD_REQUIRE_CUDA(ops);
+    for (int n : {64, 4096, 14336}) {
+        std::vector<float> x = random_floats(size_t(n), 1, 4.0f), w = random_floats(size_t(n), 2);
+        for (int i = 0; i < 32; ++i) x[size_t(i)] = 0.0f;  // an all-zero group must give d = 0, not NaN
+        std::vector<float> want(x.size());
+        cpu::rmsnorm(want.data(), x.data(), w.data(), n, 1e-5f);
+        const std::vector<float> got = ops->rmsnorm_q8(x, w, n, 1e-5f);
+        const std::string what = "rmsnorm_q8 n " + std::to_string(n);
+        ASSERT_EQ(got.size(), size_t(n) * 2 + size_t(n / 32) * 3) << what;
+        const std::vector<float> out(got.begin(), got.begin() + n), deq(got.begin() + n, got.begin() + 2 * n);
+        expect_close(out, want, 1e-6, 1e-5, what);
+        for (int gi = 0; gi < n / 32; ++gi) {
+            const float* st = got.data() + 2 * size_t(n) + 3 * size_t(gi);
+            double amax = 0, s0 = 0, s1 = 0;
+            for (int k = 0; k < 32; ++k) amax = std::max(amax, double(std::abs(out[size_t(gi * 32 + k)])));
+            ASSERT_NEAR(st[0], amax / 127, 1e-6 * amax + 1e-30) << what << " group " << gi;
+            for (int k = 0; k < 32; ++k) {
+                const size_t i = size_t(gi * 32 + k);
+                ASSERT_TRUE(std::isfinite(deq[i])) << what << " element " << i;
+                ASSERT_LE(std::abs(double(deq[i]) - out[i]), 0.5001 * st[0] + 1e-30) << what << " element " << i;
+                (k < 16 ? s0 : s1) += deq[i];
+            }
+            ASSERT_NEAR(st[1], s0, 1e-5 * 16 * amax + 1e-30) << what << " group " << gi;
+            ASSERT_NEAR(st[2], s1, 1e-5 * 16 * amax + 1e-30) << what << " group " << gi;
+        }
     }
 }
 

@@ -8,7 +8,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 build=$(cd "$1" && pwd)
-ops_filter=${2:-'Types/*:CudaOps.RmsNorm:CudaOps.SwiGlu:CudaOps.Rope*:CudaOps.Reject*'}
+ops_filter=${2:-'Types/*:CudaOps.RmsNorm*:CudaOps.SwiGlu:CudaOps.Rope*:CudaOps.Reject*'}
 model_filter=${3:-'CudaBackend.ErrorsAreClear:CudaBackend.ProgressAndCancel'}
 out=$build/cuda_emu
 mkdir -p "$out/src"

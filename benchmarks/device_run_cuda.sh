@@ -1,0 +1,59 @@
+#!/bin/bash
+# The CUDA half of benchmarks/device_run.sh, shorter, for a second call in a lease: the CUDA
+# tests, the CUDA benches of issue 4 (plus the f32-activation matvec for comparison), per-kernel
+# times of one 8B decode step under Nsight Compute, and compute-sanitizer on the model tests.
+# Prepared by benchmarks/device_prepare.sh like the full run.   bash benchmarks/device_run_cuda.sh
+set -u
+OUT=${OUT:-/tmp/ld-out}; LOG=/tmp/ld-logs; mkdir -p "$OUT" "$LOG"
+ROOT=$PWD; BIN=$ROOT/.devbin
+export LD_LIBRARY_PATH=$BIN:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+export LLAMADESK_SHARED_DIR=$ROOT/.devshared LLAMADESK_CUDA_PLUGIN=$BIN/libllamadesk_cuda.so
+SUMMARY=$LOG/summary.txt; : > "$SUMMARY"
+say() { echo "$*" | tee -a "$SUMMARY"; }
+say "gpu: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
+for t in "$BIN"/test_cuda_*; do
+  n=$(basename "$t"); timeout 240 "$t" --gtest_color=no > "$LOG/$n.log" 2>&1; rc=$?
+  say "test $n: rc=$rc $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?[,.]' "$LOG/$n.log" | tr '\n' ' ')"
+  grep -E '^\[  FAILED  \]|rel error' "$LOG/$n.log" | head -20 | tee -a "$SUMMARY"
+done
+bench() {  # label synthetic-name args...
+  local label=$1 name=$2; shift 2
+  local line
+  line=$(timeout 150 "$BIN/llamadesk-cli" bench --backend cuda --synthetic "$name" -r 2 --json "$@" 2>>"$LOG/bench.err")
+  echo "$label $line" >> "$LOG/bench.jsonl"
+  say "bench $label $name $*: $(echo "$line" | sed -E 's/.*"prompt_tps": ([0-9.]+), "gen_tps": ([0-9.]+), "gen_weight_gbps": ([0-9.]+).*/pp \1  tg \2 tok\/s  \3 GB\/s/')"
+}
+bench cuda llama-3.1-8b:q4_k_m -p 512 -n 128
+bench cuda llama-3.1-8b:q4_0 -p 512 -n 128
+bench cuda llama-3.2-1b:q4_0 -p 512 -n 128
+bench cuda llama-3.1-8b:q4_k_m -p 0 -n 128 -d 4096
+LLAMADESK_CUDA_Q8=0 bench cuda-f32x llama-3.1-8b:q4_k_m -p 0 -n 128
+LLAMADESK_CUDA_GRAPH=0 bench cuda-nograph llama-3.1-8b:q4_k_m -p 0 -n 128
+# One decode step's kernels (eager launches: ncu times each kernel on its own).
+if command -v ncu >/dev/null; then
+  LLAMADESK_CUDA_GRAPH=0 timeout 200 ncu --clock-control none --metrics gpu__time_duration.sum --csv --page raw \
+    --launch-skip 400 --launch-count 360 "$BIN/llamadesk-cli" bench --backend cuda --synthetic llama-3.1-8b:q4_k_m \
+    -p 0 -n 4 -r 1 > "$LOG/ncu.csv" 2> "$LOG/ncu.err"
+  python3 - "$LOG/ncu.csv" <<'PY' | tee -a "$SUMMARY"
+import csv, re, sys, collections
+rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]
+h = rows[0]; ki = h.index("Kernel Name"); ti = h.index("gpu__time_duration.sum")
+agg = collections.defaultdict(lambda: [0, 0.0])
+for r in rows[2:]:
+    try: t = float(r[ti].replace(",", ""))
+    except ValueError: continue
+    name = re.sub(r"\(.*", "", r[ki]); name = re.sub(r"ld::cuda::|\(anonymous namespace\)::", "", name)
+    agg[name][0] += 1; agg[name][1] += t
+total = sum(v[1] for v in agg.values())
+print(f"ncu: one decode step, {sum(v[0] for v in agg.values())} kernels, {total/1000:.1f} us of kernel time (unit ns)")
+for k, (n, t) in sorted(agg.items(), key=lambda kv: -kv[1][1]):
+    print(f"  {t/1000:9.1f} us {100*t/total:5.1f}%  {n:4d} x {t/n/1000:7.2f} us  {k[:90]}")
+PY
+fi
+if command -v compute-sanitizer >/dev/null; then
+  timeout 150 compute-sanitizer --tool memcheck "$BIN/test_cuda_model" \
+    --gtest_filter='CudaStories260K.Greedy*:Mixes/CudaSyntheticWide.*' > "$LOG/sanitizer.log" 2>&1
+  say "compute-sanitizer memcheck: rc=$? $(grep -E 'ERROR SUMMARY' "$LOG/sanitizer.log" | head -1)"
+fi
+tar czf "$OUT/logs.tgz" -C /tmp ld-logs; cp "$SUMMARY" "$OUT/"
+echo; echo "==== summary ===="; cat "$SUMMARY"

@@ -1,0 +1,86 @@
+// Decode activations to int8 for the dp4a matvec (Q8Act in kernels.h): one warp per group of
+// 32, a lane per element. The RMSNorm before q/k/v, gate/up and the output does the same in
+// its own epilogue, so those activations cost no extra launch.
+#include <cuda_fp16.h>
+
+#include "inference/cuda/cuda_check.h"
+#include "inference/cuda/kernels.h"
+
+namespace ld::cuda {
+
+namespace {
+
+// Lane l holds element l of a group of 32: writes q[l] and, from lane 0, the group's float4.
+__device__ __forceinline__ void quantize_group(float v, int8_t* q, float4* ds, int lane) {
+    float amax = fabsf(v);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    const float d = amax / 127.0f;
+    const int qi = d > 0.0f ? __float2int_rn(v / d) : 0;
+    q[lane] = int8_t(qi);
+    int s = qi;  // sums of 16 lanes: xor offsets below 16 stay within each half
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    const int s_hi = __shfl_xor_sync(0xffffffffu, s, 16);
+    if (lane == 0) *ds = make_float4(d, d * float(s), d * float(s_hi), 0.0f);
+}
+
+__global__ void quantize_q8_kernel(const float* __restrict__ x, int n, int8_t* __restrict__ q,
+                                   float4* __restrict__ ds) {
+    const int group = blockIdx.x * (blockDim.x >> 5) + int(threadIdx.x >> 5);
+    if (group * 32 >= n) return;  // the whole warp leaves
+    const int lane = threadIdx.x & 31;
+    quantize_group(x[group * 32 + lane], q + group * 32, ds + group, lane);
+}
+
+constexpr int kNormThreads = 1024;
+
+// One row, one block: out = x * rsqrt(mean(x^2) + eps) * w, then each warp quantizes groups.
+__global__ void __launch_bounds__(kNormThreads) rmsnorm_q8_kernel(const float* __restrict__ x, const float* __restrict__ w,
+                                                                  float* __restrict__ out, int8_t* __restrict__ q,
+                                                                  float4* __restrict__ ds, int n, float eps) {
+    double ss = 0.0;  // as the CPU reference, so long rows of large activations lose nothing
+    for (int i = threadIdx.x; i < n; i += kNormThreads) ss += double(x[i]) * double(x[i]);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+    __shared__ double part[kNormThreads / 32];
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    if (lane == 0) part[warp] = ss;
+    __syncthreads();
+    if (warp == 0) {
+        ss = part[lane];
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+        if (lane == 0) part[0] = ss;
+    }
+    __syncthreads();
+    const float scale = float(1.0 / sqrt(part[0] / n + double(eps)));
+    if (!q) {
+        for (int i = threadIdx.x; i < n; i += kNormThreads) out[i] = x[i] * scale * w[i];
+        return;
+    }
+    for (int g = warp; g * 32 < n; g += kNormThreads / 32) {
+        const int i = g * 32 + lane;
+        const float v = x[i] * scale * w[i];
+        out[i] = v;
+        quantize_group(v, q + g * 32, ds + g, lane);
+    }
+}
+
+}  // namespace
+
+void launch_quantize_q8(const float* x, int n, Q8Act q, cudaStream_t s) {
+    if (n <= 0) return;
+    if (n % 32 != 0) fail("CUDA quantize: ", n, " is not a multiple of 32");
+    const int groups = n / 32, per_block = 8;
+    quantize_q8_kernel<<<unsigned((groups + per_block - 1) / per_block), per_block * 32, 0, s>>>(x, n, q.q, q.ds);
+    LD_CUDA_LAUNCHED("quantize_q8");
+}
+
+void launch_rmsnorm_q8(const float* x, const float* w, float* out, Q8Act q, int n, float eps, cudaStream_t s) {
+    if (q.q && n % 32 != 0) fail("CUDA rmsnorm_q8: ", n, " is not a multiple of 32");
+    rmsnorm_q8_kernel<<<1, kNormThreads, 0, s>>>(x, w, out, q.q, q.ds, n, eps);
+    LD_CUDA_LAUNCHED("rmsnorm_q8");
+}
+
+}  // namespace ld::cuda
