@@ -136,8 +136,11 @@ void check_mix(const char* mix, bool wide) {
     for (int i = 0; i < 21; ++i) ids.push_back((i * 37 + 5) % n_vocab);
     const std::vector<float> want = logits_of(*cpu, ids, true), got = logits_of(*gpu, ids, true);
     expect_finite(got, mix);
+    // Wide Q6_K rows differ from the CPU by ~2.5e-2 in the prompt (f16 activations, no int8) as
+    // much as when stepped: the CPU's own Q8_K activations, so wide models get 3e-2.
+    const double bound = wide ? 3e-2 : 2e-2;
     const double err = rel_error(got, want);
-    EXPECT_LT(err, 2e-2);
+    EXPECT_LT(err, bound);
     ::testing::Test::RecordProperty("rel_error_cpu", std::to_string(err));
     std::printf("  %s%s: prompt rel error vs CPU %.3g\n", mix, wide ? " (wide)" : "", err);
     // Token by token (matvec kernels, CUDA graph) against the CPU's last row.
@@ -146,7 +149,12 @@ void check_mix(const char* mix, bool wide) {
     std::vector<float> last(want.end() - n_vocab, want.end());
     const double err_step = rel_error(one, last);
     std::printf("  %s%s: stepped rel error vs CPU %.3g\n", mix, wide ? " (wide)" : "", err_step);
-    EXPECT_LT(err_step, 2e-2) << "stepped";
+    EXPECT_LT(err_step, bound) << "stepped";
+    // And the two CUDA paths (f16 activations on cuBLAS, int8 on dp4a) against each other.
+    const std::vector<float> got_last(got.end() - n_vocab, got.end());
+    const double err_paths = rel_error(one, got_last);
+    std::printf("  %s%s: stepped vs batched on CUDA %.3g\n", mix, wide ? " (wide)" : "", err_paths);
+    EXPECT_LT(err_paths, 2e-2) << "stepped vs batched";
 }
 
 class CudaSynthetic : public ::testing::TestWithParam<const char*> {};
