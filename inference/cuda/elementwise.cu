@@ -4,6 +4,7 @@
 
 #include "inference/cuda/cuda_check.h"
 #include "inference/cuda/kernels.h"
+#include "inference/cuda/launch.cuh"
 
 namespace ld::cuda {
 
@@ -13,6 +14,7 @@ namespace {
 // activations must not lose the small ones).
 __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ out,
                                int n, float eps) {
+    pdl_wait();
     const float* xr = x + size_t(blockIdx.x) * n;
     float* orow = out + size_t(blockIdx.x) * n;
     double ss = 0.0;
@@ -33,6 +35,7 @@ __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restr
 }
 
 __global__ void swiglu_kernel(float* __restrict__ g, const float* __restrict__ u, size_t n) {
+    pdl_wait();
     const size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
     if (i < n) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
@@ -42,6 +45,7 @@ __global__ void swiglu_kernel(float* __restrict__ g, const float* __restrict__ u
 __global__ void rope_store_kernel(float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
                                   __half* __restrict__ kc, __half* __restrict__ vc, const int32_t* __restrict__ d_pos,
                                   int n_heads, int n_kv, int hd, int rope_dim, const float* __restrict__ inv_freq) {
+    pdl_wait();
     const int t = blockIdx.y;
     const int pos = d_pos[0] + t;
     const int qd = n_heads * hd, kvd = n_kv * hd;
@@ -79,14 +83,12 @@ __global__ void rope_store_kernel(float* __restrict__ q, const float* __restrict
 
 void launch_rmsnorm(const float* x, const float* w, float* out, int n, int rows, float eps, cudaStream_t s) {
     if (rows <= 0) return;
-    rmsnorm_kernel<<<unsigned(rows), 256, 0, s>>>(x, w, out, n, eps);
-    LD_CUDA_LAUNCHED("rmsnorm");
+    launch(rmsnorm_kernel, dim3(unsigned(rows)), dim3(256), 0, s, "rmsnorm", x, w, out, n, eps);
 }
 
 void launch_swiglu(float* g, const float* u, size_t n, cudaStream_t s) {
     if (n == 0) return;
-    swiglu_kernel<<<unsigned((n + 255) / 256), 256, 0, s>>>(g, u, n);
-    LD_CUDA_LAUNCHED("swiglu");
+    launch(swiglu_kernel, dim3(unsigned((n + 255) / 256)), dim3(256), 0, s, "swiglu", g, static_cast<const float*>(u), n);
 }
 
 void launch_rope_store(float* q, const float* k, const float* v, uint16_t* k_cache, uint16_t* v_cache,
@@ -97,10 +99,8 @@ void launch_rope_store(float* q, const float* k, const float* v, uint16_t* k_cac
     if (B > 65535) fail("CUDA rope: ", B, " tokens in one launch");
     const int work = (n_heads + n_kv) * (hd / 2) + n_kv * hd;  // pairs, then v values
     const dim3 grid(unsigned((work + 255) / 256), unsigned(B));
-    rope_store_kernel<<<grid, 256, 0, s>>>(q, k, v, reinterpret_cast<__half*>(k_cache),
-                                                  reinterpret_cast<__half*>(v_cache), d_pos, n_heads, n_kv, hd,
-                                                  rope_dim, inv_freq);
-    LD_CUDA_LAUNCHED("rope_store");
+    launch(rope_store_kernel, grid, dim3(256), 0, s, "rope_store", q, k, v, reinterpret_cast<__half*>(k_cache),
+           reinterpret_cast<__half*>(v_cache), d_pos, n_heads, n_kv, hd, rope_dim, inv_freq);
 }
 
 }  // namespace ld::cuda

@@ -5,6 +5,7 @@
 // through L1 once per ROWS rows. Sums are reduced with warp shuffles.
 #include "inference/cuda/cuda_check.h"
 #include "inference/cuda/kernels.h"
+#include "inference/cuda/launch.cuh"
 #include "inference/cuda/dot_q8.cuh"
 #include "inference/cuda/quant_dev.cuh"
 
@@ -72,6 +73,7 @@ __device__ __forceinline__ void dot_rows(const uint8_t* const* rows, const float
 template <uint32_t TI, int MODE>
 __global__ void __launch_bounds__(kWarps * 32) matvec_kernel(MvArgs a) {
     constexpr GgmlType T = GgmlType(TI);
+    pdl_wait();
     const int lane = threadIdx.x & 31;
     const int first = (blockIdx.x * kWarps + int(threadIdx.x >> 5)) * kRows;
     if constexpr (MODE == int(MvMode::SwiGlu)) {
@@ -148,6 +150,7 @@ __device__ __forceinline__ void dot_rows_q8(const uint8_t* const* rows, const XQ
 template <uint32_t TI, int MODE>
 __global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
     constexpr GgmlType T = GgmlType(TI);
+    pdl_wait();
     const int lane = threadIdx.x & 31;
     const int first = (blockIdx.x * kWarps + int(threadIdx.x >> 5)) * kRows;
     const XQ x{a.xq.q, a.xq.ds};
@@ -206,15 +209,16 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
 template <GgmlType T>
 void launch_q8(MvMode mode, const MvArgs& a, const dim3& grid, cudaStream_t s) {
     switch (mode) {
-    case MvMode::Store: matvec_q8_kernel<uint32_t(T), 0><<<grid, kWarps * 32, 0, s>>>(a); break;
-    case MvMode::Accumulate: matvec_q8_kernel<uint32_t(T), 1><<<grid, kWarps * 32, 0, s>>>(a); break;
-    case MvMode::SwiGlu: matvec_q8_kernel<uint32_t(T), 2><<<grid, kWarps * 32, 0, s>>>(a); break;
+    case MvMode::Store: launch(matvec_q8_kernel<uint32_t(T), 0>, grid, dim3(kWarps * 32), 0, s, "matvec (int8 activations)", a); break;
+    case MvMode::Accumulate: launch(matvec_q8_kernel<uint32_t(T), 1>, grid, dim3(kWarps * 32), 0, s, "matvec (int8 activations)", a); break;
+    case MvMode::SwiGlu: launch(matvec_q8_kernel<uint32_t(T), 2>, grid, dim3(kWarps * 32), 0, s, "matvec (int8 activations)", a); break;
     }
 }
 
 // Rows of any width (F32 / F16 only): one element per lane per step.
 template <GgmlType T, int MODE>
 __global__ void __launch_bounds__(kWarps * 32) matvec_scalar_kernel(MvArgs a) {
+    pdl_wait();
     const int lane = threadIdx.x & 31;
     int row = blockIdx.x * kWarps + int(threadIdx.x >> 5);
     if constexpr (MODE == int(MvMode::SwiGlu)) {
@@ -258,9 +262,9 @@ template <GgmlType T>
 void launch_scalar(MvMode mode, const MvArgs& a, int total, cudaStream_t s) {
     const dim3 grid(unsigned((total + kWarps - 1) / kWarps));
     switch (mode) {
-    case MvMode::Store: matvec_scalar_kernel<T, 0><<<grid, kWarps * 32, 0, s>>>(a); break;
-    case MvMode::Accumulate: matvec_scalar_kernel<T, 1><<<grid, kWarps * 32, 0, s>>>(a); break;
-    case MvMode::SwiGlu: matvec_scalar_kernel<T, 2><<<grid, kWarps * 32, 0, s>>>(a); break;
+    case MvMode::Store: launch(matvec_scalar_kernel<T, 0>, grid, dim3(kWarps * 32), 0, s, "matvec (any width)", a); break;
+    case MvMode::Accumulate: launch(matvec_scalar_kernel<T, 1>, grid, dim3(kWarps * 32), 0, s, "matvec (any width)", a); break;
+    case MvMode::SwiGlu: launch(matvec_scalar_kernel<T, 2>, grid, dim3(kWarps * 32), 0, s, "matvec (any width)", a); break;
     }
 }
 
@@ -308,9 +312,9 @@ void launch_matvec(GgmlType t, MvMode mode, const MvArgs& a, cudaStream_t s) {
     const bool ok = dispatch_type(t, [&](auto tag) {
         constexpr GgmlType T = decltype(tag)::value;
         switch (mode) {
-        case MvMode::Store: matvec_kernel<uint32_t(T), 0><<<grid, kWarps * 32, 0, s>>>(a); break;
-        case MvMode::Accumulate: matvec_kernel<uint32_t(T), 1><<<grid, kWarps * 32, 0, s>>>(a); break;
-        case MvMode::SwiGlu: matvec_kernel<uint32_t(T), 2><<<grid, kWarps * 32, 0, s>>>(a); break;
+        case MvMode::Store: launch(matvec_kernel<uint32_t(T), 0>, grid, dim3(kWarps * 32), 0, s, "matvec", a); break;
+        case MvMode::Accumulate: launch(matvec_kernel<uint32_t(T), 1>, grid, dim3(kWarps * 32), 0, s, "matvec", a); break;
+        case MvMode::SwiGlu: launch(matvec_kernel<uint32_t(T), 2>, grid, dim3(kWarps * 32), 0, s, "matvec", a); break;
         }
     });
     if (!ok) fail("the CUDA backend cannot multiply ", type_name(file_type(t)), " weights");

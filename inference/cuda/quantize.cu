@@ -5,6 +5,7 @@
 
 #include "inference/cuda/cuda_check.h"
 #include "inference/cuda/kernels.h"
+#include "inference/cuda/launch.cuh"
 
 namespace ld::cuda {
 
@@ -27,6 +28,7 @@ __device__ __forceinline__ void quantize_group(float v, int8_t* q, float4* ds, i
 
 __global__ void quantize_q8_kernel(const float* __restrict__ x, int n, int8_t* __restrict__ q,
                                    float4* __restrict__ ds) {
+    pdl_wait();
     const int group = blockIdx.x * (blockDim.x >> 5) + int(threadIdx.x >> 5);
     if (group * 32 >= n) return;  // the whole warp leaves
     const int lane = threadIdx.x & 31;
@@ -42,6 +44,7 @@ constexpr int kNormThreads = 256;
 __global__ void __launch_bounds__(kNormThreads) rmsnorm_q8_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                                                   float* __restrict__ out, int8_t* __restrict__ q,
                                                                   float4* __restrict__ ds, int n, float eps) {
+    pdl_wait();
     double ss = 0.0;  // as the CPU reference, so long rows of large activations lose nothing
     for (int i = threadIdx.x; i < n; i += kNormThreads) ss += double(x[i]) * double(x[i]);
 #pragma unroll
@@ -71,15 +74,15 @@ void launch_quantize_q8(const float* x, int n, Q8Act q, cudaStream_t s) {
     if (n <= 0) return;
     if (n % 32 != 0) fail("CUDA quantize: ", n, " is not a multiple of 32");
     const int groups = n / 32, per_block = 8;
-    quantize_q8_kernel<<<unsigned((groups + per_block - 1) / per_block), per_block * 32, 0, s>>>(x, n, q.q, q.ds);
-    LD_CUDA_LAUNCHED("quantize_q8");
+    launch(quantize_q8_kernel, dim3(unsigned((groups + per_block - 1) / per_block)), dim3(per_block * 32), 0, s,
+           "quantize_q8", x, n, q.q, q.ds);
 }
 
 void launch_rmsnorm_q8(const float* x, const float* w, float* out, Q8Act q, int n, float eps, cudaStream_t s) {
     if (q.q && n % 32 != 0) fail("CUDA rmsnorm_q8: ", n, " is not a multiple of 32");
     if (n <= 0) return;
-    rmsnorm_q8_kernel<<<unsigned((n + kNormThreads - 1) / kNormThreads), kNormThreads, 0, s>>>(x, w, out, q.q, q.ds, n, eps);
-    LD_CUDA_LAUNCHED("rmsnorm_q8");
+    launch(rmsnorm_q8_kernel, dim3(unsigned((n + kNormThreads - 1) / kNormThreads)), dim3(kNormThreads), 0, s,
+           "rmsnorm_q8", x, w, out, q.q, q.ds, n, eps);
 }
 
 }  // namespace ld::cuda

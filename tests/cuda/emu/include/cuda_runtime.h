@@ -1,4 +1,5 @@
 #pragma once
+#define LD_CUDA_EMULATOR 1  // inference/cuda/launch.cuh launches through emu::launch
 // The CUDA runtime API subset the plugin uses, for the emulator in tests/cuda/emu (see emu.cpp).
 #include <cmath>
 #include <cstddef>
