@@ -1,15 +1,28 @@
-// Causal GQA attention over the f16 KV cache, split along the sequence (flash-decoding): block
-// (chunk c, head h, token t) scores query t of head h against cache positions
-// [c*chunk, min((c+1)*chunk, pos_t + 1)), keeps the chunk's max, exp-sum and unnormalized
-// weighted V sum; a second kernel merges the chunks. Decode (one token) thus spreads a long
-// context over many SMs; the grid does not depend on the position (it is read from device
-// memory), so the decode step can be a replayed CUDA graph.
+// Causal GQA attention over the f16 KV cache, split along the sequence (flash-decoding).
+//
+// attn_chunk_kernel: block (chunk c, kv head, token t) takes all G query heads that share the kv
+// head, so each K and V row is read once per group, not G times. It walks its chunk of the cache
+// in tiles of 64 positions with a streaming softmax (running max and exp-sum per head):
+//   scores: a lane pair per position, each lane reading half of the K row with 16-byte loads
+//           (4-byte where hd is not a multiple of 8) and dotting it with the G queries held in
+//           shared memory (same address across the warp: a broadcast); no reduction over lanes
+//           but one shuffle between the pair;
+//   P.V:    each warp takes 16 of the tile's rows, its lanes across the head dims (2, 4 or 8
+//           halves a lane), up to 16 rows' loads in flight per lane; the tile's first V rows
+//           are loaded before the scores so both round trips to memory overlap.
+// The four warps' sums are added in shared memory at the end, and the block writes, per head,
+// the unnormalized weighted V sum, the max and the exp-sum. attn_combine_kernel merges those of
+// the chunks that hold positions (their number comes from *d_pos, like everything here that
+// depends on the position): the grid does not, so the decode step stays a replayable CUDA graph
+// and blocks past the causal end just return. Both kernels are launched with programmatic
+// dependent launch (launch.cuh) and wait for the previous grid before reading memory.
 #include <cuda_fp16.h>
 
 #include <cmath>
 
 #include "inference/cuda/cuda_check.h"
 #include "inference/cuda/kernels.h"
+#include "inference/cuda/launch.cuh"
 
 namespace ld::cuda {
 
@@ -17,96 +30,353 @@ namespace {
 
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
+constexpr int kTile = 64;                  // positions scored at once, a lane pair each
+constexpr int kWarpRows = kTile / kWarps;  // rows of a tile one warp multiplies into V
+constexpr int kMaxGroup = 8;               // query heads per block (larger groups take several)
+constexpr int kCombineThreads = 256;
+constexpr int kCombineWarps = kCombineThreads / 32;
 
-__global__ void __launch_bounds__(kThreads) attn_chunk_kernel(AttnArgs a) {
-    extern __shared__ float smem[];
-    float* qs = smem;              // (hd) query * scale
-    float* sc = smem + a.hd;       // (chunk) scores, then exp weights
-    __shared__ float red[kWarps];
-    __shared__ float stat[2];
+// The halves of an f16 pair, taken out of the word by value.
+__device__ __forceinline__ float half_lo(uint32_t w) { return __half2float(__ushort_as_half(uint16_t(w & 0xFFFFu))); }
+__device__ __forceinline__ float half_hi(uint32_t w) { return __half2float(__ushort_as_half(uint16_t(w >> 16))); }
 
-    const int c = blockIdx.x, h = blockIdx.y, tl = blockIdx.z;
-    const int t = a.t0 + tl;
-    const int n_kv = a.d_pos[0] + t + 1;
-    const int start = c * a.chunk, end = min(start + a.chunk, n_kv);
-    float* part = a.part + ((size_t(tl) * a.n_heads + h) * a.n_chunks + c) * size_t(a.hd + 2);
-    if (start >= end) {  // the whole block leaves together
-        if (threadIdx.x == 0) {
-            part[a.hd] = -INFINITY;
-            part[a.hd + 1] = 0.0f;
-        }
-        return;
-    }
-    const int hd = a.hd, kvd = a.n_kv * hd;
-    const int g = h / (a.n_heads / a.n_kv);
-    const float* q = a.q + size_t(t) * a.n_heads * hd + size_t(h) * hd;
-    for (int d = threadIdx.x; d < hd; d += kThreads) qs[d] = q[d] * a.scale;
-    __syncthreads();
-
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const __half* kbase = reinterpret_cast<const __half*>(a.k) + size_t(g) * hd;
-    float mx = -INFINITY;
-    for (int p = start + warp; p < end; p += kWarps) {
-        const __half* kr = kbase + size_t(p) * kvd;
-        float s = 0.0f;
-        for (int d = lane; d < hd; d += 32) s += qs[d] * __half2float(kr[d]);
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-        if (lane == 0) sc[p - start] = s;
-        mx = fmaxf(mx, s);
-    }
-    if (lane == 0) red[warp] = mx;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        float m = red[0];
-        for (int w = 1; w < kWarps; ++w) m = fmaxf(m, red[w]);
-        stat[0] = m;
-    }
-    __syncthreads();
-    const float m = stat[0];
-    const int len = end - start;
-    float sum = 0.0f;
-    for (int i = threadIdx.x; i < len; i += kThreads) {
-        const float e = expf(sc[i] - m);
-        sc[i] = e;
-        sum += e;
-    }
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-    __syncthreads();  // red[] reuse and sc[] writes
-    if (lane == 0) red[warp] = sum;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        float s = 0.0f;
-        for (int w = 0; w < kWarps; ++w) s += red[w];
-        part[hd] = m;
-        part[hd + 1] = s;
-    }
-    const __half* vbase = reinterpret_cast<const __half*>(a.v) + size_t(g) * hd + size_t(start) * kvd;
-    for (int d = threadIdx.x; d < hd; d += kThreads) {
-        float acc = 0.0f;
-        for (int i = 0; i < len; ++i) acc += sc[i] * __half2float(vbase[size_t(i) * kvd + d]);
-        part[d] = acc;
+// N halves at p (aligned to 2N bytes) as N / 2 words.
+template <int N>
+__device__ __forceinline__ void load_halves(const uint16_t* p, uint32_t* w) {
+    if constexpr (N == 8) {
+        const uint4 u = __ldg(reinterpret_cast<const uint4*>(p));
+        w[0] = u.x, w[1] = u.y, w[2] = u.z, w[3] = u.w;
+    } else if constexpr (N == 4) {
+        const uint2 u = __ldg(reinterpret_cast<const uint2*>(p));
+        w[0] = u.x, w[1] = u.y;
+    } else {
+        static_assert(N == 2);
+        w[0] = __ldg(reinterpret_cast<const unsigned int*>(p));
     }
 }
 
-// One block per (head, token), one thread per output dimension.
-__global__ void attn_combine_kernel(AttnArgs a) {
-    const int h = blockIdx.x, tl = blockIdx.y, d = threadIdx.x;
-    if (d >= a.hd) return;
-    const float* part = a.part + (size_t(tl) * a.n_heads + h) * a.n_chunks * size_t(a.hd + 2);
-    float m = -INFINITY;
-    for (int c = 0; c < a.n_chunks; ++c) m = fmaxf(m, part[size_t(c) * (a.hd + 2) + a.hd]);
-    float num = 0.0f, den = 0.0f;
-    for (int c = 0; c < a.n_chunks; ++c) {
-        const float* pc = part + size_t(c) * (a.hd + 2);
-        const float mc = pc[a.hd];
-        if (mc == -INFINITY) continue;
-        const float f = expf(mc - m);
-        num += f * pc[d];
-        den += f * pc[a.hd + 1];
+// N floats at p (aligned to 4N bytes, shared memory).
+template <int N>
+__device__ __forceinline__ void load_floats(const float* p, float* f) {
+    if constexpr (N % 4 == 0) {
+#pragma unroll
+        for (int i = 0; i < N; i += 4) {
+            const float4 v = *reinterpret_cast<const float4*>(p + i);
+            f[i] = v.x, f[i + 1] = v.y, f[i + 2] = v.z, f[i + 3] = v.w;
+        }
+    } else {
+        static_assert(N == 2);
+        const float2 v = *reinterpret_cast<const float2*>(p);
+        f[0] = v.x, f[1] = v.y;
     }
-    a.out[size_t(a.t0 + tl) * a.n_heads * a.hd + size_t(h) * a.hd + d] = num / den;
+}
+
+// s[g] += q_g . k_row for the G queries at qs (G rows of hd floats, already scaled), over the
+// KW-half vectors j = half, half + 2, ... of the row (the lane's pair partner takes the others,
+// so a pair reads 2 * KW contiguous halves per load).
+template <int G, int KW>
+__device__ __forceinline__ void score_row(const uint16_t* __restrict__ row, const float* qs, int hd, int half, float* s) {
+    constexpr int kBatch = KW == 8 ? 8 : 16;  // vectors in flight a lane: 128 (64) bytes, hd 128 at once
+    const int nv = hd / KW;
+    for (int j0 = 0; j0 < nv; j0 += 2 * kBatch) {
+        uint32_t w[kBatch][KW / 2];
+#pragma unroll
+        for (int i = 0; i < kBatch; ++i) {
+            const int j = j0 + 2 * i + half;
+            if (j < nv) load_halves<KW>(row + j * KW, w[i]);
+        }
+#pragma unroll
+        for (int i = 0; i < kBatch; ++i) {
+            const int j = j0 + 2 * i + half;
+            if (j >= nv) break;
+            float k[KW];
+#pragma unroll
+            for (int e = 0; e < KW / 2; ++e) k[2 * e] = half_lo(w[i][e]), k[2 * e + 1] = half_hi(w[i][e]);
+#pragma unroll
+            for (int g = 0; g < G; ++g) {
+                float q[KW];
+                load_floats<KW>(qs + g * hd + j * KW, q);
+#pragma unroll
+                for (int e = 0; e < KW; ++e) s[g] = fmaf(q[e], k[e], s[g]);
+            }
+        }
+    }
+}
+
+// V rows [r0, r0 + U) of the tile (local to it, len of them valid) for this lane: NP vectors of
+// VH halves, vector i at dims (lane + 32 i) * VH. Rows or vectors past the end are left alone
+// (their weight is 0 and the FMA skips them).
+template <int VH, int NP, int U>
+__device__ __forceinline__ void load_v(const uint16_t* __restrict__ vt, int kvd, int r0, int len, int lane, int nvec,
+                                       uint32_t (&w)[U][NP][VH / 2]) {
+    const uint16_t* p = vt + size_t(r0) * kvd + lane * VH;
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+#pragma unroll
+        for (int i = 0; i < NP; ++i)
+            if (r0 + u < len && lane + 32 * i < nvec) load_halves<VH>(p + 32 * i * VH, w[u][i]);
+        p += kvd;
+    }
+}
+
+// Blocks an SM should hold (caps the registers): 3 (168 registers) fit the 8B shapes (G 4, hd
+// 128) without spilling; 8 heads or 8 halves a lane need 2.
+constexpr int min_blocks(int g, int halves) { return g >= 8 || halves >= 8 ? 2 : 3; }
+// V rows a lane has in flight: 64 halves' worth (16 rows at most), 4 where the accumulators
+// alone take 64 registers (8 heads x 4 vectors).
+constexpr int v_rows(int g, int vh, int np) { return g * np >= 32 ? 4 : 64 / (vh * np) < 16 ? 64 / (vh * np) : 16; }
+
+// G: query heads a block handles (a power of two, heads past the group are zero queries);
+// VH x NP: halves a lane takes of a V row (see launch_chunks).
+template <int G, int VH, int NP>
+__global__ void __launch_bounds__(kThreads, min_blocks(G, VH * NP)) attn_chunk_kernel(AttnArgs a, int group, int n_sub) {
+    constexpr int U = v_rows(G, VH, NP);
+    static_assert(kWarpRows % U == 0 && U % 4 == 0);
+    extern __shared__ float smem[];
+    float* qs = smem;  // (G, hd) query * scale; at the end (kWarps, G, hd) the warps' V sums
+    __shared__ float s_max[2][kWarps][G], s_sum[2][kWarps][G];  // by tile parity (fewer barriers)
+    alignas(16) __shared__ float s_p[2][G][kTile];              // exp weights of the tile's rows
+
+    pdl_wait();
+    const int kvh = blockIdx.x / n_sub, sub = blockIdx.x % n_sub, c = blockIdx.y, tl = blockIdx.z;
+    const int t = a.t0 + tl;
+    const int hd = a.hd, kvd = a.n_kv * hd, nvec = hd / VH;
+    const int h0 = kvh * group + sub * G;
+    const int ng = min(G, group - sub * G);
+    // The queries are loaded together with the position, not one round trip after it.
+    constexpr int kQ = G * 256 / kThreads;  // query floats a thread holds, at most
+    const float* q = a.q + size_t(t) * a.n_heads * hd + size_t(h0) * hd;
+    float qv[kQ];
+#pragma unroll
+    for (int i = 0; i < kQ; ++i) {
+        const int x = int(threadIdx.x) + i * kThreads;
+        qv[i] = x < ng * hd ? q[x] : 0.0f;
+    }
+    const int n_pos = a.d_pos[0] + t + 1;
+    const int start = c * a.chunk, end = min(start + a.chunk, n_pos);
+    if (start >= end) return;  // past the causal end: the combine does not read this chunk
+
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+#pragma unroll
+    for (int i = 0; i < kQ; ++i) {
+        const int x = int(threadIdx.x) + i * kThreads;
+        if (x < G * hd) qs[x] = qv[i] * a.scale;
+    }
+    __syncthreads();
+
+    const uint16_t* kb = a.k + size_t(kvh) * hd;
+    const uint16_t* vb = a.v + size_t(kvh) * hd;
+    const int pair = warp * (kTile / kWarps) + (lane >> 1);  // the tile position this lane scores
+    const int half = lane & 1;
+    float m_run[G], l_run[G], acc[G][NP][VH];
+#pragma unroll
+    for (int g = 0; g < G; ++g) {
+        m_run[g] = -INFINITY;
+        l_run[g] = 0.0f;
+#pragma unroll
+        for (int i = 0; i < NP; ++i)
+#pragma unroll
+            for (int e = 0; e < VH; ++e) acc[g][i][e] = 0.0f;
+    }
+
+    int par = 0;
+    for (int tb = start; tb < end; tb += kTile, par ^= 1) {
+        const int len = min(kTile, end - tb);
+        const uint16_t* vt = vb + size_t(tb) * kvd;
+        uint32_t vw[U][NP][VH / 2];
+        load_v<VH, NP, U>(vt, kvd, warp * kWarpRows, len, lane, nvec, vw);
+
+        float s[G];
+#pragma unroll
+        for (int g = 0; g < G; ++g) s[g] = 0.0f;
+        const bool valid = pair < len;
+        if (valid) {
+            const uint16_t* kr = kb + size_t(tb + pair) * kvd;
+            if (hd % 8 == 0) score_row<G, 8>(kr, qs, hd, half, s);
+            else score_row<G, 2>(kr, qs, hd, half, s);
+        }
+        float mx[G];
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+            s[g] += __shfl_xor_sync(0xffffffffu, s[g], 1);
+            if (!valid) s[g] = -INFINITY;
+            mx[g] = s[g];
+#pragma unroll
+            for (int o = 16; o > 1; o >>= 1) mx[g] = fmaxf(mx[g], __shfl_xor_sync(0xffffffffu, mx[g], o));
+        }
+        if (lane == 0)
+#pragma unroll
+            for (int g = 0; g < G; ++g) s_max[par][warp][g] = mx[g];
+        __syncthreads();
+
+        float m_new[G], sum[G];
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+            float m = m_run[g];
+#pragma unroll
+            for (int w = 0; w < kWarps; ++w) m = fmaxf(m, s_max[par][w][g]);
+            m_new[g] = m;
+            const float p = valid ? expf(s[g] - m) : 0.0f;
+            if (half == 0) s_p[par][g][pair] = p;
+            sum[g] = half == 0 ? p : 0.0f;
+#pragma unroll
+            for (int o = 16; o > 1; o >>= 1) sum[g] += __shfl_xor_sync(0xffffffffu, sum[g], o);
+        }
+        if (lane == 0)
+#pragma unroll
+            for (int g = 0; g < G; ++g) s_sum[par][warp][g] = sum[g];
+        __syncthreads();
+
+#pragma unroll
+        for (int g = 0; g < G; ++g) {
+            float tile_sum = 0.0f;
+#pragma unroll
+            for (int w = 0; w < kWarps; ++w) tile_sum += s_sum[par][w][g];
+            const float alpha = m_run[g] == -INFINITY ? 0.0f : expf(m_run[g] - m_new[g]);
+            l_run[g] = l_run[g] * alpha + tile_sum;
+            m_run[g] = m_new[g];
+#pragma unroll
+            for (int i = 0; i < NP; ++i)
+#pragma unroll
+                for (int e = 0; e < VH; ++e) acc[g][i][e] *= alpha;
+        }
+
+        for (int r0 = 0; r0 < kWarpRows; r0 += U) {
+            const int rb = warp * kWarpRows + r0;
+            if (r0 > 0) load_v<VH, NP, U>(vt, kvd, rb, len, lane, nvec, vw);
+            if (rb >= len) break;
+#pragma unroll
+            for (int u4 = 0; u4 < U; u4 += 4) {
+                float p[G][4];  // weights of rows rb + u4 .. + 3 (0 past len)
+#pragma unroll
+                for (int g = 0; g < G; ++g) load_floats<4>(&s_p[par][g][rb + u4], p[g]);
+#pragma unroll
+                for (int uu = 0; uu < 4; ++uu) {
+                    const int u = u4 + uu;
+                    if (rb + u >= len) break;
+#pragma unroll
+                    for (int i = 0; i < NP; ++i) {
+                        if (lane + 32 * i >= nvec) break;
+                        float v[VH];
+#pragma unroll
+                        for (int e = 0; e < VH / 2; ++e) v[2 * e] = half_lo(vw[u][i][e]), v[2 * e + 1] = half_hi(vw[u][i][e]);
+#pragma unroll
+                        for (int g = 0; g < G; ++g)
+#pragma unroll
+                            for (int e = 0; e < VH; ++e) acc[g][i][e] = fmaf(p[g][uu], v[e], acc[g][i][e]);
+                    }
+                }
+            }
+        }
+    }
+
+    // qs is free: every warp finished scoring before the last tile's second barrier.
+    float* red = smem;  // (kWarps, G, hd)
+#pragma unroll
+    for (int g = 0; g < G; ++g)
+#pragma unroll
+        for (int i = 0; i < NP; ++i) {
+            const int j = lane + 32 * i;
+            if (j < nvec)
+#pragma unroll
+                for (int e = 0; e < VH; ++e) red[(warp * G + g) * hd + j * VH + e] = acc[g][i][e];
+        }
+    __syncthreads();
+    const size_t stride = size_t(hd + 2);
+    float* part = a.part + ((size_t(tl) * a.n_heads + h0) * a.n_chunks + c) * stride;  // head h0
+    for (int x = threadIdx.x; x < ng * hd; x += kThreads) {
+        const int g = x / hd, d = x - g * hd;
+        float v = 0.0f;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w) v += red[(w * G + g) * hd + d];
+        part[size_t(g) * a.n_chunks * stride + d] = v;
+    }
+    if (threadIdx.x == 0)
+#pragma unroll
+        for (int g = 0; g < G; ++g)
+            if (g < ng) {
+                part[size_t(g) * a.n_chunks * stride + hd] = m_run[g];
+                part[size_t(g) * a.n_chunks * stride + hd + 1] = l_run[g];
+            }
+}
+
+// One block per (head, token): warp w merges chunks w, w + 8, ... with a running max (lanes
+// across the dims, float2 each), then the warps' results are merged and normalized. Only the
+// chunks holding positions 0 .. *d_pos + t are read.
+__global__ void __launch_bounds__(kCombineThreads) attn_combine_kernel(AttnArgs a) {
+    __shared__ float s_num[kCombineWarps][256];
+    __shared__ float s_m[kCombineWarps], s_l[kCombineWarps];
+    pdl_wait();
+    const int h = blockIdx.x, tl = blockIdx.y;
+    const int t = a.t0 + tl;
+    const int nc = min(a.n_chunks, (a.d_pos[0] + t + a.chunk) / a.chunk);
+    const int hd = a.hd, n2 = hd / 2, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const size_t stride = size_t(hd + 2);
+    const float* part = a.part + (size_t(tl) * a.n_heads + h) * a.n_chunks * stride;
+    float m = -INFINITY, l = 0.0f;
+    float2 num[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) num[i].x = num[i].y = 0.0f;
+#pragma unroll 4
+    for (int c = warp; c < nc; c += kCombineWarps) {
+        const float* pc = part + size_t(c) * stride;
+        const float mc = pc[hd], lc = pc[hd + 1];
+        float2 v[4];
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const int j = lane + 32 * i;
+            if (j < n2) v[i] = *reinterpret_cast<const float2*>(pc + 2 * j);
+            else v[i].x = v[i].y = 0.0f;
+        }
+        const float mn = fmaxf(m, mc);
+        const float fo = m == -INFINITY ? 0.0f : expf(m - mn);
+        const float fc = mc == -INFINITY ? 0.0f : expf(mc - mn);
+        l = l * fo + lc * fc;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            num[i].x = num[i].x * fo + v[i].x * fc;
+            num[i].y = num[i].y * fo + v[i].y * fc;
+        }
+        m = mn;
+    }
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int j = lane + 32 * i;
+        if (j < n2) {
+            s_num[warp][2 * j] = num[i].x;
+            s_num[warp][2 * j + 1] = num[i].y;
+        }
+    }
+    if (lane == 0) {
+        s_m[warp] = m;
+        s_l[warp] = l;
+    }
+    __syncthreads();
+    for (int d = threadIdx.x; d < hd; d += kCombineThreads) {
+        float mx = -INFINITY;
+#pragma unroll
+        for (int w = 0; w < kCombineWarps; ++w) mx = fmaxf(mx, s_m[w]);
+        float n = 0.0f, den = 0.0f;
+#pragma unroll
+        for (int w = 0; w < kCombineWarps; ++w) {
+            const float f = s_m[w] == -INFINITY ? 0.0f : expf(s_m[w] - mx);
+            n += f * s_num[w][d];
+            den += f * s_l[w];
+        }
+        a.out[size_t(t) * a.n_heads * hd + size_t(h) * hd + d] = n / den;
+    }
+}
+
+// A V row's hd halves over a warp's 32 lanes: VH halves a lane (one load) where that covers
+// the row, else 4-byte pairs, up to 4 a lane (any even hd up to 256).
+template <int G>
+void launch_chunks(const AttnArgs& a, dim3 grid, int group, int n_sub, cudaStream_t s) {
+    const size_t smem = sizeof(float) * size_t(kWarps) * G * size_t(a.hd);
+    void (*k)(AttnArgs, int, int) = a.hd / 2 <= 32                   ? attn_chunk_kernel<G, 2, 1>
+                                    : a.hd % 4 == 0 && a.hd / 4 <= 32 ? attn_chunk_kernel<G, 4, 1>
+                                    : a.hd % 8 == 0                   ? attn_chunk_kernel<G, 8, 1>
+                                                                      : attn_chunk_kernel<G, 2, 4>;
+    launch(k, grid, dim3(kThreads), smem, s, "attention", a, group, n_sub);
 }
 
 }  // namespace
@@ -117,12 +387,22 @@ void launch_attention(const AttnArgs& a, cudaStream_t s) {
     if (a.n_kv <= 0 || a.n_heads % a.n_kv != 0) fail("CUDA attention: ", a.n_heads, " heads over ", a.n_kv, " KV heads");
     if (a.chunk <= 0 || a.chunk > kMaxAttnChunk) fail("CUDA attention: chunk ", a.chunk, " out of range");
     if (a.n_tok <= 0) return;
-    const size_t smem = sizeof(float) * size_t(a.hd + a.chunk);
-    const dim3 grid(unsigned(a.n_chunks), unsigned(a.n_heads), unsigned(a.n_tok));
-    attn_chunk_kernel<<<grid, kThreads, smem, s>>>(a);
-    LD_CUDA_LAUNCHED("attention");
-    attn_combine_kernel<<<dim3(unsigned(a.n_heads), unsigned(a.n_tok)), unsigned(a.hd), 0, s>>>(a);
-    LD_CUDA_LAUNCHED("attention combine");
+    const int group = a.n_heads / a.n_kv;
+    const int g = group <= 1 ? 1 : group <= 2 ? 2 : group <= 4 ? 4 : kMaxGroup;
+    const int n_sub = (group + g - 1) / g;
+    if (a.n_chunks <= 0 || a.n_chunks > 65535 || a.n_tok > 65535)
+        fail("CUDA attention: ", a.n_chunks, " chunks of ", a.n_tok, " tokens in one launch");
+    // Chunks on y: blocks start in x-fastest order, so those of the first chunks (the ones with
+    // work in a decode step whose grid has every chunk of the context) start first.
+    const dim3 grid(unsigned(a.n_kv * n_sub), unsigned(a.n_chunks), unsigned(a.n_tok));
+    switch (g) {
+        case 1: launch_chunks<1>(a, grid, group, n_sub, s); break;
+        case 2: launch_chunks<2>(a, grid, group, n_sub, s); break;
+        case 4: launch_chunks<4>(a, grid, group, n_sub, s); break;
+        default: launch_chunks<8>(a, grid, group, n_sub, s); break;
+    }
+    launch(attn_combine_kernel, dim3(unsigned(a.n_heads), unsigned(a.n_tok)), dim3(kCombineThreads), 0, s,
+           "attention combine", a);
 }
 
 }  // namespace ld::cuda

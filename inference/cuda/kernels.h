@@ -106,13 +106,14 @@ struct AttnArgs {
     float scale = 1.0f;
 };
 void launch_attention(const AttnArgs& a, cudaStream_t s);
-// Largest chunk the attention kernel's shared memory holds.
+// Longest chunk attention_chunk picks (the kernel walks a chunk in tiles of 64 positions).
 constexpr int kMaxAttnChunk = 4096;
-// Cache positions per attention chunk for a context: 256, or longer for very long contexts so
-// that a head has at most 64 partial results.
+// Cache positions per attention chunk for a context: 64 (one tile, so a decode step at position
+// p spreads over p / 64 blocks per KV head), longer beyond 8192 positions so that a head has at
+// most 128 partial results (the partials buffer and the combine grow with their number).
 inline int attention_chunk(int n_ctx) {
-    int chunk = 256;
-    while ((n_ctx + chunk - 1) / chunk > 64 && chunk < kMaxAttnChunk) chunk *= 2;
+    int chunk = 64;
+    while ((n_ctx + chunk - 1) / chunk > 128 && chunk < kMaxAttnChunk) chunk *= 2;
     return chunk;
 }
 
