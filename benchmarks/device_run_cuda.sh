@@ -29,6 +29,8 @@ bench cuda llama-3.2-1b:q4_0 -p 512 -n 128
 bench cuda llama-3.1-8b:q4_k_m -p 0 -n 128 -d 4096
 LLAMADESK_CUDA_Q8=0 bench cuda-f32x llama-3.1-8b:q4_k_m -p 0 -n 128
 LLAMADESK_CUDA_GRAPH=0 bench cuda-nograph llama-3.1-8b:q4_k_m -p 0 -n 128
+LLAMADESK_CUDA_PDL=0 bench cuda-nopdl llama-3.1-8b:q4_k_m -p 0 -n 128
+LLAMADESK_CUDA_FUSE_ROPE=0 bench cuda-ropekernel llama-3.1-8b:q4_k_m -p 0 -n 128
 # One decode step's kernels (eager launches: ncu times each kernel on its own).
 if command -v ncu >/dev/null; then
   LLAMADESK_CUDA_GRAPH=0 timeout 200 ncu --clock-control none --metrics gpu__time_duration.sum --csv --page raw \
@@ -49,6 +51,15 @@ print(f"ncu: one decode step, {sum(v[0] for v in agg.values())} kernels, {total/
 for k, (n, t) in sorted(agg.items(), key=lambda kv: -kv[1][1]):
     print(f"  {t/1000:9.1f} us {100*t/total:5.1f}%  {n:4d} x {t/n/1000:7.2f} us  {k[:90]}")
 PY
+fi
+# Where the big matvecs lose bandwidth: Nsight Compute's sections for a few of them.
+if command -v ncu >/dev/null; then
+  LLAMADESK_CUDA_GRAPH=0 timeout 150 ncu --clock-control none --section SpeedOfLight --section Occupancy \
+    --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis -k regex:matvec_q8 \
+    --launch-skip 200 --launch-count 6 "$BIN/llamadesk-cli" bench --backend cuda --synthetic llama-3.1-8b:q4_k_m \
+    -p 0 -n 2 -r 1 > "$LOG/ncu_sections.txt" 2>&1
+  grep -E "matvec_q8_kernel|Duration|DRAM Throughput|Memory Throughput|Achieved Occupancy|Theoretical Occupancy|Issued Warp|No Eligible|Warp Cycles Per Issued|Registers Per|Block Limit" \
+    "$LOG/ncu_sections.txt" | head -80 >> "$SUMMARY"
 fi
 if command -v compute-sanitizer >/dev/null; then
   timeout 150 compute-sanitizer --tool memcheck "$BIN/test_cuda_model" \

@@ -79,6 +79,7 @@ private:
     cudaStream_t stream_ = nullptr;
     bool use_graph_ = true;
     bool use_q8_ = true;  // decode matvecs on int8 activations (LLAMADESK_CUDA_Q8=0: f32)
+    bool use_fused_rope_ = true;  // RoPE + KV store in the q/k/v matvec (LLAMADESK_CUDA_FUSE_ROPE=0: own kernel)
     cudaGraph_t graph_ = nullptr;
     cudaGraphExec_t graph_exec_ = nullptr;
 
@@ -112,6 +113,7 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
     device_name_ = prop.name;
     if (const char* env = std::getenv("LLAMADESK_CUDA_GRAPH"); env && std::string(env) == "0") use_graph_ = false;
     if (const char* env = std::getenv("LLAMADESK_CUDA_Q8"); env && std::string(env) == "0") use_q8_ = false;
+    if (const char* env = std::getenv("LLAMADESK_CUDA_FUSE_ROPE"); env && std::string(env) == "0") use_fused_rope_ = false;
 
     attn_chunk_ = attention_chunk(n_ctx_);
     attn_chunks_max_ = (n_ctx_ + attn_chunk_ - 1) / attn_chunk_;
@@ -388,9 +390,18 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows) {
         norm(x, L.attn_norm, xn, B);
         const DevWeight* qkv[] = {&L.wq, &L.wk, &L.wv};
         float* qkv_out[] = {q_.as<float>(), k_.as<float>(), v_.as<float>()};
-        mm_->run_shared_input(qkv, qkv_out, 3, xn, B, xq);
-        launch_rope_store(q_.as<float>(), k_.as<float>(), v_.as<float>(), kc, vc, d_pos, B, p_.n_heads, p_.n_kv_heads,
-                          hd, p_.rope_dim, inv_freq_.as<float>(), stream_);
+        MvRope rope;
+        rope.d_pos = d_pos;
+        rope.inv_freq = inv_freq_.as<float>();
+        rope.k_cache = kc;
+        rope.v_cache = vc;
+        rope.hd = hd;
+        rope.rope_dim = p_.rope_dim;
+        if (!(q8 && use_fused_rope_ && mm_->qkv_rope(qkv, qkv_out, xn, xq, rope))) {
+            mm_->run_shared_input(qkv, qkv_out, 3, xn, B, xq);
+            launch_rope_store(q_.as<float>(), k_.as<float>(), v_.as<float>(), kc, vc, d_pos, B, p_.n_heads,
+                              p_.n_kv_heads, hd, p_.rope_dim, inv_freq_.as<float>(), stream_);
+        }
         AttnArgs a;
         a.q = q_.as<float>();
         a.k = kc;

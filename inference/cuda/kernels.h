@@ -53,6 +53,16 @@ enum class MvMode {
     Store = 0,       // y = W x
     Accumulate = 1,  // y += W x (residual add fused)
     SwiGlu = 2,      // job0 = gate, job1 = up (same rows): job0.y = silu(Wg x) * (Wu x)
+    QkvRope = 3,     // jobs of q, k and/or v (MvRope::role): q rotated to its y, k rotated and v
+                     // as f16 into the caches at *d_pos (int8 activations only; rope_store's work)
+};
+struct MvRope {
+    const int32_t* d_pos = nullptr;
+    const float* inv_freq = nullptr;  // (rope_dim / 2)
+    uint16_t* k_cache = nullptr;      // this layer's, (n_ctx, kv_rows) f16
+    uint16_t* v_cache = nullptr;
+    int hd = 0, rope_dim = 0, kv_rows = 0;
+    int role[3] = {0, 1, 2};          // per job: 0 = q, 1 = k, 2 = v
 };
 struct MvJob {
     const uint8_t* w = nullptr;  // rows of row_bytes
@@ -66,6 +76,7 @@ struct MvArgs {
     size_t row_bytes = 0;
     const float* x = nullptr;    // (ne0)
     Q8Act xq;                    // x quantized, for types with has_q8_dot (else unset)
+    MvRope rope;                 // QkvRope only
 };
 void launch_matvec(GgmlType t, MvMode mode, const MvArgs& a, cudaStream_t s);
 

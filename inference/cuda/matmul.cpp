@@ -69,6 +69,35 @@ void Matmul::run_shared_input(const DevWeight* const* ws, float* const* ys, int 
     launch_matvec(ws[0]->type, MvMode::Store, a, stream_);
 }
 
+bool Matmul::qkv_rope(const DevWeight* const* ws, float* const* ys, const float* x, const Q8Act* xq, MvRope rope) {
+    if (!xq || rope.hd <= 0 || rope.hd % 2 != 0) return false;
+    for (int i = 0; i < 3; ++i)
+        if (!has_q8_dot(ws[i]->type) || ws[i]->ne1 % rope.hd != 0 || ws[i]->ne0 != ws[0]->ne0) return false;
+    rope.kv_rows = int(ws[1]->ne1);
+    // Jobs grouped by type, in order: q/k/v of Q4_K_M's layers with a Q6_K v take two launches.
+    bool done[3] = {false, false, false};
+    for (int i = 0; i < 3; ++i) {
+        if (done[i]) continue;
+        MvArgs a;
+        MvRope r = rope;
+        a.n_jobs = 0;
+        for (int j = i; j < 3; ++j)
+            if (!done[j] && ws[j]->type == ws[i]->type && ws[j]->row_bytes == ws[i]->row_bytes) {
+                a.job[a.n_jobs] = {ws[j]->data, ys[j], int(ws[j]->ne1)};
+                r.role[a.n_jobs] = j;
+                ++a.n_jobs;
+                done[j] = true;
+            }
+        a.ne0 = int(ws[i]->ne0);
+        a.row_bytes = ws[i]->row_bytes;
+        a.x = x;
+        a.xq = *xq;
+        a.rope = r;
+        launch_matvec(ws[i]->type, MvMode::QkvRope, a, stream_);
+    }
+    return true;
+}
+
 void Matmul::gate_up(const DevWeight& wg, const DevWeight& wu, const float* x, int B, float* g, float* u,
                      const Q8Act* xq) {
     if (B == 1 && wg.type == wu.type && wg.ne0 == wu.ne0 && wg.ne1 == wu.ne1) {

@@ -43,6 +43,11 @@ public:
     // a type and width.
     void run_shared_input(const DevWeight* const* ws, float* const* ys, int n, const float* x, int B,
                           const Q8Act* xq = nullptr);
+    // One token's q, k, v (ws[0..2], int8 activations) with RoPE and the KV-cache store in the
+    // epilogue (MvMode::QkvRope): q to ys[0], k and v into rope's caches; one launch when the
+    // three share a type, else one per type. Returns false, doing nothing, where that does not
+    // apply (a type without int8 activations).
+    bool qkv_rope(const DevWeight* const* ws, float* const* ys, const float* x, const Q8Act* xq, MvRope rope);
     // g = silu(x . Wg^T) * (x . Wu^T); u is scratch of (B, rows) for the prompt path.
     void gate_up(const DevWeight& wg, const DevWeight& wu, const float* x, int B, float* g, float* u,
                  const Q8Act* xq = nullptr);

@@ -147,6 +147,37 @@ __device__ __forceinline__ void dot_rows_q8(const uint8_t* const* rows, const XQ
     }
 }
 
+// QkvRope's epilogue for rows (row, row + 1) of the q/k/v jobs: the RoPE + KV store of
+// elementwise.cu's rope_store_kernel, without its launch.
+__device__ __forceinline__ void rope_pair(const MvArgs& a, int row, float x0, float x1) {
+    int j = 0;
+#pragma unroll
+    for (int k = 0; k < 2; ++k)
+        if (j + 1 < a.n_jobs && row >= a.job[j].rows) {
+            row -= a.job[j].rows;
+            ++j;
+        }
+    if (row >= a.job[j].rows) return;
+    const int role = a.rope.role[j];
+    const int pos = a.rope.d_pos[0];
+    const int i = (row % a.rope.hd) >> 1;
+    if (role < 2 && 2 * i < a.rope.rope_dim) {
+        float sn, cs;
+        sincosf(float(pos) * a.rope.inv_freq[i], &sn, &cs);
+        const float r0 = x0 * cs - x1 * sn, r1 = x0 * sn + x1 * cs;
+        x0 = r0;
+        x1 = r1;
+    }
+    if (role == 0) {
+        a.job[j].y[row] = x0;
+        a.job[j].y[row + 1] = x1;
+    } else {
+        __half* cache = reinterpret_cast<__half*>(role == 1 ? a.rope.k_cache : a.rope.v_cache) + size_t(pos) * a.rope.kv_rows;
+        cache[row] = __float2half_rn(x0);
+        cache[row + 1] = __float2half_rn(x1);
+    }
+}
+
 template <uint32_t TI, int MODE>
 __global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
     constexpr GgmlType T = GgmlType(TI);
@@ -195,13 +226,22 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
             acc[r] = 0.0f;
         }
         dot_rows_q8<T, kRows>(rows, x, n_chunks, lane, acc);
+        float s[kRows];
 #pragma unroll
-        for (int r = 0; r < kRows; ++r) {
-            const float s = warp_sum(acc[r]);
-            if (lane == 0 && outs[r]) {
-                if constexpr (MODE == int(MvMode::Accumulate)) *outs[r] += s;
-                else *outs[r] = s;
-            }
+        for (int r = 0; r < kRows; ++r) s[r] = warp_sum(acc[r]);
+        if constexpr (MODE == int(MvMode::QkvRope)) {
+            // Rows come in pairs (first is even, every job's rows even): one rotation per pair.
+            static_assert(kRows % 2 == 0);
+            if (lane == 0)
+#pragma unroll
+                for (int r = 0; r < kRows; r += 2) rope_pair(a, first + r, s[r], s[r + 1]);
+        } else {
+#pragma unroll
+            for (int r = 0; r < kRows; ++r)
+                if (lane == 0 && outs[r]) {
+                    if constexpr (MODE == int(MvMode::Accumulate)) *outs[r] += s[r];
+                    else *outs[r] = s[r];
+                }
         }
     }
 }
@@ -209,6 +249,7 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
 template <GgmlType T>
 void launch_q8(MvMode mode, const MvArgs& a, const dim3& grid, cudaStream_t s) {
     switch (mode) {
+    case MvMode::QkvRope: launch(matvec_q8_kernel<uint32_t(T), 3>, grid, dim3(kWarps * 32), 0, s, "matvec (q/k/v + RoPE)", a); break;
     case MvMode::Store: launch(matvec_q8_kernel<uint32_t(T), 0>, grid, dim3(kWarps * 32), 0, s, "matvec (int8 activations)", a); break;
     case MvMode::Accumulate: launch(matvec_q8_kernel<uint32_t(T), 1>, grid, dim3(kWarps * 32), 0, s, "matvec (int8 activations)", a); break;
     case MvMode::SwiGlu: launch(matvec_q8_kernel<uint32_t(T), 2>, grid, dim3(kWarps * 32), 0, s, "matvec (int8 activations)", a); break;
@@ -265,6 +306,7 @@ void launch_scalar(MvMode mode, const MvArgs& a, int total, cudaStream_t s) {
     case MvMode::Store: launch(matvec_scalar_kernel<T, 0>, grid, dim3(kWarps * 32), 0, s, "matvec (any width)", a); break;
     case MvMode::Accumulate: launch(matvec_scalar_kernel<T, 1>, grid, dim3(kWarps * 32), 0, s, "matvec (any width)", a); break;
     case MvMode::SwiGlu: launch(matvec_scalar_kernel<T, 2>, grid, dim3(kWarps * 32), 0, s, "matvec (any width)", a); break;
+    case MvMode::QkvRope: break;
     }
 }
 
@@ -294,6 +336,11 @@ void launch_matvec(GgmlType t, MvMode mode, const MvArgs& a, cudaStream_t s) {
     }
     const int per_block = kWarps * kRows;
     const dim3 grid(unsigned((total + per_block - 1) / per_block));
+    if (mode == MvMode::QkvRope) {
+        bool ok = a.xq.q && has_q8_dot(t) && a.rope.hd % 2 == 0 && a.rope.hd > 0;
+        for (int j = 0; j < a.n_jobs; ++j) ok = ok && a.job[j].rows % 2 == 0 && a.job[j].rows % a.rope.hd == 0;
+        if (!ok) fail("CUDA matvec: q/k/v with RoPE needs int8 activations and whole heads");
+    }
     if (a.xq.q && has_q8_dot(t)) {
         if (a.ne0 % 256 != 0 && (t == GgmlType::Q4_K || t == GgmlType::Q5_K || t == kQ6_KR))
             fail("CUDA matvec: ", type_name(file_type(t)), " rows of ", a.ne0, " elements");
@@ -315,6 +362,7 @@ void launch_matvec(GgmlType t, MvMode mode, const MvArgs& a, cudaStream_t s) {
         case MvMode::Store: launch(matvec_kernel<uint32_t(T), 0>, grid, dim3(kWarps * 32), 0, s, "matvec", a); break;
         case MvMode::Accumulate: launch(matvec_kernel<uint32_t(T), 1>, grid, dim3(kWarps * 32), 0, s, "matvec", a); break;
         case MvMode::SwiGlu: launch(matvec_kernel<uint32_t(T), 2>, grid, dim3(kWarps * 32), 0, s, "matvec", a); break;
+    case MvMode::QkvRope: break;  // refused above
         }
     });
     if (!ok) fail("the CUDA backend cannot multiply ", type_name(file_type(t)), " weights");
