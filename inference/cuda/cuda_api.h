@@ -17,7 +17,7 @@ namespace ld::cuda {
 // Bumped whenever anything declared here or a struct the plugin reads (Model, BackendOptions)
 // changes shape; the engine refuses a plugin built against different headers.
 inline uint64_t abi_tag() {
-    return 4u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
+    return 5u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
            (uint64_t(sizeof(LlamaParams)) << 40) ^ (uint64_t(sizeof(Weight)) << 52);
 }
 
@@ -58,6 +58,12 @@ public:
     // (n), then d * q per element (n), then per group of 32 the stored {d, s0, s1} (3 * n / 32).
     virtual std::vector<float> rmsnorm_q8(const std::vector<float>& x, const std::vector<float>& w, int n,
                                           float eps) = 0;
+    // One token's q/k/v matvec with RoPE and the KV store in its epilogue (int8 activations):
+    // wq (n_heads*hd rows), wk and wv (n_kv*hd rows) raw rows of type t and width ne0, x (ne0)
+    // at position pos. Returns q rotated, then the k cache row at pos, then the v row (as f32).
+    virtual std::vector<float> qkv_rope(GgmlType t, int64_t ne0, const void* wq, const void* wk, const void* wv,
+                                        const std::vector<float>& x, int n_heads, int n_kv, int head_dim,
+                                        int rope_dim, const std::vector<float>& inv_freq, int pos) = 0;
     // RoPE of q (B, n_heads*head_dim) and k (B, n_kv*head_dim) at positions pos.., k and v
     // stored to an f16 cache; returns q rotated, then the cache rows of k, then v (as f32).
     virtual std::vector<float> rope_store(const std::vector<float>& q, const std::vector<float>& k,

@@ -180,6 +180,43 @@ public:
         return download<float>(dg, g.size(), stream_);
     }
 
+    std::vector<float> qkv_rope(GgmlType t, int64_t ne0, const void* wq, const void* wk, const void* wv,
+                                const std::vector<float>& x, int n_heads, int n_kv, int head_dim, int rope_dim,
+                                const std::vector<float>& inv_freq, int pos) override {
+        LD_CUDA(cudaSetDevice(dev_));
+        const int64_t qd = int64_t(n_heads) * head_dim, kvd = int64_t(n_kv) * head_dim;
+        const TestWeightOnDevice q = upload_weight(t, ne0, qd, wq, stream_);
+        const TestWeightOnDevice k = upload_weight(t, ne0, kvd, wk, stream_);
+        const TestWeightOnDevice v = upload_weight(t, ne0, kvd, wv, stream_);
+        DeviceBuffer dx = up(x), df = up(inv_freq);
+        TestQ8 q8;
+        quantize_for_test(q.w.type, dx.as<float>(), ne0, &q8, stream_);
+        if (!q8.on) fail("qkv_rope test: ", type_name(t), " rows of ", ne0, " do not use int8 activations");
+        const size_t rows = size_t(pos) + 1;
+        DeviceBuffer dq(4 * size_t(qd), "test q"), kc(2 * rows * size_t(kvd), "test cache"), vc(2 * rows * size_t(kvd), "test cache");
+        const int32_t p = pos;
+        DeviceBuffer dp = up(&p, 1);
+        MvRope rope;
+        rope.d_pos = dp.as<int32_t>();
+        rope.inv_freq = df.as<float>();
+        rope.k_cache = kc.as<uint16_t>();
+        rope.v_cache = vc.as<uint16_t>();
+        rope.hd = head_dim;
+        rope.rope_dim = rope_dim;
+        const DevWeight* ws[] = {&q.w, &k.w, &v.w};
+        float* ys[] = {dq.as<float>(), nullptr, nullptr};
+        Matmul mm(stream_, ne0, 1, qd);
+        if (!mm.qkv_rope(ws, ys, dx.as<float>(), &q8.act, rope)) fail("qkv_rope test: not applicable");
+        std::vector<float> out = download<float>(dq, size_t(qd), stream_);
+        const std::vector<uint16_t> hk = download<uint16_t>(kc, rows * size_t(kvd), stream_);
+        const std::vector<uint16_t> hv = download<uint16_t>(vc, rows * size_t(kvd), stream_);
+        const std::vector<float> fk = f16_rows_to_f32(hk, size_t(pos) * size_t(kvd), size_t(kvd));
+        const std::vector<float> fv = f16_rows_to_f32(hv, size_t(pos) * size_t(kvd), size_t(kvd));
+        out.insert(out.end(), fk.begin(), fk.end());
+        out.insert(out.end(), fv.begin(), fv.end());
+        return out;
+    }
+
     std::vector<float> rope_store(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
                                   int B, int n_heads, int n_kv, int head_dim, int rope_dim,
                                   const std::vector<float>& inv_freq, int pos) override {

@@ -187,6 +187,58 @@ TEST_P(CudaTyped, GetRowsDequantizesExactly) {
     }
 }
 
+std::vector<float> inv_freqs(int rope_dim, float theta);
+
+// The decode q/k/v matvec with RoPE and the f16 KV store in its epilogue, against the CPU's
+// dot products, rope and f16 rounding (types and widths on int8 activations only).
+TEST_P(CudaTyped, QkvWithRopeMatchesCpu) {
+    LD_REQUIRE_CUDA(ops);
+    const GgmlType type = GetParam();
+    const int ne0 = widths_for(type).back();
+    if (!int8_path(type, ne0)) GTEST_SKIP() << type_name(type) << " decodes on f32 activations (separate RoPE kernel)";
+    const int nh = 4, nkv = 2, hd = 64;
+    const TestWeight wq = make_weight(type, nh * hd, ne0, 51), wk = make_weight(type, nkv * hd, ne0, 52),
+                     wv = make_weight(type, nkv * hd, ne0, 53);
+    const std::vector<float> x = random_floats(size_t(ne0), 54);
+    for (int rope_dim : {hd, hd / 2})
+        for (int pos : {0, 5000}) {
+            const std::vector<float> inv = inv_freqs(rope_dim, 500000.0f);
+            std::vector<float> q, k, v;
+            std::vector<double> tq, tk, tv;
+            reference_product(wq, x, nh * hd, ne0, 1, 2e-5, &q, &tq, true);
+            reference_product(wk, x, nkv * hd, ne0, 1, 2e-5, &k, &tk, true);
+            reference_product(wv, x, nkv * hd, ne0, 1, 2e-5, &v, &tv, true);
+            std::vector<float> cs(inv.size()), sn(inv.size());
+            for (size_t i = 0; i < inv.size(); ++i) {
+                cs[i] = std::cos(float(pos) * inv[i]);
+                sn[i] = std::sin(float(pos) * inv[i]);
+            }
+            cpu::rope(q.data(), nh, hd, rope_dim, cs.data(), sn.data());
+            cpu::rope(k.data(), nkv, hd, rope_dim, cs.data(), sn.data());
+            // A rotated pair mixes two products: each error bound counted for both.
+            auto pair_tol = [](std::vector<double>* t, const std::vector<float>& val, double f16) {
+                for (size_t i = 0; i + 1 < t->size(); i += 2) {
+                    const double b = (*t)[i] + (*t)[i + 1] + 2e-5;
+                    (*t)[i] = b + f16 * std::abs(val[i]);
+                    (*t)[i + 1] = b + f16 * std::abs(val[i + 1]);
+                }
+            };
+            pair_tol(&tq, q, 0);
+            pair_tol(&tk, k, 1e-3);
+            pair_tol(&tv, v, 1e-3);
+            const std::vector<float> got = ops->qkv_rope(type, ne0, wq.bytes.data(), wk.bytes.data(), wv.bytes.data(), x, nh,
+                                                         nkv, hd, rope_dim, inv, pos);
+            const std::string what = std::string("qkv_rope ") + type_name(type) + " rope_dim " + std::to_string(rope_dim) +
+                                     " pos " + std::to_string(pos);
+            ASSERT_EQ(got.size(), q.size() + k.size() + v.size()) << what;
+            expect_close(std::vector<float>(got.begin(), got.begin() + long(q.size())), q, 0, 0, what + " q", &tq);
+            expect_close(std::vector<float>(got.begin() + long(q.size()), got.begin() + long(q.size() + k.size())), k, 0, 0,
+                         what + " k cache", &tk);
+            expect_close(std::vector<float>(got.begin() + long(q.size() + k.size()), got.end()), v, 0, 0, what + " v cache",
+                         &tv);
+        }
+}
+
 INSTANTIATE_TEST_SUITE_P(Types, CudaTyped, ::testing::ValuesIn(kTypes),
                          [](const ::testing::TestParamInfo<GgmlType>& i) { return std::string(type_name(i.param)); });
 
