@@ -27,16 +27,23 @@ bench cuda llama-3.1-8b:q4_k_m -p 512 -n 128
 bench cuda llama-3.1-8b:q4_0 -p 512 -n 128
 bench cuda llama-3.2-1b:q4_0 -p 512 -n 128
 bench cuda llama-3.1-8b:q4_k_m -p 0 -n 128 -d 4096
-LLAMADESK_CUDA_Q8=0 bench cuda-f32x llama-3.1-8b:q4_k_m -p 0 -n 128
+bench cuda-b512 llama-3.1-8b:q4_k_m -p 512 -n 0 -b 512
+bench cuda-b512 llama-3.1-8b:q4_0 -p 512 -n 0 -b 512
+bench cuda-b512 llama-3.2-1b:q4_0 -p 512 -n 0 -b 512
 LLAMADESK_CUDA_GRAPH=0 bench cuda-nograph llama-3.1-8b:q4_k_m -p 0 -n 128
-LLAMADESK_CUDA_PDL=0 bench cuda-nopdl llama-3.1-8b:q4_k_m -p 0 -n 128
-LLAMADESK_CUDA_FUSE_ROPE=0 bench cuda-ropekernel llama-3.1-8b:q4_k_m -p 0 -n 128
+LLAMADESK_CUDA_MV_SPLIT=1 bench cuda-nosplit llama-3.1-8b:q4_k_m -p 0 -n 128
+LLAMADESK_CUDA_MV_SPLIT=1 bench cuda-nosplit llama-3.2-1b:q4_0 -p 0 -n 128
 # One decode step's kernels (eager launches: ncu times each kernel on its own).
 if command -v ncu >/dev/null; then
-  LLAMADESK_CUDA_GRAPH=0 timeout 200 ncu --clock-control none --metrics gpu__time_duration.sum --csv --page raw \
-    --launch-skip 400 --launch-count 360 "$BIN/llamadesk-cli" bench --backend cuda --synthetic llama-3.1-8b:q4_k_m \
-    -p 0 -n 4 -r 1 > "$LOG/ncu.csv" 2> "$LOG/ncu.err"
-  python3 - "$LOG/ncu.csv" <<'PY' | tee -a "$SUMMARY"
+  # Caches left warm (--cache-control none), as in a real decode step.
+  LLAMADESK_CUDA_GRAPH=0 timeout 200 ncu --clock-control none --cache-control none --metrics gpu__time_duration.sum \
+    --csv --page raw --launch-skip 400 --launch-count 330 "$BIN/llamadesk-cli" bench --backend cuda \
+    --synthetic llama-3.1-8b:q4_k_m -p 0 -n 4 -r 1 > "$LOG/ncu.csv" 2> "$LOG/ncu.err"
+  # And a 512-token prompt (after the untimed one-token warm-up step).
+  timeout 200 ncu --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv --page raw \
+    --launch-skip 340 --launch-count 1100 "$BIN/llamadesk-cli" bench --backend cuda --synthetic llama-3.1-8b:q4_k_m \
+    -p 512 -n 0 -r 1 -b 512 > "$LOG/ncu_prompt.csv" 2> "$LOG/ncu_prompt.err"
+  for f in ncu ncu_prompt; do python3 - "$LOG/$f.csv" <<'PY' | tee -a "$SUMMARY"
 import csv, re, sys, collections
 rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]
 h = rows[0]; ki = h.index("Kernel Name"); ti = h.index("gpu__time_duration.sum")
@@ -47,16 +54,17 @@ for r in rows[2:]:
     name = re.sub(r"\(.*", "", r[ki]); name = re.sub(r"ld::cuda::|\(anonymous namespace\)::", "", name)
     agg[name][0] += 1; agg[name][1] += t
 total = sum(v[1] for v in agg.values())
-print(f"ncu: one decode step, {sum(v[0] for v in agg.values())} kernels, {total/1000:.1f} us of kernel time (unit ns)")
-for k, (n, t) in sorted(agg.items(), key=lambda kv: -kv[1][1]):
+print(f"{sys.argv[1].split('/')[-1]}: {sum(v[0] for v in agg.values())} kernels, {total/1000:.1f} us of kernel time")
+for k, (n, t) in sorted(agg.items(), key=lambda kv: -kv[1][1])[:14]:
     print(f"  {t/1000:9.1f} us {100*t/total:5.1f}%  {n:4d} x {t/n/1000:7.2f} us  {k[:90]}")
 PY
+  done
 fi
 # Where the big matvecs lose bandwidth: Nsight Compute's sections for a few of them.
 if command -v ncu >/dev/null; then
   LLAMADESK_CUDA_GRAPH=0 timeout 150 ncu --clock-control none --section SpeedOfLight --section Occupancy \
     --section WarpStateStats --section SchedulerStats --section MemoryWorkloadAnalysis -k regex:matvec_q8 \
-    --launch-skip 200 --launch-count 6 "$BIN/llamadesk-cli" bench --backend cuda --synthetic llama-3.1-8b:q4_k_m \
+    --launch-skip 200 --launch-count 4 "$BIN/llamadesk-cli" bench --backend cuda --synthetic llama-3.1-8b:q4_k_m \
     -p 0 -n 2 -r 1 > "$LOG/ncu_sections.txt" 2>&1
   grep -E "matvec_q8_kernel|Duration|DRAM Throughput|Memory Throughput|Achieved Occupancy|Theoretical Occupancy|Issued Warp|No Eligible|Warp Cycles Per Issued|Registers Per|Block Limit" \
     "$LOG/ncu_sections.txt" | head -80 >> "$SUMMARY"

@@ -45,6 +45,22 @@ __device__ __forceinline__ int4 hi4(const int4& v) {
     return make_int4((v.x >> 4) & 0x0F0F0F0F, (v.y >> 4) & 0x0F0F0F0F, (v.z >> 4) & 0x0F0F0F0F, (v.w >> 4) & 0x0F0F0F0F);
 }
 
+// Making Q8Act: lane l of a warp holds element l of a group of 32; writes q[l] and, from lane 0,
+// the group's float4 (used by quantize.cu and by the kernels that quantize their own output).
+__device__ __forceinline__ void quantize_group(float v, int8_t* q, float4* ds, int lane) {
+    float amax = fabsf(v);
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+    const float d = amax / 127.0f;
+    const int qi = d > 0.0f ? __float2int_rn(v / d) : 0;
+    q[lane] = int8_t(qi);
+    int s = qi;  // sums of 16 lanes: xor offsets below 16 stay within each half
+#pragma unroll
+    for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    const int s_hi = __shfl_xor_sync(0xffffffffu, s, 16);
+    if (lane == 0) *ds = make_float4(d, d * float(s), d * float(s_hi), 0.0f);
+}
+
 template <GgmlType T>
 __device__ __forceinline__ float dot_chunk(const uint8_t* __restrict__ row, int c, const XQ& x);
 

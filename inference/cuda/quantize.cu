@@ -4,27 +4,13 @@
 #include <cuda_fp16.h>
 
 #include "inference/cuda/cuda_check.h"
+#include "inference/cuda/dot_q8.cuh"
 #include "inference/cuda/kernels.h"
 #include "inference/cuda/launch.cuh"
 
 namespace ld::cuda {
 
 namespace {
-
-// Lane l holds element l of a group of 32: writes q[l] and, from lane 0, the group's float4.
-__device__ __forceinline__ void quantize_group(float v, int8_t* q, float4* ds, int lane) {
-    float amax = fabsf(v);
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
-    const float d = amax / 127.0f;
-    const int qi = d > 0.0f ? __float2int_rn(v / d) : 0;
-    q[lane] = int8_t(qi);
-    int s = qi;  // sums of 16 lanes: xor offsets below 16 stay within each half
-#pragma unroll
-    for (int o = 8; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-    const int s_hi = __shfl_xor_sync(0xffffffffu, s, 16);
-    if (lane == 0) *ds = make_float4(d, d * float(s), d * float(s_hi), 0.0f);
-}
 
 __global__ void quantize_q8_kernel(const float* __restrict__ x, int n, int8_t* __restrict__ q,
                                    float4* __restrict__ ds) {
