@@ -21,6 +21,7 @@
 #include <cmath>
 
 #include "inference/cuda/cuda_check.h"
+#include "inference/cuda/dot_q8.cuh"
 #include "inference/cuda/kernels.h"
 #include "inference/cuda/launch.cuh"
 
@@ -363,7 +364,13 @@ __global__ void __launch_bounds__(kCombineThreads) attn_combine_kernel(AttnArgs 
             n += f * s_num[w][d];
             den += f * s_l[w];
         }
-        a.out[size_t(t) * a.n_heads * hd + size_t(h) * hd + d] = n / den;
+        const float o = n / den;
+        a.out[size_t(t) * a.n_heads * hd + size_t(h) * hd + d] = o;
+        // The wo matvec's int8 input, without a launch of its own: a warp holds one group of 32.
+        if (a.out_q.q) {
+            const int i = h * hd + d;
+            quantize_group(o, a.out_q.q + (i - lane), a.out_q.ds + (i >> 5), lane);
+        }
     }
 }
 
@@ -387,6 +394,7 @@ void launch_attention(const AttnArgs& a, cudaStream_t s) {
     if (a.n_kv <= 0 || a.n_heads % a.n_kv != 0) fail("CUDA attention: ", a.n_heads, " heads over ", a.n_kv, " KV heads");
     if (a.chunk <= 0 || a.chunk > kMaxAttnChunk) fail("CUDA attention: chunk ", a.chunk, " out of range");
     if (a.n_tok <= 0) return;
+    if (a.out_q.q && (a.n_tok != 1 || a.hd % 32 != 0)) fail("CUDA attention: int8 output needs one token and hd % 32 == 0");
     const int group = a.n_heads / a.n_kv;
     const int g = group <= 1 ? 1 : group <= 2 ? 2 : group <= 4 ? 4 : kMaxGroup;
     const int n_sub = (group + g - 1) / g;

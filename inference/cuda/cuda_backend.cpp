@@ -415,12 +415,14 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows) {
         a.chunk = attn_chunk_;
         a.n_chunks = n_chunks;
         a.scale = 1.0f / std::sqrt(float(hd));
+        const bool att_q8 = q8 && has_q8_dot(L.wo.type) && hd % 32 == 0;
+        if (att_q8) a.out_q = q8_;  // the combine quantizes wo's input
         for (int t0 = 0; t0 < B; t0 += kAttnSlice) {
             a.t0 = t0;
             a.n_tok = std::min(kAttnSlice, B - t0);
             launch_attention(a, stream_);
         }
-        quantize_for(L.wo, att_.as<float>());
+        if (!att_q8) quantize_for(L.wo, att_.as<float>());
         mm_->run(L.wo, att_.as<float>(), B, x, true, xq);
         norm(x, L.ffn_norm, xn, B);
         mm_->gate_up(L.w_gate, L.w_up, xn, B, g_.as<float>(), u_.as<float>(), xq);

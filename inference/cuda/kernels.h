@@ -115,6 +115,7 @@ struct AttnArgs {
     int n_heads = 0, n_kv = 0, hd = 0;
     int chunk = 256, n_chunks = 1;
     float scale = 1.0f;
+    Q8Act out_q;                     // set: out also quantized for the int8 matvec (n_tok 1, hd % 32 == 0)
 };
 void launch_attention(const AttnArgs& a, cudaStream_t s);
 // Longest chunk attention_chunk picks (the kernel walks a chunk in tiles of 64 positions).
