@@ -136,9 +136,11 @@ void check_mix(const char* mix, bool wide) {
     for (int i = 0; i < 21; ++i) ids.push_back((i * 37 + 5) % n_vocab);
     const std::vector<float> want = logits_of(*cpu, ids, true), got = logits_of(*gpu, ids, true);
     expect_finite(got, mix);
-    // Wide Q6_K rows differ from the CPU by ~2.5e-2 in the prompt (f16 activations, no int8) as
-    // much as when stepped: the CPU's own Q8_K activations, so wide models get 3e-2.
-    const double bound = wide ? 3e-2 : 2e-2;
+    // Activation rounding moves these random models' logits by ~1.5% for the Q8_0 and Q6_K mixes
+    // (CPU Q8 activations vs CUDA f32 ones, narrow: 0.012 / 0.015; H200, 2026-11-26) and a few
+    // tenths of a percent for the 4-bit ones; wide Q6_K differed from the CPU by 0.025 (f16
+    // prompt) to 0.030 (int8 steps). Wide models get 4e-2.
+    const double bound = wide ? 4e-2 : 2e-2;
     const double err = rel_error(got, want);
     EXPECT_LT(err, bound);
     ::testing::Test::RecordProperty("rel_error_cpu", std::to_string(err));
@@ -150,11 +152,12 @@ void check_mix(const char* mix, bool wide) {
     const double err_step = rel_error(one, last);
     std::printf("  %s%s: stepped rel error vs CPU %.3g\n", mix, wide ? " (wide)" : "", err_step);
     EXPECT_LT(err_step, bound) << "stepped";
-    // And the two CUDA paths (f16 activations on cuBLAS, int8 on dp4a) against each other.
+    // And the two CUDA paths (f16 activations on cuBLAS, int8 on dp4a) against each other:
+    // measured 1.4e-4 to 2e-3, and 0.015 for the wide Q8_0 / Q6_K mixes (see above).
     const std::vector<float> got_last(got.end() - n_vocab, got.end());
     const double err_paths = rel_error(one, got_last);
     std::printf("  %s%s: stepped vs batched on CUDA %.3g\n", mix, wide ? " (wide)" : "", err_paths);
-    EXPECT_LT(err_paths, 2e-2) << "stepped vs batched";
+    EXPECT_LT(err_paths, wide ? 3e-2 : 1e-2) << "stepped vs batched";
 }
 
 class CudaSynthetic : public ::testing::TestWithParam<const char*> {};

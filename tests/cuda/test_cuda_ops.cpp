@@ -375,6 +375,51 @@ TEST(CudaOps, AttentionMatchesCpu) {
     }
 }
 
+// Query groups of 1 to 16 heads (several blocks per KV head beyond 8, padded groups for 3, 6,
+// 12), head sizes 2 to 256 that are not multiples of 8, tiles split across chunks, a 67-token
+// batch (two slices) and the 63/64-position tile edge.
+TEST(CudaOps, AttentionGroupsAndHeadSizes) {
+    LD_REQUIRE_CUDA(ops);
+    struct Case {
+        int B, pos, hd, n_ctx, nh, nkv;
+    };
+    const Case cases[] = {{1, 100, 128, 8192, 4, 4},  {5, 70, 8, 512, 8, 4},      {2, 700, 128, 8192, 16, 2},
+                          {3, 130, 64, 8192, 6, 2},   {2, 200, 96, 8192, 16, 1},  {2, 150, 80, 8192, 24, 2},
+                          {2, 90, 66, 8192, 4, 2},    {2, 90, 100, 8192, 4, 2},   {2, 90, 136, 8192, 4, 2},
+                          {2, 90, 250, 8192, 8, 1},   {3, 65, 6, 8192, 2, 1},     {2, 63, 2, 8192, 2, 2},
+                          {1, 9000, 256, 40000, 8, 1}, {67, 1, 128, 8192, 8, 2},  {1, 63, 128, 8192, 32, 8},
+                          {1, 64, 128, 8192, 32, 8}};
+    const cpu::KvKernels& kk = cpu::kv_kernels_scalar();
+    for (const Case& c : cases) {
+        const int nh = c.nh, nkv = c.nkv;
+        const std::string what = "attention B " + std::to_string(c.B) + " pos " + std::to_string(c.pos) + " hd " +
+                                 std::to_string(c.hd) + " heads " + std::to_string(nh) + "/" + std::to_string(nkv);
+        const int kvd = nkv * c.hd, n_rows = c.pos + c.B;
+        const std::vector<float> kf = random_floats(size_t(n_rows) * kvd, 5), vf = random_floats(size_t(n_rows) * kvd, 6);
+        std::vector<uint16_t> kc(kf.size()), vc(vf.size());
+        for (size_t i = 0; i < kf.size(); ++i) kc[i] = fp32_to_fp16(kf[i] * 2.0f);
+        for (size_t i = 0; i < vf.size(); ++i) vc[i] = fp32_to_fp16(vf[i]);
+        const std::vector<float> q = random_floats(size_t(c.B) * nh * c.hd, 7);
+        std::vector<float> want(q.size()), scores(static_cast<size_t>(n_rows));
+        const float scale = 1.0f / std::sqrt(float(c.hd));
+        for (int t = 0; t < c.B; ++t)
+            for (int h = 0; h < nh; ++h) {
+                const int g = h / (nh / nkv);
+                cpu::attend_f16(kk, q.data() + (size_t(t) * nh + h) * c.hd, reinterpret_cast<const fp16_t*>(kc.data()) + size_t(g) * c.hd,
+                                reinterpret_cast<const fp16_t*>(vc.data()) + size_t(g) * c.hd, kvd, c.pos + t + 1, c.hd, scale,
+                                scores.data(), want.data() + (size_t(t) * nh + h) * c.hd);
+            }
+        std::vector<float> got;
+        try {
+            got = ops->attention(q, kc, vc, c.B, nh, nkv, c.hd, c.pos, c.n_ctx);
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << what << ": " << e.what();
+            continue;
+        }
+        expect_close(got, want, 2e-5, 2e-4, what);
+    }
+}
+
 TEST(CudaOps, RejectsUnsupportedShapes) {
     LD_REQUIRE_CUDA(ops);
     const int hd = 258;  // more than 256
