@@ -3,7 +3,11 @@
 // l*8 + 256k of each row, so a warp's loads of one row are contiguous, and the loop is unrolled
 // twice so each lane has 2*ROWS independent weight loads in flight. The activation (f32) is read
 // through L1 once per ROWS rows. Sums are reduced with warp shuffles.
+#include <algorithm>
 #include <cstdlib>
+#include <map>
+#include <string>
+#include <utility>
 
 #include "inference/cuda/cuda_check.h"
 #include "inference/cuda/kernels.h"
@@ -162,12 +166,14 @@ __device__ __forceinline__ bool combine_split(float* v, int warp, int lane) {
 #pragma unroll
             for (int r = 0; r < N; ++r) red[warp][r] = v[r];
         __syncthreads();
-        if (warp % SPLIT != 0) return false;
+        const bool leader = warp % SPLIT == 0;
+        if (leader)
 #pragma unroll
-        for (int k = 1; k < SPLIT; ++k)
+            for (int k = 1; k < SPLIT; ++k)
 #pragma unroll
-            for (int r = 0; r < N; ++r) v[r] += red[warp + k][r];
-        return true;
+                for (int r = 0; r < N; ++r) v[r] += red[warp + k][r];
+        __syncthreads();  // red is reused by the block's next row block
+        return leader;
     }
 }
 
@@ -202,12 +208,10 @@ __device__ __forceinline__ void rope_pair(const MvArgs& a, int row, float x0, fl
     }
 }
 
-template <uint32_t TI, int MODE, int SPLIT>
-__global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
-    constexpr GgmlType T = GgmlType(TI);
-    pdl_wait();
+template <GgmlType T, int MODE, int SPLIT>
+__device__ __forceinline__ void matvec_q8_block(const MvArgs& a, int blk) {
     const int lane = threadIdx.x & 31, warp = int(threadIdx.x >> 5);
-    const int first = (blockIdx.x * (kWarps / SPLIT) + warp / SPLIT) * kRows;
+    const int first = (blk * (kWarps / SPLIT) + warp / SPLIT) * kRows;
     const int c0 = lane + 32 * (warp % SPLIT), step = 32 * SPLIT;
     const XQ x{a.xq.q, a.xq.ds};
     const int n_chunks = a.ne0 >> 5;
@@ -275,16 +279,53 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
     }
 }
 
-template <GgmlType T, int SPLIT>
-void launch_q8_split(MvMode mode, const MvArgs& a, int total, cudaStream_t s) {
-    const int per_block = kRows * kWarps / SPLIT;
-    const dim3 grid(unsigned((total + per_block - 1) / per_block)), block(kWarps * 32);
-    switch (mode) {
-    case MvMode::QkvRope: launch(matvec_q8_kernel<uint32_t(T), 3, SPLIT>, grid, block, 0, s, "matvec (q/k/v + RoPE)", a); break;
-    case MvMode::Store: launch(matvec_q8_kernel<uint32_t(T), 0, SPLIT>, grid, block, 0, s, "matvec (int8 activations)", a); break;
-    case MvMode::Accumulate: launch(matvec_q8_kernel<uint32_t(T), 1, SPLIT>, grid, block, 0, s, "matvec (int8 activations)", a); break;
-    case MvMode::SwiGlu: launch(matvec_q8_kernel<uint32_t(T), 2, SPLIT>, grid, block, 0, s, "matvec (int8 activations)", a); break;
+// Row blocks in a grid-stride loop over a grid of one resident wave (launch_q8_split): with a
+// grid of 1.4 waves the second runs a third full and the kernel's occupancy averages below the
+// register limit's (47% of 62%, ncu, H200).
+template <uint32_t TI, int MODE, int SPLIT>
+__global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
+    pdl_wait();
+    for (int blk = blockIdx.x; blk < a.n_blocks; blk += gridDim.x) matvec_q8_block<GgmlType(TI), MODE, SPLIT>(a, blk);
+}
+
+// Blocks of kernel k resident at once on the current device (0 = unknown).
+template <typename K>
+int resident_blocks(K k) {
+    int dev = 0, sms = 0, per_sm = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, kWarps * 32, 0) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
     }
+    return sms * per_sm;
+}
+
+bool persistent_grid() {
+    static const bool on = [] {
+        const char* e = std::getenv("LLAMADESK_CUDA_MV_PERSIST");
+        return !(e && std::string(e) == "0");
+    }();
+    return on;
+}
+
+template <GgmlType T, int SPLIT>
+void launch_q8_split(MvMode mode, MvArgs a, int total, cudaStream_t s) {
+    const int per_block = kRows * kWarps / SPLIT;
+    a.n_blocks = (total + per_block - 1) / per_block;
+    void (*k)(MvArgs) = mode == MvMode::QkvRope      ? matvec_q8_kernel<uint32_t(T), 3, SPLIT>
+                        : mode == MvMode::Accumulate ? matvec_q8_kernel<uint32_t(T), 1, SPLIT>
+                        : mode == MvMode::SwiGlu     ? matvec_q8_kernel<uint32_t(T), 2, SPLIT>
+                                                     : matvec_q8_kernel<uint32_t(T), 0, SPLIT>;
+    // One wave of resident blocks (per kernel and device; kernels are per type, mode and split).
+    static thread_local std::map<std::pair<void*, int>, int> resident;
+    int dev = 0;
+    cudaGetDevice(&dev);
+    auto it = resident.find({reinterpret_cast<void*>(k), dev});
+    if (it == resident.end()) it = resident.emplace(std::make_pair(reinterpret_cast<void*>(k), dev), resident_blocks(k)).first;
+    const int wave = it->second;
+    const int blocks = persistent_grid() && wave > 0 ? std::min(a.n_blocks, wave) : a.n_blocks;
+    const char* what = mode == MvMode::QkvRope ? "matvec (q/k/v + RoPE)" : "matvec (int8 activations)";
+    launch(k, dim3(unsigned(blocks)), dim3(kWarps * 32), 0, s, what, a);
 }
 
 // Warps along K per group of rows: enough warps to fill the GPU (~4096 on 132 SMs) while every
