@@ -16,6 +16,8 @@
 // depends on the position): the grid does not, so the decode step stays a replayable CUDA graph
 // and blocks past the causal end just return. Both kernels are launched with programmatic
 // dependent launch (launch.cuh) and wait for the previous grid before reading memory.
+// A prompt (n_tok > 1, hd 64 or 128) takes attn_prompt_kernel instead: 64 query rows a block
+// (tokens x heads), same partials, same combine; decode keeps attn_chunk_kernel.
 #include <cuda_fp16.h>
 
 #include <cmath>
@@ -301,6 +303,201 @@ __global__ void __launch_bounds__(kThreads, min_blocks(G, VH * NP)) attn_chunk_k
             }
 }
 
+// Prompt blocks (n_tok > 1): block (chunk c, kv head [x sub-group], token tile) takes kRows
+// query rows -- T = kRows / G consecutive tokens times the G heads of the group (row r: token
+// r / G, head r % G) -- so each K/V tile loaded from L2 serves 64 rows instead of G (a 512-token
+// prompt read ~0.5 GB of K/V per layer one token a block). Per 64-position tile, in shared
+// memory as f32 (converted once at the store, not at every FMA):
+//   scores: thread (ty, tx) = (tid / 8, tid % 8) takes rows 4 ty .. + 3 and positions tx + 8 k,
+//           float4 loads of Q (broadcast over tx) and K (rows padded by 4 floats: no conflicts);
+//           a row's 8 threads are adjacent lanes, so its max and sum are three shuffles;
+//   P.V:    the same 4 rows, dims 4 tx + 32 kk, float4 loads of P (broadcast) and V.
+// Causality is per row: token t sees positions < *d_pos + t + 1. K and V share one buffer (K is
+// dead once the scores are in registers), which keeps two blocks on an SM.
+constexpr int kRows = 64;
+
+template <int HD>
+constexpr size_t prompt_smem_floats() { return size_t(kRows) * HD + size_t(kTile) * (HD + 4) + size_t(kRows) * kTile; }
+
+template <int G, int HD>
+__global__ void __launch_bounds__(kThreads, 2) attn_prompt_kernel(AttnArgs a, int group, int n_sub) {
+    constexpr int T = kRows / G, KS = HD + 4, NK = HD / 32;
+    static_assert(HD % 32 == 0 && kRows % G == 0 && kThreads == 128 && kTile == 64);
+    extern __shared__ float smem[];
+    float* sq = smem;                       // (kRows, HD) queries * scale
+    float* skv = sq + kRows * HD;           // (kTile, KS) the tile's K, then its V
+    float* sp = skv + kTile * KS;           // (kRows, kTile) exp weights
+
+    pdl_wait();
+    const int kvh = blockIdx.x / n_sub, sub = blockIdx.x % n_sub, c = blockIdx.y;
+    const int tl0 = int(blockIdx.z) * T;                    // first token of the tile in the slice
+    const int nt = min(T, a.n_tok - tl0);                   // its tokens in the slice
+    const int hd = HD, kvd = a.n_kv * HD;
+    const int h0 = kvh * group + sub * G, ng = min(G, group - sub * G);
+    const int pos = a.d_pos[0] + a.t0 + tl0;                // position of the tile's first token
+    const int start = c * a.chunk;
+    const int end = min(start + a.chunk, pos + nt);         // the last token sees positions < pos + nt
+    if (start >= end) return;  // past every token's causal end: the combine reads none of it
+
+    // Queries: row r = token r / G, head r % G; padded heads and tokens past the slice are 0.
+    for (int x = threadIdx.x; x < kRows * HD / 4; x += kThreads) {
+        const int r = x / (HD / 4), d = (x % (HD / 4)) * 4, tr = r / G, g = r % G;
+        float4 v = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        if (tr < nt && g < ng) {
+            v = *reinterpret_cast<const float4*>(a.q + size_t(a.t0 + tl0 + tr) * a.n_heads * hd + size_t(h0 + g) * hd + d);
+            v.x *= a.scale, v.y *= a.scale, v.z *= a.scale, v.w *= a.scale;
+        }
+        *reinterpret_cast<float4*>(sq + r * HD + d) = v;
+    }
+
+    const int ty = threadIdx.x >> 3, tx = threadIdx.x & 7;
+    int row_end[4];  // per row: positions < row_end are visible in this chunk
+#pragma unroll
+    for (int i = 0; i < 4; ++i) row_end[i] = min(end, pos + (ty * 4 + i) / G + 1);
+    float m_run[4], l_run[4], acc[4][NK][4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        m_run[i] = -INFINITY;
+        l_run[i] = 0.0f;
+#pragma unroll
+        for (int k = 0; k < NK; ++k) acc[i][k][0] = acc[i][k][1] = acc[i][k][2] = acc[i][k][3] = 0.0f;
+    }
+    const uint16_t* kb = a.k + size_t(kvh) * hd;
+    const uint16_t* vb = a.v + size_t(kvh) * hd;
+    constexpr int kVec = kTile * HD / 8 / kThreads;  // 16-byte vectors of a tile a thread loads
+
+    for (int tb = start; tb < end; tb += kTile) {
+        const int len = min(kTile, end - tb);
+        // Both tiles' loads in flight at once; rows past len are zeros (the cache there may
+        // hold anything, and 0 * NaN would poison the sums).
+        uint4 kw[kVec], vw[kVec];
+#pragma unroll
+        for (int i = 0; i < kVec; ++i) {
+            const int x = int(threadIdx.x) + i * kThreads, j = x / (HD / 8), d = (x % (HD / 8)) * 8;
+            kw[i] = vw[i] = make_uint4(0, 0, 0, 0);
+            if (j < len) {
+                kw[i] = __ldg(reinterpret_cast<const uint4*>(kb + size_t(tb + j) * kvd + d));
+                vw[i] = __ldg(reinterpret_cast<const uint4*>(vb + size_t(tb + j) * kvd + d));
+            }
+        }
+        __syncthreads();  // the previous tile's P.V is done with skv (and sq is written)
+#pragma unroll
+        for (int i = 0; i < kVec; ++i) {
+            const int x = int(threadIdx.x) + i * kThreads, j = x / (HD / 8), d = (x % (HD / 8)) * 8;
+            float* p = skv + j * KS + d;
+            *reinterpret_cast<float4*>(p) = make_float4(half_lo(kw[i].x), half_hi(kw[i].x), half_lo(kw[i].y), half_hi(kw[i].y));
+            *reinterpret_cast<float4*>(p + 4) = make_float4(half_lo(kw[i].z), half_hi(kw[i].z), half_lo(kw[i].w), half_hi(kw[i].w));
+        }
+        __syncthreads();
+
+        float s[4][8];
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+            for (int k = 0; k < 8; ++k) s[i][k] = 0.0f;
+#pragma unroll 4
+        for (int d = 0; d < HD; d += 4) {
+            float4 q[4];
+#pragma unroll
+            for (int i = 0; i < 4; ++i) q[i] = *reinterpret_cast<const float4*>(sq + (ty * 4 + i) * HD + d);
+#pragma unroll
+            for (int k = 0; k < 8; ++k) {
+                const float4 kk = *reinterpret_cast<const float4*>(skv + (tx + 8 * k) * KS + d);
+#pragma unroll
+                for (int i = 0; i < 4; ++i) {
+                    s[i][k] = fmaf(q[i].x, kk.x, s[i][k]);
+                    s[i][k] = fmaf(q[i].y, kk.y, s[i][k]);
+                    s[i][k] = fmaf(q[i].z, kk.z, s[i][k]);
+                    s[i][k] = fmaf(q[i].w, kk.w, s[i][k]);
+                }
+            }
+        }
+
+        // Streaming softmax per row over its 8 lanes. A row that sees none of this tile keeps
+        // m = -inf; its weights use 0 as the max so that exp gives 0, not NaN.
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            float mx = -INFINITY;
+#pragma unroll
+            for (int k = 0; k < 8; ++k) {
+                if (tb + tx + 8 * k >= row_end[i]) s[i][k] = -INFINITY;
+                mx = fmaxf(mx, s[i][k]);
+            }
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 4));
+            const float m_new = fmaxf(m_run[i], mx);
+            const float m_use = m_new == -INFINITY ? 0.0f : m_new;
+            float sum = 0.0f;
+#pragma unroll
+            for (int k = 0; k < 8; ++k) {
+                const float p = expf(s[i][k] - m_use);
+                sp[(ty * 4 + i) * kTile + tx + 8 * k] = p;
+                sum += p;
+            }
+            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+            sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+            sum += __shfl_xor_sync(0xffffffffu, sum, 4);
+            const float alpha = m_run[i] == -INFINITY ? 0.0f : expf(m_run[i] - m_new);
+            l_run[i] = l_run[i] * alpha + sum;
+            m_run[i] = m_new;
+#pragma unroll
+            for (int k = 0; k < NK; ++k)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) acc[i][k][e] *= alpha;
+        }
+        __syncthreads();  // every warp is done with K
+#pragma unroll
+        for (int i = 0; i < kVec; ++i) {
+            const int x = int(threadIdx.x) + i * kThreads, j = x / (HD / 8), d = (x % (HD / 8)) * 8;
+            float* p = skv + j * KS + d;
+            *reinterpret_cast<float4*>(p) = make_float4(half_lo(vw[i].x), half_hi(vw[i].x), half_lo(vw[i].y), half_hi(vw[i].y));
+            *reinterpret_cast<float4*>(p + 4) = make_float4(half_lo(vw[i].z), half_hi(vw[i].z), half_lo(vw[i].w), half_hi(vw[i].w));
+        }
+        __syncthreads();
+
+        const int len4 = (len + 3) & ~3;  // weights past len are 0 and those V rows zeros
+        for (int j = 0; j < len4; j += 4) {
+            float4 p[4];
+#pragma unroll
+            for (int i = 0; i < 4; ++i) p[i] = *reinterpret_cast<const float4*>(sp + (ty * 4 + i) * kTile + j);
+#pragma unroll
+            for (int jj = 0; jj < 4; ++jj)
+#pragma unroll
+                for (int k = 0; k < NK; ++k) {
+                    const float4 v = *reinterpret_cast<const float4*>(skv + (j + jj) * KS + tx * 4 + 32 * k);
+#pragma unroll
+                    for (int i = 0; i < 4; ++i) {
+                        const float w = jj == 0 ? p[i].x : jj == 1 ? p[i].y : jj == 2 ? p[i].z : p[i].w;
+                        acc[i][k][0] = fmaf(w, v.x, acc[i][k][0]);
+                        acc[i][k][1] = fmaf(w, v.y, acc[i][k][1]);
+                        acc[i][k][2] = fmaf(w, v.z, acc[i][k][2]);
+                        acc[i][k][3] = fmaf(w, v.w, acc[i][k][3]);
+                    }
+                }
+        }
+    }
+
+    // Partials in the decode layout, (n_tok, n_heads, n_chunks, hd + 2), for the same combine.
+    const size_t stride = size_t(hd + 2);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const int r = ty * 4 + i, tr = r / G, g = r % G;
+        if (tr >= nt || g >= ng) continue;
+        float* part = a.part + ((size_t(tl0 + tr) * a.n_heads + h0 + g) * a.n_chunks + c) * stride;
+#pragma unroll
+        for (int k = 0; k < NK; ++k) {
+            float2* o = reinterpret_cast<float2*>(part + tx * 4 + 32 * k);  // hd + 2 is even: 8-byte aligned
+            o[0] = float2{acc[i][k][0], acc[i][k][1]};
+            o[1] = float2{acc[i][k][2], acc[i][k][3]};
+        }
+        if (tx == 0) {
+            part[hd] = m_run[i];
+            part[hd + 1] = l_run[i];
+        }
+    }
+}
+
 // One block per (head, token): warp w merges chunks w, w + 8, ... with a running max (lanes
 // across the dims, float2 each), then the warps' results are merged and normalized. Only the
 // chunks holding positions 0 .. *d_pos + t are read.
@@ -386,6 +583,22 @@ void launch_chunks(const AttnArgs& a, dim3 grid, int group, int n_sub, cudaStrea
     launch(k, grid, dim3(kThreads), smem, s, "attention", a, group, n_sub);
 }
 
+template <int G, int HD>
+void launch_prompt_hd(const AttnArgs& a, dim3 grid, int group, int n_sub, cudaStream_t s) {
+    const size_t smem = sizeof(float) * prompt_smem_floats<HD>();  // 81 KB at hd 128: two blocks an SM
+    void (*k)(AttnArgs, int, int) = attn_prompt_kernel<G, HD>;
+#ifndef LD_CUDA_EMULATOR
+    LD_CUDA(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
+#endif
+    launch(k, grid, dim3(kThreads), smem, s, "prompt attention", a, group, n_sub);
+}
+
+template <int G>
+void launch_prompt(const AttnArgs& a, dim3 grid, int group, int n_sub, cudaStream_t s) {
+    if (a.hd == 64) launch_prompt_hd<G, 64>(a, grid, group, n_sub, s);
+    else launch_prompt_hd<G, 128>(a, grid, group, n_sub, s);
+}
+
 }  // namespace
 
 void launch_attention(const AttnArgs& a, cudaStream_t s) {
@@ -402,12 +615,23 @@ void launch_attention(const AttnArgs& a, cudaStream_t s) {
         fail("CUDA attention: ", a.n_chunks, " chunks of ", a.n_tok, " tokens in one launch");
     // Chunks on y: blocks start in x-fastest order, so those of the first chunks (the ones with
     // work in a decode step whose grid has every chunk of the context) start first.
-    const dim3 grid(unsigned(a.n_kv * n_sub), unsigned(a.n_chunks), unsigned(a.n_tok));
-    switch (g) {
-        case 1: launch_chunks<1>(a, grid, group, n_sub, s); break;
-        case 2: launch_chunks<2>(a, grid, group, n_sub, s); break;
-        case 4: launch_chunks<4>(a, grid, group, n_sub, s); break;
-        default: launch_chunks<8>(a, grid, group, n_sub, s); break;
+    if (a.n_tok > 1 && (a.hd == 64 || a.hd == 128)) {
+        // A prompt: T = 64 / g tokens a block (16 for the 8B's groups of 4).
+        const dim3 grid(unsigned(a.n_kv * n_sub), unsigned(a.n_chunks), unsigned((a.n_tok + kRows / g - 1) / (kRows / g)));
+        switch (g) {
+            case 1: launch_prompt<1>(a, grid, group, n_sub, s); break;
+            case 2: launch_prompt<2>(a, grid, group, n_sub, s); break;
+            case 4: launch_prompt<4>(a, grid, group, n_sub, s); break;
+            default: launch_prompt<8>(a, grid, group, n_sub, s); break;
+        }
+    } else {
+        const dim3 grid(unsigned(a.n_kv * n_sub), unsigned(a.n_chunks), unsigned(a.n_tok));
+        switch (g) {
+            case 1: launch_chunks<1>(a, grid, group, n_sub, s); break;
+            case 2: launch_chunks<2>(a, grid, group, n_sub, s); break;
+            case 4: launch_chunks<4>(a, grid, group, n_sub, s); break;
+            default: launch_chunks<8>(a, grid, group, n_sub, s); break;
+        }
     }
     launch(attn_combine_kernel, dim3(unsigned(a.n_heads), unsigned(a.n_tok)), dim3(kCombineThreads), 0, s,
            "attention combine", a);

@@ -377,7 +377,7 @@ TEST(CudaOps, AttentionMatchesCpu) {
 
 // Query groups of 1 to 16 heads (several blocks per KV head beyond 8, padded groups for 3, 6,
 // 12), head sizes 2 to 256 that are not multiples of 8, tiles split across chunks, a 67-token
-// batch (two slices) and the 63/64-position tile edge.
+// batch (two slices), the 63/64-position tile edge, and the prompt kernel's token tiles.
 TEST(CudaOps, AttentionGroupsAndHeadSizes) {
     LD_REQUIRE_CUDA(ops);
     struct Case {
@@ -388,7 +388,12 @@ TEST(CudaOps, AttentionGroupsAndHeadSizes) {
                           {2, 90, 66, 8192, 4, 2},    {2, 90, 100, 8192, 4, 2},   {2, 90, 136, 8192, 4, 2},
                           {2, 90, 250, 8192, 8, 1},   {3, 65, 6, 8192, 2, 1},     {2, 63, 2, 8192, 2, 2},
                           {1, 9000, 256, 40000, 8, 1}, {67, 1, 128, 8192, 8, 2},  {1, 63, 128, 8192, 32, 8},
-                          {1, 64, 128, 8192, 32, 8}};
+                          {1, 64, 128, 8192, 32, 8},
+                          // Prompt token tiles (64 / group tokens a block): the last tile partial,
+                          // 512-position chunks of 8 tiles with a tile's tokens on both sides of a
+                          // chunk edge (9216), one head a group with 64 tokens over a tile edge.
+                          {33, 100, 64, 8192, 16, 1}, {19, 9210, 128, 40000, 32, 8}, {64, 5, 128, 8192, 8, 8},
+                          {40, 30, 64, 8192, 4, 2},   {2, 0, 128, 8192, 12, 1}};
     const cpu::KvKernels& kk = cpu::kv_kernels_scalar();
     for (const Case& c : cases) {
         const int nh = c.nh, nkv = c.nkv;
