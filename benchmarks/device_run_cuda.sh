@@ -75,5 +75,17 @@ if command -v compute-sanitizer >/dev/null; then
     --gtest_filter='CudaStories260K.Greedy*:Mixes/CudaSyntheticWide.*' > "$LOG/sanitizer.log" 2>&1
   say "compute-sanitizer memcheck: rc=$? $(grep -E 'ERROR SUMMARY' "$LOG/sanitizer.log" | head -1)"
 fi
+# Vulkan test binaries crashed at exit (SIGSEGV after PASSED) with the EGL ICD on the H200:
+# the same test with that ICD and with the stock one, when the binaries and loader came along.
+if [ -x "$BIN/test_vk_memory" ] && ls .gl/*.deb >/dev/null 2>&1; then
+  for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig
+  echo '{"file_format_version":"1.0.0","ICD":{"library_path":"libEGL_nvidia.so.0","api_version":"1.3.0"}}' > /tmp/nv_icd.json
+  VK_ICD_FILENAMES=/tmp/nv_icd.json timeout 60 "$BIN/test_vk_memory" > "$LOG/vk_egl.log" 2>&1
+  say "vulkan test exit, EGL ICD: rc=$? $(grep -E '^\[  (PASSED|FAILED)' "$LOG/vk_egl.log" | head -1)"
+  VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json \
+    __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json \
+    timeout 60 "$BIN/test_vk_memory" > "$LOG/vk_stock.log" 2>&1
+  say "vulkan test exit, stock ICD: rc=$? $(grep -E '^\[  (PASSED|FAILED)|vkCreateInstance|no usable' "$LOG/vk_stock.log" | head -2 | tr '\n' ' ')"
+fi
 tar czf "$OUT/logs.tgz" -C /tmp ld-logs; cp "$SUMMARY" "$OUT/"
 echo; echo "==== summary ===="; cat "$SUMMARY"
