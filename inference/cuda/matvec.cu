@@ -279,9 +279,9 @@ __device__ __forceinline__ void matvec_q8_block(const MvArgs& a, int blk) {
     }
 }
 
-// Row blocks in a grid-stride loop over a grid of one resident wave (launch_q8_split): with a
-// grid of 1.4 waves the second runs a third full and the kernel's occupancy averages below the
-// register limit's (47% of 62%, ncu, H200).
+// Row blocks in a grid-stride loop; the grid is one block per row block, or with
+// LLAMADESK_CUDA_MV_PERSIST=1 one resident wave (a grid of 1.4 waves runs its second a third
+// full: 47% achieved occupancy of 62%, ncu, H200; but see persistent_grid()).
 template <uint32_t TI, int MODE, int SPLIT>
 __global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
     pdl_wait();
@@ -300,10 +300,13 @@ int resident_blocks(K k) {
     return sms * per_sm;
 }
 
+// Off by default: measured on the H200 it lost (8B Q4_K_M 378 tok/s against 381 without; the
+// loop costs registers, and gate/up went from 10 to 8 resident blocks an SM). Kept for the next
+// tuning round: LLAMADESK_CUDA_MV_PERSIST=1.
 bool persistent_grid() {
     static const bool on = [] {
         const char* e = std::getenv("LLAMADESK_CUDA_MV_PERSIST");
-        return !(e && std::string(e) == "0");
+        return e && std::string(e) == "1";
     }();
     return on;
 }
