@@ -319,14 +319,17 @@ void launch_q8_split(MvMode mode, MvArgs a, int total, cudaStream_t s) {
                         : mode == MvMode::Accumulate ? matvec_q8_kernel<uint32_t(T), 1, SPLIT>
                         : mode == MvMode::SwiGlu     ? matvec_q8_kernel<uint32_t(T), 2, SPLIT>
                                                      : matvec_q8_kernel<uint32_t(T), 0, SPLIT>;
-    // One wave of resident blocks (per kernel and device; kernels are per type, mode and split).
-    static thread_local std::map<std::pair<void*, int>, int> resident;
-    int dev = 0;
-    cudaGetDevice(&dev);
-    auto it = resident.find({reinterpret_cast<void*>(k), dev});
-    if (it == resident.end()) it = resident.emplace(std::make_pair(reinterpret_cast<void*>(k), dev), resident_blocks(k)).first;
-    const int wave = it->second;
-    const int blocks = persistent_grid() && wave > 0 ? std::min(a.n_blocks, wave) : a.n_blocks;
+    int blocks = a.n_blocks;
+    if (persistent_grid()) {
+        // One wave of resident blocks (per kernel and device; kernels are per type, mode, split).
+        static thread_local std::map<std::pair<void*, int>, int> resident;
+        int dev = 0;
+        cudaGetDevice(&dev);
+        const std::pair<void*, int> key(reinterpret_cast<void*>(k), dev);
+        auto it = resident.find(key);
+        if (it == resident.end()) it = resident.emplace(key, resident_blocks(k)).first;
+        if (it->second > 0) blocks = std::min(blocks, it->second);
+    }
     const char* what = mode == MvMode::QkvRope ? "matvec (q/k/v + RoPE)" : "matvec (int8 activations)";
     launch(k, dim3(unsigned(blocks)), dim3(kWarps * 32), 0, s, what, a);
 }
