@@ -33,7 +33,6 @@ bench cuda-b512 llama-3.2-1b:q4_0 -p 512 -n 0 -b 512
 LLAMADESK_CUDA_GRAPH=0 bench cuda-nograph llama-3.1-8b:q4_k_m -p 0 -n 128
 LLAMADESK_CUDA_MV_SPLIT=1 bench cuda-nosplit llama-3.1-8b:q4_k_m -p 0 -n 128
 LLAMADESK_CUDA_MV_SPLIT=1 bench cuda-nosplit llama-3.2-1b:q4_0 -p 0 -n 128
-LLAMADESK_CUDA_MV_PERSIST=1 bench cuda-persist llama-3.1-8b:q4_k_m -p 0 -n 128
 # One decode step's kernels (eager launches: ncu times each kernel on its own).
 if command -v ncu >/dev/null; then
   # Caches left warm (--cache-control none), as in a real decode step.

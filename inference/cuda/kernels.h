@@ -77,7 +77,6 @@ struct MvArgs {
     const float* x = nullptr;    // (ne0)
     Q8Act xq;                    // x quantized, for types with has_q8_dot (else unset)
     MvRope rope;                 // QkvRope only
-    int n_blocks = 0;            // row blocks; the int8 kernels loop over them with a grid-stride
 };
 void launch_matvec(GgmlType t, MvMode mode, const MvArgs& a, cudaStream_t s);
 

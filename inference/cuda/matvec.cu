@@ -3,11 +3,7 @@
 // l*8 + 256k of each row, so a warp's loads of one row are contiguous, and the loop is unrolled
 // twice so each lane has 2*ROWS independent weight loads in flight. The activation (f32) is read
 // through L1 once per ROWS rows. Sums are reduced with warp shuffles.
-#include <algorithm>
 #include <cstdlib>
-#include <map>
-#include <string>
-#include <utility>
 
 #include "inference/cuda/cuda_check.h"
 #include "inference/cuda/kernels.h"
@@ -74,39 +70,21 @@ __device__ __forceinline__ void dot_rows(const uint8_t* const* rows, const float
     }
 }
 
-// Kernels take the type as its number: nvcc's host stubs cannot name the device-only types
-// (kernels.h), which are not enumerators.
-template <uint32_t TI, int MODE>
-__global__ void __launch_bounds__(kWarps * 32) matvec_kernel(MvArgs a) {
-    constexpr GgmlType T = GgmlType(TI);
-    pdl_wait();
-    const int lane = threadIdx.x & 31;
-    const int first = (blockIdx.x * kWarps + int(threadIdx.x >> 5)) * kRows;
-    if constexpr (MODE == int(MvMode::SwiGlu)) {
-        // Gate and up rows side by side: 2*kRows dot products per warp.
-        const uint8_t* rows[2 * kRows];
-        float acc[2 * kRows];
-#pragma unroll
-        for (int r = 0; r < kRows; ++r) {
-            const int row = first + r;
-            const bool ok = row < a.job[0].rows;
-            rows[r] = ok ? a.job[0].w + size_t(row) * a.row_bytes : nullptr;
-            rows[kRows + r] = ok ? a.job[1].w + size_t(row) * a.row_bytes : nullptr;
-            acc[r] = acc[kRows + r] = 0.0f;
-        }
-        dot_rows<T, 2 * kRows>(rows, a.x, a.ne0, lane, acc);
-#pragma unroll
-        for (int r = 0; r < kRows; ++r) {
-            const float g = warp_sum(acc[r]), u = warp_sum(acc[kRows + r]);
-            if (lane == 0 && rows[r]) a.job[0].y[first + r] = g / (1.0f + expf(-g)) * u;
-        }
-    } else {
-    const uint8_t* rows[kRows];
-    float* outs[kRows];
-    float acc[kRows];
+// The warp's rows, from its first row: for SwiGlu, kRows gate rows then the same kRows up rows;
+// otherwise kRows rows numbered across the jobs in order (q, k, v), with their outputs. Null
+// past the end. Constant job indices keep the kernel parameters out of local memory.
+__device__ __forceinline__ void gate_up_rows(const MvArgs& a, int first, const uint8_t** rows) {
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
-        // Constant job indices keep the kernel parameters out of local memory.
+        const int row = first + r;
+        const bool ok = row < a.job[0].rows;
+        rows[r] = ok ? a.job[0].w + size_t(row) * a.row_bytes : nullptr;
+        rows[kRows + r] = ok ? a.job[1].w + size_t(row) * a.row_bytes : nullptr;
+    }
+}
+__device__ __forceinline__ void job_rows(const MvArgs& a, int first, const uint8_t** rows, float** outs) {
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
         int row = first + r;
         rows[r] = nullptr;
         outs[r] = nullptr;
@@ -121,18 +99,46 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_kernel(MvArgs a) {
                 }
             }
         }
-        acc[r] = 0.0f;
     }
-    dot_rows<T, kRows>(rows, a.x, a.ne0, lane, acc);
+}
+// Lane 0 writes the warp's results: silu(g) * u for SwiGlu (sums: kRows gate, kRows up), else
+// y = s or y += s (Accumulate).
+template <int MODE>
+__device__ __forceinline__ void store_rows(const MvArgs& a, int first, const uint8_t* const* rows, float* const* outs,
+                                           const float* sums, int lane) {
+    if (lane != 0) return;
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
-        const float s = warp_sum(acc[r]);
-        if (lane == 0 && outs[r]) {
-            if constexpr (MODE == int(MvMode::Accumulate)) *outs[r] += s;
-            else *outs[r] = s;
+        if constexpr (MODE == int(MvMode::SwiGlu)) {
+            const float g = sums[r], u = sums[kRows + r];
+            if (rows[r]) a.job[0].y[first + r] = g / (1.0f + expf(-g)) * u;
+        } else if (outs[r]) {
+            if constexpr (MODE == int(MvMode::Accumulate)) *outs[r] += sums[r];
+            else *outs[r] = sums[r];
         }
     }
-    }
+}
+
+// Kernels take the type as its number: nvcc's host stubs cannot name the device-only types
+// (kernels.h), which are not enumerators.
+template <uint32_t TI, int MODE>
+__global__ void __launch_bounds__(kWarps * 32) matvec_kernel(MvArgs a) {
+    constexpr GgmlType T = GgmlType(TI);
+    constexpr int N = MODE == int(MvMode::SwiGlu) ? 2 * kRows : kRows;
+    pdl_wait();
+    const int lane = threadIdx.x & 31;
+    const int first = (blockIdx.x * kWarps + int(threadIdx.x >> 5)) * kRows;
+    const uint8_t* rows[N];
+    float* outs[kRows] = {};
+    if constexpr (MODE == int(MvMode::SwiGlu)) gate_up_rows(a, first, rows);
+    else job_rows(a, first, rows, outs);
+    float acc[N];
+#pragma unroll
+    for (int r = 0; r < N; ++r) acc[r] = 0.0f;
+    dot_rows<T, N>(rows, a.x, a.ne0, lane, acc);
+#pragma unroll
+    for (int r = 0; r < N; ++r) acc[r] = warp_sum(acc[r]);
+    store_rows<MODE>(a, first, rows, outs, acc, lane);
 }
 
 // The same kernel on int8 activations (dot_q8.cuh): a lane takes chunks of 32 elements, the
@@ -166,29 +172,33 @@ __device__ __forceinline__ bool combine_split(float* v, int warp, int lane) {
 #pragma unroll
             for (int r = 0; r < N; ++r) red[warp][r] = v[r];
         __syncthreads();
-        const bool leader = warp % SPLIT == 0;
-        if (leader)
+        if (warp % SPLIT != 0) return false;
 #pragma unroll
-            for (int k = 1; k < SPLIT; ++k)
+        for (int k = 1; k < SPLIT; ++k)
 #pragma unroll
-                for (int r = 0; r < N; ++r) v[r] += red[warp + k][r];
-        __syncthreads();  // red is reused by the block's next row block
-        return leader;
+            for (int r = 0; r < N; ++r) v[r] += red[warp + k][r];
+        return true;
     }
 }
 
 // QkvRope's epilogue for rows (row, row + 1) of the q/k/v jobs: the RoPE + KV store of
 // elementwise.cu's rope_store_kernel, without its launch.
 __device__ __forceinline__ void rope_pair(const MvArgs& a, int row, float x0, float x1) {
-    int j = 0;
+    // The job by constant indices, as in job_rows: a runtime index into the kernel parameters
+    // would copy them to local memory.
+    int role = -1;
+    float* y = nullptr;
 #pragma unroll
-    for (int k = 0; k < 2; ++k)
-        if (j + 1 < a.n_jobs && row >= a.job[j].rows) {
-            row -= a.job[j].rows;
-            ++j;
+    for (int j = 0; j < 3; ++j)
+        if (role < 0 && j < a.n_jobs) {
+            if (row < a.job[j].rows) {
+                role = a.rope.role[j];
+                y = a.job[j].y;
+            } else {
+                row -= a.job[j].rows;
+            }
         }
-    if (row >= a.job[j].rows) return;
-    const int role = a.rope.role[j];
+    if (role < 0) return;
     const int pos = a.rope.d_pos[0];
     const int i = (row % a.rope.hd) >> 1;
     if (role < 2 && 2 * i < a.rope.rope_dim) {
@@ -199,8 +209,8 @@ __device__ __forceinline__ void rope_pair(const MvArgs& a, int row, float x0, fl
         x1 = r1;
     }
     if (role == 0) {
-        a.job[j].y[row] = x0;
-        a.job[j].y[row + 1] = x1;
+        y[row] = x0;
+        y[row + 1] = x1;
     } else {
         __half* cache = reinterpret_cast<__half*>(role == 1 ? a.rope.k_cache : a.rope.v_cache) + size_t(pos) * a.rope.kv_rows;
         cache[row] = __float2half_rn(x0);
@@ -208,130 +218,45 @@ __device__ __forceinline__ void rope_pair(const MvArgs& a, int row, float x0, fl
     }
 }
 
-template <GgmlType T, int MODE, int SPLIT>
-__device__ __forceinline__ void matvec_q8_block(const MvArgs& a, int blk) {
-    const int lane = threadIdx.x & 31, warp = int(threadIdx.x >> 5);
-    const int first = (blk * (kWarps / SPLIT) + warp / SPLIT) * kRows;
-    const int c0 = lane + 32 * (warp % SPLIT), step = 32 * SPLIT;
-    const XQ x{a.xq.q, a.xq.ds};
-    const int n_chunks = a.ne0 >> 5;
-    if constexpr (MODE == int(MvMode::SwiGlu)) {
-        const uint8_t* rows[2 * kRows];
-        float acc[2 * kRows];
-#pragma unroll
-        for (int r = 0; r < kRows; ++r) {
-            const int row = first + r;
-            const bool ok = row < a.job[0].rows;
-            rows[r] = ok ? a.job[0].w + size_t(row) * a.row_bytes : nullptr;
-            rows[kRows + r] = ok ? a.job[1].w + size_t(row) * a.row_bytes : nullptr;
-            acc[r] = acc[kRows + r] = 0.0f;
-        }
-        dot_rows_q8<T, 2 * kRows>(rows, x, n_chunks, c0, step, acc);
-#pragma unroll
-        for (int r = 0; r < 2 * kRows; ++r) acc[r] = warp_sum(acc[r]);
-        if (!combine_split<SPLIT, 2 * kRows>(acc, warp, lane)) return;
-#pragma unroll
-        for (int r = 0; r < kRows; ++r) {
-            const float g = acc[r], u = acc[kRows + r];
-            if (lane == 0 && rows[r]) a.job[0].y[first + r] = g / (1.0f + expf(-g)) * u;
-        }
-    } else {
-        const uint8_t* rows[kRows];
-        float* outs[kRows];
-        float acc[kRows];
-#pragma unroll
-        for (int r = 0; r < kRows; ++r) {
-            int row = first + r;
-            rows[r] = nullptr;
-            outs[r] = nullptr;
-#pragma unroll
-            for (int j = 0; j < 3; ++j) {
-                if (j < a.n_jobs && !rows[r]) {
-                    if (row < a.job[j].rows) {
-                        rows[r] = a.job[j].w + size_t(row) * a.row_bytes;
-                        outs[r] = a.job[j].y + row;
-                    } else {
-                        row -= a.job[j].rows;
-                    }
-                }
-            }
-            acc[r] = 0.0f;
-        }
-        dot_rows_q8<T, kRows>(rows, x, n_chunks, c0, step, acc);
-        float s[kRows];
-#pragma unroll
-        for (int r = 0; r < kRows; ++r) s[r] = warp_sum(acc[r]);
-        if (!combine_split<SPLIT, kRows>(s, warp, lane)) return;
-        if constexpr (MODE == int(MvMode::QkvRope)) {
-            // Rows come in pairs (first is even, every job's rows even): one rotation per pair.
-            static_assert(kRows % 2 == 0);
-            if (lane == 0)
-#pragma unroll
-                for (int r = 0; r < kRows; r += 2) rope_pair(a, first + r, s[r], s[r + 1]);
-        } else {
-#pragma unroll
-            for (int r = 0; r < kRows; ++r)
-                if (lane == 0 && outs[r]) {
-                    if constexpr (MODE == int(MvMode::Accumulate)) *outs[r] += s[r];
-                    else *outs[r] = s[r];
-                }
-        }
-    }
-}
-
-// Row blocks in a grid-stride loop; the grid is one block per row block, or with
-// LLAMADESK_CUDA_MV_PERSIST=1 one resident wave (a grid of 1.4 waves runs its second a third
-// full: 47% achieved occupancy of 62%, ncu, H200; but see persistent_grid()).
 template <uint32_t TI, int MODE, int SPLIT>
 __global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
+    constexpr GgmlType T = GgmlType(TI);
+    constexpr int N = MODE == int(MvMode::SwiGlu) ? 2 * kRows : kRows;
     pdl_wait();
-    for (int blk = blockIdx.x; blk < a.n_blocks; blk += gridDim.x) matvec_q8_block<GgmlType(TI), MODE, SPLIT>(a, blk);
-}
-
-// Blocks of kernel k resident at once on the current device (0 = unknown).
-template <typename K>
-int resident_blocks(K k) {
-    int dev = 0, sms = 0, per_sm = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, k, kWarps * 32, 0) != cudaSuccess) {
-        cudaGetLastError();
-        return 0;
+    const int lane = threadIdx.x & 31, warp = int(threadIdx.x >> 5);
+    const int first = (blockIdx.x * (kWarps / SPLIT) + warp / SPLIT) * kRows;
+    const uint8_t* rows[N];
+    float* outs[kRows] = {};
+    if constexpr (MODE == int(MvMode::SwiGlu)) gate_up_rows(a, first, rows);
+    else job_rows(a, first, rows, outs);
+    float acc[N];
+#pragma unroll
+    for (int r = 0; r < N; ++r) acc[r] = 0.0f;
+    dot_rows_q8<T, N>(rows, XQ{a.xq.q, a.xq.ds}, a.ne0 >> 5, lane + 32 * (warp % SPLIT), 32 * SPLIT, acc);
+#pragma unroll
+    for (int r = 0; r < N; ++r) acc[r] = warp_sum(acc[r]);
+    if (!combine_split<SPLIT, N>(acc, warp, lane)) return;
+    if constexpr (MODE == int(MvMode::QkvRope)) {
+        // Rows come in pairs (first is even, every job's rows even): one rotation per pair.
+        static_assert(kRows % 2 == 0);
+        if (lane == 0)
+#pragma unroll
+            for (int r = 0; r < kRows; r += 2) rope_pair(a, first + r, acc[r], acc[r + 1]);
+    } else {
+        store_rows<MODE>(a, first, rows, outs, acc, lane);
     }
-    return sms * per_sm;
-}
-
-// Off by default: measured on the H200 it lost (8B Q4_K_M 378 tok/s against 381 without; the
-// loop costs registers, and gate/up went from 10 to 8 resident blocks an SM). Kept for the next
-// tuning round: LLAMADESK_CUDA_MV_PERSIST=1.
-bool persistent_grid() {
-    static const bool on = [] {
-        const char* e = std::getenv("LLAMADESK_CUDA_MV_PERSIST");
-        return e && std::string(e) == "1";
-    }();
-    return on;
 }
 
 template <GgmlType T, int SPLIT>
-void launch_q8_split(MvMode mode, MvArgs a, int total, cudaStream_t s) {
+void launch_q8_split(MvMode mode, const MvArgs& a, int total, cudaStream_t s) {
     const int per_block = kRows * kWarps / SPLIT;
-    a.n_blocks = (total + per_block - 1) / per_block;
-    void (*k)(MvArgs) = mode == MvMode::QkvRope      ? matvec_q8_kernel<uint32_t(T), 3, SPLIT>
-                        : mode == MvMode::Accumulate ? matvec_q8_kernel<uint32_t(T), 1, SPLIT>
-                        : mode == MvMode::SwiGlu     ? matvec_q8_kernel<uint32_t(T), 2, SPLIT>
-                                                     : matvec_q8_kernel<uint32_t(T), 0, SPLIT>;
-    int blocks = a.n_blocks;
-    if (persistent_grid()) {
-        // One wave of resident blocks (per kernel and device; kernels are per type, mode, split).
-        static thread_local std::map<std::pair<void*, int>, int> resident;
-        int dev = 0;
-        cudaGetDevice(&dev);
-        const std::pair<void*, int> key(reinterpret_cast<void*>(k), dev);
-        auto it = resident.find(key);
-        if (it == resident.end()) it = resident.emplace(key, resident_blocks(k)).first;
-        if (it->second > 0) blocks = std::min(blocks, it->second);
+    const dim3 grid(unsigned((total + per_block - 1) / per_block)), block(kWarps * 32);
+    switch (mode) {
+    case MvMode::QkvRope: launch(matvec_q8_kernel<uint32_t(T), 3, SPLIT>, grid, block, 0, s, "matvec (q/k/v + RoPE)", a); break;
+    case MvMode::Store: launch(matvec_q8_kernel<uint32_t(T), 0, SPLIT>, grid, block, 0, s, "matvec (int8 activations)", a); break;
+    case MvMode::Accumulate: launch(matvec_q8_kernel<uint32_t(T), 1, SPLIT>, grid, block, 0, s, "matvec (int8 activations)", a); break;
+    case MvMode::SwiGlu: launch(matvec_q8_kernel<uint32_t(T), 2, SPLIT>, grid, block, 0, s, "matvec (int8 activations)", a); break;
     }
-    const char* what = mode == MvMode::QkvRope ? "matvec (q/k/v + RoPE)" : "matvec (int8 activations)";
-    launch(k, dim3(unsigned(blocks)), dim3(kWarps * 32), 0, s, what, a);
 }
 
 // Warps along K per group of rows: enough warps to fill the GPU (~4096 on 132 SMs) while every

@@ -20,7 +20,6 @@ export LLAMADESK_CUDA_PLUGIN=$out/libllamadesk_cuda_emu.so
 ops=$(find "$build" -name test_cuda_ops -type f -perm -u+x | head -1)
 model=$(find "$build" -name test_cuda_model -type f -perm -u+x | head -1)
 "$ops" --gtest_filter="$ops_filter"
-# The decode matvec's split-K with 4 warps per row group (the default picks it for few rows only)
-# and its grid-stride loop over row blocks (off by default).
-LLAMADESK_CUDA_MV_SPLIT=4 LLAMADESK_CUDA_MV_PERSIST=1 "$ops" --gtest_filter='Types/*Matmul*:Types/*Fused*:Types/*Qkv*'
+# The decode matvec's split-K with 4 warps per row group (the default picks it for few rows only).
+LLAMADESK_CUDA_MV_SPLIT=4 "$ops" --gtest_filter='Types/*Matmul*:Types/*Fused*:Types/*Qkv*'
 "$model" --gtest_filter="$model_filter"

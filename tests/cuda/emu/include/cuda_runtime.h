@@ -84,11 +84,6 @@ const char* cudaGetErrorString(cudaError_t e);
 cudaError_t cudaGetDeviceCount(int* n);
 cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int dev);
 cudaError_t cudaSetDevice(int dev);
-cudaError_t cudaGetDevice(int* dev);
-enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16 };
-cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int dev);
-// Two blocks per SM of the emulated 4: grid-stride loops run several rounds.
-template <typename K> cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* n, K, int, size_t) { *n = 2; return cudaSuccess; }
 cudaError_t cudaMemGetInfo(size_t* f, size_t* t);
 cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode m);
 cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* g);
