@@ -187,21 +187,27 @@ __device__ __forceinline__ void deq8<GgmlType::Q5_K>(const uint8_t* __restrict__
 // Q6_K: 2 halves of 128; in half n, quarter qq, element l (0..31): low 4 bits from
 // ql[64n + 32(qq&1) + l] (nibble qq>>1), high 2 bits from qh[32n + l] >> 2qq, scale
 // scales[8n + l/16 + 2qq]; value (q - 32) * d * scale.
-template <>
-__device__ __forceinline__ void deq8<GgmlType::Q6_K>(const uint8_t* __restrict__ row, int i, float* v) {
-    const uint8_t* b = row + size_t(i >> 8) * sizeof(block_q6_K);
-    const int e = i & 255, n = e >> 7, qq = (e >> 5) & 3, l0 = e & 31;
-    const float d = h2f(b + 208);
+// Q6_K's element e (of 256) of a block whose ql, qh and scales start at b and whose scale is
+// d; LOAD reads 8 bytes (2-byte aligned in the file's layout, 8 in the regrouped one).
+template <uint2 (*LOAD)(const uint8_t*)>
+__device__ __forceinline__ void deq8_q6k(const uint8_t* __restrict__ b, float d, int e, float* v) {
+    const int n = e >> 7, qq = (e >> 5) & 3, l0 = e & 31;
     const uint32_t s8 = b[192 + 8 * n + l0 / 16 + 2 * qq];  // int8 scale, as its byte
     const float sc = d * (u2f(s8 ^ 0x80u) - 128.0f);
-    uint2 q = nibbles(load8_a2(b + 64 * n + 32 * (qq & 1) + l0), (qq >> 1) * 4);
-    const uint2 h = load8_a2(b + 128 + 32 * n + l0);
+    uint2 q = nibbles(LOAD(b + 64 * n + 32 * (qq & 1) + l0), (qq >> 1) * 4);
+    const uint2 h = LOAD(b + 128 + 32 * n + l0);
     const int shh = 2 * qq;
     q.x |= ((h.x >> shh) & 0x03030303u) << 4;
     q.y |= ((h.y >> shh) & 0x03030303u) << 4;
     bytes_to_floats(q, 32.0f, v);
 #pragma unroll
     for (int k = 0; k < 8; ++k) v[k] *= sc;
+}
+
+template <>
+__device__ __forceinline__ void deq8<GgmlType::Q6_K>(const uint8_t* __restrict__ row, int i, float* v) {
+    const uint8_t* b = row + size_t(i >> 8) * sizeof(block_q6_K);
+    deq8_q6k<load8_a2>(b, h2f(b + 208), i & 255, v);
 }
 
 // The regrouped device layouts (kernels.h): per 8 blocks, 8 f16 d then the 8 bodies.
@@ -230,19 +236,7 @@ template <>
 __device__ __forceinline__ void deq8<kQ6_KR>(const uint8_t* __restrict__ row, int i, float* v) {
     const int blk = i >> 8;
     const uint8_t* g = row + size_t(blk >> 3) * 1680;
-    const uint8_t* b = g + 16 + 208 * (blk & 7);  // ql, qh, scales as in block_q6_K
-    const int e = i & 255, n = e >> 7, qq = (e >> 5) & 3, l0 = e & 31;
-    const float d = h2f(g + 2 * (blk & 7));
-    const uint32_t s8 = b[192 + 8 * n + l0 / 16 + 2 * qq];
-    const float sc = d * (u2f(s8 ^ 0x80u) - 128.0f);
-    uint2 q = nibbles(load8_a8(b + 64 * n + 32 * (qq & 1) + l0), (qq >> 1) * 4);
-    const uint2 h = load8_a8(b + 128 + 32 * n + l0);
-    const int shh = 2 * qq;
-    q.x |= ((h.x >> shh) & 0x03030303u) << 4;
-    q.y |= ((h.y >> shh) & 0x03030303u) << 4;
-    bytes_to_floats(q, 32.0f, v);
-#pragma unroll
-    for (int k = 0; k < 8; ++k) v[k] *= sc;
+    deq8_q6k<load8_a8>(g + 16 + 208 * (blk & 7), h2f(g + 2 * (blk & 7)), i & 255, v);
 }
 
 // One element j of an F32 or F16 row, for rows whose width is not a multiple of 8 (llama2.c
