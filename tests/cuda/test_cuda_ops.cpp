@@ -334,6 +334,38 @@ TEST(CudaOps, RopeAndCacheStore) {
             }
 }
 
+// Causal attention of B tokens at positions pos.. (nh query heads over nkv KV heads, f16 cache
+// with K scaled by k_scale) against the CPU's attend_f16, through the CUDA kernels.
+void check_attention(cuda::OpsForTest* ops, int B, int pos, int hd, int n_ctx, int nh, int nkv, float k_scale) {
+    const std::string what = "attention B " + std::to_string(B) + " pos " + std::to_string(pos) + " hd " +
+                             std::to_string(hd) + " heads " + std::to_string(nh) + "/" + std::to_string(nkv) + " n_ctx " +
+                             std::to_string(n_ctx);
+    const cpu::KvKernels& kk = cpu::kv_kernels_scalar();
+    const int kvd = nkv * hd, n_rows = pos + B;
+    const std::vector<float> kf = random_floats(size_t(n_rows) * kvd, 5), vf = random_floats(size_t(n_rows) * kvd, 6);
+    std::vector<uint16_t> kc(kf.size()), vc(vf.size());
+    for (size_t i = 0; i < kf.size(); ++i) kc[i] = fp32_to_fp16(kf[i] * k_scale);
+    for (size_t i = 0; i < vf.size(); ++i) vc[i] = fp32_to_fp16(vf[i]);
+    const std::vector<float> q = random_floats(size_t(B) * nh * hd, 7);
+    std::vector<float> want(q.size()), scores(static_cast<size_t>(n_rows));
+    const float scale = 1.0f / std::sqrt(float(hd));
+    for (int t = 0; t < B; ++t)
+        for (int h = 0; h < nh; ++h) {
+            const int g = h / (nh / nkv);
+            cpu::attend_f16(kk, q.data() + (size_t(t) * nh + h) * hd, reinterpret_cast<const fp16_t*>(kc.data()) + size_t(g) * hd,
+                            reinterpret_cast<const fp16_t*>(vc.data()) + size_t(g) * hd, kvd, pos + t + 1, hd, scale,
+                            scores.data(), want.data() + (size_t(t) * nh + h) * hd);
+        }
+    std::vector<float> got;
+    try {
+        got = ops->attention(q, kc, vc, B, nh, nkv, hd, pos, n_ctx);
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << what << ": " << e.what();
+        return;
+    }
+    expect_close(got, want, 2e-5, 2e-4, what);
+}
+
 // Decode at positions 0, 1, 300 and 5000 (many chunks), prompts of 70 tokens (two token slices)
 // at 0 and 300, and a long context where chunks are longer than 256.
 TEST(CudaOps, AttentionMatchesCpu) {
@@ -343,36 +375,8 @@ TEST(CudaOps, AttentionMatchesCpu) {
     };
     const Case cases[] = {{1, 0, 64, 8192},   {1, 1, 64, 8192},    {1, 300, 128, 8192}, {1, 5000, 128, 8192},
                           {70, 0, 64, 8192},  {70, 300, 128, 8192}, {1, 5000, 32, 8192}, {1, 20000, 128, 40000},
-                          {3, 4093, 256, 8192}, {20, 0, 8, 512},   {1, 400, 8, 512}};  // 8: stories260K
-    const int nh = 8, nkv = 2;
-    const cpu::KvKernels& kk = cpu::kv_kernels_scalar();
-    for (const Case& c : cases) {
-        const std::string what = "attention B " + std::to_string(c.B) + " pos " + std::to_string(c.pos) + " hd " +
-                                 std::to_string(c.hd) + " n_ctx " + std::to_string(c.n_ctx);
-        const int kvd = nkv * c.hd, n_rows = c.pos + c.B;
-        const std::vector<float> kf = random_floats(size_t(n_rows) * kvd, 5), vf = random_floats(size_t(n_rows) * kvd, 6);
-        std::vector<uint16_t> kc(kf.size()), vc(vf.size());
-        for (size_t i = 0; i < kf.size(); ++i) kc[i] = fp32_to_fp16(kf[i] * 0.5f);
-        for (size_t i = 0; i < vf.size(); ++i) vc[i] = fp32_to_fp16(vf[i]);
-        const std::vector<float> q = random_floats(size_t(c.B) * nh * c.hd, 7);
-        std::vector<float> want(q.size()), scores(static_cast<size_t>(n_rows));
-        const float scale = 1.0f / std::sqrt(float(c.hd));
-        for (int t = 0; t < c.B; ++t)
-            for (int h = 0; h < nh; ++h) {
-                const int g = h / (nh / nkv);
-                cpu::attend_f16(kk, q.data() + (size_t(t) * nh + h) * c.hd, reinterpret_cast<const fp16_t*>(kc.data()) + size_t(g) * c.hd,
-                                reinterpret_cast<const fp16_t*>(vc.data()) + size_t(g) * c.hd, kvd, c.pos + t + 1, c.hd, scale,
-                                scores.data(), want.data() + (size_t(t) * nh + h) * c.hd);
-            }
-        std::vector<float> got;
-        try {
-            got = ops->attention(q, kc, vc, c.B, nh, nkv, c.hd, c.pos, c.n_ctx);
-        } catch (const std::exception& e) {
-            ADD_FAILURE() << what << ": " << e.what();
-            continue;
-        }
-        expect_close(got, want, 2e-5, 2e-4, what);
-    }
+                          {3, 4093, 256, 8192}, {20, 0, 8, 512},   {1, 400, 8, 512}};
+    for (const Case& c : cases) check_attention(ops, c.B, c.pos, c.hd, c.n_ctx, 8, 2, 0.5f);
 }
 
 // Query groups of 1 to 16 heads (several blocks per KV head beyond 8, padded groups for 3, 6,
@@ -394,35 +398,7 @@ TEST(CudaOps, AttentionGroupsAndHeadSizes) {
                           // chunk edge (9216), one head a group with 64 tokens over a tile edge.
                           {33, 100, 64, 8192, 16, 1}, {19, 9210, 128, 40000, 32, 8}, {64, 5, 128, 8192, 8, 8},
                           {40, 30, 64, 8192, 4, 2},   {2, 0, 128, 8192, 12, 1}};
-    const cpu::KvKernels& kk = cpu::kv_kernels_scalar();
-    for (const Case& c : cases) {
-        const int nh = c.nh, nkv = c.nkv;
-        const std::string what = "attention B " + std::to_string(c.B) + " pos " + std::to_string(c.pos) + " hd " +
-                                 std::to_string(c.hd) + " heads " + std::to_string(nh) + "/" + std::to_string(nkv);
-        const int kvd = nkv * c.hd, n_rows = c.pos + c.B;
-        const std::vector<float> kf = random_floats(size_t(n_rows) * kvd, 5), vf = random_floats(size_t(n_rows) * kvd, 6);
-        std::vector<uint16_t> kc(kf.size()), vc(vf.size());
-        for (size_t i = 0; i < kf.size(); ++i) kc[i] = fp32_to_fp16(kf[i] * 2.0f);
-        for (size_t i = 0; i < vf.size(); ++i) vc[i] = fp32_to_fp16(vf[i]);
-        const std::vector<float> q = random_floats(size_t(c.B) * nh * c.hd, 7);
-        std::vector<float> want(q.size()), scores(static_cast<size_t>(n_rows));
-        const float scale = 1.0f / std::sqrt(float(c.hd));
-        for (int t = 0; t < c.B; ++t)
-            for (int h = 0; h < nh; ++h) {
-                const int g = h / (nh / nkv);
-                cpu::attend_f16(kk, q.data() + (size_t(t) * nh + h) * c.hd, reinterpret_cast<const fp16_t*>(kc.data()) + size_t(g) * c.hd,
-                                reinterpret_cast<const fp16_t*>(vc.data()) + size_t(g) * c.hd, kvd, c.pos + t + 1, c.hd, scale,
-                                scores.data(), want.data() + (size_t(t) * nh + h) * c.hd);
-            }
-        std::vector<float> got;
-        try {
-            got = ops->attention(q, kc, vc, c.B, nh, nkv, c.hd, c.pos, c.n_ctx);
-        } catch (const std::exception& e) {
-            ADD_FAILURE() << what << ": " << e.what();
-            continue;
-        }
-        expect_close(got, want, 2e-5, 2e-4, what);
-    }
+    for (const Case& c : cases) check_attention(ops, c.B, c.pos, c.hd, c.n_ctx, c.nh, c.nkv, 2.0f);
 }
 
 TEST(CudaOps, RejectsUnsupportedShapes) {
