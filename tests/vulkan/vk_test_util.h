@@ -44,21 +44,39 @@ struct VkEnv {
     }
 };
 
+// The binary's one device. It is destroyed when the tests end (gtest's environment teardown,
+// before main returns), not by a static destructor at exit: NVIDIA's driver crashed
+// (SIGSEGV after PASSED, every binary with a device, on the H200) when the device outlived main,
+// presumably because the driver's own exit handlers had already run.
+struct VkEnvHolder {
+    std::unique_ptr<VkEnv> env;
+    std::string reason;
+    bool tried = false;
+};
+inline VkEnvHolder& vk_env_holder() {
+    static VkEnvHolder h;
+    return h;
+}
+class VkEnvTeardown : public ::testing::Environment {
+public:
+    void TearDown() override { vk_env_holder().env.reset(); }
+};
+// Registered during static initialisation, so before RUN_ALL_TESTS whichever main runs.
+inline ::testing::Environment* const kVkEnvTeardown = ::testing::AddGlobalTestEnvironment(new VkEnvTeardown);
+
 // The shared device, or nullptr with `why` set.
 inline VkEnv* vk_env(std::string* why) {
-    static std::unique_ptr<VkEnv> env;
-    static std::string reason;
-    static bool tried = false;
-    if (!tried) {
-        tried = true;
+    VkEnvHolder& h = vk_env_holder();
+    if (!h.tried) {
+        h.tried = true;
         try {
-            env = std::make_unique<VkEnv>();
+            h.env = std::make_unique<VkEnv>();
         } catch (const Error& e) {
-            reason = e.what();
+            h.reason = e.what();
         }
     }
-    *why = reason;
-    return env.get();
+    *why = h.reason;
+    return h.env.get();
 }
 
 inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
