@@ -47,6 +47,16 @@ private:
     // GPU timestamp after the op just recorded (profiling only): "<decode|prompt> <op>[ <type> <role>]".
     void mark(VkCommandBuffer cmd, const char* op, const Weight* w = nullptr, const char* role = nullptr);
     void forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits);
+    // One token's layers (forward_batch's decode path unless LLAMADESK_VK_DECODE=classic): the
+    // residual adds in the wo and down matvecs' epilogues, RMSNorm over many workgroups, and
+    // activations quantized to int8 for the weights with an int8 matvec (Ops::matvec_q8).
+    void decode_layers(VkCommandBuffer cmd, int pos);
+    // Decode's y (+)= W x: the int8 kernel on xq_ when it applies, else the f32 one on `in`.
+    void decode_matvec(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, bool accumulate,
+                       const char* role);
+    // quantize_q8 of n values into xq_ (int8 copy only where some weight reads it) and `f`.
+    void decode_quantize(VkCommandBuffer cmd, vk::Ops::Q8From mode, const Buffer& a, const Buffer& b, const Buffer& f,
+                         uint32_t n, const char* name);
 
     const Model& m_;
     LlamaParams p_;
@@ -59,6 +69,8 @@ private:
     std::vector<Buffer> k_cache_, v_cache_;  // per layer, (n_ctx, kv_dim) f16
     Buffer x_, xn_, q_, k_, v_, att_, o_, g_, u_;
     Buffer att_scratch_;        // flash-decoding partials (Ops::attention_scratch_bytes)
+    Buffer xq_;                 // decode: the int8 copy of the matvecs' input (Ops::q8_bytes)
+    bool fused_decode_;         // decode_layers(); LLAMADESK_VK_DECODE=classic: forward_batch's loop
     bool split_attention_;      // LLAMADESK_VK_ATTN_SPLIT=0 turns flash-decoding off
     // LLAMADESK_VK_FUSE_SWIGLU=1: decode computes silu(g) * u inside the down matvec. Off by
     // default: on the H100 every 2-row workgroup then redoes the exp over the whole 14336-wide
@@ -85,6 +97,8 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
       n_batch_(std::max(1, std::min(o.n_batch, 512))) {
     const char* split = std::getenv("LLAMADESK_VK_ATTN_SPLIT");
     split_attention_ = !(split && std::strcmp(split, "0") == 0);
+    const char* dec = std::getenv("LLAMADESK_VK_DECODE");
+    fused_decode_ = !(dec && std::strcmp(dec, "classic") == 0);
     const char* fuse = std::getenv("LLAMADESK_VK_FUSE_SWIGLU");
     fuse_swiglu_ = fuse && std::strcmp(fuse, "1") == 0;
     const char* prof = std::getenv("LLAMADESK_VK_PROFILE");
@@ -117,6 +131,7 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
     u_ = Buffer(dev_, B * p_.ffn_dim * f, Buffer::Kind::device);
     att_scratch_ = Buffer(dev_, vk::Ops::attention_scratch_bytes(uint32_t(p_.n_heads), uint32_t(p_.head_dim)),
                           Buffer::Kind::device);
+    xq_ = Buffer(dev_, vk::Ops::q8_bytes(uint32_t(std::max({p_.dim, p_.q_dim(), p_.ffn_dim}))), Buffer::Kind::device);
     ids_ = Buffer(dev_, B * sizeof(int32_t), Buffer::Kind::host);
     cs_ = Buffer(dev_, B * size_t(p_.rope_dim) * f, Buffer::Kind::host);
     logits_ = Buffer(dev_, size_t(p_.n_vocab) * f, Buffer::Kind::host);
@@ -270,63 +285,68 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
     ops_.get_rows(cmd, m_.tok_embd.type, buf(m_.tok_embd), ids_, x_, b, dim, uint32_t(m_.tok_embd.ne1));
     mark(cmd, "get_rows");  // reads B rows, not the whole matrix: no GB/s
     bar();
-    ops_.rmsnorm(cmd, x_, buf(m_.layers[0].attn_norm), xn_, b, dim, p_.norm_eps);
-    mark(cmd, "rmsnorm");
-    bar();
-    // Each residual add is fused into the norm that follows it (add_rmsnorm), rope and the cache
-    // store are one pass: 9 barriers per layer (8 in decode with LLAMADESK_VK_FUSE_SWIGLU=1).
-    for (int l = 0; l < p_.n_layers; ++l) {
-        const LayerWeights& L = m_.layers[size_t(l)];
-        matmul(cmd, L.wq, xn_, q_, B, "attn_q");
-        matmul(cmd, L.wk, xn_, k_, B, "attn_k");
-        matmul(cmd, L.wv, xn_, v_, B, "attn_v");
-        bar();
-        ops_.rope_store(cmd, q_, k_, v_, cs_, k_cache_[size_t(l)], v_cache_[size_t(l)], b, nh, nkv, hd,
-                        uint32_t(p_.rope_dim), uint32_t(pos));
-        mark(cmd, "rope_store");
-        bar();
-        if (B == 1 && split_attention_) {
-            ops_.attention_decode(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, att_scratch_, nh, nkv,
-                                  hd, uint32_t(pos), 1.0f / std::sqrt(float(hd)));
-            mark(cmd, "attention_split+combine");
-        } else {
-            ops_.attention(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, b, nh, nkv, hd,
-                           uint32_t(pos), 1.0f / std::sqrt(float(hd)));
-            mark(cmd, "attention");
-        }
-        bar();
-        matmul(cmd, L.wo, att_, o_, B, "attn_output");
-        bar();
-        ops_.add_rmsnorm(cmd, x_, o_, buf(L.ffn_norm), xn_, b, dim, p_.norm_eps);
-        mark(cmd, "add_rmsnorm");
-        bar();
-        matmul(cmd, L.w_gate, xn_, g_, B, "ffn_gate");
-        matmul(cmd, L.w_up, xn_, u_, B, "ffn_up");
-        bar();
-        const Weight& wd = L.w_down;
-        if (B == 1 && fuse_swiglu_ && ops_.matvec_swiglu(cmd, wd.type, buf(wd), g_, u_, o_, uint32_t(wd.ne0), uint32_t(wd.ne1))) {
-            mark(cmd, "matvec_swiglu", &wd, "ffn_down");
-        } else {
-            ops_.swiglu(cmd, g_, u_, b * ffn);
-            mark(cmd, "swiglu");
-            bar();
-            matmul(cmd, L.w_down, g_, o_, B, "ffn_down");
-        }
-        bar();
-        if (l + 1 < p_.n_layers) {
-            ops_.add_rmsnorm(cmd, x_, o_, buf(m_.layers[size_t(l) + 1].attn_norm), xn_, b, dim, p_.norm_eps);
-            mark(cmd, "add_rmsnorm");
-        } else {
-            ops_.add(cmd, x_, o_, b * dim);
-            mark(cmd, "add");
-        }
-        bar();
-    }
-    if (logits) {  // only the rows someone reads go through the output matrix
-        ops_.rmsnorm(cmd, x_, buf(m_.output_norm), xn_, uint32_t(rows), dim, p_.norm_eps, uint32_t(first));
+    if (B == 1 && fused_decode_) {
+        decode_layers(cmd, pos);  // ends with the output norm in xn_ (and xq_)
+        if (logits) decode_matvec(cmd, m_.output, xn_, logits_, false, "output");
+    } else {
+        ops_.rmsnorm(cmd, x_, buf(m_.layers[0].attn_norm), xn_, b, dim, p_.norm_eps);
         mark(cmd, "rmsnorm");
         bar();
-        matmul(cmd, m_.output, xn_, logits_, int(rows), "output");
+        // Each residual add is fused into the norm that follows it (add_rmsnorm), rope and the cache
+        // store are one pass: 9 barriers per layer (8 in decode with LLAMADESK_VK_FUSE_SWIGLU=1).
+        for (int l = 0; l < p_.n_layers; ++l) {
+            const LayerWeights& L = m_.layers[size_t(l)];
+            matmul(cmd, L.wq, xn_, q_, B, "attn_q");
+            matmul(cmd, L.wk, xn_, k_, B, "attn_k");
+            matmul(cmd, L.wv, xn_, v_, B, "attn_v");
+            bar();
+            ops_.rope_store(cmd, q_, k_, v_, cs_, k_cache_[size_t(l)], v_cache_[size_t(l)], b, nh, nkv, hd,
+                            uint32_t(p_.rope_dim), uint32_t(pos));
+            mark(cmd, "rope_store");
+            bar();
+            if (B == 1 && split_attention_) {
+                ops_.attention_decode(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, att_scratch_, nh, nkv,
+                                      hd, uint32_t(pos), 1.0f / std::sqrt(float(hd)));
+                mark(cmd, "attention_split+combine");
+            } else {
+                ops_.attention(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, b, nh, nkv, hd,
+                               uint32_t(pos), 1.0f / std::sqrt(float(hd)));
+                mark(cmd, "attention");
+            }
+            bar();
+            matmul(cmd, L.wo, att_, o_, B, "attn_output");
+            bar();
+            ops_.add_rmsnorm(cmd, x_, o_, buf(L.ffn_norm), xn_, b, dim, p_.norm_eps);
+            mark(cmd, "add_rmsnorm");
+            bar();
+            matmul(cmd, L.w_gate, xn_, g_, B, "ffn_gate");
+            matmul(cmd, L.w_up, xn_, u_, B, "ffn_up");
+            bar();
+            const Weight& wd = L.w_down;
+            if (B == 1 && fuse_swiglu_ && ops_.matvec_swiglu(cmd, wd.type, buf(wd), g_, u_, o_, uint32_t(wd.ne0), uint32_t(wd.ne1))) {
+                mark(cmd, "matvec_swiglu", &wd, "ffn_down");
+            } else {
+                ops_.swiglu(cmd, g_, u_, b * ffn);
+                mark(cmd, "swiglu");
+                bar();
+                matmul(cmd, L.w_down, g_, o_, B, "ffn_down");
+            }
+            bar();
+            if (l + 1 < p_.n_layers) {
+                ops_.add_rmsnorm(cmd, x_, o_, buf(m_.layers[size_t(l) + 1].attn_norm), xn_, b, dim, p_.norm_eps);
+                mark(cmd, "add_rmsnorm");
+            } else {
+                ops_.add(cmd, x_, o_, b * dim);
+                mark(cmd, "add");
+            }
+            bar();
+        }
+        if (logits) {  // only the rows someone reads go through the output matrix
+            ops_.rmsnorm(cmd, x_, buf(m_.output_norm), xn_, uint32_t(rows), dim, p_.norm_eps, uint32_t(first));
+            mark(cmd, "rmsnorm");
+            bar();
+            matmul(cmd, m_.output, xn_, logits_, int(rows), "output");
+        }
     }
     const Clock::time_point t1 = Clock::now();
     cmds_.submit_and_wait();
@@ -338,6 +358,72 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
     }
     if (profiler_) profiler_->collect();
     if (logits) std::memcpy(logits, logits_.mapped(), rows * p_.n_vocab * sizeof(float));
+}
+
+void VulkanBackend::decode_matvec(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out,
+                                  bool accumulate, const char* role) {
+    const uint32_t ne0 = uint32_t(w.ne0), rows = uint32_t(w.ne1);
+    if (ops_.matvec_q8(cmd, w.type, buf(w), xq_, out, ne0, rows, accumulate)) {
+        mark(cmd, "matvec_q8", &w, role);
+        return;
+    }
+    ops_.matmul(cmd, w.type, buf(w), in, out, ne0, rows, 1, accumulate);
+    mark(cmd, "matvec", &w, role);
+}
+
+void VulkanBackend::decode_quantize(VkCommandBuffer cmd, vk::Ops::Q8From mode, const Buffer& a, const Buffer& b,
+                                    const Buffer& f, uint32_t n, const char* name) {
+    ops_.quantize_q8(cmd, mode, a, b, xq_, f, n, p_.norm_eps, ops_.q8_enabled());
+    mark(cmd, name);
+}
+
+void VulkanBackend::decode_layers(VkCommandBuffer cmd, int pos) {
+    using Q8From = vk::Ops::Q8From;
+    const uint32_t dim = uint32_t(p_.dim), ffn = uint32_t(p_.ffn_dim), qd = uint32_t(p_.q_dim());
+    const uint32_t nh = uint32_t(p_.n_heads), nkv = uint32_t(p_.n_kv_heads), hd = uint32_t(p_.head_dim);
+    auto bar = [&] { cmds_.barrier(); };
+    // Per layer 9 stages (10 when wo reads int8: the attention output is quantized on its own).
+    decode_quantize(cmd, Q8From::rmsnorm, x_, buf(m_.layers[0].attn_norm), xn_, dim, "rmsnorm_q8");
+    bar();
+    for (int l = 0; l < p_.n_layers; ++l) {
+        const LayerWeights& L = m_.layers[size_t(l)];
+        decode_matvec(cmd, L.wq, xn_, q_, false, "attn_q");
+        decode_matvec(cmd, L.wk, xn_, k_, false, "attn_k");
+        decode_matvec(cmd, L.wv, xn_, v_, false, "attn_v");
+        bar();
+        ops_.rope_store(cmd, q_, k_, v_, cs_, k_cache_[size_t(l)], v_cache_[size_t(l)], 1, nh, nkv, hd,
+                        uint32_t(p_.rope_dim), uint32_t(pos));
+        mark(cmd, "rope_store");
+        bar();
+        const float scale = 1.0f / std::sqrt(float(hd));
+        if (split_attention_) {
+            ops_.attention_decode(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, att_scratch_, nh, nkv, hd,
+                                  uint32_t(pos), scale);
+            mark(cmd, "attention_split+combine");
+        } else {
+            ops_.attention(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, 1, nh, nkv, hd, uint32_t(pos), scale);
+            mark(cmd, "attention");
+        }
+        bar();
+        if (ops_.has_q8_matvec(L.wo.type) && qd % 32 == 0) {
+            decode_quantize(cmd, Q8From::copy, att_, att_, att_, qd, "quantize_q8");
+            bar();
+        }
+        decode_matvec(cmd, L.wo, att_, x_, true, "attn_output");  // x += wo . att
+        bar();
+        decode_quantize(cmd, Q8From::rmsnorm, x_, buf(L.ffn_norm), xn_, dim, "rmsnorm_q8");
+        bar();
+        decode_matvec(cmd, L.w_gate, xn_, g_, false, "ffn_gate");
+        decode_matvec(cmd, L.w_up, xn_, u_, false, "ffn_up");
+        bar();
+        decode_quantize(cmd, Q8From::swiglu, g_, u_, g_, ffn, "swiglu_q8");
+        bar();
+        decode_matvec(cmd, L.w_down, g_, x_, true, "ffn_down");  // x += down . silu(g) u
+        bar();
+        const Weight& norm = l + 1 < p_.n_layers ? m_.layers[size_t(l) + 1].attn_norm : m_.output_norm;
+        decode_quantize(cmd, Q8From::rmsnorm, x_, buf(norm), xn_, dim, "rmsnorm_q8");
+        bar();
+    }
 }
 
 std::string gib(uint64_t bytes) {
@@ -398,7 +484,8 @@ std::vector<VulkanDeviceLine> describe_vulkan_devices(std::string* why) {
     for (const vk::DeviceInfo& d : vk::list_devices(why)) {
         std::string feats = std::string(d.fp16 ? ", fp16" : "") + (d.int8 ? ", int8" : "") +
                             (d.coopmat_nv ? ", coopmat NV" : "") + (d.coopmat_khr ? ", coopmat KHR" : "") +
-                            (d.coopmat_f16 ? " (f16 16x16x16 used)" : "");
+                            (d.coopmat_f16 ? " (f16 16x16x16 used)" : "") +
+                            (d.int_dot ? (d.int_dot_fast ? ", int8 dot" : ", int8 dot (not accelerated)") : "");
         VulkanDeviceLine line;
         line.text = "vulkan " + std::to_string(d.index) + ": " + d.name + " (" + d.type + ", " +
                     gib(d.device_local_bytes) + ", subgroup " + std::to_string(d.subgroup_size) + feats +
@@ -413,7 +500,8 @@ std::vector<VulkanDeviceLine> describe_vulkan_devices(std::string* why) {
                     "\", \"type\": \"" + d.type + "\", \"memory\": " + std::to_string(d.device_local_bytes) +
                     ", \"subgroup_size\": " + std::to_string(d.subgroup_size) + ", \"fp16\": " + b(d.fp16) +
                     ", \"int8\": " + b(d.int8) + ", \"coopmat_nv\": " + b(d.coopmat_nv) +
-                    ", \"coopmat_khr\": " + b(d.coopmat_khr) + ", \"api\": \"" + d.api_version +
+                    ", \"coopmat_khr\": " + b(d.coopmat_khr) + ", \"int_dot\": " + b(d.int_dot) +
+                    ", \"int_dot_accelerated\": " + b(d.int_dot_fast) + ", \"api\": \"" + d.api_version +
                     "\", \"usable\": " + b(d.unusable.empty()) + "}";
         out.push_back(std::move(line));
     }

@@ -136,6 +136,17 @@ DeviceInfo describe(VkInstance inst, VkPhysicalDevice pd, int index) {
         if (std::strcmp(e.extensionName, "VK_NV_cooperative_matrix") == 0) d.coopmat_nv = true;
         if (std::strcmp(e.extensionName, "VK_KHR_cooperative_matrix") == 0) d.coopmat_khr = true;
         if (std::strcmp(e.extensionName, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME) == 0) d.memory_budget = true;
+        if (std::strcmp(e.extensionName, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME) == 0) d.int_dot = true;
+    }
+    if (d.int_dot) {
+        VkPhysicalDeviceShaderIntegerDotProductFeaturesKHR dp{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES_KHR};
+        VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &dp};
+        vkGetPhysicalDeviceFeatures2(pd, &f2);
+        VkPhysicalDeviceShaderIntegerDotProductPropertiesKHR dpp{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES_KHR};
+        VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, &dpp};
+        vkGetPhysicalDeviceProperties2(pd, &p2);
+        d.int_dot = dp.shaderIntegerDotProduct;
+        d.int_dot_fast = d.int_dot && dpp.integerDotProduct4x8BitPackedSignedAccelerated;
     }
     if (d.coopmat_nv && d.fp16 && vmm.vulkanMemoryModel && d.subgroup_size == 32) {
         VkPhysicalDeviceCooperativeMatrixFeaturesNV cm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
@@ -267,10 +278,20 @@ Device::Device(const std::string& selector) {
     f16.shaderFloat16 = VK_TRUE;
     coopmat_ = info_.coopmat_f16;
     if (coopmat_) s16.pNext = &f16;
+    // Integer dot products (optional): the int8 decode matvec. LLAMADESK_VK_Q8=0 leaves them off.
+    VkPhysicalDeviceShaderIntegerDotProductFeaturesKHR dp{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES_KHR};
+    dp.shaderIntegerDotProduct = VK_TRUE;
+    const char* q8 = std::getenv("LLAMADESK_VK_Q8");
+    int_dot_ = info_.int_dot && !(q8 && std::strcmp(q8, "0") == 0);
+    if (int_dot_) {
+        dp.pNext = s16.pNext;
+        s16.pNext = &dp;
+    }
     VkPhysicalDeviceFeatures2 feats{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, &s16};
     std::vector<const char*> exts = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME};
     if (info_.memory_budget) exts.push_back(VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
     if (coopmat_) exts.push_back("VK_NV_cooperative_matrix");
+    if (int_dot_) exts.push_back(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
     VkDeviceCreateInfo dci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, &feats};
     dci.queueCreateInfoCount = 1;
     dci.pQueueCreateInfos = &qci;

@@ -34,6 +34,11 @@ struct DeviceInfo {
     // shaderFloat16, vulkanMemoryModel and 32-wide subgroups: shaders/common/matmul_coopmat.glsl runs.
     bool coopmat_f16 = false;
     bool memory_budget = false; // VK_EXT_memory_budget (driver-reported heap usage)
+    // VK_KHR_shader_integer_dot_product with its feature: the int8 decode matvec
+    // (shaders/common/matvec_q8.glsl) runs; `int_dot_fast`: the driver says the packed signed
+    // 4x8 dot is accelerated (dp4a on NVIDIA; false on lavapipe, which still runs it).
+    bool int_dot = false;
+    bool int_dot_fast = false;
     // Empty when the backend can run on it, else why not.
     std::string unusable;
 };
@@ -72,6 +77,8 @@ public:
     PFN_vkCmdPushDescriptorSetKHR push_descriptor_set = nullptr;
     // True when the device was created with VK_NV_cooperative_matrix and its features (coopmat_f16).
     bool coopmat() const { return coopmat_; }
+    // True when the device was created with VK_KHR_shader_integer_dot_product (DeviceInfo::int_dot).
+    bool int_dot() const { return int_dot_; }
     MemoryCounter& memory_counter() const { return *counter_; }
     std::shared_ptr<const MemoryCounter> shared_memory_counter() const { return counter_; }
     // Sum of VK_EXT_memory_budget heapUsage over all heaps (the driver's view of this process);
@@ -89,6 +96,7 @@ private:
     VkPhysicalDeviceLimits limits_{};
     VkPhysicalDeviceMemoryProperties memory_{};
     bool coopmat_ = false;
+    bool int_dot_ = false;
     std::shared_ptr<MemoryCounter> counter_ = std::make_shared<MemoryCounter>();
 };
 

@@ -71,6 +71,10 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     if (dev.coopmat() && !env_is("LLAMADESK_VK_COOPMAT", "0"))
         for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K})
             matmul_coopmat_[t] = program<MatMulPC>(dev, "matmul_coopmat_" + lower(type_name(t)), 3);
+    // The int8 matvec shares the wide matvec's launch shape (and its need for subgroupAdd).
+    if (wide_ && dev.int_dot())
+        for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K})
+            matvec_q8_[t] = program<MatVecPC>(dev, "matvec_q8_" + lower(type_name(t)), 3, {wide_rows_, wide_threads()});
     for (GgmlType t : kTypes) {
         const std::string suffix = lower(type_name(t));
         matvec_[t] = program<MatVecPC>(dev, "matvec_" + suffix, 3);
@@ -91,6 +95,7 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     attention_combine_ = program<AttentionSplitPC>(dev, "attention_combine", 2);
     swiglu_ = program<EltwisePC>(dev, "swiglu", 2);
     add_ = program<EltwisePC>(dev, "add", 2);
+    quantize_q8_ = program<QuantizeQ8PC>(dev, "quantize_q8", 4);
 }
 
 Ops::~Ops() = default;
@@ -197,12 +202,29 @@ bool Ops::matvec_swiglu(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferR
                         uint32_t ne0, uint32_t n_rows) const {
     if (!wide_ || ne0 % wide_slot(type) != 0 || !matvec_swiglu_.count(type)) return false;
     const uint32_t groups = ceil_div(n_rows, wide_rows_), gx = std::min<uint32_t>(groups, 65535);
-    dispatch(dev_, cmd, *matvec_swiglu_.at(type), {w, g, y, u}, MatVecPC{ne0, n_rows, 1, gx}, gx, ceil_div(groups, gx));
+    dispatch(dev_, cmd, *matvec_swiglu_.at(type), {w, g, y, u}, MatVecPC{ne0, n_rows, 1, gx, 0}, gx, ceil_div(groups, gx));
+    return true;
+}
+
+void Ops::quantize_q8(VkCommandBuffer cmd, Q8From mode, BufferRef a, BufferRef b, BufferRef xq, BufferRef f,
+                      uint32_t n, float eps, bool write_q8) const {
+    const QuantizeQ8PC pc{n, uint32_t(mode), eps, write_q8 && n % 32 == 0 ? 1u : 0u};
+    dispatch(dev_, cmd, *quantize_q8_, {a, b, xq, f}, pc, ceil_div(ceil_div(n, 32), 64));
+}
+
+bool Ops::matvec_q8(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef xq, BufferRef y, uint32_t ne0,
+                    uint32_t n_rows, bool accumulate) const {
+    auto it = matvec_q8_.find(type);
+    if (it == matvec_q8_.end() || ne0 % 32 != 0) return false;
+    const uint32_t groups = ceil_div(n_rows, wide_rows_), gx = std::min<uint32_t>(groups, 65535);
+    dispatch(dev_, cmd, *it->second, {w, xq, y}, MatVecPC{ne0, n_rows, 1, gx, accumulate ? 1u : 0u}, gx,
+             ceil_div(groups, gx));
     return true;
 }
 
 void Ops::matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef y,
-                 uint32_t ne0, uint32_t n_rows, uint32_t n_cols) const {
+                 uint32_t ne0, uint32_t n_rows, uint32_t n_cols, bool accumulate) const {
+    if (accumulate && n_cols != 1) fail("matmul: accumulating into y is for one column only");
     if (n_cols > 1 && matmul_coopmat_.count(type)) {  // tensor cores, 64 x 64 tiles
         dispatch(dev_, cmd, *matmul_coopmat_.at(type), {w, x, y}, MatMulPC{ne0, n_rows, n_cols},
                  ceil_div(n_rows, 64), ceil_div(n_cols, 64));
@@ -215,12 +237,12 @@ void Ops::matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, B
     }
     if (wide_ && ne0 % wide_slot(type) == 0 && matvec_wide_.count(type)) {
         const uint32_t groups = ceil_div(n_rows, wide_rows_), gx = std::min<uint32_t>(groups, 65535);
-        dispatch(dev_, cmd, typed(matvec_wide_, type), {w, x, y}, MatVecPC{ne0, n_rows, n_cols, gx}, gx,
-                 ceil_div(groups, gx), n_cols);
+        dispatch(dev_, cmd, typed(matvec_wide_, type), {w, x, y}, MatVecPC{ne0, n_rows, n_cols, gx, accumulate ? 1u : 0u},
+                 gx, ceil_div(groups, gx), n_cols);
         return;
     }
     const uint32_t gx = std::min<uint32_t>(n_rows, 65535);
-    dispatch(dev_, cmd, typed(matvec_, type), {w, x, y}, MatVecPC{ne0, n_rows, n_cols, gx}, gx,
+    dispatch(dev_, cmd, typed(matvec_, type), {w, x, y}, MatVecPC{ne0, n_rows, n_cols, gx, accumulate ? 1u : 0u}, gx,
              ceil_div(n_rows, gx), n_cols);
 }
 

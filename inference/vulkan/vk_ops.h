@@ -62,8 +62,25 @@ public:
     void add(VkCommandBuffer cmd, BufferRef a, BufferRef b, uint32_t n) const;     // a += b
     // y (n_cols, n_rows) = x (n_cols, ne0) . W^T with W (n_rows, ne0) of `type` in the device
     // layout of vk_repack.h: matvec for one column (decode), tiled matmul for more.
+    // `accumulate` (one column only): y += the product.
     void matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef y,
-                uint32_t ne0, uint32_t n_rows, uint32_t n_cols) const;
+                uint32_t ne0, uint32_t n_rows, uint32_t n_cols, bool accumulate = false) const;
+
+    // Decode activations in int8 (QuantizeQ8PC in shaders/common/push_constants.h): xq (q8_bytes(n))
+    // and f (n floats) from a (mode 0), silu(a) * b (1) or rmsnorm(a) * b (2, weights b); xq is
+    // written only when `write_q8` and n % 32 == 0. Any device (no integer dot products needed).
+    enum class Q8From : uint32_t { copy = 0, swiglu = 1, rmsnorm = 2 };
+    void quantize_q8(VkCommandBuffer cmd, Q8From mode, BufferRef a, BufferRef b, BufferRef xq, BufferRef f,
+                     uint32_t n, float eps, bool write_q8) const;
+    static size_t q8_bytes(uint32_t n) { return size_t(n) + size_t(n) / 2; }
+    // y (+)= W . x for one column with x quantized by quantize_q8 (common/matvec_q8.glsl): Q4_0,
+    // Q8_0, Q4_K and Q6_K, ne0 % 32 == 0, on devices with integer dot products. Returns false,
+    // recording nothing, when it does not apply (the caller then uses matmul() on f32 x).
+    bool matvec_q8(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef xq, BufferRef y, uint32_t ne0,
+                   uint32_t n_rows, bool accumulate) const;
+    // The int8 matvec exists (integer dot products enabled, not LLAMADESK_VK_Q8=0) for `type`.
+    bool has_q8_matvec(GgmlType type) const { return matvec_q8_.count(type) != 0; }
+    bool q8_enabled() const { return !matvec_q8_.empty(); }
 
     // y = silu(g) * u . W^T for one column (decode): the SwiGLU fused into the down projection.
     // Only with the wide matvec and ne0 % its slot == 0; returns false (recording nothing) otherwise.
@@ -80,11 +97,12 @@ private:
     const Program& typed(const std::map<GgmlType, std::unique_ptr<Program>>& m, GgmlType t) const;
 
     const Device& dev_;
-    std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matvec_swiglu_, matmul_, matmul_coopmat_, get_rows_;
+    std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matvec_swiglu_, matvec_q8_, matmul_, matmul_coopmat_,
+        get_rows_;
     bool wide_ = false;
     uint32_t wide_rows_ = 2;  // rows per workgroup of the wide matvec
     std::unique_ptr<Program> rmsnorm_, add_rmsnorm_, rope_store_, rope_, kv_store_, attention_, attention_split_, attention_combine_,
-        swiglu_, add_;
+        swiglu_, add_, quantize_q8_;
 };
 
 }  // namespace ld::vk

@@ -8,7 +8,7 @@ layout(local_size_x = WG) in;
 #define W_BINDING 0
 #include "common/wtype.glsl"
 layout(std430, binding = 1) readonly buffer XBuf { float x[]; };
-layout(std430, binding = 2) writeonly buffer YBuf { float y[]; };
+layout(std430, binding = 2) buffer YBuf { float y[]; };  // read when p.accumulate
 layout(push_constant) uniform PC { MatVecPC p; };
 
 shared float red[WG];
@@ -34,5 +34,8 @@ void main() {
         if (tid < s) red[tid] += red[tid + s];
         barrier();
     }
-    if (tid == 0u) y[col * p.n_rows + row] = red[0];
+    if (tid == 0u) {
+        const uint i = col * p.n_rows + row;
+        y[i] = (p.accumulate != 0u ? y[i] : 0.0) + red[0];
+    }
 }

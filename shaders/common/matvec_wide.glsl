@@ -15,7 +15,7 @@ layout(constant_id = 0) const uint NUM_ROWS = 2;
 layout(local_size_x_id = 1, local_size_x = 64) in;
 #define WG gl_WorkGroupSize.x
 layout(std430, binding = 1) readonly buffer XBuf { vec4 x4[]; };
-layout(std430, binding = 2) writeonly buffer YBuf { float y[]; };
+layout(std430, binding = 2) buffer YBuf { float y[]; };  // read when p.accumulate
 layout(push_constant) uniform PC { MatVecPC p; };
 #ifdef X_SWIGLU
 // x = silu(g) * u (the FFN's SwiGLU) computed on load, so the down projection needs no separate
@@ -199,6 +199,7 @@ void main() {
     if (tid < NUM_ROWS && row0 + tid < p.n_rows) {
         float sum = 0.0;
         for (uint i = 0u; i < gl_NumSubgroups; ++i) sum += red[tid][i];
-        y[col * p.n_rows + row0 + tid] = sum;
+        const uint i = col * p.n_rows + row0 + tid;
+        y[i] = (p.accumulate != 0u ? y[i] : 0.0) + sum;
     }
 }

@@ -93,8 +93,24 @@ struct MatVecPC {
     uint n_rows;      // output rows
     uint n_cols;      // activations (tokens)
     uint row_groups;  // workgroups along x (rows wrap into y when past the 65535 limit)
+    uint accumulate;  // 1: y += the product (decode's residual adds), 0: y = the product
 };
-LD_CHECK_SIZE(MatVecPC, 16)
+LD_CHECK_SIZE(MatVecPC, 20)
+
+// Decode activations quantized for the int8 matvec (common/matvec_q8.glsl), n % 32 == 0 values:
+// bytes [0, n) int8 quants, then at byte n one vec4 {d, s0, s1, 0} per block of 32, value i =
+// d * q[i] and s0, s1 = d * (sum of the block's first, second 16 quants); q8_bytes(n) = 3 n / 2.
+// quantize_q8 writes them, one invocation per block, from
+//   mode 0: a;  mode 1: silu(a) * b (the FFN's SwiGLU);  mode 2: rmsnorm(a) * b (weights b),
+// and also writes those f32 values to its f32 output (for weights without an int8 kernel). When
+// n % 32 != 0 only the f32 values are written.
+struct QuantizeQ8PC {
+    uint n;
+    uint mode;
+    float eps;        // mode 2
+    uint write_q8;    // n % 32 == 0 and a consumer reads the int8 copy
+};
+LD_CHECK_SIZE(QuantizeQ8PC, 16)
 
 // matmul_*: the same product for batches, tiled: each workgroup computes a 64 x 64 block of y.
 struct MatMulPC {

@@ -5,31 +5,10 @@
 #include "inference/cpu/ops.h"
 #include <cstdlib>
 
-#include "inference/quant/quant.h"
-#include "inference/vulkan/vk_repack.h"
 #include "vk_test_util.h"
 
 namespace ld::test {
 namespace {
-
-// Random weights of `type` (rows x ne0): GGUF bytes, the device layout and exact values.
-struct TestWeight {
-    std::vector<uint8_t> bytes, device;
-    std::vector<float> values;
-};
-TestWeight make_weight(GgmlType type, int rows, int ne0, uint32_t seed) {
-    TestWeight w;
-    const std::vector<float> src = random_floats(size_t(rows) * ne0, seed);
-    const size_t rb = row_size(type, ne0);
-    w.bytes.resize(rb * rows);
-    w.values.resize(src.size());
-    for (int r = 0; r < rows; ++r) {
-        quantize_row(type, src.data() + size_t(r) * ne0, w.bytes.data() + rb * r, ne0);
-        dequantize_row(type, w.bytes.data() + rb * r, w.values.data() + size_t(r) * ne0, ne0);
-    }
-    w.device = vk::repack_weight(type, w.bytes.data(), w.bytes.size());
-    return w;
-}
 
 // Absolute and relative bounds for y = x W^T: 1e-4, except batches of quantized weights on
 // tensor cores, which take x in f16 (an f16 rounding, 2^-11 relative, per product, summed).
@@ -37,17 +16,6 @@ struct Tol { double abs, rel; };
 Tol product_tolerance(const vk::Ops& ops, GgmlType type, int ne0, int cols) {
     const bool f16_x = cols > 1 && traits(type).block_size > 1 && std::string(ops.matmul_kind()) == "coopmat";
     return f16_x ? Tol{2e-3 * std::sqrt(double(ne0)), 2e-3} : Tol{1e-4, 1e-4};
-}
-
-std::vector<float> reference_product(const TestWeight& w, const std::vector<float>& x, int rows, int ne0, int cols) {
-    std::vector<float> want(static_cast<size_t>(cols) * rows);
-    for (int c = 0; c < cols; ++c)
-        for (int r = 0; r < rows; ++r) {
-            double s = 0;
-            for (int i = 0; i < ne0; ++i) s += double(w.values[size_t(r) * ne0 + i]) * x[size_t(c) * ne0 + i];
-            want[size_t(c) * rows + r] = float(s);
-        }
-    return want;
 }
 
 class VkTyped : public ::testing::TestWithParam<GgmlType> {};

@@ -11,8 +11,10 @@
 #include <vector>
 
 #include "inference/core/error.h"
+#include "inference/quant/quant.h"
 #include "inference/vulkan/vk_device.h"
 #include "inference/vulkan/vk_ops.h"
+#include "inference/vulkan/vk_repack.h"
 #include "inference/vulkan/vk_resources.h"
 
 namespace ld::test {
@@ -85,6 +87,37 @@ inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1
     std::vector<float> v(n);
     for (float& x : v) x = d(rng);
     return v;
+}
+
+// Random weights of `type` (rows x ne0): GGUF bytes, the device layout and exact values.
+struct TestWeight {
+    std::vector<uint8_t> bytes, device;
+    std::vector<float> values;
+};
+inline TestWeight make_weight(GgmlType type, int rows, int ne0, uint32_t seed) {
+    TestWeight w;
+    const std::vector<float> src = random_floats(size_t(rows) * ne0, seed);
+    const size_t rb = row_size(type, ne0);
+    w.bytes.resize(rb * rows);
+    w.values.resize(src.size());
+    for (int r = 0; r < rows; ++r) {
+        quantize_row(type, src.data() + size_t(r) * ne0, w.bytes.data() + rb * r, ne0);
+        dequantize_row(type, w.bytes.data() + rb * r, w.values.data() + size_t(r) * ne0, ne0);
+    }
+    w.device = vk::repack_weight(type, w.bytes.data(), w.bytes.size());
+    return w;
+}
+
+// y[c][r] = W row r . x[c] in double, from the exact (dequantized) weights.
+inline std::vector<float> reference_product(const TestWeight& w, const std::vector<float>& x, int rows, int ne0, int cols) {
+    std::vector<float> want(static_cast<size_t>(cols) * rows);
+    for (int c = 0; c < cols; ++c)
+        for (int r = 0; r < rows; ++r) {
+            double s = 0;
+            for (int i = 0; i < ne0; ++i) s += double(w.values[size_t(r) * ne0 + i]) * x[size_t(c) * ne0 + i];
+            want[size_t(c) * rows + r] = float(s);
+        }
+    return want;
 }
 
 // |got - want| <= atol + rtol * |want| everywhere, no NaN/Inf; prints the first mismatches.
