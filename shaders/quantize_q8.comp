@@ -12,12 +12,14 @@ layout(local_size_x = WG) in;
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 layout(std430, binding = 0) readonly buffer A4 { vec4 a4[]; };
 layout(std430, binding = 1) readonly buffer B { float b[]; };
-layout(std430, binding = 2) writeonly buffer Q { int q[]; };
-layout(std430, binding = 2) writeonly buffer QD { vec4 qd[]; };
+layout(std430, binding = 2) writeonly buffer Q { int q8_words[]; };
+layout(std430, binding = 2) writeonly buffer QD { vec4 q8_scales[]; };
 layout(std430, binding = 3) writeonly buffer F { float f[]; };
 layout(push_constant) uniform PC { QuantizeQ8PC p; };
 
 shared float red[WG];
+
+#include "common/q8_block.glsl"
 
 float value(uint i, float scale) {
     const float v = a[i];
@@ -48,24 +50,9 @@ void main() {
     const uint blk = gl_WorkGroupID.x * WG + tid, i0 = 32u * blk;
     if (i0 >= p.n) return;
     float v[32];
-    float amax = 0.0;
     for (uint k = 0u; k < 32u; ++k) {
         v[k] = i0 + k < p.n ? value(i0 + k, scale) : 0.0;
-        amax = max(amax, abs(v[k]));
         if (i0 + k < p.n) f[i0 + k] = v[k];
     }
-    if (p.write_q8 == 0u) return;
-    // d = amax / 127, q = round-half-even(v / d): the CPU reference in tests/vulkan does the same
-    const float d = amax / 127.0, id = amax > 0.0 ? 127.0 / amax : 0.0;
-    int s0 = 0, s1 = 0;
-    for (uint w = 0u; w < 8u; ++w) {
-        int word = 0;
-        for (uint k = 0u; k < 4u; ++k) {
-            const int qi = clamp(int(roundEven(v[4u * w + k] * id)), -127, 127);
-            word |= (qi & 0xFF) << (8u * k);
-            if (w < 4u) s0 += qi; else s1 += qi;
-        }
-        q[8u * blk + w] = word;
-    }
-    qd[p.n / 16u + blk] = vec4(d, d * float(s0), d * float(s1), 0.0);
+    if (p.write_q8 != 0u) store_q8_block(v, blk, p.n);
 }

@@ -382,7 +382,7 @@ void VulkanBackend::decode_layers(VkCommandBuffer cmd, int pos) {
     const uint32_t dim = uint32_t(p_.dim), ffn = uint32_t(p_.ffn_dim), qd = uint32_t(p_.q_dim());
     const uint32_t nh = uint32_t(p_.n_heads), nkv = uint32_t(p_.n_kv_heads), hd = uint32_t(p_.head_dim);
     auto bar = [&] { cmds_.barrier(); };
-    // Per layer 9 stages (10 when wo reads int8: the attention output is quantized on its own).
+    // Per layer 9 stages (10 when wo reads int8 but the attention merge cannot write it).
     decode_quantize(cmd, Q8From::rmsnorm, x_, buf(m_.layers[0].attn_norm), xn_, dim, "rmsnorm_q8");
     bar();
     for (int l = 0; l < p_.n_layers; ++l) {
@@ -396,16 +396,19 @@ void VulkanBackend::decode_layers(VkCommandBuffer cmd, int pos) {
         mark(cmd, "rope_store");
         bar();
         const float scale = 1.0f / std::sqrt(float(hd));
+        const bool wo_q8 = ops_.has_q8_matvec(L.wo.type) && qd % 32 == 0;
+        bool att_q8 = false;  // the merge wrote att_'s int8 copy
         if (split_attention_) {
-            ops_.attention_decode(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, att_scratch_, nh, nkv, hd,
-                                  uint32_t(pos), scale);
+            const vk::BufferRef xq(xq_);
+            att_q8 = ops_.attention_decode(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, att_scratch_, nh,
+                                           nkv, hd, uint32_t(pos), scale, wo_q8 ? &xq : nullptr);
             mark(cmd, "attention_split+combine");
         } else {
             ops_.attention(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, 1, nh, nkv, hd, uint32_t(pos), scale);
             mark(cmd, "attention");
         }
         bar();
-        if (ops_.has_q8_matvec(L.wo.type) && qd % 32 == 0) {
+        if (wo_q8 && !att_q8) {
             decode_quantize(cmd, Q8From::copy, att_, att_, att_, qd, "quantize_q8");
             bar();
         }

@@ -92,7 +92,7 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     kv_store_ = program<KvStorePC>(dev, "kv_store", 4);
     attention_ = program<AttentionPC>(dev, "attention", 4);
     attention_split_ = program<AttentionSplitPC>(dev, "attention_split", 4);
-    attention_combine_ = program<AttentionSplitPC>(dev, "attention_combine", 2);
+    attention_combine_ = program<AttentionSplitPC>(dev, "attention_combine", 3);
     swiglu_ = program<EltwisePC>(dev, "swiglu", 2);
     add_ = program<EltwisePC>(dev, "add", 2);
     quantize_q8_ = program<QuantizeQ8PC>(dev, "quantize_q8", 4);
@@ -174,18 +174,20 @@ size_t Ops::attention_scratch_bytes(uint32_t n_heads, uint32_t head_dim) {
     return size_t(n_heads) * max_splits(n_heads) * (head_dim + 2) * sizeof(float);
 }
 
-void Ops::attention_decode(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
+bool Ops::attention_decode(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
                            BufferRef scratch, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
-                           uint32_t pos, float scale) const {
+                           uint32_t pos, float scale, const BufferRef* xq) const {
     if (head_dim > 256) fail("the Vulkan attention kernel supports head_dim up to 256, not ", head_dim);
     const uint32_t n_kv = pos + 1;
     // Chunks of whole 64-position steps (the kernel's workgroup), as many as the scratch holds.
     const uint32_t chunk = std::max<uint32_t>(64, ceil_div(ceil_div(n_kv, max_splits(n_heads)), 64) * 64);
     const uint32_t n_split = ceil_div(n_kv, chunk);
-    const AttentionSplitPC pc{n_heads, n_kv_heads, head_dim, n_kv, chunk, n_split, scale};
+    const bool q8 = xq && head_dim % 32 == 0;
+    const AttentionSplitPC pc{n_heads, n_kv_heads, head_dim, n_kv, chunk, n_split, scale, q8 ? 1u : 0u};
     dispatch(dev_, cmd, *attention_split_, {q, kc, vc, scratch}, pc, n_heads, n_split);
     compute_barrier(cmd);
-    dispatch(dev_, cmd, *attention_combine_, {scratch, out}, pc, n_heads);
+    dispatch(dev_, cmd, *attention_combine_, {scratch, out, q8 ? *xq : out}, pc, n_heads);
+    return q8;
 }
 
 void Ops::swiglu(VkCommandBuffer cmd, BufferRef g, BufferRef u, uint32_t n) const {

@@ -53,9 +53,11 @@ public:
     // The same for one token (decode) split along the context (flash-decoding): up to
     // kMaxAttentionGroups / n_heads chunks per head write partials into `scratch`
     // (attention_scratch_bytes), a barrier, then one merge per head. Records both passes.
-    void attention_decode(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
+    // With `xq` (and head_dim % 32 == 0; returns whether) the merge also writes out's int8 copy
+    // (quantize_q8's layout) for the int8 wo matvec.
+    bool attention_decode(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
                           BufferRef scratch, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
-                          uint32_t pos, float scale) const;
+                          uint32_t pos, float scale, const BufferRef* xq = nullptr) const;
     static constexpr uint32_t kMaxAttentionGroups = 1024;
     static size_t attention_scratch_bytes(uint32_t n_heads, uint32_t head_dim);
     void swiglu(VkCommandBuffer cmd, BufferRef g, BufferRef u, uint32_t n) const;  // g = silu(g) * u

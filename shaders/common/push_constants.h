@@ -78,8 +78,9 @@ struct AttentionSplitPC {
     uint chunk;
     uint n_split;
     float scale;
+    uint write_q8;  // combine: also the int8 copy of the output (head_dim % 32 == 0)
 };
-LD_CHECK_SIZE(AttentionSplitPC, 28)
+LD_CHECK_SIZE(AttentionSplitPC, 32)
 
 // swiglu (g = silu(g) * u) and add (a += b): element-wise over n values.
 struct EltwisePC {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "inference/cpu/ops.h"
+#include "inference/quant/fp16.h"
 #include "vk_test_util.h"
 
 namespace ld::test {
@@ -39,6 +40,29 @@ std::vector<float> reference_values(Q8From mode, const std::vector<float>& a, co
     return v;
 }
 
+// bytes (Ops::q8_bytes(f.size()) of them) are the int8 copy of f: per block d = amax / 127, s0 and
+// s1 the scaled sums of its quants, every value within half a step.
+void expect_q8_of(const std::vector<float>& f, const std::vector<uint8_t>& bytes, const std::string& what) {
+    const size_t n = f.size();
+    const Q8 q = parse_q8(bytes, n);
+    int bad = 0;
+    for (size_t blk = 0; blk < n / 32; ++blk) {
+        float amax = 0;
+        int s0 = 0, s1 = 0;
+        for (size_t i = 32 * blk; i < 32 * blk + 32; ++i) {
+            amax = std::max(amax, std::abs(f[i]));
+            (i % 32 < 16 ? s0 : s1) += q.q[i];
+        }
+        EXPECT_NEAR(q.d[blk], amax / 127.0f, 1e-6f * amax) << what << " block " << blk;
+        EXPECT_FLOAT_EQ(q.s0[blk], q.d[blk] * float(s0)) << what << " block " << blk;
+        EXPECT_FLOAT_EQ(q.s1[blk], q.d[blk] * float(s1)) << what << " block " << blk;
+        for (size_t i = 32 * blk; i < 32 * blk + 32; ++i)  // rounded to nearest: half a step
+            if (std::abs(q.value(i) - f[i]) > 0.5001f * q.d[blk] + 1e-7f && ++bad <= 5)
+                ADD_FAILURE() << what << ": [" << i << "] " << f[i] << " became " << int(q.q[i]) << " x " << q.d[blk];
+    }
+    EXPECT_EQ(bad, 0) << what;
+}
+
 TEST(VkQ8, QuantizeWritesValuesAndBlocks) {
     LD_REQUIRE_VULKAN(env);
     for (Q8From mode : {Q8From::copy, Q8From::swiglu, Q8From::rmsnorm})
@@ -62,24 +86,47 @@ TEST(VkQ8, QuantizeWritesValuesAndBlocks) {
             }
             EXPECT_TRUE(std::equal(bytes.begin() + long(vk::Ops::q8_bytes(n)), bytes.end(), poison.begin()))
                 << "wrote past q8_bytes: " << what;
-            const Q8 q = parse_q8(bytes, n);
-            int bad = 0;
-            for (size_t blk = 0; blk < n / 32; ++blk) {
-                float amax = 0;
-                int s0 = 0, s1 = 0;
-                for (size_t i = 32 * blk; i < 32 * blk + 32; ++i) {
-                    amax = std::max(amax, std::abs(f[i]));
-                    (i % 32 < 16 ? s0 : s1) += q.q[i];
-                }
-                EXPECT_NEAR(q.d[blk], amax / 127.0f, 1e-6f * amax) << what << " block " << blk;
-                EXPECT_FLOAT_EQ(q.s0[blk], q.d[blk] * float(s0)) << what << " block " << blk;
-                EXPECT_FLOAT_EQ(q.s1[blk], q.d[blk] * float(s1)) << what << " block " << blk;
-                for (size_t i = 32 * blk; i < 32 * blk + 32; ++i)  // rounded to nearest: half a step
-                    if (std::abs(q.value(i) - f[i]) > 0.5001f * q.d[blk] + 1e-7f && ++bad <= 5)
-                        ADD_FAILURE() << what << ": [" << i << "] " << f[i] << " became " << int(q.q[i]) << " x " << q.d[blk];
-            }
-            EXPECT_EQ(bad, 0) << what;
+            expect_q8_of(f, bytes, what);
         }
+}
+
+// The attention merge of decode writes the int8 copy of its output when asked (head_dim % 32
+// == 0), and the same f32 output as without it.
+TEST(VkQ8, AttentionMergeWritesInt8Copy) {
+    LD_REQUIRE_VULKAN(env);
+    const int heads = 8, kv_heads = 2;
+    for (int head_dim : {64, 128, 48}) {
+        const int pos = 300, ctx = pos + 1, kvd = kv_heads * head_dim, qd = heads * head_dim;
+        const std::string what = "head_dim " + std::to_string(head_dim);
+        const std::vector<float> q = random_floats(size_t(qd), 18);
+        const std::vector<float> kf = random_floats(size_t(ctx) * kvd, 19, 2.0f), vf = random_floats(size_t(ctx) * kvd, 20);
+        std::vector<fp16_t> kh(kf.size()), vh(vf.size());
+        for (size_t i = 0; i < kf.size(); ++i) {
+            kh[i] = fp32_to_fp16(kf[i]);
+            vh[i] = fp32_to_fp16(vf[i]);
+        }
+        const float scale = 1.0f / std::sqrt(float(head_dim));
+        vk::Buffer qb = env->upload(q), kb = env->upload(kh), vb = env->upload(vh), ob = env->device(q.size() * 4);
+        vk::Buffer scratch = env->device(vk::Ops::attention_scratch_bytes(heads, head_dim));
+        EXPECT_FALSE(env->ops.attention_decode(env->cmds.begin(), qb, kb, vb, ob, scratch, heads, kv_heads, head_dim,
+                                               pos, scale));
+        env->cmds.submit_and_wait();
+        const std::vector<float> plain = env->download<float>(ob, q.size());
+        std::vector<uint8_t> poison(vk::Ops::q8_bytes(uint32_t(qd)), 0xA5);
+        vk::Buffer xb = env->upload(poison), ob2 = env->device(q.size() * 4);
+        const vk::BufferRef xq(xb);
+        const bool wrote = env->ops.attention_decode(env->cmds.begin(), qb, kb, vb, ob2, scratch, heads, kv_heads,
+                                                     head_dim, pos, scale, &xq);
+        env->cmds.submit_and_wait();
+        EXPECT_EQ(wrote, head_dim % 32 == 0) << what;
+        const std::vector<float> f = env->download<float>(ob2, q.size());
+        expect_close(f, plain, 0, 0, "merge output with the int8 copy, " + what);
+        const std::vector<uint8_t> bytes = env->download<uint8_t>(xb, poison.size());
+        if (wrote)
+            expect_q8_of(f, bytes, what);
+        else
+            EXPECT_EQ(bytes, poison) << what;
+    }
 }
 
 class VkQ8Typed : public ::testing::TestWithParam<GgmlType> {};
