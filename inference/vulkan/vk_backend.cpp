@@ -47,6 +47,9 @@ private:
     // GPU timestamp after the op just recorded (profiling only): "<decode|prompt> <op>[ <type> <role>]".
     void mark(VkCommandBuffer cmd, const char* op, const Weight* w = nullptr, const char* role = nullptr);
     void forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits);
+    // Records (and ends) the whole batch into `c`; the output matrix runs on rows first .. B - 1
+    // when `logits`. Reads the token ids and cos/sin table when submitted, not when recorded.
+    void record_batch(vk::Commands& c, int B, int pos, bool logits, int first);
     // One token's layers (forward_batch's decode path unless LLAMADESK_VK_DECODE=classic): the
     // residual adds in the wo and down matvecs' epilogues, RMSNorm over many workgroups, and
     // activations quantized to int8 for the weights with an int8 matvec (Ops::matvec_q8).
@@ -62,7 +65,15 @@ private:
     LlamaParams p_;
     vk::Device dev_;
     vk::Ops ops_;
-    vk::Commands cmds_;
+    // Command buffers: the one being submitted, and a spare. While a decode step runs on the GPU
+    // the next step (pos + 1) is recorded into the spare, so recording (~1 us per dispatch on the
+    // host, ~400 dispatches per 8B token) overlaps the GPU instead of preceding it. Only the very
+    // next forward_batch can use it, and only if it is that decode step; anything else records
+    // afresh. Off with profiling (its timestamps are per batch) or LLAMADESK_VK_SPECULATE=0.
+    std::unique_ptr<vk::Commands> cmds_, spare_;
+    vk::Commands* rec_ = nullptr;  // the one being recorded (barriers go there)
+    struct Recorded { bool ready = false; int pos = 0; bool logits = false; } next_;
+    bool speculate_;
     int n_ctx_, n_batch_;
     std::vector<Buffer> weights_;
     std::unordered_map<const uint8_t*, size_t> weight_index_;  // tied weights share a buffer
@@ -92,11 +103,14 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
       p_(model.params),
       dev_(o.device),
       ops_(dev_),
-      cmds_(dev_),
+      cmds_(std::make_unique<vk::Commands>(dev_)),
+      spare_(std::make_unique<vk::Commands>(dev_)),
       n_ctx_(std::max(1, std::min(o.n_ctx > 0 ? o.n_ctx : 8192, p_.ctx_train))),
       n_batch_(std::max(1, std::min(o.n_batch, 512))) {
     const char* split = std::getenv("LLAMADESK_VK_ATTN_SPLIT");
     split_attention_ = !(split && std::strcmp(split, "0") == 0);
+    const char* spec = std::getenv("LLAMADESK_VK_SPECULATE");
+    speculate_ = !(spec && std::strcmp(spec, "0") == 0);
     const char* dec = std::getenv("LLAMADESK_VK_DECODE");
     fused_decode_ = !(dec && std::strcmp(dec, "classic") == 0);
     const char* fuse = std::getenv("LLAMADESK_VK_FUSE_SWIGLU");
@@ -151,6 +165,7 @@ VulkanBackend::~VulkanBackend() {
 
 std::string VulkanBackend::enable_profiling() {
     prof_.on = true;
+    next_.ready = false;  // recorded without timestamps
     if (profiler_ || !prof_.note.empty()) return prof_.note;
     try {  // one stamp per op: 2 + 12 per layer + 2 (see forward_batch), with room to spare
         profiler_ = std::make_unique<vk::Profiler>(dev_, uint32_t(8 + 16 * p_.n_layers));
@@ -259,9 +274,6 @@ void VulkanBackend::mark(VkCommandBuffer cmd, const char* op, const Weight* w, c
 }
 
 void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits) {
-    const uint32_t dim = uint32_t(p_.dim), ffn = uint32_t(p_.ffn_dim);
-    const uint32_t nh = uint32_t(p_.n_heads), nkv = uint32_t(p_.n_kv_heads), hd = uint32_t(p_.head_dim);
-    const uint32_t b = uint32_t(B);
     std::memcpy(ids_.mapped(), tokens, sizeof(int32_t) * size_t(B));
     auto* cs = static_cast<float*>(cs_.mapped());
     const size_t nf = inv_freq_.size();
@@ -273,15 +285,47 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
         }
     const int first = all_logits ? 0 : B - 1;
     const size_t rows = size_t(B - first);
-    if (logits && logits_.size() < rows * p_.n_vocab * sizeof(float))
+    if (logits && logits_.size() < rows * p_.n_vocab * sizeof(float)) {
         logits_ = Buffer(dev_, rows * p_.n_vocab * sizeof(float), Buffer::Kind::host);
+        next_.ready = false;  // it was recorded with the old buffer
+    }
 
     using Clock = std::chrono::steady_clock;
     const Clock::time_point t0 = Clock::now();
-    VkCommandBuffer cmd = cmds_.begin();
+    const bool recorded = next_.ready && B == 1 && next_.pos == pos && next_.logits == (logits != nullptr);
+    next_.ready = false;
+    if (recorded)
+        std::swap(cmds_, spare_);
+    else
+        record_batch(*cmds_, B, pos, logits != nullptr, first);
+    const Clock::time_point t1 = Clock::now();
+    cmds_->submit();
+    // The next decode step while this one runs (its cos/sin and token id are written at its turn).
+    if (B == 1 && fused_decode_ && speculate_ && !profiler_ && pos + 2 <= n_ctx_) {
+        record_batch(*spare_, 1, pos + 1, logits != nullptr, 0);
+        next_ = {true, pos + 1, logits != nullptr};
+    }
+    cmds_->wait();
+    if (prof_.on) {
+        const Clock::time_point t2 = Clock::now();
+        ++prof_.batches;
+        prof_.record_us += std::chrono::duration<double, std::micro>(t1 - t0).count();
+        prof_.run_us += std::chrono::duration<double, std::micro>(t2 - t1).count();
+    }
+    if (profiler_) profiler_->collect();
+    if (logits) std::memcpy(logits, logits_.mapped(), rows * p_.n_vocab * sizeof(float));
+}
+
+void VulkanBackend::record_batch(vk::Commands& c, int B, int pos, bool logits, int first) {
+    const uint32_t dim = uint32_t(p_.dim), ffn = uint32_t(p_.ffn_dim);
+    const uint32_t nh = uint32_t(p_.n_heads), nkv = uint32_t(p_.n_kv_heads), hd = uint32_t(p_.head_dim);
+    const uint32_t b = uint32_t(B);
+    const size_t rows = size_t(B - first);
+    rec_ = &c;
+    VkCommandBuffer cmd = c.begin();
     decode_ = B == 1;
     if (profiler_) profiler_->begin(cmd);
-    auto bar = [&] { cmds_.barrier(); };
+    auto bar = [&] { c.barrier(); };
     ops_.get_rows(cmd, m_.tok_embd.type, buf(m_.tok_embd), ids_, x_, b, dim, uint32_t(m_.tok_embd.ne1));
     mark(cmd, "get_rows");  // reads B rows, not the whole matrix: no GB/s
     bar();
@@ -348,16 +392,7 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
             matmul(cmd, m_.output, xn_, logits_, int(rows), "output");
         }
     }
-    const Clock::time_point t1 = Clock::now();
-    cmds_.submit_and_wait();
-    if (prof_.on) {
-        const Clock::time_point t2 = Clock::now();
-        ++prof_.batches;
-        prof_.record_us += std::chrono::duration<double, std::micro>(t1 - t0).count();
-        prof_.run_us += std::chrono::duration<double, std::micro>(t2 - t1).count();
-    }
-    if (profiler_) profiler_->collect();
-    if (logits) std::memcpy(logits, logits_.mapped(), rows * p_.n_vocab * sizeof(float));
+    c.end();
 }
 
 void VulkanBackend::decode_matvec(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out,
@@ -381,7 +416,7 @@ void VulkanBackend::decode_layers(VkCommandBuffer cmd, int pos) {
     using Q8From = vk::Ops::Q8From;
     const uint32_t dim = uint32_t(p_.dim), ffn = uint32_t(p_.ffn_dim), qd = uint32_t(p_.q_dim());
     const uint32_t nh = uint32_t(p_.n_heads), nkv = uint32_t(p_.n_kv_heads), hd = uint32_t(p_.head_dim);
-    auto bar = [&] { cmds_.barrier(); };
+    auto bar = [&] { rec_->barrier(); };
     // Per layer 9 stages (10 when wo reads int8 but the attention merge cannot write it).
     decode_quantize(cmd, Q8From::rmsnorm, x_, buf(m_.layers[0].attn_norm), xn_, dim, "rmsnorm_q8");
     bar();

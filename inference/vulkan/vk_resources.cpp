@@ -123,6 +123,12 @@ void Commands::barrier() {
 }
 
 void Commands::submit_and_wait() {
+    end();
+    submit();
+    wait();
+}
+
+void Commands::end() {
     // Shader writes to host-visible memory become visible to the host after the fence.
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
@@ -130,11 +136,17 @@ void Commands::submit_and_wait() {
     vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
                          VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
     check(vkEndCommandBuffer(cmd_), "vkEndCommandBuffer");
+}
+
+void Commands::submit() {
     VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
     si.commandBufferCount = 1;
     si.pCommandBuffers = &cmd_;
     check(vkResetFences(dev_.device(), 1, &fence_), "vkResetFences");
     check(vkQueueSubmit(dev_.queue(), 1, &si, fence_), "vkQueueSubmit");
+}
+
+void Commands::wait() {
     check(vkWaitForFences(dev_.device(), 1, &fence_, VK_TRUE, UINT64_MAX), "vkWaitForFences");
 }
 

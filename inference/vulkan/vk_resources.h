@@ -49,7 +49,11 @@ public:
     Commands& operator=(const Commands&) = delete;
 
     VkCommandBuffer begin();  // resets and starts recording
-    void submit_and_wait();
+    void submit_and_wait();   // end(), submit(), wait()
+    // The steps of submit_and_wait(), so a caller can record the next buffer while this one runs.
+    void end();     // makes shader writes visible to the host after the fence; ends recording
+    void submit();  // an ended buffer, signalling the fence
+    void wait();
     // Every earlier shader/transfer write is visible to every later shader/transfer access.
     void barrier();
 

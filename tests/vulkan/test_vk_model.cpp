@@ -139,6 +139,49 @@ TEST_P(VkSynthetic, LogitsMatchCpu) {
     RecordProperty("rel_error_cpu_decode", std::to_string(worst));
 }
 
+// While a decode step runs the backend records the next one (pos + 1); a call that is not that
+// step (a rewind, a step without logits, a prompt) must record afresh. Logits against a backend
+// that never records ahead (LLAMADESK_VK_SPECULATE=0), over such a sequence.
+TEST(VkBackend, RecordingAheadGivesTheSameLogits) {
+    LD_REQUIRE_VULKAN(env);
+    SyntheticSpec spec;
+    spec.name = "vk-ahead";
+    spec.mix = "q4_0";
+    LlamaParams& p = spec.params;
+    p.n_vocab = 500;
+    p.dim = 128;
+    p.n_layers = 2;
+    p.n_heads = 4;
+    p.n_kv_heads = 2;
+    p.head_dim = 32;
+    p.ffn_dim = 256;
+    p.ctx_train = 64;
+    p.rope_dim = 32;
+    std::unique_ptr<Model> m = make_synthetic_model(spec, 5);
+    std::unique_ptr<Backend> ahead = backend_on("vulkan", *m, 16);
+    setenv("LLAMADESK_VK_SPECULATE", "0", 1);
+    std::unique_ptr<Backend> fresh = backend_on("vulkan", *m, 16);
+    unsetenv("LLAMADESK_VK_SPECULATE");
+    const std::vector<int32_t> prompt = {1, 7, 42, 99, 3};
+    struct Step { int32_t token; int pos; bool logits; };
+    // decode 5..7, rewind to 6, 7 without logits, then 8 .. 15, the context's last position
+    std::vector<Step> steps = {{11, 5, true}, {12, 6, true}, {13, 7, true}, {14, 6, true}, {15, 7, false}};
+    for (int pos = 8; pos < 16; ++pos) steps.push_back({int32_t(10 + pos), pos, true});
+    const size_t nv = size_t(p.n_vocab);
+    std::vector<float> a(nv), b(nv);
+    ahead->forward(prompt.data(), int(prompt.size()), 0, a.data(), false);
+    fresh->forward(prompt.data(), int(prompt.size()), 0, b.data(), false);
+    EXPECT_EQ(a, b);
+    for (const Step& st : steps) {
+        std::fill(a.begin(), a.end(), 0.0f);
+        std::fill(b.begin(), b.end(), 0.0f);
+        ahead->forward(&st.token, 1, st.pos, st.logits ? a.data() : nullptr, false);
+        fresh->forward(&st.token, 1, st.pos, st.logits ? b.data() : nullptr, false);
+        EXPECT_EQ(a, b) << "position " << st.pos;
+        if (st.logits) EXPECT_NE(a, std::vector<float>(nv, 0.0f)) << "position " << st.pos;
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Mixes, VkSynthetic, ::testing::Values("q8_0", "q4_0", "f16", "q4_k_m", "q6_k"));
 
 TEST(VkBackend, ErrorsAreClear) {
