@@ -82,6 +82,7 @@ private:
     Buffer att_scratch_;        // flash-decoding partials (Ops::attention_scratch_bytes)
     Buffer xq_;                 // decode: the int8 copy of the matvecs' input (Ops::q8_bytes)
     bool fused_decode_;         // decode_layers(); LLAMADESK_VK_DECODE=classic: forward_batch's loop
+    bool fuse_rope_;            // decode: RoPE + cache store in the q/k/v epilogues; LLAMADESK_VK_FUSE_ROPE=0: rope_store
     bool split_attention_;      // LLAMADESK_VK_ATTN_SPLIT=0 turns flash-decoding off
     // LLAMADESK_VK_FUSE_SWIGLU=1: decode computes silu(g) * u inside the down matvec. Off by
     // default: on the H100 every 2-row workgroup then redoes the exp over the whole 14336-wide
@@ -111,6 +112,8 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
     split_attention_ = !(split && std::strcmp(split, "0") == 0);
     const char* spec = std::getenv("LLAMADESK_VK_SPECULATE");
     speculate_ = !(spec && std::strcmp(spec, "0") == 0);
+    const char* rope = std::getenv("LLAMADESK_VK_FUSE_ROPE");
+    fuse_rope_ = !(rope && std::strcmp(rope, "0") == 0);
     const char* dec = std::getenv("LLAMADESK_VK_DECODE");
     fused_decode_ = !(dec && std::strcmp(dec, "classic") == 0);
     const char* fuse = std::getenv("LLAMADESK_VK_FUSE_SWIGLU");
@@ -417,19 +420,35 @@ void VulkanBackend::decode_layers(VkCommandBuffer cmd, int pos) {
     const uint32_t dim = uint32_t(p_.dim), ffn = uint32_t(p_.ffn_dim), qd = uint32_t(p_.q_dim());
     const uint32_t nh = uint32_t(p_.n_heads), nkv = uint32_t(p_.n_kv_heads), hd = uint32_t(p_.head_dim);
     auto bar = [&] { rec_->barrier(); };
-    // Per layer 9 stages (10 when wo reads int8 but the attention merge cannot write it).
+    // Per layer 9 stages (classic: 11): q/k/v (+ RoPE, cache store) | attention split | merge (+ int8
+    // copy) | wo (+= x) | norm | gate, up | SwiGLU | down (+= x) | the next norm. Fallbacks add a
+    // rope_store or quantize stage.
     decode_quantize(cmd, Q8From::rmsnorm, x_, buf(m_.layers[0].attn_norm), xn_, dim, "rmsnorm_q8");
     bar();
     for (int l = 0; l < p_.n_layers; ++l) {
         const LayerWeights& L = m_.layers[size_t(l)];
-        decode_matvec(cmd, L.wq, xn_, q_, false, "attn_q");
-        decode_matvec(cmd, L.wk, xn_, k_, false, "attn_k");
-        decode_matvec(cmd, L.wv, xn_, v_, false, "attn_v");
-        bar();
-        ops_.rope_store(cmd, q_, k_, v_, cs_, k_cache_[size_t(l)], v_cache_[size_t(l)], 1, nh, nkv, hd,
-                        uint32_t(p_.rope_dim), uint32_t(pos));
-        mark(cmd, "rope_store");
-        bar();
+        const Buffer &kc = k_cache_[size_t(l)], &vc = v_cache_[size_t(l)];
+        auto ropes = [&](const Weight& w) { return ops_.has_matvec_rope(w.type, uint32_t(w.ne0), uint32_t(w.ne1), hd); };
+        if (fuse_rope_ && ropes(L.wq) && ropes(L.wk) && ropes(L.wv)) {  // RoPE and the cache store in the epilogues
+            using Out = vk::Ops::RopeOut;
+            const uint32_t rd = uint32_t(p_.rope_dim), ps = uint32_t(pos);
+            for (const auto& [w, y, cache, out, role] :
+                 {std::tuple<const Weight&, const Buffer&, const Buffer&, Out, const char*>{L.wq, q_, q_, Out::query, "attn_q"},
+                  {L.wk, k_, kc, Out::key, "attn_k"},
+                  {L.wv, v_, vc, Out::value, "attn_v"}}) {
+                ops_.matvec_rope(cmd, w.type, buf(w), xn_, xq_, y, cs_, cache, uint32_t(w.ne0), uint32_t(w.ne1), out, hd, rd, ps);
+                mark(cmd, "matvec_rope", &w, role);
+            }
+            bar();
+        } else {
+            decode_matvec(cmd, L.wq, xn_, q_, false, "attn_q");
+            decode_matvec(cmd, L.wk, xn_, k_, false, "attn_k");
+            decode_matvec(cmd, L.wv, xn_, v_, false, "attn_v");
+            bar();
+            ops_.rope_store(cmd, q_, k_, v_, cs_, kc, vc, 1, nh, nkv, hd, uint32_t(p_.rope_dim), uint32_t(pos));
+            mark(cmd, "rope_store");
+            bar();
+        }
         const float scale = 1.0f / std::sqrt(float(hd));
         const bool wo_q8 = ops_.has_q8_matvec(L.wo.type) && qd % 32 == 0;
         bool att_q8 = false;  // the merge wrote att_'s int8 copy

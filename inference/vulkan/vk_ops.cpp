@@ -74,13 +74,18 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     // The int8 matvec shares the wide matvec's launch shape (and its need for subgroupAdd).
     if (wide_ && dev.int_dot())
         for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K})
+        {
             matvec_q8_[t] = program<MatVecPC>(dev, "matvec_q8_" + lower(type_name(t)), 3, {wide_rows_, wide_threads()});
+            matvec_q8_rope_[t] = program<MatVecRopePC>(dev, "matvec_q8_rope_" + lower(type_name(t)), 5,
+                                                       {wide_rows_, wide_threads()});
+        }
     for (GgmlType t : kTypes) {
         const std::string suffix = lower(type_name(t));
         matvec_[t] = program<MatVecPC>(dev, "matvec_" + suffix, 3);
         if (wide_ && has_wide_matvec(t)) {
             matvec_wide_[t] = program<MatVecPC>(dev, "matvec_wide_" + suffix, 3, {wide_rows_, wide_threads()});
             matvec_swiglu_[t] = program<MatVecPC>(dev, "matvec_swiglu_" + suffix, 4, {wide_rows_, wide_threads()});
+            matvec_wide_rope_[t] = program<MatVecRopePC>(dev, "matvec_wide_rope_" + suffix, 5, {wide_rows_, wide_threads()});
         }
         matmul_[t] = program<MatMulPC>(dev, "matmul_" + suffix, 3);
         get_rows_[t] = program<GetRowsPC>(dev, "get_rows_" + suffix, 3);
@@ -221,6 +226,34 @@ bool Ops::matvec_q8(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x
     const uint32_t groups = ceil_div(n_rows, wide_rows_), gx = std::min<uint32_t>(groups, 65535);
     dispatch(dev_, cmd, *it->second, {w, xq, y}, MatVecPC{ne0, n_rows, 1, gx, accumulate ? 1u : 0u}, gx,
              ceil_div(groups, gx));
+    return true;
+}
+
+const Program* Ops::rope_program(GgmlType type, uint32_t ne0, bool* int8) const {
+    auto q8 = matvec_q8_rope_.find(type);
+    if (q8 != matvec_q8_rope_.end() && ne0 % 32 == 0) {
+        *int8 = true;
+        return q8->second.get();
+    }
+    auto wide = matvec_wide_rope_.find(type);
+    *int8 = false;
+    return wide != matvec_wide_rope_.end() && ne0 % wide_slot(type) == 0 ? wide->second.get() : nullptr;
+}
+
+bool Ops::has_matvec_rope(GgmlType type, uint32_t ne0, uint32_t n_rows, uint32_t head_dim) const {
+    bool int8 = false;
+    return wide_rows_ % 2 == 0 && n_rows % 2 == 0 && head_dim % 2 == 0 && rope_program(type, ne0, &int8);
+}
+
+bool Ops::matvec_rope(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef xq, BufferRef y,
+                      BufferRef cs, BufferRef cache, uint32_t ne0, uint32_t n_rows, RopeOut mode, uint32_t head_dim,
+                      uint32_t rope_dim, uint32_t pos) const {
+    if (!has_matvec_rope(type, ne0, n_rows, head_dim)) return false;
+    bool int8 = false;
+    const Program* prog = rope_program(type, ne0, &int8);
+    const uint32_t groups = ceil_div(n_rows, wide_rows_), gx = std::min<uint32_t>(groups, 65535);
+    const MatVecRopePC pc{MatVecPC{ne0, n_rows, 1, gx, 0}, uint32_t(mode), head_dim, rope_dim, pos};
+    dispatch(dev_, cmd, *prog, {w, int8 ? xq : x, y, cs, cache}, pc, gx, ceil_div(groups, gx));
     return true;
 }
 

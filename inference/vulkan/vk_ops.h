@@ -84,6 +84,17 @@ public:
     bool has_q8_matvec(GgmlType type) const { return matvec_q8_.count(type) != 0; }
     bool q8_enabled() const { return !matvec_q8_.empty(); }
 
+    // Decode's q, k or v projection with RoPE and the f16 KV-cache store in the epilogue
+    // (MatVecRopePC): the int8 kernel on xq where it applies, else the f32 wide one on x. `y`
+    // receives the query; `cache` (row pos) the key or value; cs holds token 0's (cos, sin).
+    // Returns false, recording nothing, where has_matvec_rope() is false.
+    enum class RopeOut : uint32_t { query = 0, key = 1, value = 2 };
+    bool matvec_rope(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef xq, BufferRef y,
+                     BufferRef cs, BufferRef cache, uint32_t ne0, uint32_t n_rows, RopeOut mode, uint32_t head_dim,
+                     uint32_t rope_dim, uint32_t pos) const;
+    // Rows in pairs (even rows per workgroup, n_rows and head_dim even) and a wide or int8 kernel.
+    bool has_matvec_rope(GgmlType type, uint32_t ne0, uint32_t n_rows, uint32_t head_dim) const;
+
     // y = silu(g) * u . W^T for one column (decode): the SwiGLU fused into the down projection.
     // Only with the wide matvec and ne0 % its slot == 0; returns false (recording nothing) otherwise.
     bool matvec_swiglu(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef g, BufferRef u, BufferRef y,
@@ -99,8 +110,11 @@ private:
     const Program& typed(const std::map<GgmlType, std::unique_ptr<Program>>& m, GgmlType t) const;
 
     const Device& dev_;
+    // The rope programs the way matvec_rope() picks them: type -> program.
+    const Program* rope_program(GgmlType type, uint32_t ne0, bool* int8) const;
+
     std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matvec_swiglu_, matvec_q8_, matmul_, matmul_coopmat_,
-        get_rows_;
+        get_rows_, matvec_q8_rope_, matvec_wide_rope_;
     bool wide_ = false;
     uint32_t wide_rows_ = 2;  // rows per workgroup of the wide matvec
     std::unique_ptr<Program> rmsnorm_, add_rmsnorm_, rope_store_, rope_, kv_store_, attention_, attention_split_, attention_combine_,

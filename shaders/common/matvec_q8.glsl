@@ -17,7 +17,7 @@ layout(std430, binding = 1) readonly buffer XQ4 { ivec4 xq4[]; };  // 16 quants
 layout(std430, binding = 1) readonly buffer XQ2 { ivec2 xq2[]; };  // 8 quants
 layout(std430, binding = 1) readonly buffer XD { vec4 xd[]; };     // {d, s0, s1, 0} at byte ne0
 layout(std430, binding = 2) buffer YBuf { float y[]; };  // read when p.accumulate
-layout(push_constant) uniform PC { MatVecPC p; };
+#include "common/matvec_pc.glsl"
 uint XD0;  // vec4 index of block 0's scales
 
 // Four 6-bit quants minus 32 as packed int8, in place in each byte (no carry between bytes):
@@ -148,6 +148,7 @@ float slot_dot(uint g, XS x) {
 #endif
 
 shared float red[NUM_ROWS][WG];  // one entry per subgroup; WG covers a subgroup size of 1
+#include "common/matvec_store.glsl"
 
 void main() {
     q8_init();
@@ -172,10 +173,5 @@ void main() {
         if (subgroupElect()) red[r][gl_SubgroupID] = v;
     }
     barrier();
-    if (tid < NUM_ROWS && row0 + tid < p.n_rows) {
-        float sum = 0.0;
-        for (uint i = 0u; i < gl_NumSubgroups; ++i) sum += red[tid][i];
-        const uint i = row0 + tid;
-        y[i] = (p.accumulate != 0u ? y[i] : 0.0) + sum;
-    }
+    store_rows(row0, 0u);
 }

@@ -16,7 +16,7 @@ layout(local_size_x_id = 1, local_size_x = 64) in;
 #define WG gl_WorkGroupSize.x
 layout(std430, binding = 1) readonly buffer XBuf { vec4 x4[]; };
 layout(std430, binding = 2) buffer YBuf { float y[]; };  // read when p.accumulate
-layout(push_constant) uniform PC { MatVecPC p; };
+#include "common/matvec_pc.glsl"
 #ifdef X_SWIGLU
 // x = silu(g) * u (the FFN's SwiGLU) computed on load, so the down projection needs no separate
 // pass: binding 1 holds g, binding 3 u.
@@ -170,6 +170,7 @@ float slot_dot(uint g, vec4 xv[SLOT / 4]) {
 #endif
 
 shared float red[NUM_ROWS][WG];  // one entry per subgroup; WG covers a subgroup size of 1
+#include "common/matvec_store.glsl"
 
 void main() {
     wide_init();
@@ -196,10 +197,5 @@ void main() {
         if (subgroupElect()) red[r][gl_SubgroupID] = v;
     }
     barrier();
-    if (tid < NUM_ROWS && row0 + tid < p.n_rows) {
-        float sum = 0.0;
-        for (uint i = 0u; i < gl_NumSubgroups; ++i) sum += red[tid][i];
-        const uint i = col * p.n_rows + row0 + tid;
-        y[i] = (p.accumulate != 0u ? y[i] : 0.0) + sum;
-    }
+    store_rows(row0, col);
 }

@@ -98,6 +98,19 @@ struct MatVecPC {
 };
 LD_CHECK_SIZE(MatVecPC, 20)
 
+// Decode's q/k/v matvecs with RoPE and the KV-cache store in their epilogue
+// (common/matvec_store.glsl, ROPE_EPILOGUE): one column, rows in pairs (NUM_ROWS and n_rows
+// even). mode 0: y = rope(W x) (the query); 1: cache row pos = f16(rope(W x)) (the key); 2:
+// cache row pos = f16(W x) (the value). The cos/sin table is token 0's (n_rows = kv_dim for 1, 2).
+struct MatVecRopePC {
+    MatVecPC mv;
+    uint mode;
+    uint head_dim;
+    uint rope_dim;
+    uint pos;
+};
+LD_CHECK_SIZE(MatVecRopePC, 36)
+
 // Decode activations quantized for the int8 matvec (common/matvec_q8.glsl), n % 32 == 0 values:
 // bytes [0, n) int8 quants, then at byte n one vec4 {d, s0, s1, 0} per block of 32, value i =
 // d * q[i] and s0, s1 = d * (sum of the block's first, second 16 quants); q8_bytes(n) = 3 n / 2.

@@ -203,6 +203,70 @@ TEST_P(VkQ8Typed, F32MatvecAccumulates) {
     env->cmds.submit_and_wait();
 }
 
+// Decode's q/k/v projections with RoPE (on the first rope_dim of each head) and the f16 cache
+// store in the epilogue, against the same kernel's plain product rotated on the CPU.
+TEST_P(VkQ8Typed, MatvecRopeRotatesAndStores) {
+    LD_REQUIRE_VULKAN(env);
+    const GgmlType type = GetParam();
+    const uint32_t head_dim = 64, n_heads = 3, rope_dim = 48, rows = n_heads * head_dim, ne0 = 256, pos = 5, n_ctx = 8;
+    if (!env->ops.has_matvec_rope(type, ne0, rows, head_dim)) {
+        if (std::string(env->ops.matvec_kind()) == "wide" && vk::Ops::has_wide_matvec(type))
+            ADD_FAILURE() << type_name(type) << " has a wide matvec, so it should have the rope epilogue";
+        GTEST_SKIP() << "no rope epilogue for " << type_name(type);
+    }
+    EXPECT_FALSE(env->ops.has_matvec_rope(type, ne0, rows + 1, head_dim)) << "rows come in pairs";
+    const TestWeight w = make_weight(type, int(rows), int(ne0), 21);
+    const std::vector<float> x = random_floats(ne0, 22);
+    std::vector<float> cs;
+    for (uint32_t i = 0; i < rope_dim / 2; ++i) {
+        const float a = 0.37f * float(i + 1);
+        cs.push_back(std::cos(a));
+        cs.push_back(std::sin(a));
+    }
+    vk::Buffer wb = env->upload(w.device), xb = env->upload(x), csb = env->upload(cs), fb = env->device(ne0 * 4);
+    vk::Buffer qb = env->device(vk::Ops::q8_bytes(ne0)), plain = env->device(rows * 4);
+    VkCommandBuffer cmd = env->cmds.begin();
+    env->ops.quantize_q8(cmd, Q8From::copy, xb, xb, qb, fb, ne0, 0, true);
+    env->cmds.barrier();
+    if (!env->ops.matvec_q8(cmd, type, wb, qb, plain, ne0, rows, false)) env->ops.matmul(cmd, type, wb, xb, plain, ne0, rows, 1);
+    env->cmds.submit_and_wait();
+    const std::vector<float> y = env->download<float>(plain, rows);
+    std::vector<float> roped = y;
+    for (uint32_t r = 0; r < rows; r += 2) {
+        const uint32_t d = r % head_dim;
+        if (d >= rope_dim) continue;
+        const float c = cs[d], sn = cs[d + 1];
+        roped[r] = y[r] * c - y[r + 1] * sn;
+        roped[r + 1] = y[r] * sn + y[r + 1] * c;
+    }
+    using Out = vk::Ops::RopeOut;
+    for (Out out : {Out::query, Out::key, Out::value}) {
+        const std::string what = std::string(type_name(type)) + " mode " + std::to_string(int(out));
+        const std::vector<float> want = out == Out::value ? y : roped;
+        std::vector<fp16_t> poison(size_t(n_ctx) * rows, fp32_to_fp16(-7.0f));
+        vk::Buffer yb = env->device(rows * 4), cache = env->upload(poison);
+        VkCommandBuffer c2 = env->cmds.begin();
+        ASSERT_TRUE(env->ops.matvec_rope(c2, type, wb, xb, qb, yb, csb, cache, ne0, rows, out, head_dim, rope_dim, pos));
+        env->cmds.submit_and_wait();
+        if (out == Out::query) {
+            expect_close(env->download<float>(yb, rows), want, 1e-5, 1e-5, "rope " + what);
+            EXPECT_EQ(env->download<fp16_t>(cache, poison.size()), poison) << "the query leaves the cache alone";
+            continue;
+        }
+        const std::vector<fp16_t> got = env->download<fp16_t>(cache, poison.size());
+        std::vector<float> row(rows), want16(rows);
+        for (uint32_t i = 0; i < rows; ++i) {
+            row[i] = fp16_to_fp32(got[size_t(pos) * rows + i]);
+            want16[i] = fp16_to_fp32(fp32_to_fp16(want[i]));
+        }
+        expect_close(row, want16, 1e-5, 2e-3, "cache row " + what);  // an f16 rounding step either way
+        for (uint32_t r = 0; r < n_ctx; ++r)
+            if (r != pos)
+                EXPECT_TRUE(std::equal(got.begin() + long(r * rows), got.begin() + long((r + 1) * rows), poison.begin()))
+                    << what << ": cache row " << r << " written";
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(Types, VkQ8Typed,
                          ::testing::Values(GgmlType::F32, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0,
                                            GgmlType::Q4_1, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K),

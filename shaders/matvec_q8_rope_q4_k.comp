@@ -1,0 +1,6 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common/push_constants.h"
+#define WTYPE_Q4_K 1
+#define ROPE_EPILOGUE 1
+#include "common/matvec_q8.glsl"
