@@ -68,9 +68,24 @@ Grid grid_1d(uint64_t n, uint32_t wg) {
 Ops::Ops(const Device& dev) : dev_(dev) {
     wide_ = dev.info().subgroup_arithmetic && !env_is("LLAMADESK_VK_MATVEC", "generic");
     wide_rows_ = wide_rows();
-    if (dev.coopmat() && !env_is("LLAMADESK_VK_COOPMAT", "0"))
-        for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K})
+    // Batch matmuls of quantized weights: the tensor-core kernel where the device has it, and with
+    // LLAMADESK_VK_COOPMAT=wide its 128-wide-K successor (not yet measured on a GPU, so not the
+    // default); =emulate runs that successor's tiling without tensor cores (tests, any device).
+    constexpr GgmlType kCoopmatTypes[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
+    const uint32_t shared = dev.limits().maxComputeSharedMemorySize;
+    const bool wide_fits = shared >= coopmat_wide_shared_bytes(64);
+    if (env_is("LLAMADESK_VK_COOPMAT", "emulate") && shared >= coopmat_wide_shared_bytes(32)) {
+        for (GgmlType t : kCoopmatTypes)
+            matmul_coopmat_wide_[t] = program<MatMulPC>(dev, "matmul_coopmat_emu_" + lower(type_name(t)), 3);
+        coopmat_wide_kind_ = "coopmat-emulated";
+        coopmat_wide_bn_ = 32;
+    } else if (dev.coopmat() && !env_is("LLAMADESK_VK_COOPMAT", "0")) {
+        for (GgmlType t : kCoopmatTypes) {
             matmul_coopmat_[t] = program<MatMulPC>(dev, "matmul_coopmat_" + lower(type_name(t)), 3);
+            if (env_is("LLAMADESK_VK_COOPMAT", "wide") && wide_fits)
+                matmul_coopmat_wide_[t] = program<MatMulPC>(dev, "matmul_coopmat_wide_" + lower(type_name(t)), 3);
+        }
+    }
     // The int8 matvec shares the wide matvec's launch shape (and its need for subgroupAdd).
     if (wide_ && dev.int_dot())
         for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K})
@@ -260,6 +275,11 @@ bool Ops::matvec_rope(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef
 void Ops::matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef y,
                  uint32_t ne0, uint32_t n_rows, uint32_t n_cols, bool accumulate) const {
     if (accumulate && n_cols != 1) fail("matmul: accumulating into y is for one column only");
+    if (n_cols > 1 && ne0 % 128 == 0 && matmul_coopmat_wide_.count(type)) {  // tensor cores, K slices of 128
+        dispatch(dev_, cmd, *matmul_coopmat_wide_.at(type), {w, x, y}, MatMulPC{ne0, n_rows, n_cols},
+                 ceil_div(n_rows, 64), ceil_div(n_cols, coopmat_wide_bn_));
+        return;
+    }
     if (n_cols > 1 && matmul_coopmat_.count(type)) {  // tensor cores, 64 x 64 tiles
         dispatch(dev_, cmd, *matmul_coopmat_.at(type), {w, x, y}, MatMulPC{ne0, n_rows, n_cols},
                  ceil_div(n_rows, 64), ceil_div(n_cols, 64));

@@ -104,7 +104,14 @@ public:
     const char* matvec_kind() const { return wide_ ? "wide" : "generic"; }
     // Batch matmul kernel for quantized weights: "coopmat" (common/matmul_coopmat.glsl, where
     // Device::coopmat(); LLAMADESK_VK_COOPMAT=0 turns it off) or "tiled" (common/matmul.glsl).
-    const char* matmul_kind() const { return matmul_coopmat_.empty() ? "tiled" : "coopmat"; }
+    // "coopmat-wide" / "coopmat-emulated": common/matmul_coopmat_wide.glsl (LLAMADESK_VK_COOPMAT=wide
+    // / =emulate) for ne0 % 128 == 0, the others as before.
+    const char* matmul_kind() const {
+        return !matmul_coopmat_wide_.empty() ? coopmat_wide_kind_ : matmul_coopmat_.empty() ? "tiled" : "coopmat";
+    }
+    // Shared memory of common/matmul_coopmat_wide.glsl with bn columns per tile (64; the emulated
+    // variant 32): 64 x 136 and bn x 136 f16 tiles and a 32 x bn / 2 float result.
+    static constexpr uint32_t coopmat_wide_shared_bytes(uint32_t bn) { return (64 + bn) * 136 * 2 + 32 * bn / 2 * 4; }
 
 private:
     const Program& typed(const std::map<GgmlType, std::unique_ptr<Program>>& m, GgmlType t) const;
@@ -114,7 +121,9 @@ private:
     const Program* rope_program(GgmlType type, uint32_t ne0, bool* int8) const;
 
     std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matvec_swiglu_, matvec_q8_, matmul_, matmul_coopmat_,
-        get_rows_, matvec_q8_rope_, matvec_wide_rope_;
+        get_rows_, matvec_q8_rope_, matvec_wide_rope_, matmul_coopmat_wide_;
+    const char* coopmat_wide_kind_ = "coopmat-wide";
+    uint32_t coopmat_wide_bn_ = 64;  // columns per tile (BN) of the wide kernel in use
     bool wide_ = false;
     uint32_t wide_rows_ = 2;  // rows per workgroup of the wide matvec
     std::unique_ptr<Program> rmsnorm_, add_rmsnorm_, rope_store_, rope_, kv_store_, attention_, attention_split_, attention_combine_,

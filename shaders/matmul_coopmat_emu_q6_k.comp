@@ -1,0 +1,8 @@
+#version 450
+// The tiling of matmul_coopmat_wide_q6_k without cooperative matrices, for tests (see the header).
+#extension GL_GOOGLE_include_directive : require
+#include "common/push_constants.h"
+#define WTYPE_Q6_K 1
+#define EMULATE_COOPMAT 1
+#define BN 32
+#include "common/matmul_coopmat_wide.glsl"

@@ -1,0 +1,77 @@
+// The 128-wide-K tensor-core matmul (shaders/common/matmul_coopmat_wide.glsl) against the
+// product in double of the exact weights: emulated (LLAMADESK_VK_COOPMAT=emulate, every device,
+// lavapipe in CI) and, where the device has cooperative matrices, the real one
+// (LLAMADESK_VK_COOPMAT=wide).
+#include <cmath>
+
+#include "vk_test_util.h"
+
+namespace ld::test {
+namespace {
+
+// An Ops built with LLAMADESK_VK_COOPMAT=value.
+std::unique_ptr<vk::Ops> ops_with(const vk::Device& dev, const char* value) {
+    setenv("LLAMADESK_VK_COOPMAT", value, 1);
+    auto ops = std::make_unique<vk::Ops>(dev);
+    unsetenv("LLAMADESK_VK_COOPMAT");
+    return ops;
+}
+
+class VkMatmulWide : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(VkMatmulWide, MatchesDequantizedDotWithinF16) {
+    LD_REQUIRE_VULKAN(env);
+    const GgmlType type = GetParam();
+    std::vector<std::unique_ptr<vk::Ops>> kernels;
+    kernels.push_back(ops_with(env->dev, "emulate"));
+    if (env->dev.coopmat()) kernels.push_back(ops_with(env->dev, "wide"));
+    const bool k_quant = traits(type).block_size == 256;
+    std::vector<int> widths = {256, 4096 + 256};
+    if (!k_quant) widths.push_back(384);  // 3 K slices; K-quants come in 256s
+    for (const auto& ops : kernels) {
+        if (std::string(ops->matmul_kind()).rfind("coopmat-", 0) != 0)
+            GTEST_SKIP() << "the wide kernel needs " << vk::Ops::coopmat_wide_shared_bytes(32)
+                         << " bytes of shared memory (emulated)";
+        for (int ne0 : widths)
+            for (int rows : {1, 7, 64, 130})
+                for (int cols : {2, 7, 64, 70}) {  // 70: a last, mostly empty column tile
+                    if (ne0 > 1024 && rows * cols > 2000) continue;  // keeps lavapipe fast
+                    const TestWeight w = make_weight(type, rows, ne0, uint32_t(rows * 7 + ne0 + cols));
+                    const std::vector<float> x = random_floats(size_t(cols) * ne0, 31);
+                    const std::vector<float> want = reference_product(w, x, rows, ne0, cols);
+                    vk::Buffer wb = env->upload(w.device), xb = env->upload(x), yb = env->device(want.size() * 4);
+                    ops->matmul(env->cmds.begin(), type, wb, xb, yb, ne0, rows, cols);
+                    env->cmds.submit_and_wait();
+                    // W and x rounded to f16 (2^-11 relative each) before an f32 sum, as the old
+                    // tensor-core kernel's test allows
+                    expect_close(env->download<float>(yb, want.size()), want, 2e-3 * std::sqrt(double(ne0)), 2e-3,
+                                 std::string(ops->matmul_kind()) + " " + type_name(type) + " rows " +
+                                     std::to_string(rows) + " ne0 " + std::to_string(ne0) + " cols " +
+                                     std::to_string(cols));
+                }
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, VkMatmulWide,
+                         ::testing::Values(GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K),
+                         [](const auto& info) { return std::string(type_name(info.param)); });
+
+// Widths that are not a multiple of 128 and float weights take the other kernels.
+TEST(VkMatmulWide, OtherShapesFallBack) {
+    LD_REQUIRE_VULKAN(env);
+    const std::unique_ptr<vk::Ops> ops = ops_with(env->dev, "emulate");
+    for (GgmlType type : {GgmlType::Q4_0, GgmlType::F16}) {
+        const int rows = 33, ne0 = 160, cols = 5;
+        const TestWeight w = make_weight(type, rows, ne0, 3);
+        const std::vector<float> x = random_floats(size_t(cols) * ne0, 4);
+        const std::vector<float> want = reference_product(w, x, rows, ne0, cols);
+        vk::Buffer wb = env->upload(w.device), xb = env->upload(x), yb = env->device(want.size() * 4);
+        ops->matmul(env->cmds.begin(), type, wb, xb, yb, ne0, rows, cols);
+        env->cmds.submit_and_wait();
+        expect_close(env->download<float>(yb, want.size()), want, 2e-4, 1e-4,
+                     std::string("fallback ") + type_name(type));
+    }
+}
+
+}  // namespace
+}  // namespace ld::test
