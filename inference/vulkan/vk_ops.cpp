@@ -179,7 +179,14 @@ void Ops::attention(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc
 }
 
 namespace {
-uint32_t max_splits(uint32_t n_heads) { return std::max<uint32_t>(1, Ops::kMaxAttentionGroups / n_heads); }
+// attention_split: query heads one workgroup takes (GMAX in the shader; a larger group takes
+// several workgroups per KV head, each reading the KV rows once).
+constexpr uint32_t kGroupMax = 8;
+// Partials per query head at most, as in the CUDA backend: past that the chunks grow instead, so
+// the scratch and the combine (which reads them all) stay small at long contexts.
+constexpr uint32_t kMaxSplits = 128;
+// Chunks of the context per head: kMaxAttentionGroups workgroups in all, `wgs` per chunk.
+uint32_t max_splits(uint32_t wgs) { return std::clamp<uint32_t>(Ops::kMaxAttentionGroups / wgs, 1, kMaxSplits); }
 
 void compute_barrier(VkCommandBuffer cmd) {
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
@@ -191,20 +198,29 @@ void compute_barrier(VkCommandBuffer cmd) {
 }  // namespace
 
 size_t Ops::attention_scratch_bytes(uint32_t n_heads, uint32_t head_dim) {
-    return size_t(n_heads) * max_splits(n_heads) * (head_dim + 2) * sizeof(float);
+    // A chunk takes n_kv_heads * ceil(group / kGroupMax) >= ceil(n_heads / kGroupMax) workgroups,
+    // so this bounds the splits of every KV head count.
+    const uint32_t splits = max_splits(ceil_div(std::max<uint32_t>(n_heads, 1), kGroupMax));
+    return size_t(n_heads) * splits * (head_dim + 2) * sizeof(float);
 }
 
 bool Ops::attention_decode(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
                            BufferRef scratch, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
                            uint32_t pos, float scale, const BufferRef* xq) const {
-    if (head_dim > 256) fail("the Vulkan attention kernel supports head_dim up to 256, not ", head_dim);
+    if (head_dim == 0 || head_dim > 256) fail("the Vulkan attention kernel supports head_dim 1 to 256, not ", head_dim);
+    if (n_kv_heads == 0 || n_heads % n_kv_heads != 0)
+        fail("Vulkan attention: ", n_heads, " query heads do not share ", n_kv_heads, " KV heads evenly");
     const uint32_t n_kv = pos + 1;
-    // Chunks of whole 64-position steps (the kernel's workgroup), as many as the scratch holds.
-    const uint32_t chunk = std::max<uint32_t>(64, ceil_div(ceil_div(n_kv, max_splits(n_heads)), 64) * 64);
+    // One workgroup per (KV head [x part of a group over kGroupMax], chunk); chunks of whole
+    // 64-position tiles (the kernel's step), as many as kMaxAttentionGroups allows.
+    const uint32_t wgs = n_kv_heads * ceil_div(n_heads / n_kv_heads, kGroupMax);
+    const uint32_t chunk = std::max<uint32_t>(64, ceil_div(ceil_div(n_kv, max_splits(wgs)), 64) * 64);
     const uint32_t n_split = ceil_div(n_kv, chunk);
+    if (size_t(n_heads) * n_split * (head_dim + 2) * sizeof(float) > scratch.range)
+        fail("Vulkan attention: the scratch buffer is smaller than attention_scratch_bytes");
     const bool q8 = xq && head_dim % 32 == 0;
     const AttentionSplitPC pc{n_heads, n_kv_heads, head_dim, n_kv, chunk, n_split, scale, q8 ? 1u : 0u};
-    dispatch(dev_, cmd, *attention_split_, {q, kc, vc, scratch}, pc, n_heads, n_split);
+    dispatch(dev_, cmd, *attention_split_, {q, kc, vc, scratch}, pc, wgs, n_split);
     compute_barrier(cmd);
     dispatch(dev_, cmd, *attention_combine_, {scratch, out, q8 ? *xq : out}, pc, n_heads);
     return q8;

@@ -50,9 +50,11 @@ public:
     void attention(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
                    uint32_t n_tokens, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
                    uint32_t pos, float scale) const;
-    // The same for one token (decode) split along the context (flash-decoding): up to
-    // kMaxAttentionGroups / n_heads chunks per head write partials into `scratch`
-    // (attention_scratch_bytes), a barrier, then one merge per head. Records both passes.
+    // The same for one token (decode) split along the context (flash-decoding): one workgroup
+    // per (KV head, chunk) takes all the query heads of the group (up to 8 at once), so each K/V
+    // row is read once per group; up to kMaxAttentionGroups workgroups in all (and 128 chunks)
+    // write partials into `scratch` (attention_scratch_bytes), a barrier, then one merge per
+    // head. Records both passes.
     // With `xq` (and head_dim % 32 == 0; returns whether) the merge also writes out's int8 copy
     // (quantize_q8's layout) for the int8 wo matvec.
     bool attention_decode(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,

@@ -69,7 +69,8 @@ struct AttentionPC {
 LD_CHECK_SIZE(AttentionPC, 20)
 
 // attention_split / attention_combine (decode, one token): query head h's n_kv cached positions
-// in n_split chunks of `chunk` positions, one workgroup per (head, chunk), then merged.
+// in n_split chunks of `chunk` positions, one workgroup per (KV head, chunk) for the heads that
+// share it, then one per head merges.
 struct AttentionSplitPC {
     uint n_heads;
     uint n_kv_heads;

@@ -321,38 +321,54 @@ TEST(VkOps, AttentionMatchesCpu) {
     }
 }
 
-// Decode attention split along the context (flash-decoding) against the CPU, from one position
-// (one chunk) to 5001 (dozens of chunks), head_dim 64 and 128 (16-byte key loads), 20 (scalar
-// keys) and 6 (a partial vec4 of q), GQA 8 heads on 2.
+// Decode attention split along the context (flash-decoding) against the CPU. A workgroup takes a
+// KV head and all the query heads sharing it (up to 8; more take several workgroups), so the
+// cases cover groups of 1, 3, 4, 6, 8 and 16 heads; head_dim 64, 128, 256 and 96 (16-byte keys,
+// 8-byte values), 20 (8-byte values only), 6 and 7 (scalar loads, a partial vec4 of q); from one
+// position (one chunk) to thousands (up to 128 chunks of one tile) and past 8192 (chunks of
+// several tiles: the running max and sum carried across tiles). Sharp cases have scores spread
+// over tens of units so that a wrong rescale shows. The cache has rows past the context filled
+// with NaN, as a rewound cache holds stale rows: the kernel must not touch them.
 TEST(VkOps, AttentionDecodeSplitMatchesCpu) {
     LD_REQUIRE_VULKAN(env);
-    const int heads = 8, kv_heads = 2;
-    for (int head_dim : {64, 128, 20, 6}) {
-        for (int pos : {0, 1, 300, 5000}) {
-            if (head_dim < 64 && pos == 5000) continue;
-            const int ctx = pos + 1, kvd = kv_heads * head_dim, qd = heads * head_dim;
-            const std::vector<float> q = random_floats(size_t(qd), 18);
-            const std::vector<float> kf = random_floats(size_t(ctx) * kvd, 19, 2.0f), vf = random_floats(size_t(ctx) * kvd, 20);
-            std::vector<fp16_t> kh(kf.size()), vh(vf.size());
-            for (size_t i = 0; i < kf.size(); ++i) {
-                kh[i] = fp32_to_fp16(kf[i]);
-                vh[i] = fp32_to_fp16(vf[i]);
-            }
-            const float scale = 1.0f / std::sqrt(float(head_dim));
-            std::vector<float> want(q.size()), scores(static_cast<size_t>(ctx), 0.0f);
-            for (int h = 0; h < heads; ++h) {
-                const int g = h / (heads / kv_heads);
-                cpu::attend_f16(cpu::kv_kernels_scalar(), q.data() + size_t(h) * head_dim, kh.data() + size_t(g) * head_dim,
-                                vh.data() + size_t(g) * head_dim, kvd, ctx, head_dim, scale, scores.data(),
-                                want.data() + size_t(h) * head_dim);
-            }
-            vk::Buffer qb = env->upload(q), kb = env->upload(kh), vb = env->upload(vh), ob = env->device(q.size() * 4);
-            vk::Buffer scratch = env->device(vk::Ops::attention_scratch_bytes(heads, head_dim));
-            env->ops.attention_decode(env->cmds.begin(), qb, kb, vb, ob, scratch, heads, kv_heads, head_dim, pos, scale);
-            env->cmds.submit_and_wait();
-            expect_close(env->download<float>(ob, q.size()), want, 1e-5, 1e-4,
-                         "split attention head_dim " + std::to_string(head_dim) + " pos " + std::to_string(pos));
+    struct Case { int heads, kv_heads, head_dim, pos; float k_scale; };
+    std::vector<Case> cases;
+    for (int head_dim : {64, 128, 20, 6})
+        for (int pos : {0, 1, 300, 5000})
+            if (head_dim >= 64 || pos < 5000) cases.push_back({8, 2, head_dim, pos, 2.0f});
+    const Case more[] = {
+        {32, 8, 128, 0, 2.0f},   {32, 8, 128, 300, 2.0f},  {32, 8, 128, 5000, 2.0f}, {8, 2, 128, 17000, 6.0f},
+        {8, 8, 64, 1, 2.0f},     {8, 8, 64, 5000, 2.0f},   {8, 8, 6, 300, 2.0f},     {16, 2, 128, 1, 2.0f},
+        {16, 2, 128, 9000, 6.0f}, {16, 2, 20, 300, 2.0f},  {16, 2, 256, 700, 2.0f},  {32, 2, 64, 300, 2.0f},
+        {32, 2, 64, 9000, 6.0f}, {12, 2, 20, 300, 2.0f},   {12, 2, 96, 5000, 2.0f},  {24, 8, 256, 1000, 6.0f},
+        {8, 2, 7, 130, 2.0f},    {4, 4, 64, 8300, 6.0f},
+    };
+    cases.insert(cases.end(), std::begin(more), std::end(more));
+    for (const Case& t : cases) {
+        const int ctx = t.pos + 1, rows = ctx + 70, kvd = t.kv_heads * t.head_dim, qd = t.heads * t.head_dim;
+        const std::string what = "split attention heads " + std::to_string(t.heads) + "/" + std::to_string(t.kv_heads) +
+                                 " head_dim " + std::to_string(t.head_dim) + " pos " + std::to_string(t.pos);
+        const std::vector<float> q = random_floats(size_t(qd), 18);
+        const std::vector<float> kf = random_floats(size_t(ctx) * kvd, 19, t.k_scale), vf = random_floats(size_t(ctx) * kvd, 20);
+        const fp16_t nan16 = fp32_to_fp16(std::nanf(""));
+        std::vector<fp16_t> kh(size_t(rows) * kvd, nan16), vh(size_t(rows) * kvd, nan16);
+        for (size_t i = 0; i < kf.size(); ++i) {
+            kh[i] = fp32_to_fp16(kf[i]);
+            vh[i] = fp32_to_fp16(vf[i]);
         }
+        const float scale = 1.0f / std::sqrt(float(t.head_dim));
+        std::vector<float> want(q.size()), scores(static_cast<size_t>(ctx), 0.0f);
+        for (int h = 0; h < t.heads; ++h) {
+            const int g = h / (t.heads / t.kv_heads);
+            cpu::attend_f16(cpu::kv_kernels_scalar(), q.data() + size_t(h) * t.head_dim, kh.data() + size_t(g) * t.head_dim,
+                            vh.data() + size_t(g) * t.head_dim, kvd, ctx, t.head_dim, scale, scores.data(),
+                            want.data() + size_t(h) * t.head_dim);
+        }
+        vk::Buffer qb = env->upload(q), kb = env->upload(kh), vb = env->upload(vh), ob = env->device(q.size() * 4);
+        vk::Buffer scratch = env->device(vk::Ops::attention_scratch_bytes(t.heads, t.head_dim));
+        env->ops.attention_decode(env->cmds.begin(), qb, kb, vb, ob, scratch, t.heads, t.kv_heads, t.head_dim, t.pos, scale);
+        env->cmds.submit_and_wait();
+        expect_close(env->download<float>(ob, q.size()), want, 1e-5, 1e-4, what);
     }
 }
 
