@@ -1,0 +1,38 @@
+#!/bin/bash
+# The Vulkan backend on the lent GPU (after benchmarks/device_prepare.sh; carry .devbin, .devshared
+# and .gl): its tests, then each decode and prompt change of session 4 (2026-11-26, written without
+# a GPU) against its switch, then GPU timestamps. About 5 minutes on an H200.
+#   bash benchmarks/device_run_vulkan.sh [quick]
+set -u
+. benchmarks/device_lib.sh
+vulkan_setup
+gpu_summary
+timeout 60 "$BIN/llamadesk-cli" devices 2>&1 | tee "$LOG/devices.txt" | grep vulkan | tee -a "$SUMMARY"
+# Exit codes matter too: every binary with a device crashed at exit (rc 139) on the H200 before
+# the tests' device moved into gtest's environment teardown.
+run_tests "$BIN"/test_vk_*  # test_vk_matmul_wide runs the real 128-wide-K kernel where coopmat exists
+
+M=llama-3.1-8b:q4_k_m
+# Decode: all on, then one change off at a time; the last line is the code before session 4.
+bench vulkan decode $M -p 16 -n 128
+LLAMADESK_VK_SPECULATE=0 bench vulkan decode-no-record-ahead $M -p 16 -n 128
+LLAMADESK_VK_FUSE_ROPE=0 bench vulkan decode-rope-pass $M -p 16 -n 128
+LLAMADESK_VK_Q8=0 bench vulkan decode-f32-activations $M -p 16 -n 128
+LLAMADESK_VK_DECODE=classic LLAMADESK_VK_Q8=0 LLAMADESK_VK_SPECULATE=0 bench vulkan decode-classic $M -p 16 -n 128
+bench vulkan decode-depth4096 $M -p 0 -n 128 -d 4096
+# Prompt: the old tensor-core kernel (default) against the 128-wide-K one, batches of 256 and 512.
+bench vulkan prompt $M -p 512 -n 0
+LLAMADESK_VK_COOPMAT=wide bench vulkan prompt-wide $M -p 512 -n 0
+LLAMADESK_VK_COOPMAT=wide bench vulkan prompt-wide-b512 $M -p 512 -n 0 -b 512
+if [ "${1:-}" != quick ]; then
+  for m in llama-3.1-8b:q4_0 llama-3.2-1b:q4_0; do
+    bench vulkan all $m -p 512 -n 128
+    LLAMADESK_VK_COOPMAT=wide bench vulkan prompt-wide $m -p 512 -n 0 -b 512
+  done
+  # Per-op GPU timestamps (vk_profiler.h): decode with everything on, prompt with the wide kernel.
+  LLAMADESK_VK_PROFILE=1 LLAMADESK_VK_COOPMAT=wide timeout 150 "$BIN/llamadesk-cli" bench --backend vulkan \
+    --synthetic $M -p 512 -n 128 -r 1 -b 512 > "$LOG/vk_profile.txt" 2>&1
+  grep -E '^(decode|prompt):' "$LOG/vk_profile.txt" | tee -a "$SUMMARY"
+  grep -E '^(decode|prompt) ' "$LOG/vk_profile.txt" | sort -k4 -t' ' | head -40 > "$LOG/vk_profile_ops.txt"
+fi
+finish
