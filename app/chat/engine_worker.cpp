@@ -101,7 +101,7 @@ void EngineWorker::install(const EngineConfig& config, std::unique_ptr<Model> mo
     tokenizer_ = std::move(tokenizer);
     model_ = std::move(model);
     session_ = std::move(session);
-    batch_ = std::max(1, o.n_batch);
+    batch_ = std::max(1, backend_->batch_size());
     info_ = describeModel(*model_, config.modelPath);
     info_.backend = QString::fromStdString(backend_->name());
     info_.contextSize = backend_->context_size();

@@ -19,7 +19,7 @@ BackendOptions backend_options(const Args& args) {
     o.device = args.get("--device");
     o.n_threads = int(args.get_int("--threads", 0, 0, 1024));
     o.n_ctx = int(args.get_int("--ctx", 8192, 1, 1 << 24));
-    o.n_batch = int(args.get_int("--batch", 256, 1, 4096));
+    o.n_batch = int(args.get_int("--batch", 0, 0, 4096));  // 0: the backend's choice
     const std::string kv = args.get("--kv-type", "f16");
     if (kv == "f16") o.kv_type = GgmlType::F16;
     else if (kv == "f32") o.kv_type = GgmlType::F32;

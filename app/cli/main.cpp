@@ -20,7 +20,7 @@ commands:
   tokenize -m MODEL -t TEXT [--special]
   info     -m MODEL
   bench    (-m MODEL | --synthetic NAME) [-p 512] [-n 128] [-d DEPTH] [--backend B]
-           [--threads N] [-r REPS] [--json]
+           [--threads N] [-b BATCH] [-r REPS] [--json]   (BATCH: CPU 256, GPU 512)
   quantize IN.gguf OUT.gguf TYPE      (Q8_0, Q4_0, Q6_K, Q4_K_M, Q5_K_M, ...)
   synth    NAME OUT.gguf [--seed S] [--vocab-from MODEL.gguf]   (e.g. llama-3.2-1b:q4_0,
            llama-3.1-8b:q4_k_m; --vocab-from copies a real tokenizer of the same size)

@@ -104,6 +104,7 @@ public:
     std::string name() const override { return inner_->name(); }
     int context_size() const override { return inner_->context_size(); }
     int vocab_size() const override { return inner_->vocab_size(); }
+    int batch_size() const override { return inner_->batch_size(); }
     void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) override {
         try {
             inner_->forward(tokens, n, pos, logits, all_logits);

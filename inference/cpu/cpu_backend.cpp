@@ -42,6 +42,7 @@ public:
     std::string name() const override;
     int context_size() const override { return n_ctx_; }
     int vocab_size() const override { return p_.n_vocab; }
+    int batch_size() const override { return n_batch_; }
     void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) override;
 
 private:
@@ -93,7 +94,7 @@ CpuBackend::CpuBackend(const Model& model, const BackendOptions& o)
       p_(model.params),
       pool_(o.n_threads > 0 ? o.n_threads : int(std::max(1u, std::thread::hardware_concurrency()))),
       n_ctx_(std::max(1, std::min(o.n_ctx > 0 ? o.n_ctx : 8192, p_.ctx_train))),
-      n_batch_(std::max(1, std::min(o.n_batch, 512))),
+      n_batch_(o.n_batch > 0 ? std::min(o.n_batch, 512) : 256),
       kv_type_(o.kv_type),
       kv_elem_(o.kv_type == GgmlType::F32 ? 4 : 2),
       kk_(cpu::kv_kernels()) {

@@ -57,6 +57,7 @@ public:
     std::string name() const override { return "cuda (" + device_name_ + ")"; }
     int context_size() const override { return n_ctx_; }
     int vocab_size() const override { return p_.n_vocab; }
+    int batch_size() const override { return n_batch_; }
     void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) override;
     int device() const { return dev_; }
 
@@ -102,7 +103,7 @@ private:
 CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
     : p_(model.params),
       n_ctx_(std::max(1, std::min(o.n_ctx > 0 ? o.n_ctx : 8192, model.params.ctx_train > 0 ? model.params.ctx_train : 8192))),
-      n_batch_(std::max(1, std::min(o.n_batch, 512))) {
+      n_batch_(o.n_batch > 0 ? std::min(o.n_batch, 512) : 512) {
     if (o.kv_type != GgmlType::F16)
         fail("the CUDA backend keeps its KV cache in F16, not ", type_name(o.kv_type));
     validate(model);

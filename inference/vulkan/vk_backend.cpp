@@ -33,6 +33,7 @@ public:
     std::string name() const override { return "vulkan (" + dev_.info().name + ")"; }
     int context_size() const override { return n_ctx_; }
     int vocab_size() const override { return p_.n_vocab; }
+    int batch_size() const override { return n_batch_; }
     void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) override;
     const vk::Device& device() const { return dev_; }
     std::string enable_profiling();
@@ -107,7 +108,7 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
       cmds_(std::make_unique<vk::Commands>(dev_)),
       spare_(std::make_unique<vk::Commands>(dev_)),
       n_ctx_(std::max(1, std::min(o.n_ctx > 0 ? o.n_ctx : 8192, p_.ctx_train))),
-      n_batch_(std::max(1, std::min(o.n_batch, 512))) {
+      n_batch_(o.n_batch > 0 ? std::min(o.n_batch, 512) : 512) {
     const char* split = std::getenv("LLAMADESK_VK_ATTN_SPLIT");
     split_attention_ = !(split && std::strcmp(split, "0") == 0);
     const char* spec = std::getenv("LLAMADESK_VK_SPECULATE");
