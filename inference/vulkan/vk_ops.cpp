@@ -173,9 +173,20 @@ void Ops::kv_store(VkCommandBuffer cmd, BufferRef k, BufferRef v, BufferRef kc, 
 void Ops::attention(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
                     uint32_t n_tokens, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
                     uint32_t pos, float scale) const {
-    if (head_dim > 256) fail("the Vulkan attention kernel supports head_dim up to 256, not ", head_dim);
-    dispatch(dev_, cmd, *attention_, {q, kc, vc, out},
-             AttentionPC{n_heads, n_kv_heads, head_dim, pos, scale}, n_heads, n_tokens);
+    if (head_dim == 0 || head_dim > 256) fail("the Vulkan attention kernel supports head_dim 1 to 256, not ", head_dim);
+    if (n_kv_heads == 0 || n_heads % n_kv_heads != 0)
+        fail("Vulkan attention: ", n_heads, " query heads do not share ", n_kv_heads, " KV heads evenly");
+    if (n_tokens == 0) return;
+    // A workgroup takes `heads` query heads of a KV head's group for `tq` tokens, at most 16 rows
+    // (8 past head_dim 128: the queries' shared memory holds 2048 floats); attention.comp
+    // computes the same from the push constants.
+    const uint32_t group = n_heads / n_kv_heads, cap = head_dim <= 128 ? 16 : 8;
+    const uint32_t n_sub = ceil_div(group, cap), heads = ceil_div(group, n_sub);
+    const uint32_t tq = std::min(cap / heads, n_tokens);
+    const uint32_t tiles = ceil_div(n_tokens, tq);
+    if (tiles > 65535) fail("Vulkan attention: ", n_tokens, " tokens in one call, more than ", 65535 * tq);
+    dispatch(dev_, cmd, *attention_, {q, kc, vc, out}, AttentionPC{n_heads, n_kv_heads, head_dim, pos, scale, n_tokens},
+             n_kv_heads * n_sub, tiles);
 }
 
 namespace {

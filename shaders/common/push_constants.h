@@ -58,15 +58,17 @@ struct KvStorePC {
 };
 LD_CHECK_SIZE(KvStorePC, 12)
 
-// attention: one workgroup per (query head, token); causal over pos + t + 1 cached positions.
+// attention: tokens pos .. pos + n_tokens - 1, token t causal over pos + t + 1 cached positions;
+// one workgroup per (KV head [x part of its group], tile of tokens), layout in attention.comp.
 struct AttentionPC {
     uint n_heads;
     uint n_kv_heads;
     uint head_dim;
     uint pos;
     float scale;
+    uint n_tokens;
 };
-LD_CHECK_SIZE(AttentionPC, 20)
+LD_CHECK_SIZE(AttentionPC, 24)
 
 // attention_split / attention_combine (decode, one token): query head h's n_kv cached positions
 // in n_split chunks of `chunk` positions, one workgroup per (KV head, chunk) for the heads that

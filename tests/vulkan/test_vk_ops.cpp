@@ -288,36 +288,76 @@ TEST(VkOps, KvStoreWritesF16AtPos) {
     expect_close(got, want, 0, 1e-3, "kv_store");  // 1e-3: a driver may round f16 differently
 }
 
-// Causal GQA attention over more cached positions than one workgroup chunk (streaming softmax).
+// Causal attention of one query row over n_kv rows of the f16 cache (stride floats apart), in
+// double: the f32 CPU kernel itself rounds as much as the GPU at sharp scores and long contexts.
+void attend_f64(const float* q, const fp16_t* k, const fp16_t* v, int stride, int n_kv, int head_dim, float scale,
+                float* out) {
+    std::vector<double> w(static_cast<size_t>(n_kv));
+    double mx = -INFINITY, l = 0;
+    for (int j = 0; j < n_kv; ++j) {
+        double s = 0;
+        for (int d = 0; d < head_dim; ++d) s += double(q[d]) * fp16_to_fp32(k[size_t(j) * stride + d]);
+        w[size_t(j)] = s * scale;
+        mx = std::max(mx, w[size_t(j)]);
+    }
+    for (double& x : w) l += x = std::exp(x - mx);
+    for (int d = 0; d < head_dim; ++d) {
+        double o = 0;
+        for (int j = 0; j < n_kv; ++j) o += w[size_t(j)] * fp16_to_fp32(v[size_t(j) * stride + d]);
+        out[d] = float(o / l);
+    }
+}
+
+// Prompt attention (a batch of tokens, causal per token) against the CPU (in double). A workgroup takes a KV
+// head's group of query heads (up to 16; 8 past head_dim 128, larger groups several workgroups)
+// for a tile of consecutive tokens (16 / group of them), so the cases cover groups of 1, 3, 4,
+// 5, 8, 12 and 16; 1, 5, 17 and 64+ tokens (partial token tiles; rows of one tile whose causal
+// ends differ); pos 0 and a prompt continuing a cache (more than one 64-position tile, several
+// past 8192 positions); head_dim 8, 40, 64, 128, 256 (16-byte keys), 20 (8-byte values), 7, 6
+// and 130 (scalar loads, a partial vec4 of q). Sharp cases have scores spread over tens of units
+// so that a wrong rescale shows. Rows past the last token hold NaN, as a rewound cache holds
+// stale rows: they must not leak in.
 TEST(VkOps, AttentionMatchesCpu) {
     LD_REQUIRE_VULKAN(env);
-    const int heads = 6, kv_heads = 2, tokens = 3;
-    for (int head_dim : {8, 40, 128}) {
-        for (int pos : {0, 70, 300}) {
-            const int ctx = pos + tokens, kvd = kv_heads * head_dim, qd = heads * head_dim;
-            const std::vector<float> q = random_floats(size_t(tokens) * qd, 8);
-            const std::vector<float> kf = random_floats(size_t(ctx) * kvd, 9, 2.0f), vf = random_floats(size_t(ctx) * kvd, 10);
-            std::vector<fp16_t> kh(kf.size()), vh(vf.size());
-            for (size_t i = 0; i < kf.size(); ++i) {
-                kh[i] = fp32_to_fp16(kf[i]);
-                vh[i] = fp32_to_fp16(vf[i]);
-            }
-            const float scale = 1.0f / std::sqrt(float(head_dim));
-            std::vector<float> want(q.size()), scores(static_cast<size_t>(ctx), 0.0f);
-            for (int t = 0; t < tokens; ++t)
-                for (int h = 0; h < heads; ++h) {
-                    const int g = h / (heads / kv_heads);
-                    cpu::attend_f16(cpu::kv_kernels_scalar(), q.data() + size_t(t) * qd + size_t(h) * head_dim,
-                                    kh.data() + size_t(g) * head_dim, vh.data() + size_t(g) * head_dim, kvd,
-                                    pos + t + 1, head_dim, scale, scores.data(),
-                                    want.data() + size_t(t) * qd + size_t(h) * head_dim);
-                }
-            vk::Buffer qb = env->upload(q), kb = env->upload(kh), vb = env->upload(vh), ob = env->device(q.size() * 4);
-            env->ops.attention(env->cmds.begin(), qb, kb, vb, ob, tokens, heads, kv_heads, head_dim, pos, scale);
-            env->cmds.submit_and_wait();
-            expect_close(env->download<float>(ob, q.size()), want, 1e-5, 1e-4,
-                         "attention head_dim " + std::to_string(head_dim) + " pos " + std::to_string(pos));
+    struct Case { int heads, kv_heads, head_dim, tokens, pos; float k_scale; };
+    std::vector<Case> cases;
+    for (int head_dim : {8, 40, 128})
+        for (int pos : {0, 70, 300}) cases.push_back({6, 2, head_dim, 5, pos, 2.0f});
+    const Case more[] = {
+        {4, 4, 64, 17, 0, 2.0f},     {4, 4, 128, 70, 130, 6.0f},  {4, 4, 128, 64, 0, 2.0f},    {2, 2, 7, 33, 61, 2.0f},
+        {6, 2, 128, 64, 300, 2.0f},  {6, 2, 20, 17, 70, 2.0f},    {3, 1, 256, 19, 5, 6.0f},    {32, 8, 128, 130, 0, 2.0f},
+        {8, 2, 128, 70, 300, 6.0f},  {8, 2, 64, 1, 500, 2.0f},    {8, 2, 128, 1, 9000, 6.0f},  {8, 2, 6, 5, 0, 2.0f},
+        {16, 2, 128, 17, 100, 2.0f}, {8, 1, 256, 20, 50, 2.0f},   {16, 2, 130, 9, 64, 2.0f},   {16, 1, 128, 5, 70, 6.0f},
+        {32, 2, 256, 9, 0, 2.0f},    {16, 1, 7, 33, 10, 2.0f},    {24, 2, 20, 10, 40, 2.0f},   {10, 2, 96, 23, 65, 2.0f},
+        {4, 1, 128, 66, 8200, 6.0f},
+    };
+    cases.insert(cases.end(), std::begin(more), std::end(more));
+    for (const Case& t : cases) {
+        const int ctx = t.pos + t.tokens, rows = ctx + 70, kvd = t.kv_heads * t.head_dim, qd = t.heads * t.head_dim;
+        const std::string what = "attention heads " + std::to_string(t.heads) + "/" + std::to_string(t.kv_heads) +
+                                 " head_dim " + std::to_string(t.head_dim) + " tokens " + std::to_string(t.tokens) +
+                                 " pos " + std::to_string(t.pos);
+        const std::vector<float> q = random_floats(size_t(t.tokens) * qd, 8);
+        const std::vector<float> kf = random_floats(size_t(ctx) * kvd, 9, t.k_scale), vf = random_floats(size_t(ctx) * kvd, 10);
+        const fp16_t nan16 = fp32_to_fp16(std::nanf(""));
+        std::vector<fp16_t> kh(size_t(rows) * kvd, nan16), vh(size_t(rows) * kvd, nan16);
+        for (size_t i = 0; i < kf.size(); ++i) {
+            kh[i] = fp32_to_fp16(kf[i]);
+            vh[i] = fp32_to_fp16(vf[i]);
         }
+        const float scale = 1.0f / std::sqrt(float(t.head_dim));
+        std::vector<float> want(q.size());
+        for (int tok = 0; tok < t.tokens; ++tok)
+            for (int h = 0; h < t.heads; ++h) {
+                const int g = h / (t.heads / t.kv_heads);
+                const size_t at = size_t(tok) * qd + size_t(h) * t.head_dim;
+                attend_f64(q.data() + at, kh.data() + size_t(g) * t.head_dim, vh.data() + size_t(g) * t.head_dim, kvd,
+                           t.pos + tok + 1, t.head_dim, scale, want.data() + at);
+            }
+        vk::Buffer qb = env->upload(q), kb = env->upload(kh), vb = env->upload(vh), ob = env->device(q.size() * 4);
+        env->ops.attention(env->cmds.begin(), qb, kb, vb, ob, t.tokens, t.heads, t.kv_heads, t.head_dim, t.pos, scale);
+        env->cmds.submit_and_wait();
+        expect_close(env->download<float>(ob, q.size()), want, 1e-5, 1e-4, what);
     }
 }
 
