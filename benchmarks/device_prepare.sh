@@ -14,7 +14,17 @@ rm -rf .devbin .devshared; mkdir -p .devbin .devshared/models
 cp build-dev/app/cli/llamadesk-cli .devbin/
 find build-dev -name 'libllamadesk_cuda.so' -exec cp {} .devbin/ \;
 find build-dev -type f -perm -u+x \( -name 'test_cuda_*' -o -name 'test_vk_*' -o -name cuda_copy_bw \) -exec cp {} .devbin/ \;
-strip .devbin/* 2>/dev/null || true
+# BASE=<commit>: also that commit's engine-only Vulkan CLI in .devbin/base/, for before/after runs
+# on the same card (device_run_vulkan.sh uses it when present).
+if [ -n "${BASE:-}" ]; then
+  rm -rf build-base-src && git worktree add -f --detach build-base-src "$BASE" >/dev/null
+  cmake -S build-base-src -B build-base -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLAMADESK_ENGINE_ONLY=ON \
+    -DLLAMADESK_VULKAN=ON -DLLAMADESK_CUDA=OFF >/dev/null
+  ninja -C build-base llamadesk-cli
+  mkdir -p .devbin/base && cp build-base/app/cli/llamadesk-cli .devbin/base/
+  git worktree remove --force build-base-src
+fi
+strip .devbin/* .devbin/base/* 2>/dev/null || true
 cp -L /lib/x86_64-linux-gnu/libsentencepiece.so.0 .devbin/
 for f in stories260K.gguf stories260K.reference.txt tiny-llama31-random-f16.gguf \
          tiny-llama31-random-f16.plain.logits.f32 tiny-llama31-random-f16.reference.json; do

@@ -1,7 +1,8 @@
 #!/bin/bash
-# The Vulkan backend on the lent GPU (after benchmarks/device_prepare.sh; carry .devbin, .devshared
-# and .gl): its tests, then each decode and prompt change of session 4 (2026-11-26, written without
-# a GPU) against its switch, then GPU timestamps. About 5 minutes on an H200.
+# The Vulkan backend on the lent GPU (after `BASE=bffd367 benchmarks/device_prepare.sh`; carry
+# .devbin, .devshared and .gl): its tests, then each decode and prompt change of session 4
+# (2026-11-26, written without a GPU) against its switch and against the code before it, then GPU
+# timestamps. About 6 minutes on an H200.
 #   bash benchmarks/device_run_vulkan.sh [quick]
 set -u
 . benchmarks/device_lib.sh
@@ -20,6 +21,13 @@ LLAMADESK_VK_FUSE_ROPE=0 bench vulkan decode-rope-pass $M -p 16 -n 128
 LLAMADESK_VK_Q8=0 bench vulkan decode-f32-activations $M -p 16 -n 128
 LLAMADESK_VK_DECODE=classic LLAMADESK_VK_Q8=0 LLAMADESK_VK_SPECULATE=0 bench vulkan decode-classic $M -p 16 -n 128
 bench vulkan decode-depth4096 $M -p 0 -n 128 -d 4096
+# The code before session 4 (device_prepare.sh with BASE=bffd367): its old attention kernels have
+# no switch in the new code.
+if [ -x "$BIN/base/llamadesk-cli" ]; then
+  CLI=$BIN/base/llamadesk-cli bench vulkan base-decode $M -p 16 -n 128
+  CLI=$BIN/base/llamadesk-cli bench vulkan base-depth4096 $M -p 0 -n 128 -d 4096
+  CLI=$BIN/base/llamadesk-cli bench vulkan base-prompt $M -p 512 -n 0 -b 512
+fi
 # Prompt: the old tensor-core kernel (default) against the 128-wide-K one, batches of 256 and 512.
 bench vulkan prompt $M -p 512 -n 0
 LLAMADESK_VK_COOPMAT=wide bench vulkan prompt-wide $M -p 512 -n 0
