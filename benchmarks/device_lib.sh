@@ -25,10 +25,10 @@ gpu_summary() {
   return 0
 }
 
-run_tests() {  # binaries...: each test binary's gtest totals and first failures, with its exit code
+run_tests() {  # binaries...: each test binary's gtest totals and first failures, with its exit code; TAG= a log suffix
   for t in "$@"; do
     [ -x "$t" ] || continue
-    local n; n=$(basename "$t")
+    local n; n=$(basename "$t")${TAG:+-$TAG}
     timeout 240 "$t" --gtest_color=no > "$LOG/$n.log" 2>&1; local rc=$?
     say "test $n: rc=$rc $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?[,.]' "$LOG/$n.log" | tr '\n' ' ')"
     grep -E '^\[  FAILED  \]|rel error' "$LOG/$n.log" | head -20 | tee -a "$SUMMARY"

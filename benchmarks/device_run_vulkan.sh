@@ -12,6 +12,8 @@ timeout 60 "$BIN/llamadesk-cli" devices 2>&1 | tee "$LOG/devices.txt" | grep vul
 # Exit codes matter too: every binary with a device crashed at exit (rc 139) on the H200 before
 # the tests' device moved into gtest's environment teardown.
 run_tests "$BIN"/test_vk_*  # test_vk_matmul_wide runs the real 128-wide-K kernel where coopmat exists
+# The models end to end with the 128-wide-K prompt kernel (opt-in until this run says otherwise).
+TAG=coopmat-wide LLAMADESK_VK_COOPMAT=wide run_tests "$BIN"/test_vk_model
 
 M=llama-3.1-8b:q4_k_m
 # Decode: all on, then one change off at a time; the last line is the code before session 4.
