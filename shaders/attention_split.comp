@@ -32,10 +32,12 @@
 // workgroup; more would split the P.V rows further and grow the final reduction.
 #define WG 128
 #define TILE 64
-#define GMAX 8            // query heads per workgroup (host: kGroupMax); larger groups take several
+// Query heads per workgroup, 4 or 8 (specialization constant 0; the host picks the smallest that
+// holds the group, so a group of 4, the 8B's, keeps half the registers); larger groups take several.
+layout(constant_id = 0) const uint GMAX = 8;
 #define MAX_HEAD_DIM 256
 #define HD4 (MAX_HEAD_DIM / 4)
-#define SEG (WG / GMAX)   // threads per head in steps 2-3 (16), TILE / SEG positions each
+#define SEG (WG / GMAX)   // threads per head in steps 2-3 (16 or 32), TILE / SEG positions each
 #define PPS (TILE / SEG)
 #define U 8               // V rows a thread has in flight (8 x 8 bytes)
 #define NEG_BIG -1.0e30
@@ -53,7 +55,7 @@ layout(push_constant) uniform PC { AttentionSplitPC p; };
 // sums: (heads of a round, WG threads) vec4s.
 shared vec4 qs[GMAX * HD4];
 shared float sc[GMAX * WG];          // (head, thread) score halves; at the end the exp-sums
-shared float smax[GMAX * SEG];       // (head, segment) maxima of 4 positions
+shared float smax[GMAX * SEG];       // (head, segment) maxima of PPS positions
 shared vec4 sp[TILE * (GMAX / 4)];   // (position, head) exp weights, heads in vec4s
 shared float smn[GMAX];              // the tile's new max per head
 

@@ -111,7 +111,8 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     rope_store_ = program<RopeStorePC>(dev, "rope_store", 6);
     kv_store_ = program<KvStorePC>(dev, "kv_store", 4);
     attention_ = program<AttentionPC>(dev, "attention", 4);
-    attention_split_ = program<AttentionSplitPC>(dev, "attention_split", 4);
+    attention_split_ = program<AttentionSplitPC>(dev, "attention_split", 4, {8});
+    attention_split4_ = program<AttentionSplitPC>(dev, "attention_split", 4, {4});
     attention_combine_ = program<AttentionSplitPC>(dev, "attention_combine", 3);
     swiglu_ = program<EltwisePC>(dev, "swiglu", 2);
     add_ = program<EltwisePC>(dev, "add", 2);
@@ -224,14 +225,15 @@ bool Ops::attention_decode(VkCommandBuffer cmd, BufferRef q, BufferRef kc, Buffe
     const uint32_t n_kv = pos + 1;
     // One workgroup per (KV head [x part of a group over kGroupMax], chunk); chunks of whole
     // 64-position tiles (the kernel's step), as many as kMaxAttentionGroups allows.
-    const uint32_t wgs = n_kv_heads * ceil_div(n_heads / n_kv_heads, kGroupMax);
+    const uint32_t group = n_heads / n_kv_heads, gmax = group <= 4 ? 4 : kGroupMax;  // GMAX of the program
+    const uint32_t wgs = n_kv_heads * ceil_div(group, gmax);
     const uint32_t chunk = std::max<uint32_t>(64, ceil_div(ceil_div(n_kv, max_splits(wgs)), 64) * 64);
     const uint32_t n_split = ceil_div(n_kv, chunk);
     if (size_t(n_heads) * n_split * (head_dim + 2) * sizeof(float) > scratch.range)
         fail("Vulkan attention: the scratch buffer is smaller than attention_scratch_bytes");
     const bool q8 = xq && head_dim % 32 == 0;
     const AttentionSplitPC pc{n_heads, n_kv_heads, head_dim, n_kv, chunk, n_split, scale, q8 ? 1u : 0u};
-    dispatch(dev_, cmd, *attention_split_, {q, kc, vc, scratch}, pc, wgs, n_split);
+    dispatch(dev_, cmd, gmax == 4 ? *attention_split4_ : *attention_split_, {q, kc, vc, scratch}, pc, wgs, n_split);
     compute_barrier(cmd);
     dispatch(dev_, cmd, *attention_combine_, {scratch, out, q8 ? *xq : out}, pc, n_heads);
     return q8;

@@ -128,7 +128,8 @@ private:
     uint32_t coopmat_wide_bn_ = 64;  // columns per tile (BN) of the wide kernel in use
     bool wide_ = false;
     uint32_t wide_rows_ = 2;  // rows per workgroup of the wide matvec
-    std::unique_ptr<Program> rmsnorm_, add_rmsnorm_, rope_store_, rope_, kv_store_, attention_, attention_split_, attention_combine_,
+    std::unique_ptr<Program> rmsnorm_, add_rmsnorm_, rope_store_, rope_, kv_store_, attention_, attention_split_, attention_split4_,
+        attention_combine_,
         swiglu_, add_, quantize_q8_;
 };
 
