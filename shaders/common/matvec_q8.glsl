@@ -68,6 +68,7 @@ float slot_dot(uint g, XS x) {
 // low nibbles are sub-block 2j elements 16 half .. +15 and high nibbles sub-block 2j + 1's, i.e.
 // half `half` of x blocks 8 blk + 2j and 8 blk + 2j + 1.
 layout(std430, binding = 0) readonly buffer WBuf { uvec4 w4[]; };
+#include "common/kquant.glsl"
 void q8_init() {}
 struct XS { ivec4 a, b; float da, db, sa, sb; };
 XS load_xs(uint s) {
@@ -77,20 +78,12 @@ XS load_xs(uint s) {
     return XS(xq4[2u * xb + half_], xq4[2u * xb + 2u + half_], ea.x, eb.x, half_ == 0u ? ea.y : ea.z,
               half_ == 0u ? eb.y : eb.z);
 }
-// 6-bit scale and min of sub-block s from the header (scales bytes 0..11 = h.y, h.z, h.w), with
-// shifts only: a vector indexed at run time would be spilled to local memory on NVIDIA.
-uvec2 scale_min(uvec4 h, uint s) {
-    const uint t = 8u * (s & 3u);
-    const uint a = h.y >> t, b = h.z >> t, c = h.w >> t;
-    return s < 4u ? uvec2(a & 63u, b & 63u)
-                  : uvec2((c & 15u) | (((a >> 6) & 3u) << 4), ((c >> 4) & 15u) | (((b >> 6) & 3u) << 4));
-}
 float slot_dot(uint g, XS x) {
     const uint blk = g >> 3, ls = g & 7u, j = ls >> 1, half_ = ls & 1u;
     const uvec4 h = w4[blk * 9u];
     const uvec4 q = w4[blk * 9u + 1u + 2u * j + half_];
     const vec2 dm = unpackHalf2x16(h.x);
-    const uvec2 sm0 = scale_min(h, 2u * j), sm1 = scale_min(h, 2u * j + 1u);
+    const uvec2 sm0 = q4k_scale_min(h, 2u * j), sm1 = q4k_scale_min(h, 2u * j + 1u);
     int lo = 0, hi = 0;
     for (uint i = 0u; i < 4u; ++i) {
         lo += dot4x8(int(q[i] & 0x0F0F0F0Fu), x.a[i]);
@@ -106,6 +99,7 @@ float slot_dot(uint g, XS x) {
 // for the four quarters qq (x block 8 blk + 4 n + qq), from 8 bytes of ql (two places) and 8 of qh.
 layout(std430, binding = 0) readonly buffer WBuf { uvec2 w2[]; };
 layout(std430, binding = 0) readonly buffer WD { float16_t wd[]; };
+#include "common/kquant.glsl"
 uint D0;
 void q8_init() { D0 = p.n_rows * (p.ne0 / 256u) * 104u; }
 struct XS { ivec2 x0, x1, x2, x3; vec4 d; };
@@ -116,31 +110,16 @@ XS load_xs(uint s) {
     return XS(xq2[e], xq2[e + 4u], xq2[e + 8u], xq2[e + 12u], vec4(xd[b].x, xd[b + 1u].x, xd[b + 2u].x, xd[b + 3u].x));
 }
 float slot_dot(uint g, XS x) {
-    const uint blk = g >> 3, ls = g & 7u, n = ls >> 2, l0 = 8u * (ls & 3u);
-    const uint b = blk * 26u;
-    const uvec2 lo = w2[b + (64u * n + l0) / 8u];
-    const uvec2 hi = w2[b + (64u * n + 32u + l0) / 8u];
-    const uvec2 qh = w2[b + (128u + 32u * n + l0) / 8u];
-    const uvec2 sc = w2[b + 24u + n];
-    // int8 scales sc[8 n + is + 2 qq] of the four quarters, is = l0 / 16 (bytes of sc.x for
-    // qq < 2, of sc.y after), extracted with shifts (no run-time vector index).
-    const uint t = 8u * (l0 >> 4);
-    const int s0 = bitfieldExtract(int(sc.x >> t), 0, 8), s1 = bitfieldExtract(int(sc.x >> (t + 16u)), 0, 8);
-    const int s2 = bitfieldExtract(int(sc.y >> t), 0, 8), s3 = bitfieldExtract(int(sc.y >> (t + 16u)), 0, 8);
-    ivec4 acc = ivec4(0);
+    const uint blk = g >> 3, ls = g & 7u;
+    const Q6KSlot s = q6k_slot(blk, ls >> 2, 8u * (ls & 3u));
+    ivec4 acc = ivec4(0);  // per quarter
     for (uint i = 0u; i < 2u; ++i) {
-        const uint a = lo[i], c = hi[i], h = qh[i];
-        // 6-bit quants of the four quarters for these 4 elements, minus 32, as packed int8
-        const uint q0 = (a & 0x0F0F0F0Fu) | ((h & 0x03030303u) << 4);
-        const uint q1 = (c & 0x0F0F0F0Fu) | (((h >> 2) & 0x03030303u) << 4);
-        const uint q2 = ((a >> 4) & 0x0F0F0F0Fu) | (((h >> 4) & 0x03030303u) << 4);
-        const uint q3 = ((c >> 4) & 0x0F0F0F0Fu) | (((h >> 6) & 0x03030303u) << 4);
-        acc.x += dot4x8(minus32(q0), x.x0[i]);
-        acc.y += dot4x8(minus32(q1), x.x1[i]);
-        acc.z += dot4x8(minus32(q2), x.x2[i]);
-        acc.w += dot4x8(minus32(q3), x.x3[i]);
+        acc.x += dot4x8(minus32(q6k_quarter(s, i, 0u)), x.x0[i]);
+        acc.y += dot4x8(minus32(q6k_quarter(s, i, 1u)), x.x1[i]);
+        acc.z += dot4x8(minus32(q6k_quarter(s, i, 2u)), x.x2[i]);
+        acc.w += dot4x8(minus32(q6k_quarter(s, i, 3u)), x.x3[i]);
     }
-    return float(wd[D0 + blk]) * dot(vec4(float(s0 * acc.x), float(s1 * acc.y), float(s2 * acc.z), float(s3 * acc.w)), x.d);
+    return float(wd[D0 + blk]) * dot(vec4(s.sc * acc), x.d);
 }
 
 #else

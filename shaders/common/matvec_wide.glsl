@@ -92,26 +92,19 @@ float slot_dot(uint g, vec4 xv[SLOT / 4]) {
 // super-block (8 slots): pair j = ls / 2 of 32 quant bytes, half = ls % 2 of it: 16 bytes whose
 // low nibbles are sub-block 2j elements 16 half .. +15 and high nibbles sub-block 2j + 1's.
 layout(std430, binding = 0) readonly buffer WBuf { uvec4 w4[]; };
+#include "common/kquant.glsl"
 #define SLOT 32
 void wide_init() {}
 uint slot_x(uint s, uint k) {
     const uint ls = s & 7u, j = ls >> 1, half_ = ls & 1u;
     return (s >> 3) * 64u + 16u * j + 4u * half_ + (k & 3u) + (k >> 2) * 8u;
 }
-// 6-bit scale and min of sub-block s from the header (scales bytes 0..11 = h.y, h.z, h.w), with
-// shifts only: a vector indexed at run time would be spilled to local memory on NVIDIA.
-uvec2 scale_min(uvec4 h, uint s) {
-    const uint t = 8u * (s & 3u);
-    const uint a = h.y >> t, b = h.z >> t, c = h.w >> t;
-    return s < 4u ? uvec2(a & 63u, b & 63u)
-                  : uvec2((c & 15u) | (((a >> 6) & 3u) << 4), ((c >> 4) & 15u) | (((b >> 6) & 3u) << 4));
-}
 float slot_dot(uint g, vec4 xv[SLOT / 4]) {
     const uint blk = g >> 3, ls = g & 7u, j = ls >> 1, half_ = ls & 1u;
     const uvec4 h = w4[blk * 9u];
     const uvec4 q = w4[blk * 9u + 1u + 2u * j + half_];
     const vec2 dm = unpackHalf2x16(h.x);
-    const uvec2 sm0 = scale_min(h, 2u * j), sm1 = scale_min(h, 2u * j + 1u);
+    const uvec2 sm0 = q4k_scale_min(h, 2u * j), sm1 = q4k_scale_min(h, 2u * j + 1u);
     const uint sc0 = sm0.x, mn0 = sm0.y, sc1 = sm1.x, mn1 = sm1.y;
     float dlo = 0.0, dhi = 0.0;
     vec4 xlo = vec4(0.0), xhi = vec4(0.0);
@@ -132,6 +125,7 @@ float slot_dot(uint g, vec4 xv[SLOT / 4]) {
 // for the four quarters qq, from 8 bytes of ql (two places) and 8 bytes of qh.
 layout(std430, binding = 0) readonly buffer WBuf { uvec2 w2[]; };
 layout(std430, binding = 0) readonly buffer WD { float16_t wd[]; };
+#include "common/kquant.glsl"
 #define SLOT 32
 uint D0;
 void wide_init() { D0 = p.n_rows * (p.ne0 / 256u) * 104u; }
@@ -139,30 +133,19 @@ uint slot_x(uint s, uint k) {
     const uint ls = s & 7u, n = ls >> 2, l0 = 8u * (ls & 3u);
     return (s >> 3) * 64u + (128u * n + 32u * (k >> 1) + l0) / 4u + (k & 1u);
 }
+// The 4 quants of one byte lane each, minus 32, as floats.
+vec4 q6k_floats(uint q) { return vec4((uvec4(q) >> uvec4(0u, 8u, 16u, 24u)) & 63u) - 32.0; }
 float slot_dot(uint g, vec4 xv[SLOT / 4]) {
-    const uint blk = g >> 3, ls = g & 7u, n = ls >> 2, l0 = 8u * (ls & 3u);
-    const uint b = blk * 26u;
-    const uvec2 lo = w2[b + (64u * n + l0) / 8u];
-    const uvec2 hi = w2[b + (64u * n + 32u + l0) / 8u];
-    const uvec2 qh = w2[b + (128u + 32u * n + l0) / 8u];
-    const uvec2 sc = w2[b + 24u + n];
-    // Scale of the 16-element group: int8 sc[8 n + is + 2 qq], is = l0 / 16 (bytes of sc.x for
-    // qq < 2, of sc.y after), extracted with shifts (no run-time vector index).
-    const uint t = 8u * (l0 >> 4);
-    const float s0 = float(bitfieldExtract(int(sc.x >> t), 0, 8)), s1 = float(bitfieldExtract(int(sc.x >> (t + 16u)), 0, 8));
-    const float s2 = float(bitfieldExtract(int(sc.y >> t), 0, 8)), s3 = float(bitfieldExtract(int(sc.y >> (t + 16u)), 0, 8));
-    float acc = 0.0;
+    const uint blk = g >> 3, ls = g & 7u;
+    const Q6KSlot s = q6k_slot(blk, ls >> 2, 8u * (ls & 3u));
+    float a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;  // per quarter: x slot k = 2 qq + word
     for (uint i = 0u; i < 2u; ++i) {
-        const uint a = lo[i], c = hi[i], h = qh[i];
-        const uvec4 sh = uvec4(0u, 8u, 16u, 24u);
-        const uvec4 hb = (uvec4(h) >> sh);
-        const vec4 q0 = vec4(((uvec4(a) >> sh) & 15u) | ((hb & 3u) << 4)) - 32.0;
-        const vec4 q1 = vec4(((uvec4(c) >> sh) & 15u) | (((hb >> 2) & 3u) << 4)) - 32.0;
-        const vec4 q2 = vec4(((uvec4(a) >> (sh + 4u)) & 15u) | (((hb >> 4) & 3u) << 4)) - 32.0;
-        const vec4 q3 = vec4(((uvec4(c) >> (sh + 4u)) & 15u) | (((hb >> 6) & 3u) << 4)) - 32.0;
-        acc += s0 * dot(q0, xv[i]) + s1 * dot(q1, xv[2u + i]) + s2 * dot(q2, xv[4u + i]) + s3 * dot(q3, xv[6u + i]);
+        a0 += dot(q6k_floats(q6k_quarter(s, i, 0u)), xv[i]);
+        a1 += dot(q6k_floats(q6k_quarter(s, i, 1u)), xv[2u + i]);
+        a2 += dot(q6k_floats(q6k_quarter(s, i, 2u)), xv[4u + i]);
+        a3 += dot(q6k_floats(q6k_quarter(s, i, 3u)), xv[6u + i]);
     }
-    return acc * float(wd[D0 + blk]);
+    return float(wd[D0 + blk]) * dot(vec4(s.sc), vec4(a0, a1, a2, a3));
 }
 
 #else

@@ -47,21 +47,16 @@ void slot_values(uint row, uint k0, uint ls, out float v[32]) {
 // 32 quant bytes, half `half` of it: low nibbles = sub-block 2j elements 16 half .. +15, high
 // nibbles = sub-block 2j + 1's.
 layout(std430, binding = 0) readonly buffer WBuf { uvec4 w4[]; };
+#include "common/kquant.glsl"
 void wslot_init() {}
 uint slot_pos(uint ls, uint e) { return 64u * (ls >> 1) + 16u * (ls & 1u) + (e < 16u ? e : e + 16u); }
-uvec2 scale_min(uvec4 h, uint s) {  // shifts only: no run-time vector index (local memory on NVIDIA)
-    const uint t = 8u * (s & 3u);
-    const uint a = h.y >> t, b = h.z >> t, c = h.w >> t;
-    return s < 4u ? uvec2(a & 63u, b & 63u)
-                  : uvec2((c & 15u) | (((a >> 6) & 3u) << 4), ((c >> 4) & 15u) | (((b >> 6) & 3u) << 4));
-}
 void slot_values(uint row, uint k0, uint ls, out float v[32]) {
     const uint blk = row * (p.ne0 / 256u) + k0 / 256u, s = 4u * ((k0 / 128u) & 1u) + ls;
     const uint j = s >> 1, half_ = s & 1u;
     const uvec4 h = w4[blk * 9u];
     const uvec4 q = w4[blk * 9u + 1u + 2u * j + half_];
     const vec2 dm = unpackHalf2x16(h.x);
-    const uvec2 sm0 = scale_min(h, 2u * j), sm1 = scale_min(h, 2u * j + 1u);
+    const uvec2 sm0 = q4k_scale_min(h, 2u * j), sm1 = q4k_scale_min(h, 2u * j + 1u);
     const float d0 = dm.x * float(sm0.x), m0 = dm.y * float(sm0.y);
     const float d1 = dm.x * float(sm1.x), m1 = dm.y * float(sm1.y);
     for (uint i = 0u; i < 4u; ++i)
@@ -77,30 +72,25 @@ void slot_values(uint row, uint k0, uint ls, out float v[32]) {
 // of the four quarters qq, from 8 bytes of ql (two places) and 8 bytes of qh.
 layout(std430, binding = 0) readonly buffer WBuf { uvec2 w2[]; };
 layout(std430, binding = 0) readonly buffer WD { float16_t wd[]; };
+#include "common/kquant.glsl"
 uint D0;
 void wslot_init() { D0 = p.n_rows * (p.ne0 / 256u) * 104u; }
 uint slot_pos(uint ls, uint e) { return 32u * (e >> 3) + 8u * ls + (e & 7u); }
 void slot_values(uint row, uint k0, uint ls, out float v[32]) {
-    const uint blk = row * (p.ne0 / 256u) + k0 / 256u, n = (k0 / 128u) & 1u, l0 = 8u * ls;
-    const uint b = blk * 26u;
-    const uvec2 lo = w2[b + (64u * n + l0) / 8u];
-    const uvec2 hi = w2[b + (64u * n + 32u + l0) / 8u];
-    const uvec2 qh = w2[b + (128u + 32u * n + l0) / 8u];
-    const uvec2 sc = w2[b + 24u + n];
-    const float d = float(wd[D0 + blk]);
-    // int8 scale of quarter qq: sc[8 n + l0 / 16 + 2 qq] (bytes of sc.x for qq < 2, of sc.y after)
-    const uint t = 8u * (l0 >> 4);
-    const float s0 = d * float(bitfieldExtract(int(sc.x >> t), 0, 8)), s1 = d * float(bitfieldExtract(int(sc.x >> (t + 16u)), 0, 8));
-    const float s2 = d * float(bitfieldExtract(int(sc.y >> t), 0, 8)), s3 = d * float(bitfieldExtract(int(sc.y >> (t + 16u)), 0, 8));
-    for (uint i = 0u; i < 2u; ++i)
+    const uint blk = row * (p.ne0 / 256u) + k0 / 256u;
+    const Q6KSlot s = q6k_slot(blk, (k0 / 128u) & 1u, 8u * ls);
+    const vec4 sc = float(wd[D0 + blk]) * vec4(s.sc);
+    for (uint i = 0u; i < 2u; ++i) {
+        const uint q0 = q6k_quarter(s, i, 0u), q1 = q6k_quarter(s, i, 1u);
+        const uint q2 = q6k_quarter(s, i, 2u), q3 = q6k_quarter(s, i, 3u);
         for (uint k = 0u; k < 4u; ++k) {
             const uint sh = 8u * k, e = 4u * i + k;
-            const uint a = lo[i] >> sh, c = hi[i] >> sh, hb = qh[i] >> sh;
-            v[e] = s0 * (float((a & 15u) | ((hb & 3u) << 4)) - 32.0);
-            v[8u + e] = s1 * (float((c & 15u) | (((hb >> 2) & 3u) << 4)) - 32.0);
-            v[16u + e] = s2 * (float(((a >> 4) & 15u) | (((hb >> 4) & 3u) << 4)) - 32.0);
-            v[24u + e] = s3 * (float(((c >> 4) & 15u) | (((hb >> 6) & 3u) << 4)) - 32.0);
+            v[e] = sc.x * (float((q0 >> sh) & 63u) - 32.0);
+            v[8u + e] = sc.y * (float((q1 >> sh) & 63u) - 32.0);
+            v[16u + e] = sc.z * (float((q2 >> sh) & 63u) - 32.0);
+            v[24u + e] = sc.w * (float((q3 >> sh) & 63u) - 32.0);
         }
+    }
 }
 
 #else

@@ -11,10 +11,7 @@ namespace {
 
 // An Ops built with LLAMADESK_VK_COOPMAT=value.
 std::unique_ptr<vk::Ops> ops_with(const vk::Device& dev, const char* value) {
-    setenv("LLAMADESK_VK_COOPMAT", value, 1);
-    auto ops = std::make_unique<vk::Ops>(dev);
-    unsetenv("LLAMADESK_VK_COOPMAT");
-    return ops;
+    return ops_with_env(dev, {{"LLAMADESK_VK_COOPMAT", value}});
 }
 
 class VkMatmulWide : public ::testing::TestWithParam<GgmlType> {};

@@ -58,14 +58,11 @@ TEST_P(VkTyped, GetRowsDequantizesTheTokensRows) {
 TEST_P(VkTyped, MatvecAwkwardShapesBothKernels) {
     LD_REQUIRE_VULKAN(env);
     const GgmlType type = GetParam();
-    setenv("LLAMADESK_VK_MATVEC", "generic", 1);
-    vk::Ops generic(env->dev);
-    unsetenv("LLAMADESK_VK_MATVEC");
-    setenv("LLAMADESK_VK_MATVEC_ROWS", "3", 1);  // 3 rows per workgroup: other remainders
-    setenv("LLAMADESK_VK_MATVEC_WG", "128", 1);
-    vk::Ops rows3(env->dev);
-    unsetenv("LLAMADESK_VK_MATVEC_ROWS");
-    unsetenv("LLAMADESK_VK_MATVEC_WG");
+    const std::unique_ptr<vk::Ops> generic_ops = ops_with_env(env->dev, {{"LLAMADESK_VK_MATVEC", "generic"}});
+    // 3 rows per workgroup of 128: other remainders
+    const std::unique_ptr<vk::Ops> rows3_ops =
+        ops_with_env(env->dev, {{"LLAMADESK_VK_MATVEC_ROWS", "3"}, {"LLAMADESK_VK_MATVEC_WG", "128"}});
+    const vk::Ops &generic = *generic_ops, &rows3 = *rows3_ops;
     EXPECT_STREQ(generic.matvec_kind(), "generic");
     if (env->dev.info().subgroup_arithmetic) {
         EXPECT_STREQ(env->ops.matvec_kind(), "wide");
@@ -141,9 +138,8 @@ TEST_P(VkTyped, CoopmatMatmulMatchesWithinF16) {
     }
     if (traits(type).block_size == 1) GTEST_SKIP() << "float weights keep the f32 tiled kernel";
     EXPECT_STREQ(env->ops.matmul_kind(), "coopmat");
-    setenv("LLAMADESK_VK_COOPMAT", "0", 1);
-    vk::Ops tiled(env->dev);
-    unsetenv("LLAMADESK_VK_COOPMAT");
+    const std::unique_ptr<vk::Ops> tiled_ops = ops_with_env(env->dev, {{"LLAMADESK_VK_COOPMAT", "0"}});
+    const vk::Ops& tiled = *tiled_ops;
     EXPECT_STREQ(tiled.matmul_kind(), "tiled");
     for (int ne0 : {256, 4096 + 256})
         for (int rows : {1, 7, 33, 300})
@@ -338,13 +334,8 @@ TEST(VkOps, AttentionMatchesCpu) {
                                  " head_dim " + std::to_string(t.head_dim) + " tokens " + std::to_string(t.tokens) +
                                  " pos " + std::to_string(t.pos);
         const std::vector<float> q = random_floats(size_t(t.tokens) * qd, 8);
-        const std::vector<float> kf = random_floats(size_t(ctx) * kvd, 9, t.k_scale), vf = random_floats(size_t(ctx) * kvd, 10);
-        const fp16_t nan16 = fp32_to_fp16(std::nanf(""));
-        std::vector<fp16_t> kh(size_t(rows) * kvd, nan16), vh(size_t(rows) * kvd, nan16);
-        for (size_t i = 0; i < kf.size(); ++i) {
-            kh[i] = fp32_to_fp16(kf[i]);
-            vh[i] = fp32_to_fp16(vf[i]);
-        }
+        const KvCache cache = random_kv_cache(ctx, rows, kvd, t.k_scale, 9);
+        const std::vector<fp16_t>&kh = cache.k, &vh = cache.v;
         const float scale = 1.0f / std::sqrt(float(t.head_dim));
         std::vector<float> want(q.size());
         for (int tok = 0; tok < t.tokens; ++tok)
@@ -389,13 +380,8 @@ TEST(VkOps, AttentionDecodeSplitMatchesCpu) {
         const std::string what = "split attention heads " + std::to_string(t.heads) + "/" + std::to_string(t.kv_heads) +
                                  " head_dim " + std::to_string(t.head_dim) + " pos " + std::to_string(t.pos);
         const std::vector<float> q = random_floats(size_t(qd), 18);
-        const std::vector<float> kf = random_floats(size_t(ctx) * kvd, 19, t.k_scale), vf = random_floats(size_t(ctx) * kvd, 20);
-        const fp16_t nan16 = fp32_to_fp16(std::nanf(""));
-        std::vector<fp16_t> kh(size_t(rows) * kvd, nan16), vh(size_t(rows) * kvd, nan16);
-        for (size_t i = 0; i < kf.size(); ++i) {
-            kh[i] = fp32_to_fp16(kf[i]);
-            vh[i] = fp32_to_fp16(vf[i]);
-        }
+        const KvCache cache = random_kv_cache(ctx, rows, kvd, t.k_scale, 19);
+        const std::vector<fp16_t>&kh = cache.k, &vh = cache.v;
         const float scale = 1.0f / std::sqrt(float(t.head_dim));
         std::vector<float> want(q.size()), scores(static_cast<size_t>(ctx), 0.0f);
         for (int h = 0; h < t.heads; ++h) {

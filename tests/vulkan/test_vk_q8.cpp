@@ -99,12 +99,8 @@ TEST(VkQ8, AttentionMergeWritesInt8Copy) {
         const int pos = 300, ctx = pos + 1, kvd = kv_heads * head_dim, qd = heads * head_dim;
         const std::string what = "head_dim " + std::to_string(head_dim);
         const std::vector<float> q = random_floats(size_t(qd), 18);
-        const std::vector<float> kf = random_floats(size_t(ctx) * kvd, 19, 2.0f), vf = random_floats(size_t(ctx) * kvd, 20);
-        std::vector<fp16_t> kh(kf.size()), vh(vf.size());
-        for (size_t i = 0; i < kf.size(); ++i) {
-            kh[i] = fp32_to_fp16(kf[i]);
-            vh[i] = fp32_to_fp16(vf[i]);
-        }
+        const KvCache cache = random_kv_cache(ctx, ctx, kvd, 2.0f, 19);
+        const std::vector<fp16_t>&kh = cache.k, &vh = cache.v;
         const float scale = 1.0f / std::sqrt(float(head_dim));
         vk::Buffer qb = env->upload(q), kb = env->upload(kh), vb = env->upload(vh), ob = env->device(q.size() * 4);
         vk::Buffer scratch = env->device(vk::Ops::attention_scratch_bytes(heads, head_dim));
@@ -182,9 +178,8 @@ TEST_P(VkQ8Typed, MatvecMatchesDotOfInt8Values) {
 TEST_P(VkQ8Typed, F32MatvecAccumulates) {
     LD_REQUIRE_VULKAN(env);
     const GgmlType type = GetParam();
-    setenv("LLAMADESK_VK_MATVEC", "generic", 1);
-    vk::Ops generic(env->dev);
-    unsetenv("LLAMADESK_VK_MATVEC");
+    const std::unique_ptr<vk::Ops> generic_ops = ops_with_env(env->dev, {{"LLAMADESK_VK_MATVEC", "generic"}});
+    const vk::Ops& generic = *generic_ops;
     const int rows = 33, ne0 = 512;
     const TestWeight w = make_weight(type, rows, ne0, 9);
     const std::vector<float> x = random_floats(size_t(ne0), 10), y0 = random_floats(size_t(rows), 11);

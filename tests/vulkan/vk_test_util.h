@@ -4,13 +4,16 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "inference/core/error.h"
+#include "inference/quant/fp16.h"
 #include "inference/quant/quant.h"
 #include "inference/vulkan/vk_device.h"
 #include "inference/vulkan/vk_ops.h"
@@ -87,6 +90,31 @@ inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1
     std::vector<float> v(n);
     for (float& x : v) x = d(rng);
     return v;
+}
+
+// An f16 KV cache of `rows` positions x kvd: positions < ctx random (keys scaled by k_scale),
+// the rest NaN, as stale rows past a rewind would be (no kernel may read them).
+struct KvCache {
+    std::vector<fp16_t> k, v;
+};
+inline KvCache random_kv_cache(int ctx, int rows, int kvd, float k_scale, uint32_t seed) {
+    const std::vector<float> kf = random_floats(size_t(ctx) * kvd, seed, k_scale), vf = random_floats(size_t(ctx) * kvd, seed + 1);
+    KvCache c{std::vector<fp16_t>(size_t(rows) * kvd, fp32_to_fp16(std::nanf(""))),
+              std::vector<fp16_t>(size_t(rows) * kvd, fp32_to_fp16(std::nanf("")))};
+    for (size_t i = 0; i < kf.size(); ++i) {
+        c.k[i] = fp32_to_fp16(kf[i]);
+        c.v[i] = fp32_to_fp16(vf[i]);
+    }
+    return c;
+}
+
+// An Ops built with the environment variables `vars` ({name, value}) set, then unset.
+inline std::unique_ptr<vk::Ops> ops_with_env(const vk::Device& dev,
+                                             std::initializer_list<std::pair<const char*, const char*>> vars) {
+    for (const auto& [name, value] : vars) setenv(name, value, 1);
+    auto ops = std::make_unique<vk::Ops>(dev);
+    for (const auto& [name, value] : vars) unsetenv(name);
+    return ops;
 }
 
 // Random weights of `type` (rows x ne0): GGUF bytes, the device layout and exact values.
