@@ -12,8 +12,12 @@ cmake -S . -B build-dev -G Ninja -DCMAKE_BUILD_TYPE=Release -DLLAMADESK_ENGINE_O
 ninja -C build-dev
 rm -rf .devbin .devshared; mkdir -p .devbin .devshared/models
 cp build-dev/app/cli/llamadesk-cli .devbin/
-find build-dev -name 'libllamadesk_cuda.so' -exec cp {} .devbin/ \;
-find build-dev -type f -perm -u+x \( -name 'test_cuda_*' -o -name 'test_vk_*' -o -name cuda_copy_bw \) -exec cp {} .devbin/ \;
+# VULKAN_ONLY=1 leaves out the CUDA plugin and tests (12 MB): what travels must stay under 64 MiB.
+if [ -z "${VULKAN_ONLY:-}" ]; then
+  find build-dev -name 'libllamadesk_cuda.so' -exec cp {} .devbin/ \;
+  find build-dev -type f -perm -u+x -name 'test_cuda_*' -exec cp {} .devbin/ \;
+fi
+find build-dev -type f -perm -u+x \( -name 'test_vk_*' -o -name cuda_copy_bw \) -exec cp {} .devbin/ \;
 # BASE=<commit>: also that commit's engine-only Vulkan CLI in .devbin/base/, for before/after runs
 # on the same card (device_run_vulkan.sh uses it when present).
 if [ -n "${BASE:-}" ]; then
@@ -31,3 +35,7 @@ for f in stories260K.gguf stories260K.reference.txt tiny-llama31-random-f16.gguf
   cp "$SHARED/models/$f" .devshared/models/
 done
 du -sh .devbin .devshared .gl; ls .devbin
+# The device call carries these plus the tracked tree: 64 MiB in all.
+total=$(( $(du -sb .devbin .devshared .gl | awk '{s += $1} END {print s}') + $(git ls-files -z | xargs -0 cat | wc -c) ))
+echo "carry + tree: $((total >> 20)) MiB of 64"
+[ "$total" -lt $((64 << 20)) ] || echo "over the device's 64 MiB: use VULKAN_ONLY=1 or carry less" >&2

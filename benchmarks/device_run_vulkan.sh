@@ -1,8 +1,9 @@
 #!/bin/bash
-# The Vulkan backend on the lent GPU (after `BASE=bffd367 benchmarks/device_prepare.sh`; carry
-# .devbin, .devshared and .gl): its tests, then each decode and prompt change of session 4
+# The Vulkan backend on the lent GPU: its tests, then each decode and prompt change of session 4
 # (2026-11-26, written without a GPU) against its switch and against the code before it, then GPU
-# timestamps. About 6 minutes on an H200.
+# timestamps. About 6 minutes on an H200. Prepare here with
+#   VULKAN_ONLY=1 BASE=bffd367 bash benchmarks/device_prepare.sh     (59 of the 64 MiB a call carries)
+# and carry .devbin, .devshared and .gl.
 #   bash benchmarks/device_run_vulkan.sh [quick]
 set -u
 . benchmarks/device_lib.sh
