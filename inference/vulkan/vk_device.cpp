@@ -277,7 +277,15 @@ Device::Device(const std::string& selector) {
     VkPhysicalDeviceShaderFloat16Int8Features f16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES, &vmm};
     f16.shaderFloat16 = VK_TRUE;
     coopmat_ = info_.coopmat_f16;
-    if (coopmat_) s16.pNext = &f16;
+    // f16 arithmetic wherever the device has it: the tensor-core matmuls need it, and so do the
+    // f16 shared tiles of the emulated 128-wide-K matmul the tests run on any device.
+    fp16_ = coopmat_ || info_.fp16;
+    if (coopmat_) {
+        s16.pNext = &f16;
+    } else if (fp16_) {
+        f16.pNext = nullptr;  // without the memory model and coopmat structs (their extension is off)
+        s16.pNext = &f16;
+    }
     // Integer dot products (optional): the int8 decode matvec. LLAMADESK_VK_Q8=0 leaves them off.
     VkPhysicalDeviceShaderIntegerDotProductFeaturesKHR dp{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES_KHR};
     dp.shaderIntegerDotProduct = VK_TRUE;

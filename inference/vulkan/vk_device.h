@@ -79,6 +79,8 @@ public:
     bool coopmat() const { return coopmat_; }
     // True when the device was created with VK_KHR_shader_integer_dot_product (DeviceInfo::int_dot).
     bool int_dot() const { return int_dot_; }
+    // True when the device was created with shaderFloat16 (f16 arithmetic in shaders).
+    bool fp16() const { return fp16_; }
     MemoryCounter& memory_counter() const { return *counter_; }
     std::shared_ptr<const MemoryCounter> shared_memory_counter() const { return counter_; }
     // Sum of VK_EXT_memory_budget heapUsage over all heaps (the driver's view of this process);
@@ -97,6 +99,7 @@ private:
     VkPhysicalDeviceMemoryProperties memory_{};
     bool coopmat_ = false;
     bool int_dot_ = false;
+    bool fp16_ = false;
     std::shared_ptr<MemoryCounter> counter_ = std::make_shared<MemoryCounter>();
 };
 

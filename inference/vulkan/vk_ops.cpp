@@ -74,7 +74,7 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     constexpr GgmlType kCoopmatTypes[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
     const uint32_t shared = dev.limits().maxComputeSharedMemorySize;
     const bool wide_fits = shared >= coopmat_wide_shared_bytes(64);
-    if (env_is("LLAMADESK_VK_COOPMAT", "emulate") && shared >= coopmat_wide_shared_bytes(32)) {
+    if (env_is("LLAMADESK_VK_COOPMAT", "emulate") && dev.fp16() && shared >= coopmat_wide_shared_bytes(32)) {
         for (GgmlType t : kCoopmatTypes)
             matmul_coopmat_wide_[t] = program<MatMulPC>(dev, "matmul_coopmat_emu_" + lower(type_name(t)), 3);
         coopmat_wide_kind_ = "coopmat-emulated";

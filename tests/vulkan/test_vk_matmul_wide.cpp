@@ -27,8 +27,8 @@ TEST_P(VkMatmulWide, MatchesDequantizedDotWithinF16) {
     if (!k_quant) widths.push_back(384);  // 3 K slices; K-quants come in 256s
     for (const auto& ops : kernels) {
         if (std::string(ops->matmul_kind()).rfind("coopmat-", 0) != 0)
-            GTEST_SKIP() << "the wide kernel needs " << vk::Ops::coopmat_wide_shared_bytes(32)
-                         << " bytes of shared memory (emulated)";
+            GTEST_SKIP() << "the emulated wide kernel needs f16 arithmetic and "
+                         << vk::Ops::coopmat_wide_shared_bytes(32) << " bytes of shared memory";
         for (int ne0 : widths)
             for (int rows : {1, 7, 64, 130})
                 for (int cols : {2, 7, 64, 70}) {  // 70: a last, mostly empty column tile
