@@ -42,10 +42,14 @@ std::vector<T> download(const DeviceBuffer& b, size_t n, cudaStream_t s) {
     return out;
 }
 
-std::vector<float> f16_rows_to_f32(const std::vector<uint16_t>& h, size_t first, size_t n) {
-    std::vector<float> out(n);
-    for (size_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(h[first + i]);
-    return out;
+// Appends values first .. first + n of the f16 K cache, then the same of the V cache, as floats
+// (the test ops' outputs end with the cache rows they wrote).
+void append_cache_rows(std::vector<float>& out, const DeviceBuffer& kc, const DeviceBuffer& vc, size_t first, size_t n,
+                       cudaStream_t s) {
+    for (const DeviceBuffer* c : {&kc, &vc}) {
+        const std::vector<uint16_t> h = download<uint16_t>(*c, first + n, s);
+        for (size_t i = 0; i < n; ++i) out.push_back(fp16_to_fp32(h[first + i]));
+    }
 }
 
 // Weights as the backend holds them (kernels.h device layouts).
@@ -208,12 +212,7 @@ public:
         Matmul mm(stream_, ne0, 1, qd);
         if (!mm.qkv_rope(ws, ys, dx.as<float>(), &q8.act, rope)) fail("qkv_rope test: not applicable");
         std::vector<float> out = download<float>(dq, size_t(qd), stream_);
-        const std::vector<uint16_t> hk = download<uint16_t>(kc, rows * size_t(kvd), stream_);
-        const std::vector<uint16_t> hv = download<uint16_t>(vc, rows * size_t(kvd), stream_);
-        const std::vector<float> fk = f16_rows_to_f32(hk, size_t(pos) * size_t(kvd), size_t(kvd));
-        const std::vector<float> fv = f16_rows_to_f32(hv, size_t(pos) * size_t(kvd), size_t(kvd));
-        out.insert(out.end(), fk.begin(), fk.end());
-        out.insert(out.end(), fv.begin(), fv.end());
+        append_cache_rows(out, kc, vc, size_t(pos) * size_t(kvd), size_t(kvd), stream_);
         return out;
     }
 
@@ -230,12 +229,7 @@ public:
         launch_rope_store(dq.as<float>(), dk.as<float>(), dv.as<float>(), kc.as<uint16_t>(), vc.as<uint16_t>(),
                           dp.as<int32_t>(), B, n_heads, n_kv, head_dim, rope_dim, df.as<float>(), stream_);
         std::vector<float> out = download<float>(dq, q.size(), stream_);
-        const std::vector<uint16_t> hk = download<uint16_t>(kc, rows * kvd, stream_);
-        const std::vector<uint16_t> hv = download<uint16_t>(vc, rows * kvd, stream_);
-        const std::vector<float> fk = f16_rows_to_f32(hk, size_t(pos) * kvd, size_t(B) * kvd);
-        const std::vector<float> fv = f16_rows_to_f32(hv, size_t(pos) * kvd, size_t(B) * kvd);
-        out.insert(out.end(), fk.begin(), fk.end());
-        out.insert(out.end(), fv.begin(), fv.end());
+        append_cache_rows(out, kc, vc, size_t(pos) * kvd, size_t(B) * kvd, stream_);
         return out;
     }
 

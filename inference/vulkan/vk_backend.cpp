@@ -54,7 +54,7 @@ private:
     // One token's layers (forward_batch's decode path unless LLAMADESK_VK_DECODE=classic): the
     // residual adds in the wo and down matvecs' epilogues, RMSNorm over many workgroups, and
     // activations quantized to int8 for the weights with an int8 matvec (Ops::matvec_q8).
-    void decode_layers(VkCommandBuffer cmd, int pos);
+    void decode_layers(vk::Commands& c, VkCommandBuffer cmd, int pos);
     // Decode's y (+)= W x: the int8 kernel on xq_ when it applies, else the f32 one on `in`.
     void decode_matvec(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, bool accumulate,
                        const char* role);
@@ -72,7 +72,6 @@ private:
     // next forward_batch can use it, and only if it is that decode step; anything else records
     // afresh. Off with profiling (its timestamps are per batch) or LLAMADESK_VK_SPECULATE=0.
     std::unique_ptr<vk::Commands> cmds_, spare_;
-    vk::Commands* rec_ = nullptr;  // the one being recorded (barriers go there)
     struct Recorded { bool ready = false; int pos = 0; bool logits = false; } next_;
     bool speculate_;
     int n_ctx_, n_batch_;
@@ -305,9 +304,15 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
     const Clock::time_point t1 = Clock::now();
     cmds_->submit();
     // The next decode step while this one runs (its cos/sin and token id are written at its turn).
+    // A failure there must not cost this step, which is already on the GPU: the next call then
+    // records afresh and reports whatever is wrong itself.
     if (B == 1 && fused_decode_ && speculate_ && !profiler_ && pos + 2 <= n_ctx_) {
-        record_batch(*spare_, 1, pos + 1, logits != nullptr, 0);
-        next_ = {true, pos + 1, logits != nullptr};
+        try {
+            record_batch(*spare_, 1, pos + 1, logits != nullptr, 0);
+            next_ = {true, pos + 1, logits != nullptr};
+        } catch (const Error&) {
+            next_.ready = false;
+        }
     }
     cmds_->wait();
     if (prof_.on) {
@@ -325,7 +330,6 @@ void VulkanBackend::record_batch(vk::Commands& c, int B, int pos, bool logits, i
     const uint32_t nh = uint32_t(p_.n_heads), nkv = uint32_t(p_.n_kv_heads), hd = uint32_t(p_.head_dim);
     const uint32_t b = uint32_t(B);
     const size_t rows = size_t(B - first);
-    rec_ = &c;
     VkCommandBuffer cmd = c.begin();
     decode_ = B == 1;
     if (profiler_) profiler_->begin(cmd);
@@ -334,7 +338,7 @@ void VulkanBackend::record_batch(vk::Commands& c, int B, int pos, bool logits, i
     mark(cmd, "get_rows");  // reads B rows, not the whole matrix: no GB/s
     bar();
     if (B == 1 && fused_decode_) {
-        decode_layers(cmd, pos);  // ends with the output norm in xn_ (and xq_)
+        decode_layers(c, cmd, pos);  // ends with the output norm in xn_ (and xq_)
         if (logits) decode_matvec(cmd, m_.output, xn_, logits_, false, "output");
     } else {
         ops_.rmsnorm(cmd, x_, buf(m_.layers[0].attn_norm), xn_, b, dim, p_.norm_eps);
@@ -416,11 +420,11 @@ void VulkanBackend::decode_quantize(VkCommandBuffer cmd, vk::Ops::Q8From mode, c
     mark(cmd, name);
 }
 
-void VulkanBackend::decode_layers(VkCommandBuffer cmd, int pos) {
+void VulkanBackend::decode_layers(vk::Commands& c, VkCommandBuffer cmd, int pos) {
     using Q8From = vk::Ops::Q8From;
     const uint32_t dim = uint32_t(p_.dim), ffn = uint32_t(p_.ffn_dim), qd = uint32_t(p_.q_dim());
     const uint32_t nh = uint32_t(p_.n_heads), nkv = uint32_t(p_.n_kv_heads), hd = uint32_t(p_.head_dim);
-    auto bar = [&] { rec_->barrier(); };
+    auto bar = [&] { c.barrier(); };
     // Per layer 9 stages (classic: 11): q/k/v (+ RoPE, cache store) | attention split | merge (+ int8
     // copy) | wo (+= x) | norm | gate, up | SwiGLU | down (+= x) | the next norm. Fallbacks add a
     // rope_store or quantize stage.
@@ -455,11 +459,11 @@ void VulkanBackend::decode_layers(VkCommandBuffer cmd, int pos) {
         bool att_q8 = false;  // the merge wrote att_'s int8 copy
         if (split_attention_) {
             const vk::BufferRef xq(xq_);
-            att_q8 = ops_.attention_decode(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, att_scratch_, nh,
-                                           nkv, hd, uint32_t(pos), scale, wo_q8 ? &xq : nullptr);
+            att_q8 = ops_.attention_decode(cmd, q_, kc, vc, att_, att_scratch_, nh, nkv, hd, uint32_t(pos), scale,
+                                           wo_q8 ? &xq : nullptr);
             mark(cmd, "attention_split+combine");
         } else {
-            ops_.attention(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, 1, nh, nkv, hd, uint32_t(pos), scale);
+            ops_.attention(cmd, q_, kc, vc, att_, 1, nh, nkv, hd, uint32_t(pos), scale);
             mark(cmd, "attention");
         }
         bar();

@@ -15,6 +15,9 @@ namespace {
 
 constexpr GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1,
                                GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+// Types read as 16-byte slots by the int8 matvec (common/matvec_q8.glsl) and the tensor-core
+// matmuls (common/matmul_coopmat*.glsl).
+constexpr GgmlType kSlotTypes[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
 // Types with a wide decode matvec (common/matvec_wide.glsl); the others use the generic one.
 constexpr GgmlType kWideTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::Q8_0,
                                    GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
@@ -71,16 +74,15 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     // Batch matmuls of quantized weights: the tensor-core kernel where the device has it, and with
     // LLAMADESK_VK_COOPMAT=wide its 128-wide-K successor (not yet measured on a GPU, so not the
     // default); =emulate runs that successor's tiling without tensor cores (tests, any device).
-    constexpr GgmlType kCoopmatTypes[] = {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K};
     const uint32_t shared = dev.limits().maxComputeSharedMemorySize;
     const bool wide_fits = shared >= coopmat_wide_shared_bytes(64);
     if (env_is("LLAMADESK_VK_COOPMAT", "emulate") && dev.fp16() && shared >= coopmat_wide_shared_bytes(32)) {
-        for (GgmlType t : kCoopmatTypes)
+        for (GgmlType t : kSlotTypes)
             matmul_coopmat_wide_[t] = program<MatMulPC>(dev, "matmul_coopmat_emu_" + lower(type_name(t)), 3);
         coopmat_wide_kind_ = "coopmat-emulated";
         coopmat_wide_bn_ = 32;
     } else if (dev.coopmat() && !env_is("LLAMADESK_VK_COOPMAT", "0")) {
-        for (GgmlType t : kCoopmatTypes) {
+        for (GgmlType t : kSlotTypes) {
             matmul_coopmat_[t] = program<MatMulPC>(dev, "matmul_coopmat_" + lower(type_name(t)), 3);
             if (env_is("LLAMADESK_VK_COOPMAT", "wide") && wide_fits)
                 matmul_coopmat_wide_[t] = program<MatMulPC>(dev, "matmul_coopmat_wide_" + lower(type_name(t)), 3);
@@ -88,8 +90,7 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     }
     // The int8 matvec shares the wide matvec's launch shape (and its need for subgroupAdd).
     if (wide_ && dev.int_dot())
-        for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K})
-        {
+        for (GgmlType t : kSlotTypes) {
             matvec_q8_[t] = program<MatVecPC>(dev, "matvec_q8_" + lower(type_name(t)), 3, {wide_rows_, wide_threads()});
             matvec_q8_rope_[t] = program<MatVecRopePC>(dev, "matvec_q8_rope_" + lower(type_name(t)), 5,
                                                        {wide_rows_, wide_threads()});
@@ -171,12 +172,19 @@ void Ops::kv_store(VkCommandBuffer cmd, BufferRef k, BufferRef v, BufferRef kc, 
              ceil_div(uint64_t(n_tokens) * kv_dim, 64));
 }
 
+namespace {
+// What both attention kernels need of the heads: 1..256 dims, query heads shared evenly.
+void check_heads(uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim) {
+    if (head_dim == 0 || head_dim > 256) fail("the Vulkan attention kernels support head_dim 1 to 256, not ", head_dim);
+    if (n_kv_heads == 0 || n_heads % n_kv_heads != 0)
+        fail("Vulkan attention: ", n_heads, " query heads do not share ", n_kv_heads, " KV heads evenly");
+}
+}  // namespace
+
 void Ops::attention(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
                     uint32_t n_tokens, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
                     uint32_t pos, float scale) const {
-    if (head_dim == 0 || head_dim > 256) fail("the Vulkan attention kernel supports head_dim 1 to 256, not ", head_dim);
-    if (n_kv_heads == 0 || n_heads % n_kv_heads != 0)
-        fail("Vulkan attention: ", n_heads, " query heads do not share ", n_kv_heads, " KV heads evenly");
+    check_heads(n_heads, n_kv_heads, head_dim);
     if (n_tokens == 0) return;
     // A workgroup takes `heads` query heads of a KV head's group for `tq` tokens, at most 16 rows
     // (8 past head_dim 128: the queries' shared memory holds 2048 floats); attention.comp
@@ -219,9 +227,7 @@ size_t Ops::attention_scratch_bytes(uint32_t n_heads, uint32_t head_dim) {
 bool Ops::attention_decode(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
                            BufferRef scratch, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
                            uint32_t pos, float scale, const BufferRef* xq) const {
-    if (head_dim == 0 || head_dim > 256) fail("the Vulkan attention kernel supports head_dim 1 to 256, not ", head_dim);
-    if (n_kv_heads == 0 || n_heads % n_kv_heads != 0)
-        fail("Vulkan attention: ", n_heads, " query heads do not share ", n_kv_heads, " KV heads evenly");
+    check_heads(n_heads, n_kv_heads, head_dim);
     const uint32_t n_kv = pos + 1;
     // One workgroup per (KV head [x part of a group over kGroupMax], chunk); chunks of whole
     // 64-position tiles (the kernel's step), as many as kMaxAttentionGroups allows.
@@ -273,28 +279,29 @@ bool Ops::matvec_q8(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x
     return true;
 }
 
-const Program* Ops::rope_program(GgmlType type, uint32_t ne0, bool* int8) const {
+const Program* Ops::rope_program(GgmlType type, uint32_t ne0, uint32_t n_rows, uint32_t head_dim, bool* int8) const {
+    *int8 = false;
+    if (wide_rows_ % 2 != 0 || n_rows % 2 != 0 || head_dim % 2 != 0) return nullptr;  // rows in RoPE pairs
     auto q8 = matvec_q8_rope_.find(type);
     if (q8 != matvec_q8_rope_.end() && ne0 % 32 == 0) {
         *int8 = true;
         return q8->second.get();
     }
     auto wide = matvec_wide_rope_.find(type);
-    *int8 = false;
     return wide != matvec_wide_rope_.end() && ne0 % wide_slot(type) == 0 ? wide->second.get() : nullptr;
 }
 
 bool Ops::has_matvec_rope(GgmlType type, uint32_t ne0, uint32_t n_rows, uint32_t head_dim) const {
     bool int8 = false;
-    return wide_rows_ % 2 == 0 && n_rows % 2 == 0 && head_dim % 2 == 0 && rope_program(type, ne0, &int8);
+    return rope_program(type, ne0, n_rows, head_dim, &int8) != nullptr;
 }
 
 bool Ops::matvec_rope(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef xq, BufferRef y,
                       BufferRef cs, BufferRef cache, uint32_t ne0, uint32_t n_rows, RopeOut mode, uint32_t head_dim,
                       uint32_t rope_dim, uint32_t pos) const {
-    if (!has_matvec_rope(type, ne0, n_rows, head_dim)) return false;
     bool int8 = false;
-    const Program* prog = rope_program(type, ne0, &int8);
+    const Program* prog = rope_program(type, ne0, n_rows, head_dim, &int8);
+    if (!prog) return false;
     const uint32_t groups = ceil_div(n_rows, wide_rows_), gx = std::min<uint32_t>(groups, 65535);
     const MatVecRopePC pc{MatVecPC{ne0, n_rows, 1, gx, 0}, uint32_t(mode), head_dim, rope_dim, pos};
     dispatch(dev_, cmd, *prog, {w, int8 ? xq : x, y, cs, cache}, pc, gx, ceil_div(groups, gx));

@@ -119,8 +119,8 @@ private:
     const Program& typed(const std::map<GgmlType, std::unique_ptr<Program>>& m, GgmlType t) const;
 
     const Device& dev_;
-    // The rope programs the way matvec_rope() picks them: type -> program.
-    const Program* rope_program(GgmlType type, uint32_t ne0, bool* int8) const;
+    // The program matvec_rope() runs (int8 where it can), or nullptr where none applies.
+    const Program* rope_program(GgmlType type, uint32_t ne0, uint32_t n_rows, uint32_t head_dim, bool* int8) const;
 
     std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matvec_swiglu_, matvec_q8_, matmul_, matmul_coopmat_,
         get_rows_, matvec_q8_rope_, matvec_wide_rope_, matmul_coopmat_wide_;
