@@ -266,7 +266,7 @@ bool Ops::matvec_swiglu(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferR
 void Ops::quantize_q8(VkCommandBuffer cmd, Q8From mode, BufferRef a, BufferRef b, BufferRef xq, BufferRef f,
                       uint32_t n, float eps, bool write_q8) const {
     const QuantizeQ8PC pc{n, uint32_t(mode), eps, write_q8 && n % 32 == 0 ? 1u : 0u};
-    dispatch(dev_, cmd, *quantize_q8_, {a, b, xq, f}, pc, ceil_div(ceil_div(n, 32), 64));
+    dispatch(dev_, cmd, *quantize_q8_, {a, b, xq, f}, pc, ceil_div(ceil_div(n, 4), 64));  // 4 values per invocation
 }
 
 bool Ops::matvec_q8(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef xq, BufferRef y, uint32_t ne0,

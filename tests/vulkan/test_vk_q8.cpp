@@ -66,7 +66,7 @@ void expect_q8_of(const std::vector<float>& f, const std::vector<uint8_t>& bytes
 TEST(VkQ8, QuantizeWritesValuesAndBlocks) {
     LD_REQUIRE_VULKAN(env);
     for (Q8From mode : {Q8From::copy, Q8From::swiglu, Q8From::rmsnorm})
-        for (uint32_t n : {32u, 224u, 4096u + 256u, 100u}) {  // 100: f32 only (not whole blocks)
+        for (uint32_t n : {32u, 224u, 4096u + 256u, 14336u, 100u, 98u}) {  // 100, 98: f32 only (not whole blocks)
             const std::string what = "mode " + std::to_string(int(mode)) + " n " + std::to_string(n);
             std::vector<float> a = random_floats(n, n + 1, 2.0f);
             const std::vector<float> b = random_floats(n, n + 2);
