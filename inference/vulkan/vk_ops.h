@@ -104,10 +104,11 @@ public:
     // Decode matvec kernel in use: "wide" (common/matvec_wide.glsl; needs subgroup arithmetic)
     // or "generic" (one workgroup per row; LLAMADESK_VK_MATVEC=generic forces it).
     const char* matvec_kind() const { return wide_ ? "wide" : "generic"; }
-    // Batch matmul kernel for quantized weights: "coopmat" (common/matmul_coopmat.glsl, where
-    // Device::coopmat(); LLAMADESK_VK_COOPMAT=0 turns it off) or "tiled" (common/matmul.glsl).
-    // "coopmat-wide" / "coopmat-emulated": common/matmul_coopmat_wide.glsl (LLAMADESK_VK_COOPMAT=wide
-    // / =emulate) for ne0 % 128 == 0, the others as before.
+    // Batch matmul kernel for quantized weights: "coopmat-wide" (common/matmul_coopmat_wide.glsl
+    // for ne0 % 128 == 0, where Device::coopmat() and its shared memory fits; other shapes take
+    // the next), "coopmat" (common/matmul_coopmat.glsl; LLAMADESK_VK_COOPMAT=classic uses it alone)
+    // or "tiled" (common/matmul.glsl; LLAMADESK_VK_COOPMAT=0). "coopmat-emulated": the wide
+    // kernel without tensor cores (LLAMADESK_VK_COOPMAT=emulate).
     const char* matmul_kind() const {
         return !matmul_coopmat_wide_.empty() ? coopmat_wide_kind_ : matmul_coopmat_.empty() ? "tiled" : "coopmat";
     }

@@ -23,18 +23,27 @@ struct Q6KSlot {
     uvec2 lo, hi, qh;
     ivec4 sc;
 };
-Q6KSlot q6k_slot(uint blk, uint n, uint l0) {
+// The slot's four words as loaded (sc: the half's 8 scale bytes), and the scales taken out of
+// them: separate so a reader can issue the loads long before it needs the values.
+struct Q6KWords {
+    uvec2 lo, hi, qh, sc;
+};
+Q6KWords q6k_words(uint blk, uint n, uint l0) {
     const uint b = blk * 26u;
+    return Q6KWords(w2[b + (64u * n + l0) / 8u], w2[b + (64u * n + 32u + l0) / 8u],
+                    w2[b + (128u + 32u * n + l0) / 8u], w2[b + 24u + n]);
+}
+Q6KSlot q6k_slot_of(Q6KWords w, uint l0) {
     Q6KSlot s;
-    s.lo = w2[b + (64u * n + l0) / 8u];
-    s.hi = w2[b + (64u * n + 32u + l0) / 8u];
-    s.qh = w2[b + (128u + 32u * n + l0) / 8u];
-    const uvec2 sc = w2[b + 24u + n];
+    s.lo = w.lo;
+    s.hi = w.hi;
+    s.qh = w.qh;
     const uint t = 8u * (l0 >> 4);  // bytes of sc.x for quarters 0 and 1, of sc.y for 2 and 3
-    s.sc = ivec4(bitfieldExtract(int(sc.x >> t), 0, 8), bitfieldExtract(int(sc.x >> (t + 16u)), 0, 8),
-                 bitfieldExtract(int(sc.y >> t), 0, 8), bitfieldExtract(int(sc.y >> (t + 16u)), 0, 8));
+    s.sc = ivec4(bitfieldExtract(int(w.sc.x >> t), 0, 8), bitfieldExtract(int(w.sc.x >> (t + 16u)), 0, 8),
+                 bitfieldExtract(int(w.sc.y >> t), 0, 8), bitfieldExtract(int(w.sc.y >> (t + 16u)), 0, 8));
     return s;
 }
+Q6KSlot q6k_slot(uint blk, uint n, uint l0) { return q6k_slot_of(q6k_words(blk, n, l0), l0); }
 // The 6-bit quants (0..63) of quarter qq for the 4 elements of word i, one per byte.
 uint q6k_quarter(Q6KSlot s, uint i, uint qq) {
     const uint l = (qq & 1u) == 0u ? s.lo[i] : s.hi[i];

@@ -4,6 +4,10 @@
 // read as 16-byte slots by all 128 threads (common/wslot.glsl; the old kernel had half its threads
 // dequantize whole 32-element blocks with 2-byte loads), x read as vec4. 64 x 64 output tiles,
 // 4 subgroups of 32 in a 2 x 2 grid, each a 32 x (BN / 2) quarter as 2 x (BN / 32) f32 matrices.
+// The next slice's weight words and x are loaded into registers before this slice's products
+// (one barrier apart from their shared-memory stores), so the loads' latency hides behind the
+// tensor cores; the tiles are written as 4 packed halves (a quarter of the store instructions of
+// scalar halves: on the H100 the first version reached 85 TFLOPS, stores and loads exposed).
 // Shared memory: padded 64 x 128 and BN x 128 f16 tiles + one subgroup's result (38 KiB at BN = 64).
 // Needs ne0 % 128 == 0.
 // EMULATE_COOPMAT replaces the matrix operations with plain loops over the same shared tiles (lane
@@ -31,9 +35,18 @@ layout(push_constant) uniform PC { MatMulPC p; };
 layout(std430, binding = 1) readonly buffer XBuf { vec4 x4[]; };
 layout(std430, binding = 2) writeonly buffer YBuf { float y[]; };
 
-shared float16_t ws[BM * BKP];  // [m][k]: A, row-major
-shared float16_t xs[BN * BKP];  // [n][k]: B (k x n), column-major
-shared float cs[32 * QN];       // one subgroup's 32 x QN result, row-major
+#define BKP4 (BKP / 4)
+shared uvec2 ws[BM * BKP4];  // [m][k]: A, row-major, 4 halves an element (packed: the element types
+                             // coopMatLoadNV takes are scalars, uvec2 and uvec4)
+shared uvec2 xs[BN * BKP4];  // [n][k]: B (k x n), column-major
+shared float cs[32 * QN];     // one subgroup's 32 x QN result, row-major
+
+uvec2 pack4(vec4 v) { return uvec2(packHalf2x16(v.xy), packHalf2x16(v.zw)); }
+#ifdef EMULATE_COOPMAT
+float half_at(uvec2 w, uint k) { return unpackHalf2x16(k < 2u ? w.x : w.y)[k & 1u]; }
+#endif
+
+#define XV (BN / 4)  // x vec4s per thread per slice: BN columns x 32 vec4s over 128 threads
 
 void main() {
     wslot_init();
@@ -50,25 +63,44 @@ void main() {
     for (uint i = 0u; i < 2u; ++i)
         for (uint j = 0u; j < NJ; ++j) acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
 #endif
+    // W: 64 rows x 4 slots, two per thread (idx = tid + 128 i: row idx / 4, slot idx % 4); rows
+    // past the end repeat the last (not stored). x: column c = idx / 32, vec4 idx % 32 of the
+    // slice; columns past the end are zero.
+    WRaw wr[2];
+    vec4 xr[XV];
+    for (uint i = 0u; i < 2u; ++i) {
+        const uint idx = tid + 128u * i;
+        wr[i] = slot_load(min(row0 + idx / 4u, p.n_rows - 1u), 0u, idx % 4u);
+    }
+    for (uint i = 0u; i < XV; ++i) {
+        const uint idx = tid + 128u * i, col = col0 + idx / 32u;
+        xr[i] = col < p.n_cols ? x4[col * p.ne0 / 4u + idx % 32u] : vec4(0.0);
+    }
     for (uint k0 = 0u; k0 < p.ne0; k0 += BK) {
-        // W: 64 rows x 4 slots, two per thread; rows past the end repeat the last (not stored)
+        barrier();  // the last slice's products have read the tiles
         for (uint i = 0u; i < 2u; ++i) {
             const uint idx = tid + 128u * i, r = idx / 4u, ls = idx % 4u;
             float v[32];
-            slot_values(min(row0 + r, p.n_rows - 1u), k0, ls, v);
-            for (uint e = 0u; e < 32u; ++e) ws[r * BKP + slot_pos(ls, e)] = float16_t(v[e]);
+            slot_values(wr[i], k0, ls, v);
+            for (uint e = 0u; e < 32u; e += 4u)
+                ws[r * BKP4 + slot_pos(ls, e) / 4u] = pack4(vec4(v[e], v[e + 1u], v[e + 2u], v[e + 3u]));
         }
-        // x: BN columns x 32 vec4, BN / 4 per thread; columns past the end are zero
-        for (uint i = 0u; i < BN / 4u; ++i) {
-            const uint idx = tid + 128u * i, c = idx / 32u, kv = idx % 32u, col = col0 + c;
-            const vec4 xv = col < p.n_cols ? x4[(col * p.ne0 + k0) / 4u + kv] : vec4(0.0);
-            const uint o = c * BKP + 4u * kv;
-            xs[o] = float16_t(xv.x);
-            xs[o + 1u] = float16_t(xv.y);
-            xs[o + 2u] = float16_t(xv.z);
-            xs[o + 3u] = float16_t(xv.w);
+        for (uint i = 0u; i < XV; ++i) {
+            const uint idx = tid + 128u * i;
+            xs[(idx / 32u) * BKP4 + idx % 32u] = pack4(xr[i]);
         }
         barrier();
+        const uint k1 = k0 + BK;
+        if (k1 < p.ne0) {  // uniform: the next slice's loads fly during this one's products
+            for (uint i = 0u; i < 2u; ++i) {
+                const uint idx = tid + 128u * i;
+                wr[i] = slot_load(min(row0 + idx / 4u, p.n_rows - 1u), k1, idx % 4u);
+            }
+            for (uint i = 0u; i < XV; ++i) {
+                const uint idx = tid + 128u * i, col = col0 + idx / 32u;
+                xr[i] = col < p.n_cols ? x4[(col * p.ne0 + k1) / 4u + idx % 32u] : vec4(0.0);
+            }
+        }
         for (uint kk = 0u; kk < BK; kk += 16u) {
 #ifdef EMULATE_COOPMAT
             for (uint i = 0u; i < 2u; ++i)
@@ -77,18 +109,20 @@ void main() {
                         const uint e = lane + 32u * t, a = (sm * 32u + i * 16u + e / 16u) * BKP + kk;
                         const uint b = (sn * QN + j * 16u + e % 16u) * BKP + kk;
                         float s = 0.0;
-                        for (uint k = 0u; k < 16u; ++k) s += float(ws[a + k]) * float(xs[b + k]);
+                        for (uint k = 0u; k < 16u; ++k)
+                            s += half_at(ws[(a + k) / 4u], (a + k) % 4u) * half_at(xs[(b + k) / 4u], (b + k) % 4u);
                         acc[i][j][t] += s;
                     }
 #else
             fcoopmatNV<16, gl_ScopeSubgroup, 16, 16> a[2], b[NJ];
-            for (uint i = 0u; i < 2u; ++i) coopMatLoadNV(a[i], ws, (sm * 32u + i * 16u) * BKP + kk, BKP, false);
-            for (uint j = 0u; j < NJ; ++j) coopMatLoadNV(b[j], xs, (sn * QN + j * 16u) * BKP + kk, BKP, true);
+            for (uint i = 0u; i < 2u; ++i)
+                coopMatLoadNV(a[i], ws, ((sm * 32u + i * 16u) * BKP + kk) / 4u, BKP4, false);
+            for (uint j = 0u; j < NJ; ++j)
+                coopMatLoadNV(b[j], xs, ((sn * QN + j * 16u) * BKP + kk) / 4u, BKP4, true);
             for (uint i = 0u; i < 2u; ++i)
                 for (uint j = 0u; j < NJ; ++j) acc[i][j] = coopMatMulAddNV(a[i], b[j], acc[i][j]);
 #endif
         }
-        barrier();
     }
     // One subgroup's quarter at a time through cs (keeps shared memory under 48 KiB).
     for (uint s = 0u; s < 4u; ++s) {

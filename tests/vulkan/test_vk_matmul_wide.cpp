@@ -1,7 +1,7 @@
 // The 128-wide-K tensor-core matmul (shaders/common/matmul_coopmat_wide.glsl) against the
 // product in double of the exact weights: emulated (LLAMADESK_VK_COOPMAT=emulate, every device,
-// lavapipe in CI) and, where the device has cooperative matrices, the real one
-// (LLAMADESK_VK_COOPMAT=wide).
+// lavapipe in CI) and, where the device has cooperative matrices, the real one (the default
+// there; LLAMADESK_VK_COOPMAT=wide names it).
 #include <cmath>
 
 #include "vk_test_util.h"

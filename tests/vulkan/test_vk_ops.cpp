@@ -137,7 +137,10 @@ TEST_P(VkTyped, CoopmatMatmulMatchesWithinF16) {
         GTEST_SKIP() << env->dev.info().name << " has no f16 16x16x16 cooperative matrices";
     }
     if (traits(type).block_size == 1) GTEST_SKIP() << "float weights keep the f32 tiled kernel";
-    EXPECT_STREQ(env->ops.matmul_kind(), "coopmat");
+    // The 32-wide kernel; the default 128-wide one has its own test (test_vk_matmul_wide).
+    const std::unique_ptr<vk::Ops> classic_ops = ops_with_env(env->dev, {{"LLAMADESK_VK_COOPMAT", "classic"}});
+    const vk::Ops& classic = *classic_ops;
+    EXPECT_STREQ(classic.matmul_kind(), "coopmat");
     const std::unique_ptr<vk::Ops> tiled_ops = ops_with_env(env->dev, {{"LLAMADESK_VK_COOPMAT", "0"}});
     const vk::Ops& tiled = *tiled_ops;
     EXPECT_STREQ(tiled.matmul_kind(), "tiled");
@@ -151,7 +154,7 @@ TEST_P(VkTyped, CoopmatMatmulMatchesWithinF16) {
                 vk::Buffer wb = env->upload(w.device), xb = env->upload(x), yb = env->device(want.size() * 4);
                 const std::string what = std::string(type_name(type)) + " rows " + std::to_string(rows) + " ne0 " +
                                          std::to_string(ne0) + " cols " + std::to_string(cols);
-                env->ops.matmul(env->cmds.begin(), type, wb, xb, yb, ne0, rows, cols);
+                classic.matmul(env->cmds.begin(), type, wb, xb, yb, ne0, rows, cols);
                 env->cmds.submit_and_wait();
                 expect_close(env->download<float>(yb, want.size()), want, 2e-3 * std::sqrt(double(ne0)), 2e-3,
                              "coopmat " + what);
