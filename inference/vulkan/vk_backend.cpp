@@ -44,7 +44,13 @@ private:
     void upload_weight(vk::Uploader& up, const Buffer& dst, const Weight& w) const;
     const Buffer& buf(const Weight& w) const { return weights_[weight_index_.at(w.data)]; }
     // `role`: the weight's GGUF name without "blk.N." ("attn_q", "output"), for the profile.
-    void matmul(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, int cols, const char* role);
+    // `half`: x16_ holds `in` in halves (to_half()), for the kernels that read them.
+    void matmul(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, int cols, const char* role,
+                bool half = false);
+    // Prompt batches: converts n values of `in` to halves in x16_ (then a barrier) where one of
+    // `ws` would read them (Ops::takes_x16) and LLAMADESK_VK_X16 is not 0; returns whether it did.
+    bool to_half(vk::Commands& c, VkCommandBuffer cmd, const Buffer& in, uint32_t n, int cols,
+                 std::initializer_list<const Weight*> ws);
     // GPU timestamp after the op just recorded (profiling only): "<decode|prompt> <op>[ <type> <role>]".
     void mark(VkCommandBuffer cmd, const char* op, const Weight* w = nullptr, const char* role = nullptr);
     void forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits);
@@ -81,6 +87,8 @@ private:
     Buffer x_, xn_, q_, k_, v_, att_, o_, g_, u_;
     Buffer att_scratch_;        // flash-decoding partials (Ops::attention_scratch_bytes)
     Buffer xq_;                 // decode: the int8 copy of the matvecs' input (Ops::q8_bytes)
+    Buffer x16_;                // prompt: the matmuls' input in halves (B x max(dim, q_dim, ffn_dim))
+    bool x16_on_;               // LLAMADESK_VK_X16=0: the wide matmul converts x itself, per tile
     bool fused_decode_;         // decode_layers(); LLAMADESK_VK_DECODE=classic: forward_batch's loop
     bool fuse_rope_;            // decode: RoPE + cache store in the q/k/v epilogues; LLAMADESK_VK_FUSE_ROPE=0: rope_store
     bool split_attention_;      // LLAMADESK_VK_ATTN_SPLIT=0 turns flash-decoding off
@@ -116,6 +124,8 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
     fuse_rope_ = !(rope && std::strcmp(rope, "0") == 0);
     const char* dec = std::getenv("LLAMADESK_VK_DECODE");
     fused_decode_ = !(dec && std::strcmp(dec, "classic") == 0);
+    const char* x16 = std::getenv("LLAMADESK_VK_X16");
+    x16_on_ = !(x16 && std::strcmp(x16, "0") == 0);
     const char* fuse = std::getenv("LLAMADESK_VK_FUSE_SWIGLU");
     fuse_swiglu_ = fuse && std::strcmp(fuse, "1") == 0;
     const char* prof = std::getenv("LLAMADESK_VK_PROFILE");
@@ -149,6 +159,8 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
     att_scratch_ = Buffer(dev_, vk::Ops::attention_scratch_bytes(uint32_t(p_.n_heads), uint32_t(p_.head_dim)),
                           Buffer::Kind::device);
     xq_ = Buffer(dev_, vk::Ops::q8_bytes(uint32_t(std::max({p_.dim, p_.q_dim(), p_.ffn_dim}))), Buffer::Kind::device);
+    if (x16_on_ && B > 1)
+        x16_ = Buffer(dev_, B * size_t(std::max({p_.dim, p_.q_dim(), p_.ffn_dim})) * 2, Buffer::Kind::device);
     ids_ = Buffer(dev_, B * sizeof(int32_t), Buffer::Kind::host);
     cs_ = Buffer(dev_, B * size_t(p_.rope_dim) * f, Buffer::Kind::host);
     logits_ = Buffer(dev_, size_t(p_.n_vocab) * f, Buffer::Kind::host);
@@ -260,9 +272,24 @@ void VulkanBackend::forward(const int32_t* tokens, int n, int pos, float* logits
 }
 
 void VulkanBackend::matmul(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, int cols,
-                           const char* role) {
-    ops_.matmul(cmd, w.type, buf(w), in, out, uint32_t(w.ne0), uint32_t(w.ne1), uint32_t(cols));
+                           const char* role, bool half) {
+    const vk::BufferRef x16(x16_);
+    ops_.matmul(cmd, w.type, buf(w), in, out, uint32_t(w.ne0), uint32_t(w.ne1), uint32_t(cols), false,
+                half ? &x16 : nullptr);
     mark(cmd, cols > 1 ? "matmul" : "matvec", &w, role);
+}
+
+bool VulkanBackend::to_half(vk::Commands& c, VkCommandBuffer cmd, const Buffer& in, uint32_t n, int cols,
+                            std::initializer_list<const Weight*> ws) {
+    if (!x16_on_ || cols < 2) return false;
+    if (std::none_of(ws.begin(), ws.end(), [&](const Weight* w) {
+            return ops_.takes_x16(w->type, uint32_t(w->ne0), uint32_t(cols));
+        }))
+        return false;
+    ops_.to_f16(cmd, in, x16_, n);
+    mark(cmd, "to_f16");
+    c.barrier();
+    return true;
 }
 
 void VulkanBackend::mark(VkCommandBuffer cmd, const char* op, const Weight* w, const char* role) {
@@ -348,9 +375,10 @@ void VulkanBackend::record_batch(vk::Commands& c, int B, int pos, bool logits, i
         // store are one pass: 9 barriers per layer (8 in decode with LLAMADESK_VK_FUSE_SWIGLU=1).
         for (int l = 0; l < p_.n_layers; ++l) {
             const LayerWeights& L = m_.layers[size_t(l)];
-            matmul(cmd, L.wq, xn_, q_, B, "attn_q");
-            matmul(cmd, L.wk, xn_, k_, B, "attn_k");
-            matmul(cmd, L.wv, xn_, v_, B, "attn_v");
+            const bool hq = to_half(c, cmd, xn_, b * dim, B, {&L.wq, &L.wk, &L.wv});
+            matmul(cmd, L.wq, xn_, q_, B, "attn_q", hq);
+            matmul(cmd, L.wk, xn_, k_, B, "attn_k", hq);
+            matmul(cmd, L.wv, xn_, v_, B, "attn_v", hq);
             bar();
             ops_.rope_store(cmd, q_, k_, v_, cs_, k_cache_[size_t(l)], v_cache_[size_t(l)], b, nh, nkv, hd,
                             uint32_t(p_.rope_dim), uint32_t(pos));
@@ -366,13 +394,15 @@ void VulkanBackend::record_batch(vk::Commands& c, int B, int pos, bool logits, i
                 mark(cmd, "attention");
             }
             bar();
-            matmul(cmd, L.wo, att_, o_, B, "attn_output");
+            const bool ho = to_half(c, cmd, att_, b * uint32_t(p_.q_dim()), B, {&L.wo});
+            matmul(cmd, L.wo, att_, o_, B, "attn_output", ho);
             bar();
             ops_.add_rmsnorm(cmd, x_, o_, buf(L.ffn_norm), xn_, b, dim, p_.norm_eps);
             mark(cmd, "add_rmsnorm");
             bar();
-            matmul(cmd, L.w_gate, xn_, g_, B, "ffn_gate");
-            matmul(cmd, L.w_up, xn_, u_, B, "ffn_up");
+            const bool hg = to_half(c, cmd, xn_, b * dim, B, {&L.w_gate, &L.w_up});
+            matmul(cmd, L.w_gate, xn_, g_, B, "ffn_gate", hg);
+            matmul(cmd, L.w_up, xn_, u_, B, "ffn_up", hg);
             bar();
             const Weight& wd = L.w_down;
             if (B == 1 && fuse_swiglu_ && ops_.matvec_swiglu(cmd, wd.type, buf(wd), g_, u_, o_, uint32_t(wd.ne0), uint32_t(wd.ne1))) {
@@ -381,7 +411,8 @@ void VulkanBackend::record_batch(vk::Commands& c, int B, int pos, bool logits, i
                 ops_.swiglu(cmd, g_, u_, b * ffn);
                 mark(cmd, "swiglu");
                 bar();
-                matmul(cmd, L.w_down, g_, o_, B, "ffn_down");
+                const bool hdown = to_half(c, cmd, g_, b * ffn, B, {&L.w_down});
+                matmul(cmd, L.w_down, g_, o_, B, "ffn_down", hdown);
             }
             bar();
             if (l + 1 < p_.n_layers) {

@@ -38,6 +38,12 @@ uint32_t env_uint(const char* name, int fallback, int lo, int hi) {
 }
 uint32_t wide_rows() { return env_uint("LLAMADESK_VK_MATVEC_ROWS", 2, 1, 8); }
 uint32_t wide_threads() { return env_uint("LLAMADESK_VK_MATVEC_WG", 64, 32, 1024) / 32 * 32; }
+// Slots per loop step of the int8 matvec (UNROLL in common/matvec_q8.glsl): 1 or 2.
+uint32_t q8_unroll() { return env_uint("LLAMADESK_VK_MATVEC_UNROLL", 1, 1, 2); }
+// The 128-wide-K matmul's register prefetch of the next K slice (PREFETCH in
+// common/matmul_coopmat_wide.glsl): off unless LLAMADESK_VK_WIDE_PREFETCH=1 (H100, 8B prompts:
+// no faster on Q4_K_M, 5% slower on Q4_0).
+uint32_t wide_prefetch() { return env_uint("LLAMADESK_VK_WIDE_PREFETCH", 0, 0, 1); }
 
 bool env_is(const char* name, const char* value) {
     const char* v = std::getenv(name);
@@ -78,24 +84,29 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     // device), =0 neither.
     const uint32_t shared = dev.limits().maxComputeSharedMemorySize;
     const bool wide_fits = shared >= coopmat_wide_shared_bytes(64);
+    // Each wide program comes twice: on f32 x, and on x converted to halves (to_f16(); X16).
+    auto add_wide = [&](GgmlType t, const std::string& name) {
+        matmul_coopmat_wide_[t] = program<MatMulPC>(dev, name, 3, {wide_prefetch(), 0});
+        matmul_coopmat_wide16_[t] = program<MatMulPC>(dev, name, 3, {wide_prefetch(), 1});
+    };
     if (env_is("LLAMADESK_VK_COOPMAT", "emulate") && dev.fp16() && shared >= coopmat_wide_shared_bytes(32)) {
-        for (GgmlType t : kSlotTypes)
-            matmul_coopmat_wide_[t] = program<MatMulPC>(dev, "matmul_coopmat_emu_" + lower(type_name(t)), 3);
+        for (GgmlType t : kSlotTypes) add_wide(t, "matmul_coopmat_emu_" + lower(type_name(t)));
         coopmat_wide_kind_ = "coopmat-emulated";
         coopmat_wide_bn_ = 32;
     } else if (dev.coopmat() && !env_is("LLAMADESK_VK_COOPMAT", "0")) {
         for (GgmlType t : kSlotTypes) {
             matmul_coopmat_[t] = program<MatMulPC>(dev, "matmul_coopmat_" + lower(type_name(t)), 3);
             if (!env_is("LLAMADESK_VK_COOPMAT", "classic") && wide_fits)
-                matmul_coopmat_wide_[t] = program<MatMulPC>(dev, "matmul_coopmat_wide_" + lower(type_name(t)), 3);
+                add_wide(t, "matmul_coopmat_wide_" + lower(type_name(t)));
         }
     }
     // The int8 matvec shares the wide matvec's launch shape (and its need for subgroupAdd).
     if (wide_ && dev.int_dot())
         for (GgmlType t : kSlotTypes) {
-            matvec_q8_[t] = program<MatVecPC>(dev, "matvec_q8_" + lower(type_name(t)), 3, {wide_rows_, wide_threads()});
+            matvec_q8_[t] = program<MatVecPC>(dev, "matvec_q8_" + lower(type_name(t)), 3,
+                                              {wide_rows_, wide_threads(), q8_unroll()});
             matvec_q8_rope_[t] = program<MatVecRopePC>(dev, "matvec_q8_rope_" + lower(type_name(t)), 5,
-                                                       {wide_rows_, wide_threads()});
+                                                       {wide_rows_, wide_threads(), q8_unroll()});
         }
     for (GgmlType t : kTypes) {
         const std::string suffix = lower(type_name(t));
@@ -120,6 +131,7 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     swiglu_ = program<EltwisePC>(dev, "swiglu", 2);
     add_ = program<EltwisePC>(dev, "add", 2);
     quantize_q8_ = program<QuantizeQ8PC>(dev, "quantize_q8", 4);
+    to_f16_ = program<EltwisePC>(dev, "to_f16", 2);
 }
 
 Ops::~Ops() = default;
@@ -310,10 +322,25 @@ bool Ops::matvec_rope(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef
     return true;
 }
 
+bool Ops::takes_x16(GgmlType type, uint32_t ne0, uint32_t n_cols) const {
+    return n_cols > 1 && ne0 % 128 == 0 && matmul_coopmat_wide16_.count(type) != 0;
+}
+
+void Ops::to_f16(VkCommandBuffer cmd, BufferRef x, BufferRef y, uint32_t n) const {
+    if (n % 4 != 0) fail("to_f16: n must be a multiple of 4");
+    const Grid gr = grid_1d(n / 4, 256);
+    dispatch(dev_, cmd, *to_f16_, {x, y}, EltwisePC{n}, gr.x, gr.y);
+}
+
 void Ops::matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef y,
-                 uint32_t ne0, uint32_t n_rows, uint32_t n_cols, bool accumulate) const {
+                 uint32_t ne0, uint32_t n_rows, uint32_t n_cols, bool accumulate, const BufferRef* x16) const {
     if (accumulate && n_cols != 1) fail("matmul: accumulating into y is for one column only");
-    if (n_cols > 1 && ne0 % 128 == 0 && matmul_coopmat_wide_.count(type)) {  // tensor cores, K slices of 128
+    if (x16 && takes_x16(type, ne0, n_cols)) {  // tensor cores, K slices of 128, x already in halves
+        dispatch(dev_, cmd, *matmul_coopmat_wide16_.at(type), {w, *x16, y}, MatMulPC{ne0, n_rows, n_cols},
+                 ceil_div(n_rows, 64), ceil_div(n_cols, coopmat_wide_bn_));
+        return;
+    }
+    if (n_cols > 1 && ne0 % 128 == 0 && matmul_coopmat_wide_.count(type)) {  // the same on f32 x
         dispatch(dev_, cmd, *matmul_coopmat_wide_.at(type), {w, x, y}, MatMulPC{ne0, n_rows, n_cols},
                  ceil_div(n_rows, 64), ceil_div(n_cols, coopmat_wide_bn_));
         return;

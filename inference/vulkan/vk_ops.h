@@ -66,9 +66,14 @@ public:
     void add(VkCommandBuffer cmd, BufferRef a, BufferRef b, uint32_t n) const;     // a += b
     // y (n_cols, n_rows) = x (n_cols, ne0) . W^T with W (n_rows, ne0) of `type` in the device
     // layout of vk_repack.h: matvec for one column (decode), tiled matmul for more.
-    // `accumulate` (one column only): y += the product.
+    // `accumulate` (one column only): y += the product. `x16`: x converted by to_f16(), which the
+    // 128-wide-K tensor-core kernel reads instead of x where it applies (takes_x16()).
     void matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef y,
-                uint32_t ne0, uint32_t n_rows, uint32_t n_cols, bool accumulate = false) const;
+                uint32_t ne0, uint32_t n_rows, uint32_t n_cols, bool accumulate = false,
+                const BufferRef* x16 = nullptr) const;
+    bool takes_x16(GgmlType type, uint32_t ne0, uint32_t n_cols) const;
+    // y (n halves, n % 4 == 0) = x (n floats).
+    void to_f16(VkCommandBuffer cmd, BufferRef x, BufferRef y, uint32_t n) const;
 
     // Decode activations in int8 (QuantizeQ8PC in shaders/common/push_constants.h): xq (q8_bytes(n))
     // and f (n floats) from a (mode 0), silu(a) * b (1) or rmsnorm(a) * b (2, weights b); xq is
@@ -124,14 +129,14 @@ private:
     const Program* rope_program(GgmlType type, uint32_t ne0, uint32_t n_rows, uint32_t head_dim, bool* int8) const;
 
     std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matvec_swiglu_, matvec_q8_, matmul_, matmul_coopmat_,
-        get_rows_, matvec_q8_rope_, matvec_wide_rope_, matmul_coopmat_wide_;
+        get_rows_, matvec_q8_rope_, matvec_wide_rope_, matmul_coopmat_wide_, matmul_coopmat_wide16_;
     const char* coopmat_wide_kind_ = "coopmat-wide";
     uint32_t coopmat_wide_bn_ = 64;  // columns per tile (BN) of the wide kernel in use
     bool wide_ = false;
     uint32_t wide_rows_ = 2;  // rows per workgroup of the wide matvec
     std::unique_ptr<Program> rmsnorm_, add_rmsnorm_, rope_store_, rope_, kv_store_, attention_, attention_split_, attention_split4_,
         attention_combine_,
-        swiglu_, add_, quantize_q8_;
+        swiglu_, add_, quantize_q8_, to_f16_;
 };
 
 }  // namespace ld::vk

@@ -4,10 +4,10 @@
 // read as 16-byte slots by all 128 threads (common/wslot.glsl; the old kernel had half its threads
 // dequantize whole 32-element blocks with 2-byte loads), x read as vec4. 64 x 64 output tiles,
 // 4 subgroups of 32 in a 2 x 2 grid, each a 32 x (BN / 2) quarter as 2 x (BN / 32) f32 matrices.
-// The next slice's weight words and x are loaded into registers before this slice's products
-// (one barrier apart from their shared-memory stores), so the loads' latency hides behind the
-// tensor cores; the tiles are written as 4 packed halves (a quarter of the store instructions of
-// scalar halves: on the H100 the first version reached 85 TFLOPS, stores and loads exposed).
+// Each slice's weight words and x are loaded into registers before the barrier that waits for
+// the last slice's products, or with PREFETCH (specialization constant 0) before this slice's
+// products, one barrier ahead (on the H100: no faster, 5% slower on Q4_0; more registers). The
+// tiles are written as 4 packed halves, a quarter of the store instructions of scalar halves.
 // Shared memory: padded 64 x 128 and BN x 128 f16 tiles + one subgroup's result (38 KiB at BN = 64).
 // Needs ne0 % 128 == 0.
 // EMULATE_COOPMAT replaces the matrix operations with plain loops over the same shared tiles (lane
@@ -33,6 +33,7 @@ layout(local_size_x = 128) in;
 layout(push_constant) uniform PC { MatMulPC p; };
 #include "common/wslot.glsl"
 layout(std430, binding = 1) readonly buffer XBuf { vec4 x4[]; };
+layout(std430, binding = 1) readonly buffer XBuf16 { uvec4 x8[]; };  // with X16: 8 halves
 layout(std430, binding = 2) writeonly buffer YBuf { float y[]; };
 
 #define BKP4 (BKP / 4)
@@ -46,7 +47,36 @@ uvec2 pack4(vec4 v) { return uvec2(packHalf2x16(v.xy), packHalf2x16(v.zw)); }
 float half_at(uvec2 w, uint k) { return unpackHalf2x16(k < 2u ? w.x : w.y)[k & 1u]; }
 #endif
 
-#define XV (BN / 4)  // x vec4s per thread per slice: BN columns x 32 vec4s over 128 threads
+layout(constant_id = 0) const uint PREFETCH = 0;
+// X16 (specialization constant 1): x arrives as halves (to_f16.comp), read as 8 per load and
+// stored to the tile as they are; else as floats, converted here by every 64-row tile.
+layout(constant_id = 1) const uint X16 = 0;
+#define XV (BN / 4)   // f32 x: vec4 loads per thread per slice (BN columns x 32 vec4s / 128 threads)
+#define XH (BN / 8)   // f16 x: uvec4 loads (BN columns x 16 / 128 threads)
+
+// The slice at k0 into registers. W: 64 rows x 4 slots, two per thread (idx = tid + 128 i: row
+// idx / 4, slot idx % 4); rows past the end repeat the last (not stored). x: column idx / 32, vec4
+// idx % 32 (f16: column idx / 16, uvec4 idx % 16); columns past the end are zero.
+WRaw wr[2];
+vec4 xr[XV];
+uvec4 xh[XH];
+void load_slice(uint tid, uint row0, uint col0, uint k0) {
+    for (uint i = 0u; i < 2u; ++i) {
+        const uint idx = tid + 128u * i;
+        wr[i] = slot_load(min(row0 + idx / 4u, p.n_rows - 1u), k0, idx % 4u);
+    }
+    if (X16 != 0u) {
+        for (uint i = 0u; i < XH; ++i) {
+            const uint idx = tid + 128u * i, col = col0 + idx / 16u;
+            xh[i] = col < p.n_cols ? x8[(col * p.ne0 + k0) / 8u + idx % 16u] : uvec4(0u);
+        }
+    } else {
+        for (uint i = 0u; i < XV; ++i) {
+            const uint idx = tid + 128u * i, col = col0 + idx / 32u;
+            xr[i] = col < p.n_cols ? x4[(col * p.ne0 + k0) / 4u + idx % 32u] : vec4(0.0);
+        }
+    }
+}
 
 void main() {
     wslot_init();
@@ -63,20 +93,9 @@ void main() {
     for (uint i = 0u; i < 2u; ++i)
         for (uint j = 0u; j < NJ; ++j) acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
 #endif
-    // W: 64 rows x 4 slots, two per thread (idx = tid + 128 i: row idx / 4, slot idx % 4); rows
-    // past the end repeat the last (not stored). x: column c = idx / 32, vec4 idx % 32 of the
-    // slice; columns past the end are zero.
-    WRaw wr[2];
-    vec4 xr[XV];
-    for (uint i = 0u; i < 2u; ++i) {
-        const uint idx = tid + 128u * i;
-        wr[i] = slot_load(min(row0 + idx / 4u, p.n_rows - 1u), 0u, idx % 4u);
-    }
-    for (uint i = 0u; i < XV; ++i) {
-        const uint idx = tid + 128u * i, col = col0 + idx / 32u;
-        xr[i] = col < p.n_cols ? x4[col * p.ne0 / 4u + idx % 32u] : vec4(0.0);
-    }
+    if (PREFETCH != 0u) load_slice(tid, row0, col0, 0u);  // without PREFETCH each slice's loads are below
     for (uint k0 = 0u; k0 < p.ne0; k0 += BK) {
+        if (PREFETCH == 0u) load_slice(tid, row0, col0, k0);
         barrier();  // the last slice's products have read the tiles
         for (uint i = 0u; i < 2u; ++i) {
             const uint idx = tid + 128u * i, r = idx / 4u, ls = idx % 4u;
@@ -85,22 +104,21 @@ void main() {
             for (uint e = 0u; e < 32u; e += 4u)
                 ws[r * BKP4 + slot_pos(ls, e) / 4u] = pack4(vec4(v[e], v[e + 1u], v[e + 2u], v[e + 3u]));
         }
-        for (uint i = 0u; i < XV; ++i) {
-            const uint idx = tid + 128u * i;
-            xs[(idx / 32u) * BKP4 + idx % 32u] = pack4(xr[i]);
+        if (X16 != 0u) {
+            for (uint i = 0u; i < XH; ++i) {
+                const uint idx = tid + 128u * i, o = (idx / 16u) * BKP4 + 2u * (idx % 16u);
+                xs[o] = xh[i].xy;
+                xs[o + 1u] = xh[i].zw;
+            }
+        } else {
+            for (uint i = 0u; i < XV; ++i) {
+                const uint idx = tid + 128u * i;
+                xs[(idx / 32u) * BKP4 + idx % 32u] = pack4(xr[i]);
+            }
         }
         barrier();
         const uint k1 = k0 + BK;
-        if (k1 < p.ne0) {  // uniform: the next slice's loads fly during this one's products
-            for (uint i = 0u; i < 2u; ++i) {
-                const uint idx = tid + 128u * i;
-                wr[i] = slot_load(min(row0 + idx / 4u, p.n_rows - 1u), k1, idx % 4u);
-            }
-            for (uint i = 0u; i < XV; ++i) {
-                const uint idx = tid + 128u * i, col = col0 + idx / 32u;
-                xr[i] = col < p.n_cols ? x4[(col * p.ne0 + k1) / 4u + idx % 32u] : vec4(0.0);
-            }
-        }
+        if (PREFETCH != 0u && k1 < p.ne0) load_slice(tid, row0, col0, k1);  // in flight during the products
         for (uint kk = 0u; kk < BK; kk += 16u) {
 #ifdef EMULATE_COOPMAT
             for (uint i = 0u; i < 2u; ++i)

@@ -12,6 +12,8 @@
 
 layout(constant_id = 0) const uint NUM_ROWS = 2;
 layout(local_size_x_id = 1, local_size_x = 64) in;
+// Slots a thread takes per loop step (1 or 2): with 2 it has both slots' loads in flight at once.
+layout(constant_id = 2) const uint UNROLL = 1;
 #define WG gl_WorkGroupSize.x
 layout(std430, binding = 1) readonly buffer XQ4 { ivec4 xq4[]; };  // 16 quants
 layout(std430, binding = 1) readonly buffer XQ2 { ivec2 xq2[]; };  // 8 quants
@@ -143,9 +145,21 @@ void main() {
         g0[r] = min(row0 + r, p.n_rows - 1u) * slots;
         acc[r] = 0.0;
     }
-    for (uint s = tid; s < slots; s += WG) {
-        const XS x = load_xs(s);
-        for (uint r = 0u; r < NUM_ROWS; ++r) acc[r] += slot_dot(g0[r] + s, x);
+    if (UNROLL == 2u) {
+        for (uint s = tid; s < slots; s += 2u * WG) {
+            const uint s1 = min(s + WG, slots - 1u);  // past the end: a repeat, not added
+            const XS x0 = load_xs(s), x1 = load_xs(s1);
+            const bool second = s + WG < slots;
+            for (uint r = 0u; r < NUM_ROWS; ++r) {
+                const float a = slot_dot(g0[r] + s, x0), b = slot_dot(g0[r] + s1, x1);
+                acc[r] += second ? a + b : a;
+            }
+        }
+    } else {
+        for (uint s = tid; s < slots; s += WG) {
+            const XS x = load_xs(s);
+            for (uint r = 0u; r < NUM_ROWS; ++r) acc[r] += slot_dot(g0[r] + s, x);
+        }
     }
     for (uint r = 0u; r < NUM_ROWS; ++r) {
         const float v = subgroupAdd(acc[r]);

@@ -14,7 +14,8 @@ namespace {
 // tensor cores, which take x in f16 (an f16 rounding, 2^-11 relative, per product, summed).
 struct Tol { double abs, rel; };
 Tol product_tolerance(const vk::Ops& ops, GgmlType type, int ne0, int cols) {
-    const bool f16_x = cols > 1 && traits(type).block_size > 1 && std::string(ops.matmul_kind()) == "coopmat";
+    // every tensor-core kind: "coopmat", "coopmat-wide", "coopmat-emulated"
+    const bool f16_x = cols > 1 && traits(type).block_size > 1 && std::string(ops.matmul_kind()).rfind("coopmat", 0) == 0;
     return f16_x ? Tol{2e-3 * std::sqrt(double(ne0)), 2e-3} : Tol{1e-4, 1e-4};
 }
 
