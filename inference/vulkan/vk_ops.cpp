@@ -38,12 +38,10 @@ uint32_t env_uint(const char* name, int fallback, int lo, int hi) {
 }
 uint32_t wide_rows() { return env_uint("LLAMADESK_VK_MATVEC_ROWS", 2, 1, 8); }
 uint32_t wide_threads() { return env_uint("LLAMADESK_VK_MATVEC_WG", 64, 32, 1024) / 32 * 32; }
-// Slots per loop step of the int8 matvec (UNROLL in common/matvec_q8.glsl): 1 or 2.
+// Slots per loop step of the int8 matvec (UNROLL in common/matvec_q8.glsl): 1 unless
+// LLAMADESK_VK_MATVEC_UNROLL=2 (the H100: 8B Q4_K_M decode 295 against 288 tok/s, 1B Q4_0 890
+// against 953; with 128 threads 252).
 uint32_t q8_unroll() { return env_uint("LLAMADESK_VK_MATVEC_UNROLL", 1, 1, 2); }
-// The 128-wide-K matmul's register prefetch of the next K slice (PREFETCH in
-// common/matmul_coopmat_wide.glsl): off unless LLAMADESK_VK_WIDE_PREFETCH=1 (H100, 8B prompts:
-// no faster on Q4_K_M, 5% slower on Q4_0).
-uint32_t wide_prefetch() { return env_uint("LLAMADESK_VK_WIDE_PREFETCH", 0, 0, 1); }
 
 bool env_is(const char* name, const char* value) {
     const char* v = std::getenv(name);
@@ -86,8 +84,8 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     const bool wide_fits = shared >= coopmat_wide_shared_bytes(64);
     // Each wide program comes twice: on f32 x, and on x converted to halves (to_f16(); X16).
     auto add_wide = [&](GgmlType t, const std::string& name) {
-        matmul_coopmat_wide_[t] = program<MatMulPC>(dev, name, 3, {wide_prefetch(), 0});
-        matmul_coopmat_wide16_[t] = program<MatMulPC>(dev, name, 3, {wide_prefetch(), 1});
+        matmul_coopmat_wide_[t] = program<MatMulPC>(dev, name, 3, {0});
+        matmul_coopmat_wide16_[t] = program<MatMulPC>(dev, name, 3, {1});
     };
     if (env_is("LLAMADESK_VK_COOPMAT", "emulate") && dev.fp16() && shared >= coopmat_wide_shared_bytes(32)) {
         for (GgmlType t : kSlotTypes) add_wide(t, "matmul_coopmat_emu_" + lower(type_name(t)));

@@ -5,9 +5,9 @@
 // dequantize whole 32-element blocks with 2-byte loads), x read as vec4. 64 x 64 output tiles,
 // 4 subgroups of 32 in a 2 x 2 grid, each a 32 x (BN / 2) quarter as 2 x (BN / 32) f32 matrices.
 // Each slice's weight words and x are loaded into registers before the barrier that waits for
-// the last slice's products, or with PREFETCH (specialization constant 0) before this slice's
-// products, one barrier ahead (on the H100: no faster, 5% slower on Q4_0; more registers). The
-// tiles are written as 4 packed halves, a quarter of the store instructions of scalar halves.
+// the last slice's products, then stored to the tiles as 4 packed halves per store. (Loading the
+// next slice during this one's products, one barrier ahead, was no faster on the H100: 5,355
+// against 5,387 tok/s on 8B Q4_K_M prompts, 5% slower on Q4_0; nor were the packed stores alone.)
 // Shared memory: padded 64 x 128 and BN x 128 f16 tiles + one subgroup's result (38 KiB at BN = 64).
 // Needs ne0 % 128 == 0.
 // EMULATE_COOPMAT replaces the matrix operations with plain loops over the same shared tiles (lane
@@ -47,10 +47,10 @@ uvec2 pack4(vec4 v) { return uvec2(packHalf2x16(v.xy), packHalf2x16(v.zw)); }
 float half_at(uvec2 w, uint k) { return unpackHalf2x16(k < 2u ? w.x : w.y)[k & 1u]; }
 #endif
 
-layout(constant_id = 0) const uint PREFETCH = 0;
-// X16 (specialization constant 1): x arrives as halves (to_f16.comp), read as 8 per load and
-// stored to the tile as they are; else as floats, converted here by every 64-row tile.
-layout(constant_id = 1) const uint X16 = 0;
+// X16 (specialization constant 0): x arrives as halves (to_f16.comp), read as 8 per load and
+// stored to the tile as they are; else as floats, converted here by every 64-row tile (the H100:
+// 5,531 against 5,379 tok/s on 8B Q4_K_M prompts, 5,539 against 5,587 on Q4_0).
+layout(constant_id = 0) const uint X16 = 0;
 #define XV (BN / 4)   // f32 x: vec4 loads per thread per slice (BN columns x 32 vec4s / 128 threads)
 #define XH (BN / 8)   // f16 x: uvec4 loads (BN columns x 16 / 128 threads)
 
@@ -93,9 +93,8 @@ void main() {
     for (uint i = 0u; i < 2u; ++i)
         for (uint j = 0u; j < NJ; ++j) acc[i][j] = fcoopmatNV<32, gl_ScopeSubgroup, 16, 16>(0.0);
 #endif
-    if (PREFETCH != 0u) load_slice(tid, row0, col0, 0u);  // without PREFETCH each slice's loads are below
     for (uint k0 = 0u; k0 < p.ne0; k0 += BK) {
-        if (PREFETCH == 0u) load_slice(tid, row0, col0, k0);
+        load_slice(tid, row0, col0, k0);
         barrier();  // the last slice's products have read the tiles
         for (uint i = 0u; i < 2u; ++i) {
             const uint idx = tid + 128u * i, r = idx / 4u, ls = idx % 4u;
@@ -117,8 +116,6 @@ void main() {
             }
         }
         barrier();
-        const uint k1 = k0 + BK;
-        if (PREFETCH != 0u && k1 < p.ne0) load_slice(tid, row0, col0, k1);  // in flight during the products
         for (uint kk = 0u; kk < BK; kk += 16u) {
 #ifdef EMULATE_COOPMAT
             for (uint i = 0u; i < 2u; ++i)
