@@ -5,12 +5,23 @@
 # the other models, and GPU timestamps. About 4 minutes on an H100. Prepare here with
 #   VULKAN_ONLY=1 BASE=<commit> bash benchmarks/device_prepare.sh     (about 60 of the 64 MiB a call carries)
 # and carry .devbin, .devshared and .gl.
-#   bash benchmarks/device_run_vulkan.sh [quick]
+#   bash benchmarks/device_run_vulkan.sh [quick|offload]
+# `offload` (about 2 minutes): only the weights-in-system-memory test and 8B Q4_K_M with 16 and 0
+# of its 32 layers' weights in GPU memory.
 set -u
 . benchmarks/device_lib.sh
 vulkan_setup
 gpu_summary
 timeout 60 "$BIN/llamadesk-cli" devices 2>&1 | tee "$LOG/devices.txt" | grep vulkan | tee -a "$SUMMARY"
+if [ "${1:-}" = offload ]; then
+  run_tests "$BIN"/test_vk_offload
+  M=llama-3.1-8b:q4_k_m
+  bench vulkan all $M -p 512 -n 32
+  bench vulkan gpu-layers-16 $M -p 512 -n 16 --gpu-layers 16
+  bench vulkan gpu-layers-0 $M -p 512 -n 8 --gpu-layers 0
+  finish
+  exit 0
+fi
 run_tests "$BIN"/test_vk_*  # test_vk_matmul_wide and test_vk_ops run the real tensor-core kernels
 TAG=unroll2 LLAMADESK_VK_MATVEC_UNROLL=2 run_tests "$BIN"/test_vk_q8
 

@@ -8,7 +8,7 @@ namespace ld::cli {
 
 std::vector<OptionSpec> engine_option_specs() {
     return {{"-m|--model", true},  {"--backend", true}, {"--device", true}, {"-t|--threads", true},
-            {"-c|--ctx", true},    {"-b|--batch", true}, {"--kv-type", true}};
+            {"-c|--ctx", true},    {"-b|--batch", true}, {"--kv-type", true}, {"--gpu-layers", true}};
 }
 
 BackendOptions backend_options(const Args& args) {
@@ -20,6 +20,7 @@ BackendOptions backend_options(const Args& args) {
     o.n_threads = int(args.get_int("--threads", 0, 0, 1024));
     o.n_ctx = int(args.get_int("--ctx", 8192, 1, 1 << 24));
     o.n_batch = int(args.get_int("--batch", 0, 0, 4096));  // 0: the backend's choice
+    o.gpu_layers = int(args.get_int("--gpu-layers", -1, -1, 100000));  // -1: as many as fit
     const std::string kv = args.get("--kv-type", "f16");
     if (kv == "f16") o.kv_type = GgmlType::F16;
     else if (kv == "f32") o.kv_type = GgmlType::F32;

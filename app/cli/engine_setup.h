@@ -18,7 +18,7 @@ struct Engine {
     std::string model_label;                // file name or synthetic name
 };
 
-// -m/--model, --backend, --device, --threads, --ctx, --batch, --kv-type
+// -m/--model, --backend, --device, --threads, --ctx, --batch, --kv-type, --gpu-layers
 std::vector<OptionSpec> engine_option_specs();
 BackendOptions backend_options(const Args& args);
 // Loads -m MODEL, its tokenizer and the backend. Throws ld::Error / UsageError.

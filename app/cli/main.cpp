@@ -16,11 +16,13 @@ commands:
   generate -m MODEL (-p PROMPT | --tokens ID,...) [-n N] [--temp T] [--top-k K] [--top-p P]
            [--min-p P] [--repeat-penalty R] [--seed S] [--backend cpu|vulkan|cuda|auto]
            [--device N|NAME] [--threads N] [--ctx N] [--chat] [--system TEXT] [--template NAME]
-           [--stop TEXT]... [--dump-logits FILE] [--db PATH [--conversation ID]]
+           [--stop TEXT]... [--dump-logits FILE] [--db PATH [--conversation ID]] [--gpu-layers N]
   tokenize -m MODEL -t TEXT [--special]
   info     -m MODEL
   bench    (-m MODEL | --synthetic NAME) [-p 512] [-n 128] [-d DEPTH] [--backend B]
-           [--threads N] [-b BATCH] [-r REPS] [--json]   (BATCH: CPU 256, GPU 512)
+           [--threads N] [-b BATCH] [-r REPS] [--json] [--gpu-layers N]   (BATCH: CPU 256, GPU 512)
+           --gpu-layers N (Vulkan): only N layers' weights in GPU memory, the rest in system
+           memory (default: as many as fit; a model too big for the GPU loads that way)
   quantize IN.gguf OUT.gguf TYPE      (Q8_0, Q4_0, Q6_K, Q4_K_M, Q5_K_M, ...)
   synth    NAME OUT.gguf [--seed S] [--vocab-from MODEL.gguf]   (e.g. llama-3.2-1b:q4_0,
            llama-3.1-8b:q4_k_m; --vocab-from copies a real tokenizer of the same size)

@@ -25,6 +25,10 @@ struct BackendOptions {
     // weights per batch). Capped at 512.
     int n_batch = 0;
     GgmlType kv_type = GgmlType::F16;  // F16 or F32
+    // Vulkan: layers whose weights stay in GPU memory; the rest (and an untied token embedding)
+    // live in system memory, read by the GPU over the bus. < 0: as many as fit (all, when the
+    // model fits). The CPU and CUDA backends ignore it.
+    int gpu_layers = -1;
     LoadProgress progress;
 };
 

@@ -15,6 +15,7 @@
 #include "inference/core/error.h"
 #include "inference/model/llama.h"
 #include "inference/vulkan/vk_device.h"
+#include "inference/vulkan/vk_offload.h"
 #include "inference/vulkan/vk_ops.h"
 #include "inference/vulkan/vk_profiler.h"
 #include "inference/vulkan/vk_repack.h"
@@ -30,7 +31,7 @@ class VulkanBackend final : public Backend {
 public:
     VulkanBackend(const Model& model, const BackendOptions& o);
     ~VulkanBackend() override;
-    std::string name() const override { return "vulkan (" + dev_.info().name + ")"; }
+    std::string name() const override { return "vulkan (" + dev_.info().name + offload_note_ + ")"; }
     int context_size() const override { return n_ctx_; }
     int vocab_size() const override { return p_.n_vocab; }
     int batch_size() const override { return n_batch_; }
@@ -40,7 +41,11 @@ public:
     VulkanProfile profile() const;
 
 private:
-    void upload_weights(const LoadProgress& progress);
+    // Uploads every weight, those of layers >= gpu_layers (and an untied embedding, where the plan
+    // says) into system memory (vk_offload.h).
+    void upload_weights(const LoadProgress& progress, int gpu_layers);
+    // Device memory the KV cache and activation buffers take (allocated after the weights).
+    size_t buffer_bytes() const;
     void upload_weight(vk::Uploader& up, const Buffer& dst, const Weight& w) const;
     const Buffer& buf(const Weight& w) const { return weights_[weight_index_.at(w.data)]; }
     // `role`: the weight's GGUF name without "blk.N." ("attn_q", "output"), for the profile.
@@ -82,6 +87,7 @@ private:
     bool speculate_;
     int n_ctx_, n_batch_;
     std::vector<Buffer> weights_;
+    std::string offload_note_;  // "; 8 of 32 layers in system memory" when some are
     std::unordered_map<const uint8_t*, size_t> weight_index_;  // tied weights share a buffer
     std::vector<Buffer> k_cache_, v_cache_;  // per layer, (n_ctx, kv_dim) f16
     Buffer x_, xn_, q_, k_, v_, att_, o_, g_, u_;
@@ -141,7 +147,7 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
     if (kv_bytes > max_range)
         fail("a ", n_ctx_, "-token KV cache layer is ", kv_bytes >> 20, " MiB, more than ",
              dev_.info().name, " binds (", max_range >> 20, " MiB); use a smaller context");
-    upload_weights(o.progress);
+    upload_weights(o.progress, o.gpu_layers);
     for (int l = 0; l < p_.n_layers; ++l) {
         k_cache_.emplace_back(dev_, kv_bytes, Buffer::Kind::device);
         v_cache_.emplace_back(dev_, kv_bytes, Buffer::Kind::device);
@@ -199,36 +205,66 @@ VulkanProfile VulkanBackend::profile() const {
     return p;
 }
 
-void VulkanBackend::upload_weights(const LoadProgress& progress) {
-    std::vector<const Weight*> all = {&m_.tok_embd, &m_.output_norm, &m_.output};
-    for (const LayerWeights& L : m_.layers)
-        for (const Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.w_gate, &L.w_up, &L.w_down})
-            all.push_back(w);
+size_t VulkanBackend::buffer_bytes() const {
+    const size_t B = size_t(n_batch_), f = sizeof(float), dim = size_t(p_.dim), qd = size_t(p_.q_dim());
+    const size_t kvd = size_t(p_.kv_dim()), ffn = size_t(p_.ffn_dim), widest = std::max({dim, qd, ffn});
+    const size_t kv = 2 * size_t(p_.n_layers) * size_t(n_ctx_) * kvd * 2;
+    const size_t acts = B * f * (3 * dim + 2 * qd + 2 * kvd + 2 * ffn) + B * widest * 2 +
+                        vk::Ops::attention_scratch_bytes(uint32_t(p_.n_heads), uint32_t(p_.head_dim)) +
+                        vk::Ops::q8_bytes(uint32_t(widest));
+    return kv + acts;
+}
+
+void VulkanBackend::upload_weights(const LoadProgress& progress, int gpu_layers) {
+    const Weight* fixed[] = {&m_.output_norm, &m_.output};
     size_t total = 0;
     const size_t max_range = dev_.limits().maxStorageBufferRange;
-    for (const Weight* w : all) {
+    std::unordered_map<const uint8_t*, bool> seen;  // tied weights count once
+    auto bytes_of = [&](const Weight* w) -> uint64_t {
         if (w->ne1 > 1 && !vk::Ops::supports(w->type))
             fail("the Vulkan backend cannot run ", type_name(w->type), " weights yet (F32, F16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)");
         if (w->ne1 == 1 && w->type != GgmlType::F32) fail("the Vulkan backend needs F32 norm weights");
         if (w->nbytes > max_range)
             fail("a ", w->nbytes >> 20, " MiB weight exceeds what ", dev_.info().name, " binds (",
                  max_range >> 20, " MiB)");
-        if (!weight_index_.count(w->data)) total += w->nbytes;
+        if (!seen.emplace(w->data, true).second) return 0;
+        total += w->nbytes;
+        return w->nbytes;
+    };
+    uint64_t fixed_bytes = 0;
+    for (const Weight* w : fixed) fixed_bytes += bytes_of(w);
+    const bool tied = m_.tok_embd.data == m_.output.data;
+    const uint64_t embd_bytes = bytes_of(&m_.tok_embd);  // 0 when tied (already counted)
+    std::vector<uint64_t> layer_bytes;
+    for (const LayerWeights& L : m_.layers) {
+        uint64_t b = 0;
+        for (const Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.w_gate, &L.w_up, &L.w_down})
+            b += bytes_of(w);
+        layer_bytes.push_back(b);
     }
-    const size_t kv_total = 2 * size_t(p_.n_layers) * size_t(n_ctx_) * size_t(p_.kv_dim()) * 2;
-    if (dev_.info().device_local_bytes && total + kv_total > dev_.info().device_local_bytes)
-        fail("the model (", total >> 20, " MiB) and its KV cache (", kv_total >> 20, " MiB) do not fit ",
-             dev_.info().name, " (", dev_.info().device_local_bytes >> 20, " MiB)");
+    const vk::OffloadPlan plan =
+        vk::plan_offload(layer_bytes, tied ? 0 : embd_bytes, fixed_bytes, buffer_bytes(), dev_.device_local_available(),
+                         gpu_layers, dev_.info().name);
+    if (plan.gpu_layers < p_.n_layers)
+        offload_note_ = "; " + std::to_string(p_.n_layers - plan.gpu_layers) + " of " + std::to_string(p_.n_layers) +
+                        " layers in system memory";
     vk::Uploader up(dev_, std::min<size_t>(size_t(64) << 20, std::max<size_t>(total, 1)));
     size_t done = 0;
-    for (const Weight* w : all) {
-        if (weight_index_.count(w->data)) continue;
+    auto upload = [&](const Weight* w, bool sysmem) {
+        if (weight_index_.count(w->data)) return;
         weight_index_[w->data] = weights_.size();
-        weights_.emplace_back(dev_, w->nbytes, Buffer::Kind::device);
+        weights_.emplace_back(dev_, w->nbytes, sysmem ? Buffer::Kind::host : Buffer::Kind::device);
         upload_weight(up, weights_.back(), *w);
         done += w->nbytes;
         if (progress && !progress(float(double(done) / double(std::max<size_t>(total, 1)))))
             fail("loading was cancelled");
+    };
+    upload(&m_.tok_embd, plan.embd_in_sysmem);
+    for (const Weight* w : fixed) upload(w, false);
+    for (int l = 0; l < p_.n_layers; ++l) {
+        const LayerWeights& L = m_.layers[size_t(l)];
+        for (const Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.w_gate, &L.w_up, &L.w_down})
+            upload(w, l >= plan.gpu_layers);
     }
 }
 
@@ -546,6 +582,7 @@ VulkanMemoryUsage vulkan_device_memory(const Backend& backend) {
     VulkanMemoryUsage u;
     u.bytes = dev.memory_counter().bytes.load();
     u.allocations = dev.memory_counter().allocations.load();
+    u.host_bytes = dev.memory_counter().host_bytes.load();
     u.driver_heap_usage = dev.driver_heap_usage();
     return u;
 }
@@ -556,6 +593,7 @@ std::function<VulkanMemoryUsage()> vulkan_memory_probe(const Backend& backend) {
         VulkanMemoryUsage u;
         u.bytes = c->bytes.load();
         u.allocations = c->allocations.load();
+        u.host_bytes = c->host_bytes.load();
         return u;
     };
 }

@@ -27,6 +27,8 @@ std::vector<VulkanDeviceLine> describe_vulkan_devices(std::string* why);
 struct VulkanMemoryUsage {
     uint64_t bytes = 0;        // currently allocated with vkAllocateMemory
     uint64_t allocations = 0;  // live vkAllocateMemory allocations
+    uint64_t host_bytes = 0;   // of `bytes`, those in host-visible system memory (weights kept
+                               // there by BackendOptions::gpu_layers or for lack of room, I/O buffers)
     std::optional<uint64_t> driver_heap_usage;
 };
 // Throws ld::Error when `backend` is not a Vulkan backend.

@@ -342,6 +342,24 @@ std::optional<uint64_t> Device::driver_heap_usage() const {
     return used;
 }
 
+uint64_t Device::device_local_available() const {
+    uint32_t heap = UINT32_MAX;
+    for (uint32_t i = 0; i < memory_.memoryHeapCount; ++i)
+        if ((memory_.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
+            (heap == UINT32_MAX || memory_.memoryHeaps[i].size > memory_.memoryHeaps[heap].size))
+            heap = i;
+    if (heap == UINT32_MAX) return 0;
+    if (info_.memory_budget) {
+        VkPhysicalDeviceMemoryBudgetPropertiesEXT budget{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
+        VkPhysicalDeviceMemoryProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2, &budget};
+        vkGetPhysicalDeviceMemoryProperties2(physical_, &props);
+        const uint64_t b = budget.heapBudget[heap], u = budget.heapUsage[heap];
+        if (b > 0) return b > u ? b - u : 0;
+    }
+    const uint64_t size = memory_.memoryHeaps[heap].size, used = counter_->bytes.load();
+    return size > used ? size - used : 0;
+}
+
 uint32_t Device::memory_type(uint32_t bits, VkMemoryPropertyFlags want) const {
     for (uint32_t i = 0; i < memory_.memoryTypeCount; ++i)
         if ((bits & (1u << i)) && (memory_.memoryTypes[i].propertyFlags & want) == want) return i;

@@ -57,6 +57,7 @@ int choose_device(const std::vector<DeviceInfo>& devices, const std::string& sel
 struct MemoryCounter {
     std::atomic<uint64_t> bytes{0};
     std::atomic<uint64_t> allocations{0};
+    std::atomic<uint64_t> host_bytes{0};  // the part of `bytes` in host-visible (system) memory
 };
 
 class Device {
@@ -86,6 +87,10 @@ public:
     // Sum of VK_EXT_memory_budget heapUsage over all heaps (the driver's view of this process);
     // nullopt when the device lacks the extension.
     std::optional<uint64_t> driver_heap_usage() const;
+    // What this process may still allocate in the largest device-local heap: VK_EXT_memory_budget's
+    // heapBudget minus heapUsage where the device has it (other programs' use counted), else the
+    // heap's size minus what this device allocated.
+    uint64_t device_local_available() const;
 
 private:
     VkInstance instance_ = VK_NULL_HANDLE;

@@ -47,6 +47,8 @@ Buffer::Buffer(const Device& dev, size_t bytes, Kind kind) : device_(dev.device(
     allocated_ = req.size;
     counter_->bytes += allocated_;
     counter_->allocations += 1;
+    host_ = kind == Kind::host;
+    if (host_) counter_->host_bytes += allocated_;
     // A throwing constructor runs no destructor: free here or the memory (and its count) leaks.
     VkResult b = vkBindBufferMemory(device_, buffer_, memory_, 0);
     if (b == VK_SUCCESS && kind == Kind::host) b = vkMapMemory(device_, memory_, 0, VK_WHOLE_SIZE, 0, &mapped_);
@@ -66,6 +68,7 @@ Buffer& Buffer::operator=(Buffer&& o) noexcept {
         allocated_ = std::exchange(o.allocated_, 0);
         size_ = std::exchange(o.size_, 0);
         mapped_ = std::exchange(o.mapped_, nullptr);
+        host_ = std::exchange(o.host_, false);
     }
     return *this;
 }
@@ -78,12 +81,14 @@ void Buffer::release() {
         vkFreeMemory(device_, memory_, nullptr);  // unmaps too
         counter_->bytes -= allocated_;
         counter_->allocations -= 1;
+        if (host_) counter_->host_bytes -= allocated_;
     }
     counter_ = nullptr;
     allocated_ = 0;
     buffer_ = VK_NULL_HANDLE;
     memory_ = VK_NULL_HANDLE;
     mapped_ = nullptr;
+    host_ = false;
 }
 
 Commands::Commands(const Device& dev) : dev_(dev) {

@@ -38,6 +38,7 @@ private:
     uint64_t allocated_ = 0;            // bytes counted for memory_ (the driver's rounded size)
     size_t size_ = 0;
     void* mapped_ = nullptr;
+    bool host_ = false;  // Kind::host (counted in MemoryCounter::host_bytes too)
 };
 
 // One primary command buffer recorded, submitted once and waited on with a fence.

@@ -178,7 +178,9 @@ TEST(VkBackend, RecordingAheadGivesTheSameLogits) {
         ahead->forward(&st.token, 1, st.pos, st.logits ? a.data() : nullptr, false);
         fresh->forward(&st.token, 1, st.pos, st.logits ? b.data() : nullptr, false);
         EXPECT_EQ(a, b) << "position " << st.pos;
-        if (st.logits) EXPECT_NE(a, std::vector<float>(nv, 0.0f)) << "position " << st.pos;
+        if (st.logits) {
+            EXPECT_NE(a, std::vector<float>(nv, 0.0f)) << "position " << st.pos;
+        }
     }
 }
 
@@ -206,7 +208,9 @@ TEST(VkBackend, ErrorsAreClear) {
     o.kind = "auto";
     o.kv_type = GgmlType::F16;
     std::unique_ptr<Backend> b = create_backend(*m, o);
-    if (!vulkan_gpu_available()) EXPECT_EQ(b->name().rfind("cpu", 0), 0u) << b->name();
+    if (!vulkan_gpu_available()) {
+        EXPECT_EQ(b->name().rfind("cpu", 0), 0u) << b->name();
+    }
     // Context overflow is an error, not a crash.
     std::unique_ptr<Backend> v = backend_on("vulkan", *m, 16);
     std::vector<int32_t> ids(17, 1);
