@@ -17,7 +17,7 @@ namespace ld::cuda {
 // Bumped whenever anything declared here or a struct the plugin reads (Model, BackendOptions)
 // changes shape; the engine refuses a plugin built against different headers.
 inline uint64_t abi_tag() {
-    return 6u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
+    return 7u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
            (uint64_t(sizeof(LlamaParams)) << 40) ^ (uint64_t(sizeof(Weight)) << 52);
 }
 
