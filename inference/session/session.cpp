@@ -57,7 +57,7 @@ Session::Session(const Model& model, Backend& backend, const Tokenizer& tokenize
     logits_.resize(size_t(backend_.vocab_size()));
 }
 
-int Session::evaluate_suffix(const std::vector<int32_t>& prompt) {
+int Session::evaluate_suffix(const std::vector<int32_t>& prompt, const std::atomic<bool>* cancel, bool* cancelled) {
     if (prompt.empty()) fail("the prompt is empty");
     if (int(prompt.size()) > backend_.context_size())
         fail("the prompt is ", prompt.size(), " tokens, longer than the ", backend_.context_size(),
@@ -68,13 +68,19 @@ int Session::evaluate_suffix(const std::vector<int32_t>& prompt) {
     if (common == prompt.size()) --common;
     cached_.resize(common);
     const int n = int(prompt.size() - common);
-    try {
-        backend_.forward(prompt.data() + common, n, int(common), logits_.data(), false);
-    } catch (...) {
-        cached_.clear();  // the cache may hold a partial batch
-        throw;
+    // In the backend's own batches (so the arithmetic is that of one call), with the cache's
+    // bookkeeping after each: a failure or a cancel keeps what ran.
+    const int step = std::max(1, backend_.batch_size());
+    for (int done = 0; done < n; done += step) {
+        if (cancel && cancel->load()) {
+            if (cancelled) *cancelled = true;
+            return done;
+        }
+        const int b = std::min(step, n - done);
+        backend_.forward(prompt.data() + common + done, b, int(common) + done,
+                         done + b == n ? logits_.data() : nullptr, false);  // a failed batch stays out
+        cached_.insert(cached_.end(), prompt.begin() + long(common) + done, prompt.begin() + long(common) + done + b);
     }
-    cached_ = prompt;
     return n;
 }
 
@@ -88,8 +94,13 @@ GenerateResult Session::generate(const std::vector<int32_t>& prompt, const Gener
     GenerateResult res;
     const auto t_start = std::chrono::steady_clock::now();
     res.prompt_tokens = int(prompt.size());
-    res.evaluated_tokens = evaluate_suffix(prompt);
+    bool cancelled = false;
+    res.evaluated_tokens = evaluate_suffix(prompt, opt.cancel, &cancelled);
     res.prompt_ms = ms_since(t_start);
+    if (cancelled) {
+        res.stop = StopReason::Cancelled;
+        return res;
+    }
 
     Sampler sampler(opt.sampling);
     StreamDecoder decoder(tokenizer_);

@@ -21,7 +21,9 @@ struct GenerateOptions {
     int max_tokens = 256;
     SamplerParams sampling;
     std::vector<std::string> stop_strings;
-    const std::atomic<bool>* cancel = nullptr;  // checked before every token
+    // Checked before every generated token and between the prompt's batches (a long prompt on
+    // the CPU can take minutes): a cancelled prompt keeps the batches already run in the cache.
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 enum class StopReason { EndOfGeneration, MaxTokens, StopString, Cancelled, ContextFull };
@@ -58,7 +60,11 @@ public:
     void clear() { cached_.clear(); }
 
 private:
-    int evaluate_suffix(const std::vector<int32_t>& prompt);  // returns tokens run
+    // Runs what the cache lacks of `prompt` in the backend's batches; returns the tokens run.
+    // Stops between batches when `cancel` is set (*cancelled = true; the cache then holds the
+    // prompt's prefix that ran).
+    int evaluate_suffix(const std::vector<int32_t>& prompt, const std::atomic<bool>* cancel = nullptr,
+                        bool* cancelled = nullptr);
 
     const Model& model_;
     Backend& backend_;

@@ -46,6 +46,51 @@ TEST(Session, CallbackAndFlagCancel) {
     EXPECT_TRUE(r.tokens.empty());
 }
 
+// Forwards to a real backend and raises `flag` after its first forward().
+class CancelAfterFirstBatch : public Backend {
+public:
+    CancelAfterFirstBatch(Backend& inner, std::atomic<bool>& flag) : inner_(inner), flag_(flag) {}
+    std::string name() const override { return inner_.name(); }
+    int context_size() const override { return inner_.context_size(); }
+    int vocab_size() const override { return inner_.vocab_size(); }
+    int batch_size() const override { return inner_.batch_size(); }
+    void forward(const int32_t* tokens, int n, int pos, float* logits, bool all) override {
+        inner_.forward(tokens, n, pos, logits, all);
+        ++calls;
+        flag_.store(true);
+    }
+    int calls = 0;
+
+private:
+    Backend& inner_;
+    std::atomic<bool>& flag_;
+};
+
+// A long prompt stops between its batches when cancelled, and keeps what ran in the cache.
+TEST(Session, CancelStopsAPromptBetweenBatches) {
+    LD_REQUIRE_SHARED(kStories);
+    LoadedModel m = load(shared_path(kStories), 2, GgmlType::F16, 512, 4);  // 4 tokens a batch
+    std::atomic<bool> cancel{false};
+    CancelAfterFirstBatch backend(*m.backend, cancel);
+    Session s(*m.model, backend, *m.tok);
+    const auto prompt = tokenize_prompt(*m.tok, "Once upon a time, there was a little dog who liked to run.");
+    ASSERT_GT(prompt.size(), 8u);
+    GenerateOptions o = greedy_opts(8);
+    o.cancel = &cancel;
+    GenerateResult r = s.generate(prompt, o, nullptr);
+    EXPECT_EQ(r.stop, StopReason::Cancelled);
+    EXPECT_EQ(backend.calls, 1);
+    EXPECT_EQ(r.evaluated_tokens, 4);
+    EXPECT_TRUE(r.tokens.empty());
+    EXPECT_EQ(s.cached_tokens(), std::vector<int32_t>(prompt.begin(), prompt.begin() + 4));
+    // Again, not cancelled: only the rest of the prompt runs, and the text is a fresh session's.
+    GenerateResult again = s.generate(prompt, greedy_opts(8), nullptr);
+    EXPECT_EQ(again.evaluated_tokens, int(prompt.size()) - 4);
+    LoadedModel fresh = load(shared_path(kStories));
+    Session f(*fresh.model, *fresh.backend, *fresh.tok);
+    EXPECT_EQ(again.text, f.generate(prompt, greedy_opts(8), nullptr).text);
+}
+
 TEST(Session, ReusesTheCachedPrefix) {
     LD_REQUIRE_SHARED(kStories);
     LoadedModel m = load(shared_path(kStories));
