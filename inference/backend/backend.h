@@ -42,8 +42,8 @@ public:
     // Runs n tokens at positions [pos, pos + n) (writing their keys and values to the cache;
     // positions at or after pos are overwritten, so rewinding is calling with a smaller pos).
     // logits receives vocab_size() floats for the last token, or n * vocab_size() with
-    // all_logits; null: none (the cache is filled, no output matrix runs). Throws ld::Error when pos + n exceeds the context. n may exceed n_batch; the
-    // backend splits it.
+    // all_logits; null: none (the cache is filled, no output matrix runs). Throws ld::Error when
+    // pos + n exceeds the context. n may exceed n_batch; the backend splits it.
     virtual void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) = 0;
 };
 

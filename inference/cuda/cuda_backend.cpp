@@ -129,7 +129,7 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
     count(model.output_norm);
     count(model.output);
     for (const LayerWeights& L : model.layers)
-        for (const Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.w_gate, &L.w_up, &L.w_down})
+        for (const Weight* w : L.all())
             count(*w);
     const size_t B = size_t(n_batch_);
     const size_t kv_bytes = size_t(p_.n_layers) * size_t(n_ctx_) * size_t(p_.kv_dim()) * 2;
@@ -238,7 +238,7 @@ void CudaBackend::validate(const Model& m) const {
 void CudaBackend::upload_weights(const Model& m, const LoadProgress& progress) {
     std::vector<const Weight*> all = {&m.tok_embd, &m.output_norm, &m.output};
     for (const LayerWeights& L : m.layers)
-        for (const Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.w_gate, &L.w_up, &L.w_down})
+        for (const Weight* w : L.all())
             all.push_back(w);
     size_t total = 0, raw = 0;  // arena bytes (aligned), weight bytes (for progress)
     std::map<const uint8_t*, size_t> offset;  // host data -> offset in weights_ (tied output shares)

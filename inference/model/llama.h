@@ -2,6 +2,7 @@
 // The Llama architecture (llama.* GGUF keys): hyperparameters and weight views. Weights point
 // into the memory-mapped GGUF (or into buffers owned by the model for synthetic models); a
 // backend uploads or uses them in place.
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -54,6 +55,10 @@ struct LayerWeights {
     Weight w_gate;     // (ffn_dim, dim)
     Weight w_up;       // (ffn_dim, dim)
     Weight w_down;     // (dim, ffn_dim)
+    // Every weight of the layer, norms included, in file order.
+    std::array<const Weight*, 9> all() const {
+        return {&attn_norm, &wq, &wk, &wv, &wo, &ffn_norm, &w_gate, &w_up, &w_down};
+    }
 };
 
 struct Model {

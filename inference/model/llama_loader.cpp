@@ -183,8 +183,7 @@ int64_t Model::parameter_count() const {
     int64_t n = tok_embd.ne0 * tok_embd.ne1 + output_norm.ne0;
     if (!tied_output) n += output.ne0 * output.ne1;
     for (const LayerWeights& L : layers)
-        for (const Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.w_gate,
-                                &L.w_up, &L.w_down})
+        for (const Weight* w : L.all())
             n += w->ne0 * w->ne1;
     return n;
 }

@@ -42,10 +42,9 @@ public:
 
 private:
     // Uploads every weight, those of layers >= gpu_layers (and an untied embedding, where the plan
-    // says) into system memory (vk_offload.h).
+    // says) into system memory (vk_offload.h). Runs after the KV cache and activation buffers are
+    // allocated, so the device's free memory already counts them.
     void upload_weights(const LoadProgress& progress, int gpu_layers);
-    // Device memory the KV cache and activation buffers take (allocated after the weights).
-    size_t buffer_bytes() const;
     void upload_weight(vk::Uploader& up, const Buffer& dst, const Weight& w) const;
     const Buffer& buf(const Weight& w) const { return weights_[weight_index_.at(w.data)]; }
     // `role`: the weight's GGUF name without "blk.N." ("attn_q", "output"), for the profile.
@@ -147,7 +146,6 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
     if (kv_bytes > max_range)
         fail("a ", n_ctx_, "-token KV cache layer is ", kv_bytes >> 20, " MiB, more than ",
              dev_.info().name, " binds (", max_range >> 20, " MiB); use a smaller context");
-    upload_weights(o.progress, o.gpu_layers);
     for (int l = 0; l < p_.n_layers; ++l) {
         k_cache_.emplace_back(dev_, kv_bytes, Buffer::Kind::device);
         v_cache_.emplace_back(dev_, kv_bytes, Buffer::Kind::device);
@@ -170,6 +168,7 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
     ids_ = Buffer(dev_, B * sizeof(int32_t), Buffer::Kind::host);
     cs_ = Buffer(dev_, B * size_t(p_.rope_dim) * f, Buffer::Kind::host);
     logits_ = Buffer(dev_, size_t(p_.n_vocab) * f, Buffer::Kind::host);
+    upload_weights(o.progress, o.gpu_layers);
     inv_freq_.resize(size_t(p_.rope_dim / 2));
     for (int i = 0; i < p_.rope_dim / 2; ++i) {  // as the CPU backend computes them
         double fr = 1.0 / std::pow(double(p_.rope_theta), 2.0 * i / p_.rope_dim) * p_.rope_freq_scale;
@@ -205,16 +204,6 @@ VulkanProfile VulkanBackend::profile() const {
     return p;
 }
 
-size_t VulkanBackend::buffer_bytes() const {
-    const size_t B = size_t(n_batch_), f = sizeof(float), dim = size_t(p_.dim), qd = size_t(p_.q_dim());
-    const size_t kvd = size_t(p_.kv_dim()), ffn = size_t(p_.ffn_dim), widest = std::max({dim, qd, ffn});
-    const size_t kv = 2 * size_t(p_.n_layers) * size_t(n_ctx_) * kvd * 2;
-    const size_t acts = B * f * (3 * dim + 2 * qd + 2 * kvd + 2 * ffn) + B * widest * 2 +
-                        vk::Ops::attention_scratch_bytes(uint32_t(p_.n_heads), uint32_t(p_.head_dim)) +
-                        vk::Ops::q8_bytes(uint32_t(widest));
-    return kv + acts;
-}
-
 void VulkanBackend::upload_weights(const LoadProgress& progress, int gpu_layers) {
     const Weight* fixed[] = {&m_.output_norm, &m_.output};
     size_t total = 0;
@@ -233,18 +222,16 @@ void VulkanBackend::upload_weights(const LoadProgress& progress, int gpu_layers)
     };
     uint64_t fixed_bytes = 0;
     for (const Weight* w : fixed) fixed_bytes += bytes_of(w);
-    const bool tied = m_.tok_embd.data == m_.output.data;
-    const uint64_t embd_bytes = bytes_of(&m_.tok_embd);  // 0 when tied (already counted)
+    const uint64_t embd_bytes = bytes_of(&m_.tok_embd);  // 0 when tied to the output (counted there)
     std::vector<uint64_t> layer_bytes;
     for (const LayerWeights& L : m_.layers) {
         uint64_t b = 0;
-        for (const Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.w_gate, &L.w_up, &L.w_down})
+        for (const Weight* w : L.all())
             b += bytes_of(w);
         layer_bytes.push_back(b);
     }
-    const vk::OffloadPlan plan =
-        vk::plan_offload(layer_bytes, tied ? 0 : embd_bytes, fixed_bytes, buffer_bytes(), dev_.device_local_available(),
-                         gpu_layers, dev_.info().name);
+    const vk::OffloadPlan plan = vk::plan_offload(layer_bytes, embd_bytes, fixed_bytes, dev_.device_local_available(),
+                                                  gpu_layers, dev_.info().name);
     if (plan.gpu_layers < p_.n_layers)
         offload_note_ = "; " + std::to_string(p_.n_layers - plan.gpu_layers) + " of " + std::to_string(p_.n_layers) +
                         " layers in system memory";
@@ -263,7 +250,7 @@ void VulkanBackend::upload_weights(const LoadProgress& progress, int gpu_layers)
     for (const Weight* w : fixed) upload(w, false);
     for (int l = 0; l < p_.n_layers; ++l) {
         const LayerWeights& L = m_.layers[size_t(l)];
-        for (const Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.w_gate, &L.w_up, &L.w_down})
+        for (const Weight* w : L.all())
             upload(w, l >= plan.gpu_layers);
     }
 }

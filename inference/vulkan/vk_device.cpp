@@ -332,13 +332,19 @@ Device::~Device() {
     if (instance_) vkDestroyInstance(instance_, nullptr);
 }
 
-std::optional<uint64_t> Device::driver_heap_usage() const {
+std::optional<VkPhysicalDeviceMemoryBudgetPropertiesEXT> Device::memory_budget() const {
     if (!info_.memory_budget) return std::nullopt;
     VkPhysicalDeviceMemoryBudgetPropertiesEXT budget{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
     VkPhysicalDeviceMemoryProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2, &budget};
     vkGetPhysicalDeviceMemoryProperties2(physical_, &props);
+    return budget;
+}
+
+std::optional<uint64_t> Device::driver_heap_usage() const {
+    const auto budget = memory_budget();
+    if (!budget) return std::nullopt;
     uint64_t used = 0;
-    for (uint32_t i = 0; i < props.memoryProperties.memoryHeapCount; ++i) used += budget.heapUsage[i];
+    for (uint32_t i = 0; i < memory_.memoryHeapCount; ++i) used += budget->heapUsage[i];
     return used;
 }
 
@@ -349,14 +355,12 @@ uint64_t Device::device_local_available() const {
             (heap == UINT32_MAX || memory_.memoryHeaps[i].size > memory_.memoryHeaps[heap].size))
             heap = i;
     if (heap == UINT32_MAX) return 0;
-    if (info_.memory_budget) {
-        VkPhysicalDeviceMemoryBudgetPropertiesEXT budget{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
-        VkPhysicalDeviceMemoryProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2, &budget};
-        vkGetPhysicalDeviceMemoryProperties2(physical_, &props);
-        const uint64_t b = budget.heapBudget[heap], u = budget.heapUsage[heap];
-        if (b > 0) return b > u ? b - u : 0;
+    if (const auto budget = memory_budget(); budget && budget->heapBudget[heap] > 0) {
+        const uint64_t b = budget->heapBudget[heap], u = budget->heapUsage[heap];
+        return b > u ? b - u : 0;
     }
-    const uint64_t size = memory_.memoryHeaps[heap].size, used = counter_->bytes.load();
+    const uint64_t size = memory_.memoryHeaps[heap].size;
+    const uint64_t used = counter_->bytes.load() - counter_->host_bytes.load();  // device-local only
     return size > used ? size - used : 0;
 }
 

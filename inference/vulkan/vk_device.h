@@ -93,6 +93,9 @@ public:
     uint64_t device_local_available() const;
 
 private:
+    // VK_EXT_memory_budget's current figures; nullopt when the device lacks the extension.
+    std::optional<VkPhysicalDeviceMemoryBudgetPropertiesEXT> memory_budget() const;
+
     VkInstance instance_ = VK_NULL_HANDLE;
     VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;  // LLAMADESK_VULKAN_VALIDATION=1
     VkPhysicalDevice physical_ = VK_NULL_HANDLE;

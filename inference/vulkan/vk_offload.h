@@ -14,17 +14,17 @@ namespace ld::vk {
 struct OffloadPlan {
     int gpu_layers = 0;           // layers 0 .. gpu_layers - 1 keep their weights on the GPU
     bool embd_in_sysmem = false;  // the token embedding (only when not tied to the output)
-    uint64_t gpu_bytes = 0;       // what stays on the GPU: weights there + `other`
+    uint64_t gpu_bytes = 0;       // the weights that stay on the GPU
 };
 
 // layer_bytes: each layer's weights; embd_bytes: the token embedding's, 0 when it is tied to the
 // output matrix (which decode reads whole: it stays); fixed_bytes: the weights that always stay
-// (output, norms); other_bytes: KV cache and activations (always on the GPU). available: what
-// the GPU can still take (Device::device_local_available(); 0 = unknown: everything stays).
-// requested: BackendOptions::gpu_layers (< 0: as many as fit). Throws ld::Error when even the
-// weights that must stay and `other_bytes` do not fit.
+// (output, norms). available: what the GPU can still take once the KV cache and activations are
+// allocated (Device::device_local_available(); 0 = unknown: everything stays). requested:
+// BackendOptions::gpu_layers (< 0: as many as fit). Throws ld::Error when even the weights that
+// must stay do not fit.
 OffloadPlan plan_offload(const std::vector<uint64_t>& layer_bytes, uint64_t embd_bytes, uint64_t fixed_bytes,
-                         uint64_t other_bytes, uint64_t available, int requested, const std::string& device_name);
+                         uint64_t available, int requested, const std::string& device_name);
 
 // Headroom left on the GPU for the driver, other programs' growth and allocation granularity:
 // 256 MiB plus 3% of what is available.

@@ -321,7 +321,7 @@ bool Ops::matvec_rope(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef
 }
 
 bool Ops::takes_x16(GgmlType type, uint32_t ne0, uint32_t n_cols) const {
-    return n_cols > 1 && ne0 % 128 == 0 && matmul_coopmat_wide16_.count(type) != 0;
+    return n_cols > 1 && ne0 % 128 == 0 && matmul_coopmat_wide_.count(type) != 0;
 }
 
 void Ops::to_f16(VkCommandBuffer cmd, BufferRef x, BufferRef y, uint32_t n) const {
@@ -333,14 +333,10 @@ void Ops::to_f16(VkCommandBuffer cmd, BufferRef x, BufferRef y, uint32_t n) cons
 void Ops::matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef y,
                  uint32_t ne0, uint32_t n_rows, uint32_t n_cols, bool accumulate, const BufferRef* x16) const {
     if (accumulate && n_cols != 1) fail("matmul: accumulating into y is for one column only");
-    if (x16 && takes_x16(type, ne0, n_cols)) {  // tensor cores, K slices of 128, x already in halves
-        dispatch(dev_, cmd, *matmul_coopmat_wide16_.at(type), {w, *x16, y}, MatMulPC{ne0, n_rows, n_cols},
-                 ceil_div(n_rows, 64), ceil_div(n_cols, coopmat_wide_bn_));
-        return;
-    }
-    if (n_cols > 1 && ne0 % 128 == 0 && matmul_coopmat_wide_.count(type)) {  // the same on f32 x
-        dispatch(dev_, cmd, *matmul_coopmat_wide_.at(type), {w, x, y}, MatMulPC{ne0, n_rows, n_cols},
-                 ceil_div(n_rows, 64), ceil_div(n_cols, coopmat_wide_bn_));
+    if (takes_x16(type, ne0, n_cols)) {  // tensor cores, K slices of 128, on x16 where the caller has it
+        const bool half = x16 != nullptr;
+        dispatch(dev_, cmd, *(half ? matmul_coopmat_wide16_ : matmul_coopmat_wide_).at(type), {w, half ? *x16 : x, y},
+                 MatMulPC{ne0, n_rows, n_cols}, ceil_div(n_rows, 64), ceil_div(n_cols, coopmat_wide_bn_));
         return;
     }
     if (n_cols > 1 && matmul_coopmat_.count(type)) {  // tensor cores, 64 x 64 tiles

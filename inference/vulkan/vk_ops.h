@@ -71,6 +71,7 @@ public:
     void matmul(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef x, BufferRef y,
                 uint32_t ne0, uint32_t n_rows, uint32_t n_cols, bool accumulate = false,
                 const BufferRef* x16 = nullptr) const;
+    // The 128-wide-K kernel takes this product (and then reads matmul()'s x16 when given).
     bool takes_x16(GgmlType type, uint32_t ne0, uint32_t n_cols) const;
     // y (n halves, n % 4 == 0) = x (n floats).
     void to_f16(VkCommandBuffer cmd, BufferRef x, BufferRef y, uint32_t n) const;

@@ -36,7 +36,7 @@ Expected expected_bytes(const Model& m) {
     add(m.output_norm);
     add(m.output);
     for (const LayerWeights& L : m.layers)
-        for (const Weight* w : {&L.attn_norm, &L.wq, &L.wk, &L.wv, &L.wo, &L.ffn_norm, &L.w_gate, &L.w_up, &L.w_down})
+        for (const Weight* w : L.all())
             add(*w);
     const uint64_t ctx = uint64_t(std::min(kCtx, p.ctx_train));
     e.kv = 2 * uint64_t(p.n_layers) * ctx * uint64_t(p.kv_dim()) * 2;
