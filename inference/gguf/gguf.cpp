@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <sstream>
 #include <unordered_set>
 
 namespace ld::gguf {
@@ -50,11 +51,18 @@ size_t value_size(ValueType t) {
 
 bool valid_value_type(uint32_t t) { return t <= uint32_t(ValueType::FLOAT64); }
 
+// Thrown by a header-only parse that reached the end of the bytes read so far but not the end
+// of the file: read_header reads more and parses again. Never escapes gguf.cpp.
+struct NeedMore {
+    uint64_t needed;  // bytes from the start of the file
+};
+
 // Bounds-checked little-endian cursor over the file. Every read names what it was reading so a
-// truncated file says where it ended.
+// truncated file says where it ended. `loaded` <= `size` bytes are in memory (all of them unless
+// only the header is being read).
 class Reader {
 public:
-    Reader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+    Reader(const uint8_t* data, size_t size, size_t loaded) : data_(data), size_(size), loaded_(loaded) {}
     size_t pos() const { return pos_; }
     size_t remaining() const { return size_ - pos_; }
 
@@ -62,6 +70,7 @@ public:
         if (n > remaining())
             fail("file ends inside ", what, " (needs ", n, " bytes at offset ", pos_, ", file is ",
                  size_, " bytes)");
+        if (n > loaded_ - pos_) throw NeedMore{pos_ + n};
         const uint8_t* p = data_ + pos_;
         pos_ += size_t(n);
         return p;
@@ -82,6 +91,7 @@ public:
 private:
     const uint8_t* data_;
     size_t size_;
+    size_t loaded_;
     size_t pos_ = 0;
 };
 
@@ -210,6 +220,7 @@ std::unique_ptr<File> File::open(const std::string& path) {
     f->mapping_ = map;
     f->data_ = static_cast<const uint8_t*>(map);
     f->size_ = size;
+    f->loaded_ = size;
     try {
         f->parse_all();
     } catch (const Error& e) {
@@ -225,6 +236,7 @@ std::unique_ptr<File> File::parse(const uint8_t* data, size_t size) {
     f->path_ = "<memory>";
     f->data_ = data;
     f->size_ = size;
+    f->loaded_ = size;
     try {
         f->parse_all();
     } catch (const std::bad_alloc&) {
@@ -233,12 +245,86 @@ std::unique_ptr<File> File::parse(const uint8_t* data, size_t size) {
     return f;
 }
 
+std::unique_ptr<File> File::read_header(const ReadAt& read, uint64_t file_size, size_t first_chunk,
+                                        const std::string& path) {
+    if (file_size == 0) fail("not a GGUF file (it is empty)");
+    // The header's size is only known once it is parsed: read a chunk, parse, and when the parse
+    // runs past what was read, read at least twice as much and parse again (a Llama 3 header with
+    // its 128K-token vocabulary is ~8 MB: a few rounds). The bytes already read are kept.
+    std::vector<uint8_t> buf;
+    uint64_t want = std::min<uint64_t>(file_size, std::max<size_t>(first_chunk, 1));
+    for (;;) {
+        const size_t have = buf.size();
+        buf.resize(size_t(want));
+        read(have, buf.data() + have, buf.size() - have);
+        std::unique_ptr<File> f(new File());
+        f->path_ = path;
+        f->header_only_ = true;
+        f->size_ = size_t(file_size);
+        f->loaded_ = buf.size();
+        f->data_ = buf.data();
+        f->bytes_read_ = buf.size();
+        try {
+            f->parse_all();
+        } catch (const NeedMore& more) {
+            // take() checked the file's end first, so more.needed <= file_size: each round grows.
+            if (more.needed > kMaxHeaderBytes)
+                fail("the header (metadata and tensor table) is larger than ", kMaxHeaderBytes >> 20,
+                     " MiB, more than any real model's");
+            want = std::min<uint64_t>(file_size, std::max<uint64_t>(more.needed, want * 2));
+            want = std::min<uint64_t>(want, kMaxHeaderBytes);
+            continue;
+        } catch (const std::bad_alloc&) {
+            fail("out of memory while reading GGUF metadata");
+        }
+        // The views into the buffer stay valid: moving a vector keeps its storage.
+        f->header_ = std::move(buf);
+        return f;
+    }
+}
+
+std::unique_ptr<File> File::open_header(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(path, ": cannot open: ", std::strerror(errno));
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat st {};
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) fail(path, ": not a regular file");
+    const uint64_t size = uint64_t(st.st_size);
+    const auto read_at = [&](uint64_t offset, uint8_t* dst, size_t n) {
+        while (n > 0) {
+            const ssize_t got = ::pread(fd, dst, n, off_t(offset));
+            if (got < 0 && errno == EINTR) continue;
+            if (got < 0) fail("cannot read: ", std::strerror(errno));
+            if (got == 0) fail("file ends at offset ", offset, " (it shrank while being read)");
+            dst += got;
+            offset += uint64_t(got);
+            n -= size_t(got);
+        }
+    };
+    try {
+        return read_header(read_at, size, size_t(256) << 10, path);
+    } catch (const Error& e) {
+        fail(path, ": ", e.what());
+    }
+}
+
+std::unique_ptr<File> File::parse_header(const uint8_t* data, size_t size) {
+    const auto read_at = [&](uint64_t offset, uint8_t* dst, size_t n) {
+        if (offset > size || n > size - offset) fail("read past the end of the buffer");
+        if (n > 0) std::memcpy(dst, data + offset, n);
+    };
+    return read_header(read_at, size, 64, "<memory>");
+}
+
 File::~File() {
     if (mapping_) munmap(mapping_, size_);
 }
 
 void File::parse_all() {
-    Reader r(data_, size_);
+    Reader r(data_, size_, loaded_);
     if (size_ < 4) fail("not a GGUF file (", size_, " bytes)");
     const uint32_t magic = r.read<uint32_t>("magic");
     if (magic != kMagic) fail("not a GGUF file (bad magic)");
@@ -314,9 +400,19 @@ void File::parse_all() {
     }
 
     data_offset_ = (r.pos() + alignment_ - 1) / alignment_ * alignment_;
+    // A header-only read reports missing tensor data instead of failing: the header still says
+    // what the model is (a listing shows it as an interrupted download).
+    const auto data_error = [this](const auto&... parts) {
+        if (!header_only_) fail(parts...);
+        if (data_problem_.empty()) {
+            std::ostringstream os;
+            (os << ... << parts);
+            data_problem_ = os.str();
+        }
+    };
     if (data_offset_ > size_ && !tensors_.empty())
-        fail("file ends before its tensor data (data section would start at offset ", data_offset_,
-             ", file is ", size_, " bytes)");
+        data_error("file ends before its tensor data (data section would start at offset ", data_offset_,
+                   ", file is ", size_, " bytes)");
     const uint64_t data_size = size_ > data_offset_ ? size_ - data_offset_ : 0;
 
     // Tensors must lie inside the data section and must not overlap each other.
@@ -329,9 +425,13 @@ void File::parse_all() {
     for (size_t k = 0; k < tensors_.size(); ++k) {
         TensorInfo& t = tensors_[k];
         if (t.offset > data_size || t.nbytes > data_size - t.offset)
-            fail("tensor ", t.name, " (", t.nbytes, " bytes at data offset ", t.offset,
-                 ") lies outside the file (data section is ", data_size, " bytes)");
-        t.data = data_ + data_offset_ + t.offset;
+            data_error("tensor ", t.name, " (", t.nbytes, " bytes at data offset ", t.offset,
+                       ") lies outside the file (data section is ", data_size, " bytes)");
+        if (!header_only_) t.data = data_ + data_offset_ + t.offset;
+        // offset + nbytes may wrap only in a header-only read of a hostile file: the overlap
+        // check below must not see a wrapped end.
+        if (t.offset > std::numeric_limits<uint64_t>::max() - t.nbytes)
+            fail("tensor ", t.name, " (", t.nbytes, " bytes at data offset ", t.offset, ") is past any file's end");
         spans.push_back({t.offset, t.offset + t.nbytes, k});
     }
     std::sort(spans.begin(), spans.end(),

@@ -2,7 +2,12 @@
 // GGUF v2/v3 reader. The file is memory-mapped; every count, length, offset, type and size is
 // validated before use, and any problem throws ld::Error naming it (a hostile file never
 // crashes the reader). Tensor data is only pointed at, never copied.
+//
+// File::open_header reads only the header (metadata and tensor table) with plain reads, for
+// listing models: it never maps or reads tensor data, so a file whose data is truncated still
+// describes itself (data_problem() says what is missing).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,7 +59,7 @@ struct TensorInfo {
     uint64_t offset = 0;              // relative to the data section
     uint64_t nbytes = 0;
     int64_t nelements = 0;
-    const uint8_t* data = nullptr;    // inside the mapping
+    const uint8_t* data = nullptr;    // inside the mapping; nullptr for a header-only File
 
     int64_t dim(size_t i) const { return i < ne.size() ? ne[i] : 1; }
 };
@@ -65,6 +70,14 @@ public:
     static std::unique_ptr<File> open(const std::string& path);
     // Parses a buffer the caller keeps alive (fuzzing, tests). Throws ld::Error.
     static std::unique_ptr<File> parse(const uint8_t* data, size_t size);
+    // Reads the header only (metadata and tensor table), in growing chunks, never more than the
+    // header needs and at most kMaxHeaderBytes. Every tensor's data is nullptr; a tensor lying
+    // past the end of the file is not an error here but reported by data_problem(). Throws
+    // ld::Error (with the path) when the header itself is malformed or unreadable.
+    static std::unique_ptr<File> open_header(const std::string& path);
+    // The same over a buffer (fuzzing, tests): starts with a tiny chunk so the growing path runs.
+    static std::unique_ptr<File> parse_header(const uint8_t* data, size_t size);
+    static constexpr uint64_t kMaxHeaderBytes = 256ull << 20;
     ~File();
     File(const File&) = delete;
     File& operator=(const File&) = delete;
@@ -75,6 +88,13 @@ public:
     size_t size() const { return size_; }
     const uint8_t* bytes() const { return data_; }
     const std::string& path() const { return path_; }
+    // Header-only files (open_header): no tensor data, size() is the file's size, bytes() holds
+    // only the first bytes_read() bytes.
+    bool has_tensor_data() const { return !header_only_; }
+    uint64_t bytes_read() const { return bytes_read_; }
+    // Empty when every tensor's data lies inside the file (always empty for open/parse, which
+    // throw instead); otherwise why it does not, e.g. a truncated download.
+    const std::string& data_problem() const { return data_problem_; }
 
     const std::vector<KeyValue>& metadata() const { return kv_; }
     const Value* find(std::string_view key) const;
@@ -95,11 +115,20 @@ public:
 private:
     File() = default;
     void parse_all();
+    // Reads up to `n` bytes at `offset` into `dst`, or throws ld::Error.
+    using ReadAt = std::function<void(uint64_t offset, uint8_t* dst, size_t n)>;
+    static std::unique_ptr<File> read_header(const ReadAt& read, uint64_t file_size, size_t first_chunk,
+                                             const std::string& path);
 
     std::string path_;
     const uint8_t* data_ = nullptr;
     size_t size_ = 0;
     void* mapping_ = nullptr;         // munmap on destruction when non-null
+    bool header_only_ = false;
+    size_t loaded_ = 0;               // bytes of data_ that exist (== size_ unless header-only)
+    uint64_t bytes_read_ = 0;
+    std::vector<uint8_t> header_;     // a header-only file's bytes
+    std::string data_problem_;
     uint32_t version_ = 0;
     uint64_t alignment_ = 32;
     uint64_t data_offset_ = 0;

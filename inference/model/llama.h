@@ -84,7 +84,9 @@ struct Model {
 // Loads a llama-architecture GGUF: validates every tensor's presence, type and shape against
 // the hyperparameters. Throws ld::Error naming the problem.
 std::unique_ptr<Model> load_model(const std::string& path);
-// Same, from an already opened file (takes ownership).
+// Same, from an already opened file (takes ownership). A header-only file
+// (gguf::File::open_header) gives a model with the same checks and description but no weight
+// data: for listing and describing a file, never for running it.
 std::unique_ptr<Model> load_model(std::unique_ptr<gguf::File> file);
 
 // Llama 3 rope frequency factors from the HF "llama3" rope_scaling parameters.

@@ -126,8 +126,11 @@ std::unique_ptr<Model> load_model(std::unique_ptr<gguf::File> file) {
     if (scaling == "linear" && factor > 0) p.rope_freq_scale = float(1.0 / factor);
     if (f.find_tensor("rope_freqs.weight")) {
         Weight w = weight(f, "rope_freqs.weight", p.rope_dim / 2, 1);
-        p.rope_freq_factors.resize(size_t(p.rope_dim / 2));
-        std::memcpy(p.rope_freq_factors.data(), w.data, p.rope_freq_factors.size() * 4);
+        // A header-only file (a model listing) has no tensor data: the factors stay unread.
+        if (f.has_tensor_data()) {
+            p.rope_freq_factors.resize(size_t(p.rope_dim / 2));
+            std::memcpy(p.rope_freq_factors.data(), w.data, p.rope_freq_factors.size() * 4);
+        }
     } else if (scaling == "llama3") {
         p.rope_freq_factors = llama3_rope_factors(
             p.rope_dim, p.rope_theta, float(factor),
@@ -141,7 +144,7 @@ std::unique_ptr<Model> load_model(std::unique_ptr<gguf::File> file) {
     model->tok_embd = weight(f, "token_embd.weight", p.dim, p.n_vocab);
     model->output_norm = weight(f, "output_norm.weight", p.dim, 1);
     model->output = weight(f, "output.weight", p.dim, p.n_vocab, false);
-    if (!model->output.data) {
+    if (!f.find_tensor("output.weight")) {
         model->output = model->tok_embd;
         model->tied_output = true;
     }
