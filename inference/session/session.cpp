@@ -122,6 +122,7 @@ GenerateResult Session::generate(const std::vector<int32_t>& prompt, const Gener
         const int32_t id = sampler.sample(logits_.data(), n_vocab, cached_);
         if (tokenizer_.is_end_of_generation(id)) { res.stop = StopReason::EndOfGeneration; break; }
         res.tokens.push_back(id);
+        if (opt.on_token) opt.on_token(id, logits_.data(), n_vocab);
         pending += decoder.push(id);
         bool stopped = false;
         size_t cut = std::string::npos;

@@ -24,6 +24,9 @@ struct GenerateOptions {
     // Checked before every generated token and between the prompt's batches (a long prompt on
     // the CPU can take minutes): a cancelled prompt keeps the batches already run in the cache.
     const std::atomic<bool>* cancel = nullptr;
+    // Called with each sampled token (never an end-of-generation one) and the logits it was
+    // drawn from, before its text is streamed: the API server's logprobs.
+    std::function<void(int32_t id, const float* logits, int n_vocab)> on_token;
 };
 
 enum class StopReason { EndOfGeneration, MaxTokens, StopString, Cancelled, ContextFull };
