@@ -1,6 +1,7 @@
 // llamadesk-cli models: the model manager without a window. `list` prints the models folder
 // as JSON (metadata and whether each file loads here); `download` fetches a file with the
-// app's downloader — same .part resume, checksum and errors — with progress on stderr.
+// app's downloader — same .part resume, checksum and errors — with progress on stderr, and
+// says what the file was checked against: --sha256, the SHA-256 the server reported, or nothing.
 #include <QCoreApplication>
 #include <QEventLoop>
 #include <QJsonArray>
@@ -32,7 +33,9 @@ int usage() {
                  "       llamadesk-cli models download URL [--sha256 HEX] [--dir D] [--token T]\n"
                  "The folder defaults to " << defaultModelsFolder().toStdString() << ".\n"
                  "The token (also $HF_TOKEN) is sent to Hugging Face for gated models.\n"
-                 "An interrupted download resumes from FILE.part when run again.\n";
+                 "An interrupted download resumes from FILE.part when run again.\n"
+                 "Without --sha256 the file is checked against the SHA-256 the server reports\n"
+                 "(Hugging Face does for model files); the last line says when it reported none.\n";
     return 2;
 }
 
@@ -69,8 +72,13 @@ int download(const QString& url, const QString& dir, const QString& sha, const Q
     });
     QObject::connect(&d, &ModelDownload::stateChanged, &loop, [&](DownloadState s) {
         if (tty && s != DownloadState::Running) std::cerr << '\n';
-        if (s == DownloadState::Verifying) std::cerr << "verifying " << d.request().fileName.toStdString() << " (SHA-256)\n";
+        if (s == DownloadState::Verifying)
+            std::cerr << (d.expectedSha256().isEmpty() ? "hashing " : "verifying ") << d.request().fileName.toStdString() << " (SHA-256)\n";
         if (s == DownloadState::Finished || s == DownloadState::Failed || s == DownloadState::Cancelled) loop.quit();
+    });
+    QObject::connect(&d, &ModelDownload::notice, &loop, [&](const QString& text) {
+        if (tty) std::cerr << '\n';
+        std::cerr << "note: " << text.toStdString() << '\n';
     });
     QTimer::singleShot(0, &d, [&] {
         d.start();
@@ -79,8 +87,11 @@ int download(const QString& url, const QString& dir, const QString& sha, const Q
     });
     loop.exec();
     if (d.state() != DownloadState::Finished) return fail(d.errorString());
+    // Never claim a check that did not happen: without --sha256 or a server checksum it says so.
+    const QString how = d.checksumSource() == ChecksumSource::Given ? QStringLiteral("verified: the SHA-256 matches --sha256")
+                                                                    : d.verificationText();
     std::cerr << "downloaded " << d.request().fileName.toStdString() << " (" << chat::formatBytes(d.progress().received).toStdString()
-              << "), sha256 " << d.computedSha256().toStdString() << (sha.isEmpty() ? " (not checked: no --sha256)" : " (verified)") << '\n';
+              << "), sha256 " << d.computedSha256().toStdString() << "; " << how.toStdString() << '\n';
     std::cout << d.finalPath().toStdString() << '\n';
     return 0;
 }

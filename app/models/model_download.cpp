@@ -34,6 +34,31 @@ bool allowedScheme(const QUrl& url) {
 }
 
 QString sidecarPath(const QString& part) { return part + QStringLiteral(".json"); }
+QString recordPath(const QString& finalPath) { return finalPath + QStringLiteral(".download.json"); }
+
+bool isSha256(const QString& hex) {
+    static const QRegularExpression re(QStringLiteral("^[0-9a-f]{64}$"));
+    return re.match(hex).hasMatch();
+}
+
+// X-Linked-Etag is a quoted entity tag; for an LFS file it is the file's SHA-256. Anything
+// else (a git blob's SHA-1 for a small file, a CDN's opaque tag) is not a checksum we can use.
+QString linkedSha256(const QByteArray& header) {
+    QString v = QString::fromLatin1(header).trimmed();
+    if (v.startsWith(QLatin1String("W/"))) v.remove(0, 2);
+    if (v.size() >= 2 && v.startsWith(QLatin1Char('"')) && v.endsWith(QLatin1Char('"'))) v = v.mid(1, v.size() - 2);
+    v = v.toLower();
+    return isSha256(v) ? v : QString();
+}
+
+QString sourceName(ChecksumSource s) {
+    switch (s) {
+    case ChecksumSource::Given: return QStringLiteral("given");
+    case ChecksumSource::Server: return QStringLiteral("server");
+    case ChecksumSource::None: break;
+    }
+    return QStringLiteral("none");
+}
 
 // SHA-256 of a file, read in 4 MiB slices; empty when cancelled or unreadable.
 QString hashFile(const QString& path, std::shared_ptr<std::atomic<bool>> cancel, QString* error) {
@@ -100,6 +125,54 @@ qint64 ModelDownload::partialBytes(const QString& folder, const QString& fileNam
     return fi.exists() ? fi.size() : 0;
 }
 
+DownloadRecord ModelDownload::readRecord(const QString& folder, const QString& fileName) {
+    const QString path = QDir(folder).filePath(fileName);
+    QFile f(recordPath(path));
+    if (!f.open(QIODevice::ReadOnly)) return {};
+    const QJsonObject o = QJsonDocument::fromJson(f.read(64 * 1024)).object();
+    // A record left by a file that was since deleted and replaced by hand says nothing about
+    // the new one; the size is a cheap way to notice (hashing gigabytes here is not).
+    if (o.value(QStringLiteral("size")).toDouble(-1) != double(QFileInfo(path).size())) return {};
+    DownloadRecord r;
+    r.sha256 = o.value(QStringLiteral("sha256")).toString();
+    if (!isSha256(r.sha256)) return {};
+    const QString against = o.value(QStringLiteral("checkedAgainst")).toString();
+    r.checkedAgainst = against == QLatin1String("given")    ? ChecksumSource::Given
+                       : against == QLatin1String("server") ? ChecksumSource::Server
+                                                            : ChecksumSource::None;
+    r.commit = o.value(QStringLiteral("commit")).toString();
+    r.valid = true;
+    return r;
+}
+
+QString ModelDownload::verificationSentence(ChecksumSource source, const QString& commit) {
+    switch (source) {
+    case ChecksumSource::Given: return QStringLiteral("verified: the SHA-256 matches the expected one");
+    case ChecksumSource::Server:
+        return commit.isEmpty() ? QStringLiteral("verified: the SHA-256 matches the one the server reported")
+                                : QStringLiteral("verified: the SHA-256 matches the one the server reported (commit %1)").arg(commit.left(12));
+    case ChecksumSource::None: break;
+    }
+    return QStringLiteral("not verified: the server reported no checksum");
+}
+
+ChecksumSource ModelDownload::checksumSource() const {
+    if (!req_.sha256.isEmpty()) return ChecksumSource::Given;
+    return serverSha_.isEmpty() ? ChecksumSource::None : ChecksumSource::Server;
+}
+
+QString ModelDownload::verificationText() const {
+    if (state_ == DownloadState::Finished) return verificationSentence(verifiedWith_, serverCommit_);
+    switch (checksumSource()) {
+    case ChecksumSource::Given: return QStringLiteral("to be verified against the expected SHA-256");
+    case ChecksumSource::Server: return QStringLiteral("to be verified against the SHA-256 the server reported");
+    case ChecksumSource::None: break;
+    }
+    // Until the server answered, it may still report one.
+    return serverInfoSeen_ || headersHandled_ || state_ == DownloadState::Verifying ? verificationSentence(ChecksumSource::None, {})
+                                                                                    : QString();
+}
+
 QString ModelDownload::finalPath() const { return QDir(req_.folder).filePath(req_.fileName); }
 QString ModelDownload::partPath() const { return finalPath() + QStringLiteral(".part"); }
 
@@ -119,12 +192,17 @@ void ModelDownload::start() {
     progress_ = {};
     samples_.clear();
     lastEmitMs_ = -1000;
+    serverSha_.clear();
+    serverCommit_.clear();
+    serverInfoSeen_ = false;
+    headersHandled_ = false;
+    verifiedWith_ = ChecksumSource::None;
 
     if (!req_.url.isValid() || req_.url.host().isEmpty()) return fail(QStringLiteral("Invalid URL: %1").arg(req_.url.toString()));
     if (!allowedScheme(req_.url))
         return fail(QStringLiteral("Refusing %1: downloads need https (plain http only from this computer).").arg(req_.url.toDisplayString()));
     if (req_.fileName.isEmpty()) return fail(QStringLiteral("The URL %1 names no file to save.").arg(req_.url.toDisplayString()));
-    if (!req_.sha256.isEmpty() && !QRegularExpression(QStringLiteral("^[0-9a-f]{64}$")).match(req_.sha256).hasMatch())
+    if (!req_.sha256.isEmpty() && !isSha256(req_.sha256))
         return fail(QStringLiteral("The expected SHA-256 must be 64 hex digits."));
     if (!QDir().mkpath(req_.folder)) return fail(QStringLiteral("Cannot create the models folder %1.").arg(req_.folder));
     if (QFileInfo::exists(finalPath()))
@@ -147,6 +225,11 @@ void ModelDownload::start() {
         if (o.value(QStringLiteral("url")).toString() == req_.url.toString()) {
             etag_ = o.value(QStringLiteral("etag")).toString();
             lastModified_ = o.value(QStringLiteral("lastModified")).toString();
+            // The revision the bytes in FILE.part came from; the server's next answer is
+            // compared with it (noteServerInfo) so two revisions are never spliced.
+            serverSha_ = o.value(QStringLiteral("serverSha256")).toString();
+            if (!isSha256(serverSha_)) serverSha_.clear();
+            serverCommit_ = o.value(QStringLiteral("commit")).toString();
         } else {
             QFile::remove(partPath());
         }
@@ -178,6 +261,8 @@ void ModelDownload::start() {
 void ModelDownload::sendRequest(const QUrl& url, bool sameOrigin) {
     headersHandled_ = false;
     aborting_ = false;
+    currentUrl_ = url;
+    currentSameOrigin_ = sameOrigin;
     QNetworkRequest r(url);
     r.setTransferTimeout(stallTimeoutMs_);
     r.setHeader(QNetworkRequest::UserAgentHeader, QStringLiteral("LlamaDesk/" LLAMADESK_VERSION));
@@ -200,7 +285,12 @@ void ModelDownload::sendRequest(const QUrl& url, bool sameOrigin) {
 void ModelDownload::onMetaData() {
     if (!reply_ || headersHandled_) return;
     const int status = reply_->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-    if (status == 0 || (status >= 300 && status < 400) || status >= 400) return;  // handled in finished
+    if (status == 0) return;
+    // Hugging Face puts the checksum and commit on its 302 to the CDN: read them on any answer
+    // that is not an error, before the redirect is followed.
+    // (A 416 waits for finished: aborting it here would report its error twice.)
+    if (status < 400 && noteServerInfo(reply_)) return;  // asked again from byte 0
+    if ((status >= 300 && status < 400) || status >= 400) return;  // handled in finished
     headersHandled_ = true;
 
     const QByteArray etag = reply_->rawHeader("ETag");
@@ -221,7 +311,7 @@ void ModelDownload::onMetaData() {
             part_.resize(0);
             offset_ = 0;
             progress_.received = 0;
-            sendRequest(reply_ ? reply_->url() : req_.url, true);
+            sendRequest(currentUrl_, currentSameOrigin_);
             return;
         }
         if (m.captured(3) != QLatin1String("*")) total = m.captured(3).toLongLong();
@@ -291,6 +381,8 @@ void ModelDownload::onReplyFinished() {
     if (aborting_ || state_ != DownloadState::Running) return;
 
     const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    // A 416, or a redirect whose metaDataChanged did not come first.
+    if (((status >= 200 && status < 400) || status == 416) && noteServerInfo(reply)) return;
     if (status >= 300 && status < 400 && status != 304) {
         const QUrl location = QUrl::fromEncoded(reply->rawHeader("Location").trimmed());
         if (location.isEmpty() || !location.isValid())
@@ -380,11 +472,18 @@ void ModelDownload::startVerify() {
         if (cancel->load() || state_ != DownloadState::Verifying) return;
         if (digest.isEmpty()) return fail(QStringLiteral("Cannot read %1 to verify it: %2").arg(partPath(), *error));
         computedSha_ = digest;
-        if (!req_.sha256.isEmpty() && digest != req_.sha256)
-            return fail(QStringLiteral("Checksum mismatch for %1: expected SHA-256 %2, got %3. The downloaded file was deleted.")
-                            .arg(req_.fileName, req_.sha256, digest), true);
+        verifiedWith_ = checksumSource();
+        const QString expected = expectedSha256();
+        if (!expected.isEmpty() && digest != expected)
+            return fail(verifiedWith_ == ChecksumSource::Server
+                            ? QStringLiteral("Checksum mismatch for %1: the server reported SHA-256 %2, the download has %3. "
+                                             "The downloaded file was deleted.").arg(req_.fileName, expected, digest)
+                            : QStringLiteral("Checksum mismatch for %1: expected SHA-256 %2, got %3. The downloaded file was deleted.")
+                                  .arg(req_.fileName, expected, digest),
+                        true);
         if (QFileInfo::exists(finalPath()) || !QFile::rename(partPath(), finalPath()))
             return fail(QStringLiteral("Cannot move the download into place as %1.").arg(finalPath()));
+        writeRecord();
         removeSidecar();
         lock_.reset();
         setState(DownloadState::Finished);
@@ -442,12 +541,82 @@ void ModelDownload::fail(const QString& error, bool deletePart) {
     emit failed(error);
 }
 
+bool ModelDownload::noteServerInfo(QNetworkReply* reply) {
+    if (serverInfoSeen_ || !reply) return false;
+    const QString sha = linkedSha256(reply->rawHeader("X-Linked-Etag"));
+    const QString commit = QString::fromLatin1(reply->rawHeader("X-Repo-Commit")).trimmed();
+    if (sha.isEmpty() && commit.isEmpty()) return false;
+    serverInfoSeen_ = true;
+
+    // Has the file changed since FILE.part began? The content decides when both hashes are
+    // known, so a commit that left this file alone (a README edit) costs no restart; without
+    // a hash on both sides the commit is all there is to go by.
+    bool changed = false;
+    QString what;
+    if (!serverSha_.isEmpty() && !sha.isEmpty()) {
+        changed = serverSha_ != sha;
+        what = QStringLiteral("SHA-256 %1, now %2").arg(serverSha_.left(12), sha.left(12));
+    } else if (!serverCommit_.isEmpty() && !commit.isEmpty()) {
+        changed = serverCommit_ != commit;
+        what = QStringLiteral("commit %1, now %2").arg(serverCommit_.left(12), commit.left(12));
+    }
+    if (changed || !sha.isEmpty()) serverSha_ = sha;
+    if (changed || !commit.isEmpty()) serverCommit_ = commit;
+    if (!changed || offset_ == 0) {
+        writeSidecar();
+        return false;
+    }
+
+    const qint64 dropped = offset_;
+    discardPart();
+    emit notice(QStringLiteral("%1 changed on the server since the partial download began (%2): the %3 already downloaded "
+                               "were discarded and the download starts over.")
+                    .arg(req_.fileName, what, chat::formatBytes(dropped)));
+    const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    if (status == 206 || status == 416) {
+        // This answer continues (or ends) the old revision's bytes: ask again from byte 0.
+        stopReply();
+        sendRequest(currentUrl_, currentSameOrigin_);
+        return true;
+    }
+    // A redirect's target is now fetched from byte 0; a 200 carries the whole file anyway.
+    return false;
+}
+
+void ModelDownload::discardPart() {
+    part_.resize(0);
+    offset_ = 0;
+    resumedFrom_ = 0;
+    progress_.received = 0;
+    samples_.clear();
+    // The old validators would let a server answer If-Range with the old revision's range.
+    etag_.clear();
+    lastModified_.clear();
+    writeSidecar();
+    emit progressChanged();
+}
+
+void ModelDownload::writeRecord() {
+    // Beside the model: what it was checked against, for the catalog view after a restart. A
+    // failure to write it costs only that display, never the verified download itself.
+    QJsonObject o{{QStringLiteral("url"), req_.url.toString()},
+                  {QStringLiteral("size"), double(QFileInfo(finalPath()).size())},
+                  {QStringLiteral("sha256"), computedSha_},
+                  {QStringLiteral("checkedAgainst"), sourceName(verifiedWith_)},
+                  {QStringLiteral("serverSha256"), serverSha_},
+                  {QStringLiteral("commit"), serverCommit_}};
+    QFile f(recordPath(finalPath()));
+    if (f.open(QIODevice::WriteOnly | QIODevice::Truncate)) f.write(QJsonDocument(o).toJson(QJsonDocument::Indented));
+}
+
 bool ModelDownload::writeSidecar() {
     QJsonObject o{{QStringLiteral("url"), req_.url.toString()},
                   {QStringLiteral("etag"), etag_},
                   {QStringLiteral("lastModified"), lastModified_},
                   {QStringLiteral("total"), double(progress_.total)},
-                  {QStringLiteral("sha256"), req_.sha256}};
+                  {QStringLiteral("expectedSha256"), req_.sha256},
+                  {QStringLiteral("serverSha256"), serverSha_},
+                  {QStringLiteral("commit"), serverCommit_}};
     QFile f(sidecarPath(partPath()));
     if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate)) return false;
     return f.write(QJsonDocument(o).toJson(QJsonDocument::Compact)) > 0;

@@ -1,10 +1,17 @@
 #pragma once
 // One model file downloaded into the models folder: streamed into FILE.part (with a small
-// FILE.part.json sidecar naming the URL and validators, so a later run — even after an app
-// restart — resumes with an HTTP Range request), checked against the free disk space,
-// verified with SHA-256 off the calling thread, and only then renamed to FILE. Fully
-// asynchronous on the thread that owns it (the UI thread or the CLI's event loop); the hash
-// runs on a pool thread.
+// FILE.part.json sidecar naming the URL, validators, and the SHA-256 and commit the server
+// reported, so a later run — even after an app restart — resumes with an HTTP Range request
+// of the same file), checked against the free disk space, verified with SHA-256 off the
+// calling thread, and only then renamed to FILE (its record kept as FILE.download.json).
+// Fully asynchronous on the thread that owns it (the UI thread or the CLI's event loop); the
+// hash runs on a pool thread.
+//
+// Checksums: the catalog has none (the hub is not reachable when it is written), so the
+// expected SHA-256 is learned at download time. Hugging Face reports it for LFS files in the
+// X-Linked-Etag header of its resolve URL's answer — the 302 to its CDN, read before following
+// it — together with the commit it resolved (X-Repo-Commit). A hash given in the request wins
+// over the server's. When neither exists the download is kept but reported as not verified.
 //
 // TLS: certificate errors are never ignored (there is no code path that calls
 // ignoreSslErrors). Plain http is refused except for loopback hosts (local mirrors, tests),
@@ -31,7 +38,7 @@ struct DownloadRequest {
     QUrl url;
     QString folder;              // where FILE lands (created when missing)
     QString fileName;            // empty: the URL's last path segment
-    QString sha256;              // hex; empty: not verified (the computed digest is still reported)
+    QString sha256;              // hex; wins over the server's; empty: the server's X-Linked-Etag, if any
     qint64 expectedSize = 0;     // 0 = unknown; lets the disk check run before the server answers
     QString token;               // Hugging Face token for gated repositories (Authorization: Bearer)
 };
@@ -45,6 +52,21 @@ struct DownloadProgress {
 
 enum class DownloadState { Idle, Running, Paused, Verifying, Finished, Failed, Cancelled };
 QString stateName(DownloadState s);  // "idle", "running", ...
+
+// Where the SHA-256 a download is checked against comes from.
+enum class ChecksumSource {
+    None,     // nobody knew it: the file is hashed (digest reported) but not verified
+    Given,    // DownloadRequest::sha256 (the catalog, or --sha256 on the command line)
+    Server,   // the server's X-Linked-Etag (Hugging Face's SHA-256 of an LFS file)
+};
+
+// What FOLDER/FILE.download.json says about a finished download ({} when there is none).
+struct DownloadRecord {
+    bool valid = false;
+    QString sha256;               // the file's digest
+    ChecksumSource checkedAgainst = ChecksumSource::None;
+    QString commit;               // X-Repo-Commit, when reported
+};
 
 class ModelDownload : public QObject {
     Q_OBJECT
@@ -72,6 +94,15 @@ public:
     QString finalPath() const;   // FOLDER/FILE
     QString partPath() const;    // FOLDER/FILE.part
     QString computedSha256() const { return computedSha_; }
+    // The SHA-256 the file is (or will be) checked against, and where it came from; the server's
+    // becomes known once its first answer arrives.
+    QString expectedSha256() const { return req_.sha256.isEmpty() ? serverSha_ : req_.sha256; }
+    ChecksumSource checksumSource() const;
+    QString serverSha256() const { return serverSha_; }     // X-Linked-Etag ("" when none)
+    QString serverCommit() const { return serverCommit_; }  // X-Repo-Commit ("" when none)
+    // One line on what the checksum check did or will do: "verified against ...",
+    // "not verified: the server reported no checksum".
+    QString verificationText() const;
     const DownloadRequest& request() const { return req_; }
     // True when the last start() resumed from an existing FILE.part (tests, CLI message).
     bool resumed() const { return resumedFrom_ > 0; }
@@ -81,16 +112,25 @@ public:
     static QString fileNameForUrl(const QUrl& url);
     // Bytes a previous run left for FILE in FOLDER (0 when none).
     static qint64 partialBytes(const QString& folder, const QString& fileName);
+    // The record a finished download left beside FOLDER/FILE.
+    static DownloadRecord readRecord(const QString& folder, const QString& fileName);
+    // The sentence verificationText() gives for a finished download checked this way.
+    static QString verificationSentence(ChecksumSource source, const QString& commit);
 
 signals:
     void progressChanged();
     void stateChanged(ld::models::DownloadState state);
     void finished(const QString& path);
     void failed(const QString& error);
+    // Something the user should know that is not a failure (the partial file was discarded
+    // because the server now serves another revision).
+    void notice(const QString& text);
 
 private:
     void sendRequest(const QUrl& url, bool sameOrigin);
     void onMetaData();
+    bool noteServerInfo(QNetworkReply* reply);
+    void discardPart();
     void onReadyRead();
     void onReplyFinished();
     void startVerify();
@@ -100,6 +140,7 @@ private:
     void updateRate(bool force);
     bool writeSidecar();
     void removeSidecar();
+    void writeRecord();
     QString describeNetworkError(QNetworkReply* reply) const;
 
     DownloadRequest req_;
@@ -114,12 +155,19 @@ private:
     QString error_;
     QString computedSha_;
     qint64 offset_ = 0;          // bytes of FILE.part when the current request was sent
+    QUrl currentUrl_;            // the request in flight (after redirects) and whether it may
+    bool currentSameOrigin_ = true;  // carry the token
     qint64 resumedFrom_ = 0;
     int redirects_ = 0;
     bool restartedOnce_ = false; // a 416 / mismatched Content-Range restarts from 0 only once
     bool headersHandled_ = false;
     bool aborting_ = false;      // our own abort (pause/cancel/failure): ignore the reply's error
     QString etag_, lastModified_;
+    // What the server said the file is: from FILE.part.json until this run's first answer
+    // reports it. The bytes in FILE.part belong to this revision.
+    QString serverSha_, serverCommit_;
+    bool serverInfoSeen_ = false; // this start() already compared them with the server's
+    ChecksumSource verifiedWith_ = ChecksumSource::None;
     QElapsedTimer clock_;
     std::deque<std::pair<qint64, qint64>> samples_;  // (ms, received) for the rate
     qint64 lastEmitMs_ = -1000;

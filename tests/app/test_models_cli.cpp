@@ -1,6 +1,7 @@
 // llamadesk-cli models list / download, run as a separate process against the local HTTP
 // server on 127.0.0.1: JSON listing, a verified download, an interrupted download that a rerun
-// resumes from FILE.part, a checksum mismatch, a 404 — failures are exit 1 with one line.
+// resumes from FILE.part, a checksum mismatch, a 404 — failures are exit 1 with one line —
+// and what each download was checked against: --sha256, the server's X-Linked-Etag, or nothing.
 #include <QCryptographicHash>
 #include <QDir>
 #include <QFile>
@@ -93,7 +94,44 @@ private slots:
         QVERIFY2(r.code == 0, r.err.constData());
         QCOMPARE(readAll(dir.filePath(QStringLiteral("m.gguf"))), gguf_);
         QCOMPARE(r.out.trimmed(), dir.filePath(QStringLiteral("m.gguf")).toUtf8());
-        QVERIFY2(r.err.contains("verified"), r.err.constData());
+        QVERIFY2(r.err.contains("sha256 " + sha.toLatin1() + "; verified: the SHA-256 matches --sha256"), r.err.constData());
+    }
+
+    void downloadChecksAgainstTheServersHash() {
+        QTemporaryDir dir;
+        const QByteArray sha = QCryptographicHash::hash(gguf_, QCryptographicHash::Sha256).toHex();
+        TestHttpServer::Route resolve;
+        resolve.redirectTo = "/cdn/s.gguf";
+        resolve.headers = {"X-Linked-Etag: \"" + sha + '"', "X-Repo-Commit: 0123456789abcdef0123456789abcdef01234567"};
+        server_.routes["/resolve/main/s.gguf"] = resolve;
+        server_.routes["/cdn/s.gguf"] = TestHttpServer::serving(gguf_);
+        const Run r = cli({QStringLiteral("models"), QStringLiteral("download"), server_.url("/resolve/main/s.gguf").toString(),
+                           QStringLiteral("--dir"), dir.path()});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QVERIFY2(r.err.contains("verifying s.gguf"), r.err.constData());
+        QVERIFY2(r.err.contains("; verified: the SHA-256 matches the one the server reported (commit 0123456789ab)"), r.err.constData());
+
+        // The same with a wrong hash from the server: one error line, no file.
+        server_.routes["/resolve/main/s.gguf"].headers = {"X-Linked-Etag: \"" + QByteArray(64, 'e') + '"'};
+        QVERIFY(QFile::remove(dir.filePath(QStringLiteral("s.gguf"))));
+        const Run bad = cli({QStringLiteral("models"), QStringLiteral("download"), server_.url("/resolve/main/s.gguf").toString(),
+                             QStringLiteral("--dir"), dir.path()});
+        QCOMPARE(bad.code, 1);
+        QVERIFY2(bad.err.trimmed().split('\n').last().startsWith("error: Checksum mismatch for s.gguf: the server reported SHA-256 eeee"),
+                 bad.err.constData());
+        QVERIFY(!QFile::exists(dir.filePath(QStringLiteral("s.gguf"))));
+        QVERIFY(!QFile::exists(dir.filePath(QStringLiteral("s.gguf.part"))));
+    }
+
+    void downloadWithoutAnyChecksumSaysSo() {
+        QTemporaryDir dir;
+        server_.routes["/n.gguf"] = TestHttpServer::serving(gguf_);
+        const Run r = cli({QStringLiteral("models"), QStringLiteral("download"), server_.url("/n.gguf").toString(),
+                           QStringLiteral("--dir"), dir.path()});
+        QVERIFY2(r.code == 0, r.err.constData());
+        QVERIFY2(r.err.contains("hashing n.gguf"), r.err.constData());
+        QVERIFY2(r.err.trimmed().split('\n').last().endsWith("; not verified: the server reported no checksum"), r.err.constData());
+        QVERIFY(!r.err.contains("; verified"));
     }
 
     void interruptedDownloadResumesOnRerun() {
@@ -117,6 +155,29 @@ private slots:
         QCOMPARE(server_.seen.last().range, QByteArray("bytes=400000-"));
         QCOMPARE(readAll(dir.filePath(QStringLiteral("r.gguf"))), gguf_);
         QVERIFY(!QFile::exists(dir.filePath(QStringLiteral("r.gguf.part"))));
+        QVERIFY2(second.err.contains("not verified: the server reported no checksum"), second.err.constData());
+    }
+
+    void fileChangedOnTheServerIsNotSpliced() {
+        QTemporaryDir dir;
+        TestHttpServer::Route route = TestHttpServer::serving(gguf_);
+        route.dropAfter = 400000;
+        route.dropTimes = 1;
+        route.headers = {"X-Repo-Commit: 1111"};
+        server_.routes["/c.gguf"] = route;
+        const QStringList args{QStringLiteral("models"), QStringLiteral("download"), server_.url("/c.gguf").toString(),
+                               QStringLiteral("--dir"), dir.path()};
+        QCOMPARE(cli(args).code, 1);
+        QByteArray v2 = gguf_;
+        v2[10] = char(v2[10] ^ 1);
+        TestHttpServer::Route next = TestHttpServer::serving(v2);
+        next.headers = {"X-Repo-Commit: 2222"};
+        server_.routes["/c.gguf"] = next;
+        const Run second = cli(args);
+        QVERIFY2(second.code == 0, second.err.constData());
+        QVERIFY2(second.err.contains("note: c.gguf changed on the server since the partial download began (commit 1111, now 2222)"),
+                 second.err.constData());
+        QCOMPARE(readAll(dir.filePath(QStringLiteral("c.gguf"))), v2);
     }
 
     void checksumMismatchAndNotFoundFailInOneLine() {

@@ -2,7 +2,8 @@
 // A tiny HTTP/1.1 server on 127.0.0.1 for the model-download tests (Python's http.server has
 // no Range support). Each route serves a body with Range support, or misbehaves on purpose:
 // ignores Range, drops the connection after N bytes, answers a status, demands a token,
-// redirects, or trickles the body out slowly. Runs on the test's event loop; loopback only.
+// redirects, or trickles the body out slowly; extra headers (X-Linked-Etag, X-Repo-Commit)
+// play the Hugging Face hub. Runs on the test's event loop; loopback only.
 #include <QHostAddress>
 #include <QList>
 #include <QMap>
@@ -25,6 +26,8 @@ public:
         QByteArray token;            // non-empty: 401 unless "Authorization: Bearer TOKEN"
         QByteArray redirectTo;       // non-empty: 302 to this path
         int chunkDelayMs = 0;        // > 0: send 16 KiB every chunkDelayMs
+        QList<QByteArray> headers;   // extra headers on every answer, the 302 included
+                                     // ("X-Linked-Etag: \"HEX\"", "X-Repo-Commit: C", as Hugging Face)
     };
     static Route serving(const QByteArray& body) {
         Route r;
@@ -86,7 +89,7 @@ private:
         auto it = routes.find(req.path);
         if (it == routes.end()) return send(s, 404, "Not Found", {}, "no such file\n");
         Route& r = it.value();
-        if (!r.redirectTo.isEmpty()) return send(s, 302, "Found", {"Location: " + r.redirectTo}, {});
+        if (!r.redirectTo.isEmpty()) return send(s, 302, "Found", QList<QByteArray>{"Location: " + r.redirectTo} + r.headers, {});
         if (!r.token.isEmpty() && req.authorization != "Bearer " + r.token)
             return send(s, 401, "Unauthorized", {}, "token required\n");
         if (r.status != 200) return send(s, r.status, "Error", {}, "error\n");
@@ -96,12 +99,13 @@ private:
         if (!r.ignoreRange && req.range.startsWith("bytes=") && req.range.endsWith('-'))
             from = req.range.mid(6, req.range.size() - 7).toLongLong();
         if (from >= size && from > 0)
-            return send(s, 416, "Range Not Satisfiable", {"Content-Range: bytes */" + QByteArray::number(size)}, {});
+            return send(s, 416, "Range Not Satisfiable", QList<QByteArray>{"Content-Range: bytes */" + QByteArray::number(size)} + r.headers, {});
         const bool partial = from > 0;
         QByteArray head = partial ? "HTTP/1.1 206 Partial Content\r\n" : "HTTP/1.1 200 OK\r\n";
         if (partial)
             head += "Content-Range: bytes " + QByteArray::number(from) + '-' + QByteArray::number(size - 1) + '/' +
                     QByteArray::number(size) + "\r\n";
+        for (const QByteArray& h : r.headers) head += h + "\r\n";
         head += "Accept-Ranges: bytes\r\nContent-Length: " + QByteArray::number(size - from) + "\r\nConnection: close\r\n\r\n";
         QByteArray body = r.body.mid(from);
         if (r.dropTimes > 0 && r.dropAfter >= 0) {
