@@ -11,6 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libsentencepiece-dev libpoppler-qt6-dev libzip-dev
+  libcpp-httplib-dev nlohmann-json3-dev
   libvulkan-dev glslang-tools mesa-vulkan-drivers
   qt6-base-dev qt6-declarative-dev libqt6sql6-sqlite
   qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts

@@ -15,5 +15,6 @@ int cmd_bench(const ArgList& args);
 int cmd_quantize(const ArgList& args);
 int cmd_synth(const ArgList& args);
 int cmd_devices(const ArgList& args);
+int cmd_serve(const ArgList& args);
 
 }  // namespace ld::cli

@@ -27,6 +27,13 @@ commands:
   synth    NAME OUT.gguf [--seed S] [--vocab-from MODEL.gguf]   (e.g. llama-3.2-1b:q4_0,
            llama-3.1-8b:q4_k_m; --vocab-from copies a real tokenizer of the same size)
   devices
+  serve    -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY | --api-key-file F]
+           [--parallel N] [--queue 8] [--max-body-mb 4] [--cors-origin ORIGIN]... [--timeout 30]
+           [--template NAME] [--backend B] [--ctx N] [--threads N] [--no-api-key-i-know]
+           OpenAI-compatible API: /v1/chat/completions, /v1/completions, /v1/models, /health.
+           One generation runs at a time: --parallel N admits N requests but still runs them
+           one after another; up to --queue more wait (FIFO), beyond that 503 + Retry-After.
+           A --host other than loopback needs a key. --port 0 picks a free port.
   history  --db PATH list | show ID | search TEXT | export ID --format md|json | import FILE
   summarize -m MODEL FILE... [--ctx N] [--threads N] [-n MAX_TOKENS] [--max-size-mb 50]
            [--db PATH [--conversation ID]] [-q]   (PDF, DOCX, ODT, HTML, Markdown, text, code)
@@ -61,6 +68,7 @@ int main(int argc, char** argv) {
         if (cmd == "quantize") return cmd_quantize(args);
         if (cmd == "synth") return cmd_synth(args);
         if (cmd == "devices") return cmd_devices(args);
+        if (cmd == "serve") return cmd_serve(args);
         if (cmd == "history") return run_history_command(args);
         if (cmd == "summarize") return run_summarize_command(args);
         if (cmd == "models") return run_models_command(args);

@@ -1,0 +1,104 @@
+// `serve`: an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models,
+// /health) on one model. The pieces live in app/cli/server/; this file reads the options, opens
+// the engine and runs the server until SIGINT/SIGTERM.
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <pthread.h>
+#include <thread>
+
+#include "app/cli/args.h"
+#include "app/cli/commands.h"
+#include "app/cli/engine_setup.h"
+#include "app/cli/server/gen_queue.h"
+#include "app/cli/server/http_server.h"
+#include "inference/chat/chat_format.h"
+#include "inference/core/error.h"
+#include "inference/session/session.h"
+
+namespace ld::cli {
+
+namespace {
+
+std::string read_key_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) fail("cannot read the API key file ", path);
+    std::string key;
+    std::getline(in, key);
+    while (!key.empty() && (key.back() == '\r' || key.back() == ' ' || key.back() == '\t')) key.pop_back();
+    if (key.empty()) fail("the API key file ", path, " is empty");
+    return key;
+}
+
+std::string model_id_of(const std::string& label) {
+    const std::string ext = ".gguf";
+    if (label.size() > ext.size() && label.compare(label.size() - ext.size(), ext.size(), ext) == 0)
+        return label.substr(0, label.size() - ext.size());
+    return label;
+}
+
+}  // namespace
+
+int cmd_serve(const ArgList& argv) {
+    std::vector<OptionSpec> specs = engine_option_specs();
+    specs.insert(specs.end(), {
+        {"--host", true}, {"--port", true}, {"--api-key", true}, {"--api-key-file", true},
+        {"--no-api-key-i-know", false}, {"--parallel", true}, {"--queue", true}, {"--max-body-mb", true},
+        {"--cors-origin", true}, {"--template", true}, {"--timeout", true},
+    });
+    const Args args(argv, specs);
+    if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
+
+    server::ServerConfig cfg;
+    cfg.host = args.get("--host", "127.0.0.1");
+    cfg.port = int(args.get_int("--port", 8080, 0, 65535));
+    if (args.has("--api-key") && args.has("--api-key-file")) throw UsageError("give --api-key or --api-key-file, not both");
+    cfg.api_key = args.has("--api-key-file") ? read_key_file(args.get("--api-key-file")) : args.get("--api-key");
+    if (args.has("--api-key") && cfg.api_key.empty()) throw UsageError("--api-key is empty");
+    if (!server::is_loopback_host(cfg.host) && cfg.api_key.empty() && !args.has("--no-api-key-i-know"))
+        throw UsageError("--host " + cfg.host + " is reachable from other machines: give --api-key KEY or --api-key-file FILE "
+                         "(or --no-api-key-i-know to serve without a key)");
+    cfg.slots = size_t(args.get_int("--parallel", 1, 1, 256));
+    cfg.queue = size_t(args.get_int("--queue", 8, 0, 1024));
+    cfg.max_body_bytes = size_t(args.get_int("--max-body-mb", 4, 1, 1024)) << 20;
+    cfg.io_timeout_s = int(args.get_int("--timeout", 30, 1, 3600));
+    cfg.cors_origins = args.get_all("--cors-origin");
+
+    // SIGINT/SIGTERM go to one thread that stops the server; block them before any thread starts
+    // (the backend's pool included) so that none of those threads takes them.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    Engine engine = open_engine(args);
+    const Tokenizer& tok = *engine.tokenizer;
+    ChatTemplate tmpl = detect_chat_template(tok.vocab(), "llama");
+    if (args.has("--template") && !parse_chat_template_name(args.get("--template"), &tmpl))
+        throw UsageError("unknown chat template '" + args.get("--template") + "' (llama3, llama2, chatml)");
+    cfg.model_id = model_id_of(engine.model_label);
+    cfg.n_ctx = engine.backend->context_size();
+
+    Session session(*engine.model, *engine.backend, tok);
+    server::GenerationQueue queue(session, tok, cfg.slots + cfg.queue);
+    server::ApiServer api(cfg, {&tok, tmpl, &queue});
+    const int port = api.bind();
+    std::thread([&api, &queue, signals] {
+        int sig = 0;
+        sigwait(&signals, &sig);
+        std::cerr << "stopping\n";
+        queue.shutdown();
+        api.stop();
+    }).detach();  // lives until exit: the process ends with listen() below
+    const std::string shown = cfg.host.find(':') != std::string::npos && cfg.host.front() != '[' ? "[" + cfg.host + "]" : cfg.host;
+    std::cerr << "model " << cfg.model_id << " (" << engine.backend->name() << ", context " << cfg.n_ctx << ", chat format "
+              << chat_template_name(tmpl) << ")\n";
+    if (cfg.slots > 1) std::cerr << "note: --parallel " << cfg.slots << " admits that many requests, but they run one at a time\n";
+    std::cerr << "listening on http://" << shown << ":" << port << std::endl;
+    api.listen();
+    queue.shutdown();
+    return 0;
+}
+
+}  // namespace ld::cli

@@ -1,0 +1,142 @@
+#include "app/cli/server/api_format.h"
+
+#include <nlohmann/json.hpp>
+
+namespace ld::server {
+
+namespace {
+
+using json = nlohmann::ordered_json;  // fields in the order OpenAI sends them
+
+// Token pieces can be partial UTF-8 and error texts can quote the client's bytes: replace
+// invalid sequences instead of letting dump() throw.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+json null_or(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+
+json byte_list(const std::string& s) {
+    json a = json::array();
+    for (unsigned char c : s) a.push_back(int(c));
+    return a;
+}
+
+json chat_logprobs(const std::vector<TokenLogprob>& lps) {
+    json content = json::array();
+    for (const TokenLogprob& t : lps) {
+        json top = json::array();
+        for (const auto& [bytes, lp] : t.top)
+            top.push_back({{"token", bytes}, {"logprob", lp}, {"bytes", byte_list(bytes)}});
+        content.push_back({{"token", t.bytes}, {"logprob", t.logprob}, {"bytes", byte_list(t.bytes)},
+                           {"top_logprobs", top}});
+    }
+    return {{"content", content}, {"refusal", nullptr}};
+}
+
+// The legacy completions shape; text_offset counts from the start of this piece's text.
+json completion_logprobs(const std::vector<TokenLogprob>& lps, size_t offset0) {
+    json tokens = json::array(), token_lps = json::array(), tops = json::array(), offsets = json::array();
+    size_t offset = offset0;
+    for (const TokenLogprob& t : lps) {
+        tokens.push_back(t.bytes);
+        token_lps.push_back(t.logprob);
+        json top = json::object();
+        for (const auto& [bytes, lp] : t.top) top[bytes] = lp;
+        tops.push_back(top);
+        offsets.push_back(offset);
+        offset += t.bytes.size();
+    }
+    return {{"tokens", tokens}, {"token_logprobs", token_lps}, {"top_logprobs", tops}, {"text_offset", offsets}};
+}
+
+json logprobs_json(const ResponseMeta& m, const std::vector<TokenLogprob>& lps) {
+    if (!m.logprobs) return nullptr;
+    return m.endpoint == Endpoint::Chat ? chat_logprobs(lps) : completion_logprobs(lps, 0);
+}
+
+json usage_json(const Usage& u) {
+    return {{"prompt_tokens", u.prompt_tokens},
+            {"completion_tokens", u.completion_tokens},
+            {"total_tokens", u.prompt_tokens + u.completion_tokens}};
+}
+
+json chunk_base(const ResponseMeta& m) {
+    json j = {{"id", m.id},
+              {"object", m.endpoint == Endpoint::Chat ? "chat.completion.chunk" : "text_completion"},
+              {"created", m.created},
+              {"model", m.model},
+              {"system_fingerprint", "llamadesk"}};
+    if (m.include_usage) j["usage"] = nullptr;
+    return j;
+}
+
+std::string event(const json& j) { return "data: " + dump(j) + "\n\n"; }
+
+json choice(const ResponseMeta& m, const std::string& text, const json& finish, const json& logprobs) {
+    if (m.endpoint == Endpoint::Chat) {
+        json delta = json::object();
+        if (!text.empty()) delta["content"] = text;
+        return {{"index", 0}, {"delta", delta}, {"logprobs", logprobs}, {"finish_reason", finish}};
+    }
+    return {{"text", text}, {"index", 0}, {"logprobs", logprobs}, {"finish_reason", finish}};
+}
+
+}  // namespace
+
+std::string error_json(const ApiError& e) {
+    return dump({{"error", {{"message", e.message}, {"type", e.type}, {"param", null_or(e.param)}, {"code", null_or(e.code)}}}});
+}
+
+std::string full_response(const ResponseMeta& m, const std::string& text, const char* finish_reason,
+                          const Usage& usage, const std::vector<TokenLogprob>& logprobs) {
+    json j = {{"id", m.id}, {"created", m.created}, {"model", m.model}, {"system_fingerprint", "llamadesk"}};
+    if (m.endpoint == Endpoint::Chat) {
+        j["object"] = "chat.completion";
+        j["choices"] = json::array({{{"index", 0},
+                                     {"message", {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}}},
+                                     {"logprobs", logprobs_json(m, logprobs)},
+                                     {"finish_reason", finish_reason}}});
+    } else {
+        j["object"] = "text_completion";
+        j["choices"] = json::array({{{"text", text}, {"index", 0}, {"logprobs", logprobs_json(m, logprobs)},
+                                     {"finish_reason", finish_reason}}});
+    }
+    j["usage"] = usage_json(usage);
+    return dump(j);
+}
+
+std::string sse_role_chunk(const ResponseMeta& m) {
+    json j = chunk_base(m);
+    j["choices"] = json::array({{{"index", 0},
+                                 {"delta", {{"role", "assistant"}, {"content", ""}, {"refusal", nullptr}}},
+                                 {"logprobs", nullptr},
+                                 {"finish_reason", nullptr}}});
+    return event(j);
+}
+
+std::string sse_text_chunk(const ResponseMeta& m, const std::string& text, const std::vector<TokenLogprob>& logprobs) {
+    json j = chunk_base(m);
+    j["choices"] = json::array({choice(m, text, nullptr, logprobs_json(m, logprobs))});
+    return event(j);
+}
+
+std::string sse_finish_chunk(const ResponseMeta& m, const char* finish_reason) {
+    json j = chunk_base(m);
+    j["choices"] = json::array({choice(m, "", finish_reason, nullptr)});
+    return event(j);
+}
+
+std::string sse_usage_chunk(const ResponseMeta& m, const Usage& usage) {
+    json j = chunk_base(m);
+    j["choices"] = json::array();
+    j["usage"] = usage_json(usage);
+    return event(j);
+}
+
+std::string sse_error(const ApiError& e) { return "data: " + error_json(e) + "\n\n"; }
+
+std::string models_json(const std::string& model_id, int64_t created) {
+    return dump({{"object", "list"},
+                 {"data", json::array({{{"id", model_id}, {"object", "model"}, {"created", created}, {"owned_by", "llamadesk"}}})}});
+}
+
+}  // namespace ld::server

@@ -1,0 +1,50 @@
+#pragma once
+// OpenAI response bodies and server-sent events: the JSON that /v1/chat/completions,
+// /v1/completions and /v1/models return, built field for field as OpenAI sends them.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "app/cli/server/api_request.h"
+
+namespace ld::server {
+
+std::string error_json(const ApiError& e);
+
+struct TokenLogprob {
+    std::string bytes;  // the token's bytes (may be part of a UTF-8 character)
+    float logprob = 0;
+    std::vector<std::pair<std::string, float>> top;  // most likely first
+};
+
+struct Usage {
+    int prompt_tokens = 0;
+    int completion_tokens = 0;
+};
+
+// What every response and chunk of one request shares.
+struct ResponseMeta {
+    Endpoint endpoint = Endpoint::Chat;
+    std::string id;      // chatcmpl-... / cmpl-...
+    int64_t created = 0; // Unix seconds
+    std::string model;
+    bool include_usage = false;  // streams: "usage": null in chunks, then a usage chunk
+    bool logprobs = false;
+};
+
+// finish_reason: "stop" | "length".
+std::string full_response(const ResponseMeta& m, const std::string& text, const char* finish_reason,
+                          const Usage& usage, const std::vector<TokenLogprob>& logprobs);
+
+// One SSE event each ("data: {...}\n\n").
+std::string sse_role_chunk(const ResponseMeta& m);  // chat only: {"role":"assistant","content":""}
+std::string sse_text_chunk(const ResponseMeta& m, const std::string& text, const std::vector<TokenLogprob>& logprobs);
+std::string sse_finish_chunk(const ResponseMeta& m, const char* finish_reason);
+std::string sse_usage_chunk(const ResponseMeta& m, const Usage& usage);
+std::string sse_error(const ApiError& e);  // an error after the stream began
+inline const char* sse_done() { return "data: [DONE]\n\n"; }
+
+std::string models_json(const std::string& model_id, int64_t created);
+
+}  // namespace ld::server

@@ -1,0 +1,149 @@
+#include "app/cli/server/gen_queue.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "inference/core/error.h"
+#include "inference/tokenizer/tokenizer.h"
+
+namespace ld::server {
+
+TokenLogprob token_logprob(const Tokenizer& tok, const float* logits, int n_vocab, int32_t id, int top) {
+    float mx = -INFINITY;
+    for (int i = 0; i < n_vocab; ++i)
+        if (std::isfinite(logits[i])) mx = std::max(mx, logits[i]);
+    double sum = 0;
+    for (int i = 0; i < n_vocab; ++i)
+        if (std::isfinite(logits[i])) sum += std::exp(double(logits[i] - mx));
+    const double log_z = double(mx) + std::log(sum);
+    auto lp = [&](int i) {
+        return std::isfinite(logits[i]) ? float(double(logits[i]) - log_z) : -INFINITY;
+    };
+    TokenLogprob t;
+    t.bytes = tok.token_bytes(id);
+    t.logprob = lp(id);
+    if (top > 0) {
+        std::vector<int32_t> ids(static_cast<size_t>(n_vocab));
+        std::iota(ids.begin(), ids.end(), 0);
+        const size_t k = std::min(size_t(top), ids.size());
+        std::partial_sort(ids.begin(), ids.begin() + long(k), ids.end(), [&](int32_t a, int32_t b) {
+            const float la = lp(a), lb = lp(b);
+            return la != lb ? la > lb : a < b;
+        });
+        for (size_t i = 0; i < k; ++i) t.top.emplace_back(tok.token_bytes(ids[i]), lp(ids[i]));
+    }
+    // JSON has no -Infinity: a NaN/-inf logit becomes the most negative float instead.
+    if (!std::isfinite(t.logprob)) t.logprob = -3.4e38f;
+    for (auto& [b, l] : t.top)
+        if (!std::isfinite(l)) l = -3.4e38f;
+    return t;
+}
+
+GenerationQueue::GenerationQueue(Session& session, const Tokenizer& tok, size_t capacity)
+    : session_(session), tok_(tok), capacity_(std::max<size_t>(1, capacity)) {
+    worker_ = std::thread([this] { run(); });
+}
+
+GenerationQueue::~GenerationQueue() {
+    shutdown();
+    worker_.join();
+}
+
+void GenerationQueue::shutdown() {
+    std::deque<std::shared_ptr<GenJob>> waiting;
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = true;
+        waiting.swap(waiting_);
+        if (current_) current_->cancel.store(true);
+    }
+    cv_.notify_all();
+    // Jobs that never ran end as cancelled, so no HTTP thread waits for them forever.
+    for (auto& j : waiting) {
+        j->cancel.store(true);
+        std::lock_guard<std::mutex> lock(j->mu);
+        j->result.stop = StopReason::Cancelled;
+        j->finished = true;
+        j->cv.notify_all();
+    }
+}
+
+bool GenerationQueue::submit(const std::shared_ptr<GenJob>& job) {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (stop_ || waiting_.size() + (current_ ? 1 : 0) >= capacity_) return false;
+        waiting_.push_back(job);
+    }
+    cv_.notify_all();
+    return true;
+}
+
+void GenerationQueue::cancel(const std::shared_ptr<GenJob>& job) {
+    job->cancel.store(true);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = std::find(waiting_.begin(), waiting_.end(), job);
+    if (it == waiting_.end()) return;
+    waiting_.erase(it);
+    std::lock_guard<std::mutex> jl(job->mu);
+    job->result.stop = StopReason::Cancelled;
+    job->finished = true;
+    job->cv.notify_all();
+}
+
+void GenerationQueue::run() {
+    for (;;) {
+        std::shared_ptr<GenJob> job;
+        {
+            std::unique_lock<std::mutex> lock(mu_);
+            current_.reset();
+            cv_.wait(lock, [&] { return stop_ || !waiting_.empty(); });
+            if (stop_) return;
+            job = waiting_.front();
+            waiting_.pop_front();
+            current_ = job;
+        }
+        execute(*job);
+    }
+}
+
+void GenerationQueue::execute(GenJob& job) {
+    {
+        std::lock_guard<std::mutex> lock(job.mu);
+        job.started = true;
+    }
+    job.cv.notify_all();
+    std::vector<TokenLogprob> pending_lps;  // tokens whose text has not been streamed yet
+    GenerateOptions opt = job.options;
+    opt.cancel = &job.cancel;
+    if (job.logprobs_top >= 0) {
+        opt.on_token = [&](int32_t id, const float* logits, int n_vocab) {
+            pending_lps.push_back(token_logprob(tok_, logits, n_vocab, id, job.logprobs_top));
+        };
+    }
+    auto on_text = [&](std::string_view text) {
+        {
+            std::lock_guard<std::mutex> lock(job.mu);
+            job.pieces.push_back({std::string(text), std::move(pending_lps)});
+        }
+        pending_lps.clear();
+        job.cv.notify_all();
+        return !job.cancel.load();
+    };
+    GenerateResult res;
+    std::string error;
+    try {
+        res = session_.generate(job.prompt, opt, on_text);
+    } catch (const std::exception& e) {
+        error = e.what();
+        // The cache may hold a half-run batch: start the next request from scratch.
+        session_.clear();
+    }
+    std::lock_guard<std::mutex> lock(job.mu);
+    job.result = std::move(res);
+    job.error = std::move(error);
+    job.finished = true;
+    job.cv.notify_all();
+}
+
+}  // namespace ld::server

@@ -1,0 +1,363 @@
+#include "app/cli/server/http_server.h"
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+#include <random>
+
+#include <httplib.h>
+
+#include "app/cli/server/api_format.h"
+#include "app/cli/server/api_request.h"
+#include "app/cli/server/gen_queue.h"
+#include "inference/core/error.h"
+#include "inference/tokenizer/tokenizer.h"
+
+namespace ld::server {
+
+namespace {
+
+constexpr size_t kSpareThreads = 8;  // beyond slots + queue: /health, refusals, idle keep-alives
+
+ApiError make_error(int status, std::string message, std::string type, std::string code = "", std::string param = "") {
+    ApiError e;
+    e.status = status;
+    e.message = std::move(message);
+    e.type = std::move(type);
+    e.code = std::move(code);
+    e.param = std::move(param);
+    return e;
+}
+
+void send_error(httplib::Response& res, const ApiError& e) {
+    res.status = e.status;
+    res.set_content(error_json(e), "application/json");
+}
+
+// Comparison whose time does not depend on where the strings differ.
+bool same_secret(const std::string& a, const std::string& b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
+    return diff == 0 && !b.empty();
+}
+
+std::string random_id(const char* prefix) {
+    static thread_local std::mt19937_64 rng{std::random_device{}()};
+    static const char* kChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    std::string id = prefix;
+    for (int i = 0; i < 24; ++i) id += kChars[rng() % 62];
+    return id;
+}
+
+const char* finish_reason(StopReason r) {
+    return r == StopReason::MaxTokens || r == StopReason::ContextFull ? "length" : "stop";
+}
+
+std::string lower(std::string s) {
+    for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+}  // namespace
+
+bool is_loopback_host(const std::string& host) {
+    return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+struct ApiServer::Impl {
+    ServerConfig cfg;
+    ServeEngine eng;
+    httplib::Server http;
+    int port = 0;
+    int64_t started = std::time(nullptr);
+
+    Impl(ServerConfig c, ServeEngine e) : cfg(std::move(c)), eng(e) {}
+
+    // DNS rebinding: a page on evil.example that resolves its name to 127.0.0.1 sends its own
+    // Host header, so a loopback server answers only requests addressed to a loopback name.
+    bool host_allowed(const httplib::Request& req) const {
+        if (!is_loopback_host(cfg.host)) return true;
+        const std::string host = lower(req.get_header_value("Host"));
+        const std::string p = ":" + std::to_string(port);
+        return host == "localhost" + p || host == "127.0.0.1" + p || host == "[::1]" + p;
+    }
+
+    bool origin_allowed(const std::string& origin) const {
+        for (const std::string& o : cfg.cors_origins)
+            if (o == "*" || o == origin) return true;
+        return false;
+    }
+
+    void add_cors(const httplib::Request& req, httplib::Response& res) const {
+        const std::string origin = req.get_header_value("Origin");
+        if (origin.empty() || !origin_allowed(origin)) return;
+        res.set_header("Access-Control-Allow-Origin", origin);
+        res.set_header("Vary", "Origin");
+    }
+
+    httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib::Response& res) {
+        if (!host_allowed(req)) {
+            send_error(res, make_error(403, "the Host header must name this loopback server (localhost:" +
+                                                std::to_string(port) + ", 127.0.0.1:" + std::to_string(port) + " or [::1]:" +
+                                                std::to_string(port) + ")", "invalid_request_error", "invalid_host"));
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        add_cors(req, res);
+        if (req.method == "OPTIONS") {  // CORS preflight
+            const std::string origin = req.get_header_value("Origin");
+            if (origin.empty() || !origin_allowed(origin)) {
+                send_error(res, make_error(403, "cross-origin requests from this origin are not allowed (see --cors-origin)",
+                                           "invalid_request_error", "cors_forbidden"));
+            } else {
+                res.status = 204;
+                res.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+                res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+                res.set_header("Access-Control-Max-Age", "600");
+            }
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        if (!cfg.api_key.empty() && req.path != "/health") {
+            const std::string auth = req.get_header_value("Authorization");
+            const std::string prefix = "Bearer ";
+            const bool ok = auth.size() > prefix.size() && auth.compare(0, prefix.size(), prefix) == 0 &&
+                            same_secret(auth.substr(prefix.size()), cfg.api_key);
+            if (!ok) {
+                send_error(res, make_error(401, auth.empty() ? "missing API key: send 'Authorization: Bearer KEY'"
+                                                             : "incorrect API key provided",
+                                           "invalid_request_error", "invalid_api_key"));
+                res.set_header("WWW-Authenticate", "Bearer");
+                return httplib::Server::HandlerResponse::Handled;
+            }
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+    }
+
+    bool model_matches(const std::string& m) const {
+        return m == cfg.model_id || m == cfg.model_id + ".gguf";
+    }
+
+    // Request -> prompt tokens and generation options, or an error.
+    bool prepare(const ApiRequest& r, GenJob& job, ApiError* err) const {
+        if (!model_matches(r.model)) {
+            *err = make_error(400, "the model '" + r.model + "' does not exist; this server serves '" + cfg.model_id + "'",
+                              "invalid_request_error", "model_not_found", "model");
+            return false;
+        }
+        const Tokenizer& tok = *eng.tokenizer;
+        GenerateOptions& o = job.options;
+        o.stop_strings = r.stop;
+        if (r.endpoint == Endpoint::Chat) {
+            std::vector<ChatMessage> msgs;
+            for (const ApiMessage& m : r.messages) msgs.push_back({m.role, m.content});
+            job.prompt = apply_chat_template(eng.chat_template, tok, msgs, true);
+            for (const std::string& s : chat_stop_strings(eng.chat_template)) o.stop_strings.push_back(s);
+        } else if (!r.prompt_tokens.empty()) {
+            for (int32_t id : r.prompt_tokens)
+                if (id >= tok.n_vocab()) {
+                    *err = make_error(400, "token id " + std::to_string(id) + " is outside the vocabulary (" +
+                                               std::to_string(tok.n_vocab()) + " tokens)", "invalid_request_error", "", "prompt");
+                    return false;
+                }
+            job.prompt = r.prompt_tokens;
+        } else {
+            job.prompt = tokenize_prompt(tok, r.prompt);
+        }
+        if (job.prompt.empty()) {
+            *err = make_error(400, "the prompt is empty", "invalid_request_error", "", "prompt");
+            return false;
+        }
+        const int n_prompt = int(job.prompt.size());
+        const int room = cfg.n_ctx - n_prompt;
+        if (room < 1 || (r.max_tokens && *r.max_tokens > room)) {
+            const int asked = r.max_tokens ? *r.max_tokens : 1;
+            *err = make_error(400, "This model's maximum context length is " + std::to_string(cfg.n_ctx) +
+                                       " tokens. However, you requested " + std::to_string(n_prompt + asked) + " tokens (" +
+                                       std::to_string(n_prompt) + " in the prompt, " + std::to_string(asked) +
+                                       " in the completion). Please reduce the prompt or the completion length.",
+                              "invalid_request_error", "context_length_exceeded",
+                              r.max_tokens && n_prompt < cfg.n_ctx ? "max_tokens" : "messages");
+            return false;
+        }
+        o.max_tokens = r.max_tokens ? *r.max_tokens : room;
+        SamplerParams& sp = o.sampling;
+        sp.temperature = float(r.temperature);
+        sp.top_p = r.top_p > 0 ? float(r.top_p) : 1e-6f;  // top_p 0: only the most likely token
+        sp.top_k = 0;
+        sp.min_p = 0;
+        sp.repeat_penalty = 1;
+        sp.frequency_penalty = float(r.frequency_penalty);
+        sp.presence_penalty = float(r.presence_penalty);
+        sp.penalty_last_n = -1;  // OpenAI's penalties count the whole text
+        sp.seed = r.seed ? uint64_t(*r.seed) : uint64_t(std::random_device{}()) ^ uint64_t(std::time(nullptr));
+        job.logprobs_top = r.logprobs ? r.top_logprobs : -1;
+        return true;
+    }
+
+    void handle_generate(Endpoint ep, const httplib::Request& req, httplib::Response& res) {
+        ApiRequest r;
+        ApiError err;
+        if (!parse_api_request(ep, req.body, &r, &err)) return send_error(res, err);
+        auto job = std::make_shared<GenJob>();
+        if (!prepare(r, *job, &err)) return send_error(res, err);
+        if (!eng.queue->submit(job)) {
+            res.set_header("Retry-After", "1");
+            return send_error(res, make_error(503, "the server is busy: " + std::to_string(cfg.slots + cfg.queue) +
+                                                       " requests are already running or waiting; retry later",
+                                              "server_error", "server_busy"));
+        }
+        ResponseMeta meta;
+        meta.endpoint = ep;
+        meta.id = random_id(ep == Endpoint::Chat ? "chatcmpl-" : "cmpl-");
+        meta.created = std::time(nullptr);
+        meta.model = r.model;
+        meta.include_usage = r.include_usage;
+        meta.logprobs = r.logprobs;
+        if (r.stream) stream(job, meta, res);
+        else respond(job, meta, res);
+    }
+
+    // Non-streaming: wait for the whole reply.
+    void respond(const std::shared_ptr<GenJob>& job, const ResponseMeta& meta, httplib::Response& res) {
+        std::unique_lock<std::mutex> lock(job->mu);
+        job->cv.wait(lock, [&] { return job->finished; });
+        const GenerateResult& g = job->result;
+        if (!job->error.empty() || g.stop == StopReason::Cancelled)
+            return send_error(res, make_error(500, job->error.empty() ? "the generation was cancelled" : "the engine failed: " + job->error,
+                                              "server_error"));
+        std::string text;
+        std::vector<TokenLogprob> lps;
+        for (GenJob::Piece& p : job->pieces) {
+            text += p.text;
+            for (TokenLogprob& t : p.logprobs) lps.push_back(std::move(t));
+        }
+        res.set_content(full_response(meta, text, finish_reason(g.stop), {g.prompt_tokens, int(g.tokens.size())}, lps),
+                        "application/json");
+    }
+
+    // Streaming: events as the worker produces text. While the job waits in the queue an SSE
+    // comment goes out every second, so a client that left is noticed and its place freed.
+    void stream(const std::shared_ptr<GenJob>& job, const ResponseMeta& meta, httplib::Response& res) {
+        res.set_header("Cache-Control", "no-cache");
+        GenerationQueue* queue = eng.queue;
+        res.set_chunked_content_provider(
+            "text/event-stream",
+            [job, meta, queue](size_t, httplib::DataSink& sink) {
+                auto write = [&](const std::string& s) {
+                    if (sink.write(s.data(), s.size())) return true;
+                    queue->cancel(job);  // the client is gone: stop within one token
+                    return false;
+                };
+                bool role_sent = meta.endpoint != Endpoint::Chat;
+                std::unique_lock<std::mutex> lock(job->mu);
+                for (;;) {
+                    const bool ready = job->cv.wait_for(lock, std::chrono::seconds(1), [&] {
+                        return job->finished || !job->pieces.empty() || (job->started && !role_sent);
+                    });
+                    if (!ready) {
+                        lock.unlock();
+                        if (!write(": waiting\n\n")) return false;
+                        lock.lock();
+                        continue;
+                    }
+                    std::deque<GenJob::Piece> pieces;
+                    pieces.swap(job->pieces);
+                    const bool finished = job->finished;
+                    lock.unlock();
+                    if (!role_sent) {
+                        if (!write(sse_role_chunk(meta))) return false;
+                        role_sent = true;
+                    }
+                    for (const GenJob::Piece& p : pieces)
+                        if (!p.text.empty() || !p.logprobs.empty())
+                            if (!write(sse_text_chunk(meta, p.text, p.logprobs))) return false;
+                    if (finished) {
+                        const GenerateResult& g = job->result;  // final once finished is set
+                        if (!job->error.empty() || g.stop == StopReason::Cancelled) {
+                            write(sse_error(make_error(500, job->error.empty() ? "the generation was cancelled"
+                                                                               : "the engine failed: " + job->error,
+                                                       "server_error")));
+                            return false;
+                        }
+                        if (!write(sse_finish_chunk(meta, finish_reason(g.stop)))) return false;
+                        if (meta.include_usage && !write(sse_usage_chunk(meta, {g.prompt_tokens, int(g.tokens.size())})))
+                            return false;
+                        if (!write(sse_done())) return false;
+                        sink.done();
+                        return true;
+                    }
+                    lock.lock();
+                }
+            },
+            [job, queue](bool) { queue->cancel(job); });  // released early: same as a disconnect
+    }
+
+    void routes() {
+        http.set_pre_routing_handler([this](const httplib::Request& q, httplib::Response& s) { return pre_route(q, s); });
+        http.Get("/health", [](const httplib::Request&, httplib::Response& res) {
+            res.set_content("{\"status\":\"ok\"}", "application/json");
+        });
+        http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+            res.set_content(models_json(cfg.model_id, started), "application/json");
+        });
+        http.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& s) { handle_generate(Endpoint::Chat, q, s); });
+        http.Post("/v1/completions", [this](const httplib::Request& q, httplib::Response& s) { handle_generate(Endpoint::Completion, q, s); });
+        // httplib's own refusals (unknown path 404, body over the limit 413, a bad request line
+        // 400) get an OpenAI-shaped body too.
+        http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+            if (!res.body.empty()) return;
+            std::string msg;
+            if (res.status == 404) msg = "unknown endpoint " + req.method + " " + req.path;
+            else if (res.status == 413) msg = "the request body is larger than the " + std::to_string(cfg.max_body_bytes >> 20) + " MiB limit (--max-body-mb)";
+            else msg = "the request was refused (HTTP " + std::to_string(res.status) + ")";
+            res.set_content(error_json(make_error(res.status, msg, "invalid_request_error")), "application/json");
+        });
+        http.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+            std::string msg = "internal error";
+            try {
+                if (ep) std::rethrow_exception(ep);
+            } catch (const std::exception& e) {
+                msg = e.what();
+            } catch (...) {
+            }
+            send_error(res, make_error(500, msg, "server_error"));
+        });
+    }
+};
+
+ApiServer::ApiServer(ServerConfig config, ServeEngine engine) : impl_(std::make_unique<Impl>(std::move(config), engine)) {
+    Impl& m = *impl_;
+    // Every admitted request may hold a thread (waiting or streaming); spare threads keep /health,
+    // 503 answers and new connections going meanwhile. Read/write timeouts bound what a slow or
+    // stalled client can hold.
+    const size_t threads = m.cfg.slots + m.cfg.queue + kSpareThreads;
+    m.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    m.http.set_payload_max_length(m.cfg.max_body_bytes);
+    m.http.set_read_timeout(m.cfg.io_timeout_s, 0);
+    m.http.set_write_timeout(m.cfg.io_timeout_s, 0);
+    m.http.set_keep_alive_timeout(2);
+    m.routes();
+}
+
+ApiServer::~ApiServer() = default;
+
+int ApiServer::bind() {
+    Impl& m = *impl_;
+    std::string host = m.cfg.host;
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (m.cfg.port == 0) {
+        m.port = m.http.bind_to_any_port(host);
+        if (m.port <= 0) fail("cannot listen on ", m.cfg.host, " (no free port)");
+    } else {
+        if (!m.http.bind_to_port(host, m.cfg.port)) fail("cannot listen on ", m.cfg.host, ":", m.cfg.port, " (in use, or not an address of this machine)");
+        m.port = m.cfg.port;
+    }
+    return m.port;
+}
+
+void ApiServer::listen() {
+    if (!impl_->http.listen_after_bind()) fail("the server stopped unexpectedly");
+}
+
+void ApiServer::stop() { impl_->http.stop(); }
+
+}  // namespace ld::server
