@@ -1,5 +1,6 @@
 // `generate`: streams generated text to stdout, statistics to stderr; optionally records the
 // exchange in the history database (--db).
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -124,8 +125,17 @@ int cmd_generate(const ArgList& argv) {
     std::signal(SIGTERM, on_signal);
     opt.cancel = &g_interrupted;
     GenerateResult res;
+    // Raw text is printed exactly: "The cat" continues with " and", and prompt + output is the
+    // whole text. A chat reply is shown without its leading whitespace, as the app shows it (a
+    // SentencePiece model starts the reply with the space that follows "[/INST]").
+    bool leading = args.has("--chat");
     try {
         res = session.generate(prompt, opt, [&](std::string_view text) {
+            if (leading) {
+                text.remove_prefix(std::min(text.size(), text.find_first_not_of(" \t\r\n")));
+                if (text.empty()) return true;
+                leading = false;
+            }
             std::fwrite(text.data(), 1, text.size(), stdout);
             std::fflush(stdout);
             if (recorder) recorder->append(std::string(text));

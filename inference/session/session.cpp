@@ -103,7 +103,9 @@ GenerateResult Session::generate(const std::vector<int32_t>& prompt, const Gener
     }
 
     Sampler sampler(opt.sampling);
-    StreamDecoder decoder(tokenizer_);
+    // The reply continues the prompt: its first text keeps its leading space unless the prompt
+    // is just a sequence start (BOS).
+    StreamDecoder decoder(tokenizer_, prompt.back());
     std::string pending;  // decoded text not yet streamed (may start a stop string)
     bool first_text = true;
     auto emit = [&](std::string_view s) {

@@ -4,10 +4,14 @@
 namespace ld {
 
 std::string StreamDecoder::push(int32_t id) {
+    if (id >= 0 && id == tok_.bos()) {
+        at_start_ = true;  // a new sequence: its first text gets a dummy prefix again
+        return {};
+    }
     std::string piece = tok_.token_bytes(id);
     if (piece.empty()) return {};
-    if (first_) {
-        first_ = false;
+    if (at_start_) {
+        at_start_ = false;
         if (tok_.strips_leading_space() && piece[0] == ' ') piece.erase(0, 1);
     }
     pending_ += piece;

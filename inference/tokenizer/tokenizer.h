@@ -108,15 +108,23 @@ private:
 
 // Turns a stream of token ids into text that is always valid UTF-8: bytes of an incomplete
 // multi-byte sequence are held back until the sequence completes; invalid bytes become U+FFFD.
+// SentencePiece drops the dummy-prefix space of the first text of a sequence only, i.e. right
+// after BOS or at the start of a decoder made for a whole sequence (llama2.c's rule). A reply
+// streamed after a prompt keeps its leading space: it separates the reply from the prompt
+// ("The cat" + " and"), so prompt text + streamed text is the whole text.
 class StreamDecoder {
 public:
+    // Decodes a sequence from its start, as decode() does.
     explicit StreamDecoder(const Tokenizer& tok) : tok_(tok) {}
+    // Continues a sequence whose last token so far is `previous` (a prompt's last token): the
+    // first text keeps its leading space unless `previous` is BOS.
+    StreamDecoder(const Tokenizer& tok, int32_t previous) : tok_(tok), at_start_(previous >= 0 && previous == tok.bos()) {}
     std::string push(int32_t id);      // text now complete (may be empty)
     std::string flush();               // whatever is held back, repaired
 private:
     const Tokenizer& tok_;
     std::string pending_;
-    bool first_ = true;  // SentencePiece drops the first text's dummy-prefix space, as decode()
+    bool at_start_ = true;  // no text since the sequence (or a BOS) began
 };
 
 }  // namespace ld

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "cli_runner.h"
+#include "model_fixture.h"
 #include "test_util.h"
 
 namespace ld::test {
@@ -51,6 +52,45 @@ TEST(Cli, GenerateStreamsOnlyTheTextToStdout) {
     EXPECT_NE(r.err.find("tok/s"), std::string::npos);
     EXPECT_NE(r.err.find("time to first token"), std::string::npos);
     EXPECT_EQ(r.out.find("tok/s"), std::string::npos);
+}
+
+// Raw text is printed exactly: prompt + output is the whole text, so a continuation that starts
+// with a space keeps it (SentencePiece drops the dummy-prefix space only right after BOS).
+TEST(Cli, GenerateKeepsTheSpaceAfterThePrompt) {
+    LD_REQUIRE_SHARED(kStories);
+    RunResult r = run_cli("generate -m " + shell_quote(shared_path(kStories)) + " -p 'The cat' -n 10 --temp 0");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(("The cat" + r.out).rfind("The cat and a boy", 0), 0u) << r.out;  // llama2.c's text
+}
+
+TEST(Cli, PromptPlusGreedyOutputIsTheReferenceText) {
+    LD_REQUIRE_SHARED("models/stories260K.reference.txt");
+    LD_REQUIRE_SHARED(kStories);
+    // llama2.c ran 80 positions: BOS, the 4 tokens of "Once upon a time", 76 generated.
+    RunResult r = run_cli("generate -m " + shell_quote(shared_path(kStories)) + " -p 'Once upon a time' -n 76 --temp 0");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_FALSE(r.out.empty());
+    ASSERT_EQ(r.out.back(), '\n');  // the CLI ends its output with a newline of its own
+    r.out.pop_back();
+    EXPECT_EQ("Once upon a time" + r.out, stories_reference());
+}
+
+// A chat reply is printed without its leading whitespace (as the app shows it); the same prompt
+// given as raw tokens prints the text exactly. Here the reply starts with newlines.
+TEST(Cli, ChatReplyIsShownWithoutLeadingWhitespace) {
+    LD_REQUIRE_SHARED(kTiny31);
+    const std::string m = shell_quote(shared_path(kTiny31));
+    RunResult chat = run_cli("generate -m " + m + " --chat -p Hi -n 30 --temp 0");
+    ASSERT_EQ(chat.exit_code, 0) << chat.err;
+    EXPECT_NE(chat.err.find("prompt: 11 tokens"), std::string::npos) << chat.err;
+    // The same 11 tokens: <|begin_of_text|> <|start_header_id|> user <|end_header_id|> "\n\n" Hi
+    // <|eot_id|> <|start_header_id|> assistant <|end_header_id|> "\n\n"
+    RunResult raw = run_cli("generate -m " + m + " --tokens 128000,128006,882,128007,271,13347,128009,128006,78191,128007,271 -n 30 --temp 0");
+    ASSERT_EQ(raw.exit_code, 0) << raw.err;
+    const size_t text_start = raw.out.find_first_not_of(" \t\r\n");
+    ASSERT_GT(text_start, 0u) << "the raw reply should start with whitespace for this check: " << raw.out;
+    ASSERT_NE(text_start, std::string::npos) << raw.out;
+    EXPECT_EQ(chat.out, raw.out.substr(text_start));
 }
 
 TEST(Cli, SeededSamplingIsReproducible) {

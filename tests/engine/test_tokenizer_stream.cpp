@@ -1,10 +1,13 @@
-// StreamDecoder: streamed text is always valid UTF-8 and adds up to decode().
+// StreamDecoder: streamed text is always valid UTF-8 and adds up to decode(). SentencePiece's
+// dummy-prefix space goes only at a sequence start (after BOS): a reply streamed after a prompt
+// keeps its leading space, so prompt text + reply is the whole text.
 #include <algorithm>
 #include <map>
 #include <memory>
 
 #include "inference/tokenizer/tokenizer.h"
 #include "inference/tokenizer/unicode.h"
+#include "model_fixture.h"
 #include "test_util.h"
 
 namespace {
@@ -129,6 +132,110 @@ TEST(SpmStream, ByteFallbackAndFirstSpace) {
     EXPECT_EQ(*(it - 1), "");
     EXPECT_EQ(*(it - 2), "");
     EXPECT_EQ(*(it - 3), "");
+}
+
+const char* kStoriesModel = "models/stories260K.gguf";
+const char* kTiny31Model = "models/tiny-llama31-random-f16.gguf";
+
+std::string stream_all(ld::StreamDecoder& dec, const std::vector<int32_t>& ids) {
+    std::string out;
+    for (int32_t id : ids) out += dec.push(id);
+    return out + dec.flush();
+}
+
+// A generated continuation: decoding prompt + reply as one sequence gives the prompt's text
+// followed by exactly the streamed reply.
+void expect_reply_continues_prompt(ld::test::LoadedModel& m, const std::vector<int32_t>& prompt,
+                                   const ld::GenerateResult& r) {
+    std::vector<int32_t> all = prompt;
+    all.insert(all.end(), r.tokens.begin(), r.tokens.end());
+    EXPECT_EQ(m.tok->decode(prompt) + r.text, m.tok->decode(all));
+}
+
+TEST(SpmStream, ContinuationKeepsItsLeadingSpace) {
+    LD_REQUIRE_SHARED(kStoriesModel);
+    ld::test::LoadedModel m = ld::test::load(ld::test::shared_path(kStoriesModel));
+    const ld::Tokenizer& tok = *m.tok;
+    ASSERT_TRUE(tok.strips_leading_space());
+    const std::vector<int32_t> ids = tok.encode("The cat and a boy", false);
+    const std::vector<int32_t> cat = tok.encode("The cat", false);
+    ASSERT_LT(cat.size(), ids.size());
+    ASSERT_TRUE(std::equal(cat.begin(), cat.end(), ids.begin()));
+    const std::vector<int32_t> rest(ids.begin() + long(cat.size()), ids.end());  // after "The cat"
+    ld::StreamDecoder after_cat(tok, cat.back());
+    EXPECT_EQ(stream_all(after_cat, rest), " and a boy");
+    // The start of a sequence still drops the dummy prefix: after BOS, from a fresh decoder,
+    // and after a BOS pushed in the middle of a stream.
+    ld::StreamDecoder after_bos(tok, tok.bos());
+    EXPECT_EQ(stream_all(after_bos, ids), "The cat and a boy");
+    ld::StreamDecoder fresh(tok);
+    EXPECT_EQ(stream_all(fresh, ids), "The cat and a boy");
+    ld::StreamDecoder restarted(tok, cat.back());
+    std::string text = stream_all(restarted, rest);
+    EXPECT_EQ(restarted.push(tok.bos()), "");
+    text += stream_all(restarted, ids);
+    EXPECT_EQ(text, " and a boyThe cat and a boy");
+}
+
+TEST(SpmStream, GreedyReplyAfterThePromptStartsWithItsSpace) {
+    LD_REQUIRE_SHARED(kStoriesModel);
+    ld::test::LoadedModel m = ld::test::load(ld::test::shared_path(kStoriesModel));
+    ld::Session s(*m.model, *m.backend, *m.tok);
+    ld::GenerateOptions o;
+    o.max_tokens = 10;
+    o.sampling.temperature = 0;
+    const auto prompt = ld::tokenize_prompt(*m.tok, "The cat");
+    std::string streamed;
+    const ld::GenerateResult r = s.generate(prompt, o, [&](std::string_view t) { streamed += t; return true; });
+    EXPECT_EQ(streamed, r.text);
+    EXPECT_EQ(r.text.rfind(" and a boy", 0), 0u) << r.text;  // llama2.c: "The cat and a boy"
+    expect_reply_continues_prompt(m, prompt, r);
+
+    // From BOS alone the reply is the sequence's first text: no leading space.
+    s.clear();
+    const ld::GenerateResult first = s.generate({m.tok->bos()}, o, nullptr);
+    ASSERT_FALSE(first.text.empty());
+    EXPECT_NE(first.text[0], ' ') << first.text;
+    EXPECT_EQ(first.text, m.tok->decode(first.tokens));
+    ASSERT_FALSE(first.tokens.empty());
+    EXPECT_EQ(m.tok->token_bytes(first.tokens[0])[0], ' ') << "the first piece had a dummy prefix to drop";
+}
+
+TEST(SpmStream, ReferenceTextIsPromptPlusGreedyReply) {
+    LD_REQUIRE_SHARED(kStoriesModel);
+    ld::test::LoadedModel m = ld::test::load(ld::test::shared_path(kStoriesModel));
+    const std::string reference = ld::test::stories_reference();
+    const std::string opening = "Once upon a time";
+    ASSERT_EQ(reference.rfind(opening, 0), 0u);
+    const auto prompt = ld::tokenize_prompt(*m.tok, opening);
+    // llama2.c ran 80 positions: BOS, the prompt, then its greedy tokens.
+    const std::string text = opening + ld::test::greedy(m, prompt, 81 - int(prompt.size()));
+    EXPECT_EQ(text, reference);
+}
+
+TEST(Llama3GgufStream, KeepsSpacesWithOrWithoutSequenceStart) {
+    LD_REQUIRE_SHARED(kTiny31Model);
+    ld::test::LoadedModel m = ld::test::load(ld::test::shared_path(kTiny31Model));
+    const ld::Tokenizer& tok = *m.tok;
+    EXPECT_FALSE(tok.strips_leading_space());
+    const std::vector<int32_t> ids = tok.encode(" The cat and a boy", false);
+    ASSERT_EQ(ids.size(), 5u);  // " The", " cat", " and", " a", " boy"
+    ld::StreamDecoder after_bos(tok, tok.bos());
+    EXPECT_EQ(stream_all(after_bos, ids), " The cat and a boy");  // byte-level BPE has no dummy prefix
+    ld::StreamDecoder fresh(tok);
+    EXPECT_EQ(stream_all(fresh, ids), " The cat and a boy");
+    ld::StreamDecoder after_cat(tok, ids[1]);
+    EXPECT_EQ(stream_all(after_cat, std::vector<int32_t>(ids.begin() + 2, ids.end())), " and a boy");
+
+    // A generated reply continues the prompt's text exactly.
+    ld::Session s(*m.model, *m.backend, tok);
+    ld::GenerateOptions o;
+    o.max_tokens = 12;
+    o.sampling.temperature = 0;
+    const auto prompt = ld::tokenize_prompt(tok, "The cat");
+    const ld::GenerateResult r = s.generate(prompt, o, nullptr);
+    ASSERT_EQ(r.tokens.size(), 12u);
+    expect_reply_continues_prompt(m, prompt, r);
 }
 
 }  // namespace
