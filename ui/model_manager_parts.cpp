@@ -5,6 +5,7 @@
 #include "app/models/model_library.h"
 #include "app/settings/app_settings.h"
 #include "ui/catalog_model.h"
+#include "ui/first_model_offer.h"
 #include "ui/local_models_model.h"
 #include "ui/model_list_model.h"
 #include "ui/workspace.h"
@@ -22,6 +23,7 @@ ModelManagerParts::ModelManagerParts(const QString& folder, settings::AppSetting
                      [l = library.get(), settings] { l->setReferences(settings->extraModels()); });
     catalog = std::make_unique<CatalogModel>(dir, models::readMemoryInfo());
     localModels = std::make_unique<LocalModelsModel>(library.get());
+    firstModel = std::make_unique<FirstModelOffer>(catalog.get(), workspace);
 
     QObject::connect(library.get(), &models::ModelLibrary::modelsChanged, list, [list, c = catalog.get()] {
         list->refresh();
@@ -34,6 +36,7 @@ ModelManagerParts::ModelManagerParts(const QString& folder, settings::AppSetting
 
 ModelManagerParts::~ModelManagerParts() {
     // Views before the library they show; downloads stop and keep their .part files.
+    firstModel.reset();
     localModels.reset();
     catalog.reset();
     library.reset();
@@ -42,6 +45,7 @@ ModelManagerParts::~ModelManagerParts() {
 void ModelManagerParts::expose(QQmlContext* context) const {
     context->setContextProperty(QStringLiteral("modelCatalog"), catalog.get());
     context->setContextProperty(QStringLiteral("localModelFiles"), localModels.get());
+    context->setContextProperty(QStringLiteral("firstModelOffer"), firstModel.get());
 }
 
 }  // namespace ld::ui

@@ -18,6 +18,7 @@ class AppSettings;
 namespace ld::ui {
 
 class CatalogModel;
+class FirstModelOffer;
 class LocalModelsModel;
 class ModelListModel;
 class Workspace;
@@ -33,6 +34,7 @@ public:
     std::unique_ptr<models::ModelLibrary> library;
     std::unique_ptr<CatalogModel> catalog;
     std::unique_ptr<LocalModelsModel> localModels;
+    std::unique_ptr<FirstModelOffer> firstModel;  // the welcome page's download (QML: firstModelOffer)
 };
 
 }  // namespace ld::ui
