@@ -183,7 +183,9 @@ QVariant CatalogModel::data(const QModelIndex& index, int role) const {
     case StateRole: return state();
     case ProgressRole: return total > 0 ? double(received) / double(total) : -1.0;
     case ProgressTextRole: {
-        if (state() == QLatin1String("verifying")) return tr("Verifying…");
+        if (state() == QLatin1String("verifying"))
+            return d && d->expectedSha256().isEmpty() ? tr("Computing the SHA-256 (not verified: the server reported no checksum)…")
+                                                      : tr("Verifying the SHA-256…");
         QString t = tr("%1 of %2").arg(chat::formatBytes(received), chat::formatBytes(total));
         if (d && d->state() == DownloadState::Running) {
             if (d->progress().bytesPerSecond > 0) t += QStringLiteral(" · %1/s").arg(chat::formatBytes(qint64(d->progress().bytesPerSecond)));
@@ -193,7 +195,32 @@ QVariant CatalogModel::data(const QModelIndex& index, int role) const {
     }
     case ErrorRole: return d && d->state() == DownloadState::Failed ? d->errorString() : QString();
     case LocalPathRole: return onDisk ? finalPath : QString();
-    case VerifiedRole: return !e.sha256.isEmpty();
+    case VerifiedRole:
+    case VerificationRole: {
+        // Only a file on disk has been checked; say against what, never more than happened.
+        if (!onDisk) return role == VerifiedRole ? QVariant(false) : QVariant(QString());
+        models::ChecksumSource source = models::ChecksumSource::None;
+        QString commit;
+        if (d && d->state() == DownloadState::Finished) {
+            source = d->checksumSource();
+            commit = d->serverCommit();
+        } else {
+            const models::DownloadRecord rec = models::ModelDownload::readRecord(folder_, e.fileName);
+            // Put there some other way (or by an older version): nothing to say about it.
+            if (!rec.valid) return role == VerifiedRole ? QVariant(false) : QVariant(QString());
+            source = rec.checkedAgainst;
+            commit = rec.commit;
+        }
+        if (role == VerifiedRole) return source != models::ChecksumSource::None;
+        switch (source) {
+        case models::ChecksumSource::Given: return tr("Verified: the SHA-256 matches the catalog's");
+        case models::ChecksumSource::Server:
+            return commit.isEmpty() ? tr("Verified: the SHA-256 matches the one Hugging Face reported")
+                                    : tr("Verified: the SHA-256 matches the one Hugging Face reported (commit %1)").arg(commit.left(12));
+        case models::ChecksumSource::None: break;
+        }
+        return tr("Not verified: the server reported no checksum");
+    }
     }
     return {};
 }
@@ -205,7 +232,7 @@ QHash<int, QByteArray> CatalogModel::roleNames() const {
             {FitTextRole, "fitText"},     {LicenseRole, "license"},     {LicenseUrlRole, "licenseUrl"},
             {DescriptionRole, "description"}, {StateRole, "downloadState"}, {ProgressRole, "progress"},
             {ProgressTextRole, "progressText"}, {ErrorRole, "error"},   {LocalPathRole, "localPath"},
-            {VerifiedRole, "verified"}};
+            {VerifiedRole, "verified"},   {VerificationRole, "verification"}};
 }
 
 }  // namespace ld::ui

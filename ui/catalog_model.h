@@ -2,7 +2,9 @@
 // The settings panel's catalog: the downloadable models (embedded catalog) with what fits this
 // machine's memory, and per entry its download — start, pause, resume, cancel, progress with
 // rate and time left. A FILE.part left by an earlier run (or by llamadesk-cli) shows as
-// paused and resumes from where it stopped. Finished files land in the models folder.
+// paused and resumes from where it stopped. Finished files land in the models folder, and the
+// row says what each was checked against (the catalog's SHA-256, the one Hugging Face reported,
+// or none: "Not verified").
 #include <QAbstractListModel>
 #include <QHash>
 #include <QList>
@@ -42,7 +44,8 @@ public:
         ProgressTextRole,  // "1.2 GB of 4.9 GB · 12 MB/s · 5 min left"
         ErrorRole,
         LocalPathRole,     // the downloaded file ("" until then)
-        VerifiedRole,      // the catalog has a SHA-256 for it
+        VerifiedRole,      // downloaded and its SHA-256 matched a known one (catalog or server)
+        VerificationRole,  // the sentence on that: "Verified: ..." / "Not verified: the server reported no checksum"
     };
     Q_ENUM(Role)
 

@@ -1,6 +1,8 @@
 // The settings panel's catalog view model against a local HTTP server on 127.0.0.1: memory
 // fit per entry, a download from "available" through "running" to "downloaded", a .part left
-// by an earlier run shown as paused and resumed, cancel deleting the .part, failures reported.
+// by an earlier run shown as paused and resumed, cancel deleting the .part, failures reported,
+// and what each downloaded file was checked against (the server's SHA-256, or "Not verified").
+#include <QCryptographicHash>
 #include <QDir>
 #include <QFile>
 #include <QSignalSpy>
@@ -45,6 +47,9 @@ private slots:
         QVERIFY(server.listen());
         TestHttpServer::Route slow = TestHttpServer::serving(gguf);
         slow.chunkDelayMs = 5;
+        // As Hugging Face: the file's SHA-256 and the commit on the answer.
+        slow.headers = {"X-Linked-Etag: \"" + QCryptographicHash::hash(gguf, QCryptographicHash::Sha256).toHex() + '"',
+                        "X-Repo-Commit: 0123456789abcdef0123456789abcdef01234567"};
         server.routes["/a.gguf"] = slow;
         server.routes["/b.gguf"] = TestHttpServer::serving(gguf);
 
@@ -79,6 +84,12 @@ private slots:
         QCOMPARE(downloaded.first().first().toString(), QDir(folder).filePath(QStringLiteral("a.gguf")));
         QCOMPARE(restarted.data(restarted.index(0), ui::CatalogModel::StateRole).toString(), QStringLiteral("downloaded"));
         QVERIFY(server.seen.last().range.startsWith("bytes="));
+        const QString verified = QStringLiteral("Verified: the SHA-256 matches the one Hugging Face reported (commit 0123456789ab)");
+        QCOMPARE(restarted.data(restarted.index(0), ui::CatalogModel::VerificationRole).toString(), verified);
+        QCOMPARE(restarted.data(restarted.index(0), ui::CatalogModel::VerifiedRole).toBool(), true);
+        // After another restart it comes from the record beside the file.
+        ui::CatalogModel again(folder, mem, model.entries());
+        QCOMPARE(again.data(again.index(0), ui::CatalogModel::VerificationRole).toString(), verified);
 
         // Cancel a .part nobody is downloading.
         QFile part(QDir(folder).filePath(QStringLiteral("b.gguf.part")));
@@ -88,6 +99,14 @@ private slots:
         restarted.cancel(1);
         QVERIFY(!part.exists());
         QCOMPARE(restarted.data(restarted.index(1), ui::CatalogModel::StateRole).toString(), QStringLiteral("available"));
+
+        // A server with no checksum: downloaded, and the row says it was not verified.
+        QSignalSpy downloadedB(&restarted, &ui::CatalogModel::downloaded);
+        restarted.download(1);
+        QVERIFY(downloadedB.wait(20000));
+        QCOMPARE(restarted.data(restarted.index(1), ui::CatalogModel::VerificationRole).toString(),
+                 QStringLiteral("Not verified: the server reported no checksum"));
+        QCOMPARE(restarted.data(restarted.index(1), ui::CatalogModel::VerifiedRole).toBool(), false);
 
         // Failures reach the toast and the row.
         QSignalSpy failed(&restarted, &ui::CatalogModel::downloadFailed);

@@ -49,6 +49,7 @@ ColumnLayout {
             required property string progressText
             required property string error
             required property string localPath
+            required property string verification
             Layout.fillWidth: true
 
             ColumnLayout {
@@ -120,6 +121,14 @@ ColumnLayout {
                         text: (entry.downloadState === "paused" ? qsTr("Paused: ") : "") + entry.progressText
                         color: root.theme.subtle
                     }
+                }
+                Label {
+                    // What the downloaded file was checked against, or plainly that it was not.
+                    visible: entry.downloadState === "downloaded" && entry.verification !== ""
+                    Layout.fillWidth: true
+                    wrapMode: Text.Wrap
+                    color: root.theme.subtle
+                    text: entry.verification
                 }
                 Label {
                     visible: entry.error !== ""
