@@ -28,7 +28,10 @@ void FirstModelOffer::setCatalog(CatalogModel* catalog) {
     loadWhenDone_ = false;
     if (catalog_) {
         // Every property is read from the catalog's row, so any change of it is a change here.
-        catalogConnections_ << connect(catalog_, &CatalogModel::dataChanged, this, &FirstModelOffer::changed)
+        catalogConnections_ << connect(catalog_, &CatalogModel::dataChanged, this,
+                                       [this](const QModelIndex& from, const QModelIndex& to) {
+                                           if (rec_.index >= from.row() && rec_.index <= to.row()) emit changed();
+                                       })
                             << connect(catalog_, &CatalogModel::modelReset, this, &FirstModelOffer::recompute)
                             << connect(catalog_, &CatalogModel::downloaded, this, &FirstModelOffer::onDownloaded);
     }
