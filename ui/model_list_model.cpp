@@ -1,75 +1,70 @@
 #include "ui/model_list_model.h"
 
-#include <QDir>
 #include <QFileInfo>
 #include <QFutureWatcher>
-#include <QStandardPaths>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "app/chat/model_info.h"
+#include "app/models/model_library.h"
 #include "app/settings/app_settings.h"
 
 namespace ld::ui {
 
-namespace {
-struct ReadOutcome {
-    chat::ModelInfo info;
-    QString error;
-    bool ok = false;
-};
-}  // namespace
-
 ModelListModel::ModelListModel(settings::AppSettings* settings, QString folder, QObject* parent)
-    : QAbstractListModel(parent), settings_(settings), folder_(folder.isEmpty() ? defaultModelsFolder() : std::move(folder)) {
-    refresh();
-}
+    : QAbstractListModel(parent), settings_(settings), folder_(folder.isEmpty() ? defaultModelsFolder() : std::move(folder)) {}
 
-QString ModelListModel::defaultModelsFolder() {
-    return QStandardPaths::writableLocation(QStandardPaths::GenericDataLocation) + QStringLiteral("/llamadesk/models");
+QString ModelListModel::defaultModelsFolder() { return models::defaultModelsFolder(); }
+
+void ModelListModel::setLibrary(models::ModelLibrary* library) {
+    if (library_) disconnect(library_, nullptr, this, nullptr);
+    library_ = library;
+    if (library_) connect(library_, &models::ModelLibrary::modelsChanged, this, &ModelListModel::rebuild);
+    rebuild();
 }
 
 void ModelListModel::refresh() {
-    QStringList paths;
-    const QDir dir(folder_);
-    for (const QFileInfo& f : dir.entryInfoList({QStringLiteral("*.gguf")}, QDir::Files | QDir::Readable, QDir::Name))
-        paths << f.absoluteFilePath();
-    for (const QString& p : settings_->extraModels())
-        if (!paths.contains(p)) paths << p;
-    const QString current = settings_->modelPath();
-    if (!current.isEmpty() && !paths.contains(current) && QFileInfo::exists(current)) paths << current;
+    current_ = {};
+    ++generation_;  // an inspection in flight is for the old state
+    if (library_) library_->rescan();  // rebuild() follows modelsChanged
+    else rebuild();
+}
 
-    const quint64 generation = ++generation_;
+void ModelListModel::rebuild() {
+    QList<models::LocalModel> rows;
+    if (library_) rows = library_->models();
+    // The model in use is offered even when it is neither in the folder nor added (--model).
+    const QString current = settings_->modelPath();
+    bool listed = current.isEmpty() || !QFileInfo::exists(current);
+    for (const models::LocalModel& m : rows) listed = listed || m.path == QFileInfo(current).absoluteFilePath();
+    if (!listed) {
+        if (current_.path == QFileInfo(current).absoluteFilePath()) rows.append(current_);
+        else inspectCurrent(current);
+    }
+
     beginResetModel();
-    rows_.clear();
-    for (const QString& p : paths) rows_.append(Row{p, {}, {}, false});
+    rows_ = rows;
     endResetModel();
     emit countChanged();
+    emit infoRead();
+}
 
-    for (const QString& p : paths) {
-        auto* watcher = new QFutureWatcher<ReadOutcome>(this);
-        connect(watcher, &QFutureWatcher<ReadOutcome>::finished, this, [this, watcher, p, generation] {
-            watcher->deleteLater();
-            if (generation != generation_) return;  // a newer refresh replaced the rows
-            const ReadOutcome r = watcher->result();
-            const int row = rowOfPath(p);
-            if (row < 0) return;
-            rows_[row].ready = true;
-            rows_[row].info = r.info;
-            rows_[row].error = r.ok ? QString() : r.error;
-            emit dataChanged(index(row), index(row));
-            emit infoRead();
-        });
-        watcher->setFuture(QtConcurrent::run([p] {
-            ReadOutcome r;
-            r.ok = chat::readModelInfo(p, &r.info, &r.error);
-            return r;
-        }));
-    }
+void ModelListModel::inspectCurrent(const QString& path) {
+    const quint64 generation = ++generation_;
+    auto* watcher = new QFutureWatcher<models::LocalModel>(this);
+    connect(watcher, &QFutureWatcher<models::LocalModel>::finished, this, [this, watcher, generation] {
+        watcher->deleteLater();
+        if (generation != generation_) return;  // a newer refresh replaced it
+        current_ = watcher->result();
+        rebuild();
+    });
+    // The same scanner the library uses, off the UI thread.
+    watcher->setFuture(QtConcurrent::run([path] { return models::inspectModel(path, models::readMemoryInfo()); }));
 }
 
 int ModelListModel::rowOfPath(const QString& path) const {
+    const QString abs = path.isEmpty() ? path : QFileInfo(path).absoluteFilePath();
     for (int i = 0; i < rows_.size(); ++i)
-        if (rows_[i].path == path) return i;
+        if (rows_[i].path == abs) return i;
     return -1;
 }
 
@@ -77,19 +72,19 @@ int ModelListModel::rowCount(const QModelIndex& parent) const { return parent.is
 
 QVariant ModelListModel::data(const QModelIndex& index, int role) const {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
-    const Row& r = rows_[index.row()];
+    const models::LocalModel& m = rows_[index.row()];
     switch (role) {
-    case PathRole: return r.path;
+    case PathRole: return m.path;
     case Qt::DisplayRole:
-    case NameRole: return r.ready && r.error.isEmpty() ? r.info.name : QFileInfo(r.path).fileName();
-    case FileNameRole: return QFileInfo(r.path).fileName();
-    case ParametersRole: return r.ready && r.error.isEmpty() ? chat::formatParameters(r.info.parameters) : QString();
-    case QuantRole: return r.info.quantType;
-    case SizeRole: return chat::formatBytes(r.ready && r.error.isEmpty() ? r.info.sizeBytes : QFileInfo(r.path).size());
-    case ContextRole: return r.info.contextLength;
-    case TemplateRole: return r.info.chatTemplate;
-    case ErrorRole: return r.error;
-    case ReadyRole: return r.ready;
+    case NameRole: return m.name.isEmpty() ? m.fileName : m.name;
+    case FileNameRole: return m.fileName;
+    case ParametersRole: return m.parameters > 0 ? chat::formatParameters(m.parameters) : QString();
+    case QuantRole: return m.quantType;
+    case SizeRole: return chat::formatBytes(m.sizeBytes);
+    case ContextRole: return m.contextLength;
+    case TemplateRole: return m.chatTemplate;
+    case ErrorRole: return m.loadable ? QString() : m.problem;
+    case ReadyRole: return true;
     }
     return {};
 }

@@ -1,13 +1,19 @@
 #pragma once
-// The GGUF models the settings panel offers: every *.gguf in the models folder plus the files
-// the user added. Headers are read on a pool thread; rows show "reading…" until they arrive.
+// The GGUF models the settings panel offers: what models::ModelLibrary lists (every *.gguf in
+// the models folder plus the files the user added, read by the app core's one scanner,
+// models::inspectModel, which reads only headers), and the model in use when it lies elsewhere
+// (a --model path). Rows arrive when a scan finishes.
 #include <QAbstractListModel>
 #include <QList>
+#include <QPointer>
 
-#include "app/chat/chat_types.h"
+#include "app/models/local_models.h"
 
 namespace ld::settings {
 class AppSettings;
+}
+namespace ld::models {
+class ModelLibrary;
 }
 
 namespace ld::ui {
@@ -26,13 +32,16 @@ public:
         SizeRole,         // "4.9 GB"
         ContextRole,      // trained context length
         TemplateRole,     // chat format
-        ErrorRole,        // why the header could not be read
-        ReadyRole,        // header read
+        ErrorRole,        // why it cannot load here (empty when it can)
+        ReadyRole,        // header read (always true: rows come from finished scans)
     };
     Q_ENUM(Role)
 
     // `folder` empty: the XDG data folder's llamadesk/models.
     explicit ModelListModel(settings::AppSettings* settings, QString folder = {}, QObject* parent = nullptr);
+
+    // The library whose scans fill the list (ModelManagerParts owns it; it may go first).
+    void setLibrary(models::ModelLibrary* library);
 
     int rowCount(const QModelIndex& parent = {}) const override;
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
@@ -40,23 +49,23 @@ public:
 
     QString modelsFolder() const { return folder_; }
     static QString defaultModelsFolder();
+    // Rescans the library (and the model in use); the rows change when the scan ends.
     Q_INVOKABLE void refresh();
     Q_INVOKABLE int rowOfPath(const QString& path) const;
 
 signals:
     void countChanged();
-    void infoRead();   // a header arrived (tests wait on it)
+    void infoRead();   // the rows were rebuilt from a finished scan (tests wait on it)
 
 private:
-    struct Row {
-        QString path;
-        chat::ModelInfo info;
-        QString error;
-        bool ready = false;
-    };
+    void rebuild();
+    void inspectCurrent(const QString& path);
+
     settings::AppSettings* settings_;
     QString folder_;
-    QList<Row> rows_;
+    QPointer<models::ModelLibrary> library_;
+    QList<models::LocalModel> rows_;
+    models::LocalModel current_;   // the model in use when the library does not list it
     quint64 generation_ = 0;
 };
 

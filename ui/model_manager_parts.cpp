@@ -25,10 +25,9 @@ ModelManagerParts::ModelManagerParts(const QString& folder, settings::AppSetting
     localModels = std::make_unique<LocalModelsModel>(library.get());
     firstModel = std::make_unique<FirstModelOffer>(catalog.get(), workspace);
 
-    QObject::connect(library.get(), &models::ModelLibrary::modelsChanged, list, [list, c = catalog.get()] {
-        list->refresh();
-        c->refreshLocalState();
-    });
+    // The settings panel's model list shows the library's scans (one scanner for both lists).
+    list->setLibrary(library.get());
+    QObject::connect(library.get(), &models::ModelLibrary::modelsChanged, catalog.get(), &CatalogModel::refreshLocalState);
     QObject::connect(catalog.get(), &CatalogModel::downloadFailed, workspace, &Workspace::errorOccurred);
     QObject::connect(localModels.get(), &LocalModelsModel::errorOccurred, workspace, &Workspace::errorOccurred);
     QObject::connect(localModels.get(), &LocalModelsModel::info, workspace, &Workspace::info);

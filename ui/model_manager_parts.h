@@ -25,8 +25,8 @@ class Workspace;
 
 class ModelManagerParts {
 public:
-    // `folder` empty: the default models folder. `list` (the settings panel's model list) is
-    // refreshed when files come and go; errors and notices go to the workspace's toast.
+    // `folder` empty: the default models folder. `list` (the settings panel's model list) shows
+    // the library's scans; errors and notices go to the workspace's toast.
     ModelManagerParts(const QString& folder, settings::AppSettings* settings, ModelListModel* list, Workspace* workspace);
     ~ModelManagerParts();
     void expose(QQmlContext* context) const;

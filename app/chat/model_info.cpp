@@ -3,7 +3,6 @@
 #include <QFileInfo>
 
 #include "inference/chat/chat_format.h"
-#include "inference/core/error.h"
 #include "inference/model/llama.h"
 
 namespace ld::chat {
@@ -19,19 +18,6 @@ ModelInfo describeModel(const Model& model, const QString& path) {
     info.contextLength = model.params.ctx_train;
     info.chatTemplate = QString::fromLatin1(chat_template_name(detect_chat_template(model.vocab, "llama")));
     return info;
-}
-
-bool readModelInfo(const QString& path, ModelInfo* info, QString* error) {
-    try {
-        const auto model = load_model(path.toStdString());
-        *info = describeModel(*model, path);
-        return true;
-    } catch (const std::exception& e) {
-        // ld::Error carries user text; bad_alloc and friends get a generic one.
-        *error = dynamic_cast<const Error*>(&e) ? QString::fromUtf8(e.what())
-                                                : QStringLiteral("%1: cannot read the model (%2)").arg(path, QString::fromUtf8(e.what()));
-        return false;
-    }
 }
 
 QString formatParameters(qint64 count) {

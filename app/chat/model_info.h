@@ -1,5 +1,6 @@
 #pragma once
-// Reading what a GGUF model is (name, size, parameters, quantization, context) from its header.
+// Describing a loaded model (name, size, parameters, quantization, context, chat format). Files
+// on disk are described by models::inspectModel (app/models/local_models.h), from headers only.
 #include <QString>
 
 #include "app/chat/chat_types.h"
@@ -12,10 +13,6 @@ namespace ld::chat {
 
 // Describes a loaded model.
 ModelInfo describeModel(const Model& model, const QString& path);
-// Opens the file's header (memory-mapped, no weights read) and describes it. Slow for big
-// vocabularies (tens of ms): call it off the UI thread. On failure returns false and sets
-// *error to a user-readable reason.
-bool readModelInfo(const QString& path, ModelInfo* info, QString* error);
 
 QString formatParameters(qint64 count);  // "8.0B", "260K"
 QString formatBytes(qint64 bytes);       // "4.9 GB"

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "app/chat/model_info.h"
+#include "inference/chat/chat_format.h"
 #include "inference/gguf/gguf.h"
 #include "inference/model/llama.h"
 
@@ -48,9 +49,12 @@ LocalModel inspectModel(const QString& path, const MemoryInfo& memory) {
     m.sizeBytes = fi.size();
     const std::string p = path.toStdString();
 
+    // Only the header (metadata and tensor table) is read, with plain reads: listing a folder of
+    // multi-gigabyte models touches a few megabytes each, and a file whose tensor data is cut
+    // short still says what it is.
     std::unique_ptr<gguf::File> file;
     try {
-        file = gguf::File::open(p);
+        file = gguf::File::open_header(p);
     } catch (const std::exception& e) {
         m.problem = stripPath(QString::fromUtf8(e.what()), path);
         m.problemKind = classifyOpenError(m.problem);
@@ -62,6 +66,7 @@ LocalModel inspectModel(const QString& path, const MemoryInfo& memory) {
         m.problemKind = QStringLiteral("unreadable");
         return m;
     }
+    const QString dataProblem = QString::fromStdString(file->data_problem());
 
     try {
         m.architecture = QString::fromUtf8(file->get_string("general.architecture").value_or(""));
@@ -85,23 +90,40 @@ LocalModel inspectModel(const QString& path, const MemoryInfo& memory) {
         }
     if (m.name.isEmpty()) m.name = fi.completeBaseName();
 
+    // The loader's checks (every tensor's presence, type and shape) run on the header alone and
+    // give the same description a loaded model has.
+    QString loadError;
+    if (m.architecture == QLatin1String("llama")) {
+        try {
+            const auto model = load_model(std::move(file));
+            m.parameters = model->parameter_count();
+            m.quantType = QString::fromStdString(model->dominant_type());
+            m.contextLength = model->params.ctx_train;
+            m.chatTemplate = QString::fromLatin1(chat_template_name(detect_chat_template(model->vocab, "llama")));
+        } catch (const std::exception& e) {
+            loadError = stripPath(QString::fromUtf8(e.what()), path);
+            if (loadError.isEmpty()) loadError = QStringLiteral("Cannot read the model.");
+        }
+    }
+
+    if (!dataProblem.isEmpty()) {
+        m.problemKind = QStringLiteral("truncated");
+        m.problem = QStringLiteral("The file is truncated or damaged (an interrupted copy or download?): ") +
+                    stripPath(dataProblem, path);
+        return m;
+    }
     if (m.architecture != QLatin1String("llama")) {
         m.problemKind = QStringLiteral("not_llama");
         m.problem = m.architecture.isEmpty() ? QStringLiteral("Not a language model this app can run (no architecture in the header).")
                                              : QStringLiteral("Architecture '%1' is not supported (only Llama models).").arg(m.architecture);
         return m;
     }
-    try {
-        const auto model = load_model(std::move(file));
-        m.parameters = model->parameter_count();
-        m.quantType = QString::fromStdString(model->dominant_type());
-        m.contextLength = model->params.ctx_train;
-    } catch (const std::exception& e) {
-        const QString why = stripPath(QString::fromUtf8(e.what()), path);
-        m.problemKind = why.contains(QLatin1String("cannot run")) || why.contains(QLatin1String("must be F32"))
+    if (!loadError.isEmpty()) {
+        m.problemKind = loadError.contains(QLatin1String("cannot run")) || loadError.contains(QLatin1String("must be F32"))
                             ? QStringLiteral("unsupported")
                             : QStringLiteral("invalid");
-        m.problem = m.problemKind == QLatin1String("unsupported") ? QStringLiteral("Uses tensor types this engine cannot run: ") + why : why;
+        m.problem = m.problemKind == QLatin1String("unsupported") ? QStringLiteral("Uses tensor types this engine cannot run: ") + loadError
+                                                                  : loadError;
         return m;
     }
     // Weights are mapped (and the CPU backend repacks them): roughly the file plus the KV
@@ -150,6 +172,7 @@ QJsonObject toJson(const LocalModel& m) {
                   {QStringLiteral("parameters"), double(m.parameters)},
                   {QStringLiteral("quant_type"), m.quantType},
                   {QStringLiteral("context_length"), m.contextLength},
+                  {QStringLiteral("chat_template"), m.chatTemplate},
                   {QStringLiteral("loadable"), m.loadable}};
     if (!m.loadable) {
         o.insert(QStringLiteral("problem_kind"), m.problemKind);

@@ -1,7 +1,8 @@
 #pragma once
-// What a GGUF file on disk is and whether this machine can load it. Reading is cheap: the file
-// is memory-mapped and only the header and tensor table are parsed (the weights are never
-// read), then the engine's loader checks every tensor's presence, type and shape.
+// What a GGUF file on disk is and whether this machine can load it: the one scanner of model
+// files (the settings panel's lists and `llamadesk-cli models` use it). Reading is cheap: only
+// the header and tensor table are read (gguf::File::open_header; the weights are never read or
+// mapped), then the engine's loader checks every tensor's presence, type and shape.
 #include <QJsonObject>
 #include <QList>
 #include <QString>
@@ -22,9 +23,10 @@ struct LocalModel {
     qint64 parameters = 0;
     QString quantType;           // the type holding most weight bytes, e.g. "Q4_K"
     int contextLength = 0;
+    QString chatTemplate;        // detected chat format, e.g. "llama3" (Llama models only)
     // Whether the engine can load it here, and if not why.
     bool loadable = false;
-    QString problemKind;         // "" | "not_gguf" | "truncated" | "not_llama" | "unsupported" | "too_big" | "unreadable"
+    QString problemKind;         // "" | "not_gguf" | "truncated" | "not_llama" | "unsupported" | "invalid" | "too_big" | "unreadable"
     QString problem;             // one readable sentence
 };
 

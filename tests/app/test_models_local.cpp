@@ -4,6 +4,7 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QFileInfo>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -12,6 +13,7 @@
 #include "app/models/model_catalog.h"
 #include "app/models/model_library.h"
 #include "inference/gguf/gguf_writer.h"
+#include "inference/model/llama.h"
 
 using namespace ld::models;
 
@@ -144,6 +146,12 @@ private slots:
         QVERIFY(truncated && !truncated->loadable);
         QCOMPARE(truncated->problemKind, QStringLiteral("truncated"));
         QVERIFY2(truncated->problem.contains(QLatin1String("truncated")), qPrintable(truncated->problem));
+        // Only the header is read, so a download cut off in the weights still says what it is.
+        QCOMPARE(truncated->architecture, QStringLiteral("llama"));
+        QCOMPARE(truncated->name, good->name);
+        QCOMPARE(truncated->parameters, good->parameters);
+        QCOMPARE(truncated->quantType, good->quantType);
+        QCOMPARE(truncated->contextLength, 512);
 
         const LocalModel* notes = find(list, QStringLiteral("notes.gguf"));
         QVERIFY(notes && !notes->loadable);
@@ -160,6 +168,67 @@ private slots:
         const QJsonObject j = toJson(*truncated);
         QCOMPARE(j.value(QStringLiteral("loadable")).toBool(), false);
         QCOMPARE(j.value(QStringLiteral("problem_kind")).toString(), QStringLiteral("truncated"));
+    }
+
+    // The listing reads headers only, yet describes every reference model exactly as loading it
+    // does (the description the app showed when it loaded whole models to list them).
+    void listingMatchesLoadedModels() {
+        const QString models = QStringLiteral(LLAMADESK_SHARED_DIR "/models");
+        if (!QFile::exists(sharedModel())) QSKIP("needs " LLAMADESK_SHARED_DIR "/models (reference models folder absent)");
+        int checked = 0;
+        for (const QString& folder : {models, models + QStringLiteral("/k256")}) {
+            const QList<LocalModel> list = scanModels(folder, {}, plenty());
+            QVERIFY(!list.isEmpty());
+            for (const LocalModel& m : list) {
+                const auto loaded = ld::load_model(m.path.toStdString());
+                QVERIFY2(m.loadable, qPrintable(m.fileName + QStringLiteral(": ") + m.problem));
+                QCOMPARE(m.name, QString::fromStdString(loaded->name));
+                QCOMPARE(m.architecture, QStringLiteral("llama"));
+                QCOMPARE(m.parameters, qint64(loaded->parameter_count()));
+                QCOMPARE(m.quantType, QString::fromStdString(loaded->dominant_type()));
+                QCOMPARE(m.contextLength, loaded->params.ctx_train);
+                QCOMPARE(m.sizeBytes, QFileInfo(m.path).size());
+                QVERIFY(!m.chatTemplate.isEmpty());
+                ++checked;
+            }
+        }
+        QVERIFY(checked >= 13);  // 2 in models/, 11 in models/k256/
+        const LocalModel q4 = inspectModel(models + QStringLiteral("/k256/tiny-llama-k256-Q4_K_M.gguf"), plenty());
+        QCOMPARE(q4.quantType, QStringLiteral("Q4_K"));
+        const LocalModel llama31 = inspectModel(models + QStringLiteral("/tiny-llama31-random-f16.gguf"), plenty());
+        QCOMPARE(llama31.chatTemplate, QStringLiteral("llama3"));
+    }
+
+    // A damaged header is listed with a reason, never a crash: counts the file cannot hold, an
+    // absurd string length, a file cut inside its header.
+    void corruptHeadersListedWithAReason() {
+        QTemporaryDir dir;
+        auto header = [](quint64 tensors, quint64 kvs) {
+            QByteArray b("GGUF", 4);
+            const quint32 version = 3;
+            b.append(reinterpret_cast<const char*>(&version), 4);
+            b.append(reinterpret_cast<const char*>(&tensors), 8);
+            b.append(reinterpret_cast<const char*>(&kvs), 8);
+            return b;
+        };
+        QVERIFY(writeFile(dir.filePath(QStringLiteral("counts.gguf")), header(quint64(1) << 62, quint64(1) << 62)));
+        QByteArray longKey = header(0, 1);
+        const quint64 len = quint64(1) << 61;
+        longKey.append(reinterpret_cast<const char*>(&len), 8).append(64, 'k');
+        QVERIFY(writeFile(dir.filePath(QStringLiteral("key.gguf")), longKey));
+        if (QFile::exists(sharedModel()))
+            QVERIFY(writeFile(dir.filePath(QStringLiteral("cut.gguf")), readAll(sharedModel()).left(3000)));
+        const QList<LocalModel> list = scanModels(dir.path(), {}, plenty());
+        QVERIFY(list.size() >= 2);
+        for (const LocalModel& m : list) {
+            QVERIFY2(!m.loadable, qPrintable(m.fileName));
+            QVERIFY2(!m.problemKind.isEmpty() && !m.problem.isEmpty(), qPrintable(m.fileName));
+            QVERIFY2(!m.problem.contains(m.path), qPrintable(m.problem));  // the row already names the file
+        }
+        QVERIFY2(find(list, QStringLiteral("key.gguf"))->problem.contains(QLatin1String("absurd length")),
+                 qPrintable(find(list, QStringLiteral("key.gguf"))->problem));
+        if (const LocalModel* cut = find(list, QStringLiteral("cut.gguf")))
+            QCOMPARE(cut->problemKind, QStringLiteral("truncated"));
     }
 
     void tooBigForMemory() {

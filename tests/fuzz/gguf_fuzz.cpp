@@ -130,14 +130,42 @@ void round_trip(const ld::gguf::File& f) {
 
 }  // namespace
 
+// The header-only read (model listings) agrees with the full one: it accepts what the full read
+// accepts, with the same tables and no data problem, and of what the full read rejects it accepts
+// only files whose header is sound but whose tensor data lies past the end, saying so.
+void check_header_read(const uint8_t* data, size_t size, const ld::gguf::File* full) {
+    std::unique_ptr<ld::gguf::File> h;
+    try {
+        h = ld::gguf::File::parse_header(data, size);
+    } catch (const ld::Error& e) {
+        require(e.what()[0] != '\0');
+        require(full == nullptr);
+        return;
+    }
+    require(!h->has_tensor_data());
+    require(h->bytes_read() <= size);
+    for (const auto& t : h->tensors()) require(t.data == nullptr);
+    for (const auto& kv : h->metadata()) touch_value(kv.value);
+    if (!full) {
+        require(!h->data_problem().empty());
+        return;
+    }
+    require(h->data_problem().empty());
+    require(h->metadata().size() == full->metadata().size());
+    require(h->tensors().size() == full->tensors().size());
+    require(h->data_offset() == full->data_offset());
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::unique_ptr<ld::gguf::File> f;
     try {
         f = ld::gguf::File::parse(data, size);
     } catch (const ld::Error& e) {
         require(e.what()[0] != '\0');  // every rejection says why
+        check_header_read(data, size, nullptr);
         return 0;
     }
+    check_header_read(data, size, f.get());
     require(f->version() == 2 || f->version() == 3);
     require(f->data_offset() % f->alignment() == 0);
     for (const auto& t : f->tensors()) {

@@ -11,6 +11,7 @@
 #include "app/chat/chat_controller.h"
 #include "app/chat/engine_host.h"
 #include "app/history/history_store.h"
+#include "app/models/model_library.h"
 #include "app/settings/app_settings.h"
 #include "ui/messages_model.h"
 #include "ui/app_parts.h"
@@ -150,24 +151,40 @@ private slots:
         bad.write("not a gguf");
         bad.close();
         settings::AppSettings settings(dir.filePath(QStringLiteral("s.ini")));
+        // The list shows the library's scans (the app core's one scanner of model files).
+        models::ModelLibrary library(dir.filePath(QStringLiteral("models")));
         ui::ModelListModel model(&settings, dir.filePath(QStringLiteral("models")));
         QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
-        QCOMPARE(model.rowCount(), 2);
-        QTRY_VERIFY(model.data(model.index(0), ui::ModelListModel::ReadyRole).toBool() &&
-                    model.data(model.index(1), ui::ModelListModel::ReadyRole).toBool());
+        model.setLibrary(&library);
+        QTRY_COMPARE(model.rowCount(), 2);
+        QVERIFY(model.data(model.index(0), ui::ModelListModel::ReadyRole).toBool() &&
+                model.data(model.index(1), ui::ModelListModel::ReadyRole).toBool());
         const QModelIndex good = model.index(0);
         QCOMPARE(model.data(good, ui::ModelListModel::ErrorRole).toString(), QString());
+        QCOMPARE(model.data(good, ui::ModelListModel::NameRole).toString(), library.models().first().name);
+        QCOMPARE(model.data(good, ui::ModelListModel::FileNameRole).toString(), QStringLiteral("a-stories.gguf"));
         QCOMPARE(model.data(good, ui::ModelListModel::ParametersRole).toString(), QStringLiteral("260K"));
         QCOMPARE(model.data(good, ui::ModelListModel::QuantRole).toString(), QStringLiteral("F32"));
         QCOMPARE(model.data(good, ui::ModelListModel::ContextRole).toInt(), 512);
         QCOMPARE(model.data(good, ui::ModelListModel::SizeRole).toString(), QStringLiteral("1.1 MB"));
+        QVERIFY(!model.data(good, ui::ModelListModel::TemplateRole).toString().isEmpty());
         QVERIFY(!model.data(model.index(1), ui::ModelListModel::ErrorRole).toString().isEmpty());
+        QCOMPARE(model.data(model.index(1), ui::ModelListModel::NameRole).toString(), QStringLiteral("b-broken.gguf"));
 
         // Added files are listed after the folder's.
         settings.addExtraModel(stories);
-        model.refresh();
-        QCOMPARE(model.rowCount(), 3);
+        library.setReferences(settings.extraModels());
+        QTRY_COMPARE(model.rowCount(), 3);
         QCOMPARE(model.rowOfPath(stories), 2);
+
+        // The model in use is offered even when it is neither in the folder nor added (--model).
+        const QString elsewhere = dir.filePath(QStringLiteral("elsewhere.gguf"));
+        QVERIFY(QFile::copy(stories, elsewhere));
+        settings.setModelPath(elsewhere);
+        model.refresh();
+        QTRY_COMPARE(model.rowCount(), 4);
+        QCOMPARE(model.rowOfPath(elsewhere), 3);
+        QCOMPARE(model.data(model.index(3), ui::ModelListModel::ParametersRole).toString(), QStringLiteral("260K"));
     }
 };
 
