@@ -562,6 +562,11 @@ bool ModelDownload::noteServerInfo(QNetworkReply* reply) {
     }
     if (changed || !sha.isEmpty()) serverSha_ = sha;
     if (changed || !commit.isEmpty()) serverCommit_ = commit;
+    // The given hash still decides; but a catalog entry the repository has moved past will
+    // fail at the end, and the user should hear why before the whole file has arrived.
+    if (!req_.sha256.isEmpty() && !sha.isEmpty() && sha != req_.sha256)
+        emit notice(QStringLiteral("The server reports SHA-256 %1 for %2, not the expected %3; the file is checked against the expected one.")
+                        .arg(sha, req_.fileName, req_.sha256));
     if (!changed || offset_ == 0) {
         writeSidecar();
         return false;

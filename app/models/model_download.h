@@ -122,8 +122,9 @@ signals:
     void stateChanged(ld::models::DownloadState state);
     void finished(const QString& path);
     void failed(const QString& error);
-    // Something the user should know that is not a failure (the partial file was discarded
-    // because the server now serves another revision).
+    // Something the user should know that is not a failure: the partial file was discarded
+    // because the server now serves another revision, or the server reports another SHA-256
+    // than the one given.
     void notice(const QString& text);
 
 private:

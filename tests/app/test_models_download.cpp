@@ -371,10 +371,13 @@ private slots:
         r.headers = hubHeaders(QString(64, QLatin1Char('c')), {});
         server_.routes["/m.gguf"] = r;
         ModelDownload d(request("/m.gguf", sha256(gguf_)));
+        QSignalSpy notice(&d, &ModelDownload::notice);
         d.start();
         QVERIFY(waitDone(d));
         QVERIFY2(d.state() == DownloadState::Finished, qPrintable(d.errorString()));
         QCOMPARE(d.checksumSource(), ChecksumSource::Given);
+        QCOMPARE(notice.count(), 1);  // the disagreement is said, not acted on
+        QVERIFY(notice.first().first().toString().contains(QLatin1String("checked against the expected one")));
         QCOMPARE(d.serverSha256(), QString(64, QLatin1Char('c')));
         QCOMPARE(d.verificationText(), QStringLiteral("verified: the SHA-256 matches the expected one"));
         QVERIFY(QFile::remove(finalPath()));
