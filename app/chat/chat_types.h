@@ -8,6 +8,10 @@
 
 #include "app/history/history_types.h"
 
+namespace ld {
+class Tokenizer;
+}
+
 namespace ld::chat {
 
 // What the user chose in the settings panel (or on the command line) for loading a model.
@@ -62,6 +66,10 @@ struct ModelInfo {
     QString chatTemplate;   // "llama3" | "llama2" | "chatml"
     QString backend;        // backend description once loaded
     int contextSize = 0;    // KV positions the backend holds
+    // The loaded model's tokenizer (null when none is loaded): its methods are const and
+    // thread-safe, so a summary counts tokens with it on a worker thread; shared, so it stays
+    // valid while the engine switches models.
+    std::shared_ptr<const ld::Tokenizer> tokenizer;
 };
 
 struct GenerationOutcome {

@@ -24,6 +24,12 @@ QString errorText(const std::exception& e) {
     return QStringLiteral("Internal error: %1").arg(QString::fromUtf8(e.what()));
 }
 
+QString withoutLeadingSpace(const QString& s) {
+    qsizetype i = 0;
+    while (i < s.size() && s[i].isSpace()) ++i;
+    return s.mid(i);
+}
+
 QString stopName(StopReason r) {
     switch (r) {
     case StopReason::EndOfGeneration: return QStringLiteral("end");
@@ -85,6 +91,7 @@ void EngineWorker::loadModel(const EngineConfig& config) {
 void EngineWorker::install(const EngineConfig& config, std::unique_ptr<Model> model,
                            std::unique_ptr<Tokenizer> tokenizer, bool reportProgress) {
     BackendOptions o;
+    o.tuning = Tuning::from_env();  // the LLAMADESK_* developer switches (benchmarks/README.md)
     o.kind = config.backend.toStdString();
     o.device = config.device.toStdString();
     o.n_threads = std::max(0, config.threads);
@@ -103,6 +110,7 @@ void EngineWorker::install(const EngineConfig& config, std::unique_ptr<Model> mo
     session_ = std::move(session);
     batch_ = std::max(1, backend_->batch_size());
     info_ = describeModel(*model_, config.modelPath);
+    info_.tokenizer = tokenizer_;
     info_.backend = QString::fromStdString(backend_->name());
     info_.contextSize = backend_->context_size();
     current_ = config;
@@ -158,13 +166,24 @@ void EngineWorker::generate(const GenerationRequest& request) {
             emit finished(out);
             return;
         }
-        const GenerateResult res = session_->generate(prompt.tokens, opt, [this, id](std::string_view piece) {
-            emit text(id, QString::fromUtf8(piece.data(), qsizetype(piece.size())));
+        // A new reply is shown without its leading whitespace: a SentencePiece model starts it
+        // with the space that follows "[/INST]" in the text, which the engine streams as it is.
+        // A continued reply keeps it, since it joins the reply's prefix.
+        bool leading = request.replyPrefix.isEmpty();
+        const GenerateResult res = session_->generate(prompt.tokens, opt, [this, id, &leading](std::string_view piece) {
+            QString shown = QString::fromUtf8(piece.data(), qsizetype(piece.size()));
+            if (leading) {
+                shown = withoutLeadingSpace(shown);
+                if (shown.isEmpty()) return true;
+                leading = false;
+            }
+            emit text(id, shown);
             return true;
         });
         GenerationOutcome out;
         out.id = id;
         out.text = QString::fromStdString(res.text);
+        if (request.replyPrefix.isEmpty()) out.text = withoutLeadingSpace(out.text);
         out.stopReason = stopName(res.stop);
         out.cancelled = res.stop == StopReason::Cancelled;
         out.promptTokens = res.prompt_tokens;

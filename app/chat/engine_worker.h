@@ -67,7 +67,7 @@ private:
     std::atomic<bool>* shutdown_;
     int batch_ = 256;       // the backend's n_batch: the largest chunk worth running at once
     std::unique_ptr<Model> model_;
-    std::unique_ptr<Tokenizer> tokenizer_;
+    std::shared_ptr<const Tokenizer> tokenizer_;  // also in info_, for token counts off this thread
     std::unique_ptr<Backend> backend_;
     std::unique_ptr<Session> session_;
     ModelInfo info_;

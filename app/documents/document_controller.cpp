@@ -247,19 +247,19 @@ void DocumentController::addToLibrary(qint64 conversation, const Attachment& att
 
 void DocumentController::runSummary(const Document& doc, qint64 conversation, qint64 attachmentId, const Message& reply) {
     cancel_ = std::make_shared<std::atomic<bool>>(false);
-    const QString modelPath = engine_->modelPath();
+    std::shared_ptr<const Tokenizer> tokenizer = engine_->modelInfo().tokenizer;
     const int contextSize = engine_->contextSize();
     const qint64 replyId = reply.id;
     setProgress(0, QStringLiteral("%1 — starting").arg(doc.fileName));
     chat::EngineHost* engine = engine_;
-    work_ = QtConcurrent::run([this, doc, modelPath, contextSize, replyId, engine, conversation, attachmentId, reply,
+    work_ = QtConcurrent::run([this, doc, tokenizer, contextSize, replyId, engine, conversation, attachmentId, reply,
                                cancel = cancel_]() {
         Outcome out;
         std::unique_ptr<EngineCompletion> completion;
         try {
-            completion = std::make_unique<EngineCompletion>(engine, modelPath, contextSize);
+            completion = std::make_unique<EngineCompletion>(engine, tokenizer, contextSize);
         } catch (const std::exception& e) {
-            out.result.error = QStringLiteral("the model's tokenizer could not be read: %1").arg(QString::fromUtf8(e.what()));
+            out.result.error = QStringLiteral("the summary could not start: %1").arg(QString::fromUtf8(e.what()));
         }
         if (completion) {
             SummaryCallbacks cb;

@@ -6,7 +6,7 @@
 
 #include "app/chat/engine_host.h"
 #include "inference/chat/chat_format.h"
-#include "inference/gguf/gguf.h"
+#include "inference/core/error.h"
 #include "inference/tokenizer/tokenizer.h"
 
 namespace ld::documents {
@@ -26,12 +26,9 @@ struct Call {
 
 }  // namespace
 
-EngineCompletion::EngineCompletion(chat::EngineHost* engine, const QString& modelPath, int contextSize)
-    : engine_(engine), contextSize_(contextSize) {
-    auto file = gguf::File::open(modelPath.toStdString());
-    Vocab vocab = load_vocab(*file);
-    fill_missing_special_ids(vocab);
-    tokenizer_ = Tokenizer::create(vocab);
+EngineCompletion::EngineCompletion(chat::EngineHost* engine, std::shared_ptr<const Tokenizer> tokenizer, int contextSize)
+    : engine_(engine), tokenizer_(std::move(tokenizer)), contextSize_(contextSize) {
+    if (!tokenizer_) fail("no model is loaded");
     const ChatTemplate tmpl = detect_chat_template(tokenizer_->vocab(), "llama");
     overhead_ = int(apply_chat_template(tmpl, *tokenizer_, {{"system", ""}, {"user", ""}}, true).size());
 }

@@ -2,8 +2,8 @@
 // Completion over the app's engine thread (EngineHost/EngineWorker), for the summarizer running
 // on a worker thread: each complete() queues a request on the UI thread's EngineHost and blocks
 // the calling (worker) thread — never the UI thread — until it finishes, streaming the text
-// back to the caller's thread. Token counting uses the model's own tokenizer, loaded from the
-// GGUF file's vocabulary (the engine's tokenizer belongs to the engine thread).
+// back to the caller's thread. Token counting uses the loaded model's own tokenizer
+// (EngineHost::modelInfo().tokenizer), shared with the engine: the file is not read again.
 #include <QPointer>
 #include <memory>
 
@@ -20,9 +20,9 @@ namespace ld::documents {
 
 class EngineCompletion final : public Completion {
 public:
-    // Reads the vocabulary of `modelPath` (metadata only). Throws ld::Error.
-    // `contextSize`: the loaded model's KV size (EngineHost::contextSize(), read on the UI thread).
-    EngineCompletion(chat::EngineHost* engine, const QString& modelPath, int contextSize);
+    // `tokenizer` and `contextSize`: the loaded model's (EngineHost::modelInfo(), read on the UI
+    // thread). Throws ld::Error when there is no tokenizer (no model loaded).
+    EngineCompletion(chat::EngineHost* engine, std::shared_ptr<const Tokenizer> tokenizer, int contextSize);
     ~EngineCompletion() override;
 
     int contextSize() const override { return contextSize_; }
@@ -33,7 +33,7 @@ public:
 
 private:
     QPointer<chat::EngineHost> engine_;
-    std::unique_ptr<Tokenizer> tokenizer_;
+    std::shared_ptr<const Tokenizer> tokenizer_;
     int contextSize_ = 0;
     int overhead_ = 0;
 };

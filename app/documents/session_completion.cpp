@@ -7,6 +7,16 @@
 
 namespace ld::documents {
 
+namespace {
+
+QString withoutLeadingSpace(const QString& s) {
+    qsizetype i = 0;
+    while (i < s.size() && s[i].isSpace()) ++i;
+    return s.mid(i);
+}
+
+}  // namespace
+
 SamplerParams summarySampling() {
     SamplerParams sp;
     sp.temperature = 0.2f;
@@ -65,11 +75,20 @@ CompletionResult SessionCompletion::complete(const CompletionRequest& request,
         opt.sampling = sampling_;
         opt.stop_strings = chat_stop_strings(template_);
         opt.cancel = cancel;
+        // The reply is shown without its leading whitespace, as EngineWorker shows it: a
+        // SentencePiece model starts it with the space that follows "[/INST]".
+        bool leading = true;
         const GenerateResult res = session_->generate(prompt, opt, [&](std::string_view piece) {
-            if (onText) onText(QString::fromUtf8(piece.data(), qsizetype(piece.size())));
+            QString shown = QString::fromUtf8(piece.data(), qsizetype(piece.size()));
+            if (leading) {
+                shown = withoutLeadingSpace(shown);
+                if (shown.isEmpty()) return true;
+                leading = false;
+            }
+            if (onText) onText(shown);
             return true;
         });
-        out.text = QString::fromStdString(res.text);
+        out.text = withoutLeadingSpace(QString::fromStdString(res.text));
         out.cancelled = res.stop == StopReason::Cancelled;
         out.generatedTokens = int(res.tokens.size());
     } catch (const std::exception& e) {

@@ -256,7 +256,7 @@ private slots:
 
         // 2. Cancel a summary call while a chat request waits behind it: the chat reply runs.
         QTRY_VERIFY(!engine->generating());
-        documents::EngineCompletion completion(engine, engine->modelPath(), engine->contextSize());
+        documents::EngineCompletion completion(engine, engine->modelInfo().tokenizer, engine->contextSize());
         std::atomic<bool> cancel{false};
         chat::GenerationRequest chatRequest;
         chatRequest.messages = {{QStringLiteral("user"), QStringLiteral("Once upon a time")}};
