@@ -54,12 +54,13 @@ Markdown, HTML, PDF, DOCX, ODT) and downloads models from a built-in catalog.
 .
 This package contains the llamadesk desktop app and the llamadesk-cli tool.")
 # What dpkg-shlibdeps cannot see: QML modules and Qt plugins are loaded by name at run time.
-# Keep in step with the imports in ui/qml/*.qml and the SQLite driver the history uses.
+# Keep in step with the imports in ui/qml/*.qml, the SQLite driver the history uses and the svg
+# image plugin that draws the buttons' icons (resources/icons/ui).
 set(_qml_deps
   qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript
   qml6-module-qtquick qml6-module-qtquick-window qml6-module-qtquick-templates
   qml6-module-qtquick-controls qml6-module-qtquick-layouts qml6-module-qtquick-dialogs
-  qml6-module-qt-labs-folderlistmodel libqt6sql6-sqlite)
+  qml6-module-qt-labs-folderlistmodel libqt6sql6-sqlite libqt6svg6)
 if(NOT TARGET llamadesk)
   set(_qml_deps "")  # engine-only build: the CLI needs no QML
 endif()

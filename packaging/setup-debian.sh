@@ -13,7 +13,7 @@ PACKAGES=(
   libsentencepiece-dev libpoppler-qt6-dev libzip-dev
   libcpp-httplib-dev nlohmann-json3-dev
   libvulkan-dev glslang-tools mesa-vulkan-drivers
-  qt6-base-dev qt6-declarative-dev libqt6sql6-sqlite
+  qt6-base-dev qt6-declarative-dev libqt6sql6-sqlite libqt6svg6
   qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
   qml6-module-qtquick-window qml6-module-qtqml-workerscript qml6-module-qtquick-templates
   qml6-module-qtquick-dialogs qml6-module-qt-labs-folderlistmodel qml6-module-qtqml

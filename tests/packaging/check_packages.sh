@@ -77,7 +77,8 @@ contents)
     need+=(libqt6core6 libqt6gui6 libqt6qml6 libqt6quickcontrols2-6 libqt6sql6 libqt6sql6-sqlite
       qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
       qml6-module-qtquick-dialogs qml6-module-qtquick-templates qml6-module-qtquick-window
-      qml6-module-qtqml-workerscript qml6-module-qt-labs-folderlistmodel)
+      qml6-module-qtqml-workerscript qml6-module-qt-labs-folderlistmodel
+      libqt6svg6)  # the buttons' SVG icons: Qt's svg image plugin, which dpkg-shlibdeps cannot see
   fi
   [ "${PKG_VULKAN:-0}" = 1 ] && need+=(libvulkan1)
   for p in "${need[@]}"; do echo "$dep_names" | grep -qx "$p" || fail "Depends lacks $p"; done

@@ -25,8 +25,11 @@ Rectangle {
             wrapMode: Text.Wrap
             color: banner.theme.text
         }
-        ToolButton {
-            text: "✕"
+        IconButton {
+            objectName: "bannerDismissButton"
+            iconName: "x"
+            iconSize: 16
+            text: qsTr("Dismiss")
             onClicked: banner.dismissed()
         }
     }

@@ -33,15 +33,14 @@ Rectangle {
         anchors.margins: 12
         spacing: 8
 
-        ToolButton {
+        IconButton {
             objectName: "attachButton"
             Layout.alignment: Qt.AlignBottom
-            text: "📎"
-            font.pixelSize: 18
+            iconName: "paperclip"
+            iconSize: 20
+            text: qsTr("Attach documents to summarize")
+            toolTipText: qsTr("Attach documents to summarize (Ctrl+O)")
             onClicked: bar.attachRequested()
-            Accessible.name: qsTr("Attach documents to summarize")
-            ToolTip.visible: hovered
-            ToolTip.text: qsTr("Attach documents to summarize (Ctrl+O)")
         }
         ScrollView {
             id: scroll
@@ -60,14 +59,18 @@ Rectangle {
                 }
             }
         }
-        Button {
+        IconButton {
+            objectName: "sendButton"
             Layout.alignment: Qt.AlignBottom
+            flat: false
+            display: AbstractButton.TextBesideIcon
+            iconName: bar.chat.busy ? "square" : "send-horizontal"
+            iconSize: 16
             text: bar.chat.busy ? qsTr("Stop") : qsTr("Send")
+            toolTipText: bar.chat.busy ? qsTr("Stop the reply (Esc)") : qsTr("Send (Enter)")
             highlighted: !bar.chat.busy
             enabled: bar.chat.busy || area.text.trim().length > 0
             onClicked: bar.chat.busy ? bar.chat.stop() : bar.send()
-            ToolTip.visible: hovered && bar.chat.busy
-            ToolTip.text: qsTr("Esc")
         }
     }
 

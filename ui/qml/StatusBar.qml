@@ -35,18 +35,25 @@ Rectangle {
             to: 1
             value: bar.engine.loadProgress
         }
-        Button {
+        IconButton {
             objectName: "chatSettingsButton"
+            flat: false
+            display: AbstractButton.TextBesideIcon
+            iconName: "sliders-horizontal"
+            iconSize: 16
             text: qsTr("This chat…")
+            toolTipText: qsTr("System prompt and reply settings for this chat only")
             onClicked: bar.chatSettingsRequested()
-            ToolTip.visible: hovered
-            ToolTip.text: qsTr("System prompt and reply settings for this chat only")
         }
-        Button {
+        IconButton {
+            objectName: "settingsButton"
+            flat: false
+            display: AbstractButton.TextBesideIcon
+            iconName: "settings"
+            iconSize: 16
             text: qsTr("Settings")
+            toolTipText: qsTr("Models, engine, sampling and theme (Ctrl+,)")
             onClicked: bar.settingsRequested()
-            ToolTip.visible: hovered
-            ToolTip.text: qsTr("Models, engine, sampling and theme (Ctrl+,)")
         }
     }
     Rectangle {
