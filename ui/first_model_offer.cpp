@@ -72,6 +72,7 @@ bool FirstModelOffer::available() const {
 
 QString FirstModelOffer::entryId() const { return available() ? catalog_->entries()[rec_.index].id : QString(); }
 QString FirstModelOffer::name() const { return available() ? catalog_->entries()[rec_.index].name : QString(); }
+QString FirstModelOffer::quant() const { return available() ? catalog_->entries()[rec_.index].quant : QString(); }
 QString FirstModelOffer::description() const { return available() ? catalog_->entries()[rec_.index].description : QString(); }
 QString FirstModelOffer::license() const { return available() ? catalog_->entries()[rec_.index].license : QString(); }
 QString FirstModelOffer::licenseUrl() const {

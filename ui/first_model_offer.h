@@ -21,6 +21,7 @@ class FirstModelOffer : public QObject {
     Q_PROPERTY(bool available READ available NOTIFY changed)
     Q_PROPERTY(QString entryId READ entryId NOTIFY changed)
     Q_PROPERTY(QString name READ name NOTIFY changed)          // "Llama 3.2 3B Instruct"
+    Q_PROPERTY(QString quant READ quant NOTIFY changed)        // "Q4_K_M"
     Q_PROPERTY(QString size READ size NOTIFY changed)          // "2.0 GB"
     Q_PROPERTY(QString description READ description NOTIFY changed)
     Q_PROPERTY(QString license READ license NOTIFY changed)
@@ -44,6 +45,7 @@ public:
     bool available() const;
     QString entryId() const;
     QString name() const;
+    QString quant() const;
     QString size() const;
     QString description() const;
     QString license() const;

@@ -137,7 +137,7 @@ private slots:
         // The page looked at this machine by itself and offers the entry that fits.
         QTRY_VERIFY_WITH_TIMEOUT(offer->ready(), 20000);
         QCOMPARE(offer->entryId(), QStringLiteral("stories"));
-        QTRY_COMPARE(text(window, "offerName"), QStringLiteral("Stories 260K"));
+        QTRY_COMPARE(text(window, "offerName"), QStringLiteral("Stories 260K · F32"));
         const QString size = chat::formatBytes(gguf.size());
         QCOMPARE(text(window, "offerButton"), QStringLiteral("Download Stories 260K (%1)").arg(size));
         QVERIFY2(text(window, "offerReason").startsWith(QLatin1String("Recommended for this computer")),
@@ -260,11 +260,14 @@ private slots:
         // With the embedded catalog: whatever this machine is, the page says what it offers.
         QTRY_VERIFY_WITH_TIMEOUT(parts.modelManager->firstModel->ready(), 20000);
         QVERIFY(!text(window, "offerReason").isEmpty());
+        screenshot(window, QStringLiteral("llamadesk-first-model-catalog.png"));
         g_warnings.clear();
         click(window, "browseCatalog");
         QObject* dialog = window->findChild<QObject*>(QStringLiteral("catalogDialog"));
         QVERIFY(dialog);
         QTRY_VERIFY(dialog->property("opened").toBool());
+        QTest::qWait(300);  // the open transition
+        screenshot(window, QStringLiteral("llamadesk-first-model-browse.png"));
         QVERIFY2(g_warnings.isEmpty(), qPrintable(g_warnings.join(QLatin1Char('\n'))));
     }
 };

@@ -60,7 +60,7 @@ Item {
                     visible: page.offer.available
                     font.bold: true
                     font.pixelSize: 16
-                    text: page.offer.name
+                    text: page.offer.name + " · " + page.offer.quant
                 }
                 Label {
                     objectName: "offerReason"
