@@ -1,5 +1,8 @@
 #include "app/settings/app_settings.h"
 
+#include <QDir>
+#include <QFileInfo>
+#include <QStandardPaths>
 #include <algorithm>
 
 namespace ld::settings {
@@ -61,6 +64,38 @@ void AppSettings::setMaxTokens(int v) { write("sampling/max_tokens", std::clamp(
 void AppSettings::setSystemPrompt(const QString& v) { write("chat/system_prompt", v); }
 void AppSettings::setTheme(const QString& v) {
     if (v == QLatin1String("system") || v == QLatin1String("light") || v == QLatin1String("dark")) write("ui/theme", v);
+}
+
+QUrl AppSettings::dialogFolder() const {
+    const QString last = read("ui/dialog_folder", QString()).toString();
+    if (!last.isEmpty() && QFileInfo(last).isDir()) return QUrl::fromLocalFile(last);
+    const QString documents = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
+    if (!documents.isEmpty() && QFileInfo(documents).isDir()) return QUrl::fromLocalFile(documents);
+    return QUrl::fromLocalFile(QDir::homePath());
+}
+
+void AppSettings::rememberDialogFolder(const QUrl& chosen) {
+    if (!chosen.isLocalFile()) return;
+    const QFileInfo info(chosen.toLocalFile());
+    const QString folder = info.isDir() ? info.absoluteFilePath() : info.absolutePath();
+    if (folder.isEmpty() || !QFileInfo(folder).isDir() || read("ui/dialog_folder", QString()).toString() == folder) return;
+    s_->setValue(QStringLiteral("ui/dialog_folder"), folder);
+    s_->sync();
+    emit dialogFolderChanged();
+}
+
+QUrl AppSettings::dialogFile(const QString& name) const {
+    return QUrl::fromLocalFile(QDir(dialogFolder().toLocalFile()).filePath(name));
+}
+
+QRect AppSettings::windowGeometry() const { return read("ui/window_geometry", QRect()).toRect(); }
+bool AppSettings::windowMaximized() const { return read("ui/window_maximized", false).toBool(); }
+
+void AppSettings::saveWindow(const QRect& normalGeometry, bool maximized) {
+    if (normalGeometry.width() <= 0 || normalGeometry.height() <= 0) return;
+    s_->setValue(QStringLiteral("ui/window_geometry"), normalGeometry);
+    s_->setValue(QStringLiteral("ui/window_maximized"), maximized);
+    s_->sync();
 }
 
 void AppSettings::addExtraModel(const QString& path) {

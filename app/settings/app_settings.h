@@ -2,8 +2,10 @@
 // The user's settings, persisted with QSettings and exposed as properties for the settings
 // panel. Each setter writes through at once, so nothing is lost when the app is killed.
 #include <QObject>
+#include <QRect>
 #include <QSettings>
 #include <QStringList>
+#include <QUrl>
 #include <memory>
 
 #include "app/chat/chat_types.h"
@@ -26,6 +28,8 @@ class AppSettings : public QObject {
     Q_PROPERTY(int maxTokens READ maxTokens WRITE setMaxTokens NOTIFY changed)
     Q_PROPERTY(QString systemPrompt READ systemPrompt WRITE setSystemPrompt NOTIFY changed)
     Q_PROPERTY(QString theme READ theme WRITE setTheme NOTIFY changed)  // "system" | "light" | "dark"
+    // Where the file dialogs open: the last folder one was used in, else Documents, else home.
+    Q_PROPERTY(QUrl dialogFolder READ dialogFolder NOTIFY dialogFolderChanged)
 public:
     // The app's settings (QSettings' native place for LlamaDesk).
     explicit AppSettings(QObject* parent = nullptr);
@@ -63,6 +67,19 @@ public:
     void setTheme(const QString& v);
 
     Q_INVOKABLE void addExtraModel(const QString& path);
+
+    // Window and dialog state. Not preferences: these do not emit changed(), which makes the
+    // settings panel and the model library read everything again.
+    QUrl dialogFolder() const;
+    // `chosen` is what a dialog returned (a file, or a folder for a folder dialog); a file
+    // that does not exist yet (a save dialog's) counts by its folder.
+    Q_INVOKABLE void rememberDialogFolder(const QUrl& chosen);
+    // `name` in dialogFolder(), for a save dialog's suggested file.
+    Q_INVOKABLE QUrl dialogFile(const QString& name) const;
+    // The window's normal (not maximized) geometry; an empty rect when none was saved.
+    Q_INVOKABLE QRect windowGeometry() const;
+    Q_INVOKABLE bool windowMaximized() const;
+    Q_INVOKABLE void saveWindow(const QRect& normalGeometry, bool maximized);
     Q_INVOKABLE void resetSampling();
 
     chat::EngineConfig engineConfig() const;   // for modelPath()
@@ -72,6 +89,7 @@ public:
 
 signals:
     void changed();
+    void dialogFolderChanged();
 
 private:
     void write(const char* key, const QVariant& value);

@@ -10,6 +10,7 @@ DropArea {
     objectName: "documentDropArea"
     required property QtObject theme
     required property QtObject controller    // documents::DocumentController
+    required property QtObject settings      // settings::AppSettings (the dialog's folder)
 
     function openFileDialog() { fileDialog.open() }
     readonly property bool fileDialogOpen: fileDialog.visible
@@ -50,10 +51,15 @@ DropArea {
 
     FileDialog {
         id: fileDialog
-        title: "Summarize documents"
+        objectName: "documentsFileDialog"
+        title: qsTr("Summarize documents")
         fileMode: FileDialog.OpenFiles
         nameFilters: area.controller.nameFilters
-        onAccepted: area.controller.addFiles(selectedFiles)
+        currentFolder: area.settings.dialogFolder
+        onAccepted: {
+            if (selectedFiles.length > 0) area.settings.rememberDialogFolder(selectedFiles[0])
+            area.controller.addFiles(selectedFiles)
+        }
     }
 
     Shortcut {

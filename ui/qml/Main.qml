@@ -11,11 +11,12 @@ ApplicationWindow {
     readonly property QtObject engine: workspace.engine
     readonly property QtObject chat: workspace.chat
 
+    // Shown by placeWindow() once it has its size: the last session's, or ~70% of the screen.
     width: 1120
     height: 740
     minimumWidth: 640
     minimumHeight: 420
-    visible: true
+    visible: false
     title: chat.title ? chat.title + " — LlamaDesk" : "LlamaDesk"
 
     Theme {
@@ -160,6 +161,7 @@ ApplicationWindow {
         anchors.fill: parent
         theme: theme
         controller: documents
+        settings: window.settings
     }
 
     Toast {
@@ -181,5 +183,59 @@ ApplicationWindow {
         function onErrorOccurred(message) { toast.show(message, true) }
     }
 
-    Component.onCompleted: input.focusInput()
+    // --- Window geometry: saved when the window closes, restored at the next start ---------
+    // The geometry to restore is the window's last one while it was neither maximized nor
+    // full-screen. Maximizing moves and resizes the window before or after the state changes
+    // (it depends on the platform), so a geometry is taken only once it has been still for a
+    // moment.
+    property rect normalGeometry: Qt.rect(0, 0, 0, 0)
+    function recordGeometry() {
+        if (visibility === Window.Windowed) normalGeometry = Qt.rect(x, y, width, height)
+    }
+    Timer {
+        id: geometryTimer
+        interval: 300
+        onTriggered: window.recordGeometry()
+    }
+    onXChanged: geometryTimer.restart()
+    onYChanged: geometryTimer.restart()
+    onWidthChanged: geometryTimer.restart()
+    onHeightChanged: geometryTimer.restart()
+    onClosing: {
+        if (geometryTimer.running) recordGeometry()
+        settings.saveWindow(normalGeometry, visibility === Window.Maximized)
+    }
+
+    // The saved geometry when it is on one of the screens now attached; otherwise its size
+    // (first run: 70% of the screen, at least the minimum) centred on this screen.
+    function placeWindow() {
+        const saved = settings.windowGeometry()
+        const screenW = Screen.width > 0 ? Screen.width : 1280
+        const screenH = Screen.height > 0 ? Screen.height : 800
+        const maxW = Math.max(minimumWidth, Screen.desktopAvailableWidth > 0 ? Screen.desktopAvailableWidth : screenW)
+        const maxH = Math.max(minimumHeight, Screen.desktopAvailableHeight > 0 ? Screen.desktopAvailableHeight : screenH)
+        const w = Math.min(Math.max(saved.width > 0 ? saved.width : Math.round(screenW * 0.7), minimumWidth), maxW)
+        const h = Math.min(Math.max(saved.height > 0 ? saved.height : Math.round(screenH * 0.7), minimumHeight), maxH)
+        const cx = saved.x + w / 2
+        const cy = saved.y + h / 2
+        let onScreen = false
+        const screens = Qt.application.screens  // a list property: no Array methods
+        for (let i = 0; saved.width > 0 && i < screens.length; ++i) {
+            const s = screens[i]
+            if (cx >= s.virtualX && cx < s.virtualX + s.width && cy >= s.virtualY && cy < s.virtualY + s.height)
+                onScreen = true
+        }
+        width = w
+        height = h
+        x = onScreen ? saved.x : Screen.virtualX + Math.round((screenW - w) / 2)
+        y = onScreen ? saved.y : Screen.virtualY + Math.round((screenH - h) / 2)
+        normalGeometry = Qt.rect(x, y, width, height)
+        if (settings.windowMaximized()) showMaximized()
+        else show()
+    }
+
+    Component.onCompleted: {
+        placeWindow()
+        input.focusInput()
+    }
 }

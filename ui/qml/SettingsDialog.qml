@@ -306,8 +306,13 @@ Dialog {
 
     FileDialog {
         id: addDialog
+        objectName: "addModelFileDialog"
         title: qsTr("Add a model")
         nameFilters: [qsTr("GGUF models (*.gguf)"), qsTr("All files (*)")]
-        onAccepted: dialog.workspace.addModelFile(selectedFile)
+        currentFolder: dialog.workspace.settings.dialogFolder
+        onAccepted: {
+            dialog.workspace.settings.rememberDialogFolder(selectedFile)
+            dialog.workspace.addModelFile(selectedFile)
+        }
     }
 }

@@ -6,6 +6,7 @@ import QtQuick.Layouts
 
 Rectangle {
     id: sidebar
+    objectName: "sidebar"
     required property QtObject workspace
     required property QtObject theme
     readonly property QtObject chat: workspace.chat
@@ -23,12 +24,15 @@ Rectangle {
         anchors.margins: 10
         spacing: 8
 
-        Button {
+        IconButton {
             Layout.fillWidth: true
+            flat: false
+            display: AbstractButton.TextBesideIcon
+            iconName: "square-pen"
+            iconSize: 16
             text: qsTr("New chat")
+            toolTipText: qsTr("New chat (Ctrl+N)")
             onClicked: sidebar.chat.newChat()
-            ToolTip.visible: hovered
-            ToolTip.text: qsTr("Ctrl+N")
         }
         TextField {
             id: search
@@ -108,8 +112,15 @@ Rectangle {
                         elide: Text.ElideRight
                         color: row.highlighted ? palette.highlightedText : sidebar.theme.text
                     }
-                    ToolButton {
-                        text: "⋯"
+                    IconButton {
+                        objectName: "conversationMenuButton"
+                        iconName: "ellipsis"
+                        iconSize: 16
+                        padding: 2
+                        text: qsTr("Rename, export or delete “%1”").arg(row.title)
+                        toolTipText: qsTr("More")
+                        // In the highlighted row, the colour of the row's text.
+                        icon.color: row.highlighted ? palette.highlightedText : palette.buttonText
                         visible: row.hovered || row.highlighted
                         onClicked: {
                             sidebar.menuTarget = { id: row.conversationId, title: row.title }
@@ -165,16 +176,21 @@ Rectangle {
     property string exportFormat: "md"
     function exportAs(format) {
         exportFormat = format
-        exportDialog.selectedFile = "file:///" + workspace.exportFileName(menuTarget.title, format)
+        exportDialog.selectedFile = sidebar.workspace.settings.dialogFile(workspace.exportFileName(menuTarget.title, format))
         exportDialog.open()
     }
 
     FileDialog {
         id: exportDialog
+        objectName: "exportFileDialog"
         title: qsTr("Export chat")
         fileMode: FileDialog.SaveFile
         nameFilters: sidebar.exportFormat === "json" ? [qsTr("JSON (*.json)")] : [qsTr("Markdown (*.md)")]
-        onAccepted: sidebar.workspace.exportConversation(sidebar.menuTarget.id, selectedFile, sidebar.exportFormat)
+        currentFolder: sidebar.workspace.settings.dialogFolder
+        onAccepted: {
+            sidebar.workspace.settings.rememberDialogFolder(selectedFile)
+            sidebar.workspace.exportConversation(sidebar.menuTarget.id, selectedFile, sidebar.exportFormat)
+        }
     }
 
     Dialog {
