@@ -149,9 +149,14 @@ Item {
 
     FileDialog {
         id: picker
+        objectName: "firstRunFileDialog"
         title: qsTr("Choose a model")
         nameFilters: [qsTr("GGUF models (*.gguf)"), qsTr("All files (*)")]
-        onAccepted: page.workspace.addModelFile(selectedFile)
+        currentFolder: page.workspace.settings.dialogFolder
+        onAccepted: {
+            page.workspace.settings.rememberDialogFolder(selectedFile)
+            page.workspace.addModelFile(selectedFile)
+        }
     }
 
     Dialog {
