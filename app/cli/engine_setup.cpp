@@ -13,6 +13,7 @@ std::vector<OptionSpec> engine_option_specs() {
 
 BackendOptions backend_options(const Args& args) {
     BackendOptions o;
+    o.tuning = Tuning::from_env();  // the LLAMADESK_* developer switches (man page, ENVIRONMENT)
     o.kind = args.get("--backend", "cpu");
     if (o.kind != "cpu" && o.kind != "vulkan" && o.kind != "cuda" && o.kind != "auto")
         throw UsageError("--backend must be cpu, vulkan, cuda or auto");

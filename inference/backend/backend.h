@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "inference/backend/tuning.h"
 #include "inference/quant/types.h"
 
 namespace ld {
@@ -29,6 +30,9 @@ struct BackendOptions {
     // live in system memory, read by the GPU over the bus. < 0: as many as fit (all, when the
     // model fits). The CPU and CUDA backends ignore it.
     int gpu_layers = -1;
+    // Kernel variants, launch shapes and debug switches (tuning.h); the defaults are the measured
+    // best. Callers that honour the LLAMADESK_* variables fill it with Tuning::from_env().
+    Tuning tuning;
     LoadProgress progress;
 };
 

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <climits>
-#include <cstdlib>
 #include <filesystem>
 #include <mutex>
 
@@ -34,7 +33,7 @@ std::string exe_dir() {
 
 std::vector<std::string> candidates() {
     std::vector<std::string> out;
-    if (const char* env = std::getenv("LLAMADESK_CUDA_PLUGIN"); env && *env) out.push_back(env);
+    if (const std::string env = Tuning::from_env().cuda_plugin; !env.empty()) out.push_back(env);
     const std::string dir = exe_dir();
     if (!dir.empty()) {
         out.push_back(dir + "/libllamadesk_cuda.so");
@@ -59,9 +58,10 @@ Plugin load() {
         auto abi = reinterpret_cast<ld_cuda_abi_fn>(dlsym(h, "ld_cuda_abi"));
         p.list_devices = reinterpret_cast<ld_cuda_list_devices_fn>(dlsym(h, "ld_cuda_list_devices"));
         p.create = reinterpret_cast<ld_cuda_create_backend_fn>(dlsym(h, "ld_cuda_create_backend"));
+        // Only the test build has it (tests/cuda/CMakeLists.txt); the shipped plugin has no test code.
         p.ops_for_test = reinterpret_cast<ld_cuda_ops_for_test_fn>(dlsym(h, "ld_cuda_ops_for_test"));
         p.backend_memory = reinterpret_cast<ld_cuda_backend_memory_fn>(dlsym(h, "ld_cuda_backend_memory"));
-        if (!abi || !p.list_devices || !p.create || !p.ops_for_test || !p.backend_memory) {
+        if (!abi || !p.list_devices || !p.create || !p.backend_memory) {
             p.error = "CUDA backend: " + path + " is not a LlamaDesk CUDA plugin (entry points missing)";
             dlclose(h);
             return p;
@@ -157,10 +157,12 @@ cuda::MemoryInfo cuda_device_memory(const Backend& backend) {
     return m;
 }
 
-std::unique_ptr<cuda::OpsForTest> cuda_ops_for_test() {
+std::unique_ptr<cuda::OpsForTest> cuda_ops_for_test(const Tuning& tuning) {
     const Plugin& p = require_plugin();
+    if (!p.ops_for_test)
+        fail("CUDA: ", p.path, " has no test entry points (the tests load libllamadesk_cuda_test.so)");
     std::string why;
-    cuda::OpsForTest* ops = p.ops_for_test(&why);
+    cuda::OpsForTest* ops = p.ops_for_test(&tuning, &why);
     if (!ops) throw Error(why);
     return std::unique_ptr<cuda::OpsForTest>(ops);
 }

@@ -127,12 +127,10 @@ CpuBackend::CpuBackend(const Model& model, const BackendOptions& o)
     sin_.resize(B * inv_freq_.size());
     scores_.resize(size_t(pool_.size()) * size_t(n_ctx_));
     logits_tmp_.resize(size_t(p_.n_vocab));
-    repack_weights();
+    if (o.tuning.cpu_repack) repack_weights();  // off: the GGUF layout (bisecting a kernel bug)
 }
 
 void CpuBackend::repack_weights() {
-    // LLAMADESK_CPU_REPACK=0 keeps the GGUF layout (A/B benchmarks, bisecting a kernel bug).
-    if (const char* env = std::getenv("LLAMADESK_CPU_REPACK"); env && std::string(env) == "0") return;
     std::vector<const Weight*> mats;
     for (const LayerWeights& L : m_.layers)
         for (const Weight* w : {&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down}) mats.push_back(w);

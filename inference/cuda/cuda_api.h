@@ -15,9 +15,10 @@
 namespace ld::cuda {
 
 // Bumped whenever anything declared here or a struct the plugin reads (Model, BackendOptions)
-// changes shape; the engine refuses a plugin built against different headers.
+// changes shape; the engine refuses a plugin built against different headers. 8: BackendOptions
+// gained `tuning`, ld_cuda_ops_for_test takes it.
 inline uint64_t abi_tag() {
-    return 7u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
+    return 8u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
            (uint64_t(sizeof(LlamaParams)) << 40) ^ (uint64_t(sizeof(Weight)) << 52);
 }
 
@@ -80,12 +81,13 @@ public:
 }  // namespace ld::cuda
 
 // What libllamadesk_cuda.so exports. `why` receives the reason on failure (return value null
-// or negative); none of them throws.
+// or negative); none of them throws. ld_cuda_ops_for_test is exported only by the test build of
+// the plugin (libllamadesk_cuda_test.so, tests/cuda/cuda_test_ops.cpp), never the shipped one.
 extern "C" {
 using ld_cuda_abi_fn = uint64_t (*)();
 using ld_cuda_list_devices_fn = int (*)(std::vector<ld::cuda::DeviceInfo>* out, std::string* why);
 using ld_cuda_create_backend_fn = ld::Backend* (*)(const ld::Model* model, const ld::BackendOptions* options,
                                                    std::string* why);
-using ld_cuda_ops_for_test_fn = ld::cuda::OpsForTest* (*)(std::string* why);
+using ld_cuda_ops_for_test_fn = ld::cuda::OpsForTest* (*)(const ld::Tuning* tuning, std::string* why);
 using ld_cuda_backend_memory_fn = int (*)(const ld::Backend* backend, ld::cuda::MemoryInfo* out);
 }

@@ -78,9 +78,10 @@ private:
     int attn_chunk_, attn_chunks_max_;
     StreamHolder stream_holder_;
     cudaStream_t stream_ = nullptr;
+    // Decode replays a CUDA graph (366 against 356 tok/s eager, 8B Q4_K_M on the H200); false
+    // after a failed capture or with Tuning::cuda_graph off (profiling single kernels).
     bool use_graph_ = true;
-    bool use_q8_ = true;  // decode matvecs on int8 activations (LLAMADESK_CUDA_Q8=0: f32)
-    bool use_fused_rope_ = true;  // RoPE + KV store in the q/k/v matvec (LLAMADESK_CUDA_FUSE_ROPE=0: own kernel)
+    int mv_split_ = 0;  // Tuning::cuda_mv_split
     cudaGraph_t graph_ = nullptr;
     cudaGraphExec_t graph_exec_ = nullptr;
 
@@ -112,9 +113,8 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
     cudaDeviceProp prop{};
     LD_CUDA(cudaGetDeviceProperties(&prop, dev_));
     device_name_ = prop.name;
-    if (const char* env = std::getenv("LLAMADESK_CUDA_GRAPH"); env && std::string(env) == "0") use_graph_ = false;
-    if (const char* env = std::getenv("LLAMADESK_CUDA_Q8"); env && std::string(env) == "0") use_q8_ = false;
-    if (const char* env = std::getenv("LLAMADESK_CUDA_FUSE_ROPE"); env && std::string(env) == "0") use_fused_rope_ = false;
+    mv_split_ = o.tuning.cuda_mv_split;
+    use_graph_ = o.tuning.cuda_graph;
 
     attn_chunk_ = attention_chunk(n_ctx_);
     attn_chunks_max_ = (n_ctx_ + attn_chunk_ - 1) / attn_chunk_;
@@ -183,7 +183,7 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
     xds_ = DeviceBuffer(16 * size_t(max_ne0 / 32 + 1), "int8 activation scales");
     q8_.q = xq_.as<int8_t>();
     q8_.ds = xds_.as<float4>();
-    mm_ = std::make_unique<Matmul>(stream_, max_ne0, n_batch_, max_rows);
+    mm_ = std::make_unique<Matmul>(stream_, max_ne0, n_batch_, max_rows, 0, mv_split_);
     LD_CUDA(cudaStreamSynchronize(stream_));
 }
 
@@ -372,8 +372,9 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows) {
     float* x = x_.as<float>();
     float* xn = xn_.as<float>();
     // One token: the RMSNorms also quantize their output for the int8 matvecs, and the other
-    // matvec inputs (attention output, SwiGLU) are quantized when their weights use it.
-    const bool q8 = B == 1 && use_q8_;
+    // matvec inputs (attention output, SwiGLU) are quantized when their weights use it (8B
+    // Q4_K_M on the H200: 366 against 162 tok/s with f32 activations).
+    const bool q8 = B == 1;
     const Q8Act* xq = q8 ? &q8_ : nullptr;
     auto norm = [&](const float* in, const float* w, float* out, int rows) {
         if (rows == 1) launch_rmsnorm_q8(in, w, out, q8 && dim % 32 == 0 ? q8_ : Q8Act{}, dim, p_.norm_eps, stream_);
@@ -398,7 +399,9 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows) {
         rope.v_cache = vc;
         rope.hd = hd;
         rope.rope_dim = p_.rope_dim;
-        if (!(q8 && use_fused_rope_ && mm_->qkv_rope(qkv, qkv_out, xn, xq, rope))) {
+        // RoPE and the KV store in the q/k/v matvec's epilogue where it applies (366 against 351
+        // tok/s with the separate kernel, which the other cases still use).
+        if (!(q8 && mm_->qkv_rope(qkv, qkv_out, xn, xq, rope))) {
             mm_->run_shared_input(qkv, qkv_out, 3, xn, B, xq);
             launch_rope_store(q_.as<float>(), k_.as<float>(), v_.as<float>(), kc, vc, d_pos, B, p_.n_heads,
                               p_.n_kv_heads, hd, p_.rope_dim, inv_freq_.as<float>(), stream_);

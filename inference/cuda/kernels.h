@@ -77,6 +77,7 @@ struct MvArgs {
     const float* x = nullptr;    // (ne0)
     Q8Act xq;                    // x quantized, for types with has_q8_dot (else unset)
     MvRope rope;                 // QkvRope only
+    int split = 0;               // int8 kernels: warps along K per row group, 1/2/4; 0 = from the shape
 };
 void launch_matvec(GgmlType t, MvMode mode, const MvArgs& a, cudaStream_t s);
 

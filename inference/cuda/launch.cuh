@@ -4,12 +4,8 @@
 // pdl_wait() before touching memory. A decode step is ~300 small kernels, each followed by a
 // launch gap of a few microseconds that this overlaps. Every kernel launched through launch()
 // must call pdl_wait() before its first global memory access (read or write): the wait covers
-// the whole previous grid and, through it, every earlier one. LLAMADESK_CUDA_PDL=0 turns the
-// overlap off (plain stream order).
+// the whole previous grid and, through it, every earlier one.
 #include <cuda_runtime.h>
-
-#include <cstdlib>
-#include <cstring>
 
 #include "inference/cuda/cuda_check.h"
 
@@ -19,14 +15,6 @@ __device__ __forceinline__ void pdl_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;" ::: "memory");
 #endif
-}
-
-inline bool pdl_enabled() {
-    static const bool on = [] {
-        const char* e = std::getenv("LLAMADESK_CUDA_PDL");
-        return !(e && std::strcmp(e, "0") == 0);
-    }();
-    return on;
 }
 
 template <typename... Params, typename... Args>
@@ -42,7 +30,7 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaS
     cfg.stream = s;
     cudaLaunchAttribute attr[1];
     attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = pdl_enabled() ? 1 : 0;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
     cfg.attrs = attr;
     cfg.numAttrs = 1;
     const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, Params(args)...);

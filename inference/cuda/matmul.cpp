@@ -19,8 +19,8 @@ size_t Matmul::scratch_bytes(int64_t max_ne0, int max_B, int64_t max_rows) {
            (size_t(32) << 20);  // cuBLAS workspace and handles, roughly
 }
 
-Matmul::Matmul(cudaStream_t stream, int64_t max_ne0, int max_B, int64_t max_rows, int64_t tile_elems)
-    : stream_(stream), max_ne0_(max_ne0), max_B_(max_B) {
+Matmul::Matmul(cudaStream_t stream, int64_t max_ne0, int max_B, int64_t max_rows, int64_t tile_elems, int mv_split)
+    : stream_(stream), max_ne0_(max_ne0), max_B_(max_B), mv_split_(mv_split) {
     if (max_B > 1) {
         x_hi_ = DeviceBuffer(2 * size_t(max_B) * size_t(max_ne0), "f16 activations");
         x_lo_ = DeviceBuffer(2 * size_t(max_B) * size_t(max_ne0), "f16 activations");
@@ -38,6 +38,7 @@ Matmul::~Matmul() {
 void Matmul::run(const DevWeight& w, const float* x, int B, float* y, bool accumulate, const Q8Act* xq) {
     if (B == 1) {
         MvArgs a;
+        a.split = mv_split_;
         if (xq && has_q8_dot(w.type)) a.xq = *xq;
         a.job[0] = {w.data, y, int(w.ne1)};
         a.n_jobs = 1;
@@ -60,6 +61,7 @@ void Matmul::run_shared_input(const DevWeight* const* ws, float* const* ys, int 
         return;
     }
     MvArgs a;
+    a.split = mv_split_;
     if (xq && has_q8_dot(ws[0]->type)) a.xq = *xq;
     for (int i = 0; i < n; ++i) a.job[i] = {ws[i]->data, ys[i], int(ws[i]->ne1)};
     a.n_jobs = n;
@@ -79,6 +81,7 @@ bool Matmul::qkv_rope(const DevWeight* const* ws, float* const* ys, const float*
     for (int i = 0; i < 3; ++i) {
         if (done[i]) continue;
         MvArgs a;
+        a.split = mv_split_;
         MvRope r = rope;
         a.n_jobs = 0;
         for (int j = i; j < 3; ++j)
@@ -102,6 +105,7 @@ void Matmul::gate_up(const DevWeight& wg, const DevWeight& wu, const float* x, i
                      const Q8Act* xq) {
     if (B == 1 && wg.type == wu.type && wg.ne0 == wu.ne0 && wg.ne1 == wu.ne1) {
         MvArgs a;
+        a.split = mv_split_;
         if (xq && has_q8_dot(wg.type)) a.xq = *xq;
         a.job[0] = {wg.data, g, int(wg.ne1)};
         a.job[1] = {wu.data, nullptr, int(wu.ne1)};

@@ -27,8 +27,10 @@ class Matmul {
 public:
     // max_ne0: widest input; max_B: most tokens per call; max_rows: most rows of any matrix.
     // tile_elems: f16 elements of the dequantized tile (0 = up to 128 MiB; tests pass small
-    // tiles so that several tiles per matrix are exercised).
-    Matmul(cudaStream_t stream, int64_t max_ne0, int max_B, int64_t max_rows, int64_t tile_elems = 0);
+    // tiles so that several tiles per matrix are exercised). mv_split: MvArgs::split of every
+    // decode matvec (Tuning::cuda_mv_split; 0 = from the shape).
+    Matmul(cudaStream_t stream, int64_t max_ne0, int max_B, int64_t max_rows, int64_t tile_elems = 0,
+           int mv_split = 0);
     ~Matmul();
     Matmul(const Matmul&) = delete;
     Matmul& operator=(const Matmul&) = delete;
@@ -62,6 +64,7 @@ private:
     DeviceBuffer x_hi_, x_lo_;  // (max_B, max_ne0) f16
     DeviceBuffer w_tile_;       // dequantized rows, f16
     int64_t tile_elems_ = 0;
+    int mv_split_ = 0;
 };
 
 }  // namespace ld::cuda

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "inference/backend/tuning.h"
 #include "inference/core/error.h"
 #include "inference/quant/quant_internal.h"
 
@@ -28,12 +29,12 @@ Isa hardware_isa() {
     return Isa::Scalar;
 }
 
-// LLAMADESK_CPU_ISA=scalar|avx2|avx512 caps the choice (benchmarks, bisecting a kernel bug);
-// it can never raise it above what the hardware supports.
+// Tuning::cpu_isa (LLAMADESK_CPU_ISA=scalar|avx2|avx512) caps the choice (benchmarks, bisecting
+// a kernel bug); it can never raise it above what the hardware supports. Process-wide, like the
+// kernels it picks, so read from the environment here rather than from a backend's options.
 Isa compute_isa() {
     Isa isa = hardware_isa();
-    if (const char* env = std::getenv("LLAMADESK_CPU_ISA")) {
-        const std::string v(env);
+    if (const std::string v = Tuning::from_env().cpu_isa; !v.empty()) {
         Isa cap = isa;
         if (v == "scalar") cap = Isa::Scalar;
         else if (v == "avx2") cap = Isa::AVX2;

@@ -52,7 +52,8 @@ private:
     void matmul(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, int cols, const char* role,
                 bool half = false);
     // Prompt batches: converts n values of `in` to halves in x16_ (then a barrier) where one of
-    // `ws` would read them (Ops::takes_x16) and LLAMADESK_VK_X16 is not 0; returns whether it did.
+    // `ws` would read them (Ops::takes_x16); returns whether it did. (Converting per tile inside
+    // the matmul instead lost on the H100: 5,379 against 5,531 tok/s, 8B Q4_K_M pp512.)
     bool to_half(vk::Commands& c, VkCommandBuffer cmd, const Buffer& in, uint32_t n, int cols,
                  std::initializer_list<const Weight*> ws);
     // GPU timestamp after the op just recorded (profiling only): "<decode|prompt> <op>[ <type> <role>]".
@@ -61,9 +62,10 @@ private:
     // Records (and ends) the whole batch into `c`; the output matrix runs on rows first .. B - 1
     // when `logits`. Reads the token ids and cos/sin table when submitted, not when recorded.
     void record_batch(vk::Commands& c, int B, int pos, bool logits, int first);
-    // One token's layers (forward_batch's decode path unless LLAMADESK_VK_DECODE=classic): the
-    // residual adds in the wo and down matvecs' epilogues, RMSNorm over many workgroups, and
-    // activations quantized to int8 for the weights with an int8 matvec (Ops::matvec_q8).
+    // One token's layers (forward_batch's decode path): the residual adds in the wo and down
+    // matvecs' epilogues, RMSNorm over many workgroups, and activations quantized to int8 for the
+    // weights with an int8 matvec (Ops::matvec_q8). It replaced the prompt loop for decode (8B
+    // Q4_K_M on the H100: 256 against 171 tok/s).
     void decode_layers(vk::Commands& c, VkCommandBuffer cmd, int pos);
     // Decode's y (+)= W x: the int8 kernel on xq_ when it applies, else the f32 one on `in`.
     void decode_matvec(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, bool accumulate,
@@ -80,10 +82,9 @@ private:
     // the next step (pos + 1) is recorded into the spare, so recording (~1 us per dispatch on the
     // host, ~400 dispatches per 8B token) overlaps the GPU instead of preceding it. Only the very
     // next forward_batch can use it, and only if it is that decode step; anything else records
-    // afresh. Off with profiling (its timestamps are per batch) or LLAMADESK_VK_SPECULATE=0.
+    // afresh. Off with profiling (its timestamps are per batch). Worth 18% of 8B decode on the H100.
     std::unique_ptr<vk::Commands> cmds_, spare_;
     struct Recorded { bool ready = false; int pos = 0; bool logits = false; } next_;
-    bool speculate_;
     int n_ctx_, n_batch_;
     std::vector<Buffer> weights_;
     std::string offload_note_;  // "; 8 of 32 layers in system memory" when some are
@@ -93,17 +94,8 @@ private:
     Buffer att_scratch_;        // flash-decoding partials (Ops::attention_scratch_bytes)
     Buffer xq_;                 // decode: the int8 copy of the matvecs' input (Ops::q8_bytes)
     Buffer x16_;                // prompt: the matmuls' input in halves (B x max(dim, q_dim, ffn_dim))
-    bool x16_on_;               // LLAMADESK_VK_X16=0: the wide matmul converts x itself, per tile
-    bool fused_decode_;         // decode_layers(); LLAMADESK_VK_DECODE=classic: forward_batch's loop
-    bool fuse_rope_;            // decode: RoPE + cache store in the q/k/v epilogues; LLAMADESK_VK_FUSE_ROPE=0: rope_store
-    bool split_attention_;      // LLAMADESK_VK_ATTN_SPLIT=0 turns flash-decoding off
-    // LLAMADESK_VK_FUSE_SWIGLU=1: decode computes silu(g) * u inside the down matvec. Off by
-    // default: on the H100 every 2-row workgroup then redoes the exp over the whole 14336-wide
-    // input and reads g and u, which costs more than the barrier it saves (8B Q4_K_M 145 vs 147,
-    // Q4_0 115 vs 126 tok/s).
-    bool fuse_swiglu_;
-    // LLAMADESK_VK_PROFILE=1: host time recording vs submit-to-fence per batch and GPU time per
-    // op (vk_profiler.h, null without timestamps), printed at the end (`print`: the variable
+    // Tuning::vk_profile: host time recording vs submit-to-fence per batch and GPU time per
+    // op (vk_profiler.h, null without timestamps), printed at the end (`print`: the options
     // asked for it, not vulkan_enable_profiling()).
     struct Profile { bool on = false, print = false; uint64_t batches = 0; double record_us = 0, run_us = 0; std::string note; } prof_;
     std::unique_ptr<vk::Profiler> profiler_;
@@ -115,26 +107,13 @@ private:
 VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
     : m_(model),
       p_(model.params),
-      dev_(o.device),
-      ops_(dev_),
+      dev_(o.device, o.tuning),
+      ops_(dev_, o.tuning),
       cmds_(std::make_unique<vk::Commands>(dev_)),
       spare_(std::make_unique<vk::Commands>(dev_)),
       n_ctx_(std::max(1, std::min(o.n_ctx > 0 ? o.n_ctx : 8192, p_.ctx_train))),
       n_batch_(o.n_batch > 0 ? std::min(o.n_batch, 512) : 512) {
-    const char* split = std::getenv("LLAMADESK_VK_ATTN_SPLIT");
-    split_attention_ = !(split && std::strcmp(split, "0") == 0);
-    const char* spec = std::getenv("LLAMADESK_VK_SPECULATE");
-    speculate_ = !(spec && std::strcmp(spec, "0") == 0);
-    const char* rope = std::getenv("LLAMADESK_VK_FUSE_ROPE");
-    fuse_rope_ = !(rope && std::strcmp(rope, "0") == 0);
-    const char* dec = std::getenv("LLAMADESK_VK_DECODE");
-    fused_decode_ = !(dec && std::strcmp(dec, "classic") == 0);
-    const char* x16 = std::getenv("LLAMADESK_VK_X16");
-    x16_on_ = !(x16 && std::strcmp(x16, "0") == 0);
-    const char* fuse = std::getenv("LLAMADESK_VK_FUSE_SWIGLU");
-    fuse_swiglu_ = fuse && std::strcmp(fuse, "1") == 0;
-    const char* prof = std::getenv("LLAMADESK_VK_PROFILE");
-    if (prof && std::strcmp(prof, "1") == 0) {
+    if (o.tuning.vk_profile) {
         prof_.print = true;
         const std::string why = enable_profiling();
         if (!why.empty()) std::fprintf(stderr, "vulkan profile: %s\n", why.c_str());
@@ -163,7 +142,7 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
     att_scratch_ = Buffer(dev_, vk::Ops::attention_scratch_bytes(uint32_t(p_.n_heads), uint32_t(p_.head_dim)),
                           Buffer::Kind::device);
     xq_ = Buffer(dev_, vk::Ops::q8_bytes(uint32_t(std::max({p_.dim, p_.q_dim(), p_.ffn_dim}))), Buffer::Kind::device);
-    if (x16_on_ && B > 1)
+    if (B > 1)
         x16_ = Buffer(dev_, B * size_t(std::max({p_.dim, p_.q_dim(), p_.ffn_dim})) * 2, Buffer::Kind::device);
     ids_ = Buffer(dev_, B * sizeof(int32_t), Buffer::Kind::host);
     cs_ = Buffer(dev_, B * size_t(p_.rope_dim) * f, Buffer::Kind::host);
@@ -304,7 +283,7 @@ void VulkanBackend::matmul(VkCommandBuffer cmd, const Weight& w, const Buffer& i
 
 bool VulkanBackend::to_half(vk::Commands& c, VkCommandBuffer cmd, const Buffer& in, uint32_t n, int cols,
                             std::initializer_list<const Weight*> ws) {
-    if (!x16_on_ || cols < 2) return false;
+    if (cols < 2) return false;
     if (std::none_of(ws.begin(), ws.end(), [&](const Weight* w) {
             return ops_.takes_x16(w->type, uint32_t(w->ne0), uint32_t(cols));
         }))
@@ -356,7 +335,7 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
     // The next decode step while this one runs (its cos/sin and token id are written at its turn).
     // A failure there must not cost this step, which is already on the GPU: the next call then
     // records afresh and reports whatever is wrong itself.
-    if (B == 1 && fused_decode_ && speculate_ && !profiler_ && pos + 2 <= n_ctx_) {
+    if (B == 1 && !profiler_ && pos + 2 <= n_ctx_) {
         try {
             record_batch(*spare_, 1, pos + 1, logits != nullptr, 0);
             next_ = {true, pos + 1, logits != nullptr};
@@ -387,15 +366,15 @@ void VulkanBackend::record_batch(vk::Commands& c, int B, int pos, bool logits, i
     ops_.get_rows(cmd, m_.tok_embd.type, buf(m_.tok_embd), ids_, x_, b, dim, uint32_t(m_.tok_embd.ne1));
     mark(cmd, "get_rows");  // reads B rows, not the whole matrix: no GB/s
     bar();
-    if (B == 1 && fused_decode_) {
+    if (B == 1) {
         decode_layers(c, cmd, pos);  // ends with the output norm in xn_ (and xq_)
         if (logits) decode_matvec(cmd, m_.output, xn_, logits_, false, "output");
     } else {
         ops_.rmsnorm(cmd, x_, buf(m_.layers[0].attn_norm), xn_, b, dim, p_.norm_eps);
         mark(cmd, "rmsnorm");
         bar();
-        // Each residual add is fused into the norm that follows it (add_rmsnorm), rope and the cache
-        // store are one pass: 9 barriers per layer (8 in decode with LLAMADESK_VK_FUSE_SWIGLU=1).
+        // Prompts (B > 1). Each residual add is fused into the norm that follows it (add_rmsnorm),
+        // rope and the cache store are one pass: 9 barriers per layer.
         for (int l = 0; l < p_.n_layers; ++l) {
             const LayerWeights& L = m_.layers[size_t(l)];
             const bool hq = to_half(c, cmd, xn_, b * dim, B, {&L.wq, &L.wk, &L.wv});
@@ -407,15 +386,9 @@ void VulkanBackend::record_batch(vk::Commands& c, int B, int pos, bool logits, i
                             uint32_t(p_.rope_dim), uint32_t(pos));
             mark(cmd, "rope_store");
             bar();
-            if (B == 1 && split_attention_) {
-                ops_.attention_decode(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, att_scratch_, nh, nkv,
-                                      hd, uint32_t(pos), 1.0f / std::sqrt(float(hd)));
-                mark(cmd, "attention_split+combine");
-            } else {
-                ops_.attention(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, b, nh, nkv, hd,
-                               uint32_t(pos), 1.0f / std::sqrt(float(hd)));
-                mark(cmd, "attention");
-            }
+            ops_.attention(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, b, nh, nkv, hd,
+                           uint32_t(pos), 1.0f / std::sqrt(float(hd)));
+            mark(cmd, "attention");
             bar();
             const bool ho = to_half(c, cmd, att_, b * uint32_t(p_.q_dim()), B, {&L.wo});
             matmul(cmd, L.wo, att_, o_, B, "attn_output", ho);
@@ -427,16 +400,11 @@ void VulkanBackend::record_batch(vk::Commands& c, int B, int pos, bool logits, i
             matmul(cmd, L.w_gate, xn_, g_, B, "ffn_gate", hg);
             matmul(cmd, L.w_up, xn_, u_, B, "ffn_up", hg);
             bar();
-            const Weight& wd = L.w_down;
-            if (B == 1 && fuse_swiglu_ && ops_.matvec_swiglu(cmd, wd.type, buf(wd), g_, u_, o_, uint32_t(wd.ne0), uint32_t(wd.ne1))) {
-                mark(cmd, "matvec_swiglu", &wd, "ffn_down");
-            } else {
-                ops_.swiglu(cmd, g_, u_, b * ffn);
-                mark(cmd, "swiglu");
-                bar();
-                const bool hdown = to_half(c, cmd, g_, b * ffn, B, {&L.w_down});
-                matmul(cmd, L.w_down, g_, o_, B, "ffn_down", hdown);
-            }
+            ops_.swiglu(cmd, g_, u_, b * ffn);
+            mark(cmd, "swiglu");
+            bar();
+            const bool hdown = to_half(c, cmd, g_, b * ffn, B, {&L.w_down});
+            matmul(cmd, L.w_down, g_, o_, B, "ffn_down", hdown);
             bar();
             if (l + 1 < p_.n_layers) {
                 ops_.add_rmsnorm(cmd, x_, o_, buf(m_.layers[size_t(l) + 1].attn_norm), xn_, b, dim, p_.norm_eps);
@@ -488,7 +456,9 @@ void VulkanBackend::decode_layers(vk::Commands& c, VkCommandBuffer cmd, int pos)
         const LayerWeights& L = m_.layers[size_t(l)];
         const Buffer &kc = k_cache_[size_t(l)], &vc = v_cache_[size_t(l)];
         auto ropes = [&](const Weight& w) { return ops_.has_matvec_rope(w.type, uint32_t(w.ne0), uint32_t(w.ne1), hd); };
-        if (fuse_rope_ && ropes(L.wq) && ropes(L.wk) && ropes(L.wv)) {  // RoPE and the cache store in the epilogues
+        // RoPE and the cache store in the epilogues (H100, 8B Q4_K_M: 256 against 243 tok/s with
+        // the separate pass, which shapes the epilogue kernels do not take still use).
+        if (ropes(L.wq) && ropes(L.wk) && ropes(L.wv)) {
             using Out = vk::Ops::RopeOut;
             const uint32_t rd = uint32_t(p_.rope_dim), ps = uint32_t(pos);
             for (const auto& [w, y, cache, out, role] :
@@ -510,16 +480,12 @@ void VulkanBackend::decode_layers(vk::Commands& c, VkCommandBuffer cmd, int pos)
         }
         const float scale = 1.0f / std::sqrt(float(hd));
         const bool wo_q8 = ops_.has_q8_matvec(L.wo.type) && qd % 32 == 0;
-        bool att_q8 = false;  // the merge wrote att_'s int8 copy
-        if (split_attention_) {
-            const vk::BufferRef xq(xq_);
-            att_q8 = ops_.attention_decode(cmd, q_, kc, vc, att_, att_scratch_, nh, nkv, hd, uint32_t(pos), scale,
-                                           wo_q8 ? &xq : nullptr);
-            mark(cmd, "attention_split+combine");
-        } else {
-            ops_.attention(cmd, q_, kc, vc, att_, 1, nh, nkv, hd, uint32_t(pos), scale);
-            mark(cmd, "attention");
-        }
+        // Split along the context (flash-decoding): at depth 4096 on the H100 247 tok/s (1B Q4_0)
+        // against 67 with the one-pass prompt kernel.
+        const vk::BufferRef xq(xq_);
+        const bool att_q8 = ops_.attention_decode(cmd, q_, kc, vc, att_, att_scratch_, nh, nkv, hd, uint32_t(pos),
+                                                  scale, wo_q8 ? &xq : nullptr);  // wrote att_'s int8 copy
+        mark(cmd, "attention_split+combine");
         bar();
         if (wo_q8 && !att_q8) {
             decode_quantize(cmd, Q8From::copy, att_, att_, att_, qd, "quantize_q8");

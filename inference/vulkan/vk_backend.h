@@ -37,8 +37,9 @@ VulkanMemoryUsage vulkan_device_memory(const Backend& backend);
 // driver figure is absent because its device is gone). For leak checks.
 std::function<VulkanMemoryUsage()> vulkan_memory_probe(const Backend& backend);
 
-// Profile of a Vulkan backend (LLAMADESK_VK_PROFILE=1, or vulkan_enable_profiling()): host time
-// per batch and, where the queue has timestamps, GPU time per op summed over the backend's life.
+// Profile of a Vulkan backend (BackendOptions::tuning.vk_profile, or vulkan_enable_profiling()):
+// host time per batch and, where the queue has timestamps, GPU time per op summed over the
+// backend's life.
 struct VulkanOpTime {
     std::string op;         // "<decode|prompt> <op>", e.g. "decode matvec q4_k attn_q", "prompt rope_store"
     uint64_t calls = 0;
@@ -55,7 +56,7 @@ struct VulkanProfile {
     uint64_t dropped_marks = 0;
     std::vector<VulkanOpTime> ops;  // by total time, largest first
 };
-// Starts profiling `backend` from its next batch (what LLAMADESK_VK_PROFILE=1 does at creation).
+// Starts profiling `backend` from its next batch (what Tuning::vk_profile does at creation).
 // Returns "" when GPU timestamps run, else the one-line reason they cannot (host times still do).
 // Throws ld::Error when `backend` is not a Vulkan backend.
 std::string vulkan_enable_profiling(Backend& backend);

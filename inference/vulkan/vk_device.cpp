@@ -16,11 +16,6 @@ void check(VkResult r, const char* what) {
 
 namespace {
 
-bool validation_requested() {
-    const char* v = std::getenv("LLAMADESK_VULKAN_VALIDATION");
-    return v && std::strcmp(v, "1") == 0;
-}
-
 bool has_layer(const char* name) {
     uint32_t n = 0;
     vkEnumerateInstanceLayerProperties(&n, nullptr);
@@ -49,7 +44,8 @@ VkDebugUtilsMessengerCreateInfoEXT messenger_info() {
     return mi;
 }
 
-VkResult create_instance(VkInstance* out) {
+// validation: with the Khronos layer (Tuning::vk_validation) where it is installed.
+VkResult create_instance(VkInstance* out, bool validation) {
     VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
     app.pApplicationName = "LlamaDesk";
     app.apiVersion = VK_API_VERSION_1_2;
@@ -58,7 +54,7 @@ VkResult create_instance(VkInstance* out) {
     const char* layer = "VK_LAYER_KHRONOS_validation";
     const char* debug_ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
     const VkDebugUtilsMessengerCreateInfoEXT messenger = messenger_info();
-    if (validation_requested()) {
+    if (validation) {
         if (has_layer(layer)) {
             ci.enabledLayerCount = 1;
             ci.ppEnabledLayerNames = &layer;
@@ -66,7 +62,7 @@ VkResult create_instance(VkInstance* out) {
             ci.ppEnabledExtensionNames = &debug_ext;
             ci.pNext = &messenger;  // covers vkCreateInstance/vkDestroyInstance and everything between
         } else {
-            std::fprintf(stderr, "LLAMADESK_VULKAN_VALIDATION=1 but %s is not installed "
+            std::fprintf(stderr, "Vulkan validation requested but %s is not installed "
                                  "(Debian: vulkan-validationlayers)\n", layer);
         }
     }
@@ -195,7 +191,7 @@ std::string lower(std::string s) {
 
 std::vector<DeviceInfo> list_devices(std::string* why) {
     VkInstance inst = VK_NULL_HANDLE;
-    const VkResult r = create_instance(&inst);
+    const VkResult r = create_instance(&inst, false);  // listing only: no layer
     if (r != VK_SUCCESS) {
         if (why) *why = "no Vulkan driver (vkCreateInstance returned " + std::to_string(int(r)) + ")";
         return {};
@@ -232,14 +228,14 @@ int choose_device(const std::vector<DeviceInfo>& devices, const std::string& sel
     return pick;
 }
 
-Device::Device(const std::string& selector) {
+Device::Device(const std::string& selector, const Tuning& tuning) {
     std::string why;
     const std::vector<DeviceInfo> devices = list_devices(&why);
     if (devices.empty()) fail("Vulkan backend unavailable: ", why);
     const int index = choose_device(devices, selector);
     info_ = devices[size_t(index)];
-    check(create_instance(&instance_), "vkCreateInstance");
-    if (validation_requested()) {
+    check(create_instance(&instance_, tuning.vk_validation), "vkCreateInstance");
+    if (tuning.vk_validation) {
         auto create = reinterpret_cast<PFN_vkCreateDebugUtilsMessengerEXT>(
             vkGetInstanceProcAddr(instance_, "vkCreateDebugUtilsMessengerEXT"));
         const VkDebugUtilsMessengerCreateInfoEXT mi = messenger_info();
@@ -286,11 +282,10 @@ Device::Device(const std::string& selector) {
         f16.pNext = nullptr;  // without the memory model and coopmat structs (their extension is off)
         s16.pNext = &f16;
     }
-    // Integer dot products (optional): the int8 decode matvec. LLAMADESK_VK_Q8=0 leaves them off.
+    // Integer dot products (optional): the int8 decode matvec. Tuning::vk_int8 false leaves them off.
     VkPhysicalDeviceShaderIntegerDotProductFeaturesKHR dp{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES_KHR};
     dp.shaderIntegerDotProduct = VK_TRUE;
-    const char* q8 = std::getenv("LLAMADESK_VK_Q8");
-    int_dot_ = info_.int_dot && !(q8 && std::strcmp(q8, "0") == 0);
+    int_dot_ = info_.int_dot && tuning.vk_int8;
     if (int_dot_) {
         dp.pNext = s16.pNext;
         s16.pNext = &dp;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "inference/backend/tuning.h"
+
 namespace ld::vk {
 
 // Throws ld::Error naming the call and the VkResult when r is not VK_SUCCESS.
@@ -62,7 +64,8 @@ struct MemoryCounter {
 
 class Device {
 public:
-    explicit Device(const std::string& selector);
+    // `tuning`: vk_validation (the Khronos layer) and vk_int8 (integer dot products enabled).
+    Device(const std::string& selector, const Tuning& tuning);
     ~Device();
     Device(const Device&) = delete;
     Device& operator=(const Device&) = delete;
@@ -97,7 +100,7 @@ private:
     std::optional<VkPhysicalDeviceMemoryBudgetPropertiesEXT> memory_budget() const;
 
     VkInstance instance_ = VK_NULL_HANDLE;
-    VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;  // LLAMADESK_VULKAN_VALIDATION=1
+    VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;  // Tuning::vk_validation
     VkPhysicalDevice physical_ = VK_NULL_HANDLE;
     VkDevice device_ = VK_NULL_HANDLE;
     VkQueue queue_ = VK_NULL_HANDLE;

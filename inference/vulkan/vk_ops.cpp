@@ -1,8 +1,7 @@
 #include "inference/vulkan/vk_ops.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
+#include <cctype>
 #include <string>
 
 #include "inference/core/error.h"
@@ -27,26 +26,14 @@ uint32_t unit_size(GgmlType t) { return traits(t).block_size > 1 ? 32 : 1; }
 
 // matvec_wide: elements per slot (SLOT) and rows per workgroup (NUM_ROWS) of common/matvec_wide.glsl.
 uint32_t wide_slot(GgmlType t) { return t == GgmlType::F32 ? 4 : t == GgmlType::F16 ? 8 : 32; }
-// Rows per workgroup (NUM_ROWS) and threads per workgroup: 2 and 64 (8B Q4_K_M decode on an H100:
-// 64 and 128 threads within run-to-run noise, 147-163 vs 142-152 tok/s; 256 threads 131, 4 rows
-// no better, 1 row 124) unless
-// LLAMADESK_VK_MATVEC_ROWS (1..8) or LLAMADESK_VK_MATVEC_WG (32..1024, a multiple of 32) say
-// otherwise (for tuning).
-uint32_t env_uint(const char* name, int fallback, int lo, int hi) {
-    const char* v = std::getenv(name);
-    return uint32_t(std::clamp(v ? std::atoi(v) : fallback, lo, hi));
-}
-uint32_t wide_rows() { return env_uint("LLAMADESK_VK_MATVEC_ROWS", 2, 1, 8); }
-uint32_t wide_threads() { return env_uint("LLAMADESK_VK_MATVEC_WG", 64, 32, 1024) / 32 * 32; }
-// Slots per loop step of the int8 matvec (UNROLL in common/matvec_q8.glsl): 1 unless
-// LLAMADESK_VK_MATVEC_UNROLL=2 (the H100: 8B Q4_K_M decode 295 against 288 tok/s, 1B Q4_0 890
-// against 953; with 128 threads 252).
-uint32_t q8_unroll() { return env_uint("LLAMADESK_VK_MATVEC_UNROLL", 1, 1, 2); }
-
-bool env_is(const char* name, const char* value) {
-    const char* v = std::getenv(name);
-    return v && std::strcmp(v, value) == 0;
-}
+// Rows per workgroup (NUM_ROWS) and threads per workgroup: Tuning's 2 and 64 (8B Q4_K_M decode
+// on an H100: 64 and 128 threads within run-to-run noise, 147-163 vs 142-152 tok/s; 256 threads
+// 131, 4 rows no better, 1 row 124). Slots per loop step of the int8 matvec (UNROLL in
+// common/matvec_q8.glsl): 1 (2 on the H100: 8B Q4_K_M decode 295 against 288 tok/s, 1B Q4_0 890
+// against 953; with 128 threads 252). Clamped again here: callers may fill Tuning by hand.
+uint32_t wide_rows(const Tuning& t) { return uint32_t(std::clamp(t.vk_matvec_rows, 1, 8)); }
+uint32_t wide_threads(const Tuning& t) { return uint32_t(std::clamp(t.vk_matvec_threads, 32, 1024) / 32 * 32); }
+uint32_t q8_unroll(const Tuning& t) { return uint32_t(std::clamp(t.vk_matvec_unroll, 1, 2)); }
 
 std::string lower(const char* s) {
     std::string out(s);
@@ -72,14 +59,16 @@ Grid grid_1d(uint64_t n, uint32_t wg) {
 
 }  // namespace
 
-Ops::Ops(const Device& dev) : dev_(dev) {
-    wide_ = dev.info().subgroup_arithmetic && !env_is("LLAMADESK_VK_MATVEC", "generic");
-    wide_rows_ = wide_rows();
+Ops::Ops(const Device& dev, const Tuning& tuning) : dev_(dev) {
+    using VkMatmul = Tuning::VkMatmul;
+    wide_ = dev.info().subgroup_arithmetic && tuning.vk_wide_matvec;
+    wide_rows_ = wide_rows(tuning);
+    const uint32_t threads = wide_threads(tuning), unroll = q8_unroll(tuning);
     // Batch matmuls of quantized weights on tensor cores where the device has them: the 128-wide-K
     // kernel (4.5x the 32-wide one's prompt speed on the H100, 8B Q4_K_M: 5,403 against 1,205
-    // tok/s), or with LLAMADESK_VK_COOPMAT=classic the 32-wide one (which also takes the shapes the
-    // wide one does not); =emulate runs the wide kernel's tiling without tensor cores (tests, any
-    // device), =0 neither.
+    // tok/s), or with VkMatmul::classic the 32-wide one (which also takes the shapes the wide one
+    // does not); ::emulate runs the wide kernel's tiling without tensor cores (tests, any
+    // device), ::tiled neither.
     const uint32_t shared = dev.limits().maxComputeSharedMemorySize;
     const bool wide_fits = shared >= coopmat_wide_shared_bytes(64);
     // Each wide program comes twice: on f32 x, and on x converted to halves (to_f16(); X16).
@@ -87,14 +76,14 @@ Ops::Ops(const Device& dev) : dev_(dev) {
         matmul_coopmat_wide_[t] = program<MatMulPC>(dev, name, 3, {0});
         matmul_coopmat_wide16_[t] = program<MatMulPC>(dev, name, 3, {1});
     };
-    if (env_is("LLAMADESK_VK_COOPMAT", "emulate") && dev.fp16() && shared >= coopmat_wide_shared_bytes(32)) {
+    if (tuning.vk_matmul == VkMatmul::emulate && dev.fp16() && shared >= coopmat_wide_shared_bytes(32)) {
         for (GgmlType t : kSlotTypes) add_wide(t, "matmul_coopmat_emu_" + lower(type_name(t)));
         coopmat_wide_kind_ = "coopmat-emulated";
         coopmat_wide_bn_ = 32;
-    } else if (dev.coopmat() && !env_is("LLAMADESK_VK_COOPMAT", "0")) {
+    } else if (dev.coopmat() && tuning.vk_matmul != VkMatmul::tiled) {
         for (GgmlType t : kSlotTypes) {
             matmul_coopmat_[t] = program<MatMulPC>(dev, "matmul_coopmat_" + lower(type_name(t)), 3);
-            if (!env_is("LLAMADESK_VK_COOPMAT", "classic") && wide_fits)
+            if (tuning.vk_matmul != VkMatmul::classic && wide_fits)
                 add_wide(t, "matmul_coopmat_wide_" + lower(type_name(t)));
         }
     }
@@ -102,17 +91,16 @@ Ops::Ops(const Device& dev) : dev_(dev) {
     if (wide_ && dev.int_dot())
         for (GgmlType t : kSlotTypes) {
             matvec_q8_[t] = program<MatVecPC>(dev, "matvec_q8_" + lower(type_name(t)), 3,
-                                              {wide_rows_, wide_threads(), q8_unroll()});
+                                              {wide_rows_, threads, unroll});
             matvec_q8_rope_[t] = program<MatVecRopePC>(dev, "matvec_q8_rope_" + lower(type_name(t)), 5,
-                                                       {wide_rows_, wide_threads(), q8_unroll()});
+                                                       {wide_rows_, threads, unroll});
         }
     for (GgmlType t : kTypes) {
         const std::string suffix = lower(type_name(t));
         matvec_[t] = program<MatVecPC>(dev, "matvec_" + suffix, 3);
         if (wide_ && has_wide_matvec(t)) {
-            matvec_wide_[t] = program<MatVecPC>(dev, "matvec_wide_" + suffix, 3, {wide_rows_, wide_threads()});
-            matvec_swiglu_[t] = program<MatVecPC>(dev, "matvec_swiglu_" + suffix, 4, {wide_rows_, wide_threads()});
-            matvec_wide_rope_[t] = program<MatVecRopePC>(dev, "matvec_wide_rope_" + suffix, 5, {wide_rows_, wide_threads()});
+            matvec_wide_[t] = program<MatVecPC>(dev, "matvec_wide_" + suffix, 3, {wide_rows_, threads});
+            matvec_wide_rope_[t] = program<MatVecRopePC>(dev, "matvec_wide_rope_" + suffix, 5, {wide_rows_, threads});
         }
         matmul_[t] = program<MatMulPC>(dev, "matmul_" + suffix, 3);
         get_rows_[t] = program<GetRowsPC>(dev, "get_rows_" + suffix, 3);
@@ -265,14 +253,6 @@ void Ops::swiglu(VkCommandBuffer cmd, BufferRef g, BufferRef u, uint32_t n) cons
 void Ops::add(VkCommandBuffer cmd, BufferRef a, BufferRef b, uint32_t n) const {
     const Grid gr = grid_1d(n, 256);
     dispatch(dev_, cmd, *add_, {a, b}, EltwisePC{n}, gr.x, gr.y);
-}
-
-bool Ops::matvec_swiglu(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef g, BufferRef u, BufferRef y,
-                        uint32_t ne0, uint32_t n_rows) const {
-    if (!wide_ || ne0 % wide_slot(type) != 0 || !matvec_swiglu_.count(type)) return false;
-    const uint32_t groups = ceil_div(n_rows, wide_rows_), gx = std::min<uint32_t>(groups, 65535);
-    dispatch(dev_, cmd, *matvec_swiglu_.at(type), {w, g, y, u}, MatVecPC{ne0, n_rows, 1, gx, 0}, gx, ceil_div(groups, gx));
-    return true;
 }
 
 void Ops::quantize_q8(VkCommandBuffer cmd, Q8From mode, BufferRef a, BufferRef b, BufferRef xq, BufferRef f,

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 
+#include "inference/backend/tuning.h"
 #include "inference/quant/types.h"
 #include "inference/vulkan/vk_programs.h"
 
@@ -17,7 +18,8 @@ class Device;
 
 class Ops {
 public:
-    explicit Ops(const Device& dev);
+    // `tuning`: the matvec and matmul variants and launch shapes (the vk_* fields of tuning.h).
+    Ops(const Device& dev, const Tuning& tuning);
     ~Ops();
 
     // Weight types matmul() and get_rows() take.
@@ -88,7 +90,7 @@ public:
     // recording nothing, when it does not apply (the caller then uses matmul() on f32 x).
     bool matvec_q8(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef xq, BufferRef y, uint32_t ne0,
                    uint32_t n_rows, bool accumulate) const;
-    // The int8 matvec exists (integer dot products enabled, not LLAMADESK_VK_Q8=0) for `type`.
+    // The int8 matvec exists (integer dot products enabled, Tuning::vk_int8) for `type`.
     bool has_q8_matvec(GgmlType type) const { return matvec_q8_.count(type) != 0; }
     bool q8_enabled() const { return !matvec_q8_.empty(); }
 
@@ -103,18 +105,14 @@ public:
     // Rows in pairs (even rows per workgroup, n_rows and head_dim even) and a wide or int8 kernel.
     bool has_matvec_rope(GgmlType type, uint32_t ne0, uint32_t n_rows, uint32_t head_dim) const;
 
-    // y = silu(g) * u . W^T for one column (decode): the SwiGLU fused into the down projection.
-    // Only with the wide matvec and ne0 % its slot == 0; returns false (recording nothing) otherwise.
-    bool matvec_swiglu(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef g, BufferRef u, BufferRef y,
-                       uint32_t ne0, uint32_t n_rows) const;
     // Decode matvec kernel in use: "wide" (common/matvec_wide.glsl; needs subgroup arithmetic)
-    // or "generic" (one workgroup per row; LLAMADESK_VK_MATVEC=generic forces it).
+    // or "generic" (one workgroup per row; Tuning::vk_wide_matvec false forces it).
     const char* matvec_kind() const { return wide_ ? "wide" : "generic"; }
     // Batch matmul kernel for quantized weights: "coopmat-wide" (common/matmul_coopmat_wide.glsl
     // for ne0 % 128 == 0, where Device::coopmat() and its shared memory fits; other shapes take
-    // the next), "coopmat" (common/matmul_coopmat.glsl; LLAMADESK_VK_COOPMAT=classic uses it alone)
-    // or "tiled" (common/matmul.glsl; LLAMADESK_VK_COOPMAT=0). "coopmat-emulated": the wide
-    // kernel without tensor cores (LLAMADESK_VK_COOPMAT=emulate).
+    // the next), "coopmat" (common/matmul_coopmat.glsl; Tuning::VkMatmul::classic uses it alone)
+    // or "tiled" (common/matmul.glsl; VkMatmul::tiled). "coopmat-emulated": the wide kernel
+    // without tensor cores (VkMatmul::emulate).
     const char* matmul_kind() const {
         return !matmul_coopmat_wide_.empty() ? coopmat_wide_kind_ : matmul_coopmat_.empty() ? "tiled" : "coopmat";
     }
@@ -129,7 +127,7 @@ private:
     // The program matvec_rope() runs (int8 where it can), or nullptr where none applies.
     const Program* rope_program(GgmlType type, uint32_t ne0, uint32_t n_rows, uint32_t head_dim, bool* int8) const;
 
-    std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matvec_swiglu_, matvec_q8_, matmul_, matmul_coopmat_,
+    std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matvec_q8_, matmul_, matmul_coopmat_,
         get_rows_, matvec_q8_rope_, matvec_wide_rope_, matmul_coopmat_wide_, matmul_coopmat_wide16_;
     const char* coopmat_wide_kind_ = "coopmat-wide";
     uint32_t coopmat_wide_bn_ = 64;  // columns per tile (BN) of the wide kernel in use

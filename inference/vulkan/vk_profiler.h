@@ -1,7 +1,7 @@
 #pragma once
-// GPU timestamps per op (LLAMADESK_VK_PROFILE=1 or vulkan_enable_profiling()): one timestamp
-// query at the start of a batch's command buffer and one after every op, read back after the
-// fence and summed per op name over the backend's life. Only exists while profiling, so the
+// GPU timestamps per op (Tuning::vk_profile, or vulkan_enable_profiling()): one timestamp query
+// at the start of a batch's command buffer and one after every op, read back after the fence and
+// summed per op name over the backend's life. Only exists while profiling, so the
 // forward pass pays nothing otherwise.
 #include <vulkan/vulkan.h>
 

@@ -17,17 +17,7 @@ layout(local_size_x_id = 1, local_size_x = 64) in;
 layout(std430, binding = 1) readonly buffer XBuf { vec4 x4[]; };
 layout(std430, binding = 2) buffer YBuf { float y[]; };  // read when p.accumulate
 #include "common/matvec_pc.glsl"
-#ifdef X_SWIGLU
-// x = silu(g) * u (the FFN's SwiGLU) computed on load, so the down projection needs no separate
-// pass: binding 1 holds g, binding 3 u.
-layout(std430, binding = 3) readonly buffer UBuf { vec4 u4[]; };
-vec4 load_x(uint i) {
-    const vec4 g = x4[i];
-    return g / (1.0 + exp(-g)) * u4[i];
-}
-#else
 vec4 load_x(uint i) { return x4[i]; }
-#endif
 
 #if defined(WTYPE_F32)
 layout(std430, binding = 0) readonly buffer WBuf { vec4 w4[]; };

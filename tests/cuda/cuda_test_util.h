@@ -22,7 +22,7 @@ inline cuda::OpsForTest* cuda_ops(std::string* why) {
     if (!tried) {
         tried = true;
         try {
-            ops = cuda_ops_for_test();
+            ops = cuda_ops_for_test(Tuning::from_env());  // LLAMADESK_CUDA_MV_SPLIT: run_emulated.sh
             std::fprintf(stderr, "CUDA tests on %s (%s)\n", ops->device_name().c_str(), cuda_plugin_status().c_str());
         } catch (const std::exception& e) {
             reason = e.what();

@@ -128,6 +128,7 @@ void check_mix(const char* mix, bool wide) {
     std::unique_ptr<Model> m = small_synthetic(mix, 2048, wide);
     const int n_vocab = m->params.n_vocab;
     BackendOptions o;
+    o.tuning = Tuning::from_env();  // the variables CTest sets for this run
     o.n_ctx = 256;
     o.n_threads = 2;
     std::unique_ptr<Backend> cpu = create_cpu_backend(*m, o);
@@ -181,6 +182,7 @@ TEST(CudaBackend, LongPromptBatchesAndDecodeAgree) {
     std::unique_ptr<Model> m = small_synthetic("q8_0");
     const int nv = m->params.n_vocab;
     BackendOptions o;
+    o.tuning = Tuning::from_env();  // the variables CTest sets for this run
     o.n_ctx = 1024;
     o.n_threads = 2;
     o.n_batch = 128;
@@ -215,6 +217,7 @@ TEST(CudaBackend, ErrorsAreClear) {
     LD_REQUIRE_SHARED(kStories);
     std::unique_ptr<Model> m = load_model(shared_path(kStories));
     BackendOptions o;
+    o.tuning = Tuning::from_env();  // the variables CTest sets for this run
     o.kind = "cuda";
     o.device = "no such device";
     try {
@@ -293,6 +296,7 @@ TEST(CudaBackend, ProgressAndCancel) {
     LD_REQUIRE_CUDA_DEVICE();
     std::unique_ptr<Model> m = small_synthetic("q4_0");
     BackendOptions o;
+    o.tuning = Tuning::from_env();  // the variables CTest sets for this run
     o.kind = "cuda";
     o.n_ctx = 64;
     float last = -1;

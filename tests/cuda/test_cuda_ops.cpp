@@ -84,8 +84,6 @@ std::vector<int> widths_for(GgmlType type) {
 // device) and of Q4_1, Q4_K, Q5_K runs on int8 activations: f32 sums, plus reference_product's
 // int8 bound.
 bool int8_path(GgmlType type, int ne0) {
-    const char* env = std::getenv("LLAMADESK_CUDA_Q8");
-    if (env && std::string(env) == "0") return false;
     const int bs = traits(type).block_size;
     switch (type) {
     case GgmlType::Q4_1: case GgmlType::Q4_K: case GgmlType::Q5_K: return true;

@@ -24,6 +24,7 @@ inline LoadedModel load(const std::string& path, int n_threads = 2, GgmlType kv 
     m.model = load_model(path);
     m.tok = Tokenizer::create(m.model->vocab);
     BackendOptions o;
+    o.tuning = Tuning::from_env();  // CTest runs some tests with LLAMADESK_* variables set
     o.n_threads = n_threads;
     o.kv_type = kv;
     o.n_ctx = n_ctx;
@@ -36,6 +37,7 @@ inline LoadedModel load(const std::string& path, int n_threads = 2, GgmlType kv 
 inline std::unique_ptr<Backend> backend_on(const std::string& kind, const Model& m, int n_ctx = 512,
                                            int n_batch = 256) {
     BackendOptions o;
+    o.tuning = Tuning::from_env();  // CTest runs some tests with LLAMADESK_* variables set
     o.kind = kind;
     o.n_ctx = n_ctx;
     o.n_batch = n_batch;

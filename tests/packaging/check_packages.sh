@@ -100,6 +100,10 @@ contents)
       x=$(mktemp -d)
       dpkg-deb -x "$cuda_deb" "$x"
       needed=$(readelf -d "$x"/usr/lib/llamadesk/libllamadesk_cuda.so | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
+      # No test code: the one-op test interface lives only in the test build of the plugin
+      # (libllamadesk_cuda_test.so, tests/cuda/CMakeLists.txt).
+      test_syms=$(nm -D --defined-only "$x"/usr/lib/llamadesk/libllamadesk_cuda.so | grep -E 'ops_for_test|ForTest|TestOps' || true)
+      [ -z "$test_syms" ] || fail "libllamadesk_cuda.so exports test entry points: $(echo $test_syms)"
       rm -rf "$x"
       echo "plugin needs: $(echo $needed)"
       for lib in $needed; do

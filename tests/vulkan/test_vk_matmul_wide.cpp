@@ -1,7 +1,7 @@
 // The 128-wide-K tensor-core matmul (shaders/common/matmul_coopmat_wide.glsl) against the
-// product in double of the exact weights: emulated (LLAMADESK_VK_COOPMAT=emulate, every device,
+// product in double of the exact weights: emulated (Tuning::VkMatmul::emulate, every device,
 // lavapipe in CI) and, where the device has cooperative matrices, the real one (the default
-// there; LLAMADESK_VK_COOPMAT=wide names it).
+// there, VkMatmul::wide).
 #include <cmath>
 
 #include "inference/quant/fp16.h"
@@ -10,9 +10,9 @@
 namespace ld::test {
 namespace {
 
-// An Ops built with LLAMADESK_VK_COOPMAT=value.
-std::unique_ptr<vk::Ops> ops_with(const vk::Device& dev, const char* value) {
-    return ops_with_env(dev, {{"LLAMADESK_VK_COOPMAT", value}});
+// An Ops whose prompt matmul is `kind`.
+std::unique_ptr<vk::Ops> ops_with(const vk::Device& dev, Tuning::VkMatmul kind) {
+    return ops_tuned(dev, [&](Tuning& t) { t.vk_matmul = kind; });
 }
 
 class VkMatmulWide : public ::testing::TestWithParam<GgmlType> {};
@@ -21,8 +21,8 @@ TEST_P(VkMatmulWide, MatchesDequantizedDotWithinF16) {
     LD_REQUIRE_VULKAN(env);
     const GgmlType type = GetParam();
     std::vector<std::unique_ptr<vk::Ops>> kernels;
-    kernels.push_back(ops_with(env->dev, "emulate"));
-    if (env->dev.coopmat()) kernels.push_back(ops_with(env->dev, "wide"));
+    kernels.push_back(ops_with(env->dev, Tuning::VkMatmul::emulate));
+    if (env->dev.coopmat()) kernels.push_back(ops_with(env->dev, Tuning::VkMatmul::wide));
     const bool k_quant = traits(type).block_size == 256;
     std::vector<int> widths = {256, 4096 + 256};
     if (!k_quant) widths.push_back(384);  // 3 K slices; K-quants come in 256s
@@ -94,7 +94,7 @@ TEST(VkMatmulWide, ToF16RoundsToNearestHalf) {
 // Widths that are not a multiple of 128 and float weights take the other kernels.
 TEST(VkMatmulWide, OtherShapesFallBack) {
     LD_REQUIRE_VULKAN(env);
-    const std::unique_ptr<vk::Ops> ops = ops_with(env->dev, "emulate");
+    const std::unique_ptr<vk::Ops> ops = ops_with(env->dev, Tuning::VkMatmul::emulate);
     for (GgmlType type : {GgmlType::Q4_0, GgmlType::F16}) {
         const int rows = 33, ne0 = 160, cols = 5;
         const TestWeight w = make_weight(type, rows, ne0, 3);

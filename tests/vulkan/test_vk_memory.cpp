@@ -49,6 +49,7 @@ Expected expected_bytes(const Model& m) {
 
 std::unique_ptr<Backend> make(const Model& m) {
     BackendOptions o;
+    o.tuning = Tuning::from_env();  // the variables CTest sets for this run
     o.kind = "vulkan";
     o.n_ctx = kCtx;
     o.n_batch = kBatch;

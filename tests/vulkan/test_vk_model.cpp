@@ -107,6 +107,7 @@ TEST_P(VkSynthetic, LogitsMatchCpu) {
     p.rope_theta = 500000.0f;
     std::unique_ptr<Model> m = make_synthetic_model(spec, 3);
     BackendOptions o;
+    o.tuning = Tuning::from_env();  // the variables CTest sets for this run
     o.n_ctx = 256;
     o.n_threads = 2;
     std::unique_ptr<Backend> cpu = create_cpu_backend(*m, o);
@@ -133,7 +134,7 @@ TEST_P(VkSynthetic, LogitsMatchCpu) {
     }
     // 3e-2: with integer dot products the GPU quantizes decode's activations too (per 32, f32
     // scale) and rounds independently of the CPU (Q8_0 with f16 scales, Q8_K per 256), so the two
-    // roundings add: lavapipe 0.021 (q4_0, q6_k) against 0.016 and 0.019 with LLAMADESK_VK_Q8=0.
+    // roundings add: lavapipe 0.021 (q4_0, q6_k) against 0.016 and 0.019 with Tuning::vk_int8 off.
     // An index or scale slip in a kernel moves logits by O(1) (test_vk_q8 checks those ops tightly).
     EXPECT_LT(worst, 3e-2) << "decode";
     RecordProperty("rel_error_cpu_decode", std::to_string(worst));
@@ -141,7 +142,8 @@ TEST_P(VkSynthetic, LogitsMatchCpu) {
 
 // While a decode step runs the backend records the next one (pos + 1); a call that is not that
 // step (a rewind, a step without logits, a prompt) must record afresh. Logits against a backend
-// that never records ahead (LLAMADESK_VK_SPECULATE=0), over such a sequence.
+// that never records ahead (one with GPU timestamps on: its batches record one at a time), over
+// such a sequence.
 TEST(VkBackend, RecordingAheadGivesTheSameLogits) {
     LD_REQUIRE_VULKAN(env);
     SyntheticSpec spec;
@@ -159,9 +161,10 @@ TEST(VkBackend, RecordingAheadGivesTheSameLogits) {
     p.rope_dim = 32;
     std::unique_ptr<Model> m = make_synthetic_model(spec, 5);
     std::unique_ptr<Backend> ahead = backend_on("vulkan", *m, 16);
-    setenv("LLAMADESK_VK_SPECULATE", "0", 1);
     std::unique_ptr<Backend> fresh = backend_on("vulkan", *m, 16);
-    unsetenv("LLAMADESK_VK_SPECULATE");
+    if (const std::string why = vulkan_enable_profiling(*fresh); !why.empty())
+        GTEST_SKIP() << "needs GPU timestamps for a backend that records afresh: " << why;
+    if (vulkan_profile(*ahead).timestamps) GTEST_SKIP() << "LLAMADESK_VK_PROFILE is set: nothing records ahead";
     const std::vector<int32_t> prompt = {1, 7, 42, 99, 3};
     struct Step { int32_t token; int pos; bool logits; };
     // decode 5..7, rewind to 6, 7 without logits, then 8 .. 15, the context's last position
@@ -191,6 +194,7 @@ TEST(VkBackend, ErrorsAreClear) {
     LD_REQUIRE_SHARED(kStories);
     std::unique_ptr<Model> m = load_model(shared_path(kStories));
     BackendOptions o;
+    o.tuning = Tuning::from_env();  // the variables CTest sets for this run
     o.kind = "vulkan";
     o.device = "no such device";
     try {

@@ -71,6 +71,7 @@ TEST(VkOffloadPlan, RequestedLayersAndTooSmallDevices) {
 
 std::unique_ptr<Backend> vulkan_with_layers(const Model& m, int gpu_layers) {
     BackendOptions o;
+    o.tuning = Tuning::from_env();  // the variables CTest sets for this run
     o.kind = "vulkan";
     o.n_ctx = 256;
     o.n_batch = 16;

@@ -59,10 +59,10 @@ TEST_P(VkTyped, GetRowsDequantizesTheTokensRows) {
 TEST_P(VkTyped, MatvecAwkwardShapesBothKernels) {
     LD_REQUIRE_VULKAN(env);
     const GgmlType type = GetParam();
-    const std::unique_ptr<vk::Ops> generic_ops = ops_with_env(env->dev, {{"LLAMADESK_VK_MATVEC", "generic"}});
+    const std::unique_ptr<vk::Ops> generic_ops = ops_tuned(env->dev, [](Tuning& t) { t.vk_wide_matvec = false; });
     // 3 rows per workgroup of 128: other remainders
     const std::unique_ptr<vk::Ops> rows3_ops =
-        ops_with_env(env->dev, {{"LLAMADESK_VK_MATVEC_ROWS", "3"}, {"LLAMADESK_VK_MATVEC_WG", "128"}});
+        ops_tuned(env->dev, [](Tuning& t) { t.vk_matvec_rows = 3, t.vk_matvec_threads = 128; });
     const vk::Ops &generic = *generic_ops, &rows3 = *rows3_ops;
     EXPECT_STREQ(generic.matvec_kind(), "generic");
     if (env->dev.info().subgroup_arithmetic) {
@@ -92,41 +92,6 @@ TEST_P(VkTyped, MatvecAwkwardShapesBothKernels) {
         }
 }
 
-// Decode's down projection with the SwiGLU computed on load: silu(g) * u . W^T.
-TEST_P(VkTyped, MatvecSwigluMatchesSwigluThenDot) {
-    LD_REQUIRE_VULKAN(env);
-    const GgmlType type = GetParam();
-    if (std::string(env->ops.matvec_kind()) != "wide") GTEST_SKIP() << "needs the wide matvec (subgroup arithmetic)";
-    if (!vk::Ops::has_wide_matvec(type)) {
-        vk::Buffer a = env->device(1024), b = env->device(1024);
-        VkCommandBuffer cmd = env->cmds.begin();
-        EXPECT_FALSE(env->ops.matvec_swiglu(cmd, type, a, a, a, b, 256, 1)) << "no wide kernel: the caller falls back";
-        env->cmds.submit_and_wait();
-        return;
-    }
-    for (int ne0 : {256, 4096 + 256})
-        for (int rows : {1, 7, 300}) {
-            const TestWeight w = make_weight(type, rows, ne0, uint32_t(rows * 7 + ne0));
-            const std::vector<float> g = random_floats(size_t(ne0), 30, 3.0f), u = random_floats(size_t(ne0), 31);
-            std::vector<float> x = g;
-            cpu::silu_mul(x.data(), u.data(), ne0);
-            const std::vector<float> want = reference_product(w, x, rows, ne0, 1);
-            vk::Buffer wb = env->upload(w.device), gb = env->upload(g), ub = env->upload(u), yb = env->device(want.size() * 4);
-            VkCommandBuffer cmd = env->cmds.begin();
-            ASSERT_TRUE(env->ops.matvec_swiglu(cmd, type, wb, gb, ub, yb, ne0, rows));
-            env->cmds.submit_and_wait();
-            expect_close(env->download<float>(yb, want.size()), want, 2e-4, 1e-4,
-                         std::string("matvec_swiglu ") + type_name(type) + " rows " + std::to_string(rows) + " ne0 " +
-                             std::to_string(ne0));
-        }
-    if (traits(type).block_size == 1) {  // a width the slots do not divide: the caller falls back
-        vk::Buffer a = env->device(64 * 42), b = env->device(64 * 42);
-        VkCommandBuffer cmd = env->cmds.begin();
-        EXPECT_FALSE(env->ops.matvec_swiglu(cmd, type, a, a, a, b, 42, 2));
-        env->cmds.submit_and_wait();
-    }
-}
-
 // The tensor-core batch matmul (where the device has VK_NV_cooperative_matrix with f16 16x16x16)
 // against the CPU and against the tiled kernel: x goes through f16, so the bound is that of an
 // f16 rounding (2^-11 relative) per product, summed: 2e-3 * sqrt(ne0) absolute plus 2e-3 relative.
@@ -139,10 +104,10 @@ TEST_P(VkTyped, CoopmatMatmulMatchesWithinF16) {
     }
     if (traits(type).block_size == 1) GTEST_SKIP() << "float weights keep the f32 tiled kernel";
     // The 32-wide kernel; the default 128-wide one has its own test (test_vk_matmul_wide).
-    const std::unique_ptr<vk::Ops> classic_ops = ops_with_env(env->dev, {{"LLAMADESK_VK_COOPMAT", "classic"}});
+    const std::unique_ptr<vk::Ops> classic_ops = ops_tuned(env->dev, [](Tuning& t) { t.vk_matmul = Tuning::VkMatmul::classic; });
     const vk::Ops& classic = *classic_ops;
     EXPECT_STREQ(classic.matmul_kind(), "coopmat");
-    const std::unique_ptr<vk::Ops> tiled_ops = ops_with_env(env->dev, {{"LLAMADESK_VK_COOPMAT", "0"}});
+    const std::unique_ptr<vk::Ops> tiled_ops = ops_tuned(env->dev, [](Tuning& t) { t.vk_matmul = Tuning::VkMatmul::tiled; });
     const vk::Ops& tiled = *tiled_ops;
     EXPECT_STREQ(tiled.matmul_kind(), "tiled");
     for (int ne0 : {256, 4096 + 256})

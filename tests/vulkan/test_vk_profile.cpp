@@ -31,7 +31,7 @@ TEST(VkProfile, EveryOpTimedAndWithinSubmitToFence) {
     std::unique_ptr<Model> model = load_model(shared_path(kStories));
     std::unique_ptr<Backend> plain = backend_on("vulkan", *model, 256, 64);
     std::unique_ptr<Backend> prof = backend_on("vulkan", *model, 256, 64);
-    if (std::getenv("LLAMADESK_VK_PROFILE") == nullptr) {  // off unless asked: nothing recorded
+    if (!Tuning::from_env().vk_profile) {  // off unless asked: nothing recorded
         const VulkanProfile off = vulkan_profile(*plain);
         EXPECT_FALSE(off.timestamps);
         EXPECT_EQ(off.batches, 0u);

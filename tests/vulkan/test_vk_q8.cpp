@@ -178,7 +178,7 @@ TEST_P(VkQ8Typed, MatvecMatchesDotOfInt8Values) {
 TEST_P(VkQ8Typed, F32MatvecAccumulates) {
     LD_REQUIRE_VULKAN(env);
     const GgmlType type = GetParam();
-    const std::unique_ptr<vk::Ops> generic_ops = ops_with_env(env->dev, {{"LLAMADESK_VK_MATVEC", "generic"}});
+    const std::unique_ptr<vk::Ops> generic_ops = ops_tuned(env->dev, [](Tuning& t) { t.vk_wide_matvec = false; });
     const vk::Ops& generic = *generic_ops;
     const int rows = 33, ne0 = 512;
     const TestWeight w = make_weight(type, rows, ne0, 9);
@@ -255,10 +255,12 @@ TEST_P(VkQ8Typed, MatvecRopeRotatesAndStores) {
             want16[i] = fp16_to_fp32(fp32_to_fp16(want[i]));
         }
         expect_close(row, want16, 1e-5, 2e-3, "cache row " + what);  // an f16 rounding step either way
-        for (uint32_t r = 0; r < n_ctx; ++r)
-            if (r != pos)
+        for (uint32_t r = 0; r < n_ctx; ++r) {
+            if (r != pos) {
                 EXPECT_TRUE(std::equal(got.begin() + long(r * rows), got.begin() + long((r + 1) * rows), poison.begin()))
                     << what << ": cache row " << r << " written";
+            }
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -27,7 +28,8 @@ struct VkEnv {
     vk::Ops ops;
     vk::Commands cmds;
     vk::Uploader up;
-    VkEnv() : dev(""), ops(dev), cmds(dev), up(dev, size_t(8) << 20) {}
+    // The tuning of the variables CTest sets for the run (validation layer, fallback kernels).
+    VkEnv() : dev("", Tuning::from_env()), ops(dev, Tuning::from_env()), cmds(dev), up(dev, size_t(8) << 20) {}
 
     template <typename T>
     vk::Buffer upload(const std::vector<T>& v) {
@@ -108,13 +110,11 @@ inline KvCache random_kv_cache(int ctx, int rows, int kvd, float k_scale, uint32
     return c;
 }
 
-// An Ops built with the environment variables `vars` ({name, value}) set, then unset.
-inline std::unique_ptr<vk::Ops> ops_with_env(const vk::Device& dev,
-                                             std::initializer_list<std::pair<const char*, const char*>> vars) {
-    for (const auto& [name, value] : vars) setenv(name, value, 1);
-    auto ops = std::make_unique<vk::Ops>(dev);
-    for (const auto& [name, value] : vars) unsetenv(name);
-    return ops;
+// An Ops with the run's tuning (Tuning::from_env()) changed by `edit`.
+inline std::unique_ptr<vk::Ops> ops_tuned(const vk::Device& dev, const std::function<void(Tuning&)>& edit) {
+    Tuning t = Tuning::from_env();
+    edit(t);
+    return std::make_unique<vk::Ops>(dev, t);
 }
 
 // Random weights of `type` (rows x ne0): GGUF bytes, the device layout and exact values.

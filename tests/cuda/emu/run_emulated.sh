@@ -14,7 +14,8 @@ out=$build/cuda_emu
 mkdir -p "$out/src"
 python3 "$here/gen_sources.py" "$root/inference/cuda" "$out/src"
 g++ -std=c++20 -O2 -fPIC -shared -fvisibility=hidden -w -I "$here/include" -I "$root" \
-  "$out"/src/*.cpp "$here/emu.cpp" "$root"/inference/cuda/*.cpp "$root/inference/quant/types.cpp" \
+  "$out"/src/*.cpp "$here/emu.cpp" "$root"/inference/cuda/*.cpp "$here/../cuda_test_ops.cpp" \
+  "$root/inference/quant/types.cpp" \
   -o "$out/libllamadesk_cuda_emu.so"
 export LLAMADESK_CUDA_PLUGIN=$out/libllamadesk_cuda_emu.so
 ops=$(find "$build" -name test_cuda_ops -type f -perm -u+x | head -1)

@@ -1,0 +1,62 @@
+#pragma once
+// Every switch that changes how a backend runs (kernel variants, launch shapes) and the debug
+// switches, in one struct. Backends read only BackendOptions::tuning; the environment is read in
+// one place, Tuning::from_env(), by whoever builds the options (the CLI, the app, the tests), so
+// nothing deep in the engine changes behaviour behind the caller's back. The variables and what
+// they were measured for are listed in benchmarks/README.md and the man page (ENVIRONMENT).
+//
+// Variants that lost their benchmark everywhere were deleted with their switches rather than
+// kept here (benchmarks/README.md lists them); what remains is a fallback that devices without
+// a feature take anyway (and CI tests on purpose), a launch-shape knob, or a debugging aid.
+#include <string>
+
+namespace ld {
+
+struct Tuning {
+    // Vulkan decode matvec: false = the generic kernel (one workgroup per row), what devices
+    // without subgroup arithmetic get anyway. LLAMADESK_VK_MATVEC=generic.
+    bool vk_wide_matvec = true;
+    // The wide (and int8) matvec's rows per workgroup (1..8), threads per workgroup (32..1024,
+    // a multiple of 32) and 32-element slots per loop step of the int8 matvec (1 or 2).
+    // LLAMADESK_VK_MATVEC_ROWS, LLAMADESK_VK_MATVEC_WG, LLAMADESK_VK_MATVEC_UNROLL.
+    int vk_matvec_rows = 2;
+    int vk_matvec_threads = 64;
+    int vk_matvec_unroll = 1;
+    // Vulkan prompt matmul of quantized weights. LLAMADESK_VK_COOPMAT=wide|classic|0|emulate.
+    enum class VkMatmul {
+        wide,     // tensor cores, 128-wide K slices where they fit, else the 32-wide kernel
+        classic,  // tensor cores, only the 32-wide K kernel
+        tiled,    // the f32 tiled kernel (what devices without cooperative matrices run)
+        emulate,  // the 128-wide kernel's tiling without tensor cores (tests on any device)
+    };
+    VkMatmul vk_matmul = VkMatmul::wide;
+    // Integer dot products for the decode matvec where the device has them; false = f32
+    // activations, what devices without them run. LLAMADESK_VK_Q8=0.
+    bool vk_int8 = true;
+    // Debug: GPU timestamps per op, printed when the backend is destroyed (LLAMADESK_VK_PROFILE=1).
+    bool vk_profile = false;
+    // Debug: the Khronos validation layer, messages to stderr (LLAMADESK_VULKAN_VALIDATION=1).
+    bool vk_validation = false;
+    // CUDA decode matvec: warps along K per row group, 1, 2 or 4; 0 = chosen from the shape.
+    // LLAMADESK_CUDA_MV_SPLIT.
+    int cuda_mv_split = 0;
+    // Debug: decode replays a CUDA graph; false launches every kernel eagerly, so that Nsight
+    // Compute times each on its own (benchmarks/device_run_cuda.sh). LLAMADESK_CUDA_GRAPH=0.
+    bool cuda_graph = true;
+    // Debug: the CPU backend repacks weights for its kernels; false keeps the GGUF layout
+    // (bisecting a kernel bug). LLAMADESK_CPU_REPACK=0.
+    bool cpu_repack = true;
+
+    // Process-wide debugging switches, not per backend: read through from_env() where they
+    // apply, once (setting them in BackendOptions has no effect).
+    // LLAMADESK_CPU_ISA=scalar|avx2|avx512 caps the CPU kernels' instruction set (quant.cpp).
+    std::string cpu_isa;
+    // LLAMADESK_CUDA_PLUGIN: the CUDA plugin to load before the usual places (cuda_plugin.cpp).
+    std::string cuda_plugin;
+
+    // The defaults with whatever of the variables above is set; values out of range are clamped,
+    // unknown ones ignored (they are developer switches, see benchmarks/README.md).
+    static Tuning from_env();
+};
+
+}  // namespace ld

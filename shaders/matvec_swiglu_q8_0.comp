@@ -1,6 +1,0 @@
-#version 450
-#extension GL_GOOGLE_include_directive : require
-#include "common/push_constants.h"
-#define WTYPE_Q8_0 1
-#define X_SWIGLU 1
-#include "common/matvec_wide.glsl"
