@@ -29,7 +29,9 @@ run_tests() {  # binaries...: each test binary's gtest totals and first failures
   for t in "$@"; do
     [ -x "$t" ] || continue
     local n; n=$(basename "$t")${TAG:+-$TAG}
-    timeout 240 "$t" --gtest_color=no > "$LOG/$n.log" 2>&1; local rc=$?
+    local plugin=$LLAMADESK_CUDA_PLUGIN  # the CUDA tests need the plugin's test build
+    case $n in test_cuda_*) plugin=$BIN/libllamadesk_cuda_test.so ;; esac
+    LLAMADESK_CUDA_PLUGIN=$plugin timeout 240 "$t" --gtest_color=no > "$LOG/$n.log" 2>&1; local rc=$?
     say "test $n: rc=$rc $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?[,.]' "$LOG/$n.log" | tr '\n' ' ')"
     grep -E '^\[  FAILED  \]|rel error' "$LOG/$n.log" | head -20 | tee -a "$SUMMARY"
   done

@@ -14,7 +14,9 @@ rm -rf .devbin .devshared; mkdir -p .devbin .devshared/models
 cp build-dev/app/cli/llamadesk-cli .devbin/
 # VULKAN_ONLY=1 leaves out the CUDA plugin and tests (12 MB): what travels must stay under 64 MiB.
 if [ -z "${VULKAN_ONLY:-}" ]; then
-  find build-dev -name 'libllamadesk_cuda.so' -exec cp {} .devbin/ \;
+  # The shipped plugin (for the CLI) and the test build the CUDA tests load (with its one-op test
+  # entry point; device_lib.sh's run_tests points them at it).
+  cp build-dev/inference/cuda/libllamadesk_cuda.so build-dev/tests/cuda/libllamadesk_cuda_test.so .devbin/
   find build-dev -type f -perm -u+x -name 'test_cuda_*' -exec cp {} .devbin/ \;
 fi
 find build-dev -type f -perm -u+x \( -name 'test_vk_*' -o -name cuda_copy_bw \) -exec cp {} .devbin/ \;

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The CUDA half of benchmarks/device_run.sh, shorter, for a second call in a lease: the CUDA
-# tests, the CUDA benches of issue 4 (plus the f32-activation matvec for comparison), per-kernel
+# tests, the CUDA benches of issue 4 (plus the matvec without split-K for comparison), per-kernel
 # times of one 8B decode step under Nsight Compute, and compute-sanitizer on the model tests.
 # Prepared by benchmarks/device_prepare.sh like the full run.   bash benchmarks/device_run_cuda.sh
 set -u
@@ -14,7 +14,6 @@ bench cuda cuda llama-3.1-8b:q4_k_m -p 0 -n 128 -d 4096
 bench cuda cuda-b512 llama-3.1-8b:q4_k_m -p 512 -n 0 -b 512
 bench cuda cuda-b512 llama-3.1-8b:q4_0 -p 512 -n 0 -b 512
 bench cuda cuda-b512 llama-3.2-1b:q4_0 -p 512 -n 0 -b 512
-LLAMADESK_CUDA_GRAPH=0 bench cuda cuda-nograph llama-3.1-8b:q4_k_m -p 0 -n 128
 LLAMADESK_CUDA_MV_SPLIT=1 bench cuda cuda-nosplit llama-3.1-8b:q4_k_m -p 0 -n 128
 LLAMADESK_CUDA_MV_SPLIT=1 bench cuda cuda-nosplit llama-3.2-1b:q4_0 -p 0 -n 128
 # One decode step's kernels (eager launches: ncu times each kernel on its own).

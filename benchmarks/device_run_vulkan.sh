@@ -31,15 +31,13 @@ BASE_CLI=$BIN/base/llamadesk-cli
 bench vulkan decode $M -p 16 -n 128
 LLAMADESK_VK_MATVEC_UNROLL=2 bench vulkan decode-unroll2 $M -p 16 -n 128
 LLAMADESK_VK_MATVEC_UNROLL=2 LLAMADESK_VK_MATVEC_WG=128 bench vulkan decode-unroll2-wg128 $M -p 16 -n 128
-# Prompt: the default (x converted to halves once per batch), the kernel converting x per tile,
-# and the base binary's 128-wide kernel. (Session 5's run also timed a register prefetch in that
-# kernel, since removed: the script as of f7e19e2.)
+# Prompt: the default (x converted to halves once per batch) and the base binary's 128-wide
+# kernel. (Session 5's run also timed a register prefetch in that kernel and the kernel converting
+# x per tile, both since removed: the script as of f7e19e2.)
 bench vulkan prompt $M -p 512 -n 0
-LLAMADESK_VK_X16=0 bench vulkan prompt-x32 $M -p 512 -n 0
 [ -x "$BASE_CLI" ] && LLAMADESK_VK_COOPMAT=wide CLI=$BASE_CLI bench vulkan base-prompt-wide $M -p 512 -n 0
 if [ "${1:-}" != quick ]; then
   bench vulkan all llama-3.1-8b:q4_0 -p 512 -n 128
-  LLAMADESK_VK_X16=0 bench vulkan prompt-x32 llama-3.1-8b:q4_0 -p 512 -n 0
   bench vulkan all llama-3.2-1b:q4_0 -p 512 -n 128
   LLAMADESK_VK_MATVEC_UNROLL=2 bench vulkan decode-unroll2 llama-3.2-1b:q4_0 -p 16 -n 128
   bench vulkan decode-depth4096 $M -p 0 -n 128 -d 4096
