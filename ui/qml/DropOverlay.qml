@@ -36,14 +36,14 @@ DropArea {
             spacing: 8
             Label {
                 anchors.horizontalCenter: parent.horizontalCenter
-                text: "Drop files to summarize them"
+                text: qsTr("Drop files to summarize them")
                 font.pixelSize: 22
                 font.bold: true
                 color: area.theme.accent
             }
             Label {
                 anchors.horizontalCenter: parent.horizontalCenter
-                text: "PDF, DOCX, ODT, HTML, Markdown, text and source code · added to this chat"
+                text: qsTr("PDF, DOCX, ODT, HTML, Markdown, text and source code · added to this chat")
                 color: area.theme.subtle
             }
         }
