@@ -1,7 +1,5 @@
 #include "ui/messages_model.h"
 
-#include <QVariantMap>
-
 #include "app/chat/chat_controller.h"
 #include "ui/text_format.h"
 
@@ -9,70 +7,97 @@ namespace ld::ui {
 
 using history::Message;
 
-MessagesModel::MessagesModel(chat::ChatController* chat, QObject* parent) : QAbstractListModel(parent) {
+MessagesModel::MessagesModel(chat::ChatController* chat, QObject* parent) : QAbstractListModel(parent), chat_(chat) {
     textFlush_.setSingleShot(true);
     textFlush_.setInterval(33);  // ~30 updates a second are smooth; more only costs layout time
     connect(&textFlush_, &QTimer::timeout, this, &MessagesModel::flushText);
     connect(chat, &chat::ChatController::messagesReset, this, &MessagesModel::reset);
-    connect(chat, &chat::ChatController::messageAdded, this, [this](const Message& m) {
+    connect(chat, &chat::ChatController::messageAdded, this, [this] {
         flushText();
-        beginInsertRows({}, int(rows_.size()), int(rows_.size()));
-        rows_.append(m);
+        // The controller appended already; the view learns of the row here.
+        if (count_ >= chat_->messages().size()) return;
+        beginInsertRows({}, count_, count_);
+        ++count_;
+        cache_.append(Cached{});
         endInsertRows();
     });
-    connect(chat, &chat::ChatController::replyText, this, [this](qint64 id, const QString& piece) {
-        for (int i = int(rows_.size()) - 1; i >= 0; --i) {
-            if (rows_[i].id != id) continue;
-            rows_[i].content += piece;
+    connect(chat, &chat::ChatController::replyText, this, [this](qint64 id) {
+        for (int i = count_ - 1; i >= 0; --i) {
+            const Message* m = message(i);
+            if (!m || m->id != id) continue;
             if (dirtyRow_ >= 0 && dirtyRow_ != i) flushText();
             dirtyRow_ = i;
             if (!textFlush_.isActive()) textFlush_.start();
             return;
         }
     });
-    connect(chat, &chat::ChatController::messageUpdated, this, [this](int row, const Message& m) {
-        if (row < 0 || row >= rows_.size() || rows_[row].id != m.id) return;
+    connect(chat, &chat::ChatController::messageUpdated, this, [this](int row) {
+        if (row < 0 || row >= count_) return;
         flushText();
-        rows_[row] = m;
-        emit dataChanged(index(row), index(row));
+        invalidate(row, {});
     });
-    reset(chat->messages());
+    reset();
 }
 
-void MessagesModel::reset(const QList<Message>& messages) {
+const Message* MessagesModel::message(int row) const {
+    const QList<Message>& messages = chat_->messages();
+    return row >= 0 && row < count_ && row < messages.size() ? &messages[row] : nullptr;
+}
+
+void MessagesModel::reset() {
     textFlush_.stop();
     dirtyRow_ = -1;
     beginResetModel();
-    rows_ = messages;
+    count_ = int(chat_->messages().size());
+    cache_ = QList<Cached>(count_);
     endResetModel();
+}
+
+void MessagesModel::invalidate(int row, const QList<int>& roles) {
+    cache_[row].valid = false;
+    cache_[row].blocks.clear();
+    emit dataChanged(index(row), index(row), roles);
 }
 
 void MessagesModel::flushText() {
     textFlush_.stop();
-    if (dirtyRow_ < 0 || dirtyRow_ >= rows_.size()) {
-        dirtyRow_ = -1;
-        return;
-    }
-    const QModelIndex i = index(dirtyRow_);
+    const int row = dirtyRow_;
     dirtyRow_ = -1;
-    emit dataChanged(i, i, {ContentRole, BlocksRole});
+    if (row >= 0 && row < count_) invalidate(row, {ContentRole, BlocksRole});
 }
 
-int MessagesModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : int(rows_.size()); }
+void MessagesModel::setDark(bool dark) {
+    if (dark_ == dark) return;
+    dark_ = dark;
+    for (Cached& c : cache_) c = {};
+    if (count_ > 0) emit dataChanged(index(0), index(count_ - 1), {BlocksRole});
+    emit darkChanged();
+}
+
+int MessagesModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : count_; }
 
 QVariant MessagesModel::data(const QModelIndex& index, int role) const {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
-    const Message& m = rows_[index.row()];
+    const Message* m = message(index.row());
+    if (!m) return {};
     switch (role) {
     case Qt::DisplayRole:
-    case ContentRole: return m.content;
-    case IdRole: return m.id;
-    case RoleRole: return m.role;
-    case StatusRole: return history::statusName(m.status);
-    case StatsRole: return statsText(m.stats);
-    case ErrorRole: return m.error;
-    case ModelRole: return m.model;
-    case BlocksRole: return splitBlocks(m.content);
+    case ContentRole: return m->content;
+    case IdRole: return m->id;
+    case RoleRole: return m->role;
+    case StatusRole: return history::statusName(m->status);
+    case StatsRole: return statsText(m->stats);
+    case ErrorRole: return m->error;
+    case ModelRole: return m->model;
+    case BlocksRole: {
+        Cached& c = cache_[index.row()];
+        if (!c.valid) {
+            c.blocks = renderMessageBlocks(m->content, dark_);
+            c.valid = true;
+            ++renderCount_;
+        }
+        return c.blocks;
+    }
     }
     return {};
 }
@@ -91,38 +116,6 @@ QString MessagesModel::statsText(const history::GenerationStats& s) {
     if (s.ttftMs > 0) t += QStringLiteral(" · first token %1 ms").arg(qRound(s.ttftMs));
     if (s.promptTokens > 0) t += QStringLiteral(" · prompt %1 tokens").arg(s.promptTokens);
     return t;
-}
-
-QVariantList MessagesModel::splitBlocks(const QString& markdown) {
-    QVariantList out;
-    auto add = [&](bool code, const QString& text, const QString& lang) {
-        if (!code && text.trimmed().isEmpty()) return;
-        out.append(QVariantMap{{QStringLiteral("code"), code},
-                               {QStringLiteral("text"), code ? text : escapeMarkdownHtml(text)},
-                               {QStringLiteral("lang"), lang}});
-    };
-    const QStringList lines = markdown.split(QLatin1Char('\n'));
-    QStringList current;
-    bool inCode = false;
-    QString fence, lang;
-    for (const QString& line : lines) {
-        const QString trimmed = line.trimmed();
-        if (!inCode && (trimmed.startsWith(QLatin1String("```")) || trimmed.startsWith(QLatin1String("~~~")))) {
-            add(false, current.join(QLatin1Char('\n')), {});
-            current.clear();
-            inCode = true;
-            fence = trimmed.left(3);
-            lang = trimmed.mid(3).trimmed();
-        } else if (inCode && trimmed.startsWith(fence) && trimmed.mid(3).trimmed().isEmpty()) {
-            add(true, current.join(QLatin1Char('\n')), lang);
-            current.clear();
-            inCode = false;
-        } else {
-            current.append(line);
-        }
-    }
-    add(inCode, current.join(QLatin1Char('\n')), lang);
-    return out;
 }
 
 }  // namespace ld::ui

@@ -1,9 +1,13 @@
 #pragma once
-// The messages of the open conversation's active branch, for the chat view. Mirrors the
-// ChatController (which owns the state) from its signals; streamed text is coalesced so a
-// fast model does not re-layout the Markdown of the reply for every token.
+// The messages of the open conversation's active branch, for the chat view. The
+// ChatController owns the messages (it builds prompts from them and must work without a view);
+// this model only presents them: it keeps a row count, so rows are announced before the view
+// reads them, and one cache entry per row with the message's rendered blocks. Streamed text is
+// coalesced, so a fast model does not re-render the reply for every token, and a flush
+// re-renders only the streaming message, once, when the view asks for it.
 #include <QAbstractListModel>
 #include <QTimer>
+#include <QVariantList>
 
 #include "app/history/history_types.h"
 
@@ -15,6 +19,8 @@ namespace ld::ui {
 
 class MessagesModel : public QAbstractListModel {
     Q_OBJECT
+    // The theme the blocks' colours are for (ChatView binds it to Theme.dark).
+    Q_PROPERTY(bool dark READ dark WRITE setDark NOTIFY darkChanged)
 public:
     enum Role {
         IdRole = Qt::UserRole + 1,
@@ -24,7 +30,7 @@ public:
         StatsRole,     // "42 tokens · 35.2 tok/s · first token 120 ms", empty when none
         ErrorRole,
         ModelRole,
-        BlocksRole,    // [{code: bool, text, lang}] Markdown split at fenced code blocks
+        BlocksRole,    // renderMessageBlocks(): [{code, text, lang, html}]
     };
     Q_ENUM(Role)
 
@@ -34,18 +40,36 @@ public:
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
     QHash<int, QByteArray> roleNames() const override;
 
+    bool dark() const { return dark_; }
+    void setDark(bool dark);
+
+    // How many times a message's Markdown was rendered, for tests that check a flush
+    // re-renders only the message that changed.
+    int renderCount() const { return renderCount_; }
+
     static QString statsText(const history::GenerationStats& stats);
-    // Splits Markdown into prose and fenced code blocks (an unterminated fence, as while
-    // streaming, runs to the end).
-    static QVariantList splitBlocks(const QString& markdown);
+
+signals:
+    void darkChanged();
 
 private:
-    void reset(const QList<history::Message>& messages);
+    // Rendered blocks of one row; `valid` is false until rendered and after its text changed.
+    struct Cached {
+        bool valid = false;
+        QVariantList blocks;
+    };
+    const history::Message* message(int row) const;
+    void reset();
+    void invalidate(int row, const QList<int>& roles);
     void flushText();
 
-    QList<history::Message> rows_;
+    chat::ChatController* chat_;
+    int count_ = 0;                   // rows announced to the views (the controller may be ahead)
+    mutable QList<Cached> cache_;     // one per row, filled lazily by data()
+    mutable int renderCount_ = 0;
     QTimer textFlush_;
     int dirtyRow_ = -1;
+    bool dark_ = false;
 };
 
 }  // namespace ld::ui

@@ -53,6 +53,9 @@ public:
     QString conversationModel() const { return conversationModel_; }
     double promptProgress() const { return promptProgress_; }
     bool canContinue() const;
+    // The only copy of the open conversation's messages: views read them here (ui::MessagesModel
+    // keeps no copy). Each change is announced right after it is made, before the next one
+    // (messagesReset, messageAdded, replyText or messageUpdated).
     const QList<history::Message>& messages() const { return messages_; }
 
     Q_INVOKABLE void newChat();

@@ -19,6 +19,8 @@ Item {
     required property var blocks
     required property string modelName
     property bool isLast: false
+    // A link in the reply was clicked; the view confirms before opening it.
+    signal linkClicked(string url)
     property bool editing: false
     readonly property QtObject chat: workspace.chat
     readonly property bool isUser: role === "user"
@@ -135,7 +137,9 @@ Item {
                     delegate: Loader {
                         required property var modelData
                         width: body.width
-                        sourceComponent: modelData.code ? codeBlock : textBlock
+                        sourceComponent: modelData.kind === "code" ? codeBlock
+                                         : modelData.kind === "table" ? tableBlock
+                                         : modelData.kind === "quote" ? quoteBlock : textBlock
                         property var block: modelData
                     }
                 }
@@ -189,17 +193,101 @@ Item {
         }
     }
 
+    // The model renders the blocks (ui/text_format.cpp, ui/syntax_highlight.cpp) in the theme's
+    // colours; a link asks before it opens (ChatView's dialog).
+    // (An inline component does not see this file's ids: users set theme and the link handler.)
+    component ReplyText: TextEdit {
+        id: replyText
+        required property QtObject theme
+        textFormat: TextEdit.RichText
+        wrapMode: TextEdit.Wrap
+        readOnly: true
+        selectByMouse: true
+        color: theme.text
+        selectionColor: theme.accent
+        HoverHandler {
+            cursorShape: replyText.hoveredLink.length > 0 ? Qt.PointingHandCursor : Qt.IBeamCursor
+        }
+    }
+
     Component {
         id: textBlock
-        TextEdit {
-            text: block.text
-            textFormat: TextEdit.MarkdownText
-            wrapMode: TextEdit.Wrap
-            readOnly: true
-            selectByMouse: true
-            color: message.theme.text
-            selectionColor: message.theme.accent
-            onLinkActivated: link => Qt.openUrlExternally(link)
+        ReplyText {
+            objectName: "proseText"
+            theme: message.theme
+            text: block.html
+            onLinkActivated: link => message.linkClicked(link)
+        }
+    }
+
+    // A quote: a bar on the left, muted text.
+    Component {
+        id: quoteBlock
+        Item {
+            implicitHeight: quoteText.implicitHeight
+            Rectangle {
+                objectName: "quoteBar"
+                width: 3
+                height: parent.height
+                color: message.theme.subtle
+            }
+            ReplyText {
+                id: quoteText
+                objectName: "quoteText"
+                theme: message.theme
+                x: 13
+                width: parent.width - 13
+                text: block.html
+                color: message.theme.subtle
+                onLinkActivated: link => message.linkClicked(link)
+            }
+        }
+    }
+
+    // A table: cells on a grid 1px apart over the border colour, so every line is single; the
+    // header row shaded. Wide tables wrap their cells' text to fit the message.
+    Component {
+        id: tableBlock
+        Item {
+            implicitHeight: grid.implicitHeight + 2
+            Rectangle {
+                width: Math.min(parent.width, grid.implicitWidth + 2)
+                height: parent.height
+                color: message.theme.border
+                GridLayout {
+                    id: grid
+                    x: 1
+                    y: 1
+                    width: parent.width - 2
+                    columns: Math.max(1, block.columns)
+                    rowSpacing: 1
+                    columnSpacing: 1
+                    Repeater {
+                        model: block.cells
+                        Rectangle {
+                            required property var modelData
+                            objectName: modelData.header ? "tableHeaderCell" : "tableCell"
+                            Layout.fillWidth: true
+                            Layout.fillHeight: true
+                            implicitWidth: Math.min(cellText.implicitWidth, 480) + 12
+                            implicitHeight: cellText.implicitHeight + 10
+                            color: modelData.header ? message.theme.alternateBase
+                                 : message.isUser ? message.theme.userBubble : message.theme.assistantBubble
+                            ReplyText {
+                                id: cellText
+                                x: 6
+                                y: 5
+                                width: parent.width - 12
+                                theme: message.theme
+                                text: modelData.html
+                                horizontalAlignment: modelData.align === "right" ? TextEdit.AlignRight
+                                                   : modelData.align === "center" ? TextEdit.AlignHCenter : TextEdit.AlignLeft
+                                onLinkActivated: link => message.linkClicked(link)
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -229,10 +317,12 @@ Item {
                         onClicked: message.workspace.copyText(block.text)
                     }
                 }
+                // Highlighted by the model (ui/syntax_highlight.cpp); copying takes block.text.
                 TextEdit {
+                    objectName: "codeText"
                     width: parent.width
-                    text: block.text
-                    textFormat: TextEdit.PlainText
+                    text: block.html
+                    textFormat: TextEdit.RichText
                     font.family: message.theme.monospace
                     wrapMode: TextEdit.WrapAnywhere
                     readOnly: true
