@@ -16,5 +16,7 @@ int cmd_quantize(const ArgList& args);
 int cmd_synth(const ArgList& args);
 int cmd_devices(const ArgList& args);
 int cmd_serve(const ArgList& args);
+// `mcp --config FILE list | call ...`: qt_mcp.cpp, or noqt_mcp.cpp in engine-only builds.
+int run_mcp_command(const ArgList& args);
 
 }  // namespace ld::cli

@@ -38,6 +38,9 @@ commands:
   summarize -m MODEL FILE... [--ctx N] [--threads N] [-n MAX_TOKENS] [--max-size-mb 50]
            [--db PATH [--conversation ID]] [-q]   (PDF, DOCX, ODT, HTML, Markdown, text, code)
   models   list [--dir D] | download URL [--sha256 HEX] [--dir D] [--token T]
+  mcp      --config FILE [--timeout 60] [--start-timeout 30] list [SERVER] | call SERVER TOOL [JSON-ARGS]
+           MCP servers in the {"mcpServers": {...}} format other hosts use: list prints every
+           tool as JSON, call prints the tools/call result (exit 2 when it has isError: true)
   --version, --help
 )";
 
@@ -72,6 +75,7 @@ int main(int argc, char** argv) {
         if (cmd == "history") return run_history_command(args);
         if (cmd == "summarize") return run_summarize_command(args);
         if (cmd == "models") return run_models_command(args);
+        if (cmd == "mcp") return run_mcp_command(args);
         std::cerr << "error: unknown command '" << cmd << "' (see llamadesk-cli --help)\n";
         return 1;
     } catch (const ld::cli::UsageError& e) {
