@@ -6,6 +6,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "../qt_test_util.h"
 #include "app/chat/chat_controller.h"
 #include "app/chat/engine_host.h"
 #include "app/history/history_store.h"
@@ -46,7 +47,7 @@ class TestChatController : public QObject {
 
 private slots:
     void init() {
-        if (!QFileInfo::exists(kStories)) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        if (!QFileInfo::exists(kStories)) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
         store_ = std::make_unique<HistoryStore>(dir_.filePath(QStringLiteral("h%1.db").arg(QDateTime::currentMSecsSinceEpoch())));
         QVERIFY(await(store_->opened()).ok());
         engine_ = std::make_unique<EngineHost>();
@@ -234,7 +235,7 @@ private slots:
     }
 
     void modelSwitchKeepsConversationAndRecordsModel() {
-        if (!QFileInfo::exists(kTiny)) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/tiny-llama31-random-f16.gguf");
+        if (!QFileInfo::exists(kTiny)) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/tiny-llama31-random-f16.gguf");
         QVERIFY(chat_->send(QStringLiteral("Once upon a time")));
         QVERIFY(waitReply());
         QVERIFY(waitIdle());

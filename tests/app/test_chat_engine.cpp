@@ -7,6 +7,7 @@
 #include <QTest>
 #include <QTimer>
 
+#include "../qt_test_util.h"
 #include "app/chat/engine_host.h"
 #include "app/chat/prompt_builder.h"
 #include "inference/model/llama.h"
@@ -55,7 +56,7 @@ class TestChatEngine : public QObject {
 private slots:
     void init() {
         if (!QFileInfo::exists(sharedModel("stories260K.gguf")))
-            QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+            LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
     }
 
     void streamsInOrderThroughQueuedSignals() {
@@ -98,7 +99,7 @@ private slots:
 
     void stopTakesEffectWithin100ms() {
         // Random weights rarely end a reply on their own, and each token takes a few ms.
-        if (!QFileInfo::exists(sharedModel("tiny-llama31-random-f16.gguf"))) QSKIP("needs tiny-llama31-random-f16.gguf");
+        if (!QFileInfo::exists(sharedModel("tiny-llama31-random-f16.gguf"))) LD_QSKIP_OR_FAIL_IN_CI("needs tiny-llama31-random-f16.gguf");
         EngineHost host;
         QVERIFY(loadInto(host, sharedModel("tiny-llama31-random-f16.gguf")));
         QSignalSpy finished(&host, &EngineHost::finished);
@@ -129,7 +130,7 @@ private slots:
     void stopDuringLongPromptWithin100ms() {
         // One token per forward call: each computes the 128k-entry logits, so reading a long
         // prompt takes seconds, and a stop must land between chunks, not after the prompt.
-        if (!QFileInfo::exists(sharedModel("tiny-llama31-random-f16.gguf"))) QSKIP("needs tiny-llama31-random-f16.gguf");
+        if (!QFileInfo::exists(sharedModel("tiny-llama31-random-f16.gguf"))) LD_QSKIP_OR_FAIL_IN_CI("needs tiny-llama31-random-f16.gguf");
         EngineHost host;
         QVERIFY(loadInto(host, sharedModel("tiny-llama31-random-f16.gguf"), 1024, 1));
         const int sentences = std::max(4, (host.contextSize() - 64) * 3 / 4 / 11);
@@ -237,7 +238,7 @@ private slots:
     void failedBackendBringsPreviousModelBack() {
         // The file is fine but its backend cannot be built: by then the old model has been freed
         // to make room, so the worker must load it again and keep answering with it.
-        if (!QFileInfo::exists(sharedModel("tiny-llama31-random-f16.gguf"))) QSKIP("needs tiny-llama31-random-f16.gguf");
+        if (!QFileInfo::exists(sharedModel("tiny-llama31-random-f16.gguf"))) LD_QSKIP_OR_FAIL_IN_CI("needs tiny-llama31-random-f16.gguf");
         EngineHost host;
         QVERIFY(loadInto(host, sharedModel("stories260K.gguf")));
         QSignalSpy before(&host, &EngineHost::finished);
@@ -265,7 +266,7 @@ private slots:
     }
 
     void switchesModels() {
-        if (!QFileInfo::exists(sharedModel("tiny-llama31-random-f16.gguf"))) QSKIP("needs tiny-llama31-random-f16.gguf");
+        if (!QFileInfo::exists(sharedModel("tiny-llama31-random-f16.gguf"))) LD_QSKIP_OR_FAIL_IN_CI("needs tiny-llama31-random-f16.gguf");
         EngineHost host;
         QVERIFY(loadInto(host, sharedModel("stories260K.gguf")));
         QVERIFY(loadInto(host, sharedModel("tiny-llama31-random-f16.gguf")));

@@ -9,6 +9,7 @@
 #include <QTest>
 #include <QtConcurrent>
 
+#include "../qt_test_util.h"
 #include "app/chat/engine_host.h"
 #include "app/chat/prompt_builder.h"
 #include "app/documents/engine_completion.h"
@@ -26,14 +27,7 @@ namespace {
 QString sharedModel(const char* name) { return QStringLiteral(LLAMADESK_SHARED_DIR "/models/") + QLatin1String(name); }
 
 // Missing test data skips locally but fails in CI, where it must be present.
-#define REQUIRE_MODEL(path)                                                                       \
-    do {                                                                                          \
-        if (!QFileInfo::exists(path)) {                                                           \
-            const QByteArray why = "needs " + (path).toUtf8() + " (reference models folder absent)"; \
-            if (qgetenv("CI") == "true") QFAIL(why.constData());                                  \
-            QSKIP(why.constData());                                                               \
-        }                                                                                         \
-    } while (0)
+#define REQUIRE_MODEL(path) LD_QREQUIRE_FILE(path)
 
 bool loadInto(chat::EngineHost& host, const QString& path) {
     QSignalSpy loaded(&host, &chat::EngineHost::modelLoaded);

@@ -12,6 +12,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "../qt_test_util.h"
 #include "app/test_models_server.h"
 
 using ld::test::TestHttpServer;
@@ -59,7 +60,7 @@ class TestModelsCli : public QObject {
 
 private slots:
     void initTestCase() {
-        if (!QFile::exists(sharedModel())) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        if (!QFile::exists(sharedModel())) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
         gguf_ = readAll(sharedModel());
         QVERIFY(server_.listen());
     }

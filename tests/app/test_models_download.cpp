@@ -14,6 +14,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "../qt_test_util.h"
 #include "app/models/model_download.h"
 #include "app/test_models_server.h"
 
@@ -74,7 +75,7 @@ class TestModelsDownload : public QObject {
 
 private slots:
     void initTestCase() {
-        if (!QFile::exists(sharedModel())) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        if (!QFile::exists(sharedModel())) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
         gguf_ = readAll(sharedModel());
         QVERIFY(gguf_.size() > 500000);
         QVERIFY(server_.listen());

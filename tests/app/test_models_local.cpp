@@ -9,6 +9,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "../qt_test_util.h"
 #include "app/models/local_models.h"
 #include "app/models/model_catalog.h"
 #include "app/models/model_library.h"
@@ -107,7 +108,7 @@ private slots:
     }
 
     void scansGoodTruncatedAndForeignFiles() {
-        if (!QFile::exists(sharedModel())) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        if (!QFile::exists(sharedModel())) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
         QTemporaryDir dir;
         const QByteArray gguf = readAll(sharedModel());
         QVERIFY(writeFile(dir.filePath(QStringLiteral("good.gguf")), gguf));
@@ -174,7 +175,7 @@ private slots:
     // does (the description the app showed when it loaded whole models to list them).
     void listingMatchesLoadedModels() {
         const QString models = QStringLiteral(LLAMADESK_SHARED_DIR "/models");
-        if (!QFile::exists(sharedModel())) QSKIP("needs " LLAMADESK_SHARED_DIR "/models (reference models folder absent)");
+        if (!QFile::exists(sharedModel())) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models (reference models folder absent)");
         int checked = 0;
         for (const QString& folder : {models, models + QStringLiteral("/k256")}) {
             const QList<LocalModel> list = scanModels(folder, {}, plenty());
@@ -232,7 +233,7 @@ private slots:
     }
 
     void tooBigForMemory() {
-        if (!QFile::exists(sharedModel())) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        if (!QFile::exists(sharedModel())) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
         const LocalModel m = inspectModel(sharedModel(), MemoryInfo{100'000'000, 50'000'000});
         QVERIFY(!m.loadable);
         QCOMPARE(m.problemKind, QStringLiteral("too_big"));
@@ -241,7 +242,7 @@ private slots:
     }
 
     void libraryWatchesAddsAndRemoves() {
-        if (!QFile::exists(sharedModel())) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        if (!QFile::exists(sharedModel())) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
         QTemporaryDir root;
         const QString folder = root.filePath(QStringLiteral("models"));
         ModelLibrary lib(folder);

@@ -20,7 +20,7 @@ const char* kTiny31 = "models/tiny-llama31-random-f16.gguf";
 #define LD_REQUIRE_CUDA_DEVICE()                                                                     \
     do {                                                                                             \
         std::string why_;                                                                            \
-        if (list_cuda_devices(&why_).empty()) GTEST_SKIP() << "no usable CUDA device: " << why_;     \
+        if (list_cuda_devices(&why_).empty()) LD_SKIP_NO_CUDA(why_);                                \
     } while (0)
 
 void expect_finite(const std::vector<float>& v, const std::string& what) {

@@ -17,6 +17,7 @@
 #include <QTest>
 #include <QtConcurrent>
 
+#include "../qt_test_util.h"
 #include "app/chat/chat_controller.h"
 #include "app/chat/engine_host.h"
 #include "app/documents/document_controller.h"
@@ -63,7 +64,7 @@ class TestDocumentsDrop : public QObject {
     Q_OBJECT
 private slots:
     void dropStartsSummary() {
-        if (!QFileInfo::exists(kStories)) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        if (!QFileInfo::exists(kStories)) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
         QTemporaryDir dir;
         const QString pdf = dir.filePath(QStringLiteral("story.pdf"));
         writeStoryPdf(pdf, 4);
@@ -189,7 +190,7 @@ private slots:
 
     // A bad file dropped on a new chat still gets its notice: the notice starts the chat.
     void badFileAloneStartsAChatWithItsNotice() {
-        if (!QFileInfo::exists(kStories)) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        if (!QFileInfo::exists(kStories)) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
         QTemporaryDir dir;
         const QString empty = dir.filePath(QStringLiteral("empty.txt"));
         {
@@ -223,7 +224,7 @@ private slots:
     // leaves a running summary alone, and a cancelled summary call leaves the chat reply queued
     // behind it alone.
     void summaryAndChatStopSeparately() {
-        if (!QFileInfo::exists(kStories)) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        if (!QFileInfo::exists(kStories)) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
         QTemporaryDir dir;
         const QString pdf = dir.filePath(QStringLiteral("story.pdf"));
         writeStoryPdf(pdf, 8);
@@ -291,7 +292,7 @@ private slots:
     // The document's text is stored when it has been read, not when its summary is done: a
     // cancelled summary still leaves it (without a summary) for follow-up questions.
     void cancelledSummaryKeepsTheDocument() {
-        if (!QFileInfo::exists(kStories)) QSKIP("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        if (!QFileInfo::exists(kStories)) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
         QTemporaryDir dir;
         const QString pdf = dir.filePath(QStringLiteral("story.pdf"));
         writeStoryPdf(pdf, 8);

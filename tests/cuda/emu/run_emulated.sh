@@ -18,6 +18,8 @@ g++ -std=c++20 -O2 -fPIC -shared -fvisibility=hidden -w -I "$here/include" -I "$
   "$root/inference/quant/types.cpp" \
   -o "$out/libllamadesk_cuda_emu.so"
 export LLAMADESK_CUDA_PLUGIN=$out/libllamadesk_cuda_emu.so
+# The emulator is always there: a plugin that fails to load fails the tests (cuda_test_util.h).
+export LLAMADESK_TEST_CUDA_EMULATED=1
 ops=$(find "$build" -name test_cuda_ops -type f -perm -u+x | head -1)
 model=$(find "$build" -name test_cuda_model -type f -perm -u+x | head -1)
 "$ops" --gtest_filter="$ops_filter"
