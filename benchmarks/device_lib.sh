@@ -4,7 +4,8 @@
 OUT=${OUT:-/tmp/ld-out}; LOG=/tmp/ld-logs; mkdir -p "$OUT" "$LOG"
 ROOT=$PWD; BIN=$ROOT/.devbin
 export LD_LIBRARY_PATH=$BIN:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
-export LLAMADESK_SHARED_DIR=$ROOT/.devshared LLAMADESK_CUDA_PLUGIN=$BIN/libllamadesk_cuda.so
+# The plugin's test build (device_prepare.sh): the CUDA tests need its one-op entry point.
+export LLAMADESK_SHARED_DIR=$ROOT/.devshared LLAMADESK_CUDA_PLUGIN=$BIN/libllamadesk_cuda_test.so
 SUMMARY=$LOG/summary.txt; : > "$SUMMARY"
 say() { echo "$*" | tee -a "$SUMMARY"; }
 
@@ -29,9 +30,7 @@ run_tests() {  # binaries...: each test binary's gtest totals and first failures
   for t in "$@"; do
     [ -x "$t" ] || continue
     local n; n=$(basename "$t")${TAG:+-$TAG}
-    local plugin=$LLAMADESK_CUDA_PLUGIN  # the CUDA tests need the plugin's test build
-    case $n in test_cuda_*) plugin=$BIN/libllamadesk_cuda_test.so ;; esac
-    LLAMADESK_CUDA_PLUGIN=$plugin timeout 240 "$t" --gtest_color=no > "$LOG/$n.log" 2>&1; local rc=$?
+    timeout 240 "$t" --gtest_color=no > "$LOG/$n.log" 2>&1; local rc=$?
     say "test $n: rc=$rc $(grep -E '^\[  (PASSED|FAILED|SKIPPED) +\] [0-9]+ tests?[,.]' "$LOG/$n.log" | tr '\n' ' ')"
     grep -E '^\[  FAILED  \]|rel error' "$LOG/$n.log" | head -20 | tee -a "$SUMMARY"
   done

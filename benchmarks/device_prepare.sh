@@ -14,9 +14,9 @@ rm -rf .devbin .devshared; mkdir -p .devbin .devshared/models
 cp build-dev/app/cli/llamadesk-cli .devbin/
 # VULKAN_ONLY=1 leaves out the CUDA plugin and tests (12 MB): what travels must stay under 64 MiB.
 if [ -z "${VULKAN_ONLY:-}" ]; then
-  # The shipped plugin (for the CLI) and the test build the CUDA tests load (with its one-op test
-  # entry point; device_lib.sh's run_tests points them at it).
-  cp build-dev/inference/cuda/libllamadesk_cuda.so build-dev/tests/cuda/libllamadesk_cuda_test.so .devbin/
+  # Only the plugin's test build: the shipped plugin's objects plus the tests' one-op entry point,
+  # so the CLI's benches run the same code, and a second 12 MB copy need not travel.
+  cp build-dev/tests/cuda/libllamadesk_cuda_test.so .devbin/
   find build-dev -type f -perm -u+x -name 'test_cuda_*' -exec cp {} .devbin/ \;
 fi
 find build-dev -type f -perm -u+x \( -name 'test_vk_*' -o -name cuda_copy_bw \) -exec cp {} .devbin/ \;
