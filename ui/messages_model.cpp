@@ -1,7 +1,6 @@
 #include "ui/messages_model.h"
 
 #include "app/chat/chat_controller.h"
-#include "ui/text_format.h"
 
 namespace ld::ui {
 
@@ -54,8 +53,7 @@ void MessagesModel::reset() {
 }
 
 void MessagesModel::invalidate(int row, const QList<int>& roles) {
-    cache_[row].valid = false;
-    cache_[row].blocks.clear();
+    cache_[row].valid = false;  // its sources and rendered blocks stay for reuse
     emit dataChanged(index(row), index(row), roles);
 }
 
@@ -92,7 +90,17 @@ QVariant MessagesModel::data(const QModelIndex& index, int role) const {
     case BlocksRole: {
         Cached& c = cache_[index.row()];
         if (!c.valid) {
-            c.blocks = renderMessageBlocks(m->content, dark_);
+            const QList<MarkdownBlock> sources = splitMarkdownBlocks(m->content);
+            QList<QVariantList> rendered;
+            c.blocks.clear();
+            for (qsizetype i = 0; i < sources.size(); ++i) {
+                const bool same = i < c.sources.size() && c.sources[i] == sources[i];
+                rendered.append(same ? c.rendered[i] : renderMarkdownBlock(sources[i], dark_));
+                blockRenderCount_ += !same;
+                c.blocks += rendered.last();
+            }
+            c.sources = sources;
+            c.rendered = rendered;
             c.valid = true;
             ++renderCount_;
         }

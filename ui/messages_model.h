@@ -10,6 +10,7 @@
 #include <QVariantList>
 
 #include "app/history/history_types.h"
+#include "ui/text_format.h"
 
 namespace ld::chat {
 class ChatController;
@@ -43,9 +44,10 @@ public:
     bool dark() const { return dark_; }
     void setDark(bool dark);
 
-    // How many times a message's Markdown was rendered, for tests that check a flush
-    // re-renders only the message that changed.
+    // How many times a message's Markdown was rendered, and how many of its Markdown blocks
+    // (splitMarkdownBlocks) were, for tests that check a flush re-renders only what changed.
     int renderCount() const { return renderCount_; }
+    int blockRenderCount() const { return blockRenderCount_; }
 
     static QString statsText(const history::GenerationStats& stats);
 
@@ -54,9 +56,13 @@ signals:
 
 private:
     // Rendered blocks of one row; `valid` is false until rendered and after its text changed.
+    // A re-render reuses the blocks of the Markdown blocks that did not change (while a reply
+    // streams, only its last block grows).
     struct Cached {
         bool valid = false;
         QVariantList blocks;
+        QList<MarkdownBlock> sources;
+        QList<QVariantList> rendered;  // per source
     };
     const history::Message* message(int row) const;
     void reset();
@@ -67,6 +73,7 @@ private:
     int count_ = 0;                   // rows announced to the views (the controller may be ahead)
     mutable QList<Cached> cache_;     // one per row, filled lazily by data()
     mutable int renderCount_ = 0;
+    mutable int blockRenderCount_ = 0;
     QTimer textFlush_;
     int dirtyRow_ = -1;
     bool dark_ = false;

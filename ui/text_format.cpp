@@ -194,36 +194,40 @@ QList<ProsePiece> renderMarkdownProse(const QString& markdown, bool dark) {
     return out;
 }
 
-QVariantList renderMessageBlocks(const QString& markdown, bool dark) {
+QVariantList renderMarkdownBlock(const MarkdownBlock& b, bool dark) {
     QVariantList out;
-    for (const MarkdownBlock& b : splitMarkdownBlocks(markdown)) {
-        if (b.code) {
-            out.append(QVariantMap{{QStringLiteral("kind"), QStringLiteral("code")},
-                                   {QStringLiteral("text"), b.text},
-                                   {QStringLiteral("lang"), b.language},
-                                   {QStringLiteral("html"), highlightedCodeHtml(b.text, b.language, dark)}});
+    if (b.code) {
+        out.append(QVariantMap{{QStringLiteral("kind"), QStringLiteral("code")},
+                               {QStringLiteral("text"), b.text},
+                               {QStringLiteral("lang"), b.language},
+                               {QStringLiteral("html"), highlightedCodeHtml(b.text, b.language, dark)}});
+        return out;
+    }
+    for (const ProsePiece& p : renderMarkdownProse(b.text, dark)) {
+        if (p.kind != ProsePiece::Table) {
+            out.append(QVariantMap{{QStringLiteral("kind"), p.kind == ProsePiece::Quote ? QStringLiteral("quote") : QStringLiteral("text")},
+                                   {QStringLiteral("html"), p.html}});
             continue;
         }
-        for (const ProsePiece& p : renderMarkdownProse(b.text, dark)) {
-            if (p.kind != ProsePiece::Table) {
-                out.append(QVariantMap{{QStringLiteral("kind"), p.kind == ProsePiece::Quote ? QStringLiteral("quote") : QStringLiteral("text")},
-                                       {QStringLiteral("html"), p.html}});
-                continue;
-            }
-            QVariantList cells;
-            for (qsizetype i = 0; i < p.cells.size(); ++i) {
-                const Qt::Alignment a = p.cells[i].align;
-                const QString align = a & Qt::AlignRight ? QStringLiteral("right")
-                                      : a & Qt::AlignHCenter ? QStringLiteral("center") : QStringLiteral("left");
-                cells.append(QVariantMap{{QStringLiteral("html"), p.cells[i].html},
-                                         {QStringLiteral("header"), i < p.columns},
-                                         {QStringLiteral("align"), align}});
-            }
-            out.append(QVariantMap{{QStringLiteral("kind"), QStringLiteral("table")},
-                                   {QStringLiteral("columns"), p.columns},
-                                   {QStringLiteral("cells"), cells}});
+        QVariantList cells;
+        for (qsizetype i = 0; i < p.cells.size(); ++i) {
+            const Qt::Alignment a = p.cells[i].align;
+            const QString align = a & Qt::AlignRight ? QStringLiteral("right")
+                                  : a & Qt::AlignHCenter ? QStringLiteral("center") : QStringLiteral("left");
+            cells.append(QVariantMap{{QStringLiteral("html"), p.cells[i].html},
+                                     {QStringLiteral("header"), i < p.columns},
+                                     {QStringLiteral("align"), align}});
         }
+        out.append(QVariantMap{{QStringLiteral("kind"), QStringLiteral("table")},
+                               {QStringLiteral("columns"), p.columns},
+                               {QStringLiteral("cells"), cells}});
     }
+    return out;
+}
+
+QVariantList renderMessageBlocks(const QString& markdown, bool dark) {
+    QVariantList out;
+    for (const MarkdownBlock& b : splitMarkdownBlocks(markdown)) out += renderMarkdownBlock(b, dark);
     return out;
 }
 

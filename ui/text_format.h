@@ -20,6 +20,7 @@ struct MarkdownBlock {
     bool code = false;
     QString text;      // the prose's Markdown, or the code as written
     QString language;  // a code block's fence tag ("python"), as written
+    bool operator==(const MarkdownBlock&) const = default;
 };
 QList<MarkdownBlock> splitMarkdownBlocks(const QString& markdown);
 
@@ -50,5 +51,7 @@ QList<ProsePiece> renderMarkdownProse(const QString& markdown, bool dark);
 //   {kind: "code", text, lang, html}: `text` is what "Copy code" copies, `html` is the
 //   highlighted code (syntax_highlight.h)
 QVariantList renderMessageBlocks(const QString& markdown, bool dark);
+// The view's blocks of one of splitMarkdownBlocks()' blocks (a prose block may give several).
+QVariantList renderMarkdownBlock(const MarkdownBlock& block, bool dark);
 
 }  // namespace ld::ui

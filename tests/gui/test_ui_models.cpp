@@ -81,7 +81,8 @@ private slots:
     }
 
     // Streaming N flushes into one message renders that message N times, however many rows the
-    // view reads after each flush; the other rows are rendered once.
+    // view reads after each flush, and of it only the block that grows; the other rows are
+    // rendered once.
     void streamingRendersOnlyTheStreamingMessage() {
         QTemporaryDir dir;
         history::HistoryStore store(dir.filePath(QStringLiteral("h.db")));
@@ -93,7 +94,7 @@ private slots:
         chat.newChat();
         chat.showAddedMessage(message(1, "user", "Write **code**"));
         chat.showAddedMessage(message(2, "assistant", "Sure:\n```python\nprint(1)\n```\n| a | b |\n|---|---|\n| 1 | 2 |"));
-        Message streaming = message(3, "assistant", "");
+        Message streaming = message(3, "assistant", "Intro\n```python\nx = 1\n```\n");
         streaming.status = MessageStatus::Streaming;
         chat.showAddedMessage(streaming);
 
@@ -104,6 +105,7 @@ private slots:
         viewReadsAll();
         viewReadsAll();
         QCOMPARE(model.renderCount(), 3);
+        QCOMPARE(model.blockRenderCount(), 1 + 3 + 2);  // Markdown blocks: prose, code, prose...
 
         QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
         const int flushes = 6;
@@ -116,9 +118,12 @@ private slots:
         }
         QCOMPARE(changed.count(), flushes);
         QCOMPARE(model.renderCount(), 3 + flushes);
+        // Within the message only the growing last block was rendered again.
+        QCOMPARE(model.blockRenderCount(), 6 + flushes);
         const QVariantList blocks = blocksOf(2);
-        QCOMPARE(blocks.size(), 1);
-        QCOMPARE(blocks[0].toMap().value(QStringLiteral("html")).toString().count(QStringLiteral("word")), flushes);
+        QCOMPARE(blocks.size(), 3);
+        QCOMPARE(blocks[1].toMap().value(QStringLiteral("kind")).toString(), QStringLiteral("code"));
+        QCOMPARE(blocks[2].toMap().value(QStringLiteral("html")).toString().count(QStringLiteral("word")), flushes);
 
         // The final state renders the message once more; a theme change renders every row again.
         streaming.content = chat.messages().last().content;
@@ -126,11 +131,13 @@ private slots:
         chat.showMessageUpdate(streaming);
         viewReadsAll();
         QCOMPARE(model.renderCount(), 3 + flushes + 1);
+        QCOMPARE(model.blockRenderCount(), 6 + flushes);  // the same text: every block reused
         QSignalSpy themed(&model, &QAbstractItemModel::dataChanged);
         model.setDark(true);
         QCOMPARE(themed.count(), 1);
         viewReadsAll();
         QCOMPARE(model.renderCount(), 3 + flushes + 1 + 3);
+        QCOMPARE(model.blockRenderCount(), 6 + flushes + 1 + 3 + 3);  // all seven blocks, once
         const QVariantMap codeBlock = blocksOf(1)[1].toMap();
         QCOMPARE(codeBlock.value(QStringLiteral("kind")).toString(), QStringLiteral("code"));
         const QString code = codeBlock.value(QStringLiteral("html")).toString();

@@ -1,6 +1,7 @@
 // One message: a header line (who, status, the reply's model and stats, and the actions: copy,
-// edit & resend, regenerate, continue), then the Markdown body (code blocks in monospace with a
-// copy button). The actions sit in the header, so hiding them leaves no gap.
+// edit & resend, regenerate, continue), then the body as the model rendered it: rich text,
+// highlighted code blocks with a copy button, quotes and tables. The actions sit in the header,
+// so hiding them leaves no gap.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
