@@ -13,9 +13,20 @@ namespace ld {
 
 enum class ChatTemplate { Llama3, Llama2, ChatML };
 
+// A call the assistant made to a tool (tool_format.h renders it, tool_call_parser.h reads it).
+struct ToolCall {
+    std::string name;
+    std::string arguments_json;  // a JSON object, e.g. {"a": 1, "b": 2}
+};
+
 struct ChatMessage {
-    std::string role;     // "system" | "user" | "assistant" (others are passed through)
+    // "system" | "user" | "assistant" | "ipython" (a tool's result; "tool" is the same) - others
+    // are passed through
+    std::string role;
     std::string content;
+    // An assistant turn that called tools: rendered from these instead of content
+    // (render_tool_chat_template; the plain formats above ignore them).
+    std::vector<ToolCall> tool_calls = {};
 };
 
 // The format a model expects: from tokenizer.chat_template's text ("<|start_header_id|>",
