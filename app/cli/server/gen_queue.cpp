@@ -121,7 +121,12 @@ void GenerationQueue::execute(GenJob& job) {
             pending_lps.push_back(token_logprob(tok_, logits, n_vocab, id, job.logprobs_top));
         };
     }
+    bool leading = job.trim_leading;
     auto on_text = [&](std::string_view text) {
+        if (leading) {
+            text.remove_prefix(std::min(text.size(), text.find_first_not_of(" \t\r\n")));
+            leading = text.empty();
+        }
         {
             std::lock_guard<std::mutex> lock(job.mu);
             job.pieces.push_back({std::string(text), std::move(pending_lps)});

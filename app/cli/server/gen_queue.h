@@ -23,6 +23,9 @@ struct GenJob {
     std::vector<int32_t> prompt;
     GenerateOptions options;  // cancel and on_token are set by the queue
     int logprobs_top = -1;    // -1: no logprobs; else how many alternatives per token
+    // Chat replies drop their leading whitespace, as `generate --chat` and the app show them (a
+    // SentencePiece model starts the reply with the space that follows "[/INST]").
+    bool trim_leading = false;
 
     std::atomic<bool> cancel{false};
 

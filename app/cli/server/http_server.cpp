@@ -150,6 +150,7 @@ struct ApiServer::Impl {
             std::vector<ChatMessage> msgs;
             for (const ApiMessage& m : r.messages) msgs.push_back({m.role, m.content});
             job.prompt = apply_chat_template(eng.chat_template, tok, msgs, true);
+            job.trim_leading = true;
             for (const std::string& s : chat_stop_strings(eng.chat_template)) o.stop_strings.push_back(s);
         } else if (!r.prompt_tokens.empty()) {
             for (int32_t id : r.prompt_tokens)
@@ -308,6 +309,7 @@ struct ApiServer::Impl {
             std::string msg;
             if (res.status == 404) msg = "unknown endpoint " + req.method + " " + req.path;
             else if (res.status == 413) msg = "the request body is larger than the " + std::to_string(cfg.max_body_bytes >> 20) + " MiB limit (--max-body-mb)";
+            else if (res.status == 400) msg = "the request could not be read: malformed, incomplete or too slow (--timeout)";
             else msg = "the request was refused (HTTP " + std::to_string(res.status) + ")";
             res.set_content(error_json(make_error(res.status, msg, "invalid_request_error")), "application/json");
         });
