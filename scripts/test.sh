@@ -53,13 +53,4 @@ elif ! cmp -s tests/server/package-lock.json "$BUILD/server-tests/package-lock.j
   (cd "$BUILD/server-tests" && npm ci --no-audit --no-fund) || missing "could not install tests/server (npm ci)"
 fi
 
-# The official MCP servers the MCP client tests run against (test-time only), pinned by
-# tests/mcp/package-lock.json; reinstalled only when the lock file changed.
-if command -v npm >/dev/null && ! cmp -s tests/mcp/package-lock.json "$BUILD/mcp-servers/package-lock.json"; then
-  mkdir -p "$BUILD/mcp-servers"
-  cp tests/mcp/package.json tests/mcp/package-lock.json "$BUILD/mcp-servers/"
-  (cd "$BUILD/mcp-servers" && npm ci --no-audit --no-fund) ||
-    { rm -f "$BUILD/mcp-servers/package-lock.json"; echo "warning: could not install the MCP servers; MCP tests will skip"; }
-fi
-
 ctest --test-dir "$BUILD" -LE cuda --output-on-failure -j"$(nproc)" --timeout 900
