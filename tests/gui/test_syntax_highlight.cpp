@@ -1,6 +1,7 @@
 // The code highlighter: fence tags to languages, and per language the format class ("keyword",
 // "string", ...) of the tokens in a typical snippet; tokens stay ordered and inside the code for
 // unterminated strings and comments (a reply still streaming); the HTML colours and escapes.
+#include <QRandomGenerator>
 #include <QTest>
 #include <QTextBlock>
 #include <QTextDocument>
@@ -219,6 +220,27 @@ private slots:
                                         QStringLiteral("x = \"open"), QStringLiteral("/* open"), QStringLiteral("<a href=\"x"),
                                         QStringLiteral("'"), QStringLiteral("#"), QStringLiteral("$"), QStringLiteral("@"),
                                         QStringLiteral("<"), QStringLiteral("0x"), QStringLiteral("1e+"), QString()}) {
+                qsizetype end = 0;
+                for (const ui::SyntaxToken& t : ui::highlightTokens(code, lang)) {
+                    QVERIFY2(t.start >= end && t.length > 0 && t.start + t.length <= code.size(),
+                             qPrintable(QStringLiteral("%1: %2").arg(lang, code)));
+                    end = t.start + t.length;
+                }
+            }
+        }
+    }
+
+    // Whatever a model writes: random text over the characters the rules look at (fixed seed).
+    void randomInputKeepsTokensInside() {
+        const QString alphabet = QStringLiteral("ab_1.0x9eE+-'\"`#/*<>![]{}()$@&;:=\\ \n\tr\u00e9%|");
+        QRandomGenerator rng(42);
+        for (int n = 0; n < 3000; ++n) {
+            QString code;
+            const int length = int(rng.bounded(40));
+            for (int i = 0; i < length; ++i) code += alphabet[int(rng.bounded(int(alphabet.size())))];
+            for (const QString& lang : {QStringLiteral("python"), QStringLiteral("cpp"), QStringLiteral("js"), QStringLiteral("shell"),
+                                        QStringLiteral("json"), QStringLiteral("sql"), QStringLiteral("rust"), QStringLiteral("go"),
+                                        QStringLiteral("java"), QStringLiteral("html"), QStringLiteral("css")}) {
                 qsizetype end = 0;
                 for (const ui::SyntaxToken& t : ui::highlightTokens(code, lang)) {
                     QVERIFY2(t.start >= end && t.length > 0 && t.start + t.length <= code.size(),
