@@ -53,4 +53,15 @@ elif ! cmp -s tests/server/package-lock.json "$BUILD/server-tests/package-lock.j
   (cd "$BUILD/server-tests" && npm ci --no-audit --no-fund) || missing "could not install tests/server (npm ci)"
 fi
 
+# The official MCP servers (server-everything, server-filesystem) the MCP client tests run
+# against (npm, test-time only), pinned by tests/mcp/package-lock.json; reinstalled when it changes.
+if ! command -v npm >/dev/null; then
+  missing "npm is not installed, so the MCP servers (MCP client tests) are not either"
+elif ! cmp -s tests/mcp/package-lock.json "$BUILD/mcp-servers/package-lock.json" ||
+  [ ! -d "$BUILD/mcp-servers/node_modules/@modelcontextprotocol/server-everything" ]; then
+  mkdir -p "$BUILD/mcp-servers"
+  cp tests/mcp/package.json tests/mcp/package-lock.json "$BUILD/mcp-servers/"
+  (cd "$BUILD/mcp-servers" && npm ci --no-audit --no-fund) || missing "could not install tests/mcp (npm ci)"
+fi
+
 ctest --test-dir "$BUILD" -LE cuda --output-on-failure -j"$(nproc)" --timeout 900
