@@ -153,6 +153,12 @@ test("logprobs: one entry per token, the greedy token most likely, top alternati
     assert.equal(lp.tokens.join(""), c.choices[0].text);
     assert.equal(lp.top_logprobs[0][lp.tokens[0]], lp.token_logprobs[0]);
     assert.deepEqual(lp.text_offset.slice(0, 2), [0, lp.tokens[0].length]);
+    // Streamed, the offsets still count from the start of the whole text.
+    const s = await api.completions.create({model: "stories260K", prompt: PROMPT, max_tokens: 4, temperature: 0, logprobs: 2, stream: true});
+    const offsets = [], toks = [];
+    for await (const ch of s) if (ch.choices[0]?.logprobs) { offsets.push(...ch.choices[0].logprobs.text_offset); toks.push(...ch.choices[0].logprobs.tokens); }
+    assert.deepEqual(toks, lp.tokens);
+    assert.deepEqual(offsets, lp.text_offset);
 });
 
 test("unknown model and n > 1 are refused with OpenAI errors", opts, async () => {

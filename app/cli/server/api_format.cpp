@@ -48,9 +48,9 @@ json completion_logprobs(const std::vector<TokenLogprob>& lps, size_t offset0) {
     return {{"tokens", tokens}, {"token_logprobs", token_lps}, {"top_logprobs", tops}, {"text_offset", offsets}};
 }
 
-json logprobs_json(const ResponseMeta& m, const std::vector<TokenLogprob>& lps) {
+json logprobs_json(const ResponseMeta& m, const std::vector<TokenLogprob>& lps, size_t offset = 0) {
     if (!m.logprobs) return nullptr;
-    return m.endpoint == Endpoint::Chat ? chat_logprobs(lps) : completion_logprobs(lps, 0);
+    return m.endpoint == Endpoint::Chat ? chat_logprobs(lps) : completion_logprobs(lps, offset);
 }
 
 json usage_json(const Usage& u) {
@@ -113,9 +113,10 @@ std::string sse_role_chunk(const ResponseMeta& m) {
     return event(j);
 }
 
-std::string sse_text_chunk(const ResponseMeta& m, const std::string& text, const std::vector<TokenLogprob>& logprobs) {
+std::string sse_text_chunk(const ResponseMeta& m, const std::string& text, const std::vector<TokenLogprob>& logprobs,
+                           size_t text_offset) {
     json j = chunk_base(m);
-    j["choices"] = json::array({choice(m, text, nullptr, logprobs_json(m, logprobs))});
+    j["choices"] = json::array({choice(m, text, nullptr, logprobs_json(m, logprobs, text_offset))});
     return event(j);
 }
 

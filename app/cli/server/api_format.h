@@ -39,7 +39,9 @@ std::string full_response(const ResponseMeta& m, const std::string& text, const 
 
 // One SSE event each ("data: {...}\n\n").
 std::string sse_role_chunk(const ResponseMeta& m);  // chat only: {"role":"assistant","content":""}
-std::string sse_text_chunk(const ResponseMeta& m, const std::string& text, const std::vector<TokenLogprob>& logprobs);
+// text_offset: where this piece starts in the whole text (completions' logprobs.text_offset).
+std::string sse_text_chunk(const ResponseMeta& m, const std::string& text, const std::vector<TokenLogprob>& logprobs,
+                           size_t text_offset = 0);
 std::string sse_finish_chunk(const ResponseMeta& m, const char* finish_reason);
 std::string sse_usage_chunk(const ResponseMeta& m, const Usage& usage);
 std::string sse_error(const ApiError& e);  // an error after the stream began

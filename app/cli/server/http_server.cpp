@@ -79,7 +79,9 @@ struct ApiServer::Impl {
         if (!is_loopback_host(cfg.host)) return true;
         const std::string host = lower(req.get_header_value("Host"));
         const std::string p = ":" + std::to_string(port);
-        return host == "localhost" + p || host == "127.0.0.1" + p || host == "[::1]" + p;
+        if (host.size() <= p.size() || host.compare(host.size() - p.size(), p.size(), p) != 0) return false;
+        const std::string name = host.substr(0, host.size() - p.size());
+        return name == "localhost" || name == "127.0.0.1" || name == "[::1]";
     }
 
     bool origin_allowed(const std::string& origin) const {
@@ -249,6 +251,7 @@ struct ApiServer::Impl {
                     return false;
                 };
                 bool role_sent = meta.endpoint != Endpoint::Chat;
+                size_t offset = 0;  // bytes of token text streamed so far
                 std::unique_lock<std::mutex> lock(job->mu);
                 for (;;) {
                     const bool ready = job->cv.wait_for(lock, std::chrono::seconds(1), [&] {
@@ -268,9 +271,11 @@ struct ApiServer::Impl {
                         if (!write(sse_role_chunk(meta))) return false;
                         role_sent = true;
                     }
-                    for (const GenJob::Piece& p : pieces)
+                    for (const GenJob::Piece& p : pieces) {
                         if (!p.text.empty() || !p.logprobs.empty())
-                            if (!write(sse_text_chunk(meta, p.text, p.logprobs))) return false;
+                            if (!write(sse_text_chunk(meta, p.text, p.logprobs, offset))) return false;
+                        for (const TokenLogprob& t : p.logprobs) offset += t.bytes.size();
+                    }
                     if (finished) {
                         const GenerateResult& g = job->result;  // final once finished is set
                         if (!job->error.empty() || g.stop == StopReason::Cancelled) {
