@@ -9,6 +9,7 @@
 #include <QFontMetrics>
 #include <QGuiApplication>
 #include <QImage>
+#include <QPointer>
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
 #include <QQuickTextDocument>
@@ -224,6 +225,50 @@ private slots:
         QVERIFY(countPixels(shot, sceneRect(quote), colour("subtle"), 16) > 30);
         QCOMPARE(countPixels(shot, sceneRect(quote), text, 16), 0);
         QVERIFY2(countPixels(shot, sceneRect(link), colour("accent"), 16) > 30, qPrintable(path));
+        QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
+    }
+
+    // While a reply streams, a flush that grows its last block leaves the items of the blocks
+    // before it alone: the same objects, their text not set again (a selection survives).
+    void streamingKeepsEarlierBlocks() {
+        QTemporaryDir dir;
+        ui::AppPaths paths;
+        paths.database = dir.filePath(QStringLiteral("h.db"));
+        paths.settingsIni = dir.filePath(QStringLiteral("s.ini"));
+        paths.modelsFolder = dir.filePath(QStringLiteral("models"));
+        ui::AppParts parts(paths);
+        history::Message reply;
+        reply.id = 2;
+        reply.role = QStringLiteral("assistant");
+        reply.status = history::MessageStatus::Streaming;
+        reply.content = QStringLiteral("Intro\n```python\nx = 1\n```\nFirst");
+        parts.chat->showAddedMessage(reply);
+        QQmlApplicationEngine qml;
+        QVERIFY(parts.loadQml(qml));
+        auto* window = qobject_cast<QQuickWindow*>(qml.rootObjects().first());
+        QVERIFY(window);
+        QVERIFY(QTest::qWaitForWindowExposed(window));
+        QQuickItem* root = window->contentItem();
+        QQuickItem* intro = nullptr;
+        QTRY_VERIFY((intro = editShowing(root, QStringLiteral("proseText"), QStringLiteral("Intro"))) != nullptr);
+        QQuickItem* code = editShowing(root, QStringLiteral("codeText"), QStringLiteral("x = 1"));
+        QVERIFY(code);
+        QVERIFY(QMetaObject::invokeMethod(code, "selectAll"));
+        QCOMPARE(code->property("selectedText").toString(), QStringLiteral("x = 1"));
+        const QPointer<QQuickItem> introAlive(intro), codeAlive(code);
+
+        for (const char* piece : {" and", " more", " words"}) parts.chat->showReplyText(2, QString::fromLatin1(piece));
+        QTRY_VERIFY(editShowing(root, QStringLiteral("proseText"), QStringLiteral("First and more words")) != nullptr);
+        QVERIFY2(introAlive && editShowing(root, QStringLiteral("proseText"), QStringLiteral("Intro")) == intro,
+                 "the first block's item was made again");
+        QVERIFY2(codeAlive && editShowing(root, QStringLiteral("codeText"), QStringLiteral("x = 1")) == code,
+                 "the code block's item was made again");
+        QCOMPARE(code->property("selectedText").toString(), QStringLiteral("x = 1"));
+
+        // A new block (a second code block) is shown too.
+        parts.chat->showReplyText(2, QStringLiteral("\n```js\nlet y = 2;\n```"));
+        QTRY_VERIFY(editShowing(root, QStringLiteral("codeText"), QStringLiteral("let y = 2;")) != nullptr);
+        QVERIFY(editShowing(root, QStringLiteral("codeText"), QStringLiteral("x = 1")) != nullptr);
         QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
     }
 

@@ -22,6 +22,12 @@ Item {
     property bool isLast: false
     // A link in the reply was clicked; the view confirms before opening it.
     signal linkClicked(string url)
+
+    function sameBlock(a, b) {
+        if (!a || !b || a.kind !== b.kind || a.html !== b.html || a.text !== b.text || a.lang !== b.lang)
+            return false
+        return a.kind !== "table" || JSON.stringify(a.cells) === JSON.stringify(b.cells)
+    }
     property bool editing: false
     readonly property QtObject chat: workspace.chat
     readonly property bool isUser: role === "user"
@@ -133,15 +139,29 @@ Item {
                 width: parent.width - 24
                 spacing: 8
 
+                // One item per block, on the number of blocks: while a reply streams, a flush
+                // changes only its last block, and the items of the others (and a selection in
+                // them) stay as they are; a block is handed to its item only when it changed
+                // (a TextEdit re-parses any rich text it is given, even the same).
                 Repeater {
-                    model: message.blocks
+                    model: message.blocks.length
                     delegate: Loader {
-                        required property var modelData
+                        id: blockLoader
+                        required property int index
+                        property var block: null
                         width: body.width
-                        sourceComponent: modelData.kind === "code" ? codeBlock
-                                         : modelData.kind === "table" ? tableBlock
-                                         : modelData.kind === "quote" ? quoteBlock : textBlock
-                        property var block: modelData
+                        sourceComponent: !block ? null : block.kind === "code" ? codeBlock
+                                         : block.kind === "table" ? tableBlock
+                                         : block.kind === "quote" ? quoteBlock : textBlock
+                        function update() {
+                            const b = message.blocks[index]
+                            if (!message.sameBlock(b, block)) block = b
+                        }
+                        Component.onCompleted: update()
+                        Connections {
+                            target: message
+                            function onBlocksChanged() { blockLoader.update() }
+                        }
                     }
                 }
                 Label {
