@@ -248,21 +248,22 @@ std::string float_repr(double v) {
     const int exp10 = std::atoi(std::string(sci.substr(e_pos + 1)).c_str());
     std::string out = std::signbit(v) ? "-" : "";
     if (v == 0) return out + "0.0";
-    if (exp10 >= -5 && exp10 < 16) {
+    if (exp10 >= -4 && exp10 < 16) {
         const int n = exp10 + 1;
         if (n <= 0) {
             out.append("0.").append(size_t(-n), '0').append(digits);
         } else if (size_t(n) >= digits.size()) {
-            out += digits + std::string(size_t(n) - digits.size(), '0') + ".0";
+            out.append(digits).append(size_t(n) - digits.size(), '0').append(".0");
         } else {
-            out += digits.substr(0, size_t(n)) + "." + digits.substr(size_t(n));
+            out.append(digits, 0, size_t(n)).append(1, '.').append(digits, size_t(n));
         }
     } else {
         out += digits.substr(0, 1);
-        if (digits.size() > 1) out += "." + digits.substr(1);
+        if (digits.size() > 1) out.append(1, '.').append(digits, 1);
         out += exp10 < 0 ? "e-" : "e+";
         const std::string e = std::to_string(std::abs(exp10));
-        out += (e.size() < 2 ? "0" : "") + e;
+        if (e.size() < 2) out += '0';
+        out += e;
     }
     return out;
 }
