@@ -38,6 +38,8 @@ TEST(ToolCallParser, JsonCalls) {
         {R"({"name": "get_time"})", {{"get_time", "{}"}}},
         {R"({"name": "f", "parameters": null})", {{"f", "{}"}}},
         {R"({"parameters": {"k": "v"}, "name": "f"})", {{"f", R"({"k": "v"})"}}},
+        // Llama 3.1 8B sometimes writes the OpenAI "type" first.
+        {R"({"type": "function", "name": "f", "parameters": {"k": 1}})", {{"f", R"({"k": 1})"}}},
         // Several calls separated by ';' (a ';' inside a string does not split).
         {R"({"name": "a", "parameters": {"s": "x;y}"}}; {"name": "b", "parameters": {"n": -3}};)",
          {{"a", R"({"s": "x;y}"})"}, {"b", R"({"n": -3})"}}},
