@@ -131,6 +131,8 @@ bool ModelLibrary::remove(const QString& path, QString* error) {
         if (error) *error = QStringLiteral("Cannot delete %1: %2").arg(abs, f.errorString());
         return false;
     }
+    // The download's checksum record (ModelDownload's FILE.download.json) describes this file only.
+    QFile::remove(abs + QStringLiteral(".download.json"));
     rescan();
     return true;
 }

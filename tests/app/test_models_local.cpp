@@ -280,8 +280,16 @@ private slots:
         QString error;
         QVERIFY(lib.remove(root.filePath(QStringLiteral("outside.gguf")), &error));
         QVERIFY(QFile::exists(root.filePath(QStringLiteral("outside.gguf"))));
+        // A download's checksum record goes with its file.
+        const QString record = QDir(folder).filePath(QStringLiteral("dropped.gguf.download.json"));
+        {
+            QFile r(record);
+            QVERIFY(r.open(QIODevice::WriteOnly));
+            r.write("{}");
+        }
         QVERIFY(lib.remove(QDir(folder).filePath(QStringLiteral("dropped.gguf")), &error));
         QVERIFY(!QFile::exists(QDir(folder).filePath(QStringLiteral("dropped.gguf"))));
+        QVERIFY(!QFile::exists(record));
         QVERIFY(QTest::qWaitFor([&] { return lib.models().size() == 1 && !lib.scanning(); }, 10000));
         QVERIFY(!lib.remove(QStringLiteral("/etc/hostname"), &error));
         QVERIFY(error.contains(QLatin1String("not in the models folder")));
