@@ -56,7 +56,7 @@ Item {
             spacing: 8
             Label {
                 text: message.isUser ? qsTr("You") : message.role === "assistant" ? qsTr("Assistant")
-                      : message.isNotice ? qsTr("⚠ Notice") : message.role
+                      : message.isNotice ? qsTr("Notice") : message.role
                 font.bold: true
                 color: message.isNotice ? message.theme.error : message.theme.subtle
             }
