@@ -94,12 +94,14 @@ Item {
                 spacing: 0
                 visible: (hover.hovered || message.isLast) && !message.streaming && !message.editing
                 SmallButton {
+                    iconName: "copy"
                     text: qsTr("Copy")
                     onClicked: message.workspace.copyText(message.content)
                 }
                 SmallButton {
                     visible: message.isUser
                     enabled: !message.chat.busy
+                    iconName: "pencil"
                     text: qsTr("Edit")
                     onClicked: {
                         editArea.text = message.content
@@ -110,6 +112,7 @@ Item {
                 SmallButton {
                     visible: message.role === "assistant" && message.isLast
                     enabled: !message.chat.busy
+                    iconName: "refresh-cw"
                     text: qsTr("Regenerate")
                     onClicked: message.chat.regenerate()
                 }
@@ -332,7 +335,11 @@ Item {
                         color: message.theme.subtle
                         font.pixelSize: 11
                     }
-                    ToolButton {
+                    IconButton {
+                        iconName: "copy"
+                        iconSize: 13
+                        display: AbstractButton.TextBesideIcon
+                        toolTipText: ""
                         text: qsTr("Copy code")
                         font.pixelSize: 11
                         onClicked: message.workspace.copyText(block.text)
