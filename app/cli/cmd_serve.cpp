@@ -58,6 +58,8 @@ int cmd_serve(const ArgList& argv) {
     if (!server::is_loopback_host(cfg.host) && cfg.api_key.empty() && !args.has("--no-api-key-i-know"))
         throw UsageError("--host " + cfg.host + " is reachable from other machines: give --api-key KEY or --api-key-file FILE "
                          "(or --no-api-key-i-know to serve without a key)");
+    if (!server::is_loopback_host(cfg.host) && cfg.api_key.empty())
+        std::cerr << "warning: serving on " << cfg.host << " without an API key: anyone who can reach this port can use the model\n";
     cfg.slots = size_t(args.get_int("--parallel", 1, 1, 256));
     cfg.queue = size_t(args.get_int("--queue", 8, 0, 1024));
     cfg.max_body_bytes = size_t(args.get_int("--max-body-mb", 4, 1, 1024)) << 20;
@@ -71,6 +73,7 @@ int cmd_serve(const ArgList& argv) {
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);  // a client that hung up is a failed write, not the end of the server
 
     Engine engine = open_engine(args);
     const Tokenizer& tok = *engine.tokenizer;

@@ -225,7 +225,7 @@ struct ApiServer::Impl {
         job->cv.wait(lock, [&] { return job->finished; });
         const GenerateResult& g = job->result;
         if (!job->error.empty() || g.stop == StopReason::Cancelled)
-            return send_error(res, make_error(500, job->error.empty() ? "the generation was cancelled" : "the engine failed: " + job->error,
+            return send_error(res, make_error(500, job->error.empty() ? "the server stopped before the reply was finished" : "the engine failed: " + job->error,
                                               "server_error"));
         std::string text;
         std::vector<TokenLogprob> lps;
@@ -279,7 +279,7 @@ struct ApiServer::Impl {
                     if (finished) {
                         const GenerateResult& g = job->result;  // final once finished is set
                         if (!job->error.empty() || g.stop == StopReason::Cancelled) {
-                            write(sse_error(make_error(500, job->error.empty() ? "the generation was cancelled"
+                            write(sse_error(make_error(500, job->error.empty() ? "the server stopped before the reply was finished"
                                                                                : "the engine failed: " + job->error,
                                                        "server_error")));
                             return false;
