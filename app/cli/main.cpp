@@ -39,8 +39,9 @@ commands:
            [--db PATH [--conversation ID]] [-q]   (PDF, DOCX, ODT, HTML, Markdown, text, code)
   models   list [--dir D] | download URL [--sha256 HEX] [--dir D] [--token T]
   mcp      --config FILE [--timeout 60] [--start-timeout 30] list [SERVER] | call SERVER TOOL [JSON-ARGS]
-           MCP servers in the {"mcpServers": {...}} format other hosts use: list prints every
-           tool as JSON, call prints the tools/call result (exit 2 when it has isError: true)
+           MCP servers in the {"mcpServers": {NAME: {"command", "args", "env"} | {"url"}}} format
+           other hosts use (stdio or Streamable HTTP): list prints every tool as JSON, call prints
+           the tools/call result (exit 2 when it has isError: true)
   --version, --help
 )";
 

@@ -11,6 +11,12 @@ namespace {
 constexpr int kMaxToolPages = 1000;  // a server that keeps handing out cursors is misbehaving
 constexpr int kMaxLogLines = 500;
 
+// deleteLater: the timer may be the one whose timeout is running right now.
+void disposeTimer(QTimer* t) {
+    t->stop();
+    t->deleteLater();
+}
+
 QString seconds(int ms) { return QString::number(ms / 1000.0, 'g', 3) + QStringLiteral(" s"); }
 
 }  // namespace
@@ -51,19 +57,12 @@ void McpClient::start() {
     serverInfo_ = {};
     initialized_ = listing_ = relist_ = false;
     setState(ServerState::Starting);
-    if (config_.transport == ServerConfig::Transport::Http) {
-        // Parsed and validated in the config, not spoken yet: say so instead of pretending.
-        QTimer::singleShot(0, this, [this] {
-            if (state_ == ServerState::Starting && !transport_)
-                fail(QStringLiteral("the Streamable HTTP transport (%1) is not supported yet")
-                         .arg(config_.url.toString()));
-        });
-        return;
-    }
-    auto* t = new StdioTransport(config_, options_.stdio, this);
+    Transport* t = nullptr;
+    if (config_.transport == ServerConfig::Transport::Http) t = new HttpTransport(config_, options_.http, this);
+    else t = new StdioTransport(config_, options_.stdio, this);
     transport_ = t;
     connect(t, &Transport::opened, this, [this, t] {
-        lastPgid_ = t->processGroup();
+        if (auto* stdio = qobject_cast<StdioTransport*>(t)) lastPgid_ = stdio->processGroup();
         QJsonObject clientInfo{{QStringLiteral("name"), QStringLiteral("llamadesk")},
                                {QStringLiteral("title"), QStringLiteral("LlamaDesk")},
                                {QStringLiteral("version"), QStringLiteral(LLAMADESK_VERSION)}};
@@ -124,7 +123,7 @@ void McpClient::failAllCalls(const QString& why) {
     // Callbacks may call back into us (stop, start, another call): detach everything first.
     QList<CallCallback> callbacks;
     for (Pending& p : pending_) {
-        delete p.timer;
+        disposeTimer(p.timer);
         if (p.kind == Kind::Call && p.done) callbacks << p.done;
     }
     pending_.clear();
@@ -247,7 +246,7 @@ void McpClient::onResponse(const RpcMessage& m) {
         finishCall(id, out);
         return;
     }
-    delete it->timer;
+    disposeTimer(it->timer);
     pending_.erase(it);
     if (m.kind == RpcMessage::Kind::Error) {
         fail(QStringLiteral("the server answered %1 with an error: %2 (JSON-RPC error %3)")
@@ -280,6 +279,7 @@ void McpClient::onInitialized(const QJsonObject& result) {
     protocolVersion_ = version;
     serverInfo_ = result.value(QStringLiteral("serverInfo")).toObject();
     initialized_ = true;
+    transport_->setProtocolVersion(version);
     transport_->send(makeNotification(QStringLiteral("notifications/initialized")));
     if (result.value(QStringLiteral("capabilities")).toObject().contains(QStringLiteral("tools"))) {
         listTools();
@@ -383,7 +383,7 @@ void McpClient::finishCall(qint64 rpcId, const CallResult& result) {
     if (it == pending_.end()) return;
     const CallCallback done = it->done;
     callToRpc_.remove(it->callId);
-    delete it->timer;
+    disposeTimer(it->timer);
     pending_.erase(it);
     if (done) done(result);
 }

@@ -17,6 +17,7 @@
 #include <functional>
 #include <sys/types.h>
 
+#include "app/mcp/http_transport.h"
 #include "app/mcp/json_rpc.h"
 #include "app/mcp/mcp_config.h"
 #include "app/mcp/mcp_types.h"
@@ -31,6 +32,7 @@ public:
         int requestTimeoutMs = 30000;  // initialize, tools/list
         int callTimeoutMs = 120000;    // tools/call, unless a call gives its own
         StdioTransport::Options stdio;
+        HttpTransport::Options http;
     };
     using CallCallback = std::function<void(const CallResult&)>;
 

@@ -1,6 +1,6 @@
 #pragma once
-// How an MCP client reaches one server: newline-delimited JSON-RPC messages in and out. The
-// stdio transport is the one implemented; Streamable HTTP would be a second subclass.
+// How an MCP client reaches one server: JSON-RPC messages in and out, one per "line" (a stdio
+// line, an HTTP body or a server-sent event). Subclasses: StdioTransport, HttpTransport.
 #include <QByteArray>
 #include <QJsonObject>
 #include <QObject>
@@ -18,8 +18,10 @@ public:
     // Ends the connection and whatever the server started; emits closed() once it is all gone.
     // Safe to call more than once and after failed().
     virtual void close() = 0;
-    // What the server wrote for humans (stderr), bounded.
+    // What the server wrote for humans (stderr), or the transport's own notes; bounded.
     virtual QString log() const = 0;
+    // The version initialize agreed on, for transports that state it on every request (HTTP).
+    virtual void setProtocolVersion(const QString&) {}
 
 signals:
     void opened();

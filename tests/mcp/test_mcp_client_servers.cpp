@@ -1,9 +1,12 @@
 // McpClient against the official reference servers from npm (tests/mcp/package-lock.json):
 // @modelcontextprotocol/server-everything (which sends tools/list_changed before its initialize
-// reply) and @modelcontextprotocol/server-filesystem on a temporary folder.
+// reply) over stdio and over Streamable HTTP, and @modelcontextprotocol/server-filesystem on a
+// temporary folder.
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QProcess>
+#include <QTcpServer>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -138,6 +141,76 @@ private slots:
         const pid_t pgid = c.processGroup();
         QVERIFY(stopAndWait(c, 10000));
         QVERIFY(processGroupGone(pgid));
+    }
+
+    void everythingOverStreamableHttp() {
+        // A free port for the server (PORT), then wait until it listens.
+        quint16 port = 0;
+        {
+            QTcpServer probe;
+            QVERIFY(probe.listen(QHostAddress::LocalHost, 0));
+            port = probe.serverPort();
+        }
+        QProcess server;
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        env.insert(QStringLiteral("PORT"), QString::number(port));
+        server.setProcessEnvironment(env);
+        server.start(ld::test::nodeExecutable(), {officialServer(QStringLiteral("server-everything")),
+                                                  QStringLiteral("streamableHttp")});
+        QVERIFY(server.waitForStarted(10000));
+        QByteArray serverErr;
+        const bool listening = QTest::qWaitFor(
+            [&] {
+                serverErr += server.readAllStandardError();
+                return serverErr.contains("listening on port");
+            },
+            15000);
+        if (!listening) {
+            server.kill();
+            server.waitForFinished(5000);
+            QFAIL(serverErr.constData());
+        }
+
+        ServerConfig s;
+        s.name = QStringLiteral("web");
+        s.transport = ServerConfig::Transport::Http;
+        s.url = QUrl(QStringLiteral("http://127.0.0.1:%1/mcp").arg(port));
+        McpClient c(s);
+        QString error;
+        QVERIFY2(startAndWait(c, 20000, &error), qPrintable(error));
+        QCOMPARE(c.protocolVersion(), supportedProtocolVersions().first());
+        QVERIFY(findTool(c.tools(), QStringLiteral("echo")));
+        QCOMPARE(findTool(c.tools(), QStringLiteral("echo"))->server, QStringLiteral("web"));
+        CallResult r = callToolAndWait(c, QStringLiteral("echo"), {{QStringLiteral("message"), QStringLiteral("over http")}}, 10000);
+        QVERIFY2(r.ok, qPrintable(r.error));
+        QCOMPARE(firstText(r), QStringLiteral("Echo: over http"));
+        // A slower call, answered as an event stream (the SDK's way for POSTed requests).
+        r = callToolAndWait(c, QStringLiteral("trigger-long-running-operation"),
+                            {{QStringLiteral("duration"), 0.4}, {QStringLiteral("steps"), 2}}, 10000);
+        QVERIFY2(r.ok, qPrintable(r.error));
+        QVERIFY2(firstText(r).contains(QStringLiteral("completed")), qPrintable(firstText(r)));
+        r = callToolAndWait(c, QStringLiteral("trigger-long-running-operation"),
+                            {{QStringLiteral("duration"), 20}, {QStringLiteral("steps"), 20}}, 1000);
+        QVERIFY2(!r.ok && r.error.contains(QStringLiteral("timed out after 1 s (cancelled)")), qPrintable(r.error));
+        QCOMPARE(c.state(), ServerState::Ready);
+
+        // A wrong endpoint: the HTTP status, clearly.
+        ServerConfig wrong = s;
+        wrong.url.setPath(QStringLiteral("/nope"));
+        McpClient w(wrong);
+        QVERIFY(!startAndWait(w, 10000, &error));
+        QVERIFY2(error.contains(QStringLiteral("HTTP 404 from http://127.0.0.1:%1/nope").arg(port)), qPrintable(error));
+
+        QVERIFY(stopAndWait(c, 10000));
+        // The session was ended with a DELETE.
+        QVERIFY(QTest::qWaitFor(
+            [&] {
+                serverErr += server.readAllStandardError() + server.readAllStandardOutput();
+                return serverErr.contains("termination request");
+            },
+            5000));
+        server.kill();
+        server.waitForFinished(5000);
     }
 
     void destroyingTheClientKillsTheServer() {
