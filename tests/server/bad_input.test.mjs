@@ -54,11 +54,14 @@ const CASES = [
     ["logprobs 6 on completions", "/v1/completions", JSON.stringify({model: "stories260K", prompt: "a", logprobs: 6}), 400, {param: "logprobs"}],
     ["body over --max-body-mb", "/v1/chat/completions", chat({messages: [{role: "user", content: "x".repeat(2 << 20)}]}), 413, {}],
     ["unknown endpoint", "/v1/embeddings", "{}", 404, {}],
+    // curl -d's default content type: httplib parses such bodies as a form, up to 8 KiB
+    ["large form-encoded body", "/v1/chat/completions", chat({messages: [{role: "user", content: "x".repeat(20000)}]}), 413, {},
+     {"Content-Type": "application/x-www-form-urlencoded"}],
 ];
 
-for (const [name, path, body, status, fields] of CASES) {
+for (const [name, path, body, status, fields, headers = {}] of CASES) {
     test(`bad input: ${name} -> ${status}`, opts, async () => {
-        const r = await post(server, path, body);
+        const r = await post(server, path, body, headers);
         assertOpenAIError(r, status, fields);
     });
 }

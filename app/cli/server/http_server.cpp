@@ -313,6 +313,8 @@ struct ApiServer::Impl {
             if (!res.body.empty()) return;
             std::string msg;
             if (res.status == 404) msg = "unknown endpoint " + req.method + " " + req.path;
+            else if (res.status == 413 && lower(req.get_header_value("Content-Type")).rfind("application/x-www-form-urlencoded", 0) == 0)
+                msg = "a form-encoded body is limited to 8 KiB: send the JSON with 'Content-Type: application/json'";  // curl -d's default
             else if (res.status == 413) msg = "the request body is larger than the " + std::to_string(cfg.max_body_bytes >> 20) + " MiB limit (--max-body-mb)";
             else if (res.status == 400) msg = "the request could not be read: malformed, incomplete or too slow (--timeout)";
             else msg = "the request was refused (HTTP " + std::to_string(res.status) + ")";
