@@ -38,6 +38,21 @@ test("a client that aborts mid-stream frees the slot: the next request starts at
     assert.ok(ms < 1500, `the next request took ${ms.toFixed(0)} ms: the aborted generation kept running`);
 });
 
+test("a non-streaming client that hangs up frees the slot too", opts, async () => {
+    const server = await serve([]);
+    const api = client(req.OpenAI, server);
+    const controller = new AbortController();
+    const t = setTimeout(() => controller.abort(), 300);
+    await assert.rejects(api.chat.completions.create({model: MODEL, messages, max_tokens: 4000, temperature: 0},
+                                                     {signal: controller.signal}));
+    clearTimeout(t);
+    const t0 = performance.now();
+    const r = await api.chat.completions.create({model: MODEL, messages, max_tokens: 8, temperature: 0});
+    const ms = performance.now() - t0;
+    assert.equal(r.usage.completion_tokens, 8);
+    assert.ok(ms < 1500, `the next request took ${ms.toFixed(0)} ms: the abandoned generation kept running`);
+});
+
 test("8 concurrent requests all complete, in arrival order", opts, async () => {
     const server = await serve(["--queue", "8"]);
     const api = client(req.OpenAI, server);

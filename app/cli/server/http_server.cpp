@@ -10,6 +10,7 @@
 #include "app/cli/server/api_format.h"
 #include "app/cli/server/api_request.h"
 #include "app/cli/server/gen_queue.h"
+#include "app/cli/server/peer_watch.h"
 #include "inference/core/error.h"
 #include "inference/tokenizer/tokenizer.h"
 
@@ -215,14 +216,23 @@ struct ApiServer::Impl {
         meta.model = r.model;
         meta.include_usage = r.include_usage;
         meta.logprobs = r.logprobs;
-        if (r.stream) stream(job, meta, res);
-        else respond(job, meta, res);
+        const PeerWatch peer(req.remote_port, req.local_port);
+        if (r.stream) stream(job, meta, peer, res);
+        else respond(job, meta, peer, res);
     }
 
-    // Non-streaming: wait for the whole reply.
-    void respond(const std::shared_ptr<GenJob>& job, const ResponseMeta& meta, httplib::Response& res) {
+    // Non-streaming: wait for the whole reply, looking every 50 ms whether the client hung up
+    // (then its job leaves the queue or stops at the next token, and nobody is answered).
+    void respond(const std::shared_ptr<GenJob>& job, const ResponseMeta& meta, const PeerWatch& peer, httplib::Response& res) {
         std::unique_lock<std::mutex> lock(job->mu);
-        job->cv.wait(lock, [&] { return job->finished; });
+        while (!job->cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return job->finished; })) {
+            if (!peer.gone()) continue;
+            lock.unlock();
+            eng.queue->cancel(job);
+            lock.lock();
+            job->cv.wait(lock, [&] { return job->finished; });
+            return;
+        }
         const GenerateResult& g = job->result;
         if (!job->error.empty() || g.stop == StopReason::Cancelled)
             return send_error(res, make_error(500, job->error.empty() ? "the server stopped before the reply was finished" : "the engine failed: " + job->error,
@@ -237,14 +247,15 @@ struct ApiServer::Impl {
                         "application/json");
     }
 
-    // Streaming: events as the worker produces text. While the job waits in the queue an SSE
-    // comment goes out every second, so a client that left is noticed and its place freed.
-    void stream(const std::shared_ptr<GenJob>& job, const ResponseMeta& meta, httplib::Response& res) {
+    // Streaming: events as the worker produces text. A client that hung up is noticed by a failed
+    // write or, between events (also while the job waits in the queue), by the PeerWatch; an SSE
+    // comment goes out every second of waiting, which clients ignore.
+    void stream(const std::shared_ptr<GenJob>& job, const ResponseMeta& meta, PeerWatch peer, httplib::Response& res) {
         res.set_header("Cache-Control", "no-cache");
         GenerationQueue* queue = eng.queue;
         res.set_chunked_content_provider(
             "text/event-stream",
-            [job, meta, queue](size_t, httplib::DataSink& sink) {
+            [job, meta, queue, peer](size_t, httplib::DataSink& sink) {
                 auto write = [&](const std::string& s) {
                     if (sink.write(s.data(), s.size())) return true;
                     queue->cancel(job);  // the client is gone: stop within one token
@@ -253,11 +264,19 @@ struct ApiServer::Impl {
                 bool role_sent = meta.endpoint != Endpoint::Chat;
                 size_t offset = 0;  // bytes of token text streamed so far
                 std::unique_lock<std::mutex> lock(job->mu);
+                auto waited = std::chrono::steady_clock::now();
                 for (;;) {
-                    const bool ready = job->cv.wait_for(lock, std::chrono::seconds(1), [&] {
+                    const bool ready = job->cv.wait_for(lock, std::chrono::milliseconds(50), [&] {
                         return job->finished || !job->pieces.empty() || (job->started && !role_sent);
                     });
+                    if (!job->finished && peer.gone()) {
+                        lock.unlock();
+                        queue->cancel(job);  // the client is gone: stop within one token
+                        return false;
+                    }
                     if (!ready) {
+                        if (std::chrono::steady_clock::now() - waited < std::chrono::seconds(1)) continue;
+                        waited = std::chrono::steady_clock::now();
                         lock.unlock();
                         if (!write(": waiting\n\n")) return false;
                         lock.lock();
