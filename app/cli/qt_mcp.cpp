@@ -14,6 +14,7 @@
 #include "app/cli/qt_support.h"
 #include "app/mcp/mcp_blocking.h"
 #include "app/mcp/mcp_config.h"
+#include "app/mcp/mcp_host.h"
 
 namespace ld::cli {
 namespace {
@@ -35,29 +36,28 @@ McpClient::Options clientOptions(int callTimeoutMs, int startTimeoutMs) {
     return o;
 }
 
-int list(const QList<ServerConfig>& servers, const QString& only, const McpClient::Options& opt) {
-    QJsonArray out;
+// The servers start together; one that fails is reported and the others are still listed.
+int list(const QList<ServerConfig>& servers, const McpClient::Options& opt) {
+    McpHost host(servers, opt);
+    startAllAndWait(host, opt.requestTimeoutMs * 2 + 5000);  // initialize, then tools/list
     int failures = 0;
-    for (const ServerConfig& s : servers) {
-        if (!only.isEmpty() && s.name != only) continue;
-        McpClient client(s, opt);
-        QString error;
-        if (!startAndWait(client, opt.requestTimeoutMs + 5000, &error)) {
-            printErr(error);  // the other servers still get listed
-            ++failures;
-            stopAndWait(client, 5000);
-            continue;
-        }
-        for (const Tool& t : client.tools()) {
-            QJsonObject o{{QStringLiteral("server"), t.server},
-                          {QStringLiteral("name"), t.name},
-                          {QStringLiteral("description"), t.description},
-                          {QStringLiteral("inputSchema"), t.inputSchema}};
-            if (!t.title.isEmpty()) o.insert(QStringLiteral("title"), t.title);
-            out.append(o);
-        }
-        stopAndWait(client, 5000);
+    for (McpClient* c : host.clients()) {
+        if (c->state() == ServerState::Ready) continue;
+        ++failures;
+        printErr(c->state() == ServerState::Failed
+                     ? QStringLiteral("MCP server \"%1\": %2").arg(c->config().name, c->failureReason())
+                     : QStringLiteral("MCP server \"%1\" did not get ready in time").arg(c->config().name));
     }
+    QJsonArray out;
+    for (const Tool& t : host.tools()) {
+        QJsonObject o{{QStringLiteral("server"), t.server},
+                      {QStringLiteral("name"), t.name},
+                      {QStringLiteral("description"), t.description},
+                      {QStringLiteral("inputSchema"), t.inputSchema}};
+        if (!t.title.isEmpty()) o.insert(QStringLiteral("title"), t.title);
+        out.append(o);
+    }
+    stopAllAndWait(host, 5000);
     printJson(QJsonDocument(out));
     return failures ? 1 : 0;
 }
@@ -118,12 +118,13 @@ int run_mcp_command(const ArgList& argv) {
     const McpClient::Options opt = clientOptions(callMs, startMs);
     if (pos[0] == "list") {
         if (pos.size() > 2) throw UsageError("list takes at most one SERVER");
-        const QString only = pos.size() == 2 ? qs(pos[1]) : QString();
-        if (!only.isEmpty() && !findServer(config.servers, only)) {
-            printErr(QStringLiteral("no MCP server \"%1\" in %2").arg(only, path));
+        if (pos.size() == 1) return list(config.servers, opt);
+        const ServerConfig* only = findServer(config.servers, qs(pos[1]));
+        if (!only) {
+            printErr(QStringLiteral("no MCP server \"%1\" in %2").arg(qs(pos[1]), path));
             return 1;
         }
-        return list(config.servers, only, opt);
+        return list({*only}, opt);
     }
     if (pos[0] == "call") {
         if (pos.size() < 3 || pos.size() > 4) throw UsageError("call needs SERVER TOOL [JSON-ARGS]");

@@ -186,7 +186,7 @@ private slots:
         t.start();
         QString error;
         QVERIFY(!startAndWait(c, 10000, &error));
-        QVERIFY(t.elapsed() < 5000);
+        QVERIFY(t.elapsed() < 8000);  // node's start-up plus at most the 1 s timeout, on a busy machine
         QCOMPARE(c.state(), ServerState::Failed);
         QVERIFY2(c.failureReason().contains(reason), qPrintable(c.failureReason()));
         QVERIFY2(error.contains(reason) && error.contains(QStringLiteral("fake-") + mode), qPrintable(error));
