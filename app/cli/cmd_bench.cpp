@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <random>
+#include <string>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
@@ -25,6 +27,18 @@ double now_s() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// MemAvailable of /proc/meminfo in bytes; 0 when unknown (not Linux).
+uint64_t memory_available() {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    uint64_t kib = 0;
+    while (in >> key >> kib) {
+        if (key == "MemAvailable:") return kib << 10;
+        in.ignore(256, '\n');
+    }
+    return 0;
+}
+
 }  // namespace
 
 int cmd_bench(const ArgList& argv) {
@@ -42,8 +56,18 @@ int cmd_bench(const ArgList& argv) {
     BackendOptions o = backend_options(args);
     if (args.has("--synthetic")) {
         const std::string name = args.get("--synthetic");
-        std::fprintf(stderr, "building synthetic %s...\n", name.c_str());
-        e.model = make_synthetic_model(synthetic_spec(name));
+        const SyntheticSpec spec = synthetic_spec(name);
+        // The weights are built in this process's memory (once: the GPU backends upload them
+        // through a small staging buffer), so a 70B model needs ~40 GiB of RAM; say so rather
+        // than meet the OOM killer.
+        const uint64_t bytes = synthetic_weight_bytes(spec), avail = memory_available();
+        if (avail > 0 && bytes + (uint64_t(1) << 30) > avail)
+            fail("--synthetic ", name, " builds ", bytes >> 20, " MiB of weights in memory, but only ", avail >> 20,
+                 " MiB is available; write it to disk with `synth` and bench it with -m (the file is mapped, "
+                 "not copied), or use a smaller model");
+        std::fprintf(stderr, "building synthetic %s (%.2f GiB of weights in memory)...\n", name.c_str(),
+                     bytes / 1073741824.0);
+        e.model = make_synthetic_model(spec);
         e.model_label = name + " (synthetic)";
     } else {
         e.model = load_model(args.get("--model"));

@@ -46,12 +46,13 @@ int cmd_synth(const ArgList& argv) {
             fail("--vocab-from ", vocab_path, ": its vocabulary has ", vocab.tokens.size(), " tokens but ",
                  spec.name, " needs ", spec.params.n_vocab, " (the embedding and output rows)");
     }
-    auto model = make_synthetic_model(spec, uint64_t(args.get_int("--seed", 1, 0, INT64_MAX)));
-    if (!vocab_path.empty()) model->vocab = std::move(vocab);
-    write_model_gguf(*model, args.positional()[1]);
-    std::fprintf(stderr, "wrote %s (%s, %.2f GiB of weights%s%s)\n", args.positional()[1].c_str(), model->name.c_str(),
-                 model->weight_bytes() / 1073741824.0, vocab_path.empty() ? "" : ", tokenizer from ",
-                 vocab_path.c_str());
+    // Generated tensor by tensor as the file is written: a 70B model (42 GB) needs less than
+    // 1 GB of memory here.
+    write_synthetic_gguf(spec, uint64_t(args.get_int("--seed", 1, 0, INT64_MAX)), vocab_path.empty() ? nullptr : &vocab,
+                         args.positional()[1]);
+    std::fprintf(stderr, "wrote %s (%s:%s (synthetic), %.2f GiB of weights%s%s)\n", args.positional()[1].c_str(),
+                 spec.name.c_str(), spec.mix.c_str(), synthetic_weight_bytes(spec) / 1073741824.0,
+                 vocab_path.empty() ? "" : ", tokenizer from ", vocab_path.c_str());
     return 0;
 }
 

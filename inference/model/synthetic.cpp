@@ -1,6 +1,8 @@
 #include "inference/model/synthetic.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -19,6 +21,7 @@ struct Shape {
 };
 
 constexpr Shape kShapes[] = {
+    {"llama-3.1-70b", 8192, 80, 64, 8, 28672, false, 8.0f},
     {"llama-3.1-8b", 4096, 32, 32, 8, 14336, false, 8.0f},
     {"llama-3.2-3b", 3072, 28, 24, 8, 8192, true, 32.0f},
     {"llama-3.2-1b", 2048, 16, 32, 8, 8192, true, 32.0f},
@@ -130,72 +133,76 @@ SyntheticSpec synthetic_spec(std::string_view name) {
         p.rope_freq_factors = llama3_rope_factors(p.rope_dim, p.rope_theta, s.rope_factor, 1.0f, 4.0f, 8192);
         return spec;
     }
-    fail("unknown synthetic model '", model, "' (llama-3.1-8b, llama-3.2-3b, llama-3.2-1b)");
+    fail("unknown synthetic model '", model, "' (llama-3.1-70b, llama-3.1-8b, llama-3.2-3b, llama-3.2-1b)");
 }
 
-std::unique_ptr<Model> make_synthetic_model(const SyntheticSpec& spec, uint64_t seed) {
-    auto m = std::make_unique<Model>();
-    m->name = spec.name + ":" + spec.mix + " (synthetic)";
-    m->params = spec.params;
-    const LlamaParams& p = m->params;
+std::vector<SyntheticTensor> synthetic_tensors(const SyntheticSpec& spec) {
+    const LlamaParams& p = spec.params;
     const int L = p.n_layers;
-    struct Pending { Weight* w; std::string role; int layer; int64_t ne0, ne1; };
-    std::vector<Pending> todo;
-    m->layers.resize(size_t(L));
-    todo.push_back({&m->tok_embd, "token_embd.weight", -1, p.dim, p.n_vocab});
-    todo.push_back({&m->output_norm, "output_norm.weight", -1, p.dim, 1});
-    if (!spec.tied) todo.push_back({&m->output, "output.weight", -1, p.dim, p.n_vocab});
+    std::vector<SyntheticTensor> out;
+    auto add = [&](const std::string& role, int layer, int64_t ne0, int64_t ne1) {
+        SyntheticTensor t;
+        t.role = role;
+        t.layer = layer;
+        t.name = layer < 0 ? role : "blk." + std::to_string(layer) + "." + role;
+        t.ne0 = ne0;
+        t.ne1 = ne1;
+        t.type = ne1 == 1 ? GgmlType::F32 : mix_tensor_type(spec.mix, role, layer, L, spec.tied);
+        if (ne0 % traits(t.type).block_size != 0)
+            fail("synthetic ", spec.name, ": ", t.name, " is ", ne0, " wide, not a whole number of ",
+                 type_name(t.type), " blocks (", traits(t.type).block_size, ")");
+        t.nbytes = row_size(t.type, ne0) * size_t(ne1);
+        out.push_back(std::move(t));
+    };
+    add("token_embd.weight", -1, p.dim, p.n_vocab);
+    add("output_norm.weight", -1, p.dim, 1);
+    if (!spec.tied) add("output.weight", -1, p.dim, p.n_vocab);
     for (int l = 0; l < L; ++l) {
-        LayerWeights& w = m->layers[size_t(l)];
-        todo.push_back({&w.attn_norm, "attn_norm.weight", l, p.dim, 1});
-        todo.push_back({&w.wq, "attn_q.weight", l, p.dim, p.q_dim()});
-        todo.push_back({&w.wk, "attn_k.weight", l, p.dim, p.kv_dim()});
-        todo.push_back({&w.wv, "attn_v.weight", l, p.dim, p.kv_dim()});
-        todo.push_back({&w.wo, "attn_output.weight", l, p.q_dim(), p.dim});
-        todo.push_back({&w.ffn_norm, "ffn_norm.weight", l, p.dim, 1});
-        todo.push_back({&w.w_gate, "ffn_gate.weight", l, p.dim, p.ffn_dim});
-        todo.push_back({&w.w_up, "ffn_up.weight", l, p.dim, p.ffn_dim});
-        todo.push_back({&w.w_down, "ffn_down.weight", l, p.ffn_dim, p.dim});
+        add("attn_norm.weight", l, p.dim, 1);
+        add("attn_q.weight", l, p.dim, p.q_dim());
+        add("attn_k.weight", l, p.dim, p.kv_dim());
+        add("attn_v.weight", l, p.dim, p.kv_dim());
+        add("attn_output.weight", l, p.q_dim(), p.dim);
+        add("ffn_norm.weight", l, p.dim, 1);
+        add("ffn_gate.weight", l, p.dim, p.ffn_dim);
+        add("ffn_up.weight", l, p.dim, p.ffn_dim);
+        add("ffn_down.weight", l, p.ffn_dim, p.dim);
     }
-    m->owned.resize(todo.size());
-    for (size_t i = 0; i < todo.size(); ++i) {
-        const Pending& t = todo[i];
-        Weight& w = *t.w;
-        w.ne0 = t.ne0;
-        w.ne1 = t.ne1;
-        w.type = t.ne1 == 1 ? GgmlType::F32 : mix_tensor_type(spec.mix, t.role, t.layer, L, spec.tied);
-        w.nbytes = row_size(w.type, w.ne0) * size_t(w.ne1);
-        std::vector<uint8_t>& buf = m->owned[i];
-        buf.resize(w.nbytes);
-        if (t.ne1 == 1) {
-            auto* f = reinterpret_cast<float*>(buf.data());
-            Rng rng{seed + i};
-            for (int64_t k = 0; k < w.ne0; ++k) f[k] = 1.0f + (rng.uniform() - 0.5f) * 0.1f;
-        } else {
-            // Fill rows in parallel: an 8B model is ~5 GB of random bytes.
-            const int nt = int(std::max(1u, std::thread::hardware_concurrency()));
-            std::vector<std::thread> threads;
-            const size_t rb = w.row_bytes();
-            for (int k = 0; k < nt; ++k) {
-                threads.emplace_back([&, k] {
-                    const int64_t r0 = w.ne1 * k / nt, r1 = w.ne1 * (k + 1) / nt;
-                    if (r1 > r0)
-                        fill_random(w.type, buf.data() + size_t(r0) * rb, (r1 - r0) * w.ne0,
-                                    seed * 1000003 + i * 131 + uint64_t(k));
-                });
-            }
-            for (std::thread& th : threads) th.join();
-        }
-        w.data = buf.data();
+    return out;
+}
+
+uint64_t synthetic_weight_bytes(const SyntheticSpec& spec) {
+    uint64_t total = 0;
+    for (const SyntheticTensor& t : synthetic_tensors(spec)) total += t.nbytes;
+    return total;
+}
+
+void fill_synthetic_tensor(const SyntheticTensor& t, size_t index, uint64_t seed, uint8_t* dst) {
+    if (t.ne1 == 1) {  // a norm: weights near 1
+        auto* f = reinterpret_cast<float*>(dst);
+        Rng rng{seed + index};
+        for (int64_t k = 0; k < t.ne0; ++k) f[k] = 1.0f + (rng.uniform() - 0.5f) * 0.1f;
+        return;
     }
-    if (spec.tied) {
-        m->output = m->tok_embd;
-        m->tied_output = true;
+    // Fill rows in parallel: an 8B model is ~5 GB of random bytes, a 70B one 42 GB.
+    const int nt = int(std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> threads;
+    const size_t rb = row_size(t.type, t.ne0);
+    for (int k = 0; k < nt; ++k) {
+        threads.emplace_back([&, k] {
+            const int64_t r0 = t.ne1 * k / nt, r1 = t.ne1 * (k + 1) / nt;
+            if (r1 > r0)
+                fill_random(t.type, dst + size_t(r0) * rb, (r1 - r0) * t.ne0,
+                            seed * 1000003 + index * 131 + uint64_t(k));
+        });
     }
-    // A placeholder SentencePiece-style vocabulary: unk, bos, eos, 256 byte tokens, fillers.
-    Vocab& v = m->vocab;
+    for (std::thread& th : threads) th.join();
+}
+
+Vocab placeholder_vocab(int n_vocab) {
+    Vocab v;
     v.model = "llama";
-    v.tokens.reserve(size_t(p.n_vocab));
+    v.tokens.reserve(size_t(std::max(n_vocab, 0)));
     v.tokens = {"<unk>", "<s>", "</s>"};
     v.types = {int32_t(TokenType::Unknown), int32_t(TokenType::Control), int32_t(TokenType::Control)};
     char buf[16];
@@ -204,7 +211,7 @@ std::unique_ptr<Model> make_synthetic_model(const SyntheticSpec& spec, uint64_t 
         v.tokens.emplace_back(buf);
         v.types.push_back(int32_t(TokenType::Byte));
     }
-    while (int(v.tokens.size()) < p.n_vocab) {
+    while (int(v.tokens.size()) < n_vocab) {
         v.tokens.push_back("\xE2\x96\x81t" + std::to_string(v.tokens.size()));
         v.types.push_back(int32_t(TokenType::Normal));
     }
@@ -213,14 +220,49 @@ std::unique_ptr<Model> make_synthetic_model(const SyntheticSpec& spec, uint64_t 
     v.unk = 0;
     v.bos = 1;
     v.eos = 2;
+    return v;
+}
+
+std::unique_ptr<Model> make_synthetic_model(const SyntheticSpec& spec, uint64_t seed) {
+    const std::vector<SyntheticTensor> tensors = synthetic_tensors(spec);
+    auto m = std::make_unique<Model>();
+    m->name = spec.name + ":" + spec.mix + " (synthetic)";
+    m->params = spec.params;
+    const LlamaParams& p = m->params;
+    m->layers.resize(size_t(p.n_layers));
+    // The Weight each tensor fills, in synthetic_tensors' order.
+    std::vector<Weight*> slots = {&m->tok_embd, &m->output_norm};
+    if (!spec.tied) slots.push_back(&m->output);
+    for (LayerWeights& w : m->layers)
+        for (Weight* x : {&w.attn_norm, &w.wq, &w.wk, &w.wv, &w.wo, &w.ffn_norm, &w.w_gate, &w.w_up, &w.w_down})
+            slots.push_back(x);
+    m->owned.resize(tensors.size());
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        const SyntheticTensor& t = tensors[i];
+        Weight& w = *slots[i];
+        w.ne0 = t.ne0;
+        w.ne1 = t.ne1;
+        w.type = t.type;
+        w.nbytes = t.nbytes;
+        std::vector<uint8_t>& buf = m->owned[i];
+        buf.resize(w.nbytes);
+        fill_synthetic_tensor(t, i, seed, buf.data());
+        w.data = buf.data();
+    }
+    if (spec.tied) {
+        m->output = m->tok_embd;
+        m->tied_output = true;
+    }
+    m->vocab = placeholder_vocab(p.n_vocab);
     return m;
 }
 
-void write_model_gguf(const Model& m, const std::string& path) {
-    const LlamaParams& p = m.params;
-    gguf::Writer w;
+namespace {
+
+// The metadata write_model_gguf and write_synthetic_gguf both write.
+void set_model_keys(gguf::Writer& w, const std::string& name, const LlamaParams& p, const Vocab& v) {
     w.set_string("general.architecture", "llama");
-    w.set_string("general.name", m.name);
+    w.set_string("general.name", name);
     w.set_u32("general.quantization_version", 2);
     w.set_u32("llama.context_length", uint32_t(p.ctx_train));
     w.set_u32("llama.embedding_length", uint32_t(p.dim));
@@ -232,7 +274,6 @@ void write_model_gguf(const Model& m, const std::string& path) {
     w.set_u32("llama.attention.head_count_kv", uint32_t(p.n_kv_heads));
     w.set_f32("llama.attention.layer_norm_rms_epsilon", p.norm_eps);
     w.set_u32("llama.vocab_size", uint32_t(p.n_vocab));
-    const Vocab& v = m.vocab;
     if (!v.tokens.empty()) {
         w.set_string("tokenizer.ggml.model", v.model);
         if (!v.pre.empty()) w.set_string("tokenizer.ggml.pre", v.pre);
@@ -246,10 +287,22 @@ void write_model_gguf(const Model& m, const std::string& path) {
         w.set_bool("tokenizer.ggml.add_bos_token", v.add_bos);
         if (!v.chat_template.empty()) w.set_string("tokenizer.chat_template", v.chat_template);
     }
+}
+
+std::vector<int64_t> tensor_shape(int64_t ne0, int64_t ne1) {
+    std::vector<int64_t> ne = {ne0};
+    if (ne1 > 1) ne.push_back(ne1);
+    return ne;
+}
+
+}  // namespace
+
+void write_model_gguf(const Model& m, const std::string& path) {
+    const LlamaParams& p = m.params;
+    gguf::Writer w;
+    set_model_keys(w, m.name, p, m.vocab);
     auto add = [&](const std::string& name, const Weight& wt) {
-        std::vector<int64_t> ne = {wt.ne0};
-        if (wt.ne1 > 1) ne.push_back(wt.ne1);
-        w.add_tensor(name, wt.type, ne, wt.data);
+        w.add_tensor(name, wt.type, tensor_shape(wt.ne0, wt.ne1), wt.data);
     };
     add("token_embd.weight", m.tok_embd);
     if (!p.rope_freq_factors.empty())
@@ -269,6 +322,25 @@ void write_model_gguf(const Model& m, const std::string& path) {
         add(b + "ffn_gate.weight", L.w_gate);
         add(b + "ffn_up.weight", L.w_up);
         add(b + "ffn_down.weight", L.w_down);
+    }
+    w.write(path);
+}
+
+void write_synthetic_gguf(const SyntheticSpec& spec, uint64_t seed, const Vocab* vocab, const std::string& path) {
+    const std::vector<SyntheticTensor> tensors = synthetic_tensors(spec);
+    const LlamaParams& p = spec.params;
+    const Vocab placeholder = vocab ? Vocab{} : placeholder_vocab(p.n_vocab);
+    gguf::Writer w;
+    set_model_keys(w, spec.name + ":" + spec.mix + " (synthetic)", p, vocab ? *vocab : placeholder);
+    // The Writer calls each producer as it reaches the tensor's place in the file, so only one
+    // tensor's bytes exist at a time. Same order as write_model_gguf.
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        const SyntheticTensor& t = tensors[i];
+        w.add_tensor(t.name, t.type, tensor_shape(t.ne0, t.ne1),
+                     [t, i, seed](uint8_t* dst) { fill_synthetic_tensor(t, i, seed, dst); });
+        if (i == 0 && !p.rope_freq_factors.empty())
+            w.add_tensor("rope_freqs.weight", GgmlType::F32, {int64_t(p.rope_freq_factors.size())},
+                         p.rope_freq_factors.data());
     }
     w.write(path);
 }
