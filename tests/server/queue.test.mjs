@@ -57,21 +57,24 @@ test("8 concurrent requests all complete, in arrival order", opts, async () => {
     const server = await serve(["--queue", "8"]);
     const api = client(req.OpenAI, server);
     const started = [], finished = [];
-    const run = async (i) => {
-        const s = await api.chat.completions.create(
-            {model: MODEL, messages: [{role: "user", content: `Request ${i}`}], max_tokens: 20, temperature: 0, stream: true});
-        let text = "", n = 0;
+    const consume = async (i, s) => {
+        let text = "";
         for await (const c of s) {
-            if (n++ === 0) started.push(i);  // the role chunk goes out when the job starts
-            text += c.choices[0]?.delta?.content ?? "";
+            const piece = c.choices[0]?.delta?.content ?? "";
+            if (piece && !text) started.push(i);  // text only comes once the job runs
+            text += piece;
         }
         finished.push(i);
         return text;
     };
+    // A stream's create() resolves with the response headers, which go out (with the role chunk)
+    // once the request is queued: awaiting it before sending the next fixes the arrival order
+    // even on a loaded machine.
     const runs = [];
     for (let i = 0; i < 8; ++i) {
-        runs.push(run(i));
-        await new Promise((r) => setTimeout(r, 30));  // a known arrival order
+        const s = await api.chat.completions.create(
+            {model: MODEL, messages: [{role: "user", content: `Request ${i}`}], max_tokens: 20, temperature: 0, stream: true});
+        runs.push(consume(i, s));
     }
     const texts = await Promise.all(runs);
     assert.equal(texts.length, 8);

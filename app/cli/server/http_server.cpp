@@ -264,6 +264,12 @@ struct ApiServer::Impl {
                 bool role_sent = meta.endpoint != Endpoint::Chat;
                 size_t offset = 0;  // bytes of token text streamed so far
                 std::unique_lock<std::mutex> lock(job->mu);
+                // The role chunk right away, as OpenAI sends it: the client has its headers (and knows
+                // it was admitted) while the request waits in the queue.
+                if (!role_sent) {
+                    if (!write(sse_role_chunk(meta))) return false;
+                    role_sent = true;
+                }
                 auto waited = std::chrono::steady_clock::now();
                 for (;;) {
                     const bool ready = job->cv.wait_for(lock, std::chrono::milliseconds(50), [&] {
