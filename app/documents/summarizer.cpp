@@ -2,6 +2,11 @@
 
 #include <QDateTime>
 #include <QRegularExpression>
+#include <QThread>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 #include "app/documents/chunker.h"
 
@@ -118,6 +123,68 @@ void Summarizer::finishStep(bool last) {
     step(done_ == total_ ? QStringLiteral("Done") : lastStage_);
 }
 
+bool Summarizer::mapConcurrently(const QList<QString>& prompts, int partialTokens, QList<CompletionResult>* results) {
+    const qsizetype n = prompts.size();
+    const int workers = int(std::min<qsizetype>(options_.mapConcurrency, n));
+    std::vector<CompletionResult> out(static_cast<size_t>(n));
+    std::mutex mutex;
+    std::condition_variable changed;
+    qsizetype next = 0;       // guarded by mutex: the next prompt to send
+    int finishedCalls = 0;    // guarded by mutex
+    int running = workers;    // guarded by mutex
+    // Workers see this, not the user's flag: a failure stops the calls in flight too.
+    std::atomic<bool> stop{false};
+    auto work = [&]() {
+        for (;;) {
+            qsizetype i;
+            {
+                std::lock_guard<std::mutex> lock(mutex);
+                if (next >= n || stop.load()) break;
+                i = next++;
+            }
+            CompletionResult r = completion_.complete({kSystem, prompts[i], partialTokens}, {}, &stop);
+            if (!r.error.isEmpty()) stop.store(true);
+            std::lock_guard<std::mutex> lock(mutex);
+            out[size_t(i)] = std::move(r);
+            ++finishedCalls;
+            changed.notify_all();
+        }
+        std::lock_guard<std::mutex> lock(mutex);
+        --running;
+        changed.notify_all();
+    };
+    // QThreads, not std::threads: a remote completion runs an event loop on its thread.
+    std::vector<std::unique_ptr<QThread>> threads;
+    for (int t = 0; t < workers; ++t) {
+        threads.emplace_back(QThread::create(work));
+        threads.back()->start();
+    }
+    bool userCancelled = false;
+    int reported = 0;
+    if (!step(QStringLiteral("Reading %1 parts, %2 at a time").arg(n).arg(workers))) userCancelled = true, stop.store(true);
+    std::unique_lock<std::mutex> lock(mutex);
+    for (;;) {
+        changed.wait_for(lock, std::chrono::milliseconds(50));
+        const int nowFinished = finishedCalls;
+        const bool allDone = running == 0;
+        lock.unlock();
+        for (; reported < nowFinished; ++reported) {
+            lastStage_ = QStringLiteral("Reading parts (%1 of %2 done)").arg(reported + 1).arg(n);
+            finishStep();
+        }
+        if (cancel_ && cancel_->load() && !userCancelled) userCancelled = true, stop.store(true);
+        lock.lock();
+        if (allDone) break;
+    }
+    lock.unlock();
+    for (auto& t : threads) t->wait();
+    results->clear();
+    for (CompletionResult& r : out) results->append(std::move(r));
+    bool anyError = false;
+    for (const CompletionResult& r : *results) anyError |= !r.error.isEmpty();
+    return !userCancelled && (anyError || finishedCalls == n);
+}
+
 SummaryResult Summarizer::summarize(const Document& doc, const SummaryCallbacks& callbacks, const std::atomic<bool>* cancel) {
     SummaryResult res;
     callbacks_ = &callbacks;
@@ -175,7 +242,27 @@ SummaryResult Summarizer::summarize(const Document& doc, const SummaryCallbacks&
     res.chunks = int(chunks.size());
     total_ = res.chunks + estimateReduceCalls(res.chunks, b) + 1;
     QList<Note> notes;
-    for (qsizetype i = 0; i < chunks.size(); ++i) {
+    if (options_.mapConcurrency > 1 && chunks.size() > 1) {
+        QList<QString> prompts;
+        for (const Chunk& c : chunks) prompts.append(mapPrompt(doc.fileName, c.span.label(), c.text));
+        QList<CompletionResult> results;
+        const bool finished = mapConcurrently(prompts, b.partial, &results);
+        for (const CompletionResult& r : results) {
+            res.promptTokens += r.promptTokens;
+            res.generatedTokens += r.generatedTokens;
+        }
+        // The first failure in document order is the one reported.
+        for (const CompletionResult& r : results)
+            if (!r.error.isEmpty()) return res.error = r.error, finish();
+        if (!finished) return res.cancelled = true, finish();
+        for (qsizetype i = 0; i < chunks.size(); ++i) {
+            QString text = results[i].text.simplified();
+            if (text.isEmpty()) text = chunks[i].text.simplified().left(300) + QStringLiteral("…");
+            while (text.size() > 16 && count(text) > b.partial) text.chop(text.size() / 10);
+            notes.append({chunks[i].span, text});
+        }
+    }
+    for (qsizetype i = notes.size(); i < chunks.size(); ++i) {
         const Chunk& c = chunks[i];
         const QString where = c.span.label();
         if (!step(QStringLiteral("Reading part %1 of %2%3").arg(i + 1).arg(chunks.size())

@@ -17,6 +17,9 @@ namespace ld::documents {
 struct SummaryOptions {
     int maxSummaryTokens = 512;   // the final summary's length limit
     int partialTokens = 0;        // per-chunk summary limit; 0 = from the context size
+    // Map calls sent at once. Above 1 the Completion must be thread-safe (RemoteCompletion is:
+    // a remote server batches the requests); local sessions generate one at a time, so 1.
+    int mapConcurrency = 1;
 };
 
 struct SummaryProgress {
@@ -70,6 +73,9 @@ private:
     int estimateReduceCalls(int notes, const Budget& b) const;
     QString noteBlock(const QList<Note>& notes) const;
     bool step(const QString& stage);
+    // The map step with options_.mapConcurrency calls in flight; results in chunk order.
+    // False when the user cancelled.
+    bool mapConcurrently(const QList<QString>& prompts, int partialTokens, QList<CompletionResult>* results);
     void finishStep(bool last = false);
 
     Completion& completion_;

@@ -105,7 +105,7 @@ HttpResult httpCall(const RemoteEndpoint& ep, const QUrl& url, const QByteArray*
     if (!reply->isFinished()) loop.exec();
     readHeaders();
     // Whatever arrived with the end of the reply.
-    if (const QByteArray rest = reply->readAll(); !rest.isEmpty()) {
+    if (const QByteArray rest = reply->isOpen() ? reply->readAll() : QByteArray(); !rest.isEmpty()) {
         const bool success = res.status >= 200 && res.status < 300;
         if (onData && success && !res.cancelled) {
             res.bytesReceived += rest.size();
