@@ -41,7 +41,12 @@ std::vector<int32_t> parse_token_list(const std::string& s) {
 
 }  // namespace
 
+int run_remote_generate(const ArgList& args);  // qt_remote.cpp, or noqt_remote.cpp without Qt
+
 int cmd_generate(const ArgList& argv) {
+    // --remote URL: an OpenAI-compatible server generates, through the app core (Qt).
+    for (const std::string& a : argv)
+        if (a == "--remote" || a.rfind("--remote=", 0) == 0) return run_remote_generate(argv);
     std::vector<OptionSpec> specs = engine_option_specs();
     specs.insert(specs.end(), {
         {"-p|--prompt", true}, {"--tokens", true}, {"-n|--n-predict", true}, {"--temp", true},

@@ -17,6 +17,12 @@ commands:
            [--min-p P] [--repeat-penalty R] [--seed S] [--backend cpu|vulkan|cuda|auto]
            [--device N|NAME] [--threads N] [--ctx N] [--chat] [--system TEXT] [--template NAME]
            [--stop TEXT]... [--dump-logits FILE] [--db PATH [--conversation ID]] [--gpu-layers N]
+  generate --remote URL --remote-model NAME -p PROMPT [--chat [--system TEXT]] [-n N] [--temp T]
+           [--top-p P] [--seed S] [--stop TEXT]... [--api-key K | --api-key-file F] [--ca-file F]
+           [--timeout S (first byte, 120)] [--idle-timeout S (60)] [--connect-timeout S (10)]
+           An OpenAI-compatible server (vLLM, SGLang, llama-server, Ollama, serve) generates; URL
+           as OpenAI clients take it (http://HOST:PORT/v1), NAME an id from its /v1/models. -p
+           without --chat continues the raw text (/v1/completions); --chat uses /v1/chat/completions
   tokenize -m MODEL -t TEXT [--special]
   info     -m MODEL
   bench    (-m MODEL | --synthetic NAME) [-p 512] [-n 128] [-d DEPTH] [--backend B]
@@ -37,6 +43,8 @@ commands:
   history  --db PATH list | show ID | search TEXT | export ID --format md|json | import FILE
   summarize -m MODEL FILE... [--ctx N] [--threads N] [-n MAX_TOKENS] [--max-size-mb 50]
            [--db PATH [--conversation ID]] [-q]   (PDF, DOCX, ODT, HTML, Markdown, text, code)
+  summarize --remote URL --remote-model NAME FILE... [--concurrency 4] [remote options as generate]
+           map steps go to the server --concurrency at a time; chunks by its /tokenize if it has one
   models   list [--dir D] | download URL [--sha256 HEX] [--dir D] [--token T]
   mcp      --config FILE [--timeout 60] [--start-timeout 30] list [SERVER] | call SERVER TOOL [JSON-ARGS]
            MCP servers in the {"mcpServers": {NAME: {"command", "args", "env"} | {"url"}}} format

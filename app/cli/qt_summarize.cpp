@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "app/cli/args.h"
+#include "app/cli/qt_remote.h"
 #include "app/cli/qt_support.h"
 #include "app/cli/commands.h"
 #include "app/cli/engine_setup.h"
@@ -50,14 +51,23 @@ std::unique_ptr<history::HistoryDatabase> openHistory(const std::string& path) {
 int run_summarize_command(const ArgList& argv) {
     std::vector<OptionSpec> specs = engine_option_specs();
     specs.insert(specs.end(), {{"--max-size-mb", true}, {"-n|--max-tokens", true}, {"--seed", true},
-                               {"--db", true}, {"--conversation", true}, {"-q|--quiet", false}});
+                               {"--db", true}, {"--conversation", true}, {"-q|--quiet", false},
+                               {"--concurrency", true}});
+    const std::vector<OptionSpec> remoteSpecs = remote_option_specs();
+    specs.insert(specs.end(), remoteSpecs.begin(), remoteSpecs.end());
     const Args args(argv, specs);
+    const bool remote = args.has("--remote");
+    if (remote && args.has("--model"))
+        throw UsageError("-m names a local GGUF; with --remote give the server's model as --remote-model NAME");
+    if (!remote && args.has("--concurrency")) throw UsageError("--concurrency applies to --remote (a local model runs one call at a time)");
     if (args.positional().empty()) throw UsageError("give at least one FILE to summarize");
     if (args.has("--conversation") && !args.has("--db")) throw UsageError("--conversation needs --db");
     documents::ReadOptions readOptions;
     readOptions.maxBytes = args.get_int("--max-size-mb", 50, 1, 1 << 20) * 1024 * 1024;
     documents::SummaryOptions summaryOptions;
     summaryOptions.maxSummaryTokens = int(args.get_int("--max-tokens", 512, 16, 1 << 16));
+    // A remote server batches concurrent requests: map steps go out together.
+    if (remote) summaryOptions.mapConcurrency = int(args.get_int("--concurrency", 4, 1, 64));
     const bool quiet = args.has("--quiet");
 
     // Read first: a bad file is reported without waiting for the model to load.
@@ -82,10 +92,17 @@ int run_summarize_command(const ArgList& argv) {
         if (args.has("--conversation")) conversation = args.get_int("--conversation", 0, 1, INT64_MAX);
     }
 
-    BackendOptions bo = backend_options(args);
-    if (!args.has("--ctx")) bo.n_ctx = 4096;  // summaries gain little from more; memory does
-    auto completion = documents::SessionCompletion::open(args.require("--model"), bo);
-    if (args.has("--seed")) completion->sampling().seed = uint64_t(args.get_int("--seed", 0, 0, INT64_MAX));
+    std::unique_ptr<documents::Completion> completion;
+    if (remote) {
+        if (args.has("--seed")) throw UsageError("--seed is not supported with --remote");
+        completion = open_remote_completion(args);
+    } else {
+        BackendOptions bo = backend_options(args);
+        if (!args.has("--ctx")) bo.n_ctx = 4096;  // summaries gain little from more; memory does
+        auto local = documents::SessionCompletion::open(args.require("--model"), bo);
+        if (args.has("--seed")) local->sampling().seed = uint64_t(args.get_int("--seed", 0, 0, INT64_MAX));
+        completion = std::move(local);
+    }
     std::signal(SIGINT, on_summarize_signal);
     std::signal(SIGTERM, on_summarize_signal);
 
@@ -134,7 +151,7 @@ int run_summarize_command(const ArgList& argv) {
             if (!conversation) {
                 history::NewConversation nc;
                 nc.title = QStringLiteral("Summary of %1").arg(doc.fileName);
-                nc.model = qs(args.get("--model"));
+                nc.model = remote ? qs(args.get("--remote-model")) : qs(args.get("--model"));
                 auto c = db->createConversation(nc);
                 if (!c) {
                     std::cerr << "error: " << c.error().toStdString() << "\n";
