@@ -24,7 +24,14 @@ QString seconds(int ms) { return QString::number(ms / 1000.0, 'g', 3) + QStringL
 McpClient::McpClient(ServerConfig config, QObject* parent) : McpClient(std::move(config), Options{}, parent) {}
 
 McpClient::McpClient(ServerConfig config, Options options, QObject* parent)
-    : QObject(parent), config_(std::move(config)), options_(options) {}
+    : QObject(parent), config_(std::move(config)), options_(options) {
+    relistTimer_.setSingleShot(true);
+    relistTimer_.setInterval(100);
+    connect(&relistTimer_, &QTimer::timeout, this, [this] {
+        if (listing_) relist_ = true;
+        else if (initialized_ && state_ == ServerState::Ready) listTools();
+    });
+}
 
 // The transport, a child, kills the process group synchronously in its destructor. Pending
 // callbacks are dropped, not called: their owners may be going away too.
@@ -56,6 +63,7 @@ void McpClient::start() {
     protocolVersion_.clear();
     serverInfo_ = {};
     initialized_ = listing_ = relist_ = false;
+    relistChain_ = 0;
     setState(ServerState::Starting);
     Transport* t = nullptr;
     if (config_.transport == ServerConfig::Transport::Http) t = new HttpTransport(config_, options_.http, this);
@@ -196,7 +204,7 @@ void McpClient::onNotification(const RpcMessage& m) {
         // Before initialize is answered the first listing is still to come; during a walk the
         // pages may mix old and new, so walk again once it ends.
         if (listing_) relist_ = true;
-        else if (initialized_ && state_ == ServerState::Ready) listTools();
+        else if (initialized_ && state_ == ServerState::Ready && !relistTimer_.isActive()) relistTimer_.start();
     } else if (m.method == QLatin1String("notifications/message")) {
         const QJsonObject p = m.params.toObject();
         const QJsonValue data = p.value(QStringLiteral("data"));
@@ -339,14 +347,24 @@ void McpClient::onToolsPage(const QJsonObject& result) {
     listing_ = false;
     tools_ = listed_;
     listed_.clear();
-    if (relist_) {  // changed while we walked: the list may mix old and new
-        listTools();
-        return;
+    const bool starting = state_ == ServerState::Starting;
+    // Changed while we walked: the list may mix old and new. While starting, walk again at once
+    // (a few times at most), so that Ready comes with a consistent list; once ready, through
+    // the coalescing timer, so that a server repeating list_changed cannot keep us busy.
+    if (relist_ && starting) {
+        if (++relistChain_ <= 10) {
+            listTools();
+            return;
+        }
+        appendLog(QStringLiteral("the server keeps changing its tool list; using the last one listed"));
     }
-    const bool becameReady = state_ == ServerState::Starting;
-    if (becameReady) setState(ServerState::Ready);
+    relistChain_ = 0;
+    const bool changedAgain = std::exchange(relist_, false);
+    if (starting) setState(ServerState::Ready);
     emit toolsChanged();
-    if (becameReady && state_ == ServerState::Ready) {
+    if (state_ != ServerState::Ready) return;  // a receiver stopped us
+    if (changedAgain && !relistTimer_.isActive()) relistTimer_.start();
+    if (starting) {
         const QList<QueuedCall> queued = std::exchange(queued_, {});
         for (const QueuedCall& q : queued) sendCall(q);
     }

@@ -117,6 +117,8 @@ private:
     bool initialized_ = false;                // initialize answered
     bool listing_ = false;                    // a tools/list walk in progress
     bool relist_ = false;                     // list_changed arrived during that walk
+    int relistChain_ = 0;                     // walks redone in a row because of list_changed
+    QTimer relistTimer_;                      // coalesces list_changed bursts (at most 10 walks/s)
     QList<Tool> listed_;                      // pages gathered so far
     QStringList seenCursors_;
     QStringList log_;                         // logging notifications and client notes

@@ -11,6 +11,7 @@
 //   huge            answers tools/list with a 4 MiB line
 //   crash           starts a `sleep` child (same process group), exits with code 3 on any tools/call
 //   ignore-term     starts a `sleep` child, ignores SIGTERM and the end of stdin
+//   churn           says tools/list_changed before and after every tools/list answer
 // What it receives from the client is logged to stderr for the tests to check.
 'use strict';
 const { spawn } = require('child_process');
@@ -57,6 +58,10 @@ function onRequest(m) {
       if (mode === 'huge') {
         return process.stdout.write('{"jsonrpc":"2.0","id":' + m.id + ',"result":{"tools":[],"pad":"' +
                                     'x'.repeat(4 << 20) + '"}}\n');
+      }
+      if (mode === 'churn') {
+        send({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
+        setTimeout(() => send({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' }), 1);
       }
       const start = m.params && m.params.cursor ? parseInt(m.params.cursor.slice(5), 10) : 0;
       const result = { tools: tools.slice(start, start + 2) };

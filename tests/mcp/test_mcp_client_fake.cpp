@@ -99,7 +99,7 @@ private slots:
         QSignalSpy changed(&c, &McpClient::toolsChanged);
         r = callToolAndWait(c, QStringLiteral("grow"), {}, 5000);
         QVERIFY2(r.ok, qPrintable(r.error));
-        QVERIFY(changed.wait(5000));
+        QVERIFY2(changed.wait(5000), qPrintable(c.serverLog().right(600)));
         QCOMPARE(toolNames(c), (QStringList{"echo", "slow", "grow", "progress", "added4"}));
         const pid_t pgid = c.processGroup();
         QVERIFY(stopAndWait(c, 5000));
@@ -232,6 +232,22 @@ private slots:
         QVERIFY(stopAndWait(c, 5000));
         QVERIFY(t.elapsed() >= 600);  // stdin closed, SIGTERM ignored, then SIGKILL
         QVERIFY(processGroupGone(pgid));
+    }
+
+    void endlessListChangedIsBounded() {
+        McpClient c(fakeServer(QStringLiteral("churn")), fastOptions());
+        QString error;
+        QVERIFY2(startAndWait(c, 10000, &error), qPrintable(error));
+        QCOMPARE(toolNames(c), (QStringList{"echo", "slow", "grow", "progress"}));
+        QVERIFY2(c.serverLog().contains(QStringLiteral("keeps changing its tool list")), qPrintable(c.serverLog().right(300)));
+        // Once ready, list_changed bursts are coalesced: at most about 10 walks (of 2 pages) a second.
+        const qsizetype before = c.serverLog().count(QStringLiteral("tools/list "));
+        QTest::qWait(1000);
+        const qsizetype during = c.serverLog().count(QStringLiteral("tools/list ")) - before;
+        QVERIFY2(during <= 2 * 15, qPrintable(QString::number(during)));
+        const CallResult r = callToolAndWait(c, QStringLiteral("echo"), {{QStringLiteral("text"), QStringLiteral("ok")}}, 5000);
+        QVERIFY2(r.ok, qPrintable(r.error));
+        QVERIFY(stopAndWait(c, 5000));
     }
 
     void olderProtocolVersionIsAccepted() {
