@@ -218,12 +218,11 @@ int run_history_command(const std::vector<std::string>& args) {
             return fail(QStringLiteral("Cannot read %1: %2").arg(file.fileName(), file.errorString()));
         const auto parsed = parseExportJson(file.readAll());
         if (!parsed) return fail(parsed.error());
+        // All conversations of the file in one transaction: on an error nothing is imported.
+        const auto imported = db->importBundles(parsed.value());
+        if (!imported) return fail(imported.error());
         QJsonArray ids;
-        for (const ConversationBundle& b : parsed.value()) {
-            const auto id = db->importBundle(b);
-            if (!id) return fail(id.error());
-            ids.append(double(id.value()));
-        }
+        for (qint64 id : imported.value()) ids.append(double(id));
         printJson(ids);
         return 0;
     }

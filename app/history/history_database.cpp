@@ -10,6 +10,7 @@
 
 #include "app/history/history_errors.h"
 #include "app/history/history_sql.h"
+#include "app/history/tool_links.h"
 
 namespace ld::history {
 namespace {
@@ -293,6 +294,10 @@ Result<qint64> HistoryDatabase::duplicateConversation(qint64 id, std::optional<q
 
 Result<qint64> HistoryDatabase::insertMessage(const NewMessage& m, qint64 now) {
     const QString action = QStringLiteral("save the message");
+    if (Status s = checkToolCalls(m.role, m.toolCalls, QStringLiteral("The message")); !s)
+        return Result<qint64>::failure(QStringLiteral("Could not save the message: ") + s.error());
+    if (m.toolResult && m.role != QLatin1String(kToolRole))
+        return Result<qint64>::failure(QStringLiteral("Could not save the message: a tool result needs the role \"tool\"."));
     std::optional<qint64> parent = m.parentId;
     if (!m.explicitParent && !parent) {
         const Result<Conversation> c = conversation(m.conversationId);
@@ -304,9 +309,17 @@ Result<qint64> HistoryDatabase::insertMessage(const NewMessage& m, qint64 now) {
     bindAll(q, {m.conversationId, optionalId(parent), m.role, m.content, created, created,
                 statusName(m.status), m.model, m.stats.promptTokens, m.stats.genTokens,
                 m.stats.promptTps, m.stats.genTps, m.stats.ttftMs, m.error});
-    Finish f{q};
-    if (!q.exec()) return Result<qint64>::failure(describe(q.lastError(), action));
-    return q.lastInsertId().toLongLong();
+    qint64 id = 0;
+    {
+        Finish f{q};
+        if (!q.exec()) return Result<qint64>::failure(describe(q.lastError(), action));
+        id = q.lastInsertId().toLongLong();  // before finish(), which forgets it
+    }
+    if (Status s = insertToolCalls(id, m.toolCalls); !s) return Result<qint64>::failure(s.error());
+    if (m.toolResult) {
+        if (Status s = insertToolResult(id, parent, *m.toolResult); !s) return Result<qint64>::failure(s.error());
+    }
+    return id;
 }
 
 Result<Message> HistoryDatabase::addMessage(const NewMessage& m) {
@@ -332,7 +345,10 @@ Result<Message> HistoryDatabase::message(qint64 id) {
     Finish f{q};
     if (!q.exec()) return Result<Message>::failure(describe(q.lastError(), QStringLiteral("read a message")));
     if (!q.next()) return Result<Message>::failure(QStringLiteral("There is no message %1.").arg(id));
-    return readMessage(q);
+    Message m = readMessage(q);
+    q.finish();
+    if (Status s = loadToolData(m); !s) return Result<Message>::failure(s.error());
+    return m;
 }
 
 Result<QList<Message>> HistoryDatabase::messages(qint64 conversationId) {
@@ -343,6 +359,8 @@ Result<QList<Message>> HistoryDatabase::messages(qint64 conversationId) {
         return Result<QList<Message>>::failure(describe(q.lastError(), QStringLiteral("read the conversation")));
     QList<Message> out;
     while (q.next()) out << readMessage(q);
+    q.finish();
+    if (Status s = loadToolData(out, conversationId); !s) return Result<QList<Message>>::failure(s.error());
     return out;
 }
 
@@ -527,13 +545,39 @@ Result<QList<qint64>> HistoryDatabase::allConversationIds() {
 }
 
 Result<qint64> HistoryDatabase::importBundle(const ConversationBundle& b) {
+    const Result<QList<qint64>> ids = importBundles({b});
+    if (!ids) return Result<qint64>::failure(ids.error());
+    return ids->first();
+}
+
+Result<QList<qint64>> HistoryDatabase::importBundles(const QList<ConversationBundle>& bundles) {
+    const QString action = QStringLiteral("import the conversation");
+    using R = Result<QList<qint64>>;
+    // Checked before the transaction: a file with a broken link imports nothing.
+    for (const ConversationBundle& b : bundles) {
+        const auto links = resolveToolResults(b.messages);
+        if (!links)
+            return R::failure(QStringLiteral("Could not import \"%1\": %2").arg(b.conversation.title, links.error()));
+    }
+    if (Status s = beginWrite(action); !s) return R::failure(s.error());
+    QList<qint64> ids;
+    for (const ConversationBundle& b : bundles) {
+        const Result<qint64> id = importInTransaction(b);
+        if (!id) {
+            rollback();
+            return R::failure(id.error());
+        }
+        ids << id.value();
+    }
+    if (Status s = commit(action); !s) return R::failure(s.error());
+    return ids;
+}
+
+// Inside the caller's transaction; the caller rolls back on failure.
+Result<qint64> HistoryDatabase::importInTransaction(const ConversationBundle& b) {
     const QString action = QStringLiteral("import the conversation");
     using R = Result<qint64>;
-    if (Status s = beginWrite(action); !s) return R::failure(s.error());
-    auto fail = [&](const QString& text) {
-        rollback();
-        return R::failure(text);
-    };
+    auto fail = [&](const QString& text) { return R::failure(text); };
     const Conversation& c = b.conversation;
     QSqlQuery& ins = statement(sql::kInsertConversationFull);
     bindAll(ins, {c.title, c.createdMs, c.updatedMs, c.model, c.systemPrompt,
@@ -559,6 +603,7 @@ Result<qint64> HistoryDatabase::importBundle(const ConversationBundle& b) {
         n.stats = m.stats;
         n.error = m.error;
         n.createdMs = m.createdMs;
+        n.toolCalls = m.toolCalls;  // results are linked below, once parents are in place
         const R id = insertMessage(n, m.createdMs);
         if (!id) return fail(id.error());
         newIds.insert(m.id, id.value());
@@ -576,6 +621,13 @@ Result<qint64> HistoryDatabase::importBundle(const ConversationBundle& b) {
         if (Status s = exec(sql::kUpdateMessageParent, {newIds.value(*m.parentId), newIds.value(m.id)}, action); !s)
             return fail(s.error());
     }
+    for (const Message& m : b.messages) {
+        if (!m.toolResult) continue;
+        const std::optional<qint64> parent =
+            m.parentId ? std::optional(newIds.value(*m.parentId)) : std::nullopt;
+        if (Status s = insertToolResult(newIds.value(m.id), parent, *m.toolResult); !s)
+            return fail(s.error());
+    }
     for (const Attachment& a : b.attachments) {
         Attachment copy = a;
         copy.conversationId = conversationId;
@@ -587,7 +639,6 @@ Result<qint64> HistoryDatabase::importBundle(const ConversationBundle& b) {
     if (c.currentLeafId && newIds.contains(*c.currentLeafId)) leaf = newIds.value(*c.currentLeafId);
     if (Status s = exec(sql::kTouchConversation, {c.updatedMs, optionalId(leaf), conversationId}, action); !s)
         return fail(s.error());
-    if (Status s = commit(action); !s) return R::failure(s.error());
     return conversationId;
 }
 

@@ -71,6 +71,13 @@ public:
     // when no other live process has the database open for writing (see WriterLock).
     Result<int> recoverInterrupted();
 
+    // Tool calls (issue 18). A tool result is a message: addMessage with role kToolRole and
+    // NewMessage::toolResult; its call must be on the branch above it. setToolCalls replaces the
+    // calls of an assistant message (those already answered by a result cannot be replaced);
+    // setToolCallDecision records the user's choice for one of them.
+    Status setToolCalls(qint64 messageId, const QList<ToolCall>& calls);
+    Status setToolCallDecision(qint64 messageId, const QString& callId, ToolDecision decision);
+
     // Attachments (documents)
     Result<Attachment> addAttachment(const Attachment& attachment);
     Result<QList<Attachment>> attachments(qint64 conversationId);
@@ -86,7 +93,11 @@ public:
     Result<ConversationBundle> bundle(qint64 conversationId);
     Result<QList<qint64>> allConversationIds();  // newest first
     // Inserts as a new conversation (new ids, links remapped) in one transaction.
+    // Tool results must answer calls on their branch (resolveToolResults): checked first, so a
+    // bad bundle fails with nothing written.
     Result<qint64> importBundle(const ConversationBundle& bundle);
+    // All of them or none, in one transaction (an import file with several conversations).
+    Result<QList<qint64>> importBundles(const QList<ConversationBundle>& bundles);
 
     // The value of a read-only PRAGMA on this connection (journal_mode, synchronous,
     // foreign_keys, page_count): for diagnostics and tests.
@@ -104,6 +115,12 @@ private:
     void rollback();
     Status readOnlyError(const QString& action) const;
     Result<qint64> insertMessage(const NewMessage& message, qint64 now);
+    Result<qint64> importInTransaction(const ConversationBundle& bundle);
+    // history_tools.cpp: tool rows of messages, inside the caller's transaction.
+    Status insertToolCalls(qint64 messageId, const QList<ToolCall>& calls);
+    Status insertToolResult(qint64 messageId, std::optional<qint64> parentId, const ToolResult& result);
+    Status loadToolData(QList<Message>& messages, qint64 conversationId);
+    Status loadToolData(Message& message);
 
     QString path_;
     QString connectionName_;

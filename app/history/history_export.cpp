@@ -4,6 +4,9 @@
 #include <QHash>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QRegularExpression>
+
+#include "app/history/tool_links.h"
 
 namespace ld::history {
 namespace {
@@ -44,6 +47,72 @@ QJsonObject toJson(const Attachment& a) {
 
 using BundleResult = Result<ConversationBundle>;
 
+// Arguments stay a JSON string, as the model wrote them (OpenAI's tool_calls do the same):
+// re-serializing an object would reorder its keys and the round trip would not be exact.
+QJsonObject toJson(const ToolCall& c) {
+    return QJsonObject{
+        {QStringLiteral("id"), c.callId},
+        {QStringLiteral("server"), c.server},
+        {QStringLiteral("name"), c.name},
+        {QStringLiteral("arguments"), c.argumentsJson},
+        {QStringLiteral("decision"), toolDecisionName(c.decision)},
+    };
+}
+
+Result<ToolCall> toolCallFromJson(const QJsonValue& v, qint64 messageId) {
+    using R = Result<ToolCall>;
+    if (!v.isObject()) return R::failure(QStringLiteral("Message %1 has a tool call that is not an object.").arg(messageId));
+    const QJsonObject j = v.toObject();
+    ToolCall c;
+    c.callId = j.value(QStringLiteral("id")).toString();
+    c.server = j.value(QStringLiteral("server")).toString();
+    c.name = j.value(QStringLiteral("name")).toString();
+    const QJsonValue arguments = j.value(QStringLiteral("arguments"));
+    if (arguments.isObject())  // written by hand; a LlamaDesk export has a string
+        c.argumentsJson = QString::fromUtf8(QJsonDocument(arguments.toObject()).toJson(QJsonDocument::Compact));
+    else
+        c.argumentsJson = arguments.toString();
+    const auto decision = toolDecisionFromString(j.value(QStringLiteral("decision")).toString(QStringLiteral("pending")));
+    if (!decision)
+        return R::failure(QStringLiteral("Message %1: tool call \"%2\" has an unknown decision \"%3\".")
+                              .arg(messageId).arg(c.callId, j.value(QStringLiteral("decision")).toString()));
+    c.decision = *decision;
+    return c;
+}
+
+bool hasToolData(const QList<ConversationBundle>& bundles) {
+    for (const ConversationBundle& b : bundles)
+        for (const Message& m : b.messages)
+            if (!m.toolCalls.isEmpty() || m.toolResult) return true;
+    return false;
+}
+
+// A fence longer than any backtick run in `text`, so tool output cannot close it early.
+QString fenced(const QString& text, const QString& language) {
+    static const QRegularExpression kTicks(QStringLiteral("`{3,}"));
+    qsizetype longest = 2;
+    for (auto it = kTicks.globalMatch(text); it.hasNext();) longest = qMax(longest, it.next().capturedLength());
+    const QString fence(longest + 1, QLatin1Char('`'));
+    QString body = text;
+    if (!body.endsWith(QLatin1Char('\n'))) body += QLatin1Char('\n');
+    return fence + language + QLatin1Char('\n') + body + fence + QLatin1Char('\n');
+}
+
+QString decisionText(ToolDecision d) {
+    switch (d) {
+    case ToolDecision::Pending: return QStringLiteral("not answered");
+    case ToolDecision::AllowedOnce: return QStringLiteral("allowed once");
+    case ToolDecision::AlwaysAllowed: return QStringLiteral("always allowed");
+    case ToolDecision::Denied: return QStringLiteral("denied");
+    }
+    return {};
+}
+
+QString prettyArguments(const QString& json) {
+    const QJsonDocument doc = QJsonDocument::fromJson(json.toUtf8());
+    return doc.isObject() ? QString::fromUtf8(doc.toJson(QJsonDocument::Indented)) : json;
+}
+
 BundleResult bundleFromJson(const QJsonObject& o) {
     ConversationBundle b;
     Conversation& c = b.conversation;
@@ -81,6 +150,21 @@ BundleResult bundleFromJson(const QJsonObject& o) {
         m.stats.promptTps = s.value(QStringLiteral("prompt_tps")).toDouble();
         m.stats.genTps = s.value(QStringLiteral("gen_tps")).toDouble();
         m.stats.ttftMs = s.value(QStringLiteral("ttft_ms")).toDouble();
+        const QJsonValue calls = j.value(QStringLiteral("tool_calls"));
+        if (!calls.isUndefined() && !calls.isNull() && !calls.isArray())
+            return BundleResult::failure(QStringLiteral("Message %1: \"tool_calls\" is not a list.").arg(m.id));
+        for (const QJsonValue& call : calls.toArray()) {
+            Result<ToolCall> c = toolCallFromJson(call, m.id);
+            if (!c) return BundleResult::failure(c.error());
+            m.toolCalls << c.value();
+        }
+        if (j.contains(QStringLiteral("tool_call_id"))) {
+            ToolResult r;
+            r.callId = j.value(QStringLiteral("tool_call_id")).toString();
+            r.isError = j.value(QStringLiteral("is_error")).toBool();
+            r.truncated = j.value(QStringLiteral("truncated")).toBool();
+            m.toolResult = r;
+        }
         b.messages << m;
     }
     for (const QJsonValue& v : o.value(QStringLiteral("attachments")).toArray()) {
@@ -97,6 +181,8 @@ BundleResult bundleFromJson(const QJsonObject& o) {
         parseTime(j.value(QStringLiteral("created")), &a.createdMs);
         b.attachments << a;
     }
+    if (const auto links = resolveToolResults(b.messages); !links)
+        return BundleResult::failure(QStringLiteral("Conversation \"%1\": %2").arg(c.title, links.error()));
     return b;
 }
 
@@ -126,7 +212,7 @@ QJsonObject toJson(const Conversation& c) {
 }
 
 QJsonObject toJson(const Message& m) {
-    return QJsonObject{
+    QJsonObject o{
         {QStringLiteral("id"), double(m.id)},
         {QStringLiteral("parent"), idValue(m.parentId)},
         {QStringLiteral("role"), m.role},
@@ -143,6 +229,18 @@ QJsonObject toJson(const Message& m) {
                      {QStringLiteral("gen_tps"), m.stats.genTps},
                      {QStringLiteral("ttft_ms"), m.stats.ttftMs}}},
     };
+    // Only on messages that have them, so a plain message reads as it did in format version 1.
+    if (!m.toolCalls.isEmpty()) {
+        QJsonArray calls;
+        for (const ToolCall& c : m.toolCalls) calls.append(toJson(c));
+        o.insert(QStringLiteral("tool_calls"), calls);
+    }
+    if (m.toolResult) {
+        o.insert(QStringLiteral("tool_call_id"), m.toolResult->callId);
+        o.insert(QStringLiteral("is_error"), m.toolResult->isError);
+        o.insert(QStringLiteral("truncated"), m.toolResult->truncated);
+    }
+    return o;
 }
 
 QJsonObject toJson(const ConversationBundle& b) {
@@ -173,7 +271,7 @@ QByteArray exportJson(const QList<ConversationBundle>& bundles) {
     for (const ConversationBundle& b : bundles) conversations.append(toJson(b));
     const QJsonObject doc{
         {QStringLiteral("format"), QLatin1String(kExportFormat)},
-        {QStringLiteral("version"), kExportFormatVersion},
+        {QStringLiteral("version"), hasToolData(bundles) ? kExportFormatVersion : 1},
         {QStringLiteral("conversations"), conversations},
     };
     return QJsonDocument(doc).toJson(QJsonDocument::Indented);
@@ -230,11 +328,31 @@ QString exportMarkdown(const QList<ConversationBundle>& bundles) {
             branch.prepend(byId.value(*at));
             at = byId.value(*at)->parentId;
         }
+        QHash<QString, const ToolCall*> callsAbove;  // by id, the nearest call on the branch so far
         for (const Message* m : branch) {
+            if (m->toolResult) {
+                const ToolCall* call = callsAbove.value(m->toolResult->callId);
+                QString heading = QStringLiteral("Tool result");
+                if (call) heading += QStringLiteral(": %1").arg(call->name);
+                md += QStringLiteral("## %1\n\n").arg(heading);
+                md += QStringLiteral("*Call %1%2%3*\n\n")
+                          .arg(m->toolResult->callId, m->toolResult->isError ? QStringLiteral(", the tool reported an error") : QString(),
+                               m->toolResult->truncated ? QStringLiteral(", truncated to fit the context") : QString());
+                md += fenced(m->content, QString()) + QLatin1Char('\n');
+                continue;
+            }
             QString heading = roleHeading(m->role);
             if (!m->model.isEmpty() && m->role == QLatin1String("assistant"))
                 heading += QStringLiteral(" (%1)").arg(m->model);
-            md += QStringLiteral("## %1\n\n%2\n\n").arg(heading, m->content);
+            md += QStringLiteral("## %1\n\n").arg(heading);
+            if (!m->content.isEmpty() || m->toolCalls.isEmpty()) md += m->content + QStringLiteral("\n\n");
+            for (const ToolCall& call : m->toolCalls) {
+                callsAbove.insert(call.callId, &call);
+                const QString server = call.server.isEmpty() ? QString() : QStringLiteral(" on %1").arg(call.server);
+                md += QStringLiteral("**Tool call** `%1`%2 (call %3, %4):\n\n")
+                          .arg(call.name, server, call.callId, decisionText(call.decision));
+                md += fenced(prettyArguments(call.argumentsJson), QStringLiteral("json")) + QLatin1Char('\n');
+            }
             if (m->status == MessageStatus::Interrupted) md += QStringLiteral("*(reply interrupted)*\n\n");
             if (m->status == MessageStatus::Error)
                 md += QStringLiteral("*(generation failed: %1)*\n\n").arg(m->error);

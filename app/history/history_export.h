@@ -11,14 +11,17 @@
 namespace ld::history {
 
 inline constexpr const char* kExportFormat = "llamadesk-history";
-inline constexpr int kExportFormatVersion = 1;
+// Version 2 added tool calls and results (issue 18). A file without any is still written as
+// version 1, so an older LlamaDesk keeps importing it; one with them says 2, so an older
+// LlamaDesk refuses it clearly instead of dropping the tool data.
+inline constexpr int kExportFormatVersion = 2;
 
 QJsonObject toJson(const Conversation& c);
 QJsonObject toJson(const Message& m);
 QJsonObject toJson(const ConversationBundle& b);
 QJsonObject toJson(const SearchHit& h);
 
-// {"format": "llamadesk-history", "version": 1, "conversations": [...]}
+// {"format": "llamadesk-history", "version": 1 or 2, "conversations": [...]}
 QByteArray exportJson(const QList<ConversationBundle>& bundles);
 // Reads exportJson's document, or a single conversation object (what `history show` prints).
 Result<QList<ConversationBundle>> parseExportJson(const QByteArray& json);

@@ -6,7 +6,7 @@
 namespace ld::history::sql {
 
 // Bump with a new migration appended to kMigrations; never edit a shipped migration.
-inline constexpr int kCurrentSchemaVersion = 2;
+inline constexpr int kCurrentSchemaVersion = 3;
 
 // --- Connection setup -------------------------------------------------------------------------
 // WAL lets readers (the CLI, a second window) read while the app writes; synchronous=FULL
@@ -122,6 +122,58 @@ inline constexpr std::array kMigrationV2 = {
     "UPDATE schema_version SET version = 2",
 };
 
+// v3: tool calls and their results (issue 18). Tables keyed by message rather than JSON in a
+// messages column: a message holds a list of calls whose decisions change after it is written,
+// and a result must name a call that exists, which a foreign key states and enforces. The
+// result's text stays in messages.content, so branches, status and export treat it like any
+// message; tool_results holds only what is particular to it (one row per tool message).
+// Search skips tool results: tool output (file dumps, JSON) would bury the user's own words and
+// the replies (which quote what mattered) under noise, and can be large.
+inline constexpr std::array kMigrationV3 = {
+    "CREATE TABLE tool_calls ("
+    " id INTEGER PRIMARY KEY,"
+    " message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,"
+    " position INTEGER NOT NULL,"
+    " call_id TEXT NOT NULL CHECK (call_id <> ''),"
+    " server TEXT NOT NULL DEFAULT '',"
+    " name TEXT NOT NULL CHECK (name <> ''),"
+    " arguments TEXT NOT NULL DEFAULT '{}',"
+    " decision TEXT NOT NULL DEFAULT 'pending'"
+    "  CHECK (decision IN ('pending','allowed_once','always_allowed','denied')),"
+    " UNIQUE (message_id, call_id),"
+    " UNIQUE (message_id, position))",
+    // No ON DELETE action on tool_call_id: a call cannot go while a result answers it (deleting
+    // a whole conversation removes both in one statement, which the check allows).
+    "CREATE TABLE tool_results ("
+    " message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,"
+    " tool_call_id INTEGER NOT NULL REFERENCES tool_calls(id),"
+    " is_error INTEGER NOT NULL DEFAULT 0 CHECK (is_error IN (0, 1)),"
+    " truncated INTEGER NOT NULL DEFAULT 0 CHECK (truncated IN (0, 1)))",
+    "CREATE INDEX tool_results_by_call ON tool_results(tool_call_id)",
+    // Rows with role 'tool' leave the index (a v2 database may hold some as plain messages),
+    // then the triggers are re-made to skip them; each trigger must test the same condition as
+    // the one that indexed the row, or an FTS5 'delete' would name text that was never indexed.
+    "INSERT INTO messages_fts(messages_fts, rowid, content)"
+    " SELECT 'delete', id, content FROM messages WHERE role = 'tool' AND status <> 'streaming'",
+    "DROP TRIGGER messages_fts_insert",
+    "DROP TRIGGER messages_fts_delete",
+    "DROP TRIGGER messages_fts_update",
+    "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages"
+    " WHEN new.status <> 'streaming' AND new.role <> 'tool' BEGIN"
+    " INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content); END",
+    "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages"
+    " WHEN old.status <> 'streaming' AND old.role <> 'tool' BEGIN"
+    " INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);"
+    " END",
+    "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, status, role ON messages BEGIN"
+    " INSERT INTO messages_fts(messages_fts, rowid, content)"
+    "  SELECT 'delete', old.id, old.content WHERE old.status <> 'streaming' AND old.role <> 'tool';"
+    " INSERT INTO messages_fts(rowid, content)"
+    "  SELECT new.id, new.content WHERE new.status <> 'streaming' AND new.role <> 'tool';"
+    " END",
+    "UPDATE schema_version SET version = 3",
+};
+
 // --- Conversations ----------------------------------------------------------------------------
 inline constexpr const char* kInsertConversation =
     "INSERT INTO conversations(title, created_at, updated_at, model, system_prompt, sampling,"
@@ -181,6 +233,37 @@ inline constexpr const char* kSelectLatestMessageId =
 inline constexpr const char* kSelectFirstExchange =
     "SELECT role, content FROM messages WHERE conversation_id = ? AND role IN ('user','assistant')"
     " ORDER BY id LIMIT 2";
+
+// --- Tool calls and results -------------------------------------------------------------------
+inline constexpr const char* kInsertToolCall =
+    "INSERT INTO tool_calls(message_id, position, call_id, server, name, arguments, decision)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)";
+inline constexpr const char* kDeleteToolCalls = "DELETE FROM tool_calls WHERE message_id = ?";
+inline constexpr const char* kSetToolDecision =
+    "UPDATE tool_calls SET decision = ? WHERE message_id = ? AND call_id = ?";
+inline constexpr const char* kSelectToolCallsOfConversation =
+    "SELECT message_id, call_id, server, name, arguments, decision FROM tool_calls"
+    " WHERE message_id IN (SELECT id FROM messages WHERE conversation_id = ?)"
+    " ORDER BY message_id, position";
+inline constexpr const char* kSelectToolCallsOfMessage =
+    "SELECT message_id, call_id, server, name, arguments, decision FROM tool_calls"
+    " WHERE message_id = ? ORDER BY position";
+inline constexpr const char* kSelectToolResultsOfConversation =
+    "SELECT r.message_id, c.call_id, r.is_error, r.truncated FROM tool_results r"
+    " JOIN tool_calls c ON c.id = r.tool_call_id"
+    " WHERE r.message_id IN (SELECT id FROM messages WHERE conversation_id = ?)";
+inline constexpr const char* kSelectToolResultOfMessage =
+    "SELECT r.message_id, c.call_id, r.is_error, r.truncated FROM tool_results r"
+    " JOIN tool_calls c ON c.id = r.tool_call_id WHERE r.message_id = ?";
+// The call a result answers: walk up from the result's parent, nearest call with that id first.
+inline constexpr const char* kFindCallOnBranch =
+    "WITH RECURSIVE up(id, depth) AS (SELECT ?, 0"
+    " UNION ALL SELECT m.parent_id, up.depth + 1 FROM messages m JOIN up ON m.id = up.id"
+    "  WHERE m.parent_id IS NOT NULL AND up.depth < 1000000)"
+    " SELECT c.id FROM up JOIN tool_calls c ON c.message_id = up.id WHERE c.call_id = ?"
+    " ORDER BY up.depth LIMIT 1";
+inline constexpr const char* kInsertToolResult =
+    "INSERT INTO tool_results(message_id, tool_call_id, is_error, truncated) VALUES (?, ?, ?, ?)";
 
 // --- Attachments ------------------------------------------------------------------------------
 inline constexpr const char* kInsertAttachment =

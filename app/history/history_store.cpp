@@ -271,6 +271,24 @@ QFuture<Result<Attachment>> HistoryStore::addAttachment(const Attachment& a) {
     });
 }
 
+QFuture<Status> HistoryStore::setToolCalls(qint64 conversationId, qint64 messageId,
+                                           const QList<ToolCall>& calls) {
+    return post<Status>([=, this](HistoryDatabase& db) {
+        Status s = db.setToolCalls(messageId, calls);
+        if (s) emit conversationChanged(conversationId);
+        return s;
+    });
+}
+
+QFuture<Status> HistoryStore::setToolCallDecision(qint64 conversationId, qint64 messageId,
+                                                  const QString& callId, ToolDecision decision) {
+    return post<Status>([=, this](HistoryDatabase& db) {
+        Status s = db.setToolCallDecision(messageId, callId, decision);
+        if (s) emit conversationChanged(conversationId);
+        return s;
+    });
+}
+
 QFuture<Status> HistoryStore::setAttachmentSummary(qint64 attachmentId, const QString& summary) {
     return post<Status>([this, attachmentId, summary](HistoryDatabase& db) {
         const Result<qint64> conversation = db.setAttachmentSummary(attachmentId, summary);
@@ -327,14 +345,11 @@ QFuture<Result<QList<qint64>>> HistoryStore::importJson(const QByteArray& json) 
         using R = Result<QList<qint64>>;
         const Result<QList<ConversationBundle>> parsed = parseExportJson(json);
         if (!parsed) return R::failure(parsed.error());
-        QList<qint64> ids;
-        for (const ConversationBundle& b : parsed.value()) {
-            const Result<qint64> id = db.importBundle(b);
-            if (!id) return R::failure(id.error());
-            ids << id.value();
-        }
+        // One transaction: a file whose second conversation fails imports nothing.
+        const Result<QList<qint64>> ids = db.importBundles(parsed.value());
+        if (!ids) return R::failure(ids.error());
         emit conversationsChanged();
-        return R(ids);
+        return ids;
     });
 }
 

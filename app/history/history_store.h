@@ -59,6 +59,12 @@ public:
     QFuture<Status> finishReply(qint64 messageId, MessageStatus status, const GenerationStats& stats,
                                 const QString& error = {});
 
+    // Tool calls of an assistant message, and the user's decision on one (a tool result is an
+    // addMessage with role kToolRole and NewMessage::toolResult).
+    QFuture<Status> setToolCalls(qint64 conversationId, qint64 messageId, const QList<ToolCall>& calls);
+    QFuture<Status> setToolCallDecision(qint64 conversationId, qint64 messageId, const QString& callId,
+                                        ToolDecision decision);
+
     // Attachments (documents)
     QFuture<Result<Attachment>> addAttachment(const Attachment& attachment);
     // Fails with a readable reason when no attachment has that id (e.g. its conversation was

@@ -13,6 +13,9 @@ namespace ld::history {
 // Rows the app writes about the chat itself ("report.pdf: the PDF is password-protected"): stored
 // and shown like messages, never sent to the model.
 inline constexpr const char* kNoticeRole = "notice";
+// A tool's result (what the engine sends back in the "ipython" role); its message carries a
+// ToolResult saying which call it answers.
+inline constexpr const char* kToolRole = "tool";
 
 // The state of one message's content. `streaming` exists only while a reply is being written;
 // one found at open time belonged to a process that died, and becomes `interrupted`.
@@ -30,6 +33,33 @@ struct GenerationStats {
     friend bool operator==(const GenerationStats&, const GenerationStats&) = default;
 };
 
+// What the user chose when asked to run a tool call. Pending: not (yet) asked or answered, e.g.
+// the reply was stopped while the question was open.
+enum class ToolDecision { Pending, AllowedOnce, AlwaysAllowed, Denied };
+
+QString toolDecisionName(ToolDecision decision);  // "pending", "allowed_once", "always_allowed", "denied"
+std::optional<ToolDecision> toolDecisionFromString(const QString& text);
+
+// One call an assistant message made to a tool of an MCP server.
+struct ToolCall {
+    QString callId;          // unique within its message; a result names it (ToolResult::callId)
+    QString server;          // the MCP server's name as configured
+    QString name;            // the tool's name
+    QString argumentsJson;   // a JSON object, kept as the model wrote it
+    ToolDecision decision = ToolDecision::Pending;
+    friend bool operator==(const ToolCall&, const ToolCall&) = default;
+};
+
+// What makes a message of role kToolRole a tool's result; the text itself is Message::content.
+struct ToolResult {
+    // The call answered: the nearest message above this one on its branch that made a call with
+    // this id (ids may repeat on other branches, e.g. after a regeneration).
+    QString callId;
+    bool isError = false;    // the tool reported a failure (MCP isError) or could not run
+    bool truncated = false;  // content was cut to fit the model's context
+    friend bool operator==(const ToolResult&, const ToolResult&) = default;
+};
+
 struct Message {
     qint64 id = 0;
     qint64 conversationId = 0;
@@ -42,6 +72,8 @@ struct Message {
     QString model;
     GenerationStats stats;
     QString error;                   // why generation failed, for status Error
+    QList<ToolCall> toolCalls;       // an assistant message that called tools, in call order
+    std::optional<ToolResult> toolResult;  // set on (and only on) tool results (kToolRole)
 };
 
 struct Conversation {
@@ -90,6 +122,9 @@ struct NewMessage {
     GenerationStats stats;
     QString error;
     std::optional<qint64> createdMs; // now when unset; import keeps the original time
+    QList<ToolCall> toolCalls;       // stored with the message, in the same transaction
+    // A tool result: role must be kToolRole and the call must be on the branch above the message.
+    std::optional<ToolResult> toolResult;
 };
 
 struct SearchHit {

@@ -172,7 +172,7 @@ private slots:
         auto db = openOrFail(path_, &report);
         QVERIFY(db);
         QCOMPARE(report.migratedFrom, 1);
-        QCOMPARE(report.schemaVersion, 2);
+        QCOMPARE(report.schemaVersion, sql::kCurrentSchemaVersion);
         QCOMPARE(report.recoveredInterrupted, 1);  // the reply v1 left streaming
         QCOMPARE(report.notices.size(), 2);
 
