@@ -231,7 +231,9 @@ struct ApiServer::Impl {
             eng.queue->cancel(job);
             lock.lock();
             job->cv.wait(lock, [&] { return job->finished; });
-            return;
+            // Nobody reads this, unless the client only shut down its sending side.
+            return send_error(res, make_error(400, "the client closed its connection before the reply", "invalid_request_error",
+                                              "client_closed"));
         }
         const GenerateResult& g = job->result;
         if (!job->error.empty() || g.stop == StopReason::Cancelled)

@@ -10,7 +10,9 @@ class PeerWatch {
 public:
     // remote/local: the request's ports (httplib::Request::remote_port / local_port).
     PeerWatch(int remote_port, int local_port);
-    // True once the client closed its side (EOF or a reset). False when unknown.
+    // True once the client closed its side (EOF or a reset). False when unknown. A client that
+    // only shuts down its sending side after the request (`nc -N`) looks the same; HTTP
+    // clients do not do that, and such a one gets an error reply instead of a hang.
     bool gone() const;
 
 private:
