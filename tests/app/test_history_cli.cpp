@@ -113,6 +113,91 @@ private slots:
         QCOMPARE(b, a);
     }
 
+    void toolCallsShowExportAndImport() {
+        const QString path = dir_.filePath(QStringLiteral("tools.db"));
+        qint64 c = 0;
+        {
+            auto db = HistoryDatabase::open(path, nullptr, nullptr);
+            QVERIFY(db);
+            NewConversation n;
+            n.title = QStringLiteral("Echo");
+            c = db->createConversation(n)->id;
+            NewMessage m;
+            m.conversationId = c;
+            m.role = QStringLiteral("user");
+            m.content = QStringLiteral("Echo hello");
+            QVERIFY(db->addMessage(m));
+            m.role = QStringLiteral("assistant");
+            m.content = QString();
+            ToolCall call;
+            call.callId = QStringLiteral("call_0");
+            call.server = QStringLiteral("everything");
+            call.name = QStringLiteral("echo");
+            call.argumentsJson = QStringLiteral("{\"message\": \"hello\"}");
+            call.decision = ToolDecision::AllowedOnce;
+            m.toolCalls = {call};
+            QVERIFY(db->addMessage(m));
+            m.role = QStringLiteral("tool");
+            m.content = QStringLiteral("Echo: hello");
+            m.toolCalls.clear();
+            m.toolResult = ToolResult{QStringLiteral("call_0"), false, false};
+            const auto result = db->addMessage(m);
+            QVERIFY2(result, qPrintable(result.error()));
+        }
+        const QStringList db{QStringLiteral("history"), QStringLiteral("--db"), path};
+
+        Run r = cli(db + QStringList{QStringLiteral("show"), QString::number(c)});
+        QCOMPARE(r.code, 0);
+        const QJsonArray messages = QJsonDocument::fromJson(r.out).object()[QStringLiteral("messages")].toArray();
+        QCOMPARE(messages.size(), 3);
+        QCOMPARE(messages[1][QStringLiteral("tool_calls")][0][QStringLiteral("name")].toString(), QStringLiteral("echo"));
+        QCOMPARE(messages[1][QStringLiteral("tool_calls")][0][QStringLiteral("decision")].toString(), QStringLiteral("allowed_once"));
+        QCOMPARE(messages[2][QStringLiteral("tool_call_id")].toString(), QStringLiteral("call_0"));
+
+        r = cli(db + QStringList{QStringLiteral("export"), QString::number(c), QStringLiteral("--format"), QStringLiteral("md")});
+        QCOMPARE(r.code, 0);
+        QVERIFY2(r.out.contains("**Tool call** `echo` on everything (call call_0, allowed once)"), r.out.constData());
+        QVERIFY(r.out.contains("## Tool result: echo\n\n*Call call_0*\n\n```\nEcho: hello\n```\n"));
+
+        r = cli(db + QStringList{QStringLiteral("export"), QStringLiteral("all"), QStringLiteral("--format"), QStringLiteral("json")});
+        QCOMPARE(r.code, 0);
+        const QByteArray exported = r.out;
+        const QString file = dir_.filePath(QStringLiteral("tools.json"));
+        {
+            QFile f(file);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(exported);
+        }
+        const QString other = dir_.filePath(QStringLiteral("tools-other.db"));
+        r = cli({QStringLiteral("history"), QStringLiteral("--db"), other, QStringLiteral("import"), file});
+        QCOMPARE(r.code, 0);
+        r = cli({QStringLiteral("history"), QStringLiteral("--db"), other, QStringLiteral("export"), QStringLiteral("all"),
+                 QStringLiteral("--format"), QStringLiteral("json")});
+        QCOMPARE(r.code, 0);
+        QCOMPARE(QJsonDocument::fromJson(r.out).object(), QJsonDocument::fromJson(exported).object());
+
+        // A file whose second conversation has a result for an unknown call: an error naming
+        // it, and the first conversation is not imported either.
+        QJsonObject doc = QJsonDocument::fromJson(exported).object();
+        QJsonObject bad = doc[QStringLiteral("conversations")].toArray()[0].toObject();
+        QJsonArray badMessages = bad[QStringLiteral("messages")].toArray();
+        QJsonObject result = badMessages[2].toObject();
+        result[QStringLiteral("tool_call_id")] = QStringLiteral("call_7");
+        badMessages[2] = result;
+        bad[QStringLiteral("messages")] = badMessages;
+        doc[QStringLiteral("conversations")] = QJsonArray{doc[QStringLiteral("conversations")].toArray()[0], bad};
+        {
+            QFile f(file);
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            f.write(QJsonDocument(doc).toJson());
+        }
+        r = cli({QStringLiteral("history"), QStringLiteral("--db"), other, QStringLiteral("import"), file});
+        QCOMPARE(r.code, 1);
+        QVERIFY2(r.err.contains(QStringLiteral("\"call_7\"")), qPrintable(r.err));
+        r = cli({QStringLiteral("history"), QStringLiteral("--db"), other, QStringLiteral("list")});
+        QCOMPARE(QJsonDocument::fromJson(r.out).array().size(), 1);  // only the earlier import
+    }
+
     void errorsReachTheUser() {
         const QString path = dir_.filePath(QStringLiteral("bad.db"));
         {

@@ -1,6 +1,9 @@
 // HistoryStore (the async API on its own thread) and ConversationListModel.
 #include <QAbstractItemModelTester>
 #include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QSignalSpy>
 #include <QSqlDatabase>
 #include <QSqlQuery>
@@ -239,6 +242,58 @@ private slots:
         QCOMPARE(model.rowOf(oldest), -1);
         QVERIFY(await(store.renameConversation(model.conversationAt(0)->id, QString())));
         QTRY_COMPARE(model.data(model.index(0, 0)).toString(), QStringLiteral("New conversation"));
+    }
+
+    void toolCallsThroughTheStore() {
+        HistoryStore store(path_);
+        QVERIFY(await(store.opened()));
+        NewConversation n;
+        n.title = QStringLiteral("Tools");
+        const Result<Conversation> c = await(store.createConversation(n));
+        QVERIFY(c);
+        const Result<Message> reply = await(store.beginReply(c->id, std::nullopt, QStringLiteral("tiny")));
+        QVERIFY(reply);
+        QVERIFY(await(store.finishReply(reply->id, MessageStatus::Complete, GenerationStats{})));
+        ToolCall call;
+        call.callId = QStringLiteral("call_0");
+        call.name = QStringLiteral("get_sum");
+        call.argumentsJson = QStringLiteral("{\"a\": 1, \"b\": 2}");
+        QSignalSpy changed(&store, &HistoryStore::conversationChanged);
+        QVERIFY(await(store.setToolCalls(c->id, reply->id, {call})));
+        QVERIFY(await(store.setToolCallDecision(c->id, reply->id, QStringLiteral("call_0"), ToolDecision::Denied)));
+        QTRY_VERIFY(changed.count() >= 2);
+        QCOMPARE(changed.first().first().toLongLong(), c->id);
+        const Status unknown = await(store.setToolCallDecision(c->id, reply->id, QStringLiteral("call_1"), ToolDecision::Denied));
+        QVERIFY(!unknown);
+        QVERIFY2(unknown.error().contains(QStringLiteral("call_1")), qPrintable(unknown.error()));
+        NewMessage result;
+        result.conversationId = c->id;
+        result.role = QString::fromLatin1(kToolRole);
+        result.content = QStringLiteral("The user denied this call.");
+        result.toolResult = ToolResult{QStringLiteral("call_0"), true, false};
+        QVERIFY(await(store.addMessage(result)));
+        const Result<QList<Message>> branch = await(store.activeBranch(c->id));
+        QCOMPARE(branch->size(), 2);
+        QCOMPARE(branch->at(0).toolCalls.first().decision, ToolDecision::Denied);
+        QCOMPARE(branch->at(1).toolResult->callId, QStringLiteral("call_0"));
+        QVERIFY(branch->at(1).toolResult->isError);
+
+        // importJson is all or nothing: a file with a good and a bad conversation imports neither.
+        const Result<QByteArray> json = await(store.exportJson({c->id}));
+        QVERIFY(json);
+        QJsonObject doc = QJsonDocument::fromJson(json.value()).object();
+        QJsonArray conversations = doc[QStringLiteral("conversations")].toArray();
+        QJsonObject bad = conversations[0].toObject();
+        QJsonArray messages = bad[QStringLiteral("messages")].toArray();
+        QJsonObject orphan = messages[1].toObject();
+        orphan[QStringLiteral("tool_call_id")] = QStringLiteral("call_9");
+        messages[1] = orphan;
+        bad[QStringLiteral("messages")] = messages;
+        conversations.append(bad);
+        doc[QStringLiteral("conversations")] = conversations;
+        const auto imported = await(store.importJson(QJsonDocument(doc).toJson()));
+        QVERIFY(!imported);
+        QCOMPARE(await(store.conversationCount()).value(), 1);
     }
 
 private:
