@@ -38,8 +38,10 @@ std::string describe(const MemoryPlan& p) {
 
 void require_fits(const MemoryPlan& p, const std::string& backend, const std::string& alternatives) {
     if (p.fits()) return;
+    MemoryPlan unnamed = p;  // the device is named first, not again at the end
+    unnamed.device.clear();
     std::string msg = backend + ": the model does not fit " + (p.device.empty() ? "the device" : p.device) + ": " +
-                      describe(p) + " (" + format_bytes(p.need() + p.headroom - p.free) + " short, with " +
+                      describe(unnamed) + " (" + format_bytes(p.need() + p.headroom - p.free) + " short, with " +
                       format_bytes(p.headroom) + " left for the driver";
     if (p.total > 0) msg += "; the device has " + format_bytes(p.total) + " in all";
     msg += ")";

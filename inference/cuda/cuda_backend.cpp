@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "inference/backend/memory_plan.h"
 #include "inference/core/error.h"
 #include "inference/cuda/cuda_check.h"
 #include "inference/cuda/device_buffer.h"
@@ -140,14 +141,21 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
                                       2 * size_t(p_.ffn_dim) + size_t(p_.n_vocab)) +
                              4 * part_floats + Matmul::scratch_bytes(max_ne0, n_batch_, max_rows) +
                              size_t(max_ne0) + 16 * size_t(max_ne0 / 32 + 1);
-    const size_t need = weight_bytes + 2 * kv_bytes + act_bytes;
     size_t free_b = 0, total_b = 0;
     LD_CUDA(cudaMemGetInfo(&free_b, &total_b));
-    const size_t headroom = size_t(64) << 20;
-    if (need + headroom > free_b)
-        fail("CUDA: out of memory: the model needs ", (need + headroom) >> 20, " MiB (weights ", weight_bytes >> 20,
-             " MiB, ", n_ctx_, "-token KV cache ", (2 * kv_bytes) >> 20, " MiB, buffers ", act_bytes >> 20, " MiB), ",
-             device_name_, " has ", free_b >> 20, " MiB free of ", total_b >> 20, " MiB; try a smaller context");
+    MemoryPlan plan;  // memory_plan.h: printed, and a refusal naming the numbers when it does not fit
+    plan.device = device_name_;
+    plan.weights = weight_bytes;
+    plan.kv_cache = 2 * kv_bytes;
+    plan.n_ctx = n_ctx_;
+    plan.kv_per_position = kv_cache_bytes(p_, 1, 2);
+    plan.buffers = act_bytes;
+    plan.headroom = size_t(64) << 20;
+    plan.free = free_b;
+    plan.total = total_b;
+    require_fits(plan, "CUDA", "a smaller quantization, the Vulkan backend (it keeps the layers that do not fit in "
+                               "system memory) or the CPU backend");
+    std::fprintf(stderr, "cuda: %s\n", describe(plan).c_str());
 
     LD_CUDA(cudaStreamCreateWithFlags(&stream_holder_.s, cudaStreamNonBlocking));
     stream_ = stream_holder_.s;

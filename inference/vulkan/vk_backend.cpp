@@ -12,6 +12,7 @@
 #include <memory>
 #include <unordered_map>
 
+#include "inference/backend/memory_plan.h"
 #include "inference/core/error.h"
 #include "inference/model/llama.h"
 #include "inference/vulkan/vk_device.h"
@@ -209,11 +210,31 @@ void VulkanBackend::upload_weights(const LoadProgress& progress, int gpu_layers)
             b += bytes_of(w);
         layer_bytes.push_back(b);
     }
-    const vk::OffloadPlan plan = vk::plan_offload(layer_bytes, embd_bytes, fixed_bytes, dev_.device_local_available(),
-                                                  gpu_layers, dev_.info().name);
+    const uint64_t available = dev_.device_local_available();
+    const vk::OffloadPlan plan = vk::plan_offload(layer_bytes, embd_bytes, fixed_bytes, available, gpu_layers,
+                                                  dev_.info().name);
     if (plan.gpu_layers < p_.n_layers)
         offload_note_ = "; " + std::to_string(p_.n_layers - plan.gpu_layers) + " of " + std::to_string(p_.n_layers) +
                         " layers in system memory";
+    // The plan in memory_plan.h's words, as the CUDA backend prints it. The KV cache and buffers
+    // are already allocated, so the free memory before loading is `available` plus them.
+    MemoryPlan mp;
+    mp.device = dev_.info().name;
+    mp.weights = plan.gpu_bytes;
+    mp.n_ctx = n_ctx_;
+    for (const std::vector<Buffer>* kv : {&k_cache_, &v_cache_})
+        for (const Buffer& b : *kv) mp.kv_cache += b.size();
+    for (const Buffer* b : {&x_, &xn_, &o_, &q_, &att_, &k_, &v_, &g_, &u_, &att_scratch_, &xq_, &x16_})
+        mp.buffers += b->size();
+    mp.free = available > 0 ? available + mp.kv_cache + mp.buffers : 0;
+    std::string sysmem;
+    if (total > plan.gpu_bytes)
+        sysmem = "; " + (plan.gpu_layers < p_.n_layers ? std::to_string(p_.n_layers - plan.gpu_layers) + " of " +
+                                                             std::to_string(p_.n_layers) + " layers' weights"
+                                                       : std::string("the token embedding")) +
+                 (plan.gpu_layers < p_.n_layers && plan.embd_in_sysmem ? " and the token embedding" : "") + " (" +
+                 format_bytes(total - plan.gpu_bytes) + ") in system memory";
+    std::fprintf(stderr, "vulkan: %s%s\n", describe(mp).c_str(), sysmem.c_str());
     vk::Uploader up(dev_, std::min<size_t>(size_t(64) << 20, std::max<size_t>(total, 1)));
     size_t done = 0;
     auto upload = [&](const Weight* w, bool sysmem) {

@@ -15,7 +15,7 @@ mkdir -p "$out/src"
 python3 "$here/gen_sources.py" "$root/inference/cuda" "$out/src"
 g++ -std=c++20 -O2 -fPIC -shared -fvisibility=hidden -w -I "$here/include" -I "$root" \
   "$out"/src/*.cpp "$here/emu.cpp" "$root"/inference/cuda/*.cpp "$here/../cuda_test_ops.cpp" \
-  "$root/inference/quant/types.cpp" \
+  "$root/inference/quant/types.cpp" "$root/inference/backend/memory_plan.cpp" \
   -o "$out/libllamadesk_cuda_emu.so"
 export LLAMADESK_CUDA_PLUGIN=$out/libllamadesk_cuda_emu.so
 # The emulator is always there: a plugin that fails to load fails the tests (cuda_test_util.h).
