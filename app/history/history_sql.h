@@ -239,6 +239,8 @@ inline constexpr const char* kInsertToolCall =
     "INSERT INTO tool_calls(message_id, position, call_id, server, name, arguments, decision)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)";
 inline constexpr const char* kDeleteToolCalls = "DELETE FROM tool_calls WHERE message_id = ?";
+inline constexpr const char* kCountAnsweredCalls =
+    "SELECT count(*) FROM tool_results r JOIN tool_calls c ON c.id = r.tool_call_id WHERE c.message_id = ?";
 inline constexpr const char* kSetToolDecision =
     "UPDATE tool_calls SET decision = ? WHERE message_id = ? AND call_id = ?";
 inline constexpr const char* kSelectToolCallsOfConversation =

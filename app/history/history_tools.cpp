@@ -135,7 +135,24 @@ Status HistoryDatabase::setToolCalls(qint64 messageId, const QList<ToolCall>& ca
     if (Status s = checkToolCalls(m->role, calls, QStringLiteral("Message %1").arg(messageId)); !s)
         return Status::failure(QStringLiteral("Could not save the tool calls: ") + s.error());
     if (Status s = beginWrite(action); !s) return s;
-    // Deleting a call that a result answers fails the foreign key: answered calls stay as they were.
+    {
+        // The foreign key would refuse it too; this says why in words.
+        QSqlQuery& q = statement(sql::kCountAnsweredCalls);
+        q.bindValue(0, messageId);
+        Finish f{q};
+        if (!q.exec() || !q.next()) {
+            const QString text = describe(q.lastError(), action);
+            q.finish();
+            rollback();
+            return Status::failure(text);
+        }
+        if (q.value(0).toInt() > 0) {
+            q.finish();
+            rollback();
+            return Status::failure(QStringLiteral("Could not save the tool calls: message %1 has calls that "
+                                                  "already have results, so they cannot be replaced.").arg(messageId));
+        }
+    }
     Status s = exec(sql::kDeleteToolCalls, {messageId}, action);
     if (s) s = insertToolCalls(messageId, calls);
     if (!s) {

@@ -248,6 +248,9 @@ private slots:
         const Result<Message> reply = db->beginReply(c, user, QStringLiteral("llama-3.2-1b"));
         QVERIFY(db->finishMessage(reply->id, QStringLiteral("[get_sum(b=2, a=1), read_file(path=\"notes.txt\")]"),
                                   MessageStatus::Complete, GenerationStats{10, 12, 100, 20, 30}));
+        // Unanswered calls may be replaced (the parser's second reading of the reply wins).
+        QVERIFY(db->setToolCalls(reply->id, {call(QStringLiteral("call_x"), QStringLiteral("stale"), QString())}));
+        QCOMPARE(db->message(reply->id)->toolCalls.first().argumentsJson, QStringLiteral("{}"));
         QVERIFY(db->setToolCalls(reply->id, {call(QStringLiteral("call_0"), QStringLiteral("get_sum"), QStringLiteral("{\"b\": 2, \"a\": 1}")),
                                              call(QStringLiteral("call_1"), QStringLiteral("read_file"),
                                                   QStringLiteral("{\"path\":\"notes.txt\"}"), ToolDecision::Pending,
@@ -438,7 +441,9 @@ private slots:
         QVERIFY2(noSuchCall.error().contains(QStringLiteral("call_9")), qPrintable(noSuchCall.error()));
         QVERIFY(!db->setToolCalls(user, {call(QStringLiteral("a"), QStringLiteral("echo"), QStringLiteral("{}"))}));
         // An answered call cannot be replaced; the stored calls stay as they were.
-        QVERIFY(!db->setToolCalls(reply->id, {call(QStringLiteral("call_5"), QStringLiteral("echo"), QStringLiteral("{}"))}));
+        const Status replaced = db->setToolCalls(reply->id, {call(QStringLiteral("call_5"), QStringLiteral("echo"), QStringLiteral("{}"))});
+        QVERIFY(!replaced);
+        QVERIFY2(replaced.error().contains(QStringLiteral("already have results")), qPrintable(replaced.error()));
         QCOMPARE(db->message(reply->id)->toolCalls, QList<ToolCall>{call(QStringLiteral("call_0"), QStringLiteral("echo"), QStringLiteral("{}"))});
     }
 
