@@ -4,8 +4,9 @@
 // `notifications/tools/list_changed`), tools called with a timeout and cancellation. Requests
 // from the server are answered (ping; sampling, roots and elicitation are not offered: -32601).
 // Anything that makes the server unusable (cannot start, crash, invalid JSON-RPC, no answer to a
-// protocol request in time, a huge message) puts it in Failed with a reason and stops its
-// process group; the rest of the app goes on without it. Lives in (and is used from) one thread
+// protocol request in time, a huge message, an HTTP error) puts it in Failed with a reason and
+// stops its process group; the rest of the app goes on without it (see McpHost). Transports:
+// stdio (a child process) or Streamable HTTP (a "url"). Lives in (and is used from) one thread
 // with an event loop; nothing here blocks.
 #include <QHash>
 #include <QJsonObject>
@@ -56,7 +57,8 @@ public:
     // Stops the server and its process group; pending calls fail. stopped() once all is gone
     // (also when nothing was running).
     void stop();
-    // Calls a tool; `done` runs exactly once, later (from the event loop), also on failure.
+    // Calls a tool; `done` runs exactly once (never inside callTool itself), also on failure,
+    // timeout, cancelCall() or stop(); not when the client is destroyed first.
     // Starts the server when it is stopped; waits for it while it starts. timeoutMs <= 0: the
     // default. Returns an id for cancelCall().
     qint64 callTool(const QString& name, const QJsonObject& arguments, CallCallback done, int timeoutMs = 0);

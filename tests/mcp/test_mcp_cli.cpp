@@ -26,12 +26,18 @@ Run cli(const QStringList& args) {
     QProcess p;
     p.start(QStringLiteral(LLAMADESK_CLI), args);
     Run r;
-    if (!p.waitForStarted(10000)) return r;
+    if (!p.waitForStarted(10000)) {
+        qWarning("cannot start %s: %s", LLAMADESK_CLI, qPrintable(p.errorString()));
+        return r;
+    }
     if (!p.waitForFinished(60000)) {
+        qWarning("llamadesk-cli %s did not finish within 60 s", qPrintable(args.join(QLatin1Char(' '))));
         p.kill();
         p.waitForFinished(5000);
         return r;
     }
+    if (p.exitStatus() != QProcess::NormalExit)
+        qWarning("llamadesk-cli %s crashed: %s", qPrintable(args.join(QLatin1Char(' '))), p.readAllStandardError().constData());
     r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
     r.out = p.readAllStandardOutput();
     r.err = p.readAllStandardError();
