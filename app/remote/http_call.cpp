@@ -57,7 +57,7 @@ HttpResult httpCall(const RemoteEndpoint& ep, const QUrl& url, const QByteArray*
     auto stop = [&](HttpResult::Timeout t, bool cancelled) {
         if (t != HttpResult::Timeout::None) res.timeout = t;
         if (cancelled) res.cancelled = true;
-        reply->abort();
+        if (!reply->isFinished()) reply->abort();
     };
     auto readHeaders = [&]() {
         if (headersSeen) return;

@@ -10,6 +10,10 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QSslCertificate>
+#include <QSslConfiguration>
+#include <QSslKey>
+#include <QSslServer>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTest>
@@ -18,6 +22,7 @@
 #include "app/documents/summarizer.h"
 #include "app/remote/remote_client.h"
 #include "app/remote/remote_completion.h"
+#include "qt_test_util.h"
 #include "test_remote_fake_server.h"
 
 using namespace ld::remote;
@@ -397,6 +402,63 @@ private slots:
         QVERIFY(!result.ok());
         QCOMPARE(result.error, QStringLiteral("the server failed (HTTP 500): boom"));
         QVERIFY2(server->seen.size() < 1 + 12, QByteArray::number(server->seen.size()).constData());
+    }
+
+    // TLS: a test CA and a server certificate for 127.0.0.1 made with openssl now. Without the CA
+    // the certificate is refused (and the error says --ca-file); with it, the same server works.
+    void tlsVerifiedWithCaFile() {
+        const QString openssl = QStandardPaths::findExecutable(QStringLiteral("openssl"));
+        if (openssl.isEmpty()) LD_QSKIP_OR_FAIL_IN_CI("needs the openssl tool to make a test CA");
+        QTemporaryDir dir;
+        auto run = [&](const QStringList& args) {
+            QProcess p;
+            p.setWorkingDirectory(dir.path());
+            p.start(openssl, args);
+            return p.waitForFinished(60000) && p.exitCode() == 0;
+        };
+        QFile ext(dir.filePath(QStringLiteral("ext.cnf")));
+        QVERIFY(ext.open(QIODevice::WriteOnly));
+        ext.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
+        ext.close();
+        QVERIFY(run({"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+                     "-subj", "/CN=LlamaDesk Test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+                     "-addext", "keyUsage=critical,keyCertSign,cRLSign"}));
+        QVERIFY(run({"req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"}));
+        QVERIFY(run({"x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                     "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf"}));
+        QFile keyFile(dir.filePath(QStringLiteral("server.key")));
+        QVERIFY(keyFile.open(QIODevice::ReadOnly));
+        QSslConfiguration conf = QSslConfiguration::defaultConfiguration();
+        const QList<QSslCertificate> certs = QSslCertificate::fromPath(dir.filePath(QStringLiteral("server.pem")));
+        QCOMPARE(certs.size(), 1);
+        conf.setLocalCertificate(certs.first());
+        conf.setPrivateKey(QSslKey(keyFile.readAll(), QSsl::Rsa));
+        QVERIFY(!conf.privateKey().isNull());
+        auto ssl = std::make_unique<QSslServer>();
+        ssl->setSslConfiguration(conf);
+        FakeOpenAiServer tls(std::move(ssl), true);
+        QVERIFY(tls.listen());
+        tls.add("/v1/models", FakeOpenAiServer::json(200, R"({"object":"list","data":[{"id":"m","object":"model"}]})"));
+        tls.add("/v1/chat/completions", FakeOpenAiServer::stream(list(kVllm)));
+        RemoteEndpoint e = ep;
+        e.baseUrl = tls.baseUrl();
+        QCOMPARE(e.baseUrl.scheme(), QStringLiteral("https"));
+        // Untrusted: refused, nothing sent.
+        ModelList models = RemoteClient(e).models();
+        QVERIFY2(models.error.contains(QStringLiteral("TLS")) && models.error.contains(QStringLiteral("--ca-file")), qPrintable(models.error));
+        QVERIFY(tls.seen.isEmpty());
+        // A CA file that is no certificate: said so.
+        e.caFile = dir.filePath(QStringLiteral("ext.cnf"));
+        models = RemoteClient(e).models();
+        QVERIFY2(models.error.contains(QStringLiteral("has no PEM certificate")), qPrintable(models.error));
+        // Trusted through the CA file.
+        e.caFile = dir.filePath(QStringLiteral("ca.pem"));
+        models = RemoteClient(e).models();
+        QVERIFY2(models.error.isEmpty(), qPrintable(models.error));
+        QCOMPARE(models.models.size(), 1);
+        const Run r = generate(e, chatRequest());
+        QVERIFY2(r.reply.ok(), qPrintable(r.reply.error));
+        QCOMPARE(r.reply.text, QStringLiteral("Hello world"));
     }
 };
 

@@ -31,15 +31,23 @@ public:
         QByteArray method, path, authorization, body;
     };
 
-    FakeOpenAiServer() {
-        QObject::connect(&server_, &QTcpServer::newConnection, [this] {
-            while (QTcpSocket* s = server_.nextPendingConnection()) serve(s);
-        });
+    // A QSslServer makes it an https server (connections are handed over once encrypted).
+    explicit FakeOpenAiServer(std::unique_ptr<QTcpServer> server = std::make_unique<QTcpServer>(), bool tls = false)
+        : server_(std::move(server)), tls_(tls) {
+        // A QSslServer adds its connections after the handshake, telling only
+        // pendingConnectionAvailable; newConnection came with the bare socket.
+        auto take = [this] {
+            while (QTcpSocket* s = server_->nextPendingConnection()) serve(s);
+        };
+        QObject::connect(server_.get(), &QTcpServer::newConnection, take);
+        QObject::connect(server_.get(), &QTcpServer::pendingConnectionAvailable, take);
     }
-    bool listen() { return server_.listen(QHostAddress::LocalHost, 0); }
-    void close() { server_.close(); }
-    quint16 port() const { return server_.serverPort(); }
-    QUrl baseUrl() const { return QUrl(QStringLiteral("http://127.0.0.1:%1/v1").arg(port())); }
+    bool listen() { return server_->listen(QHostAddress::LocalHost, 0); }
+    void close() { server_->close(); }
+    quint16 port() const { return server_->serverPort(); }
+    QUrl baseUrl() const {
+        return QUrl(QStringLiteral("%1://127.0.0.1:%2/v1").arg(tls_ ? QStringLiteral("https") : QStringLiteral("http")).arg(port()));
+    }
 
     // Queues a script for a path ("/v1/chat/completions").
     void add(const QByteArray& path, Script s) { scripts_[path].append(std::move(s)); }
@@ -119,7 +127,8 @@ private:
         });
     }
 
-    QTcpServer server_;
+    std::unique_ptr<QTcpServer> server_;
+    bool tls_ = false;
     QMap<QByteArray, QList<Script>> scripts_;
 };
 
