@@ -262,6 +262,47 @@ TEST(CudaBackend, ErrorsAreClear) {
     }
 }
 
+// Llama 3.1 70B Q4_K_M without its 42 GB: a model with the real shapes and sizes whose weights
+// are never read (distinct dummy addresses), so the backend's own plan (what it would allocate,
+// memory_plan.h) is checked against the numbers in tests/engine/test_memory_plan.cpp and
+// benchmarks/cuda.md. It must be refused before anything is allocated or read: runs where the
+// device has less free memory than the plan needs (the emulator's 16 GiB), skips elsewhere.
+TEST(CudaBackend, Llama70BPlanIsRefusedWhereItDoesNotFit) {
+    LD_REQUIRE_CUDA(ops);
+    const SyntheticSpec spec = synthetic_spec("llama-3.1-70b:q4_k_m");
+    if (ops->memory().free_bytes > (uint64_t(43) << 30))
+        GTEST_SKIP() << "the device has room for the 70B plan; this test needs it refused (it has no weight bytes)";
+    Model m;
+    m.params = spec.params;
+    m.layers.resize(size_t(spec.params.n_layers));
+    std::vector<Weight*> slots = {&m.tok_embd, &m.output_norm, &m.output};
+    for (LayerWeights& w : m.layers)
+        for (Weight* x : {&w.attn_norm, &w.wq, &w.wk, &w.wv, &w.wo, &w.ffn_norm, &w.w_gate, &w.w_up, &w.w_down})
+            slots.push_back(x);
+    const std::vector<SyntheticTensor> ts = synthetic_tensors(spec);
+    ASSERT_EQ(ts.size(), slots.size());
+    std::vector<uint8_t> dummy(ts.size());  // one distinct address per tensor, never dereferenced
+    for (size_t i = 0; i < ts.size(); ++i) {
+        Weight& w = *slots[i];
+        w.type = ts[i].type;
+        w.ne0 = ts[i].ne0;
+        w.ne1 = ts[i].ne1;
+        w.nbytes = ts[i].nbytes;
+        w.data = dummy.data() + i;
+    }
+    try {
+        backend_on("cuda", m, 8192, 512);
+        ADD_FAILURE() << "expected a refusal";
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("CUDA: the model does not fit"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("weights 39.6 GiB + KV cache 2.5 GiB (8192 positions) + buffers 907 MiB = 42.9 GiB of "),
+                  std::string::npos)
+            << msg;
+        EXPECT_NE(msg.find("the weights alone need 39.6 GiB"), std::string::npos) << msg;
+    }
+}
+
 TEST(CudaBackend, LoadingTwentyTimesReturnsMemory) {
     LD_REQUIRE_CUDA(ops);
     LD_REQUIRE_SHARED(kStories);
