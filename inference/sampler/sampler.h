@@ -3,6 +3,8 @@
 // seeded generator. Temperature 0 is greedy (argmax, lowest id on ties).
 #include <cstdint>
 #include <random>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace ld {
@@ -25,12 +27,25 @@ public:
     // logits: n_vocab floats (not modified). recent: tokens so far (prompt + generated).
     // NaN logits are never chosen; all-NaN logits give token 0.
     int32_t sample(const float* logits, int n_vocab, const std::vector<int32_t>& recent);
+    // The distribution sample() draws from, as (id, probability) pairs summing to 1, most likely
+    // first: after the penalties, temperature, top-k, min-p and top-p. Greedy (temperature 0)
+    // gives its one token with probability 1. Uses no randomness: speculative decoding needs the
+    // target's and the draft's distributions to accept or reject drafted tokens.
+    void distribution(const float* logits, int n_vocab, const std::vector<int32_t>& recent,
+                      std::vector<std::pair<int32_t, double>>& out);
     const SamplerParams& params() const { return params_; }
 
 private:
+    float penalized(const std::unordered_map<int32_t, int>& counts, int32_t id, float l) const;
+    int32_t greedy(const float* logits, int n_vocab, const std::unordered_map<int32_t, int>& counts) const;
+    // Fills cand_ (sorted, most likely first) and prob_ (softmax over all of cand_ before the
+    // cut); returns how many of them min-p and top-p keep (0: every logit was NaN).
+    size_t prepare(const float* logits, int n_vocab, const std::unordered_map<int32_t, int>& counts);
+
     SamplerParams params_;
     std::mt19937_64 rng_;
     std::vector<std::pair<float, int32_t>> cand_;  // reused scratch
+    std::vector<double> prob_;
 };
 
 int32_t argmax(const float* logits, int n);

@@ -6,6 +6,7 @@
 #include "inference/backend/backend.h"
 #include "inference/core/error.h"
 #include "inference/model/llama.h"
+#include "inference/session/reply_stream.h"
 #include "inference/tokenizer/tokenizer.h"
 
 namespace ld {
@@ -14,21 +15,6 @@ namespace {
 
 double ms_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Length of the longest suffix of `text` that is a proper prefix of some stop string: that much
-// must be held back, since the next token may complete the stop string.
-size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
-    size_t keep = 0;
-    for (const std::string& s : stops) {
-        for (size_t n = std::min(text.size(), s.size() - 1); n > keep; --n) {
-            if (text.substr(text.size() - n) == std::string_view(s).substr(0, n)) {
-                keep = n;
-                break;
-            }
-        }
-    }
-    return keep;
 }
 
 }  // namespace
@@ -105,58 +91,28 @@ GenerateResult Session::generate(const std::vector<int32_t>& prompt, const Gener
     Sampler sampler(opt.sampling);
     // The reply continues the prompt: its first text keeps its leading space unless the prompt
     // is just a sequence start (BOS).
-    StreamDecoder decoder(tokenizer_, prompt.back());
-    std::string pending;  // decoded text not yet streamed (may start a stop string)
-    bool first_text = true;
-    auto emit = [&](std::string_view s) {
-        if (s.empty()) return true;
-        if (first_text) {
-            res.ttft_ms = ms_since(t_start);
-            first_text = false;
-        }
-        res.text += s;
-        return on_text ? on_text(s) : true;
-    };
+    ReplyStream out(tokenizer_, opt, res, on_text, prompt.back(), t_start);
+    if (opt.drafter) decode_speculative(opt, sampler, out, res);
+    else decode_plain(opt, sampler, out, res);
+    out.finish();
+    return res;
+}
+
+void Session::decode_plain(const GenerateOptions& opt, Sampler& sampler, ReplyStream& out, GenerateResult& res) {
     const int n_vocab = backend_.vocab_size();
     for (;;) {
-        if (opt.cancel && opt.cancel->load()) { res.stop = StopReason::Cancelled; break; }
-        if (int(res.tokens.size()) >= opt.max_tokens) { res.stop = StopReason::MaxTokens; break; }
+        if (opt.cancel && opt.cancel->load()) { res.stop = StopReason::Cancelled; return; }
+        if (int(res.tokens.size()) >= opt.max_tokens) { res.stop = StopReason::MaxTokens; return; }
         const int32_t id = sampler.sample(logits_.data(), n_vocab, cached_);
-        if (tokenizer_.is_end_of_generation(id)) { res.stop = StopReason::EndOfGeneration; break; }
-        res.tokens.push_back(id);
-        if (opt.on_token) opt.on_token(id, logits_.data(), n_vocab);
-        pending += decoder.push(id);
-        bool stopped = false;
-        size_t cut = std::string::npos;
-        for (const std::string& s : opt.stop_strings) {
-            const size_t at = s.empty() ? std::string::npos : pending.find(s);
-            if (at != std::string::npos && at < cut) cut = at;
-        }
-        if (cut != std::string::npos) {
-            emit(std::string_view(pending).substr(0, cut));
-            res.stop = StopReason::StopString;
-            stopped = true;
-        } else {
-            const size_t hold = held_back(pending, opt.stop_strings);
-            if (!emit(std::string_view(pending).substr(0, pending.size() - hold))) {
-                res.stop = StopReason::Cancelled;
-                stopped = true;
-            }
-            pending.erase(0, pending.size() - hold);
-        }
-        if (stopped) return res;
-        if (int(cached_.size()) >= backend_.context_size()) { res.stop = StopReason::ContextFull; break; }
-        if (int(res.tokens.size()) >= opt.max_tokens) { res.stop = StopReason::MaxTokens; break; }
+        if (!out.push(id, logits_.data(), n_vocab)) return;
+        if (int(cached_.size()) >= backend_.context_size()) { res.stop = StopReason::ContextFull; return; }
+        if (int(res.tokens.size()) >= opt.max_tokens) { res.stop = StopReason::MaxTokens; return; }
         const auto t0 = std::chrono::steady_clock::now();
         backend_.forward(&id, 1, int(cached_.size()), logits_.data(), false);
         res.decode_ms += ms_since(t0);
         res.decode_steps++;
         cached_.push_back(id);
     }
-    // Flush what was held back for a stop string that never came, and any partial UTF-8.
-    pending += decoder.flush();
-    emit(pending);
-    return res;
 }
 
 }  // namespace ld

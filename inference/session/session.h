@@ -14,6 +14,8 @@
 namespace ld {
 
 class Backend;
+class Drafter;
+class ReplyStream;
 class Tokenizer;
 struct Model;
 
@@ -27,6 +29,12 @@ struct GenerateOptions {
     // Called with each sampled token (never an end-of-generation one) and the logits it was
     // drawn from, before its text is streamed: the API server's logprobs.
     std::function<void(int32_t id, const float* logits, int n_vocab)> on_token;
+    // Speculative decoding (speculative.h): a drafter (a small model, or prompt lookup) proposes
+    // tokens that the model checks in one batch. Greedy output is the same as without it; sampled
+    // output follows the same distribution. Null: plain decoding. Not owned; one generate() at a
+    // time per drafter.
+    Drafter* drafter = nullptr;
+    int draft_max = 8;  // most tokens drafted per step, 1..16 (the draft length adapts below it)
 };
 
 enum class StopReason { EndOfGeneration, MaxTokens, StopString, Cancelled, ContextFull };
@@ -39,12 +47,18 @@ struct GenerateResult {
     int evaluated_tokens = 0;  // prompt tokens actually run (the rest came from the cache)
     double prompt_ms = 0;      // time to evaluate them
     double ttft_ms = 0;        // from the call to the first token's text
-    int decode_steps = 0;      // forward passes of one generated token
-    double decode_ms = 0;
+    // Tokens produced after the first (plain decoding runs one forward pass each; speculative
+    // decoding produces the accepted drafts and the model's own token per verification pass).
+    int decode_steps = 0;
+    double decode_ms = 0;      // their time, drafting included
+    int drafted = 0;           // speculative: tokens the drafter proposed
+    int accepted = 0;          // of them, the ones the model accepted
+    int verify_passes = 0;     // speculative: forward passes of the model after the first token
     StopReason stop = StopReason::MaxTokens;
 
     double prompt_tps() const { return prompt_ms > 0 ? evaluated_tokens * 1000.0 / prompt_ms : 0; }
     double gen_tps() const { return decode_ms > 0 ? decode_steps * 1000.0 / decode_ms : 0; }
+    double acceptance_rate() const { return drafted > 0 ? double(accepted) / drafted : 0; }
 };
 
 // Receives each piece of text as it becomes valid UTF-8; return false to stop.
@@ -68,6 +82,11 @@ private:
     // prompt's prefix that ran).
     int evaluate_suffix(const std::vector<int32_t>& prompt, const std::atomic<bool>* cancel = nullptr,
                         bool* cancelled = nullptr);
+    // The decode loops after the prompt: one token per pass, or drafted tokens verified in one
+    // batch per pass (speculative.cpp). Both leave cached_ a prefix of prompt + reply whose keys
+    // and values are in the backend's cache.
+    void decode_plain(const GenerateOptions& opt, Sampler& sampler, ReplyStream& out, GenerateResult& res);
+    void decode_speculative(const GenerateOptions& opt, Sampler& sampler, ReplyStream& out, GenerateResult& res);
 
     const Model& model_;
     Backend& backend_;
