@@ -15,7 +15,9 @@
 #include "app/cli/engine_setup.h"
 #include "inference/chat/chat_format.h"
 #include "inference/core/error.h"
+#include "inference/session/prompt_lookup.h"
 #include "inference/session/session.h"
+#include "inference/session/speculative.h"
 
 namespace ld::cli {
 
@@ -54,6 +56,7 @@ int cmd_generate(const ArgList& argv) {
         {"--repeat-last-n", true}, {"--frequency-penalty", true}, {"--presence-penalty", true},
         {"--seed", true}, {"--chat", false}, {"--system", true}, {"--template", true},
         {"--stop", true}, {"--dump-logits", true}, {"--db", true}, {"--conversation", true},
+        {"--draft", true}, {"--draft-max", true}, {"--lookup", false},
     });
     const Args args(argv, specs);
     if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
@@ -79,6 +82,10 @@ int cmd_generate(const ArgList& argv) {
     if (sp.repeat_penalty <= 0) throw UsageError("--repeat-penalty must be > 0");
     opt.stop_strings = args.get_all("--stop");
     if (args.has("--conversation") && !args.has("--db")) throw UsageError("--conversation needs --db");
+    if (args.has("--draft") && args.has("--lookup")) throw UsageError("give one of --draft MODEL and --lookup");
+    if (args.has("--draft-max") && !args.has("--draft") && !args.has("--lookup"))
+        throw UsageError("--draft-max needs --draft MODEL or --lookup");
+    opt.draft_max = int(args.get_int("--draft-max", 8, 1, 16));
 
     Engine engine = open_engine(args);
     const Tokenizer& tok = *engine.tokenizer;
@@ -101,6 +108,23 @@ int cmd_generate(const ArgList& argv) {
         if (!system.empty()) throw UsageError("--system needs --chat");
         prompt = tokenize_prompt(tok, user_text);
     }
+
+    // Speculative decoding: a draft model on the same kind of backend (its own KV cache), or
+    // prompt lookup.
+    std::unique_ptr<Model> draft_model;
+    std::unique_ptr<Backend> draft_backend;
+    std::unique_ptr<Drafter> drafter;
+    if (args.has("--draft")) {
+        draft_model = load_model(args.get("--draft"));
+        check_draft_vocabulary(*engine.model, *draft_model);  // before loading its weights anywhere
+        BackendOptions o = backend_options(args);
+        o.n_ctx = std::min(engine.backend->context_size(), draft_model->params.ctx_train);
+        draft_backend = create_backend(*draft_model, o);
+        drafter = std::make_unique<DraftModel>(*engine.model, *draft_model, *draft_backend);
+    } else if (args.has("--lookup")) {
+        drafter = std::make_unique<PromptLookup>();
+    }
+    opt.drafter = drafter.get();
 
     Session session(*engine.model, *engine.backend, tok);
     if (args.has("--dump-logits")) {
@@ -165,6 +189,10 @@ int cmd_generate(const ArgList& argv) {
                  "generation: %d tokens, %.1f tok/s\ntime to first token: %.1f ms\nstop: %s\n",
                  res.prompt_tokens, res.evaluated_tokens, res.prompt_ms, res.prompt_tps(),
                  int(res.tokens.size()), res.gen_tps(), res.ttft_ms, stop_reason_name(res.stop));
+    if (drafter)
+        std::fprintf(stderr, "speculative: %s, %d drafted, %d accepted (%.1f%%), %d verification passes\n",
+                     drafter->name().c_str(), res.drafted, res.accepted, 100.0 * res.acceptance_rate(),
+                     res.verify_passes);
     return 0;
 }
 

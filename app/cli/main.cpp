@@ -17,6 +17,9 @@ commands:
            [--min-p P] [--repeat-penalty R] [--seed S] [--backend cpu|vulkan|cuda|auto]
            [--device N|NAME] [--threads N] [--ctx N] [--chat] [--system TEXT] [--template NAME]
            [--stop TEXT]... [--dump-logits FILE] [--db PATH [--conversation ID]] [--gpu-layers N]
+           [--draft MODEL | --lookup] [--draft-max K (8, 1..16)]   speculative decoding: a small
+           model with the same vocabulary, or prompt lookup (n-grams of the text so far), drafts
+           tokens that the model checks in one batch; same greedy output, same distribution
   generate --remote URL --remote-model NAME -p PROMPT [--chat [--system TEXT]] [-n N] [--temp T]
            [--top-p P] [--seed S] [--stop TEXT]... [--api-key K | --api-key-file F] [--ca-file F]
            [--timeout S (first byte, 120)] [--idle-timeout S (60)] [--connect-timeout S (10)]

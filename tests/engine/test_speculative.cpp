@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 
+#include "cli_runner.h"
 #include "inference/core/error.h"
 #include "inference/session/prompt_lookup.h"
 #include "inference/session/speculative.h"
@@ -274,6 +275,32 @@ TEST(Speculative, StopsAsPlainDecodingDoes) {
     GenerateOptions bad = greedy_opts(10);
     EXPECT_THROW(run(target, prompt, bad, draft.drafter.get(), 0), Error);
     EXPECT_THROW(run(target, prompt, bad, draft.drafter.get(), 17), Error);
+}
+
+TEST(Speculative, CliDraftAndLookup) {
+    LD_REQUIRE_SHARED(kK256F32);
+    LD_REQUIRE_SHARED(kK256Q80);
+    LD_REQUIRE_SHARED(kLlama31);
+    const std::string base = "generate -t 1 -n 40 --temp 0 -p 'Once upon a time' -m " + shell_quote(shared_path(kK256F32));
+    const RunResult plain = run_cli(base);
+    ASSERT_EQ(plain.exit_code, 0) << plain.err;
+    const RunResult draft = run_cli(base + " --draft " + shell_quote(shared_path(kK256Q80)) + " --draft-max 4");
+    ASSERT_EQ(draft.exit_code, 0) << draft.err;
+    EXPECT_EQ(draft.out, plain.out);
+    EXPECT_NE(draft.err.find("speculative: draft model"), std::string::npos) << draft.err;
+    EXPECT_NE(draft.err.find("accepted ("), std::string::npos) << draft.err;
+    const RunResult lookup = run_cli(base + " --lookup");
+    ASSERT_EQ(lookup.exit_code, 0) << lookup.err;
+    EXPECT_EQ(lookup.out, plain.out);
+    EXPECT_NE(lookup.err.find("speculative: prompt lookup"), std::string::npos) << lookup.err;
+    EXPECT_EQ(plain.err.find("speculative"), std::string::npos);
+    // A draft with another vocabulary: a clear error, exit code 1.
+    const RunResult bad = run_cli(base + " --draft " + shell_quote(shared_path(kLlama31)));
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.err.find("vocabulary"), std::string::npos) << bad.err;
+    EXPECT_EQ(run_cli(base + " --lookup --draft " + shell_quote(shared_path(kK256Q80))).exit_code, 1);
+    EXPECT_EQ(run_cli(base + " --draft-max 4").exit_code, 1);
+    EXPECT_EQ(run_cli(base + " --lookup --draft-max 17").exit_code, 1);
 }
 
 // Pearson's chi-square of observed counts against expected probabilities. Bins with an expected
