@@ -67,7 +67,9 @@ HttpResult httpCall(const RemoteEndpoint& ep, const QUrl& url, const QByteArray*
         res.status = st.toInt();
         res.retryAfter = reply->rawHeader("Retry-After");
         res.contentType = reply->rawHeader("Content-Type");
-        deadline.start(ep.idleTimeoutMs);
+        // Headers can come before the server has produced anything (a long prompt still being
+        // read): the first-byte timeout runs until the body starts, the idle one after.
+        if (res.bytesReceived == 0 && res.body.isEmpty()) deadline.start(ep.firstByteTimeoutMs);
     };
     QObject::connect(reply, &QNetworkReply::requestSent, &loop, [&]() {
         sent = true;
@@ -76,8 +78,8 @@ HttpResult httpCall(const RemoteEndpoint& ep, const QUrl& url, const QByteArray*
     QObject::connect(reply, &QNetworkReply::metaDataChanged, &loop, readHeaders);
     QObject::connect(reply, &QNetworkReply::readyRead, &loop, [&]() {
         readHeaders();
-        deadline.start(ep.idleTimeoutMs);
         const QByteArray piece = reply->readAll();
+        if (!piece.isEmpty()) deadline.start(ep.idleTimeoutMs);
         if (cancel && cancel->load()) return stop(HttpResult::Timeout::None, true);
         const bool success = res.status >= 200 && res.status < 300;
         if (onData && success) {
@@ -92,8 +94,9 @@ HttpResult httpCall(const RemoteEndpoint& ep, const QUrl& url, const QByteArray*
         for (const QSslError& e : errors) sslErrors << e.errorString();
     });
     QObject::connect(&deadline, &QTimer::timeout, &loop, [&]() {
+        const bool bodyStarted = res.bytesReceived > 0 || !res.body.isEmpty();
         stop(!sent && !headersSeen ? HttpResult::Timeout::Connect
-                                   : headersSeen ? HttpResult::Timeout::Idle : HttpResult::Timeout::FirstByte,
+                                   : bodyStarted ? HttpResult::Timeout::Idle : HttpResult::Timeout::FirstByte,
              false);
     });
     QObject::connect(&poll, &QTimer::timeout, &loop, [&]() {

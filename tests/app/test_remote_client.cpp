@@ -271,6 +271,19 @@ private slots:
         QVERIFY2(r.ms >= 350 && r.ms < 3000, QByteArray::number(r.ms).constData());
     }
 
+    void headersThenSilence() {
+        // Headers at once, then nothing (a server still reading a long prompt): the first-byte
+        // timeout applies, not the shorter idle one.
+        ep.firstByteTimeoutMs = 600;
+        ep.idleTimeoutMs = 100;
+        FakeOpenAiServer::Script s{{{0, FakeOpenAiServer::head(200, "text/event-stream")}}, false};
+        server->add("/v1/chat/completions", s);
+        const Run r = generate(ep, chatRequest());
+        QCOMPARE(r.reply.end, ReplyEnd::Failed);
+        QVERIFY2(r.reply.error.contains(QStringLiteral("first-byte timeout")), qPrintable(r.reply.error));
+        QVERIFY2(r.ms >= 550 && r.ms < 3000, QByteArray::number(r.ms).constData());
+    }
+
     void stallMidStream() {
         ep.idleTimeoutMs = 400;
         FakeOpenAiServer::Script s = FakeOpenAiServer::stream({kVllm[0], delta("So far")});
