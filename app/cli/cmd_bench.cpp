@@ -44,13 +44,30 @@ uint64_t memory_available() {
 int cmd_bench(const ArgList& argv) {
     std::vector<OptionSpec> specs = engine_option_specs();
     specs.insert(specs.end(), {{"--synthetic", true}, {"-p|--n-prompt", true}, {"-n|--n-gen", true},
-                               {"-d|--depth", true}, {"-r|--repetitions", true}, {"--json", false}});
+                               {"-d|--depth", true}, {"-r|--repetitions", true}, {"--json", false},
+                               {"--verify", true}});
     const Args args(argv, specs);
     if (args.has("--model") == args.has("--synthetic")) throw UsageError("give exactly one of -m MODEL or --synthetic NAME");
     const int n_prompt = int(args.get_int("--n-prompt", 512, 0, 1 << 20));
     const int n_gen = int(args.get_int("--n-gen", 128, 0, 1 << 20));
     const int depth = int(args.get_int("--depth", 0, 0, 1 << 24));
     const int reps = int(args.get_int("--repetitions", 3, 1, 1000));
+    // --verify K,...: the cost of a speculative verification pass (the last token and K drafts,
+    // all logits) against one decode step at the same position.
+    std::vector<int> verify_ks;
+    if (args.has("--verify")) {
+        std::string list = args.get("--verify");
+        size_t at = 0;
+        while (at <= list.size()) {
+            const size_t comma = std::min(list.find(',', at), list.size());
+            const std::string item = list.substr(at, comma - at);
+            char* end = nullptr;
+            const long k = std::strtol(item.c_str(), &end, 10);
+            if (item.empty() || *end || k < 1 || k > 16) throw UsageError("--verify expects draft lengths 1..16, got '" + item + "'");
+            verify_ks.push_back(int(k));
+            at = comma + 1;
+        }
+    }
 
     Engine e;
     BackendOptions o = backend_options(args);
@@ -74,7 +91,7 @@ int cmd_bench(const ArgList& argv) {
         const std::string path = args.get("--model");
         e.model_label = path.substr(path.find_last_of('/') + 1);
     }
-    const int need = depth + std::max(n_prompt, n_gen) + 1;
+    const int need = depth + std::max({n_prompt, n_gen, verify_ks.empty() ? 0 : 18}) + 1;
     if (need > e.model->params.ctx_train)
         fail("depth + tokens (", need, ") exceed the model's context length ", e.model->params.ctx_train);
     if (!args.has("--ctx")) o.n_ctx = need;
@@ -110,15 +127,42 @@ int cmd_bench(const ArgList& argv) {
             tg.push_back(n_gen / (now_s() - t0));
         }
     }
+    // Verification: per k, the median over 4 * reps pairs of (one decode step, one pass of k + 1
+    // tokens with all logits), both at position depth + 1 (the cache filled before them).
+    std::vector<std::pair<double, double>> verify_ms;  // (step, pass)
+    if (!verify_ks.empty() && int(tokens.size()) < 17) tokens.resize(17, tokens[0]);
+    for (int k : verify_ks) {
+        std::vector<float> rows(size_t(k + 1) * size_t(n_vocab));
+        std::vector<double> step, pass;
+        be.forward(tokens.data(), k + 1, depth + 1, rows.data(), true);  // untimed: buffers, kernels
+        for (int r = 0; r < 4 * reps; ++r) {
+            double t0 = now_s();
+            be.forward(tokens.data(), 1, depth + 1, logits.data(), false);
+            step.push_back((now_s() - t0) * 1e3);
+            t0 = now_s();
+            be.forward(tokens.data(), k + 1, depth + 1, rows.data(), true);
+            pass.push_back((now_s() - t0) * 1e3);
+        }
+        verify_ms.emplace_back(median(step), median(pass));
+    }
     const double pp_tps = median(pp), tg_tps = median(tg);
     const double wbytes = double(e.model->weight_bytes());
     const double gbs = tg_tps * wbytes / 1e9;
     if (args.has("--json")) {
         std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"params\": %lld, \"weight_bytes\": %.0f, "
                     "\"n_prompt\": %d, \"n_gen\": %d, \"depth\": %d, \"repetitions\": %d, "
-                    "\"prompt_tps\": %.2f, \"gen_tps\": %.2f, \"gen_weight_gbps\": %.2f}\n",
+                    "\"prompt_tps\": %.2f, \"gen_tps\": %.2f, \"gen_weight_gbps\": %.2f",
                     e.model_label.c_str(), be.name().c_str(), (long long)e.model->parameter_count(), wbytes,
                     n_prompt, n_gen, depth, reps, pp_tps, tg_tps, gbs);
+        if (!verify_ks.empty()) {
+            std::printf(", \"verify\": [");
+            for (size_t i = 0; i < verify_ks.size(); ++i)
+                std::printf("%s{\"k\": %d, \"step_ms\": %.3f, \"pass_ms\": %.3f, \"ratio\": %.3f}", i ? ", " : "",
+                            verify_ks[i], verify_ms[i].first, verify_ms[i].second,
+                            verify_ms[i].second / verify_ms[i].first);
+            std::printf("]");
+        }
+        std::printf("}\n");
     } else {
         std::printf("model:   %s, %.2f B params, %s, %.2f GiB of weights\n", e.model_label.c_str(),
                     e.model->parameter_count() / 1e9, e.model->dominant_type().c_str(), wbytes / 1073741824.0);
@@ -129,6 +173,9 @@ int cmd_bench(const ArgList& argv) {
         if (n_gen > 0)
             std::printf("%-16s %12.2f   (%.2f GB/s of weight reads)\n",
                         ("tg" + std::to_string(n_gen) + (depth ? " @ d" + std::to_string(depth) : "")).c_str(), tg_tps, gbs);
+        for (size_t i = 0; i < verify_ks.size(); ++i)
+            std::printf("%-16s %9.2f ms   (%.2fx a %.2f ms decode step)\n", ("verify k=" + std::to_string(verify_ks[i])).c_str(),
+                        verify_ms[i].second, verify_ms[i].second / verify_ms[i].first, verify_ms[i].first);
         std::printf("(median of %d repetitions)\n", reps);
     }
     return 0;

@@ -303,6 +303,17 @@ TEST(Speculative, CliDraftAndLookup) {
     EXPECT_EQ(run_cli(base + " --lookup --draft-max 17").exit_code, 1);
 }
 
+TEST(Speculative, BenchMeasuresVerificationPasses) {
+    LD_REQUIRE_SHARED(kStories);
+    const RunResult r = run_cli("bench -t 1 -p 8 -n 8 -r 1 --verify 2,4 --json -m " + shell_quote(shared_path(kStories)));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("\"verify\": [{\"k\": 2, \"step_ms\": "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("{\"k\": 4, "), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.back(), '\n');
+    EXPECT_EQ(r.out[r.out.size() - 2], '}');
+    EXPECT_EQ(run_cli("bench -r 1 --verify 0 -m " + shell_quote(shared_path(kStories))).exit_code, 1);
+}
+
 // Pearson's chi-square of observed counts against expected probabilities. Bins with an expected
 // count under 5 are pooled into one, which joins the smallest bin if it is still under 5 (the
 // usual rule: the statistic is not chi-square distributed with tiny expectations). Tokens outside
