@@ -36,6 +36,24 @@ struct BackendOptions {
     LoadProgress progress;
 };
 
+// One step of Backend::forward(), already checked: n tokens of one sequence at positions
+// [pos, pos + n), n in [1, max_step(all_logits)], every id in [0, vocab_size()). (Issue 17 grows it
+// into a batch of several sequences.)
+struct BatchView {
+    const int32_t* tokens = nullptr;
+    int n = 0;
+    int pos = 0;
+    // Where this step's logits go, vocab_size() floats a row: n rows with all_logits, else the
+    // last token's row only; null: none (the output matrix does not run).
+    float* logits = nullptr;
+    bool all_logits = false;
+    int logit_rows() const { return !logits ? 0 : (all_logits ? n : 1); }
+    int first_logit_row() const { return n - logit_rows(); }  // batch row of logits' first row
+};
+
+// Every virtual here is defined in this header (or pure): the CUDA plugin links none of the
+// engine's sources, so Backend's vtable must be emitted wherever a subclass is compiled. Changing
+// the virtuals or BatchView changes the plugin ABI: bump cuda::abi_tag() (cuda/cuda_api.h).
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -46,9 +64,26 @@ public:
     // Runs n tokens at positions [pos, pos + n) (writing their keys and values to the cache;
     // positions at or after pos are overwritten, so rewinding is calling with a smaller pos).
     // logits receives vocab_size() floats for the last token, or n * vocab_size() with
-    // all_logits; null: none (the cache is filled, no output matrix runs). Throws ld::Error when
-    // pos + n exceeds the context. n may exceed n_batch; the backend splits it.
-    virtual void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) = 0;
+    // all_logits; null: none (the cache is filled, no output matrix runs). n == 0 does nothing.
+    // Throws ld::Error, before running anything, when n or pos is negative, pos + n exceeds the
+    // context or a token id is outside the vocabulary. n may exceed batch_size(): it runs in
+    // steps of max_step() tokens. The one entry of every backend (backend.cpp): the checks and
+    // the splitting are here, the backends implement forward_batch().
+    void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits);
+
+protected:
+    // Most tokens one forward_batch() takes (Vulkan binds an all_logits step's logits at once, so
+    // it may take fewer then).
+    virtual int max_step(bool all_logits) const {
+        (void)all_logits;
+        return batch_size();
+    }
+    // Runs one checked step (BatchView). May throw ld::Error (device failures, out of memory).
+    virtual void forward_batch(const BatchView& batch) = 0;
+    // For a backend that wraps another (the CUDA plugin's, tests'): the inner one's step, which
+    // the outer forward() has already checked against the same sizes.
+    static int max_step_of(const Backend& inner, bool all_logits) { return inner.max_step(all_logits); }
+    static void forward_batch_of(Backend& inner, const BatchView& batch) { inner.forward_batch(batch); }
 };
 
 // Creates the backend options.kind names ("auto" = best available GPU, else CPU). Throws

@@ -105,18 +105,22 @@ public:
     int context_size() const override { return inner_->context_size(); }
     int vocab_size() const override { return inner_->vocab_size(); }
     int batch_size() const override { return inner_->batch_size(); }
-    void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) override {
+    const Backend* inner() const { return inner_.get(); }
+
+private:
+    // forward() (the engine's, backend.cpp) checks and splits against the inner backend's sizes;
+    // the plugin runs only the steps. It does not link backend.cpp.
+    int max_step(bool all_logits) const override { return max_step_of(*inner_, all_logits); }
+    void forward_batch(const BatchView& batch) override {
         try {
-            inner_->forward(tokens, n, pos, logits, all_logits);
+            forward_batch_of(*inner_, batch);
         } catch (const Error&) {
             throw;
         } catch (const std::exception& e) {
             throw Error(e.what());
         }
     }
-    const Backend* inner() const { return inner_.get(); }
 
-private:
     std::unique_ptr<Backend> inner_;
 };
 

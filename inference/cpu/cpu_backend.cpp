@@ -43,11 +43,10 @@ public:
     int context_size() const override { return n_ctx_; }
     int vocab_size() const override { return p_.n_vocab; }
     int batch_size() const override { return n_batch_; }
-    void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) override;
 
 private:
+    void forward_batch(const BatchView& batch) override;
     void repack_weights();
-    void forward_batch(const int32_t* tokens, int n, int pos, float* logits, bool all_logits);
     // Runs jobs sharing one input (B rows of w->ne0 floats) in as few parallel regions as
     // their activation types allow.
     void matmuls(std::span<const MatJob> jobs, const float* in, int B);
@@ -79,7 +78,6 @@ private:
     std::vector<float> cos_, sin_;        // (n_batch, rope_dim / 2)
     std::vector<float> scores_;           // (n_threads, n_ctx)
     std::vector<uint8_t> xq_;             // quantized activations
-    std::vector<float> logits_tmp_;       // (n_vocab) when the caller wants only the last row
     // Packed copies of the matrices that have a packed layout, in one anonymous mapping.
     std::unique_ptr<uint8_t, Unmap> packed_buf_;
     std::unordered_map<const Weight*, const uint8_t*> packed_;
@@ -126,7 +124,6 @@ CpuBackend::CpuBackend(const Model& model, const BackendOptions& o)
     cos_.resize(B * inv_freq_.size());
     sin_.resize(B * inv_freq_.size());
     scores_.resize(size_t(pool_.size()) * size_t(n_ctx_));
-    logits_tmp_.resize(size_t(p_.n_vocab));
     if (o.tuning.cpu_repack) repack_weights();  // off: the GGUF layout (bisecting a kernel bug)
 }
 
@@ -189,21 +186,6 @@ void CpuBackend::repack_weights() {
 std::string CpuBackend::name() const {
     return std::string("cpu (") + isa_name(detected_isa()) + ", " + std::to_string(pool_.size()) +
            (pool_.size() == 1 ? " thread)" : " threads)");
-}
-
-void CpuBackend::forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) {
-    if (n <= 0) fail("forward() needs at least one token");
-    if (pos < 0 || pos + n > n_ctx_)
-        fail("context is full: ", pos + n, " tokens do not fit the ", n_ctx_, "-token context");
-    for (int i = 0; i < n; ++i)
-        if (tokens[i] < 0 || tokens[i] >= p_.n_vocab)
-            fail("token id ", tokens[i], " is outside the vocabulary (", p_.n_vocab, " tokens)");
-    for (int done = 0; done < n; done += n_batch_) {
-        const int b = std::min(n_batch_, n - done);
-        const bool last = done + b == n;
-        float* out = all_logits ? logits + size_t(done) * p_.n_vocab : (last ? logits : nullptr);
-        forward_batch(tokens + done, b, pos + done, out, all_logits);
-    }
 }
 
 void CpuBackend::matmuls(std::span<const MatJob> jobs, const float* in, int B) {
@@ -282,7 +264,9 @@ void CpuBackend::attention(int layer, int B, int pos) {
     });
 }
 
-void CpuBackend::forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits) {
+void CpuBackend::forward_batch(const BatchView& batch) {
+    const int32_t* tokens = batch.tokens;
+    const int B = batch.n, pos = batch.pos;
     const int dim = p_.dim, kvd = p_.kv_dim(), qd = p_.q_dim(), ffn = p_.ffn_dim;
     const size_t nf = inv_freq_.size();
     for (int t = 0; t < B; ++t) {
@@ -339,15 +323,14 @@ void CpuBackend::forward_batch(const int32_t* tokens, int B, int pos, float* log
         matmuls(down, g_.data(), B);
         for (size_t i = 0; i < size_t(B) * dim; ++i) x_[i] += o_[i];
     }
-    if (!logits) return;
+    if (!batch.logits) return;
     // Only the rows someone reads go through the output matrix (the largest one).
-    const int first = all_logits ? 0 : B - 1;
-    const int rows = B - first;
+    const int first = batch.first_logit_row();
     const float* out_norm = reinterpret_cast<const float*>(m_.output_norm.data);
     for (int t = first; t < B; ++t)
         cpu::rmsnorm(xn_.data() + size_t(t - first) * dim, x_.data() + size_t(t) * dim, out_norm, dim, p_.norm_eps);
-    const MatJob out[] = {{&m_.output, logits}};
-    matmuls(out, xn_.data(), rows);
+    const MatJob out[] = {{&m_.output, batch.logits}};
+    matmuls(out, xn_.data(), batch.logit_rows());
 }
 
 }  // namespace

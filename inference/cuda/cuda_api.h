@@ -15,11 +15,14 @@
 namespace ld::cuda {
 
 // Bumped whenever anything declared here or a struct the plugin reads (Model, BackendOptions)
-// changes shape; the engine refuses a plugin built against different headers. 8: BackendOptions
-// gained `tuning`, ld_cuda_ops_for_test takes it.
+// changes shape; the engine refuses a plugin built against different headers. The sizes catch
+// new fields; Backend's virtual functions have no size, so a change there needs the constant
+// bumped by hand. 8: BackendOptions gained `tuning`, ld_cuda_ops_for_test takes it. 9: Backend's
+// forward() is the engine's, the plugin implements max_step() and forward_batch(BatchView).
 inline uint64_t abi_tag() {
-    return 8u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
-           (uint64_t(sizeof(LlamaParams)) << 40) ^ (uint64_t(sizeof(Weight)) << 52);
+    return 9u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
+           (uint64_t(sizeof(BatchView)) << 32) ^ (uint64_t(sizeof(LlamaParams)) << 40) ^
+           (uint64_t(sizeof(Weight)) << 52);
 }
 
 struct DeviceInfo {

@@ -59,13 +59,12 @@ public:
     int context_size() const override { return n_ctx_; }
     int vocab_size() const override { return p_.n_vocab; }
     int batch_size() const override { return n_batch_; }
-    void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) override;
     int device() const { return dev_; }
 
 private:
+    void forward_batch(const BatchView& batch) override;
     void validate(const Model& m) const;
     void upload_weights(const Model& m, const LoadProgress& progress);
-    void forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits);
     // Enqueues one batch: B tokens, attention over n_chunks chunks, logits for rows
     // [out_first, out_first + out_rows) of the batch (none when out_rows == 0).
     void enqueue(int B, int n_chunks, int out_first, int out_rows);
@@ -310,29 +309,15 @@ void CudaBackend::upload_weights(const Model& m, const LoadProgress& progress) {
     }
 }
 
-void CudaBackend::forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) {
-    if (n <= 0) fail("forward() needs at least one token");
-    if (pos < 0 || pos + n > n_ctx_)
-        fail("context is full: ", pos + n, " tokens do not fit the ", n_ctx_, "-token context");
-    for (int i = 0; i < n; ++i)
-        if (tokens[i] < 0 || tokens[i] >= p_.n_vocab)
-            fail("token id ", tokens[i], " is outside the vocabulary (", p_.n_vocab, " tokens)");
-    LD_CUDA(cudaSetDevice(dev_));
-    for (int done = 0; done < n; done += n_batch_) {
-        const int b = std::min(n_batch_, n - done);
-        const bool last = done + b == n;
-        float* out = all_logits ? logits + size_t(done) * p_.n_vocab : (last ? logits : nullptr);
-        forward_batch(tokens + done, b, pos + done, out, all_logits);
-    }
-}
-
-void CudaBackend::forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits) {
+void CudaBackend::forward_batch(const BatchView& batch) {
+    const int B = batch.n, pos = batch.pos;
+    LD_CUDA(cudaSetDevice(dev_));  // the caller's thread may have another current device
     int32_t* meta = meta_host_.as<int32_t>();
     meta[0] = pos;
-    std::memcpy(meta + 1, tokens, sizeof(int32_t) * size_t(B));
+    std::memcpy(meta + 1, batch.tokens, sizeof(int32_t) * size_t(B));
     LD_CUDA(cudaMemcpyAsync(meta_.as(), meta, sizeof(int32_t) * size_t(B + 1), cudaMemcpyHostToDevice, stream_));
-    const int out_rows = !logits ? 0 : (all_logits ? B : 1);
-    const int out_first = B - out_rows;
+    const int out_rows = batch.logit_rows();
+    const int out_first = batch.first_logit_row();
     if (B == 1 && out_rows == 1 && use_graph_ && graph_exec_) {
         LD_CUDA(cudaGraphLaunch(graph_exec_, stream_));
     } else {
@@ -353,7 +338,7 @@ void CudaBackend::forward_batch(const int32_t* tokens, int B, int pos, float* lo
         }
     }
     if (out_rows > 0)
-        LD_CUDA(cudaMemcpyAsync(logits, logits_.as<float>(), sizeof(float) * size_t(out_rows) * p_.n_vocab,
+        LD_CUDA(cudaMemcpyAsync(batch.logits, logits_.as<float>(), sizeof(float) * size_t(out_rows) * p_.n_vocab,
                                 cudaMemcpyDeviceToHost, stream_));
     // Also keeps meta_host_ from being rewritten while its copy is pending, and surfaces faults.
     LD_CUDA(cudaStreamSynchronize(stream_));

@@ -36,7 +36,6 @@ public:
     int context_size() const override { return n_ctx_; }
     int vocab_size() const override { return p_.n_vocab; }
     int batch_size() const override { return n_batch_; }
-    void forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) override;
     const vk::Device& device() const { return dev_; }
     std::string enable_profiling();
     VulkanProfile profile() const;
@@ -59,7 +58,9 @@ private:
                  std::initializer_list<const Weight*> ws);
     // GPU timestamp after the op just recorded (profiling only): "<decode|prompt> <op>[ <type> <role>]".
     void mark(VkCommandBuffer cmd, const char* op, const Weight* w = nullptr, const char* role = nullptr);
-    void forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits);
+    // With all_logits a step's logits must fit one binding.
+    int max_step(bool all_logits) const override;
+    void forward_batch(const BatchView& batch) override;
     // Records (and ends) the whole batch into `c`; the output matrix runs on rows first .. B - 1
     // when `logits`. Reads the token ids and cos/sin table when submitted, not when recorded.
     void record_batch(vk::Commands& c, int B, int pos, bool logits, int first);
@@ -273,25 +274,10 @@ void VulkanBackend::upload_weight(vk::Uploader& up, const Buffer& dst, const Wei
     }
 }
 
-void VulkanBackend::forward(const int32_t* tokens, int n, int pos, float* logits, bool all_logits) {
-    if (n <= 0) fail("forward() needs at least one token");
-    if (pos < 0 || pos + n > n_ctx_)
-        fail("context is full: ", pos + n, " tokens do not fit the ", n_ctx_, "-token context");
-    for (int i = 0; i < n; ++i)
-        if (tokens[i] < 0 || tokens[i] >= p_.n_vocab)
-            fail("token id ", tokens[i], " is outside the vocabulary (", p_.n_vocab, " tokens)");
-    // With all_logits a batch's logits must fit one binding.
-    int step = n_batch_;
-    if (all_logits) {
-        const size_t row = size_t(p_.n_vocab) * sizeof(float);
-        step = int(std::max<size_t>(1, std::min<size_t>(size_t(n_batch_), dev_.limits().maxStorageBufferRange / row)));
-    }
-    for (int done = 0; done < n; done += step) {
-        const int b = std::min(step, n - done);
-        const bool last = done + b == n;
-        float* out = all_logits ? logits + size_t(done) * p_.n_vocab : (last ? logits : nullptr);
-        forward_batch(tokens + done, b, pos + done, out, all_logits);
-    }
+int VulkanBackend::max_step(bool all_logits) const {
+    if (!all_logits) return n_batch_;
+    const size_t row = size_t(p_.n_vocab) * sizeof(float);
+    return int(std::max<size_t>(1, std::min<size_t>(size_t(n_batch_), dev_.limits().maxStorageBufferRange / row)));
 }
 
 void VulkanBackend::matmul(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, int cols,
@@ -326,8 +312,10 @@ void VulkanBackend::mark(VkCommandBuffer cmd, const char* op, const Weight* w, c
     profiler_->mark(cmd, name, w ? double(w->nbytes) : 0.0);
 }
 
-void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* logits, bool all_logits) {
-    std::memcpy(ids_.mapped(), tokens, sizeof(int32_t) * size_t(B));
+void VulkanBackend::forward_batch(const BatchView& batch) {
+    const int B = batch.n, pos = batch.pos;
+    float* logits = batch.logits;
+    std::memcpy(ids_.mapped(), batch.tokens, sizeof(int32_t) * size_t(B));
     auto* cs = static_cast<float*>(cs_.mapped());
     const size_t nf = inv_freq_.size();
     for (int t = 0; t < B; ++t)
@@ -336,7 +324,7 @@ void VulkanBackend::forward_batch(const int32_t* tokens, int B, int pos, float* 
             cs[(size_t(t) * nf + i) * 2] = std::cos(angle);
             cs[(size_t(t) * nf + i) * 2 + 1] = std::sin(angle);
         }
-    const int first = all_logits ? 0 : B - 1;
+    const int first = batch.all_logits ? 0 : B - 1;
     const size_t rows = size_t(B - first);
     if (logits && logits_.size() < rows * p_.n_vocab * sizeof(float)) {
         logits_ = Buffer(dev_, rows * p_.n_vocab * sizeof(float), Buffer::Kind::host);

@@ -46,7 +46,7 @@ TEST(Session, CallbackAndFlagCancel) {
     EXPECT_TRUE(r.tokens.empty());
 }
 
-// Forwards to a real backend and raises `flag` after its first forward().
+// Forwards to a real backend and raises `flag` after its first step.
 class CancelAfterFirstBatch : public Backend {
 public:
     CancelAfterFirstBatch(Backend& inner, std::atomic<bool>& flag) : inner_(inner), flag_(flag) {}
@@ -54,8 +54,8 @@ public:
     int context_size() const override { return inner_.context_size(); }
     int vocab_size() const override { return inner_.vocab_size(); }
     int batch_size() const override { return inner_.batch_size(); }
-    void forward(const int32_t* tokens, int n, int pos, float* logits, bool all) override {
-        inner_.forward(tokens, n, pos, logits, all);
+    void forward_batch(const BatchView& b) override {
+        inner_.forward(b.tokens, b.n, b.pos, b.logits, b.all_logits);
         ++calls;
         flag_.store(true);
     }
