@@ -36,10 +36,10 @@ run_tests() {  # binaries...: each test binary's gtest totals and first failures
   done
 }
 
-bench() {  # backend label synthetic-name cli-args...: one `llamadesk-cli bench --json` line (-r 2); CLI= another binary
+bench() {  # backend label synthetic-name cli-args...: one `llamadesk-cli bench --json` line (-r 2); CLI= another binary, BENCH_TIMEOUT= seconds (150)
   local be=$1 label=$2 name=$3; shift 3
   local line
-  line=$(timeout 150 "${CLI:-$BIN/llamadesk-cli}" bench --backend "$be" --synthetic "$name" -r 2 --json "$@" 2>>"$LOG/bench.err")
+  line=$(timeout "${BENCH_TIMEOUT:-150}" "${CLI:-$BIN/llamadesk-cli}" bench --backend "$be" --synthetic "$name" -r 2 --json "$@" 2>>"$LOG/bench.err")
   echo "$label $line" >> "$LOG/bench.jsonl"
   say "bench $label $name $*: $(echo "$line" | sed -E 's/.*"prompt_tps": ([0-9.]+), "gen_tps": ([0-9.]+), "gen_weight_gbps": ([0-9.]+).*/pp \1  tg \2 tok\/s  \3 GB\/s/')"
 }
