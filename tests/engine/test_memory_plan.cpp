@@ -9,12 +9,14 @@
 #include <iterator>
 #include <map>
 
+#include "cli_runner.h"
 #include "inference/backend/memory_plan.h"
 #include "inference/core/error.h"
 #include "inference/model/llama.h"
 #include "inference/model/synthetic.h"
 
 using namespace ld;
+using ld::test::run_cli;
 
 namespace {
 
@@ -42,6 +44,18 @@ MemoryPlan plan_70b(const SyntheticSpec& spec, int n_ctx, uint64_t free) {
     p.headroom = uint64_t(64) << 20;
     p.free = free;
     return p;
+}
+
+// MemAvailable of /proc/meminfo in bytes (0 when unknown).
+uint64_t memory_available() {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    uint64_t kib = 0;
+    while (in >> key >> kib) {
+        if (key == "MemAvailable:") return kib << 10;
+        in.ignore(256, '\n');
+    }
+    return 0;
 }
 
 std::string slurp(const std::string& path) {
@@ -213,4 +227,17 @@ TEST(Synthetic, StreamedFileEqualsTheInMemoryModelsFile) {
         std::filesystem::remove(a);
         std::filesystem::remove(b);
     }
+}
+
+// bench --synthetic builds the weights in memory: on a machine without 40 GiB to spare, the 70B
+// is refused up front with the sizes, not killed by the kernel halfway through.
+TEST(Synthetic70B, BenchRefusesWhenRamIsShort) {
+    const uint64_t avail = memory_available();
+    if (avail == 0) GTEST_SKIP() << "no /proc/meminfo";
+    if (avail > uint64_t(40) << 30)
+        GTEST_SKIP() << "this machine has " << (avail >> 30) << " GiB available: the 70B would be built, not refused";
+    const auto r = run_cli("bench --synthetic llama-3.1-70b:q4_k_m -p 1 -n 1 -r 1");
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("builds 40503 MiB of weights in memory, but only"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("synth"), std::string::npos) << "points at writing it to disk: " << r.err;
 }
