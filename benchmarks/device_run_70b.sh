@@ -21,15 +21,21 @@ if [ -n "$BIN_OVERRIDE" ]; then
   BIN=$(cd "$BIN_OVERRIDE" && pwd); export LLAMADESK_CUDA_PLUGIN=$BIN/libllamadesk_cuda_test.so
 fi
 M=${M70:-llama-3.1-70b:q4_k_m}
-export BENCH_TIMEOUT=${BENCH_TIMEOUT:-240}  # device_lib.sh's bench(): a 70B run takes ~45 s
+# Each step's timeout: at most 240 s (a 70B bench takes ~45 s), and never past 540 s of the
+# script, so finish() still brings the logs back within a 600-second call.
+budget() {
+  local left=$((540 - SECONDS))
+  [ "$left" -ge 30 ] || { say "skipped (time budget): $*"; return 1; }
+  export BENCH_TIMEOUT=$((left < 240 ? left : 240)); T0=$SECONDS
+}
 vulkan_setup
 gpu_summary
 command -v nvidia-smi >/dev/null &&
   say "memory: $(nvidia-smi --query-gpu=memory.total,memory.used,memory.free --format=csv,noheader)"
 say "host: $(grep -E '^MemAvailable' /proc/meminfo | tr -s ' ') available, $(df -h --output=avail /tmp | tail -1 | tr -d ' ') free on /tmp"
 
-plan() {  # the plan line (or the refusal) the last bench printed
-  say "  plan: $(grep -E '^(cuda|vulkan): weights|^error:' "$LOG/bench.err" | tail -1)"
+plan() {  # the plan line (or the refusal) the last bench printed, and its wall time (build + load + runs)
+  say "  plan: $(grep -E '^(cuda|vulkan): weights|^error:' "$LOG/bench.err" | tail -1)  [$((SECONDS - T0)) s]"
 }
 have_cuda() { [ -e "$LLAMADESK_CUDA_PLUGIN" ]; }  # not with VULKAN_ONLY=1 (nor on a dry run)
 
@@ -37,22 +43,23 @@ have_cuda() { [ -e "$LLAMADESK_CUDA_PLUGIN" ]; }  # not with VULKAN_ONLY=1 (nor 
 # 8192 positions is the plan a user sees, a 2.5 GiB KV cache; decode reads only the positions
 # in use, so the speed is the same).
 if have_cuda; then
-  bench cuda cuda "$M" -p 512 -n 128 --ctx 8192; plan
+  budget cuda && { bench cuda cuda "$M" -p 512 -n 128 --ctx 8192; plan; }
 fi
-bench vulkan vulkan "$M" -p 512 -n 128 --ctx 8192; plan
+budget vulkan && { bench vulkan vulkan "$M" -p 512 -n 128 --ctx 8192; plan; }
 # The full context: CUDA refuses on an 80 GB card, naming the numbers and the context that fits
 # (and runs on an H200); Vulkan keeps the layers that do not fit in system memory.
 if have_cuda; then
-  bench cuda cuda-ctx131072 "$M" -p 16 -n 8 -r 1 --ctx 131072; plan
+  budget cuda-ctx131072 && { bench cuda cuda-ctx131072 "$M" -p 16 -n 8 -r 1 --ctx 131072; plan; }
 fi
-bench vulkan vulkan-ctx131072 "$M" -p 16 -n 8 -r 1 --ctx 131072; plan
+budget vulkan-ctx131072 && { bench vulkan vulkan-ctx131072 "$M" -p 16 -n 8 -r 1 --ctx 131072; plan; }
 
-if [ "${1:-}" = file ]; then
+if [ "${1:-}" = file ] && budget file; then
   f=/tmp/ld-70b.gguf
   t0=$SECONDS
-  timeout 300 "$BIN/llamadesk-cli" synth "$M" "$f" > "$LOG/synth.log" 2>&1; rc=$?
+  timeout "$BENCH_TIMEOUT" "$BIN/llamadesk-cli" synth "$M" "$f" > "$LOG/synth.log" 2>&1; rc=$?
   say "synth $M to disk: rc=$rc in $((SECONDS - t0)) s: $(tail -1 "$LOG/synth.log"), $(du -h "$f" 2>/dev/null | cut -f1)"
   be=vulkan; have_cuda && be=cuda
+  budget file-bench || { rm -f "$f" "$f.tmp"; finish; exit 0; }
   line=$(timeout "$BENCH_TIMEOUT" "$BIN/llamadesk-cli" bench --backend $be -m "$f" -p 512 -n 128 -r 2 --ctx 8192 --json 2>>"$LOG/bench.err")
   echo "file-$be $line" >> "$LOG/bench.jsonl"
   say "bench file-$be -m $(basename "$f"): $(echo "$line" | sed -E 's/.*"prompt_tps": ([0-9.]+), "gen_tps": ([0-9.]+), "gen_weight_gbps": ([0-9.]+).*/pp \1  tg \2 tok\/s  \3 GB\/s/')"
