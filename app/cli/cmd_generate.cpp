@@ -44,11 +44,15 @@ std::vector<int32_t> parse_token_list(const std::string& s) {
 }  // namespace
 
 int run_remote_generate(const ArgList& args);  // qt_remote.cpp, or noqt_remote.cpp without Qt
+int run_tool_chat(const ArgList& args);        // qt_tool_chat.cpp, or noqt_tool_chat.cpp without Qt
 
 int cmd_generate(const ArgList& argv) {
     // --remote URL: an OpenAI-compatible server generates, through the app core (Qt).
     for (const std::string& a : argv)
         if (a == "--remote" || a.rfind("--remote=", 0) == 0) return run_remote_generate(argv);
+    // --mcp-config FILE: a chat with MCP tools, through the app core (Qt).
+    for (const std::string& a : argv)
+        if (a == "--mcp-config" || a.rfind("--mcp-config=", 0) == 0) return run_tool_chat(argv);
     std::vector<OptionSpec> specs = engine_option_specs();
     specs.insert(specs.end(), {
         {"-p|--prompt", true}, {"--tokens", true}, {"-n|--n-predict", true}, {"--temp", true},

@@ -26,6 +26,11 @@ commands:
            An OpenAI-compatible server (vLLM, SGLang, llama-server, Ollama, serve) generates; URL
            as OpenAI clients take it (http://HOST:PORT/v1), NAME an id from its /v1/models. -p
            without --chat continues the raw text (/v1/completions); --chat uses /v1/chat/completions
+  generate --chat --mcp-config FILE -m MODEL -p PROMPT [--yes] [--system TEXT] [-n N] [--temp T]
+           [--seed S] [--tool-format json|pythonic] [--max-tool-rounds 5] [--tool-timeout S (60)]
+           [--start-timeout S (30)] [--verbose-prompt]   a chat with the tools of the MCP servers
+           in FILE (format as for mcp below); each call is shown and asked about on the terminal
+           (allow once / always allow the tool / deny); --yes allows all; with no terminal, denied
   tokenize -m MODEL -t TEXT [--special]
   info     -m MODEL
   bench    (-m MODEL | --synthetic NAME) [-p 512] [-n 128] [-d DEPTH] [--backend B]

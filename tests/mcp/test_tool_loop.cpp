@@ -4,6 +4,10 @@
 // and truncation. Covers allow once / always / deny / --yes / no terminal, a tool's own error, an
 // unknown tool, a malformed call shown as text, truncation, the round limit and the streaming
 // hold-back; and the terminal UI's answers.
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QFile>
+#include <QRegularExpression>
 #include <QTest>
 
 #include <cstdio>
@@ -362,6 +366,51 @@ private slots:
         QVERIFY(ui.results[0].find("py") != std::string::npos);
         QCOMPARE(model.prompts[0], render_tool_chat_template(*tok_, userTurn("x"), loop.promptOptions(), true));
         QCOMPARE(r.finalText, std::string("fine"));
+    }
+
+    // The CLI on a real tiny model (random weights: it writes no call): the server's tools are in
+    // the prompt, the reply is plain text, nothing is asked.
+    void cliChatWithTools() {
+        QTemporaryDir dir;
+        const QString config = dir.filePath(QStringLiteral("mcp.json"));
+        QFile f(config);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(QStringLiteral(R"({"mcpServers": {"everything": {"command": "%1", "args": ["%2"]}}})")
+                    .arg(ld::test::nodeExecutable(), ld::test::officialServer(QStringLiteral("server-everything")))
+                    .toUtf8());
+        f.close();
+        const QString model = QStringLiteral(LLAMADESK_SHARED_DIR "/models/tiny-llama31-random-f16.gguf");
+        QProcess p;
+        p.setStandardInputFile(QProcess::nullDevice());  // no terminal
+        p.start(QStringLiteral(LLAMADESK_CLI),
+                {"generate", "--chat", "--mcp-config", config, "-m", model, "-p", "Say hi", "--temp", "0", "-n", "30",
+                 "--verbose-prompt"});
+        QVERIFY(p.waitForFinished(60000));
+        const QString out = QString::fromUtf8(p.readAllStandardOutput());
+        const QString err = QString::fromUtf8(p.readAllStandardError());
+        QVERIFY2(p.exitCode() == 0, qPrintable(err));
+        QVERIFY2(err.contains(QRegularExpression(
+                     QStringLiteral("tools: \\d+ from 1 MCP server\\(s\\), json calls, no terminal: calls are denied"))),
+                 qPrintable(err.left(300)));
+        QVERIFY2(err.contains(QStringLiteral("\"name\": \"echo\"")), qPrintable(err.left(2000)));
+        QVERIFY(err.contains(QStringLiteral("Environment: ipython")));
+        QVERIFY2(err.contains(QStringLiteral("tool rounds: 0")), qPrintable(err.right(500)));
+        QVERIFY(!err.contains(QStringLiteral("tool call:")));
+        QVERIFY2(!out.trimmed().isEmpty(), qPrintable(err.right(500)));
+    }
+
+    void cliErrors() {
+        QProcess p;
+        p.start(QStringLiteral(LLAMADESK_CLI), {"generate", "--mcp-config", "/nonexistent.json", "-m", "x.gguf", "-p", "hi"});
+        QVERIFY(p.waitForFinished(30000));
+        QCOMPARE(p.exitCode(), 1);
+        QVERIFY(QString::fromUtf8(p.readAllStandardError()).contains(QStringLiteral("--mcp-config needs --chat")));
+        p.start(QStringLiteral(LLAMADESK_CLI),
+                {"generate", "--chat", "--mcp-config", "/nonexistent.json", "-m", "x.gguf", "-p", "hi"});
+        QVERIFY(p.waitForFinished(30000));
+        QCOMPARE(p.exitCode(), 1);
+        const QString err = QString::fromUtf8(p.readAllStandardError());
+        QVERIFY2(err.contains(QStringLiteral("/nonexistent.json")), qPrintable(err));
     }
 };
 
