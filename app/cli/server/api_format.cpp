@@ -135,9 +135,15 @@ std::string sse_usage_chunk(const ResponseMeta& m, const Usage& usage) {
 
 std::string sse_error(const ApiError& e) { return "data: " + error_json(e) + "\n\n"; }
 
-std::string models_json(const std::string& model_id, int64_t created) {
-    return dump({{"object", "list"},
-                 {"data", json::array({{{"id", model_id}, {"object", "model"}, {"created", created}, {"owned_by", "llamadesk"}}})}});
+std::string models_json(const std::string& model_id, int64_t created, int max_model_len) {
+    // max_model_len as vLLM reports it: remote clients budget their prompts by it.
+    json m = {{"id", model_id}, {"object", "model"}, {"created", created}, {"owned_by", "llamadesk"}};
+    if (max_model_len > 0) m["max_model_len"] = max_model_len;
+    return dump({{"object", "list"}, {"data", json::array({m})}});
+}
+
+std::string tokenize_json(const std::vector<int32_t>& tokens, int max_model_len) {
+    return dump({{"tokens", tokens}, {"count", tokens.size()}, {"max_model_len", max_model_len}});
 }
 
 }  // namespace ld::server

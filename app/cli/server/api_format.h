@@ -47,6 +47,8 @@ std::string sse_usage_chunk(const ResponseMeta& m, const Usage& usage);
 std::string sse_error(const ApiError& e);  // an error after the stream began
 inline const char* sse_done() { return "data: [DONE]\n\n"; }
 
-std::string models_json(const std::string& model_id, int64_t created);
+std::string models_json(const std::string& model_id, int64_t created, int max_model_len = 0);
+// POST /tokenize (vLLM's and llama.cpp's shape): {"tokens": [...], "count": N, "max_model_len": N}.
+std::string tokenize_json(const std::vector<int32_t>& tokens, int max_model_len);
 
 }  // namespace ld::server

@@ -6,6 +6,7 @@
 #include <random>
 
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include "app/cli/server/api_format.h"
 #include "app/cli/server/api_request.h"
@@ -330,7 +331,22 @@ struct ApiServer::Impl {
             res.set_content("{\"status\":\"ok\"}", "application/json");
         });
         http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
-            res.set_content(models_json(cfg.model_id, started), "application/json");
+            res.set_content(models_json(cfg.model_id, started, cfg.n_ctx), "application/json");
+        });
+        // At the server root as vLLM and llama.cpp have it: remote clients count tokens here to
+        // keep what they send within the context ({"prompt"} or {"content"}: raw text, BOS as
+        // the model adds it).
+        http.Post("/tokenize", [this](const httplib::Request& req, httplib::Response& res) {
+            const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, false);
+            const nlohmann::json* text = nullptr;
+            if (body.is_object())
+                for (const char* key : {"prompt", "content"})
+                    if (auto it = body.find(key); !text && it != body.end() && it->is_string()) text = &*it;
+            if (!text)
+                return send_error(res, make_error(400, "the body must be a JSON object with a string \"prompt\" (or \"content\")",
+                                                  "invalid_request_error", "", "prompt"));
+            res.set_content(tokenize_json(tokenize_prompt(*eng.tokenizer, text->get<std::string>()), cfg.n_ctx),
+                            "application/json");
         });
         http.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& s) { handle_generate(Endpoint::Chat, q, s); });
         http.Post("/v1/completions", [this](const httplib::Request& q, httplib::Response& s) { handle_generate(Endpoint::Completion, q, s); });
