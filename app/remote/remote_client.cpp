@@ -112,6 +112,8 @@ GenerationReply RemoteClient::generate(const GenerationRequest& request, const s
         QByteArray raw;   // the body while no event came: a server may answer without streaming
         auto handle = [&](const QList<QByteArray>& events) {
             for (const QByteArray& data : events) {
+                // Several events can come in one read: a cancel stops before the next piece.
+                if (cancel && cancel->load()) return false;
                 const StreamEvent ev = parseStreamEvent(data, request.kind);
                 if (ev.type == StreamEvent::Type::Done) {
                     done = true;

@@ -320,8 +320,8 @@ private slots:
         });
         QCOMPARE(r.reply.end, ReplyEnd::Cancelled);
         QVERIFY(r.reply.error.isEmpty());
-        // Noticed on the next piece (or the 20 ms poll), long before the 3 s the stream takes.
-        QVERIFY2(r.pieces.size() >= 3 && r.pieces.size() <= 4, QByteArray::number(r.pieces.size()).constData());
+        // Noticed before the next piece (or by the 20 ms poll), long before the 3 s the stream takes.
+        QCOMPARE(r.pieces.size(), 3);
         QVERIFY(r.reply.text.startsWith(QStringLiteral("tick tick tick")));
         QVERIFY2(r.ms < 1000, QByteArray::number(r.ms).constData());
     }
@@ -357,8 +357,8 @@ private slots:
     // while this one serves.
     void summaryMapStepsConcurrent() {
         server->add("/v1/models", FakeOpenAiServer::json(200, R"({"object":"list","data":[{"id":"m","object":"model","max_model_len":1024}]})"));
-        // Every answer takes 150 ms, so concurrent requests overlap.
-        FakeOpenAiServer::Script answer = FakeOpenAiServer::stream({kVllm[0], delta("A note [p. 1]."), kVllm[3], "[DONE]"}, "\n", 50);
+        // Every answer takes 400 ms, so concurrent requests overlap even on a loaded machine.
+        FakeOpenAiServer::Script answer = FakeOpenAiServer::stream({kVllm[0], delta("A note [p. 1]."), kVllm[3], "[DONE]"}, "\n", 100);
         server->add("/v1/chat/completions", answer);
         QString error;
         std::shared_ptr<RemoteCompletion> c(RemoteCompletion::open(ep, QStringLiteral("m"), {}, &error).release());
