@@ -13,6 +13,8 @@
 #include "app/cli/server/gen_queue.h"
 #include "app/cli/server/http_server.h"
 #include "inference/chat/chat_format.h"
+#include "inference/chat/tool_format.h"
+#include "inference/gguf/gguf.h"
 #include "inference/core/error.h"
 #include "inference/session/session.h"
 
@@ -85,7 +87,10 @@ int cmd_serve(const ArgList& argv) {
 
     Session session(*engine.model, *engine.backend, tok);
     server::GenerationQueue queue(session, tok, cfg.slots + cfg.queue);
-    server::ApiServer api(cfg, {&tok, tmpl, &queue});
+    server::ServeEngine serve_engine{&tok, tmpl, &queue};
+    // How the model writes tool calls (requests with tools): from its metadata, as the app decides.
+    if (engine.model->file) serve_engine.tool_format = detect_tool_call_format(tool_format_hints(*engine.model->file));
+    server::ApiServer api(cfg, serve_engine);
     const int port = api.bind();
     std::thread([&api, &queue, signals] {
         int sig = 0;
@@ -96,7 +101,7 @@ int cmd_serve(const ArgList& argv) {
     }).detach();  // lives until exit: the process ends with listen() below
     const std::string shown = cfg.host.find(':') != std::string::npos && cfg.host.front() != '[' ? "[" + cfg.host + "]" : cfg.host;
     std::cerr << "model " << cfg.model_id << " (" << engine.backend->name() << ", context " << cfg.n_ctx << ", chat format "
-              << chat_template_name(tmpl) << ")\n";
+              << chat_template_name(tmpl) << ", tool calls " << tool_call_format_name(serve_engine.tool_format) << ")\n";
     if (cfg.slots > 1) std::cerr << "note: --parallel " << cfg.slots << " admits that many requests, but they run one at a time\n";
     std::cerr << "listening on http://" << shown << ":" << port << std::endl;
     api.listen();

@@ -133,6 +133,39 @@ std::string sse_usage_chunk(const ResponseMeta& m, const Usage& usage) {
     return event(j);
 }
 
+std::string full_tool_calls_response(const ResponseMeta& m, const std::vector<ApiToolCall>& calls, const Usage& usage) {
+    json list = json::array();
+    for (const ApiToolCall& c : calls)
+        list.push_back({{"id", c.id}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+    json j = {{"id", m.id}, {"object", "chat.completion"}, {"created", m.created}, {"model", m.model},
+              {"system_fingerprint", "llamadesk"}};
+    j["choices"] = json::array(
+        {{{"index", 0},
+          {"message", {{"role", "assistant"}, {"content", nullptr}, {"refusal", nullptr}, {"tool_calls", list}}},
+          {"logprobs", nullptr},
+          {"finish_reason", "tool_calls"}}});
+    j["usage"] = usage_json(usage);
+    return dump(j);
+}
+
+std::string sse_tool_call_chunks(const ResponseMeta& m, const std::vector<ApiToolCall>& calls) {
+    std::string out;
+    for (size_t i = 0; i < calls.size(); ++i) {
+        const ApiToolCall& c = calls[i];
+        json head = chunk_base(m);
+        json call = {{"index", i}, {"id", c.id}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", ""}}}};
+        head["choices"] = json::array(
+            {{{"index", 0}, {"delta", {{"tool_calls", json::array({call})}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
+        out += event(head);
+        json args = chunk_base(m);
+        json part = {{"index", i}, {"function", {{"arguments", c.arguments}}}};
+        args["choices"] = json::array(
+            {{{"index", 0}, {"delta", {{"tool_calls", json::array({part})}}}, {"logprobs", nullptr}, {"finish_reason", nullptr}}});
+        out += event(args);
+    }
+    return out;
+}
+
 std::string sse_error(const ApiError& e) { return "data: " + error_json(e) + "\n\n"; }
 
 std::string models_json(const std::string& model_id, int64_t created, int max_model_len) {

@@ -37,12 +37,19 @@ struct ResponseMeta {
 std::string full_response(const ResponseMeta& m, const std::string& text, const char* finish_reason,
                           const Usage& usage, const std::vector<TokenLogprob>& logprobs);
 
+// A chat reply that called tools: message.content null, message.tool_calls, finish_reason
+// "tool_calls".
+std::string full_tool_calls_response(const ResponseMeta& m, const std::vector<ApiToolCall>& calls, const Usage& usage);
+
 // One SSE event each ("data: {...}\n\n").
 std::string sse_role_chunk(const ResponseMeta& m);  // chat only: {"role":"assistant","content":""}
 // text_offset: where this piece starts in the whole text (completions' logprobs.text_offset).
 std::string sse_text_chunk(const ResponseMeta& m, const std::string& text, const std::vector<TokenLogprob>& logprobs,
                            size_t text_offset = 0);
 std::string sse_finish_chunk(const ResponseMeta& m, const char* finish_reason);
+// The calls as OpenAI streams them, two events per call: {"index", "id", "type", "function":
+// {"name", "arguments": ""}}, then {"index", "function": {"arguments": "..."}}.
+std::string sse_tool_call_chunks(const ResponseMeta& m, const std::vector<ApiToolCall>& calls);
 std::string sse_usage_chunk(const ResponseMeta& m, const Usage& usage);
 std::string sse_error(const ApiError& e);  // an error after the stream began
 inline const char* sse_done() { return "data: [DONE]\n\n"; }

@@ -117,6 +117,9 @@ std::string content_text(const json& c, const std::string& param) {
     return text;
 }
 
+bool known_call(const std::vector<ApiMessage>& earlier, const std::string& id);
+std::vector<ApiToolCall> tool_calls(const json& calls, const std::string& p);
+
 void parse_messages(const json& body, ApiRequest* out) {
     const json* msgs = field(body, "messages");
     if (!msgs) bad("messages", "'messages' is required");
@@ -130,16 +133,122 @@ void parse_messages(const json& body, ApiRequest* out) {
         if (!role || !role->is_string()) bad(p + ".role", p + " needs a string 'role'");
         std::string r = role->get<std::string>();
         if (r == "developer") r = "system";
-        if (r == "tool" || r == "function")
-            bad(p + ".role", "role '" + r + "' is not supported (this server has no tool calling)");
-        if (r != "system" && r != "user" && r != "assistant")
-            bad(p + ".role", "unknown role '" + r + "' (system, user or assistant)");
-        if (field(m, "tool_calls") || field(m, "function_call"))
-            bad(p, "tool calls are not supported");
+        if (r == "function") bad(p + ".role", "role 'function' is not supported; use 'tool' with 'tool_call_id'");
+        if (r != "system" && r != "user" && r != "assistant" && r != "tool")
+            bad(p + ".role", "unknown role '" + r + "' (system, user, assistant or tool)");
+        if (field(m, "function_call")) bad(p + ".function_call", "'function_call' is not supported; use 'tool_calls'");
+        ApiMessage msg{r, {}};
+        if (const json* calls = field(m, "tool_calls")) {
+            if (r != "assistant") bad(p + ".tool_calls", "only assistant messages have 'tool_calls'");
+            msg.tool_calls = tool_calls(*calls, p + ".tool_calls");
+        }
+        if (r == "tool") {
+            const json* id = field(m, "tool_call_id");
+            if (!id || !id->is_string()) bad(p + ".tool_call_id", p + " (role 'tool') needs a string 'tool_call_id'");
+            msg.tool_call_id = id->get<std::string>();
+            if (!known_call(out->messages, msg.tool_call_id))
+                bad(p + ".tool_call_id", "no assistant message before " + p + " has a tool call with id '" +
+                                             msg.tool_call_id + "'");
+        }
         const json* content = field(m, "content");
         if (!content && r != "assistant") bad(p + ".content", p + " needs 'content'");
-        out->messages.push_back({r, content ? content_text(*content, p + ".content") : std::string()});
+        if (content) msg.content = content_text(*content, p + ".content");
+        out->messages.push_back(std::move(msg));
     }
+}
+
+bool known_call(const std::vector<ApiMessage>& earlier, const std::string& id) {
+    for (const ApiMessage& m : earlier)
+        for (const ApiToolCall& c : m.tool_calls)
+            if (c.id == id) return true;
+    return false;
+}
+
+// An object as text, for a function's parameters or a call's arguments.
+std::string object_text(const json& v, const std::string& param, const char* what) {
+    if (v.is_string()) {  // OpenAI's function.arguments is a JSON string
+        const json parsed = json::parse(v.get<std::string>(), nullptr, false);
+        if (parsed.is_discarded() || !parsed.is_object()) bad(param, std::string(what) + " must be a JSON object");
+        return parsed.dump();
+    }
+    if (!v.is_object()) bad(param, std::string(what) + " must be a JSON object, not " + type_name(v));
+    return v.dump();
+}
+
+std::vector<ApiToolCall> tool_calls(const json& calls, const std::string& p) {
+    if (!calls.is_array()) bad(p, "'tool_calls' must be an array, not " + std::string(type_name(calls)));
+    std::vector<ApiToolCall> out;
+    for (size_t i = 0; i < calls.size(); ++i) {
+        const json& c = calls[i];
+        const std::string q = p + "[" + std::to_string(i) + "]";
+        if (!c.is_object()) bad(q, q + " must be an object");
+        const json* type = field(c, "type");
+        if (type && (!type->is_string() || type->get<std::string>() != "function"))
+            bad(q + ".type", "only tool calls of type 'function' are supported");
+        const json* id = field(c, "id");
+        if (!id || !id->is_string()) bad(q + ".id", q + " needs a string 'id'");
+        const json* fn = field(c, "function");
+        if (!fn || !fn->is_object()) bad(q + ".function", q + " needs a 'function' object");
+        const json* name = field(*fn, "name");
+        if (!name || !name->is_string() || name->get<std::string>().empty())
+            bad(q + ".function.name", q + ".function needs a string 'name'");
+        const json* args = field(*fn, "arguments");
+        out.push_back({id->get<std::string>(), name->get<std::string>(),
+                       args ? object_text(*args, q + ".function.arguments", "'arguments'") : std::string("{}")});
+    }
+    return out;
+}
+
+void parse_tools(const json& body, ApiRequest* out) {
+    for (const char* name : {"functions", "function_call"})
+        if (field(body, name))
+            bad(name, std::string("'") + name + "' is not supported; use 'tools' and 'tool_choice'", "unsupported_value");
+    if (const json* tools = field(body, "tools")) {
+        if (!tools->is_array()) bad("tools", "'tools' must be an array, not " + std::string(type_name(*tools)));
+        for (size_t i = 0; i < tools->size(); ++i) {
+            const json& t = (*tools)[i];
+            const std::string p = "tools[" + std::to_string(i) + "]";
+            if (!t.is_object()) bad(p, p + " must be an object");
+            const json* type = field(t, "type");
+            if (!type || !type->is_string() || type->get<std::string>() != "function")
+                bad(p + ".type", "only tools of type 'function' are supported", "unsupported_value");
+            const json* fn = field(t, "function");
+            if (!fn || !fn->is_object()) bad(p + ".function", p + " needs a 'function' object");
+            const json* name = field(*fn, "name");
+            if (!name || !name->is_string() || name->get<std::string>().empty())
+                bad(p + ".function.name", p + ".function needs a string 'name'");
+            ApiTool tool{name->get<std::string>(), {}, {}};
+            for (const ApiTool& earlier : out->tools)
+                if (earlier.name == tool.name) bad(p + ".function.name", "two tools are named '" + tool.name + "'");
+            if (const json* d = field(*fn, "description")) {
+                if (!d->is_string()) bad(p + ".function.description", "'description' must be a string");
+                tool.description = d->get<std::string>();
+            }
+            if (const json* params = field(*fn, "parameters"))
+                tool.parameters = object_text(*params, p + ".function.parameters", "'parameters'");
+            out->tools.push_back(std::move(tool));
+        }
+    }
+    const json* choice = field(body, "tool_choice");
+    if (!choice) return;
+    if (choice->is_string()) {
+        const std::string c = choice->get<std::string>();
+        if (c == "none") {
+            out->tool_choice = ToolChoice::None;
+            return;
+        }
+        if (c == "auto") return;
+        if (c == "required")
+            bad("tool_choice", "tool_choice 'required' is not supported: the Llama 3 tool prompts cannot make the model "
+                               "call a tool; use 'auto'", "unsupported_value");
+        bad("tool_choice", "tool_choice must be 'auto', 'none' or a function");
+    }
+    if (choice->is_object()) {
+        if (out->tools.empty()) bad("tool_choice", "a function as 'tool_choice' needs 'tools'");
+        bad("tool_choice", "a named function as tool_choice is not supported: the Llama 3 tool prompts cannot make the "
+                           "model call it; use 'auto'", "unsupported_value");
+    }
+    bad("tool_choice", "tool_choice must be a string or an object, not " + std::string(type_name(*choice)));
 }
 
 void parse_prompt(const json& body, ApiRequest* out) {
@@ -204,8 +313,7 @@ void parse_body(Endpoint endpoint, const json& body, ApiRequest* out) {
         if (const json* s = field(body, "suffix"); s && !(s->is_string() && s->get<std::string>().empty()))
             bad("suffix", "suffix is not supported", "unsupported_value");
     } else {
-        for (const char* name : {"tools", "functions", "tool_choice", "function_call"})
-            if (field(body, name)) bad(name, std::string("'") + name + "' is not supported (no tool calling)", "unsupported_value");
+        parse_tools(body, out);
         if (const json* rf = field(body, "response_format")) {
             const json* t = rf->is_object() ? field(*rf, "type") : nullptr;
             if (!t || !t->is_string() || t->get<std::string>() != "text")
@@ -230,6 +338,8 @@ void parse_body(Endpoint endpoint, const json& body, ApiRequest* out) {
             if (!out->logprobs) bad("top_logprobs", "'top_logprobs' needs 'logprobs': true");
             out->top_logprobs = int(*t);
         }
+        if (out->logprobs && !out->tools.empty() && out->tool_choice != ToolChoice::None)
+            bad("logprobs", "'logprobs' together with 'tools' is not supported", "unsupported_value");
     } else if (auto lp = integer(body, "logprobs", 0, 5)) {
         out->logprobs = true;
         out->top_logprobs = int(*lp);

@@ -21,10 +21,30 @@ struct ApiError {
 
 enum class Endpoint { Chat, Completion };
 
-struct ApiMessage {
-    std::string role;  // system | user | assistant ("developer" is read as system)
-    std::string content;
+// A call an assistant message made (request history) or that a reply makes (response).
+struct ApiToolCall {
+    std::string id;         // "call_..."
+    std::string name;
+    std::string arguments;  // a JSON object, as text (OpenAI's function.arguments string)
 };
+
+struct ApiMessage {
+    std::string role;  // system | user | assistant | tool ("developer" is read as system)
+    std::string content;
+    std::vector<ApiToolCall> tool_calls = {};  // assistant
+    std::string tool_call_id = {};             // tool: the call it answers
+};
+
+// A function the model may call: tools[i].function.
+struct ApiTool {
+    std::string name;
+    std::string description;
+    std::string parameters;  // a JSON object as text; empty: none
+};
+
+// tool_choice: "auto" (the default with tools), "none" (tools are not offered). "required" and a
+// named function are refused: the Llama 3 tool prompts cannot make the model call.
+enum class ToolChoice { Auto, None };
 
 struct ApiRequest {
     Endpoint endpoint = Endpoint::Chat;
@@ -43,10 +63,12 @@ struct ApiRequest {
     int top_logprobs = 0;   // chat: top_logprobs; completions: the N of logprobs=N
     bool stream = false;
     bool include_usage = false;  // stream_options.include_usage
+    std::vector<ApiTool> tools;  // chat
+    ToolChoice tool_choice = ToolChoice::Auto;
 };
 
 // Parses `body` for `endpoint`. Returns false with *err filled (status 400) on malformed JSON,
-// wrong types, out-of-range values and unsupported features (n > 1, tools, echo, best_of, ...).
+// wrong types, out-of-range values and unsupported features (n > 1, tool_choice \"required\", echo, best_of, ...).
 bool parse_api_request(Endpoint endpoint, std::string_view body, ApiRequest* out, ApiError* err);
 
 }  // namespace ld::server

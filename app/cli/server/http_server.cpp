@@ -10,6 +10,7 @@
 
 #include "app/cli/server/api_format.h"
 #include "app/cli/server/api_request.h"
+#include "app/cli/server/api_tools.h"
 #include "app/cli/server/gen_queue.h"
 #include "app/cli/server/peer_watch.h"
 #include "inference/core/error.h"
@@ -150,7 +151,23 @@ struct ApiServer::Impl {
         const Tokenizer& tok = *eng.tokenizer;
         GenerateOptions& o = job.options;
         o.stop_strings = r.stop;
-        if (r.endpoint == Endpoint::Chat) {
+        if (r.endpoint == Endpoint::Chat && uses_tools(r)) {
+            // Tools, tool calls or tool results: the Llama 3 tool prompt, as the app renders it.
+            if (eng.chat_template != ChatTemplate::Llama3) {
+                *err = make_error(400, std::string("tool calling needs a model with the Llama 3 chat format; this one uses ") +
+                                           chat_template_name(eng.chat_template),
+                                  "invalid_request_error", "unsupported_value", r.tools.empty() ? "messages" : "tools");
+                return false;
+            }
+            try {
+                job.prompt = apply_tool_chat_template(tok, chat_messages(r), tool_prompt_options(r, eng.tool_format), true);
+            } catch (const Error& e) {  // a call's arguments or a tool's parameters the formatter refuses
+                *err = make_error(400, e.what(), "invalid_request_error", "", r.tools.empty() ? "messages" : "tools");
+                return false;
+            }
+            job.trim_leading = true;
+            for (const std::string& s : chat_stop_strings(eng.chat_template)) o.stop_strings.push_back(s);
+        } else if (r.endpoint == Endpoint::Chat) {
             std::vector<ChatMessage> msgs;
             for (const ApiMessage& m : r.messages) msgs.push_back({m.role, m.content});
             job.prompt = apply_chat_template(eng.chat_template, tok, msgs, true);
@@ -218,13 +235,15 @@ struct ApiServer::Impl {
         meta.include_usage = r.include_usage;
         meta.logprobs = r.logprobs;
         const PeerWatch peer(req.remote_port, req.local_port);
-        if (r.stream) stream(job, meta, peer, res);
-        else respond(job, meta, peer, res);
+        const bool calls = offers_tools(r);  // the reply is read for tool calls
+        if (r.stream) stream(job, meta, peer, calls, res);
+        else respond(job, meta, peer, calls, res);
     }
 
     // Non-streaming: wait for the whole reply, looking every 50 ms whether the client hung up
     // (then its job leaves the queue or stops at the next token, and nobody is answered).
-    void respond(const std::shared_ptr<GenJob>& job, const ResponseMeta& meta, const PeerWatch& peer, httplib::Response& res) {
+    void respond(const std::shared_ptr<GenJob>& job, const ResponseMeta& meta, const PeerWatch& peer, bool calls,
+                 httplib::Response& res) {
         std::unique_lock<std::mutex> lock(job->mu);
         while (!job->cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return job->finished; })) {
             if (!peer.gone()) continue;
@@ -246,6 +265,14 @@ struct ApiServer::Impl {
             text += p.text;
             for (TokenLogprob& t : p.logprobs) lps.push_back(std::move(t));
         }
+        if (calls) {
+            // A reply that is a call goes out as tool_calls; a malformed one stays text (the
+            // client sees what the model wrote rather than nothing).
+            const std::vector<ApiToolCall> tc = reply_tool_calls(parse_tool_calls(text));
+            if (!tc.empty())
+                return res.set_content(full_tool_calls_response(meta, tc, {g.prompt_tokens, int(g.tokens.size())}),
+                                       "application/json");
+        }
         res.set_content(full_response(meta, text, finish_reason(g.stop), {g.prompt_tokens, int(g.tokens.size())}, lps),
                         "application/json");
     }
@@ -253,12 +280,16 @@ struct ApiServer::Impl {
     // Streaming: events as the worker produces text. A client that hung up is noticed by a failed
     // write or, between events (also while the job waits in the queue), by the PeerWatch; an SSE
     // comment goes out every second of waiting, which clients ignore.
-    void stream(const std::shared_ptr<GenJob>& job, const ResponseMeta& meta, PeerWatch peer, httplib::Response& res) {
+    // With `calls`, text is held back while the reply may still become a tool call (OpenAI's
+    // clients expect either content deltas or tool_calls deltas); once it cannot, what was held
+    // goes out and the rest streams as usual.
+    void stream(const std::shared_ptr<GenJob>& job, const ResponseMeta& meta, PeerWatch peer, bool calls,
+                httplib::Response& res) {
         res.set_header("Cache-Control", "no-cache");
         GenerationQueue* queue = eng.queue;
         res.set_chunked_content_provider(
             "text/event-stream",
-            [job, meta, queue, peer](size_t, httplib::DataSink& sink) {
+            [job, meta, queue, peer, calls](size_t, httplib::DataSink& sink) {
                 auto write = [&](const std::string& s) {
                     if (sink.write(s.data(), s.size())) return true;
                     queue->cancel(job);  // the client is gone: stop within one token
@@ -266,6 +297,8 @@ struct ApiServer::Impl {
                 };
                 bool role_sent = meta.endpoint != Endpoint::Chat;
                 size_t offset = 0;  // bytes of token text streamed so far
+                bool holding = calls;
+                std::string held;  // text held back while it may become a tool call
                 std::unique_lock<std::mutex> lock(job->mu);
                 // The role chunk right away, as OpenAI sends it: the client has its headers (and knows
                 // it was admitted) while the request waits in the queue.
@@ -300,6 +333,13 @@ struct ApiServer::Impl {
                         role_sent = true;
                     }
                     for (const GenJob::Piece& p : pieces) {
+                        if (holding) {  // no logprobs with tools (the parser refuses them)
+                            held += p.text;
+                            if (may_become_tool_call(held)) continue;
+                            holding = false;
+                            if (!write(sse_text_chunk(meta, held, {}, 0))) return false;
+                            continue;
+                        }
                         if (!p.text.empty() || !p.logprobs.empty())
                             if (!write(sse_text_chunk(meta, p.text, p.logprobs, offset))) return false;
                         for (const TokenLogprob& t : p.logprobs) offset += t.bytes.size();
@@ -312,7 +352,17 @@ struct ApiServer::Impl {
                                                        "server_error")));
                             return false;
                         }
-                        if (!write(sse_finish_chunk(meta, finish_reason(g.stop)))) return false;
+                        const char* reason = finish_reason(g.stop);
+                        if (holding) {  // the whole reply was held: calls, or text after all
+                            const std::vector<ApiToolCall> tc = reply_tool_calls(parse_tool_calls(held));
+                            if (!tc.empty()) {
+                                if (!write(sse_tool_call_chunks(meta, tc))) return false;
+                                reason = "tool_calls";
+                            } else if (!held.empty() && !write(sse_text_chunk(meta, held, {}, 0))) {
+                                return false;
+                            }
+                        }
+                        if (!write(sse_finish_chunk(meta, reason))) return false;
                         if (meta.include_usage && !write(sse_usage_chunk(meta, {g.prompt_tokens, int(g.tokens.size())})))
                             return false;
                         if (!write(sse_done())) return false;

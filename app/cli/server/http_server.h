@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "inference/chat/chat_format.h"
+#include "inference/chat/tool_format.h"
 
 namespace ld {
 class Tokenizer;
@@ -34,6 +35,7 @@ struct ServeEngine {
     const Tokenizer* tokenizer = nullptr;
     ChatTemplate chat_template = ChatTemplate::Llama3;
     GenerationQueue* queue = nullptr;
+    ToolCallFormat tool_format = ToolCallFormat::Json;  // how the model calls tools (requests with tools)
 };
 
 class ApiServer {

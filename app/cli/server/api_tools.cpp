@@ -1,0 +1,52 @@
+#include "app/cli/server/api_tools.h"
+
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+namespace ld::server {
+
+bool offers_tools(const ApiRequest& r) { return !r.tools.empty() && r.tool_choice != ToolChoice::None; }
+
+bool uses_tools(const ApiRequest& r) {
+    if (offers_tools(r)) return true;
+    for (const ApiMessage& m : r.messages)
+        if (m.role == "tool" || !m.tool_calls.empty()) return true;
+    return false;
+}
+
+std::vector<ChatMessage> chat_messages(const ApiRequest& r) {
+    std::vector<ChatMessage> out;
+    for (const ApiMessage& m : r.messages) {
+        ChatMessage c{m.role == "tool" ? "ipython" : m.role, m.content};
+        for (const ApiToolCall& t : m.tool_calls) c.tool_calls.push_back({t.name, t.arguments});
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+ToolPromptOptions tool_prompt_options(const ApiRequest& r, ToolCallFormat format, std::string date_string) {
+    ToolPromptOptions o;
+    o.format = format;
+    o.date_string = std::move(date_string);
+    if (offers_tools(r))
+        for (const ApiTool& t : r.tools) o.tools.push_back({t.name, t.description, t.parameters});
+    return o;
+}
+
+std::vector<ApiToolCall> reply_tool_calls(const ToolCallParse& parse) {
+    static const char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::vector<ApiToolCall> out;
+    if (parse.kind != ToolCallParse::Kind::Calls) return out;
+    for (const ToolCall& c : parse.calls) {
+        std::string id = "call_";
+        for (int i = 0; i < 24; ++i) id += kChars[rng() % (sizeof kChars - 1)];
+        // The parser checked that the arguments are a JSON object; dump() makes them compact.
+        const nlohmann::json args = nlohmann::json::parse(c.arguments_json, nullptr, false);
+        out.push_back({std::move(id), c.name, args.is_object() ? args.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : std::string("{}")});
+    }
+    return out;
+}
+
+}  // namespace ld::server
