@@ -194,3 +194,38 @@ TEST(ApiTools, RefusedWithTheParameter) {
     body["functions"] = json::array();
     EXPECT_EQ(parse_error(body).param, "functions");
 }
+
+// The streaming side: a call streamed in small pieces is never sent as text; a text reply is held
+// only while it could still be a call, then passes through piece by piece.
+TEST(ApiTools, StreamHoldsBackCalls) {
+    auto run = [](const std::string& reply, size_t step, std::string* sent) {
+        ToolCallStream s;
+        for (size_t i = 0; i < reply.size(); i += step) *sent += s.feed(std::string_view(reply).substr(i, step));
+        return s.finish();
+    };
+    for (const char* call : {R"({"name": "get_sum", "parameters": {"a": 1, "b": 2}})", R"([get_sum(a=1, b=2)])"}) {
+        for (size_t step : {1, 3, 100}) {
+            std::string sent;
+            const ToolCallStream::End end = run(call, step, &sent);
+            EXPECT_EQ(sent, "") << call << " step " << step;
+            ASSERT_EQ(end.calls.size(), 1u);
+            EXPECT_EQ(end.calls[0].arguments, R"({"a":1,"b":2})");
+            EXPECT_EQ(end.text, "");
+        }
+    }
+    // Plain text: released at the first piece that cannot begin a call, nothing lost.
+    std::string sent;
+    ToolCallStream s;
+    sent += s.feed("The");
+    EXPECT_EQ(sent, "The");
+    sent += s.feed(" answer is 3.");
+    ToolCallStream::End end = s.finish();
+    EXPECT_EQ(sent + end.text, "The answer is 3.");
+    EXPECT_TRUE(end.calls.empty());
+    // A malformed call is held to the end, then sent as text.
+    sent.clear();
+    const std::string bad = R"({"name": "get_sum", "parameters": {"a": )";
+    end = run(bad, 4, &sent);
+    EXPECT_TRUE(end.calls.empty());
+    EXPECT_EQ(sent + end.text, bad);
+}

@@ -49,4 +49,21 @@ std::vector<ApiToolCall> reply_tool_calls(const ToolCallParse& parse) {
     return out;
 }
 
+std::string ToolCallStream::feed(std::string_view piece) {
+    if (released_) return std::string(piece);
+    held_.append(piece);
+    if (may_become_tool_call(held_)) return {};
+    released_ = true;
+    return std::move(held_);
+}
+
+ToolCallStream::End ToolCallStream::finish() {
+    End end;
+    if (released_) return end;
+    released_ = true;
+    end.calls = reply_tool_calls(parse_tool_calls(held_));
+    if (end.calls.empty()) end.text = std::move(held_);  // text after all, or a malformed call: as text
+    return end;
+}
+
 }  // namespace ld::server

@@ -4,6 +4,7 @@
 // reply's calls (tool_call_parser.h) to OpenAI's tool_calls. The server never runs a tool: the
 // client does and sends the result back as a "tool" message.
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "app/cli/server/api_request.h"
@@ -28,5 +29,23 @@ ToolPromptOptions tool_prompt_options(const ApiRequest& r, ToolCallFormat format
 // A parsed reply's calls as OpenAI returns them: ids "call_" + 24 random letters and digits,
 // arguments as compact JSON text.
 std::vector<ApiToolCall> reply_tool_calls(const ToolCallParse& parse);
+
+// A streamed reply read for tool calls: text is held back while the reply may still become a call
+// (OpenAI's clients expect either content deltas or tool_calls deltas, not both); once it cannot,
+// what was held and every later piece pass straight through.
+class ToolCallStream {
+public:
+    // The text to send now for this piece (empty while held).
+    std::string feed(std::string_view piece);
+    struct End {
+        std::vector<ApiToolCall> calls;  // the reply was calls: send these, finish_reason tool_calls
+        std::string text;                // else what is still held, to send as text
+    };
+    End finish();
+
+private:
+    bool released_ = false;
+    std::string held_;
+};
 
 }  // namespace ld::server

@@ -297,8 +297,7 @@ struct ApiServer::Impl {
                 };
                 bool role_sent = meta.endpoint != Endpoint::Chat;
                 size_t offset = 0;  // bytes of token text streamed so far
-                bool holding = calls;
-                std::string held;  // text held back while it may become a tool call
+                ToolCallStream tool_stream;  // with `calls`: text held back while it may become a call
                 std::unique_lock<std::mutex> lock(job->mu);
                 // The role chunk right away, as OpenAI sends it: the client has its headers (and knows
                 // it was admitted) while the request waits in the queue.
@@ -333,11 +332,9 @@ struct ApiServer::Impl {
                         role_sent = true;
                     }
                     for (const GenJob::Piece& p : pieces) {
-                        if (holding) {  // no logprobs with tools (the parser refuses them)
-                            held += p.text;
-                            if (may_become_tool_call(held)) continue;
-                            holding = false;
-                            if (!write(sse_text_chunk(meta, held, {}, 0))) return false;
+                        if (calls) {  // no logprobs with tools (the parser refuses them)
+                            const std::string text = tool_stream.feed(p.text);
+                            if (!text.empty() && !write(sse_text_chunk(meta, text, {}, 0))) return false;
                             continue;
                         }
                         if (!p.text.empty() || !p.logprobs.empty())
@@ -353,12 +350,12 @@ struct ApiServer::Impl {
                             return false;
                         }
                         const char* reason = finish_reason(g.stop);
-                        if (holding) {  // the whole reply was held: calls, or text after all
-                            const std::vector<ApiToolCall> tc = reply_tool_calls(parse_tool_calls(held));
-                            if (!tc.empty()) {
-                                if (!write(sse_tool_call_chunks(meta, tc))) return false;
+                        if (calls) {  // what is still held: calls, or text after all
+                            const ToolCallStream::End end = tool_stream.finish();
+                            if (!end.calls.empty()) {
+                                if (!write(sse_tool_call_chunks(meta, end.calls))) return false;
                                 reason = "tool_calls";
-                            } else if (!held.empty() && !write(sse_text_chunk(meta, held, {}, 0))) {
+                            } else if (!end.text.empty() && !write(sse_text_chunk(meta, end.text, {}, 0))) {
                                 return false;
                             }
                         }
