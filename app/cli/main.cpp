@@ -23,6 +23,7 @@ commands:
   generate --remote URL --remote-model NAME -p PROMPT [--chat [--system TEXT]] [-n N] [--temp T]
            [--top-p P] [--seed S] [--stop TEXT]... [--api-key K | --api-key-file F] [--ca-file F]
            [--timeout S (first byte, 120)] [--idle-timeout S (60)] [--connect-timeout S (10)]
+           [--db PATH [--conversation ID]]
            An OpenAI-compatible server (vLLM, SGLang, llama-server, Ollama, serve) generates; URL
            as OpenAI clients take it (http://HOST:PORT/v1), NAME an id from its /v1/models. -p
            without --chat continues the raw text (/v1/completions); --chat uses /v1/chat/completions

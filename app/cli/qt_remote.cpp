@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "app/cli/cli_hooks.h"
 #include "app/cli/commands.h"
 #include "app/cli/qt_support.h"
 #include "app/remote/remote_client.h"
@@ -71,7 +72,7 @@ int run_remote_generate(const ArgList& argv) {
     std::vector<OptionSpec> specs = remote_option_specs();
     specs.insert(specs.end(), {{"-p|--prompt", true}, {"-n|--n-predict", true}, {"--temp", true}, {"--top-p", true},
                                {"--seed", true}, {"--chat", false}, {"--system", true}, {"--stop", true},
-                               {"-m|--model", true}});
+                               {"-m|--model", true}, {"--db", true}, {"--conversation", true}});
     const Args args(argv, specs);
     if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     if (args.has("--model"))
@@ -100,6 +101,21 @@ int run_remote_generate(const ArgList& argv) {
     }
 
     ensure_qt_application();
+    // --db: the exchange goes into the history as a local one does, the model named with the
+    // engine it ran on, so the conversation records who wrote the reply.
+    if (args.has("--conversation") && !args.has("--db")) throw UsageError("--conversation needs --db");
+    std::unique_ptr<GenerationRecorder> recorder;
+    if (args.has("--db")) {
+        std::optional<int64_t> conv;
+        if (args.has("--conversation")) conv = args.get_int("--conversation", 0, 1, INT64_MAX);
+        std::string err;
+        recorder = make_history_recorder(args.get("--db"), conv, &err);
+        if (!recorder) fail(err);
+        const std::string label = args.get("--remote-model") + " @ " + ep.baseUrl.toString().toStdString();
+        const int64_t id = recorder->begin(label, args.get("--system"), args.get("--prompt"));
+        if (id < 0) fail("the prompt could not be saved to ", args.get("--db"), ", so nothing was generated");
+        std::cerr << "conversation: " << id << "\n";
+    }
     std::signal(SIGINT, on_remote_signal);
     std::signal(SIGTERM, on_remote_signal);
     // A chat reply is shown without its leading whitespace, as the local --chat shows it.
@@ -121,7 +137,20 @@ int run_remote_generate(const ArgList& argv) {
         const QByteArray u = p.toUtf8();
         std::fwrite(u.constData(), 1, size_t(u.size()), stdout);
         std::fflush(stdout);
+        if (recorder) recorder->append(u.toStdString());
     }, &g_remote_cancel);
+    if (recorder) {
+        GenerationStats st;
+        st.prompt_tokens = std::max(0, r.promptTokens);
+        st.gen_tokens = std::max(0, r.completionTokens);
+        const double s = double(clock.nsecsElapsed()) / 1e9 - std::max(0.0, firstPieceMs) / 1000.0;
+        st.gen_tps = st.gen_tokens > 1 && s > 0 ? (st.gen_tokens - 1) / s : 0;  // after the first piece
+        st.ttft_ms = std::max(0.0, firstPieceMs);
+        // A broken-off stream is kept as interrupted (it can be continued), as a local Ctrl+C.
+        recorder->finish(st, r.end == remote::ReplyEnd::Failed ? ReplyEnd::Error
+                             : r.end == remote::ReplyEnd::Complete ? ReplyEnd::Complete : ReplyEnd::Interrupted,
+                         r.error.toStdString());
+    }
     if (!r.text.isEmpty() || r.end != remote::ReplyEnd::Failed) {
         std::printf("\n");
         std::fflush(stdout);

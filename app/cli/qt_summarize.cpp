@@ -151,7 +151,8 @@ int run_summarize_command(const ArgList& argv) {
             if (!conversation) {
                 history::NewConversation nc;
                 nc.title = QStringLiteral("Summary of %1").arg(doc.fileName);
-                nc.model = remote ? qs(args.get("--remote-model")) : qs(args.get("--model"));
+                // A remote model is named with its engine: the history says who wrote the summary.
+                nc.model = remote ? qs(args.get("--remote-model") + " @ " + args.get("--remote")) : qs(args.get("--model"));
                 auto c = db->createConversation(nc);
                 if (!c) {
                     std::cerr << "error: " << c.error().toStdString() << "\n";

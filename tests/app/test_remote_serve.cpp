@@ -162,6 +162,17 @@ private slots:
         QVERIFY(remote.out.size() > 10);
         QCOMPARE(remote.out, local.out);
         QVERIFY(remote.err.contains("generation: 20 tokens"));
+        // --db records the exchange with the engine that wrote the reply.
+        QTemporaryDir dir;
+        const QString db = dir.filePath(QStringLiteral("history.db"));
+        const CliRun recorded = runCli(QStringList{"generate", "--remote", base, "--remote-model", "stories260K", "--db", db} + common);
+        QVERIFY2(recorded.code == 0, recorded.err.constData());
+        QCOMPARE(recorded.out, local.out);
+        const CliRun shown = runCli({"history", "--db", db, "export", "1", "--format", "json"});
+        QVERIFY2(shown.code == 0, shown.err.constData());
+        QVERIFY2(shown.out.contains(("\"model\": \"stories260K @ " + base + "\"").toUtf8()), shown.out.constData());
+        QVERIFY(shown.out.contains("\"gen_tokens\": 20"));
+        QVERIFY(shown.out.contains(("\"content\": \"" + QString::fromUtf8(local.out).trimmed() + "\"").toUtf8()));
         // Errors: an unknown model, a local -m beside --remote, nothing listening.
         CliRun bad = runCli({"generate", "--remote", base, "--remote-model", "nope", "-p", "x"});
         QCOMPARE(bad.code, 1);
