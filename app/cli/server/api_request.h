@@ -68,7 +68,7 @@ struct ApiRequest {
 };
 
 // Parses `body` for `endpoint`. Returns false with *err filled (status 400) on malformed JSON,
-// wrong types, out-of-range values and unsupported features (n > 1, tool_choice \"required\", echo, best_of, ...).
+// wrong types, out-of-range values and unsupported features (n > 1, tool_choice "required", echo, best_of, ...).
 bool parse_api_request(Endpoint endpoint, std::string_view body, ApiRequest* out, ApiError* err);
 
 }  // namespace ld::server
