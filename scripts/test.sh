@@ -31,37 +31,24 @@ elif [ ! -d "$BUILD/oracle/node_modules/node-llama-cpp" ]; then
     missing "could not install node-llama-cpp"
 fi
 
-# @huggingface/jinja (npm, test-time only) renders the reference tool-calling chat templates,
-# pinned by tests/tools/package-lock.json; reinstalled when the lock file changes.
-if ! command -v npm >/dev/null; then
-  missing "npm is not installed, so @huggingface/jinja (tool prompt references) is not either"
-elif ! cmp -s tests/tools/package-lock.json "$BUILD/tools-npm/package-lock.json" ||
-  [ ! -d "$BUILD/tools-npm/node_modules/@huggingface/jinja" ]; then
-  mkdir -p "$BUILD/tools-npm"
-  cp tests/tools/package.json tests/tools/package-lock.json "$BUILD/tools-npm/"
-  (cd "$BUILD/tools-npm" && npm ci --no-audit --no-fund) || missing "could not install tests/tools (npm ci)"
-fi
-
-# The API server tests' openai client (npm, test-time only), pinned by
-# tests/server/package-lock.json; reinstalled when the lock file changes.
-if ! command -v npm >/dev/null; then
-  missing "npm is not installed, so the openai client (API server tests) is not either"
-elif ! cmp -s tests/server/package-lock.json "$BUILD/server-tests/package-lock.json" ||
-  [ ! -d "$BUILD/server-tests/node_modules/openai" ]; then
-  mkdir -p "$BUILD/server-tests"
-  cp tests/server/package.json tests/server/package-lock.json "$BUILD/server-tests/"
-  (cd "$BUILD/server-tests" && npm ci --no-audit --no-fund) || missing "could not install tests/server (npm ci)"
-fi
-
-# The official MCP servers (server-everything, server-filesystem) the MCP client tests run
-# against (npm, test-time only), pinned by tests/mcp/package-lock.json; reinstalled when it changes.
-if ! command -v npm >/dev/null; then
-  missing "npm is not installed, so the MCP servers (MCP client tests) are not either"
-elif ! cmp -s tests/mcp/package-lock.json "$BUILD/mcp-servers/package-lock.json" ||
-  [ ! -d "$BUILD/mcp-servers/node_modules/@modelcontextprotocol/server-everything" ]; then
-  mkdir -p "$BUILD/mcp-servers"
-  cp tests/mcp/package.json tests/mcp/package-lock.json "$BUILD/mcp-servers/"
-  (cd "$BUILD/mcp-servers" && npm ci --no-audit --no-fund) || missing "could not install tests/mcp (npm ci)"
-fi
+# The npm peers the tests run against (test-time only, never shipped), each pinned by a committed
+# package-lock.json: `npm_peer SRC TARGET MARKER WHAT` runs `npm ci` for SRC/package*.json in
+# $BUILD/TARGET (where tests/CMakeLists.txt looks for it) unless MARKER is already installed from
+# the same lock file.
+npm_peer() {
+  local src=$1 target=$2 marker=$3 what=$4
+  if ! command -v npm >/dev/null; then
+    missing "npm is not installed, so $what is not either"
+  elif ! cmp -s "$src/package-lock.json" "$BUILD/$target/package-lock.json" ||
+    [ ! -d "$BUILD/$target/node_modules/$marker" ]; then
+    mkdir -p "$BUILD/$target"
+    cp "$src/package.json" "$src/package-lock.json" "$BUILD/$target/"
+    (cd "$BUILD/$target" && npm ci --no-audit --no-fund) || missing "could not install $src (npm ci)"
+  fi
+}
+npm_peer tests/tools tools-npm @huggingface/jinja "@huggingface/jinja (tool prompt references)"
+npm_peer tests/server server-tests openai "the openai client (API server tests)"
+npm_peer tests/mcp mcp-servers @modelcontextprotocol/server-everything \
+  "the MCP servers (MCP client tests)"
 
 ctest --test-dir "$BUILD" -LE cuda --output-on-failure -j"$(nproc)" --timeout 900
