@@ -1,6 +1,8 @@
 #include "app/cli/engine_setup.h"
 
+#include <ctime>
 #include <iostream>
+#include <random>
 
 #include "inference/core/error.h"
 
@@ -43,6 +45,25 @@ Engine open_engine(const Args& args, bool need_tokenizer) {
         fail("--ctx ", o.n_ctx, " exceeds the model's context length ", e.model->params.ctx_train);
     e.backend = create_backend(*e.model, o);
     return e;
+}
+
+SamplerParams sampler_params(const Args& args) {
+    SamplerParams sp;
+    sp.temperature = float(args.get_double("--temp", 0.8));
+    sp.top_k = int(args.get_int("--top-k", 40, 0, 1 << 24));
+    sp.top_p = float(args.get_double("--top-p", 0.95));
+    sp.min_p = float(args.get_double("--min-p", 0.05));
+    sp.repeat_penalty = float(args.get_double("--repeat-penalty", 1.0));
+    sp.penalty_last_n = int(args.get_int("--repeat-last-n", 64, -1, 1 << 24));
+    sp.frequency_penalty = float(args.get_double("--frequency-penalty", 0.0));
+    sp.presence_penalty = float(args.get_double("--presence-penalty", 0.0));
+    sp.seed = args.has("--seed") ? uint64_t(args.get_int("--seed", 0, INT64_MIN, INT64_MAX))
+                                 : uint64_t(std::random_device{}()) ^ uint64_t(std::time(nullptr));
+    if (sp.temperature < 0) throw UsageError("--temp must be >= 0");
+    if (sp.top_p <= 0 || sp.top_p > 1) throw UsageError("--top-p must be in (0, 1]");
+    if (sp.min_p < 0 || sp.min_p >= 1) throw UsageError("--min-p must be in [0, 1)");
+    if (sp.repeat_penalty <= 0) throw UsageError("--repeat-penalty must be > 0");
+    return sp;
 }
 
 }  // namespace ld::cli

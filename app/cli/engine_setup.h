@@ -7,6 +7,7 @@
 #include "app/cli/args.h"
 #include "inference/backend/backend.h"
 #include "inference/model/llama.h"
+#include "inference/sampler/sampler.h"
 #include "inference/tokenizer/tokenizer.h"
 
 namespace ld::cli {
@@ -21,6 +22,9 @@ struct Engine {
 // -m/--model, --backend, --device, --threads, --ctx, --batch, --kv-type, --gpu-layers
 std::vector<OptionSpec> engine_option_specs();
 BackendOptions backend_options(const Args& args);
+// --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n, --frequency-penalty,
+// --presence-penalty and --seed (a random one when absent), checked. Throws UsageError.
+SamplerParams sampler_params(const Args& args);
 // Loads -m MODEL, its tokenizer and the backend. Throws ld::Error / UsageError.
 Engine open_engine(const Args& args, bool need_tokenizer = true);
 

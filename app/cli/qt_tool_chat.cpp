@@ -9,9 +9,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
-#include <ctime>
 #include <iostream>
-#include <random>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
@@ -101,18 +99,7 @@ int run_tool_chat(const ArgList& argv) {
 
     GenerateOptions gen;
     gen.max_tokens = int(args.get_int("--n-predict", 512, 1, 1 << 24));
-    SamplerParams& sp = gen.sampling;
-    sp.temperature = float(args.get_double("--temp", 0.8));
-    sp.top_k = int(args.get_int("--top-k", 40, 0, 1 << 24));
-    sp.top_p = float(args.get_double("--top-p", 0.95));
-    sp.min_p = float(args.get_double("--min-p", 0.05));
-    sp.repeat_penalty = float(args.get_double("--repeat-penalty", 1.0));
-    sp.seed = args.has("--seed") ? uint64_t(args.get_int("--seed", 0, INT64_MIN, INT64_MAX))
-                                 : uint64_t(std::random_device{}()) ^ uint64_t(std::time(nullptr));
-    if (sp.temperature < 0) throw UsageError("--temp must be >= 0");
-    if (sp.top_p <= 0 || sp.top_p > 1) throw UsageError("--top-p must be in (0, 1]");
-    if (sp.min_p < 0 || sp.min_p >= 1) throw UsageError("--min-p must be in [0, 1)");
-    if (sp.repeat_penalty <= 0) throw UsageError("--repeat-penalty must be > 0");
+    gen.sampling = sampler_params(args);
 
     mcp::ToolLoopOptions loopOpt;
     loopOpt.allowAll = args.has("--yes");
