@@ -88,6 +88,7 @@ int run_tool_chat(const ArgList& argv) {
     specs.insert(specs.end(), {
         {"-p|--prompt", true}, {"-n|--n-predict", true}, {"--temp", true}, {"--top-k", true},
         {"--top-p", true}, {"--min-p", true}, {"--repeat-penalty", true}, {"--seed", true},
+        {"--repeat-last-n", true}, {"--frequency-penalty", true}, {"--presence-penalty", true},
         {"--chat", false}, {"--system", true}, {"--mcp-config", true}, {"--yes", false},
         {"--tool-format", true}, {"--max-tool-rounds", true}, {"--tool-timeout", true},
         {"--start-timeout", true}, {"--verbose-prompt", false},
