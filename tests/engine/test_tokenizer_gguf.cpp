@@ -34,7 +34,9 @@ TEST(GgufVocab, Llama31Metadata) {
     EXPECT_EQ(v.eot, 128009);
     EXPECT_EQ(v.tokens[128009], "<|eot_id|>");
     EXPECT_EQ(v.types[128009], int32_t(ld::TokenType::Control));
-    if (v.tokens[128008] == "<|eom_id|>") EXPECT_EQ(v.eom, 128008);
+    if (v.tokens[128008] == "<|eom_id|>") {
+        EXPECT_EQ(v.eom, 128008);
+    }
     EXPECT_FALSE(v.add_space_prefix);
     EXPECT_NE(v.chat_template.find("<|start_header_id|>"), std::string::npos);
 }

@@ -20,7 +20,8 @@ public:
     explicit FakeHttpServer(const QString& mode) {
         process_.start(ld::test::nodeExecutable(),
                        {QStringLiteral(LLAMADESK_SOURCE_DIR "/tests/mcp/fake_http_server.js"), mode});
-        QTest::qWaitFor(
+        // A server that never prints its port leaves port_ 0, which every test checks first.
+        (void)QTest::qWaitFor(
             [this] {
                 out_ += process_.readAllStandardOutput();
                 return out_.contains('\n') || process_.state() == QProcess::NotRunning;

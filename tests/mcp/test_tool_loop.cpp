@@ -232,7 +232,7 @@ private slots:
         QVERIFY(r.messages[2].content.find("denied") != std::string::npos);
         std::rewind(info);
         char buf[4096] = {};
-        std::fread(buf, 1, sizeof buf - 1, info);
+        QVERIFY(std::fread(buf, 1, sizeof buf - 1, info) > 0);
         const std::string shown(buf);
         QVERIFY2(shown.find("tool call: echo (MCP server \"everything\")") != std::string::npos, buf);
         QVERIFY2(shown.find("no terminal to ask and no --yes: denied") != std::string::npos, buf);
