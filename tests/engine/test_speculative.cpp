@@ -10,7 +10,7 @@
 #include "inference/core/error.h"
 #include "inference/session/prompt_lookup.h"
 #include "inference/session/speculative.h"
-#include "model_fixture.h"
+#include "speculative_fixture.h"
 
 namespace ld::test {
 namespace {
@@ -51,22 +51,6 @@ LoadedDraft draft_for(const LoadedModel& target, const std::string& path) {
     d.drafter = std::make_unique<DraftModel>(*target.model, *d.m.model, *d.m.backend);
     return d;
 }
-
-// Proposes tokens the model never picks greedily... most of the time: a fixed pseudo-random
-// stream, so nearly every draft is rejected at its first token and the cache is rewound each pass.
-class WrongDrafter : public Drafter {
-public:
-    explicit WrongDrafter(int n_vocab) : n_vocab_(n_vocab) {}
-    std::string name() const override { return "wrong"; }
-    void draft(const std::vector<int32_t>&, int k, Draft& out) override {
-        out.clear();
-        for (int i = 0; i < k; ++i) out.tokens.push_back(int32_t(rng_() % uint32_t(n_vocab_)));
-    }
-
-private:
-    int n_vocab_;
-    std::mt19937 rng_{7};
-};
 
 void expect_same(const GenerateResult& plain, const GenerateResult& spec) {
     EXPECT_EQ(spec.tokens, plain.tokens);
@@ -218,7 +202,7 @@ TEST(Speculative, RejectedDraftsRollTheCacheBack) {
     LoadedModel target = load(shared_path(kStories), 1);
     const auto prompt = tokenize_prompt(*target.tok, "Once upon a time");
     const GenerateResult plain = run(target, prompt, greedy_opts(100));
-    WrongDrafter wrong(target.backend->vocab_size());
+    WrongDrafter wrong(target.backend->vocab_size(), 7);
     Session s(*target.model, *target.backend, *target.tok);
     GenerateOptions o = greedy_opts(100);
     o.drafter = &wrong;
@@ -430,7 +414,7 @@ TEST(Speculative, SampledTokensFollowTheModelWithTruncationAndPenalties) {
 TEST(Speculative, SampledTokensFollowTheModelWithDeterministicDrafts) {
     LD_REQUIRE_SHARED(kStories);
     LoadedModel target = load(shared_path(kStories), 1);
-    WrongDrafter wrong(target.backend->vocab_size());  // one-hot q: accept with p(t), else p without t
+    WrongDrafter wrong(target.backend->vocab_size(), 7);  // one-hot q: accept with p(t), else p without t
     check_distribution(target, &wrong, spread_sampling(), 3000);
 }
 

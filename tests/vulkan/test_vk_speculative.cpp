@@ -2,11 +2,8 @@
 // backend's all-logits prompt path while plain decoding runs its one-token path, yet greedy output
 // must be the same, and the cache must rewind past rejected drafts. The loop itself is
 // backend-independent (tests/engine/test_speculative.cpp covers its rules on the CPU).
-#include <random>
-
 #include "inference/session/prompt_lookup.h"
-#include "inference/session/speculative.h"
-#include "model_fixture.h"
+#include "speculative_fixture.h"
 #include "vk_test_util.h"
 
 namespace ld::test {
@@ -16,28 +13,6 @@ const char* kStories = "models/stories260K.gguf";
 const char* kK256F32 = "models/k256/tiny-llama-k256-f32.gguf";
 const char* kK256Q80 = "models/k256/tiny-llama-k256-Q8_0-pure.gguf";
 
-GenerateResult run(LoadedModel& m, const std::vector<int32_t>& prompt, int n, Drafter* d) {
-    Session s(*m.model, *m.backend, *m.tok);
-    GenerateOptions o;
-    o.max_tokens = n;
-    o.sampling.temperature = 0;
-    o.drafter = d;
-    return s.generate(prompt, o, nullptr);
-}
-
-// Proposes a fixed pseudo-random stream: nearly every draft is rejected at once.
-class WrongDrafter : public Drafter {
-public:
-    std::string name() const override { return "wrong"; }
-    void draft(const std::vector<int32_t>&, int k, Draft& out) override {
-        out.clear();
-        for (int i = 0; i < k; ++i) out.tokens.push_back(int32_t(rng_() % 512u));
-    }
-
-private:
-    std::mt19937 rng_{11};
-};
-
 TEST(VkSpeculative, DraftModelGreedyIsIdentical) {
     LD_REQUIRE_VULKAN(env);
     LD_REQUIRE_SHARED(kK256F32);
@@ -46,8 +21,8 @@ TEST(VkSpeculative, DraftModelGreedyIsIdentical) {
     LoadedModel draft = load_on("vulkan", shared_path(kK256Q80));
     DraftModel drafter(*target.model, *draft.model, *draft.backend);
     const auto prompt = tokenize_prompt(*target.tok, "Once upon a time");
-    const GenerateResult plain = run(target, prompt, 60, nullptr);
-    const GenerateResult spec = run(target, prompt, 60, &drafter);
+    const GenerateResult plain = greedy_run(target, prompt, 60, nullptr);
+    const GenerateResult spec = greedy_run(target, prompt, 60, &drafter);
     EXPECT_EQ(spec.tokens, plain.tokens);
     EXPECT_EQ(spec.text, plain.text);
     EXPECT_GT(spec.accepted, 0);
@@ -59,13 +34,13 @@ TEST(VkSpeculative, PromptLookupAndRejectedDraftsGreedyIsIdentical) {
     LD_REQUIRE_SHARED(kStories);
     LoadedModel m = load_on("vulkan", shared_path(kStories));
     const auto prompt = tokenize_prompt(*m.tok, "The cat sat. The dog ran. The cat sat. The dog ran. The cat sat. The dog ran.");
-    const GenerateResult plain = run(m, prompt, 80, nullptr);
+    const GenerateResult plain = greedy_run(m, prompt, 80, nullptr);
     PromptLookup lookup;
-    const GenerateResult spec = run(m, prompt, 80, &lookup);
+    const GenerateResult spec = greedy_run(m, prompt, 80, &lookup);
     EXPECT_EQ(spec.tokens, plain.tokens);
     EXPECT_GT(spec.accepted, 0);
-    WrongDrafter wrong;
-    const GenerateResult rej = run(m, prompt, 80, &wrong);
+    WrongDrafter wrong(512, 11);
+    const GenerateResult rej = greedy_run(m, prompt, 80, &wrong);
     EXPECT_EQ(rej.tokens, plain.tokens);
     EXPECT_GT(rej.drafted, 40);
 }
