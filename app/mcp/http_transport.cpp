@@ -17,6 +17,10 @@ HttpTransport::HttpTransport(ServerConfig config, Options options, QObject* pare
 
 HttpTransport::~HttpTransport() {
     closing_ = true;  // aborting below is not a failure
+    abortStreams();
+}
+
+void HttpTransport::abortStreams() {
     const QList<QNetworkReply*> replies = streams_.keys();
     streams_.clear();
     for (QNetworkReply* r : replies) {
@@ -203,13 +207,7 @@ void HttpTransport::fail(const QString& reason) {
 void HttpTransport::close() {
     if (closing_) return;
     closing_ = true;
-    const QList<QNetworkReply*> replies = streams_.keys();
-    streams_.clear();
-    for (QNetworkReply* r : replies) {
-        r->disconnect(this);
-        r->abort();
-        r->deleteLater();
-    }
+    abortStreams();
     if (sessionId_.isEmpty()) {
         QTimer::singleShot(0, this, &HttpTransport::finishClose);
         return;

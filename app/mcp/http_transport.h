@@ -51,6 +51,7 @@ private:
     void startGetStream();
     void fail(const QString& reason);
     void finishClose();
+    void abortStreams();  // every open reply, without their signals
     void note(const QString& line);
 
     ServerConfig config_;
