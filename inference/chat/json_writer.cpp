@@ -67,11 +67,7 @@ std::string quote(std::string_view s) {
     return out;
 }
 
-std::string number_text(double v) {
-    if (!std::isfinite(v)) return "null";
-    if (v == 0) return "0";  // also -0, as JavaScript prints it
-    // The shortest round-trip digits and their exponent, then ECMAScript's Number::toString
-    // layout (ECMA-262 6.1.6.1.20): plain notation for 1e-7 < |v| < 1e21, exponent otherwise.
+std::string shortest_digits(double v, int* exp10) {
     char buf[64];
     const auto r = std::to_chars(buf, buf + sizeof buf, std::fabs(v), std::chars_format::scientific);
     const std::string_view sci(buf, size_t(r.ptr - buf));
@@ -79,7 +75,17 @@ std::string number_text(double v) {
     std::string digits;
     for (char c : sci.substr(0, e_pos))
         if (c != '.') digits += c;
-    const int exp10 = std::atoi(std::string(sci.substr(e_pos + 1)).c_str());
+    *exp10 = std::atoi(std::string(sci.substr(e_pos + 1)).c_str());
+    return digits;
+}
+
+std::string number_text(double v) {
+    if (!std::isfinite(v)) return "null";
+    if (v == 0) return "0";  // also -0, as JavaScript prints it
+    // The shortest round-trip digits and their exponent, then ECMAScript's Number::toString
+    // layout (ECMA-262 6.1.6.1.20): plain notation for 1e-7 < |v| < 1e21, exponent otherwise.
+    int exp10 = 0;
+    const std::string digits = shortest_digits(v, &exp10);
     const int k = int(digits.size());
     const int n = exp10 + 1;  // the decimal point sits after n digits
     std::string out = v < 0 ? "-" : "";

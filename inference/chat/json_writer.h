@@ -14,6 +14,10 @@ namespace ld::json {
 // A JSON string literal with its quotes.
 std::string quote(std::string_view s);
 
+// The shortest digits that read back as |v| (finite, nonzero), and in *exp10 the power of ten of
+// the first: 0.0125 -> "125", -2. Both JavaScript's and Python's number texts are laid out from it.
+std::string shortest_digits(double v, int* exp10);
+
 // JavaScript's Number::toString of `v` (shortest text that reads back the same double); NaN and
 // infinities, which JSON cannot hold, are "null" as in JSON.stringify.
 std::string number_text(double v);

@@ -1,9 +1,9 @@
 #include "inference/chat/python_literal.h"
 
-#include <charconv>
 #include <cmath>
 #include <cstdlib>
 
+#include "inference/chat/json_writer.h"
 #include "inference/core/error.h"
 #include "inference/tokenizer/unicode.h"
 
@@ -238,16 +238,10 @@ std::string float_repr(double v) {
     if (std::isnan(v)) return "nan";
     if (std::isinf(v)) return v < 0 ? "-inf" : "inf";
     // Python's repr: the shortest round-trip digits, plain for 1e-4 <= |v| < 1e16.
-    char buf[64];
-    const auto r = std::to_chars(buf, buf + sizeof buf, std::fabs(v), std::chars_format::scientific);
-    const std::string_view sci(buf, size_t(r.ptr - buf));
-    const size_t e_pos = sci.find('e');
-    std::string digits;
-    for (char c : sci.substr(0, e_pos))
-        if (c != '.') digits += c;
-    const int exp10 = std::atoi(std::string(sci.substr(e_pos + 1)).c_str());
     std::string out = std::signbit(v) ? "-" : "";
     if (v == 0) return out + "0.0";
+    int exp10 = 0;
+    const std::string digits = json::shortest_digits(v, &exp10);
     if (exp10 >= -4 && exp10 < 16) {
         const int n = exp10 + 1;
         if (n <= 0) {
