@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <random>
 #include <string>
 
 #include "app/cli/args.h"
 #include "app/cli/commands.h"
 #include "app/cli/engine_setup.h"
+#include "inference/backend/memory_plan.h"
 #include "inference/core/error.h"
 #include "inference/model/synthetic.h"
 
@@ -25,18 +25,6 @@ double median(std::vector<double> v) {
 
 double now_s() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// MemAvailable of /proc/meminfo in bytes; 0 when unknown (not Linux).
-uint64_t memory_available() {
-    std::ifstream in("/proc/meminfo");
-    std::string key;
-    uint64_t kib = 0;
-    while (in >> key >> kib) {
-        if (key == "MemAvailable:") return kib << 10;
-        in.ignore(256, '\n');
-    }
-    return 0;
 }
 
 }  // namespace
@@ -77,7 +65,7 @@ int cmd_bench(const ArgList& argv) {
         // The weights are built in this process's memory (once: the GPU backends upload them
         // through a small staging buffer), so a 70B model needs ~40 GiB of RAM; say so rather
         // than meet the OOM killer.
-        const uint64_t bytes = synthetic_weight_bytes(spec), avail = memory_available();
+        const uint64_t bytes = synthetic_weight_bytes(spec), avail = system_memory_available();
         if (avail > 0 && bytes + (uint64_t(1) << 30) > avail)
             fail("--synthetic ", name, " builds ", bytes >> 20, " MiB of weights in memory, but only ", avail >> 20,
                  " MiB is available; write it to disk with `synth` and bench it with -m (the file is mapped, "

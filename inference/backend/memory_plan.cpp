@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
 
 #include "inference/core/error.h"
 
@@ -17,6 +18,17 @@ int MemoryPlan::max_fitting_ctx() const {
     if (free <= fixed || kv_per_position == 0) return 0;
     const uint64_t n = std::min<uint64_t>((free - fixed) / kv_per_position, uint64_t(1) << 30);
     return int(n > 256 ? n / 256 * 256 : n);  // a round number to suggest
+}
+
+uint64_t system_memory_available() {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    uint64_t kib = 0;
+    while (in >> key >> kib) {
+        if (key == "MemAvailable:") return kib << 10;
+        in.ignore(256, '\n');
+    }
+    return 0;
 }
 
 std::string format_bytes(uint64_t bytes) {

@@ -33,6 +33,10 @@ struct MemoryPlan {
 // KV cache bytes of a model at n_ctx positions with elem_bytes per element (2 for f16).
 uint64_t kv_cache_bytes(const LlamaParams& p, int n_ctx, int elem_bytes);
 
+// MemAvailable of /proc/meminfo in bytes: the system memory a model built in memory may use
+// (bench --synthetic checks it up front); 0 when unknown (not Linux).
+uint64_t system_memory_available();
+
 // "1.2 GiB" from bytes (one decimal; whole MiB below 1 GiB, KiB below 1 MiB).
 std::string format_bytes(uint64_t bytes);
 

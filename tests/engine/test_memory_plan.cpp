@@ -46,18 +46,6 @@ MemoryPlan plan_70b(const SyntheticSpec& spec, int n_ctx, uint64_t free) {
     return p;
 }
 
-// MemAvailable of /proc/meminfo in bytes (0 when unknown).
-uint64_t memory_available() {
-    std::ifstream in("/proc/meminfo");
-    std::string key;
-    uint64_t kib = 0;
-    while (in >> key >> kib) {
-        if (key == "MemAvailable:") return kib << 10;
-        in.ignore(256, '\n');
-    }
-    return 0;
-}
-
 std::string slurp(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -232,7 +220,7 @@ TEST(Synthetic, StreamedFileEqualsTheInMemoryModelsFile) {
 // bench --synthetic builds the weights in memory: on a machine without 40 GiB to spare, the 70B
 // is refused up front with the sizes, not killed by the kernel halfway through.
 TEST(Synthetic70B, BenchRefusesWhenRamIsShort) {
-    const uint64_t avail = memory_available();
+    const uint64_t avail = system_memory_available();
     if (avail == 0) GTEST_SKIP() << "no /proc/meminfo";
     if (avail > uint64_t(40) << 30)
         GTEST_SKIP() << "this machine has " << (avail >> 30) << " GiB available: the 70B would be built, not refused";
