@@ -242,6 +242,14 @@ SummaryResult Summarizer::summarize(const Document& doc, const SummaryCallbacks&
     res.chunks = int(chunks.size());
     total_ = res.chunks + estimateReduceCalls(res.chunks, b) + 1;
     QList<Note> notes;
+    // One chunk's note from its map reply, the same for concurrent and one-at-a-time calls.
+    auto toNote = [&](const Chunk& c, const QString& reply) {
+        QString text = reply.simplified();
+        // A model that says nothing still leaves the part represented: its opening words.
+        if (text.isEmpty()) text = c.text.simplified().left(300) + QStringLiteral("…");
+        while (text.size() > 16 && count(text) > b.partial) text.chop(text.size() / 10);
+        return Note{c.span, text};
+    };
     if (options_.mapConcurrency > 1 && chunks.size() > 1) {
         QList<QString> prompts;
         for (const Chunk& c : chunks) prompts.append(mapPrompt(doc.fileName, c.span.label(), c.text));
@@ -255,12 +263,7 @@ SummaryResult Summarizer::summarize(const Document& doc, const SummaryCallbacks&
         for (const CompletionResult& r : results)
             if (!r.error.isEmpty()) return res.error = r.error, finish();
         if (!finished) return res.cancelled = true, finish();
-        for (qsizetype i = 0; i < chunks.size(); ++i) {
-            QString text = results[i].text.simplified();
-            if (text.isEmpty()) text = chunks[i].text.simplified().left(300) + QStringLiteral("…");
-            while (text.size() > 16 && count(text) > b.partial) text.chop(text.size() / 10);
-            notes.append({chunks[i].span, text});
-        }
+        for (qsizetype i = 0; i < chunks.size(); ++i) notes.append(toNote(chunks[i], results[i].text));
     }
     for (qsizetype i = notes.size(); i < chunks.size(); ++i) {
         const Chunk& c = chunks[i];
@@ -271,11 +274,7 @@ SummaryResult Summarizer::summarize(const Document& doc, const SummaryCallbacks&
         const CompletionResult r = complete({kSystem, mapPrompt(doc.fileName, where, c.text), b.partial}, {});
         if (!r.error.isEmpty()) return res.error = r.error, finish();
         if (r.cancelled) return res.cancelled = true, finish();
-        QString text = r.text.simplified();
-        // A model that says nothing still leaves the part represented: its opening words.
-        if (text.isEmpty()) text = c.text.simplified().left(300) + QStringLiteral("…");
-        while (text.size() > 16 && count(text) > b.partial) text.chop(text.size() / 10);
-        notes.append({c.span, text});
+        notes.append(toNote(c, r.text));
         finishStep();
     }
     total_ = done_ + estimateReduceCalls(int(notes.size()), b) + 1;
