@@ -8,6 +8,12 @@ namespace {
 constexpr int kTemplateOverhead = 64;
 constexpr int kDefaultContext = 4096;
 constexpr qsizetype kCacheLimit = 50000;
+
+QString withoutLeadingSpace(const QString& s) {
+    qsizetype i = 0;
+    while (i < s.size() && s[i].isSpace()) ++i;
+    return s.mid(i);
+}
 }  // namespace
 
 int estimateTokensConservatively(const QString& text) {
@@ -78,21 +84,13 @@ documents::CompletionResult RemoteCompletion::complete(const documents::Completi
     // The reply is shown without its leading whitespace, as local completions show it.
     bool leading = true;
     const GenerationReply r = client_.generate(g, [&](const QString& piece) {
-        QString p = piece;
-        if (leading) {
-            qsizetype i = 0;
-            while (i < p.size() && p[i].isSpace()) ++i;
-            p.remove(0, i);
-            if (p.isEmpty()) return;
-            leading = false;
-        }
+        const QString p = leading ? withoutLeadingSpace(piece) : piece;
+        if (p.isEmpty()) return;
+        leading = false;
         if (onText) onText(p);
     }, cancel);
     documents::CompletionResult out;
-    out.text = r.text;
-    qsizetype i = 0;
-    while (i < out.text.size() && out.text[i].isSpace()) ++i;
-    out.text.remove(0, i);
+    out.text = withoutLeadingSpace(r.text);
     out.cancelled = r.end == ReplyEnd::Cancelled;
     if (r.end == ReplyEnd::Failed || r.end == ReplyEnd::Interrupted) out.error = r.error;
     out.promptTokens = std::max(0, r.promptTokens);
