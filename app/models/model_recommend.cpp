@@ -7,6 +7,7 @@
 #include <string>
 
 #include "inference/backend/cuda_plugin.h"
+#include "inference/backend/memory_plan.h"
 #ifdef LLAMADESK_HAVE_VULKAN
 #include "inference/vulkan/vk_device.h"
 #endif
@@ -23,10 +24,11 @@ QString memoryText(qint64 bytes) {
 
 QString sizeText(qint64 bytes) { return QString::number(double(bytes) / 1e9, 'f', 1) + QStringLiteral(" GB"); }
 
-// What the GPU can hold for a model: the Vulkan offload planner's margin (256 MiB + 3%).
+// What the GPU can hold for a model: its memory less the GPU backends' headroom.
 qint64 usableVram(qint64 vram) {
     if (vram <= 0) return 0;
-    return std::max<qint64>(0, qint64(double(vram) * 0.97) - (qint64(256) << 20));
+    const uint64_t v = uint64_t(vram), keep = ld::gpu_headroom(v);
+    return v > keep ? qint64(v - keep) : 0;
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 
 namespace ld {
 
+uint64_t gpu_headroom(uint64_t available) { return (uint64_t(256) << 20) + available / 100 * 3; }
+
 uint64_t kv_cache_bytes(const LlamaParams& p, int n_ctx, int elem_bytes) {
     return 2 * uint64_t(std::max(p.n_layers, 0)) * uint64_t(std::max(n_ctx, 0)) * uint64_t(std::max(p.kv_dim(), 0)) *
            uint64_t(std::max(elem_bytes, 0));

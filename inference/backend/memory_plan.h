@@ -30,6 +30,11 @@ struct MemoryPlan {
     int max_fitting_ctx() const;
 };
 
+// Headroom a GPU backend leaves for the driver, other programs' growth and allocation
+// granularity: 256 MiB plus 3% of what is available. The Vulkan offload planner keeps it free,
+// and the app's model recommendation subtracts it from a GPU's memory, so both agree on what fits.
+uint64_t gpu_headroom(uint64_t available);
+
 // KV cache bytes of a model at n_ctx positions with elem_bytes per element (2 for f16).
 uint64_t kv_cache_bytes(const LlamaParams& p, int n_ctx, int elem_bytes);
 

@@ -2,11 +2,10 @@
 
 #include <algorithm>
 
+#include "inference/backend/memory_plan.h"
 #include "inference/core/error.h"
 
 namespace ld::vk {
-
-uint64_t offload_headroom(uint64_t available) { return (uint64_t(256) << 20) + available / 100 * 3; }
 
 OffloadPlan plan_offload(const std::vector<uint64_t>& layer_bytes, uint64_t embd_bytes, uint64_t fixed_bytes,
                          uint64_t available, int requested, const std::string& device_name) {
@@ -18,7 +17,7 @@ OffloadPlan plan_offload(const std::vector<uint64_t>& layer_bytes, uint64_t embd
     // Asked for fewer layers on the GPU: the embedding goes with them (it is read row by row).
     plan.embd_in_sysmem = plan.gpu_layers < n && embd_bytes > 0;
     auto gpu = [&] { return fixed_bytes + layers + (plan.embd_in_sysmem ? 0 : embd_bytes); };
-    const uint64_t room = available > offload_headroom(available) ? available - offload_headroom(available) : 0;
+    const uint64_t room = available > gpu_headroom(available) ? available - gpu_headroom(available) : 0;
     if (requested < 0 && available > 0) {
         if (gpu() > room && embd_bytes > 0) plan.embd_in_sysmem = true;
         while (gpu() > room && plan.gpu_layers > 0) layers -= layer_bytes[size_t(--plan.gpu_layers)];

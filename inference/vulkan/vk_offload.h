@@ -26,8 +26,4 @@ struct OffloadPlan {
 OffloadPlan plan_offload(const std::vector<uint64_t>& layer_bytes, uint64_t embd_bytes, uint64_t fixed_bytes,
                          uint64_t available, int requested, const std::string& device_name);
 
-// Headroom left on the GPU for the driver, other programs' growth and allocation granularity:
-// 256 MiB plus 3% of what is available.
-uint64_t offload_headroom(uint64_t available);
-
 }  // namespace ld::vk

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "inference/vulkan/vk_backend.h"
+#include "inference/backend/memory_plan.h"
 #include "inference/vulkan/vk_offload.h"
 #include "model_fixture.h"
 #include "vk_test_util.h"
@@ -20,7 +21,7 @@ const std::vector<uint64_t> kLayers(8, 100 * MiB);  // 8 layers of 100 MiB
 // What `available` must be for `need` bytes to fit after the headroom.
 uint64_t available_for(uint64_t need) {
     uint64_t a = need;
-    while (a - vk::offload_headroom(a) < need) a += MiB;
+    while (a - gpu_headroom(a) < need) a += MiB;
     return a;
 }
 
