@@ -184,16 +184,21 @@ void fill_synthetic_tensor(const SyntheticTensor& t, size_t index, uint64_t seed
         for (int64_t k = 0; k < t.ne0; ++k) f[k] = 1.0f + (rng.uniform() - 0.5f) * 0.1f;
         return;
     }
-    // Fill rows in parallel: an 8B model is ~5 GB of random bytes, a 70B one 42 GB.
-    const int nt = int(std::max(1u, std::thread::hardware_concurrency()));
+    // Fill rows in parallel: an 8B model is ~5 GB of random bytes, a 70B one 42 GB. The rows are
+    // cut into a fixed number of chunks, each with its own seed, whatever the core count, so the
+    // same seed gives the same bytes on every machine (a 2-core VM and a 16-core GPU host).
+    constexpr int kChunks = 64;
+    const int nt = int(std::min<unsigned>(kChunks, std::max(1u, std::thread::hardware_concurrency())));
     std::vector<std::thread> threads;
     const size_t rb = row_size(t.type, t.ne0);
-    for (int k = 0; k < nt; ++k) {
-        threads.emplace_back([&, k] {
-            const int64_t r0 = t.ne1 * k / nt, r1 = t.ne1 * (k + 1) / nt;
-            if (r1 > r0)
-                fill_random(t.type, dst + size_t(r0) * rb, (r1 - r0) * t.ne0,
-                            seed * 1000003 + index * 131 + uint64_t(k));
+    for (int w = 0; w < nt; ++w) {
+        threads.emplace_back([&, w] {
+            for (int k = w; k < kChunks; k += nt) {
+                const int64_t r0 = t.ne1 * k / kChunks, r1 = t.ne1 * (k + 1) / kChunks;
+                if (r1 > r0)
+                    fill_random(t.type, dst + size_t(r0) * rb, (r1 - r0) * t.ne0,
+                                seed * 1000003 + index * 131 + uint64_t(k));
+            }
         });
     }
     for (std::thread& th : threads) th.join();
