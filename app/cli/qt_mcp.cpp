@@ -44,9 +44,7 @@ int list(const QList<ServerConfig>& servers, const McpClient::Options& opt) {
     for (McpClient* c : host.clients()) {
         if (c->state() == ServerState::Ready) continue;
         ++failures;
-        printErr(c->state() == ServerState::Failed
-                     ? QStringLiteral("MCP server \"%1\": %2").arg(c->config().name, c->failureReason())
-                     : QStringLiteral("MCP server \"%1\" did not get ready in time").arg(c->config().name));
+        printErr(notReadyReason(*c));
     }
     QJsonArray out;
     for (const Tool& t : host.tools()) {

@@ -15,6 +15,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/engine_setup.h"
 #include "app/cli/qt_support.h"
+#include "app/mcp/mcp_blocking.h"
 #include "app/mcp/mcp_config.h"
 #include "app/mcp/mcp_host.h"
 #include "app/mcp/terminal_tool_ui.h"
@@ -129,10 +130,7 @@ int run_tool_chat(const ArgList& argv) {
     mcp::startAllAndWait(host, startMs * 2 + 5000);
     for (mcp::McpClient* c : host.clients()) {
         if (c->state() == mcp::ServerState::Ready) continue;
-        std::cerr << "warning: MCP server \"" << c->config().name.toStdString() << "\" is left out: "
-                  << (c->state() == mcp::ServerState::Failed ? c->failureReason().toStdString()
-                                                             : std::string("it did not get ready in time"))
-                  << "\n";
+        std::cerr << "warning: " << mcp::notReadyReason(*c).toStdString() << " (left out)\n";
     }
 
     std::FILE* ownedTty = nullptr;

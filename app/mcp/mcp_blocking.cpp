@@ -30,6 +30,12 @@ bool startAndWait(McpClient& client, int timeoutMs, QString* error) {
     return false;
 }
 
+QString notReadyReason(const McpClient& client) {
+    return client.state() == ServerState::Failed
+               ? QStringLiteral("MCP server \"%1\": %2").arg(client.config().name, client.failureReason())
+               : QStringLiteral("MCP server \"%1\" did not get ready in time").arg(client.config().name);
+}
+
 CallResult callToolAndWait(McpClient& client, const QString& name, const QJsonObject& arguments, int timeoutMs) {
     QEventLoop loop;
     CallResult out;

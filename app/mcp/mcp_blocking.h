@@ -11,6 +11,10 @@ namespace ld::mcp {
 // Starts the server and waits until it is ready (true) or failed / timed out (false, *error).
 bool startAndWait(McpClient& client, int timeoutMs, QString* error);
 
+// Why a server that startAllAndWait left out is not ready: its failure, or that it did not get
+// ready in time ("MCP server \"name\": ...").
+QString notReadyReason(const McpClient& client);
+
 // Calls a tool and waits for its result; timeoutMs is the call's own timeout (with cancellation).
 CallResult callToolAndWait(McpClient& client, const QString& name, const QJsonObject& arguments, int timeoutMs);
 
