@@ -108,11 +108,6 @@ void GenerationQueue::run() {
 }
 
 void GenerationQueue::execute(GenJob& job) {
-    {
-        std::lock_guard<std::mutex> lock(job.mu);
-        job.started = true;
-    }
-    job.cv.notify_all();
     std::vector<TokenLogprob> pending_lps;  // tokens whose text has not been streamed yet
     GenerateOptions opt = job.options;
     opt.cancel = &job.cancel;

@@ -37,7 +37,6 @@ struct GenJob {
     std::mutex mu;
     std::condition_variable cv;
     std::deque<Piece> pieces;
-    bool started = false;
     bool finished = false;
     GenerateResult result;
     std::string error;  // the engine failed (result is partial)

@@ -295,20 +295,17 @@ struct ApiServer::Impl {
                     queue->cancel(job);  // the client is gone: stop within one token
                     return false;
                 };
-                bool role_sent = meta.endpoint != Endpoint::Chat;
                 size_t offset = 0;  // bytes of token text streamed so far
                 ToolCallStream tool_stream;  // with `calls`: text held back while it may become a call
-                std::unique_lock<std::mutex> lock(job->mu);
                 // The role chunk right away, as OpenAI sends it: the client has its headers (and knows
-                // it was admitted) while the request waits in the queue.
-                if (!role_sent) {
-                    if (!write(sse_role_chunk(meta))) return false;
-                    role_sent = true;
-                }
+                // it was admitted) while the request waits in the queue. Written before taking the
+                // job's lock, as every write is: a slow client must not stall the worker's next piece.
+                if (meta.endpoint == Endpoint::Chat && !write(sse_role_chunk(meta))) return false;
+                std::unique_lock<std::mutex> lock(job->mu);
                 auto waited = std::chrono::steady_clock::now();
                 for (;;) {
                     const bool ready = job->cv.wait_for(lock, std::chrono::milliseconds(50), [&] {
-                        return job->finished || !job->pieces.empty() || (job->started && !role_sent);
+                        return job->finished || !job->pieces.empty();
                     });
                     if (!job->finished && peer.gone()) {
                         lock.unlock();
@@ -327,10 +324,6 @@ struct ApiServer::Impl {
                     pieces.swap(job->pieces);
                     const bool finished = job->finished;
                     lock.unlock();
-                    if (!role_sent) {
-                        if (!write(sse_role_chunk(meta))) return false;
-                        role_sent = true;
-                    }
                     for (const GenJob::Piece& p : pieces) {
                         if (calls) {  // no logprobs with tools (the parser refuses them)
                             const std::string text = tool_stream.feed(p.text);
