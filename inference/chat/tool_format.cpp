@@ -8,6 +8,7 @@
 #include "inference/core/error.h"
 #include "inference/gguf/gguf.h"
 #include "inference/tokenizer/json_lite.h"
+#include "inference/tokenizer/unicode.h"
 
 namespace ld {
 namespace {
@@ -44,22 +45,9 @@ bool js_space(uint32_t cp) {
 
 // The code point starting at s[i] and its length; invalid bytes count as one non-space byte.
 uint32_t code_point_at(std::string_view s, size_t i, size_t* len) {
-    const uint8_t c = uint8_t(s[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) {
-        *len = 1;
-        return 0xFFFD;
-    }
-    uint32_t cp = n == 1 ? c : c & (0x7F >> n);
-    for (size_t k = 1; k < n; ++k) {
-        if ((uint8_t(s[i + k]) & 0xC0) != 0x80) {
-            *len = 1;
-            return 0xFFFD;
-        }
-        cp = (cp << 6) | (uint8_t(s[i + k]) & 0x3F);
-    }
-    *len = n;
-    return cp;
+    const unicode::Utf8Seq q = unicode::utf8_sequence(s.data() + i, s.size() - i);
+    *len = q.status == unicode::Utf8Seq::Valid ? q.len : 1;
+    return q.status == unicode::Utf8Seq::Valid ? q.cp : 0xFFFD;
 }
 
 std::string_view js_trim(std::string_view s) {
