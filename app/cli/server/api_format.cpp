@@ -1,5 +1,7 @@
 #include "app/cli/server/api_format.h"
 
+#include <random>
+
 #include <nlohmann/json.hpp>
 
 namespace ld::server {
@@ -177,6 +179,14 @@ std::string models_json(const std::string& model_id, int64_t created, int max_mo
 
 std::string tokenize_json(const std::vector<int32_t>& tokens, int max_model_len) {
     return dump({{"tokens", tokens}, {"count", tokens.size()}, {"max_model_len", max_model_len}});
+}
+
+std::string random_id(const char* prefix) {
+    static const char kChars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::string id = prefix;
+    for (int i = 0; i < 24; ++i) id += kChars[rng() % (sizeof kChars - 1)];
+    return id;
 }
 
 }  // namespace ld::server

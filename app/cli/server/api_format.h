@@ -12,6 +12,9 @@ namespace ld::server {
 
 std::string error_json(const ApiError& e);
 
+// prefix + 24 random letters and digits: response ids (chatcmpl-, cmpl-) and tool call ids (call_).
+std::string random_id(const char* prefix);
+
 struct TokenLogprob {
     std::string bytes;  // the token's bytes (may be part of a UTF-8 character)
     float logprob = 0;

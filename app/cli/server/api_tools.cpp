@@ -1,8 +1,8 @@
 #include "app/cli/server/api_tools.h"
 
-#include <random>
-
 #include <nlohmann/json.hpp>
+
+#include "app/cli/server/api_format.h"
 
 namespace ld::server {
 
@@ -35,13 +35,10 @@ ToolPromptOptions tool_prompt_options(const ApiRequest& r, ToolCallFormat format
 }
 
 std::vector<ApiToolCall> reply_tool_calls(const ToolCallParse& parse) {
-    static const char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    thread_local std::mt19937_64 rng{std::random_device{}()};
     std::vector<ApiToolCall> out;
     if (parse.kind != ToolCallParse::Kind::Calls) return out;
     for (const ToolCall& c : parse.calls) {
-        std::string id = "call_";
-        for (int i = 0; i < 24; ++i) id += kChars[rng() % (sizeof kChars - 1)];
+        std::string id = random_id("call_");
         // The parser checked that the arguments are a JSON object; dump() makes them compact.
         const nlohmann::json args = nlohmann::json::parse(c.arguments_json, nullptr, false);
         out.push_back({std::move(id), c.name, args.is_object() ? args.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : std::string("{}")});

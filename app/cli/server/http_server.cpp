@@ -44,14 +44,6 @@ bool same_secret(const std::string& a, const std::string& b) {
     return diff == 0 && !b.empty();
 }
 
-std::string random_id(const char* prefix) {
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    static const char* kChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    std::string id = prefix;
-    for (int i = 0; i < 24; ++i) id += kChars[rng() % 62];
-    return id;
-}
-
 const char* finish_reason(StopReason r) {
     return r == StopReason::MaxTokens || r == StopReason::ContextFull ? "length" : "stop";
 }
