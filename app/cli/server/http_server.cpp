@@ -157,14 +157,10 @@ struct ApiServer::Impl {
                 *err = make_error(400, e.what(), "invalid_request_error", "", r.tools.empty() ? "messages" : "tools");
                 return false;
             }
-            job.trim_leading = true;
-            for (const std::string& s : chat_stop_strings(eng.chat_template)) o.stop_strings.push_back(s);
         } else if (r.endpoint == Endpoint::Chat) {
             std::vector<ChatMessage> msgs;
             for (const ApiMessage& m : r.messages) msgs.push_back({m.role, m.content});
             job.prompt = apply_chat_template(eng.chat_template, tok, msgs, true);
-            job.trim_leading = true;
-            for (const std::string& s : chat_stop_strings(eng.chat_template)) o.stop_strings.push_back(s);
         } else if (!r.prompt_tokens.empty()) {
             for (int32_t id : r.prompt_tokens)
                 if (id >= tok.n_vocab()) {
@@ -175,6 +171,10 @@ struct ApiServer::Impl {
             job.prompt = r.prompt_tokens;
         } else {
             job.prompt = tokenize_prompt(tok, r.prompt);
+        }
+        if (r.endpoint == Endpoint::Chat) {
+            job.trim_leading = true;
+            for (const std::string& s : chat_stop_strings(eng.chat_template)) o.stop_strings.push_back(s);
         }
         if (job.prompt.empty()) {
             *err = make_error(400, "the prompt is empty", "invalid_request_error", "", "prompt");
