@@ -180,9 +180,8 @@ bool Summarizer::mapConcurrently(const QList<QString>& prompts, int partialToken
     for (auto& t : threads) t->wait();
     results->clear();
     for (CompletionResult& r : out) results->append(std::move(r));
-    bool anyError = false;
-    for (const CompletionResult& r : *results) anyError |= !r.error.isEmpty();
-    return !userCancelled && (anyError || finishedCalls == n);
+    // Calls stop early only on a failure (the caller reports it first) or a cancel.
+    return !userCancelled;
 }
 
 SummaryResult Summarizer::summarize(const Document& doc, const SummaryCallbacks& callbacks, const std::atomic<bool>* cancel) {
