@@ -133,8 +133,12 @@ GenerationReply RemoteClient::generate(const GenerationRequest& request, const s
             return true;
         };
         const HttpResult r = httpCall(endpoint_, url, &body, [&](const QByteArray& piece) {
-            if (!parser.sawAnyEvent() && raw.size() < (16 << 20)) raw += piece;
-            return handle(parser.feed(piece));
+            if (!parser.sawAnyEvent() && raw.size() < SseParser::kMaxEventBytes) raw += piece;
+            if (!handle(parser.feed(piece))) return false;
+            if (parser.overflowed())
+                streamError = QStringLiteral("the stream sent a line or event over %1 MiB; it was cut off there")
+                                  .arg(SseParser::kMaxEventBytes >> 20);
+            return !parser.overflowed();
         }, cancel);
         reply.httpStatus = r.status;
         if (!r.networkError && streamError.isEmpty() && r.status >= 200 && r.status < 300) handle(parser.finish());

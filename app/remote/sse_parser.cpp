@@ -5,6 +5,7 @@ namespace ld::remote {
 QList<QByteArray> SseParser::feed(const QByteArray& bytes) {
     QList<QByteArray> out;
     for (const char c : bytes) {
+        if (overflowed_) break;
         if (pendingCr_) {
             pendingCr_ = false;
             if (c == '\n') continue;  // the LF of a CRLF split across two feeds (or not)
@@ -16,6 +17,7 @@ QList<QByteArray> SseParser::feed(const QByteArray& bytes) {
         } else {
             partial_.append(c);
         }
+        if (partial_.size() > kMaxEventBytes || data_.size() > kMaxEventBytes) overflowed_ = true;
     }
     return out;
 }

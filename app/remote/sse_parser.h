@@ -18,6 +18,10 @@ public:
     QList<QByteArray> finish();
     // Whether any event has been completed.
     bool sawAnyEvent() const { return events_ > 0; }
+    // A line or an event grew past kMaxEventBytes: the parser stops taking bytes, so a hostile or
+    // broken server cannot make it hold unbounded memory. The caller ends the stream with an error.
+    static constexpr qsizetype kMaxEventBytes = qsizetype(16) << 20;
+    bool overflowed() const { return overflowed_; }
 
 private:
     void line(const QByteArray& l, QList<QByteArray>* out);
@@ -26,6 +30,7 @@ private:
     bool hasData_ = false;
     bool pendingCr_ = false;  // the last byte was CR: a following LF belongs to it
     int events_ = 0;
+    bool overflowed_ = false;
 };
 
 }  // namespace ld::remote

@@ -64,6 +64,27 @@ private slots:
         QVERIFY(!q.sawAnyEvent());
     }
 
+    void oversizedLineOrEventStops() {
+        // A line that never ends: the parser stops holding bytes past the limit.
+        SseParser p;
+        const QByteArray mib(1 << 20, 'x');
+        QVERIFY(p.feed("data: ").isEmpty());
+        for (int i = 0; i <= int(SseParser::kMaxEventBytes >> 20); ++i) p.feed(mib);
+        QVERIFY(p.overflowed());
+        QVERIFY(p.feed("\n\n").isEmpty());  // nothing more is taken
+        // An event of many short data lines with no blank line: the same.
+        SseParser q;
+        const QByteArray line = "data: " + QByteArray(1000, 'y') + "\n";
+        QByteArray many;
+        for (int i = 0; i < 1024; ++i) many += line;
+        for (int i = 0; i <= int(SseParser::kMaxEventBytes >> 20) && !q.overflowed(); ++i) q.feed(many);
+        QVERIFY(q.overflowed());
+        // Normal events stay well inside it.
+        SseParser r;
+        QCOMPARE(r.feed("data: " + mib + "\n\n").size(), 1);
+        QVERIFY(!r.overflowed());
+    }
+
     void chunkShapes() {
         using K = GenerationRequest::Kind;
         // vLLM: role-only first delta with empty content, finish chunk, usage chunk with no choices.
