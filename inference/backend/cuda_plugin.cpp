@@ -105,6 +105,10 @@ public:
     int context_size() const override { return inner_->context_size(); }
     int vocab_size() const override { return inner_->vocab_size(); }
     int batch_size() const override { return inner_->batch_size(); }
+    bool supports_sequences() const override { return inner_->supports_sequences(); }
+    int kv_block_size() const override { return inner_->kv_block_size(); }
+    int kv_blocks() const override { return inner_->kv_blocks(); }
+    void copy_kv_block(int src, int dst) override { rethrow_as_error([&] { inner_->copy_kv_block(src, dst); }); }
     const Backend* inner() const { return inner_.get(); }
 
 private:
@@ -112,8 +116,12 @@ private:
     // the plugin runs only the steps. It does not link backend.cpp.
     int max_step(bool all_logits) const override { return max_step_of(*inner_, all_logits); }
     void forward_batch(const BatchView& batch) override {
+        rethrow_as_error([&] { forward_batch_of(*inner_, batch); });
+    }
+    template <typename F>
+    static void rethrow_as_error(F&& f) {
         try {
-            forward_batch_of(*inner_, batch);
+            f();
         } catch (const Error&) {
             throw;
         } catch (const std::exception& e) {
