@@ -65,9 +65,22 @@ Dialog {
         topPadding: 10
     }
 
+    // One tab per area. A page is its own file (EnginesPage.qml, ...): add its TabButton and its
+    // entry in the StackLayout below, in the same order.
+    header: TabBar {
+        id: tabs
+        objectName: "settingsTabs"
+        TabButton { text: qsTr("General") }
+        // tabs: more TabButtons here
+    }
+
+    StackLayout {
+        anchors.fill: parent
+        currentIndex: tabs.currentIndex
+
     ScrollView {
         id: scroll
-        anchors.fill: parent
+        objectName: "settingsGeneralPage"
         contentWidth: availableWidth
 
         ColumnLayout {
@@ -302,6 +315,8 @@ Dialog {
                 color: dialog.theme.subtle
             }
         }
+    }
+        // pages: more pages here, in the TabBar's order
     }
 
     FileDialog {
