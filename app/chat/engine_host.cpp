@@ -2,6 +2,7 @@
 
 #include "app/chat/engine_worker.h"
 #include "app/chat/model_info.h"
+#include "app/chat/remote_engine.h"
 
 namespace ld::chat {
 
@@ -17,54 +18,53 @@ EngineHost::EngineHost(QObject* parent) : QObject(parent) {
     connect(this, &EngineHost::requestLoad, worker_, &EngineWorker::loadModel, Qt::QueuedConnection);
     connect(this, &EngineHost::requestGenerate, worker_, &EngineWorker::generate, Qt::QueuedConnection);
 
+    connect(this, &EngineHost::requestUnload, worker_, &EngineWorker::unloadModel, Qt::QueuedConnection);
+
     connect(worker_, &EngineWorker::loadProgress, this, [this](double f) {
         progress_ = f;
         emit loadProgressChanged();
     });
-    connect(worker_, &EngineWorker::modelLoaded, this, [this](const ModelInfo& info) {
-        info_ = info;
-        if (--loading_ == 0) loadingPath_.clear();
-        emit stateChanged();
-        emit modelLoaded(info);
-    });
-    connect(worker_, &EngineWorker::modelLoadFailed, this, [this](const QString& path, const QString& error) {
-        if (--loading_ == 0) loadingPath_.clear();
-        emit stateChanged();
-        emit modelLoadFailed(path, error);
-    });
+    connect(worker_, &EngineWorker::modelLoaded, this, &EngineHost::onLoaded);
+    connect(worker_, &EngineWorker::modelLoadFailed, this, &EngineHost::onLoadFailed);
     connect(worker_, &EngineWorker::modelUnloaded, this, [this] {
+        if (info_.isRemote()) return;  // the local model had been let go for this one anyway
         info_ = {};
         emit stateChanged();
     });
     connect(worker_, &EngineWorker::promptProgress, this, &EngineHost::promptProgress);
     connect(worker_, &EngineWorker::text, this, &EngineHost::text);
-    connect(worker_, &EngineWorker::finished, this, [this](const GenerationOutcome& out) {
-        pending_.remove(out.id);
-        emit stateChanged();
-        emit finished(out);
+    connect(worker_, &EngineWorker::finished, this, &EngineHost::onFinished);
+    connect(worker_, &EngineWorker::failed, this, &EngineHost::onFailed);
+
+    remote_ = std::make_unique<RemoteEngine>();
+    connect(remote_.get(), &RemoteEngine::modelLoaded, this, [this](const ModelInfo& info) {
+        // A local model was current: free its memory (queued behind whatever it still runs).
+        if (!info_.path.isEmpty() && !info_.isRemote()) emit requestUnload();
+        onLoaded(info);
     });
-    connect(worker_, &EngineWorker::failed, this, [this](quint64 id, const QString& error) {
-        pending_.remove(id);
-        emit stateChanged();
-        emit failed(id, error);
-    });
+    connect(remote_.get(), &RemoteEngine::modelLoadFailed, this, &EngineHost::onLoadFailed);
+    connect(remote_.get(), &RemoteEngine::text, this, &EngineHost::text);
+    connect(remote_.get(), &RemoteEngine::finished, this, &EngineHost::onFinished);
+    connect(remote_.get(), &RemoteEngine::failed, this, &EngineHost::onFailed);
     thread_.start();
 }
 
 EngineHost::~EngineHost() {
     shutdown_.store(true);
     stop();
+    remote_.reset();  // its thread ends within its requests' 20 ms cancel poll
     thread_.quit();
     thread_.wait();
 }
 
 void EngineHost::load(const EngineConfig& config) {
     ++loading_;
-    loadingPath_ = config.modelPath;
+    loadingPath_ = config.isRemote() ? remoteModelKey(config.remoteEngineId, config.remoteModel) : config.modelPath;
     progress_ = 0;
     emit loadProgressChanged();
     emit stateChanged();
-    emit requestLoad(config);
+    if (config.isRemote()) remote_->load(config);
+    else emit requestLoad(config);
 }
 
 quint64 EngineHost::generate(GenerationRequest request) {
@@ -72,8 +72,34 @@ quint64 EngineHost::generate(GenerationRequest request) {
     request.cancel = std::make_shared<std::atomic<bool>>(false);
     pending_.insert(request.id, request.cancel);
     emit stateChanged();
-    emit requestGenerate(request);
+    if (info_.isRemote()) remote_->generate(request, info_);
+    else emit requestGenerate(request);
     return request.id;
+}
+
+void EngineHost::onLoaded(const ModelInfo& info) {
+    info_ = info;
+    if (--loading_ == 0) loadingPath_.clear();
+    emit stateChanged();
+    emit modelLoaded(info);
+}
+
+void EngineHost::onLoadFailed(const QString& path, const QString& error) {
+    if (--loading_ == 0) loadingPath_.clear();
+    emit stateChanged();
+    emit modelLoadFailed(path, error);
+}
+
+void EngineHost::onFinished(const GenerationOutcome& out) {
+    pending_.remove(out.id);
+    emit stateChanged();
+    emit finished(out);
+}
+
+void EngineHost::onFailed(quint64 id, const QString& error) {
+    pending_.remove(id);
+    emit stateChanged();
+    emit failed(id, error);
 }
 
 void EngineHost::stop(quint64 requestId) {
@@ -86,6 +112,7 @@ void EngineHost::stop() {
 
 QString EngineHost::modelDescription() const {
     if (info_.path.isEmpty()) return {};
+    if (info_.isRemote()) return QStringLiteral("%1 · ctx %2 · %3").arg(info_.name).arg(info_.contextSize).arg(info_.backend);
     return QStringLiteral("%1 · %2 · %3 · ctx %4 · %5")
         .arg(info_.name, formatParameters(info_.parameters), info_.quantType)
         .arg(info_.contextSize)

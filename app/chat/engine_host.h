@@ -1,16 +1,21 @@
 #pragma once
 // The UI thread's handle on the engine: starts the engine thread, forwards requests to the
 // EngineWorker as queued calls and mirrors its state in properties (for QML). Never blocks.
+// A remote model (EngineConfig::isRemote) goes to a RemoteEngine instead, on its own thread,
+// with the same signals: callers do not tell the two apart. A request goes to the model that
+// is current when it is made, the one its reply is recorded with.
 #include <QHash>
 #include <QObject>
 #include <QThread>
 #include <atomic>
+#include <memory>
 
 #include "app/chat/chat_types.h"
 
 namespace ld::chat {
 
 class EngineWorker;
+class RemoteEngine;
 
 class EngineHost : public QObject {
     Q_OBJECT
@@ -23,11 +28,14 @@ class EngineHost : public QObject {
     Q_PROPERTY(QString modelName READ modelName NOTIFY stateChanged)
     Q_PROPERTY(QString modelDescription READ modelDescription NOTIFY stateChanged)
     Q_PROPERTY(int contextSize READ contextSize NOTIFY stateChanged)
+    Q_PROPERTY(bool modelRemote READ modelRemote NOTIFY stateChanged)
 public:
     explicit EngineHost(QObject* parent = nullptr);
     ~EngineHost() override;  // cancels generation and joins the engine thread
 
-    // Loads in the background; the current model stays until the new one is ready.
+    // Loads in the background; the current model stays until the new one is ready. Once a
+    // remote model is ready, the local one is unloaded: its memory is what a machine that
+    // needs a remote engine lacks, and switching back reloads it from the file.
     void load(const EngineConfig& config);
     // Queues a request; returns its id (0 when no model is loaded: failed() follows).
     quint64 generate(GenerationRequest request);
@@ -39,6 +47,7 @@ public:
 
     bool loading() const { return loading_ > 0; }
     bool modelReady() const { return !info_.path.isEmpty(); }
+    bool modelRemote() const { return info_.isRemote(); }
     bool generating() const { return !pending_.isEmpty(); }
     double loadProgress() const { return progress_; }
     QString loadingPath() const { return loadingPath_; }
@@ -61,10 +70,18 @@ signals:
     // To the worker (queued).
     void requestLoad(const ld::chat::EngineConfig& config);
     void requestGenerate(const ld::chat::GenerationRequest& request);
+    void requestUnload();
 
 private:
+    // The worker's and the remote engine's signals, handled alike.
+    void onLoaded(const ModelInfo& info);
+    void onLoadFailed(const QString& path, const QString& error);
+    void onFinished(const GenerationOutcome& out);
+    void onFailed(quint64 id, const QString& error);
+
     QThread thread_;
     EngineWorker* worker_ = nullptr;
+    std::unique_ptr<RemoteEngine> remote_;
     std::atomic<bool> shutdown_{false};  // stops whatever runs when the host goes away
     ModelInfo info_;
     int loading_ = 0;           // loads queued or running
