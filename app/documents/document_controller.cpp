@@ -9,6 +9,7 @@
 #include "app/documents/document_attachment.h"
 #include "app/documents/engine_completion.h"
 #include "app/history/history_store.h"
+#include "app/remote/remote_completion.h"
 #include "inference/core/error.h"
 
 namespace ld::documents {
@@ -252,14 +253,28 @@ void DocumentController::runSummary(const Document& doc, qint64 conversation, qi
     const qint64 replyId = reply.id;
     setProgress(0, QStringLiteral("%1 — starting").arg(doc.fileName));
     chat::EngineHost* engine = engine_;
+    // A remote model is asked directly from this worker, map steps several at once (the server
+    // batches them); a local one through the engine thread, one at a time.
+    const chat::ModelInfo model = engine_->modelInfo();
+    SummaryOptions options;
+    if (model.isRemote()) options.mapConcurrency = remoteMapConcurrency_;
     work_ = QtConcurrent::run([this, doc, tokenizer, contextSize, replyId, engine, conversation, attachmentId, reply,
-                               cancel = cancel_]() {
+                               model, options, cancel = cancel_]() {
         Outcome out;
-        std::unique_ptr<EngineCompletion> completion;
-        try {
-            completion = std::make_unique<EngineCompletion>(engine, tokenizer, contextSize);
-        } catch (const std::exception& e) {
-            out.result.error = QStringLiteral("the summary could not start: %1").arg(QString::fromUtf8(e.what()));
+        std::unique_ptr<Completion> completion;
+        if (model.isRemote()) {
+            QString error;
+            remote::RemoteCompletionOptions ro;
+            ro.contextSize = model.contextSize;
+            completion = remote::RemoteCompletion::open(model.remoteEndpoint, model.remoteModel, ro, &error);
+            if (!completion)
+                out.result.error = QStringLiteral("the summary could not start: %1: %2").arg(model.remoteEngineName, error);
+        } else {
+            try {
+                completion = std::make_unique<EngineCompletion>(engine, tokenizer, contextSize);
+            } catch (const std::exception& e) {
+                out.result.error = QStringLiteral("the summary could not start: %1").arg(QString::fromUtf8(e.what()));
+            }
         }
         if (completion) {
             SummaryCallbacks cb;
@@ -274,7 +289,7 @@ void DocumentController::runSummary(const Document& doc, qint64 conversation, qi
                     chat_->showReplyText(replyId, piece);
                 }, Qt::QueuedConnection);
             };
-            Summarizer summarizer(*completion);
+            Summarizer summarizer(*completion, options);
             out.result = summarizer.summarize(doc, cb, cancel.get());
         }
         QMetaObject::invokeMethod(this, [this, out, doc, conversation, attachmentId, reply] {

@@ -13,6 +13,7 @@
 #include <QStringList>
 #include <QUrl>
 #include <QVariantList>
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -52,6 +53,10 @@ public:
     QString progressText() const { return progressText_; }
     QStringList nameFilters() const;
     void setReadOptions(const ReadOptions& options) { readOptions_ = options; }
+    // Map steps sent at once when the model is remote (a server batches them); local models
+    // generate one at a time. At least 1.
+    void setRemoteMapConcurrency(int n) { remoteMapConcurrency_ = std::max(1, n); }
+    int remoteMapConcurrency() const { return remoteMapConcurrency_; }
 
     // Local files (file:// URLs or paths, from a drop or a file dialog); others are reported.
     Q_INVOKABLE void addFiles(const QVariantList& urls);
@@ -94,6 +99,7 @@ private:
     chat::EngineHost* engine_;
     chat::ChatController* chat_;
     ReadOptions readOptions_;
+    int remoteMapConcurrency_ = 4;
     QStringList queue_;
     bool busy_ = false;
     QString currentFile_;
