@@ -61,12 +61,22 @@ void axpy_f32_scalar(int n, float a, const float* v, float* out) {
 constexpr KvKernels kScalar{dot_f16_scalar, axpy_f16_scalar, dot_f32_scalar, axpy_f32_scalar};
 
 template <typename T, typename Dot, typename Axpy>
-void attend(const T* k_rows, const T* v_rows, const float* q, int stride, int n_kv, int head_dim,
-            float scale, float* scores, float* out, Dot dot, Axpy axpy) {
-    for (int j = 0; j < n_kv; ++j) scores[j] = dot(head_dim, k_rows + size_t(j) * stride, q) * scale;
+void attend(const T* k_rows, const T* v_rows, const float* q, int stride, const KvRun* runs, int n_kv,
+            int head_dim, float scale, float* scores, float* out, Dot dot, Axpy axpy) {
+    int j = 0;
+    for (const KvRun* r = runs; j < n_kv; ++r) {
+        const int n = r->n < n_kv - j ? r->n : n_kv - j;
+        const T* k = k_rows + size_t(r->first) * size_t(stride);
+        for (int i = 0; i < n; ++i, ++j) scores[j] = dot(head_dim, k + size_t(i) * stride, q) * scale;
+    }
     softmax(scores, n_kv);
     std::memset(out, 0, sizeof(float) * size_t(head_dim));
-    for (int j = 0; j < n_kv; ++j) axpy(head_dim, scores[j], v_rows + size_t(j) * stride, out);
+    j = 0;
+    for (const KvRun* r = runs; j < n_kv; ++r) {
+        const int n = r->n < n_kv - j ? r->n : n_kv - j;
+        const T* v = v_rows + size_t(r->first) * size_t(stride);
+        for (int i = 0; i < n; ++i, ++j) axpy(head_dim, scores[j], v + size_t(i) * stride, out);
+    }
 }
 
 }  // namespace
@@ -80,12 +90,24 @@ const KvKernels& kv_kernels() {
 
 void attend_f16(const KvKernels& kk, const float* q, const fp16_t* k_rows, const fp16_t* v_rows,
                 int stride, int n_kv, int head_dim, float scale, float* scores, float* out) {
-    attend(k_rows, v_rows, q, stride, n_kv, head_dim, scale, scores, out, kk.dot_f16, kk.axpy_f16);
+    const KvRun all{0, n_kv};
+    attend(k_rows, v_rows, q, stride, &all, n_kv, head_dim, scale, scores, out, kk.dot_f16, kk.axpy_f16);
 }
 
 void attend_f32(const KvKernels& kk, const float* q, const float* k_rows, const float* v_rows,
                 int stride, int n_kv, int head_dim, float scale, float* scores, float* out) {
-    attend(k_rows, v_rows, q, stride, n_kv, head_dim, scale, scores, out, kk.dot_f32, kk.axpy_f32);
+    const KvRun all{0, n_kv};
+    attend(k_rows, v_rows, q, stride, &all, n_kv, head_dim, scale, scores, out, kk.dot_f32, kk.axpy_f32);
+}
+
+void attend_f16(const KvKernels& kk, const float* q, const fp16_t* k_rows, const fp16_t* v_rows,
+                int stride, const KvRun* runs, int n_kv, int head_dim, float scale, float* scores, float* out) {
+    attend(k_rows, v_rows, q, stride, runs, n_kv, head_dim, scale, scores, out, kk.dot_f16, kk.axpy_f16);
+}
+
+void attend_f32(const KvKernels& kk, const float* q, const float* k_rows, const float* v_rows,
+                int stride, const KvRun* runs, int n_kv, int head_dim, float scale, float* scores, float* out) {
+    attend(k_rows, v_rows, q, stride, runs, n_kv, head_dim, scale, scores, out, kk.dot_f32, kk.axpy_f32);
 }
 
 }  // namespace ld::cpu

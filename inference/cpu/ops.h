@@ -35,4 +35,17 @@ void attend_f16(const KvKernels& kk, const float* q, const fp16_t* k_rows, const
 void attend_f32(const KvKernels& kk, const float* q, const float* k_rows, const float* v_rows,
                 int stride, int n_kv, int head_dim, float scale, float* scores, float* out);
 
+// A paged sequence's positions in cache order: `n` consecutive rows from row `first`.
+struct KvRun {
+    int64_t first;
+    int n;
+};
+// The same over the first `n_kv` positions of a sequence whose rows lie in `runs` (as many of
+// them as n_kv needs; the last may be cut short). One softmax over all of them, and the same
+// operations in the same order as the contiguous call: one run {0, n_kv} gives its bits.
+void attend_f16(const KvKernels& kk, const float* q, const fp16_t* k_rows, const fp16_t* v_rows,
+                int stride, const KvRun* runs, int n_kv, int head_dim, float scale, float* scores, float* out);
+void attend_f32(const KvKernels& kk, const float* q, const float* k_rows, const float* v_rows,
+                int stride, const KvRun* runs, int n_kv, int head_dim, float scale, float* scores, float* out);
+
 }  // namespace ld::cpu
