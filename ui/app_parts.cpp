@@ -3,6 +3,7 @@
 #include <QFileInfo>
 #include <QQmlApplicationEngine>
 #include <QQmlContext>
+#include <QSettings>
 
 #include "app/chat/chat_controller.h"
 #include "app/chat/engine_host.h"
@@ -10,6 +11,8 @@
 #include "app/history/conversation_list_model.h"
 #include "app/history/history_database.h"
 #include "app/history/history_store.h"
+#include "app/remote/engine_registry.h"
+#include "app/remote/secret_store.h"
 #include "app/settings/app_settings.h"
 #include "ui/messages_model.h"
 #include "ui/model_list_model.h"
@@ -22,16 +25,25 @@ AppParts::AppParts(const AppPaths& paths) {
     settings = paths.settingsIni.isEmpty() ? std::make_unique<settings::AppSettings>()
                                            : std::make_unique<settings::AppSettings>(paths.settingsIni);
     store = std::make_unique<history::HistoryStore>(paths.database.isEmpty() ? history::defaultDatabasePath() : paths.database);
+    engineSettings = paths.settingsIni.isEmpty() ? std::make_unique<QSettings>(QStringLiteral("LlamaDesk"), QStringLiteral("llamadesk"))
+                                                 : std::make_unique<QSettings>(paths.settingsIni, QSettings::IniFormat);
+    secrets = std::make_unique<remote::MemorySecretStore>();
+    engines = std::make_unique<remote::EngineRegistry>(*engineSettings, *secrets);
     engine = std::make_unique<chat::EngineHost>();
     chat = std::make_unique<chat::ChatController>(store.get(), engine.get(), settings.get());
     conversations = std::make_unique<history::ConversationListModel>(store.get());
     messages = std::make_unique<MessagesModel>(chat.get());
     models = std::make_unique<ModelListModel>(settings.get(), paths.modelsFolder);
     workspace = std::make_unique<Workspace>(Workspace::Parts{store.get(), engine.get(), chat.get(), settings.get(),
-                                                             conversations.get(), messages.get(), models.get()});
+                                                             conversations.get(), messages.get(), models.get(),
+                                                             engines.get(), engineSettings.get()});
     modelManager = std::make_unique<ModelManagerParts>(paths.modelsFolder, settings.get(), models.get(), workspace.get());
     documents = std::make_unique<ld::documents::DocumentController>(store.get(), engine.get(), chat.get());
     QObject::connect(documents.get(), &ld::documents::DocumentController::errorOccurred, workspace.get(), &Workspace::errorOccurred);
+    documents->setRemoteMapConcurrency(workspace->remoteMapConcurrency());
+    QObject::connect(workspace.get(), &Workspace::remoteOptionsChanged, documents.get(),
+                     [this] { documents->setRemoteMapConcurrency(workspace->remoteMapConcurrency()); });
+    models->setEngineRegistry(engines.get());
     chat->newChat();
 }
 
@@ -47,6 +59,9 @@ AppParts::~AppParts() {
     chat.reset();
     engine.reset();
     store.reset();
+    engines.reset();
+    secrets.reset();
+    engineSettings.reset();
 }
 
 bool AppParts::loadInitialModel(const QString& overridePath) {
@@ -54,6 +69,10 @@ bool AppParts::loadInitialModel(const QString& overridePath) {
     if (path.isEmpty()) path = qEnvironmentVariable("LLAMADESK_MODEL");
     if (path.isEmpty()) path = settings->modelPath();
     if (path.isEmpty()) return false;
+    if (chat::isRemoteModelKey(path)) {  // a remote engine's model: checked when it loads
+        workspace->selectModel(path);
+        return true;
+    }
     if (!overridePath.isEmpty() || QFileInfo::exists(path)) {
         workspace->selectModel(QFileInfo(path).absoluteFilePath());
         return true;

@@ -6,6 +6,7 @@
 #include <memory>
 
 class QQmlApplicationEngine;
+class QSettings;
 
 namespace ld::history {
 class HistoryStore;
@@ -20,6 +21,10 @@ class AppSettings;
 }
 namespace ld::documents {
 class DocumentController;
+}
+namespace ld::remote {
+class SecretStore;
+class EngineRegistry;
 }
 
 namespace ld::ui {
@@ -48,6 +53,11 @@ public:
 
     std::unique_ptr<settings::AppSettings> settings;
     std::unique_ptr<history::HistoryStore> store;
+    // Remote engines (Settings → Engines): their list and the remote options in engineSettings
+    // (the settings file), their API keys in `secrets`. One registry for the whole app.
+    std::unique_ptr<QSettings> engineSettings;
+    std::unique_ptr<remote::SecretStore> secrets;
+    std::unique_ptr<remote::EngineRegistry> engines;
     std::unique_ptr<chat::EngineHost> engine;
     std::unique_ptr<chat::ChatController> chat;
     std::unique_ptr<history::ConversationListModel> conversations;

@@ -2,7 +2,9 @@
 // The GGUF models the settings panel offers: what models::ModelLibrary lists (every *.gguf in
 // the models folder plus the files the user added, read by the app core's one scanner,
 // models::inspectModel, which reads only headers), and the model in use when it lies elsewhere
-// (a --model path). Rows arrive when a scan finishes.
+// (a --model path). Rows arrive when a scan finishes. After them, the models of each remote
+// engine (Settings → Engines) from its /v1/models, fetched off the UI thread: "model — engine",
+// path a chat::remoteModelKey; an engine that cannot be reached is one row that says why.
 #include <QAbstractListModel>
 #include <QList>
 #include <QPointer>
@@ -14,6 +16,9 @@ class AppSettings;
 }
 namespace ld::models {
 class ModelLibrary;
+}
+namespace ld::remote {
+class EngineRegistry;
 }
 
 namespace ld::ui {
@@ -33,7 +38,9 @@ public:
         ContextRole,      // trained context length
         TemplateRole,     // chat format
         ErrorRole,        // why it cannot load here (empty when it can)
-        ReadyRole,        // header read (always true: rows come from finished scans)
+        ReadyRole,        // header read / remote model list fetched
+        RemoteRole,       // a model on a remote engine
+        EngineRole,       // the remote engine's name (empty for local files)
     };
     Q_ENUM(Role)
 
@@ -42,6 +49,8 @@ public:
 
     // The library whose scans fill the list (ModelManagerParts owns it; it may go first).
     void setLibrary(models::ModelLibrary* library);
+    // The remote engines whose models are listed too (outlives this); fetches their lists.
+    void setEngineRegistry(remote::EngineRegistry* registry);
 
     int rowCount(const QModelIndex& parent = {}) const override;
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
@@ -52,10 +61,14 @@ public:
     // Rescans the library (and the model in use); the rows change when the scan ends.
     Q_INVOKABLE void refresh();
     Q_INVOKABLE int rowOfPath(const QString& path) const;
+    // Fetches every remote engine's model list again (after engines were added or removed, or
+    // a server was started); rows change as each answers.
+    Q_INVOKABLE void refreshRemote();
 
 signals:
     void countChanged();
     void infoRead();   // the rows were rebuilt from a finished scan (tests wait on it)
+    void remoteRead(); // an engine's model list arrived (or failed)
 
 private:
     void rebuild();
@@ -67,6 +80,17 @@ private:
     QList<models::LocalModel> rows_;
     models::LocalModel current_;   // the model in use when the library does not list it
     quint64 generation_ = 0;
+    struct RemoteRow {
+        QString engineId, engineName, model;
+        int contextLength = 0;
+        bool ready = false;         // false while the list is being fetched
+        QString error;              // the engine could not list its models
+    };
+    void setRemoteRows(const QString& engineId, const QList<RemoteRow>& rows);
+    QVariant remoteData(const RemoteRow& row, int role) const;
+    remote::EngineRegistry* registry_ = nullptr;
+    QList<RemoteRow> remote_;       // after rows_, engine by engine
+    quint64 remoteGeneration_ = 0;
 };
 
 }  // namespace ld::ui

@@ -10,6 +10,7 @@
 #include <QRegularExpression>
 #include <QFutureWatcher>
 #include <QSaveFile>
+#include <QSettings>
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "app/chat/chat_controller.h"
@@ -17,6 +18,7 @@
 #include "app/chat/engine_host.h"
 #include "app/history/conversation_list_model.h"
 #include "app/history/history_store.h"
+#include "app/remote/engine_registry.h"
 #include "app/settings/app_settings.h"
 #include "ui/messages_model.h"
 #include "ui/model_list_model.h"
@@ -38,7 +40,13 @@ Workspace::Workspace(const Parts& parts, QObject* parent) : QObject(parent), p_(
     });
     connect(p_.engine, &chat::EngineHost::modelLoadFailed, this, [this](const QString& path, const QString& error) {
         const QString still = p_.engine->modelReady() ? QStringLiteral(" Still using %1.").arg(p_.engine->modelName()) : QString();
-        emit errorOccurred(QStringLiteral("Could not load %1: %2%3").arg(QFileInfo(path).fileName(), error, still));
+        QString engineId, model;
+        const QString name = chat::parseRemoteModelKey(path, &engineId, &model) ? model : QFileInfo(path).fileName();
+        emit errorOccurred(QStringLiteral("Could not load %1: %2%3").arg(name, error, still));
+    });
+    // A remote reply cut half-way is kept and marked interrupted; this says why.
+    connect(p_.engine, &chat::EngineHost::finished, this, [this](const chat::GenerationOutcome& out) {
+        if (!out.error.isEmpty()) emit errorOccurred(out.error);
     });
     connect(p_.settings, &settings::AppSettings::changed, this, &Workspace::updateDark);
     qApp->installEventFilter(this);
@@ -70,10 +78,45 @@ void Workspace::updateDark() {
 
 void Workspace::selectModel(const QString& path) {
     if (path.isEmpty()) return;
-    if (p_.chat->busy()) p_.chat->stop();  // the engine thread takes the load after the reply ends
     chat::EngineConfig c = p_.settings->engineConfig();
     c.modelPath = path;
+    if (QString engineId, model; chat::parseRemoteModelKey(path, &engineId, &model)) {
+        std::optional<remote::RemoteEndpoint> ep = p_.engines ? p_.engines->endpoint(engineId) : std::nullopt;
+        if (!ep) {
+            emit errorOccurred(QStringLiteral("The engine of %1 is no longer in Settings → Engines.").arg(model));
+            return;
+        }
+        for (const remote::EngineEntry& e : p_.engines->engines())
+            if (e.id == engineId) c.remoteEngineName = e.name;
+        c.remoteEngineId = engineId;
+        c.remoteModel = model;
+        c.remoteEndpoint = *ep;
+        c.remoteEndpoint.firstByteTimeoutMs = remoteFirstByteTimeout() * 1000;
+    }
+    if (p_.chat->busy()) p_.chat->stop();  // the engine thread takes the load after the reply ends
     p_.engine->load(c);
+}
+
+int Workspace::remoteFirstByteTimeout() const {
+    const int s = p_.engineSettings ? p_.engineSettings->value(QStringLiteral("remote/firstByteTimeoutSeconds"), 120).toInt() : 120;
+    return std::clamp(s, 5, 3600);
+}
+
+int Workspace::remoteMapConcurrency() const {
+    const int n = p_.engineSettings ? p_.engineSettings->value(QStringLiteral("remote/mapConcurrency"), 4).toInt() : 4;
+    return std::clamp(n, 1, 64);
+}
+
+void Workspace::setRemoteFirstByteTimeout(int seconds) {
+    if (!p_.engineSettings || seconds == remoteFirstByteTimeout()) return;
+    p_.engineSettings->setValue(QStringLiteral("remote/firstByteTimeoutSeconds"), std::clamp(seconds, 5, 3600));
+    emit remoteOptionsChanged();
+}
+
+void Workspace::setRemoteMapConcurrency(int requests) {
+    if (!p_.engineSettings || requests == remoteMapConcurrency()) return;
+    p_.engineSettings->setValue(QStringLiteral("remote/mapConcurrency"), std::clamp(requests, 1, 64));
+    emit remoteOptionsChanged();
 }
 
 void Workspace::reloadModel() {

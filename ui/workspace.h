@@ -18,6 +18,10 @@ class ChatController;
 namespace ld::settings {
 class AppSettings;
 }
+namespace ld::remote {
+class EngineRegistry;
+}
+class QSettings;
 
 namespace ld::ui {
 
@@ -37,6 +41,10 @@ class Workspace : public QObject {
     Q_PROPERTY(QString version READ version CONSTANT)
     // [{value, text, usable}] for the settings panel's device list (see refreshDevices()).
     Q_PROPERTY(QVariantList devices READ devices NOTIFY devicesChanged)
+    // Remote engines: seconds a reply may take to start (a busy server queues and reads the
+    // prompt first), and document-summary requests sent at once (a server batches them).
+    Q_PROPERTY(int remoteFirstByteTimeout READ remoteFirstByteTimeout WRITE setRemoteFirstByteTimeout NOTIFY remoteOptionsChanged)
+    Q_PROPERTY(int remoteMapConcurrency READ remoteMapConcurrency WRITE setRemoteMapConcurrency NOTIFY remoteOptionsChanged)
 public:
     struct Parts {
         history::HistoryStore* store;
@@ -46,6 +54,8 @@ public:
         history::ConversationListModel* conversations;
         MessagesModel* messages;
         ModelListModel* models;
+        remote::EngineRegistry* engines = nullptr;   // the remote engines (Settings → Engines)
+        QSettings* engineSettings = nullptr;         // where the remote options are kept
     };
     explicit Workspace(const Parts& parts, QObject* parent = nullptr);
 
@@ -59,9 +69,14 @@ public:
     QVariantList searchResults() const { return searchResults_; }
     QString version() const;
     QVariantList devices() const { return devices_; }
+    int remoteFirstByteTimeout() const;
+    int remoteMapConcurrency() const;
+    void setRemoteFirstByteTimeout(int seconds);
+    void setRemoteMapConcurrency(int requests);
 
     // Loads `path` with the current engine settings; on success it becomes the saved model,
-    // on failure the previous model stays and the reason is shown.
+    // on failure the previous model stays and the reason is shown. A chat::remoteModelKey
+    // (a remote row of the model list) selects that engine's model instead.
     Q_INVOKABLE void selectModel(const QString& path);
     // Reloads the current model (after engine settings changed).
     Q_INVOKABLE void reloadModel();
@@ -80,6 +95,7 @@ signals:
     void darkChanged();
     void searchResultsChanged();
     void devicesChanged();
+    void remoteOptionsChanged();
     void errorOccurred(const QString& message);
     void info(const QString& message);
 

@@ -92,7 +92,7 @@ Dialog {
                 Layout.fillWidth: true
                 wrapMode: Text.Wrap
                 color: dialog.theme.subtle
-                text: qsTr("GGUF files in %1 and files you add. Choosing one loads it; the chat continues with the new model.")
+                text: qsTr("GGUF files in %1 and files you add, then the models of your remote engines (Settings → Engines). Choosing one loads it; the chat continues with the new model.")
                       .arg(dialog.models.modelsFolder)
             }
             ListView {
@@ -112,9 +112,12 @@ Dialog {
                     required property int contextLength
                     required property string error
                     required property bool ready
+                    required property bool remote
+                    required property string engine
                     width: modelList.width
                     highlighted: path === dialog.engine.modelPath
-                    enabled: !dialog.engine.loading
+                    // An engine that could not be listed is a row without a model to choose.
+                    enabled: !dialog.engine.loading && path !== ""
                     contentItem: ColumnLayout {
                         spacing: 2
                         Label {
@@ -129,7 +132,9 @@ Dialog {
                             elide: Text.ElideMiddle
                             color: modelRow.error ? dialog.theme.error : modelRow.highlighted ? palette.highlightedText : dialog.theme.subtle
                             text: modelRow.error ? modelRow.error
-                                 : !modelRow.ready ? qsTr("reading…")
+                                 : !modelRow.ready ? (modelRow.remote ? qsTr("asking %1 for its models…").arg(modelRow.engine) : qsTr("reading…"))
+                                 : modelRow.remote ? qsTr("remote · %1%2").arg(modelRow.engine)
+                                                     .arg(modelRow.contextLength > 0 ? qsTr(" · context %1").arg(modelRow.contextLength) : "")
                                  : qsTr("%1 parameters · %2 · %3 · context %4 · %5")
                                    .arg(modelRow.parameters).arg(modelRow.quant).arg(modelRow.size)
                                    .arg(modelRow.contextLength).arg(modelRow.path)
@@ -148,6 +153,11 @@ Dialog {
                 Button {
                     text: qsTr("Add GGUF file…")
                     onClicked: addDialog.open()
+                }
+                Button {
+                    objectName: "refreshRemoteModels"
+                    text: qsTr("Refresh remote models")
+                    onClicked: dialog.models.refreshRemote()
                 }
                 ProgressBar {
                     visible: dialog.engine.loading
@@ -222,6 +232,22 @@ Dialog {
                 text: qsTr("Apply engine settings (reload model)")
                 enabled: dialog.engine.modelReady && !dialog.engine.loading
                 onClicked: dialog.workspace.reloadModel()
+            }
+            NumberField {
+                label: qsTr("Remote first-byte timeout")
+                hint: qsTr("seconds a remote reply may take to start (a busy server queues and reads the prompt first)")
+                value: dialog.workspace.remoteFirstByteTimeout
+                from: 5
+                to: 3600
+                onEdited: v => dialog.workspace.remoteFirstByteTimeout = v
+            }
+            NumberField {
+                label: qsTr("Remote summary requests")
+                hint: qsTr("parts of a document summarized at once on a remote engine (it batches them)")
+                value: dialog.workspace.remoteMapConcurrency
+                from: 1
+                to: 64
+                onEdited: v => dialog.workspace.remoteMapConcurrency = v
             }
 
             Heading { text: qsTr("Replies") }
