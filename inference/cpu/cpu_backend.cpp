@@ -3,9 +3,13 @@
 // Matrices with a packed layout on this CPU (repack.h) are copied once at load time into that
 // layout and the mapped file's pages are released; other weights are used in place from the
 // memory-mapped file.
+// The KV cache is paged (backend.h): kv_blocks() blocks of kKvBlock positions, addressed through
+// each sequence's block table, so one pass may run many sequences; the one-sequence call is the
+// identity table, whose blocks merge into one run (the same attention loop as an unpaged cache).
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -43,30 +47,41 @@ public:
     int context_size() const override { return n_ctx_; }
     int vocab_size() const override { return p_.n_vocab; }
     int batch_size() const override { return n_batch_; }
+    bool supports_sequences() const override { return true; }
+    int kv_block_size() const override { return kKvBlock; }
+    int kv_blocks() const override { return n_kv_blocks_; }
+    void copy_kv_block(int src, int dst) override;
 
 private:
+    // Positions per KV block: long enough that a run of cached rows amortizes the per-run
+    // bookkeeping, short enough that a sequence wastes little of its last block.
+    static constexpr int kKvBlock = 64;
     void forward_batch(const BatchView& batch) override;
     void repack_weights();
     // Runs jobs sharing one input (B rows of w->ne0 floats) in as few parallel regions as
     // their activation types allow.
     void matmuls(std::span<const MatJob> jobs, const float* in, int B);
     void matmul_group(std::span<const MatJob> jobs, const float* in, int B);
-    void attention(int layer, int B, int pos);
-    uint8_t* k_cache(int layer, int p) { return k_cache_.get() + kv_offset(layer, p); }
-    uint8_t* v_cache(int layer, int p) { return v_cache_.get() + kv_offset(layer, p); }
-    size_t kv_offset(int layer, int p) const {
-        return (size_t(layer) * size_t(n_ctx_) + size_t(p)) * size_t(p_.kv_dim()) * kv_elem_;
+    // Fills runs_ and seq_runs_ (each sequence's cached rows in position order) for a step.
+    void plan_runs(const BatchView& batch);
+    void attention(int layer, const BatchView& batch);
+    uint8_t* k_cache(int layer, int64_t slot) { return k_cache_.get() + kv_offset(layer, slot); }
+    uint8_t* v_cache(int layer, int64_t slot) { return v_cache_.get() + kv_offset(layer, slot); }
+    size_t kv_offset(int layer, int64_t slot) const {
+        return (size_t(layer) * kv_slots_ + size_t(slot)) * size_t(p_.kv_dim()) * kv_elem_;
     }
 
     const Model& m_;
     LlamaParams p_;
     ThreadPool pool_;
-    int n_ctx_;
+    int n_ctx_;  // most positions one sequence may use
     int n_batch_;
+    int n_kv_blocks_;   // the paged cache: n_kv_blocks_ * kKvBlock slots
+    size_t kv_slots_;
     GgmlType kv_type_;
     size_t kv_elem_;
     const cpu::KvKernels& kk_;
-    std::unique_ptr<uint8_t[]> k_cache_;  // (n_layers, n_ctx, kv_dim) of kv_type; untouched
+    std::unique_ptr<uint8_t[]> k_cache_;  // (n_layers, kv_slots, kv_dim) of kv_type; untouched
     std::unique_ptr<uint8_t[]> v_cache_;  //   pages cost no memory until written
     std::vector<float> inv_freq_;         // (rope_dim / 2) with scaling and factors applied
     // Activations for one batch.
@@ -78,6 +93,9 @@ private:
     std::vector<float> cos_, sin_;        // (n_batch, rope_dim / 2)
     std::vector<float> scores_;           // (n_threads, n_ctx)
     std::vector<uint8_t> xq_;             // quantized activations
+    std::vector<cpu::KvRun> runs_;        // every sequence's runs of cache rows, one after another
+    std::vector<int> seq_runs_;           // (n_seqs) each sequence's first entry in runs_
+    std::vector<int> seq_last_;           // (n_seqs) scratch: each sequence's last position in a step
     // Packed copies of the matrices that have a packed layout, in one anonymous mapping.
     std::unique_ptr<uint8_t, Unmap> packed_buf_;
     std::unordered_map<const Weight*, const uint8_t*> packed_;
@@ -93,17 +111,24 @@ CpuBackend::CpuBackend(const Model& model, const BackendOptions& o)
       pool_(o.n_threads > 0 ? o.n_threads : int(std::max(1u, std::thread::hardware_concurrency()))),
       n_ctx_(std::max(1, std::min(o.n_ctx > 0 ? o.n_ctx : 8192, p_.ctx_train))),
       n_batch_(o.n_batch > 0 ? std::min(o.n_batch, 512) : 256),
+      n_kv_blocks_(0),
+      kv_slots_(0),
       kv_type_(o.kv_type),
       kv_elem_(o.kv_type == GgmlType::F32 ? 4 : 2),
       kk_(cpu::kv_kernels()) {
     if (kv_type_ != GgmlType::F16 && kv_type_ != GgmlType::F32)
         fail("the CPU backend keeps its KV cache in F16 or F32, not ", type_name(kv_type_));
-    const size_t kv_bytes = size_t(p_.n_layers) * size_t(n_ctx_) * size_t(p_.kv_dim()) * kv_elem_;
+    if (o.kv_positions < 0) fail("a negative KV cache size (", o.kv_positions, " positions)");
+    // At least one sequence's full context: the one-sequence call maps the cache from block 0.
+    n_kv_blocks_ = int((std::max<int64_t>(n_ctx_, o.kv_positions) + kKvBlock - 1) / kKvBlock);
+    kv_slots_ = size_t(n_kv_blocks_) * kKvBlock;
+    const size_t kv_bytes = size_t(p_.n_layers) * kv_slots_ * size_t(p_.kv_dim()) * kv_elem_;
     try {
         k_cache_.reset(new uint8_t[kv_bytes]);
         v_cache_.reset(new uint8_t[kv_bytes]);
     } catch (const std::bad_alloc&) {
-        fail("not enough memory for a ", n_ctx_, "-token KV cache (", 2 * kv_bytes >> 20, " MiB)");
+        fail("not enough memory for a KV cache of ", kv_slots_, " positions (", 2 * kv_bytes >> 20, " MiB of ",
+             type_name(kv_type_), " keys and values)");
     }
     inv_freq_.resize(size_t(p_.rope_dim / 2));
     for (int i = 0; i < p_.rope_dim / 2; ++i) {
@@ -238,7 +263,44 @@ void CpuBackend::matmul_group(std::span<const MatJob> jobs, const float* in, int
     });
 }
 
-void CpuBackend::attention(int layer, int B, int pos) {
+void CpuBackend::copy_kv_block(int src, int dst) {
+    if (src < 0 || src >= n_kv_blocks_ || dst < 0 || dst >= n_kv_blocks_)
+        fail("copy_kv_block(", src, ", ", dst, "): a block outside the cache (", n_kv_blocks_, " blocks)");
+    if (src == dst) return;
+    const size_t bytes = size_t(kKvBlock) * size_t(p_.kv_dim()) * kv_elem_;
+    for (int l = 0; l < p_.n_layers; ++l) {
+        std::memcpy(k_cache(l, int64_t(dst) * kKvBlock), k_cache(l, int64_t(src) * kKvBlock), bytes);
+        std::memcpy(v_cache(l, int64_t(dst) * kKvBlock), v_cache(l, int64_t(src) * kKvBlock), bytes);
+    }
+}
+
+void CpuBackend::plan_runs(const BatchView& batch) {
+    runs_.clear();
+    seq_runs_.assign(size_t(batch.n_seqs), 0);
+    if (batch.contiguous) {  // the identity table: the whole cache is one run
+        runs_.push_back({0, int(std::min<size_t>(kv_slots_, INT_MAX))});
+        return;
+    }
+    // Only the blocks this step reads: up to each sequence's last position in the batch.
+    std::vector<int>& last = seq_last_;
+    last.assign(size_t(batch.n_seqs), -1);
+    for (int t = 0; t < batch.n; ++t) last[size_t(batch.seq[t])] = std::max(last[size_t(batch.seq[t])], batch.positions[t]);
+    for (int s = 0; s < batch.n_seqs; ++s) {
+        seq_runs_[size_t(s)] = int(runs_.size());
+        const SeqView& v = batch.seqs[s];
+        const int n_blocks = last[size_t(s)] < 0 ? 0 : last[size_t(s)] / kKvBlock + 1;
+        const size_t first = runs_.size();
+        for (int b = 0; b < n_blocks; ++b) {
+            const int64_t row = int64_t(v.blocks[b]) * kKvBlock;
+            // Blocks that follow each other in the cache merge into one run.
+            if (runs_.size() > first && runs_.back().first + runs_.back().n == row) runs_.back().n += kKvBlock;
+            else runs_.push_back({row, kKvBlock});
+        }
+    }
+}
+
+void CpuBackend::attention(int layer, const BatchView& batch) {
+    const int B = batch.n;
     const int hd = p_.head_dim, nh = p_.n_heads, kvd = p_.kv_dim();
     const int group = p_.n_heads / p_.n_kv_heads;
     const float scale = 1.0f / std::sqrt(float(hd));
@@ -248,17 +310,18 @@ void CpuBackend::attention(int layer, int B, int pos) {
         split_range(int64_t(B) * nh, ith, nth, 1, &w0, &w1);
         for (int64_t w = w0; w < w1; ++w) {
             const int t = int(w / nh), h = int(w % nh), g = h / group;
-            const int n_kv = pos + t + 1;  // causal: itself and everything before
+            const int n_kv = batch.positions[t] + 1;  // causal: itself and everything before
+            const cpu::KvRun* runs = runs_.data() + seq_runs_[size_t(batch.seq[t])];
             const float* q = q_.data() + size_t(t) * p_.q_dim() + size_t(h) * hd;
             float* out = att_.data() + size_t(t) * p_.q_dim() + size_t(h) * hd;
             if (kv_type_ == GgmlType::F16) {
                 auto* kr = reinterpret_cast<const fp16_t*>(k_cache(layer, 0)) + size_t(g) * hd;
                 auto* vr = reinterpret_cast<const fp16_t*>(v_cache(layer, 0)) + size_t(g) * hd;
-                cpu::attend_f16(kk_, q, kr, vr, kvd, n_kv, hd, scale, scores, out);
+                cpu::attend_f16(kk_, q, kr, vr, kvd, runs, n_kv, hd, scale, scores, out);
             } else {
                 auto* kr = reinterpret_cast<const float*>(k_cache(layer, 0)) + size_t(g) * hd;
                 auto* vr = reinterpret_cast<const float*>(v_cache(layer, 0)) + size_t(g) * hd;
-                cpu::attend_f32(kk_, q, kr, vr, kvd, n_kv, hd, scale, scores, out);
+                cpu::attend_f32(kk_, q, kr, vr, kvd, runs, n_kv, hd, scale, scores, out);
             }
         }
     });
@@ -266,9 +329,10 @@ void CpuBackend::attention(int layer, int B, int pos) {
 
 void CpuBackend::forward_batch(const BatchView& batch) {
     const int32_t* tokens = batch.tokens;
-    const int B = batch.n, pos = batch.pos;
+    const int B = batch.n;
     const int dim = p_.dim, kvd = p_.kv_dim(), qd = p_.q_dim(), ffn = p_.ffn_dim;
     const size_t nf = inv_freq_.size();
+    plan_runs(batch);
     for (int t = 0; t < B; ++t) {
         const uint8_t* row = m_.tok_embd.row(tokens[t]);
         if (packed_embd_) {
@@ -277,7 +341,7 @@ void CpuBackend::forward_batch(const BatchView& batch) {
         }
         dequantize_row(m_.tok_embd.type, row, x_.data() + size_t(t) * dim, dim);
         for (size_t i = 0; i < nf; ++i) {
-            const float angle = float(pos + t) * inv_freq_[i];
+            const float angle = float(batch.positions[t]) * inv_freq_[i];
             cos_[size_t(t) * nf + i] = std::cos(angle);
             sin_[size_t(t) * nf + i] = std::sin(angle);
         }
@@ -289,6 +353,8 @@ void CpuBackend::forward_batch(const BatchView& batch) {
             cpu::rmsnorm(xn_.data() + size_t(t) * dim, x_.data() + size_t(t) * dim, attn_norm, dim, p_.norm_eps);
         const MatJob qkv[] = {{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}};
         matmuls(qkv, xn_.data(), B);
+        // Every row's key and value go to the cache before any row attends (a sequence's later
+        // rows read its earlier ones of this step).
         for (int t = 0; t < B; ++t) {
             const float* c = cos_.data() + size_t(t) * nf;
             const float* s = sin_.data() + size_t(t) * nf;
@@ -296,19 +362,20 @@ void CpuBackend::forward_batch(const BatchView& batch) {
             const float* vt = v_.data() + size_t(t) * kvd;
             cpu::rope(q_.data() + size_t(t) * qd, p_.n_heads, p_.head_dim, p_.rope_dim, c, s);
             cpu::rope(kt, p_.n_kv_heads, p_.head_dim, p_.rope_dim, c, s);
+            const int64_t slot = batch.slot(t);
             if (kv_type_ == GgmlType::F16) {
-                auto* kc = reinterpret_cast<fp16_t*>(k_cache(l, pos + t));
-                auto* vc = reinterpret_cast<fp16_t*>(v_cache(l, pos + t));
+                auto* kc = reinterpret_cast<fp16_t*>(k_cache(l, slot));
+                auto* vc = reinterpret_cast<fp16_t*>(v_cache(l, slot));
                 for (int i = 0; i < kvd; ++i) {
                     kc[i] = fp32_to_fp16(kt[i]);
                     vc[i] = fp32_to_fp16(vt[i]);
                 }
             } else {
-                std::memcpy(k_cache(l, pos + t), kt, sizeof(float) * size_t(kvd));
-                std::memcpy(v_cache(l, pos + t), vt, sizeof(float) * size_t(kvd));
+                std::memcpy(k_cache(l, slot), kt, sizeof(float) * size_t(kvd));
+                std::memcpy(v_cache(l, slot), vt, sizeof(float) * size_t(kvd));
             }
         }
-        attention(l, B, pos);
+        attention(l, batch);
         const MatJob wo[] = {{&L.wo, o_.data()}};
         matmuls(wo, att_.data(), B);
         for (size_t i = 0; i < size_t(B) * dim; ++i) x_[i] += o_[i];
@@ -323,14 +390,16 @@ void CpuBackend::forward_batch(const BatchView& batch) {
         matmuls(down, g_.data(), B);
         for (size_t i = 0; i < size_t(B) * dim; ++i) x_[i] += o_[i];
     }
-    if (!batch.logits) return;
-    // Only the rows someone reads go through the output matrix (the largest one).
-    const int first = batch.first_logit_row();
+    const int n_out = batch.logit_rows();
+    if (n_out == 0) return;
+    // Only the rows someone reads go through the output matrix (the largest one), packed in
+    // logit_row order.
     const float* out_norm = reinterpret_cast<const float*>(m_.output_norm.data);
-    for (int t = first; t < B; ++t)
-        cpu::rmsnorm(xn_.data() + size_t(t - first) * dim, x_.data() + size_t(t) * dim, out_norm, dim, p_.norm_eps);
+    for (int r = 0; r < n_out; ++r)
+        cpu::rmsnorm(xn_.data() + size_t(r) * dim, x_.data() + size_t(batch.logit_row[r]) * dim, out_norm, dim,
+                     p_.norm_eps);
     const MatJob out[] = {{&m_.output, batch.logits}};
-    matmuls(out, xn_.data(), batch.logit_rows());
+    matmuls(out, xn_.data(), n_out);
 }
 
 }  // namespace
