@@ -26,6 +26,8 @@ QString duration(qint64 s) {
 CatalogModel::CatalogModel(QString folder, const models::MemoryInfo& memory, QObject* parent)
     : CatalogModel(std::move(folder), memory, {}, parent) {
     entries_ = models::builtinCatalog(&catalogError_);
+    local_.resize(entries_.size());
+    for (int row = 0; row < entries_.size(); ++row) readLocal(row);
 }
 
 CatalogModel::CatalogModel(QString folder, const models::MemoryInfo& memory, QList<models::CatalogEntry> entries, QObject* parent)
@@ -35,6 +37,26 @@ CatalogModel::CatalogModel(QString folder, const models::MemoryInfo& memory, QLi
         QFile f(tokenFilePath());
         if (f.open(QIODevice::ReadOnly)) token_ = QString::fromUtf8(f.readAll()).trimmed();
     }
+    local_.resize(entries_.size());
+    for (int row = 0; row < entries_.size(); ++row) readLocal(row);
+}
+
+void CatalogModel::readLocal(int row) {
+    if (row < 0 || row >= entries_.size()) return;
+    const models::CatalogEntry& e = entries_[row];
+    LocalFiles& f = local_[row];
+    f.onDisk = QFileInfo::exists(QDir(folder_).filePath(e.fileName));
+    f.partial = models::ModelDownload::partialBytes(folder_, e.fileName);
+    f.record = f.onDisk ? models::ModelDownload::readRecord(folder_, e.fileName) : models::DownloadRecord{};
+}
+
+CatalogModel::RowStatus CatalogModel::status(int row) const {
+    RowStatus st;
+    if (row < 0 || row >= entries_.size()) return st;
+    if (const ModelDownload* d = downloadAt(row)) st.download = d->state();
+    st.onDisk = local_[row].onDisk;
+    st.partial = local_[row].partial;
+    return st;
 }
 
 CatalogModel::~CatalogModel() = default;  // downloads are children: stopped, .part kept
@@ -92,7 +114,10 @@ ModelDownload* CatalogModel::ensureDownload(int row) {
     if (freeSpace_) d->setFreeSpaceCheck(freeSpace_);
     downloads_.insert(row, d);
     connect(d, &ModelDownload::progressChanged, this, [this, row] { rowChanged(row); });
-    connect(d, &ModelDownload::stateChanged, this, [this, row] { rowChanged(row); });
+    connect(d, &ModelDownload::stateChanged, this, [this, row] {
+        readLocal(row);  // finished, paused or cancelled: the file or its .part changed
+        rowChanged(row);
+    });
     connect(d, &ModelDownload::finished, this, [this](const QString& path) { emit downloaded(path); });
     connect(d, &ModelDownload::failed, this, [this, row](const QString& error) {
         emit downloadFailed(tr("Downloading %1 failed: %2").arg(entries_.value(row).fileName, error));
@@ -122,10 +147,12 @@ void CatalogModel::cancel(int row) {
         QFile::remove(part);
         QFile::remove(part + QStringLiteral(".json"));
     }
+    readLocal(row);
     rowChanged(row);
 }
 
 void CatalogModel::refreshLocalState() {
+    for (int row = 0; row < entries_.size(); ++row) readLocal(row);
     if (!entries_.isEmpty()) emit dataChanged(index(0), index(int(entries_.size()) - 1));
 }
 
@@ -136,27 +163,23 @@ QVariant CatalogModel::data(const QModelIndex& index, int role) const {
     const int row = index.row();
     const models::CatalogEntry& e = entries_[row];
     const ModelDownload* d = downloadAt(row);
-    const QString finalPath = QDir(folder_).filePath(e.fileName);
-    const bool onDisk = QFileInfo::exists(finalPath);
-    const qint64 partial = models::ModelDownload::partialBytes(folder_, e.fileName);
+    const RowStatus st = status(row);
     const models::Fit fit = models::fitInMemory(e.ramBytes, memory_);
 
     auto state = [&]() -> QString {
-        if (d) {
-            switch (d->state()) {
-            case DownloadState::Running: return QStringLiteral("running");
-            case DownloadState::Paused: return QStringLiteral("paused");
-            case DownloadState::Verifying: return QStringLiteral("verifying");
-            case DownloadState::Failed: return partial > 0 ? QStringLiteral("paused") : QStringLiteral("failed");
-            default: break;
-            }
+        switch (st.download) {
+        case DownloadState::Running: return QStringLiteral("running");
+        case DownloadState::Paused: return QStringLiteral("paused");
+        case DownloadState::Verifying: return QStringLiteral("verifying");
+        case DownloadState::Failed: return st.partial > 0 ? QStringLiteral("paused") : QStringLiteral("failed");
+        default: break;
         }
-        if (onDisk) return QStringLiteral("downloaded");
-        if (partial > 0) return QStringLiteral("paused");
+        if (st.onDisk) return QStringLiteral("downloaded");
+        if (st.partial > 0) return QStringLiteral("paused");
         return QStringLiteral("available");
     };
     const qint64 total = d && d->progress().total > 0 ? d->progress().total : e.sizeBytes;
-    const qint64 received = d && d->state() != DownloadState::Cancelled ? std::max(d->progress().received, qint64(0)) : partial;
+    const qint64 received = d && d->state() != DownloadState::Cancelled ? std::max(d->progress().received, qint64(0)) : st.partial;
 
     switch (role) {
     case IdRole: return e.id;
@@ -194,18 +217,18 @@ QVariant CatalogModel::data(const QModelIndex& index, int role) const {
         return t;
     }
     case ErrorRole: return d && d->state() == DownloadState::Failed ? d->errorString() : QString();
-    case LocalPathRole: return onDisk ? finalPath : QString();
+    case LocalPathRole: return st.onDisk ? QDir(folder_).filePath(e.fileName) : QString();
     case VerifiedRole:
     case VerificationRole: {
         // Only a file on disk has been checked; say against what, never more than happened.
-        if (!onDisk) return role == VerifiedRole ? QVariant(false) : QVariant(QString());
+        if (!st.onDisk) return role == VerifiedRole ? QVariant(false) : QVariant(QString());
         models::ChecksumSource source = models::ChecksumSource::None;
         QString commit;
         if (d && d->state() == DownloadState::Finished) {
             source = d->checksumSource();
             commit = d->serverCommit();
         } else {
-            const models::DownloadRecord rec = models::ModelDownload::readRecord(folder_, e.fileName);
+            const models::DownloadRecord& rec = local_[row].record;
             // Put there some other way (or by an older version): nothing to say about it.
             if (!rec.valid) return role == VerifiedRole ? QVariant(false) : QVariant(QString());
             source = rec.checkedAgainst;

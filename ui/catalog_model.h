@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "app/models/model_catalog.h"
+#include "app/models/model_download.h"
 
 namespace ld::models {
 class ModelDownload;
@@ -79,6 +80,17 @@ public:
     models::ModelDownload* downloadAt(int row) const;
     const QList<models::CatalogEntry>& entries() const { return entries_; }
 
+    // One row's download as the table and the welcome page's offer both read it: the running
+    // download's state (Idle: none this session) and what is on disk. The two views word it
+    // differently (the table shows a failed download with a .part as paused, the offer as failed
+    // with a retry), but from the same facts.
+    struct RowStatus {
+        models::DownloadState download = models::DownloadState::Idle;
+        bool onDisk = false;  // FOLDER/FILE exists
+        qint64 partial = 0;   // bytes in FOLDER/FILE.part
+    };
+    RowStatus status(int row) const;
+
 signals:
     void tokenChanged();
     void downloaded(const QString& path);            // a file is now in the models folder
@@ -87,6 +99,15 @@ signals:
 private:
     models::ModelDownload* ensureDownload(int row);
     void rowChanged(int row);
+    // data() runs on the UI thread for every role of every row: it reads no files. What is on
+    // disk is read here, when the model is built, on refreshLocalState() and when a row's
+    // download changes state or is cancelled.
+    struct LocalFiles {
+        bool onDisk = false;
+        qint64 partial = 0;
+        models::DownloadRecord record;  // beside a finished file (valid = false: none)
+    };
+    void readLocal(int row);
     static QString tokenFilePath();
 
     QString folder_;
@@ -94,6 +115,7 @@ private:
     QList<models::CatalogEntry> entries_;
     QString catalogError_;
     QHash<int, models::ModelDownload*> downloads_;   // owned (children)
+    QList<LocalFiles> local_;                        // per row
     QString token_;
     std::function<qint64(const QString&)> freeSpace_;
 };

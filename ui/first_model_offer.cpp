@@ -100,18 +100,16 @@ QString FirstModelOffer::finalPath() const {
 
 QString FirstModelOffer::state() const {
     if (!available()) return {};
-    if (const ModelDownload* d = catalog_->downloadAt(rec_.index)) {
-        switch (d->state()) {
-        case DownloadState::Running: return QStringLiteral("downloading");
-        case DownloadState::Verifying: return QStringLiteral("verifying");
-        case DownloadState::Failed: return QStringLiteral("failed");
-        case DownloadState::Cancelled: return QStringLiteral("cancelled");
-        default: break;
-        }
+    const CatalogModel::RowStatus st = catalog_->status(rec_.index);
+    switch (st.download) {
+    case DownloadState::Running: return QStringLiteral("downloading");
+    case DownloadState::Verifying: return QStringLiteral("verifying");
+    case DownloadState::Failed: return QStringLiteral("failed");
+    case DownloadState::Cancelled: return QStringLiteral("cancelled");
+    default: break;
     }
-    if (QFileInfo::exists(finalPath())) return QStringLiteral("downloaded");
-    if (ModelDownload::partialBytes(catalog_->modelsFolder(), catalog_->entries()[rec_.index].fileName) > 0)
-        return QStringLiteral("paused");
+    if (st.onDisk) return QStringLiteral("downloaded");
+    if (st.partial > 0) return QStringLiteral("paused");
     return QStringLiteral("available");
 }
 

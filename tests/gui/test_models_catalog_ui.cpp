@@ -96,6 +96,10 @@ private slots:
         QFile part(QDir(folder).filePath(QStringLiteral("b.gguf.part")));
         QVERIFY(part.open(QIODevice::WriteOnly) && part.write(gguf.left(1000)) == 1000);
         part.close();
+        // Files appearing behind the model's back are seen on a refresh (the app's model library
+        // triggers one on a rescan), not by data(), which reads no files on the UI thread.
+        QCOMPARE(restarted.data(restarted.index(1), ui::CatalogModel::StateRole).toString(), QStringLiteral("available"));
+        restarted.refreshLocalState();
         QCOMPARE(restarted.data(restarted.index(1), ui::CatalogModel::StateRole).toString(), QStringLiteral("paused"));
         restarted.cancel(1);
         QVERIFY(!part.exists());
