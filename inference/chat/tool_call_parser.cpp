@@ -114,14 +114,11 @@ ToolCallParse parse_json_calls(std::string_view reply, size_t at) {
         json::Value v;
         try {
             v = json::parse(piece);
-        } catch (const Error& e) {
+        } catch (const json::ParseError& e) {
             // The reader counts bytes from the piece's start; say where in the reply.
-            std::string why = without_prefix(e.what(), "JSON: ");
-            const size_t at_byte = why.rfind(" at byte ");
-            if (at_byte != std::string::npos)
-                why = why.substr(0, at_byte) + " at byte " +
-                      std::to_string(offset + std::stoul(why.substr(at_byte + 9)));
-            return fail_as(why);
+            return fail_as(e.reason + " at byte " + std::to_string(offset + e.offset));
+        } catch (const Error& e) {
+            return fail_as(without_prefix(e.what(), "JSON: "));
         }
         const json::Value* name = v.is_object() ? v.find("name") : nullptr;
         if (!name) return fail_as(i == 0 ? "the call has no \"name\"" : "call " + std::to_string(i + 1) + " has no \"name\"");

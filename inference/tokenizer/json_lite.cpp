@@ -21,7 +21,7 @@ public:
     }
 
 private:
-    [[noreturn]] void error(const char* what) const { fail("JSON: ", what, " at byte ", i_); }
+    [[noreturn]] void error(const char* what) const { throw ParseError(what, i_); }
 
     void skip_ws() {
         while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;

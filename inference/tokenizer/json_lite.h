@@ -8,7 +8,18 @@
 #include <utility>
 #include <vector>
 
+#include "inference/core/error.h"
+
 namespace ld::json {
+
+// What parse() throws for malformed text: its what() reads "JSON: <reason> at byte <offset>";
+// callers that parse a piece of a larger text rebase the offset from these fields.
+struct ParseError : Error {
+    ParseError(std::string why, size_t at)
+        : Error("JSON: " + why + " at byte " + std::to_string(at)), reason(std::move(why)), offset(at) {}
+    std::string reason;
+    size_t offset;  // bytes from the start of the parsed text
+};
 
 struct Value {
     enum class Type { Null, Bool, Number, String, Array, Object } type = Type::Null;
@@ -31,7 +42,8 @@ struct Value {
     bool as_bool(std::string_view what) const;
 };
 
-// Parses one JSON document (UTF-8). Throws ld::Error with the byte offset of the problem.
+// Parses one JSON document (UTF-8). Throws ParseError (an ld::Error) with the byte offset of the
+// problem.
 Value parse(std::string_view text);
 
 }  // namespace ld::json
