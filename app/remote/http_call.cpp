@@ -16,6 +16,14 @@ namespace {
 
 QString seconds(int ms) { return QString::number(ms / 1000.0, 'g', 3); }
 
+// An error body (or a body read without onData) is kept up to this size: enough for any error
+// object or model list, and a hostile server cannot grow it without bound.
+constexpr qsizetype kMaxBody = 16 << 20;
+
+void appendCapped(QByteArray& body, const QByteArray& piece) {
+    if (body.size() < kMaxBody) body += piece.left(kMaxBody - body.size());
+}
+
 }  // namespace
 
 HttpResult httpCall(const RemoteEndpoint& ep, const QUrl& url, const QByteArray* body,
@@ -42,6 +50,10 @@ HttpResult httpCall(const RemoteEndpoint& ep, const QUrl& url, const QByteArray*
         req.setSslConfiguration(conf);
     }
 
+    // A manager per call: any worker thread may call this, several at once, with nothing shared
+    // between them. It costs a fresh connection per call (no keep-alive reuse), small next to a
+    // generation; the callers that make many short calls (summaries' map steps) run them
+    // concurrently anyway.
     QNetworkAccessManager nam;
     nam.setAutoDeleteReplies(false);
     QNetworkReply* reply = body ? nam.post(req, *body) : nam.get(req);
@@ -85,8 +97,8 @@ HttpResult httpCall(const RemoteEndpoint& ep, const QUrl& url, const QByteArray*
         if (onData && success) {
             res.bytesReceived += piece.size();
             if (!onData(piece)) stop(HttpResult::Timeout::None, true);
-        } else if (res.body.size() < (16 << 20)) {
-            res.body += piece;
+        } else {
+            appendCapped(res.body, piece);
             res.bytesReceived += piece.size();
         }
     });
@@ -114,7 +126,7 @@ HttpResult httpCall(const RemoteEndpoint& ep, const QUrl& url, const QByteArray*
             res.bytesReceived += rest.size();
             onData(rest);
         } else {
-            res.body += rest;
+            appendCapped(res.body, rest);
         }
     }
     const QNetworkReply::NetworkError err = reply->error();
