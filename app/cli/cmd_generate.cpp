@@ -11,6 +11,7 @@
 #include "app/cli/cli_hooks.h"
 #include "app/cli/commands.h"
 #include "app/cli/engine_setup.h"
+#include "app/cli/history_recording.h"
 #include "inference/chat/chat_format.h"
 #include "inference/core/error.h"
 #include "inference/session/prompt_lookup.h"
@@ -126,17 +127,7 @@ int cmd_generate(const ArgList& argv) {
         return 0;
     }
 
-    std::unique_ptr<GenerationRecorder> recorder;
-    if (args.has("--db")) {
-        std::optional<int64_t> conv;
-        if (args.has("--conversation")) conv = args.get_int("--conversation", 0, 1, INT64_MAX);
-        std::string err;
-        recorder = make_history_recorder(args.get("--db"), conv, &err);
-        if (!recorder) fail(err);
-        const int64_t id = recorder->begin(engine.model_label, system, user_text);
-        if (id < 0) fail("the prompt could not be saved to ", args.get("--db"), ", so nothing was generated");
-        std::cerr << "conversation: " << id << "\n";
-    }
+    std::unique_ptr<GenerationRecorder> recorder = start_history_recording(args, engine.model_label, system, user_text);
 
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

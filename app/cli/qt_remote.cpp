@@ -13,6 +13,7 @@
 
 #include "app/cli/cli_hooks.h"
 #include "app/cli/commands.h"
+#include "app/cli/history_recording.h"
 #include "app/cli/qt_support.h"
 #include "app/remote/remote_client.h"
 #include "inference/core/error.h"
@@ -103,19 +104,9 @@ int run_remote_generate(const ArgList& argv) {
     ensure_qt_application();
     // --db: the exchange goes into the history as a local one does, the model named with the
     // engine it ran on, so the conversation records who wrote the reply.
-    if (args.has("--conversation") && !args.has("--db")) throw UsageError("--conversation needs --db");
-    std::unique_ptr<GenerationRecorder> recorder;
-    if (args.has("--db")) {
-        std::optional<int64_t> conv;
-        if (args.has("--conversation")) conv = args.get_int("--conversation", 0, 1, INT64_MAX);
-        std::string err;
-        recorder = make_history_recorder(args.get("--db"), conv, &err);
-        if (!recorder) fail(err);
-        const std::string label = args.get("--remote-model") + " @ " + ep.baseUrl.toString().toStdString();
-        const int64_t id = recorder->begin(label, args.get("--system"), args.get("--prompt"));
-        if (id < 0) fail("the prompt could not be saved to ", args.get("--db"), ", so nothing was generated");
-        std::cerr << "conversation: " << id << "\n";
-    }
+    const std::string label = args.get("--remote-model") + " @ " + ep.baseUrl.toString().toStdString();
+    std::unique_ptr<GenerationRecorder> recorder =
+        start_history_recording(args, label, args.get("--system"), args.get("--prompt"));
     std::signal(SIGINT, on_remote_signal);
     std::signal(SIGTERM, on_remote_signal);
     // A chat reply is shown without its leading whitespace, as the local --chat shows it.
