@@ -3,6 +3,11 @@
 // host synchronization until the logits come back. The decode step (one token) is captured
 // once as a CUDA graph and replayed: every kernel reads the position and token id from device
 // memory, and only those few bytes are copied in before each replay.
+// A paged step (Backend::forward(SeqBatch): many sequences, each in its own blocks of the cache)
+// runs the same layers with three kernels swapped for paged ones (RoPE + KV store to each
+// token's cache slot, attention through each row's block table, the gather of the logit rows);
+// its positions, slots and block tables are copied in per step. The one-sequence call keeps
+// the contiguous kernels and the decode graph.
 #include "inference/cuda/cuda_backend.h"
 
 #include <algorithm>
@@ -29,6 +34,9 @@ namespace {
 
 constexpr size_t kAlign = 256;
 constexpr int kAttnSlice = 64;  // prompt tokens per attention launch (bounds the partials buffer)
+// Positions per KV block of the paged cache: the attention kernels' tile, and small enough that
+// a short sequence wastes little (a 4k-position sequence is 64 blocks).
+constexpr int kKvBlock = 64;
 
 size_t align_up(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
 
@@ -43,6 +51,15 @@ struct StreamHolder {
     ~StreamHolder() {
         if (s) cudaStreamDestroy(s);
     }
+};
+
+// A paged step's per-token arrays on the device (see CudaBackend::upload_paged).
+struct PagedStep {
+    const int32_t* positions = nullptr;  // (B)
+    const int32_t* slots = nullptr;      // (B) cache row of each token
+    const int32_t* table_off = nullptr;  // (B) where its sequence's table starts in tables
+    const int32_t* logit_rows = nullptr; // (out_rows) batch rows whose logits are wanted
+    const int32_t* tables = nullptr;
 };
 
 struct DevLayer {
@@ -60,14 +77,21 @@ public:
     int vocab_size() const override { return p_.n_vocab; }
     int batch_size() const override { return n_batch_; }
     int device() const { return dev_; }
+    bool supports_sequences() const override { return true; }
+    int kv_block_size() const override { return kKvBlock; }
+    int kv_blocks() const override { return kv_slots_ / kKvBlock; }
+    void copy_kv_block(int src, int dst) override;
 
 private:
     void forward_batch(const BatchView& batch) override;
+    // Copies a paged step's positions, slots, block tables and logit rows to the device.
+    PagedStep upload_paged(const BatchView& batch);
     void validate(const Model& m) const;
     void upload_weights(const Model& m, const LoadProgress& progress);
     // Enqueues one batch: B tokens, attention over n_chunks chunks, logits for rows
-    // [out_first, out_first + out_rows) of the batch (none when out_rows == 0).
-    void enqueue(int B, int n_chunks, int out_first, int out_rows);
+    // [out_first, out_first + out_rows) of the batch (none when out_rows == 0). With paged set,
+    // a paged step instead (n_chunks and out_first unused, the rows in paged->logit_rows).
+    void enqueue(int B, int n_chunks, int out_first, int out_rows, const PagedStep* paged = nullptr);
     void capture_decode_graph();
     void destroy_graph();
 
@@ -75,6 +99,7 @@ private:
     int dev_ = 0;
     std::string device_name_;
     int n_ctx_, n_batch_;
+    int kv_slots_;  // cache rows per layer: whole blocks, at least n_ctx_ (BackendOptions::kv_positions)
     int attn_chunk_, attn_chunks_max_;
     StreamHolder stream_holder_;
     cudaStream_t stream_ = nullptr;
@@ -90,10 +115,13 @@ private:
     const float* output_norm_ = nullptr;
     std::vector<DevLayer> layers_;
 
-    DeviceBuffer k_cache_, v_cache_;  // (n_layers, n_ctx, kv_dim) f16
+    DeviceBuffer k_cache_, v_cache_;  // (n_layers, kv_slots, kv_dim) f16
     DeviceBuffer inv_freq_;           // (rope_dim / 2)
     DeviceBuffer meta_;               // int32: [0] = position of the batch's first token, [1..B] = token ids
     PinnedBuffer meta_host_;
+    // A paged step's int32 arrays (PagedStep), grown to the largest step's.
+    DeviceBuffer paged_;
+    PinnedBuffer paged_host_;
     // Activations of one batch, row-major (B, width).
     DeviceBuffer x_, xn_, q_, k_, v_, att_, g_, u_, logits_, part_;
     DeviceBuffer xq_, xds_;  // one decode activation as int8, (max width) and (max width / 32) float4
@@ -104,7 +132,8 @@ private:
 CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
     : p_(model.params),
       n_ctx_(std::max(1, std::min(o.n_ctx > 0 ? o.n_ctx : 8192, model.params.ctx_train > 0 ? model.params.ctx_train : 8192))),
-      n_batch_(o.n_batch > 0 ? std::min(o.n_batch, 512) : 512) {
+      n_batch_(o.n_batch > 0 ? std::min(o.n_batch, 512) : 512),
+      kv_slots_(0) {
     if (o.kv_type != GgmlType::F16)
         fail("the CUDA backend keeps its KV cache in F16, not ", type_name(o.kv_type));
     validate(model);
@@ -132,7 +161,14 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
         for (const Weight* w : L.all())
             count(*w);
     const size_t B = size_t(n_batch_);
-    const size_t kv_bytes = size_t(p_.n_layers) * size_t(n_ctx_) * size_t(p_.kv_dim()) * 2;
+    {
+        const int64_t want = std::max<int64_t>(n_ctx_, o.kv_positions);
+        const int64_t slots = (want + kKvBlock - 1) / kKvBlock * kKvBlock;
+        if (o.kv_positions < 0 || slots > (int64_t(1) << 30))
+            fail("the CUDA backend cannot hold ", o.kv_positions, " KV positions (0 to ", int64_t(1) << 30, ")");
+        kv_slots_ = int(slots);
+    }
+    const size_t kv_bytes = size_t(p_.n_layers) * size_t(kv_slots_) * size_t(p_.kv_dim()) * 2;
     const int64_t max_ne0 = std::max<int64_t>({p_.dim, p_.q_dim(), p_.ffn_dim});
     const int64_t max_rows = std::max<int64_t>({p_.n_vocab, p_.ffn_dim, p_.q_dim(), p_.dim});
     const size_t part_floats = size_t(std::min(n_batch_, kAttnSlice)) * p_.n_heads * attn_chunks_max_ * (p_.head_dim + 2);
@@ -146,7 +182,7 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
     plan.device = device_name_;
     plan.weights = weight_bytes;
     plan.kv_cache = 2 * kv_bytes;
-    plan.n_ctx = n_ctx_;
+    plan.n_ctx = kv_slots_;
     plan.kv_per_position = kv_cache_bytes(p_, 1, 2);
     plan.buffers = act_bytes;
     plan.headroom = size_t(64) << 20;
@@ -318,7 +354,10 @@ void CudaBackend::forward_batch(const BatchView& batch) {
     LD_CUDA(cudaMemcpyAsync(meta_.as(), meta, sizeof(int32_t) * size_t(B + 1), cudaMemcpyHostToDevice, stream_));
     const int out_rows = batch.logit_rows();
     const int out_first = batch.first_logit_row();
-    if (B == 1 && out_rows == 1 && use_graph_ && graph_exec_) {
+    if (!batch.contiguous) {
+        const PagedStep paged = upload_paged(batch);
+        enqueue(B, 0, 0, out_rows, &paged);
+    } else if (B == 1 && out_rows == 1 && use_graph_ && graph_exec_) {
         LD_CUDA(cudaGraphLaunch(graph_exec_, stream_));
     } else {
         enqueue(B, (pos + B + attn_chunk_ - 1) / attn_chunk_, out_first, out_rows);
@@ -344,6 +383,70 @@ void CudaBackend::forward_batch(const BatchView& batch) {
     LD_CUDA(cudaStreamSynchronize(stream_));
 }
 
+PagedStep CudaBackend::upload_paged(const BatchView& batch) {
+    const int B = batch.n, out_rows = batch.logit_rows();
+    // Only the sequences this step touches, and of each only the blocks up to its last position
+    // here (a later step uploads its own).
+    std::vector<int32_t> table_of(size_t(batch.n_seqs), -1), last(size_t(batch.n_seqs), -1), order;
+    for (int t = 0; t < B; ++t) {
+        const int s = batch.seq[t];
+        if (last[size_t(s)] < 0) order.push_back(s);
+        last[size_t(s)] = std::max(last[size_t(s)], batch.positions[t]);
+    }
+    size_t n_table = 0;
+    for (int s : order) {
+        table_of[size_t(s)] = int32_t(n_table);
+        n_table += size_t(last[size_t(s)] / kKvBlock + 1);
+    }
+    const size_t count = 3 * size_t(B) + size_t(out_rows) + n_table;
+    if (paged_host_.bytes() < 4 * count) {
+        const size_t bytes = std::max<size_t>(4 * count, 4 * (4 * size_t(n_batch_) + 1024));
+        paged_ = DeviceBuffer();  // the stream is idle: every step ends with a synchronize
+        paged_ = DeviceBuffer(bytes, "paged step tables");
+        paged_host_ = PinnedBuffer(bytes);
+    }
+    int32_t* h = paged_host_.as<int32_t>();
+    int32_t* pos = h;
+    int32_t* slot = h + B;
+    int32_t* off = h + 2 * B;
+    int32_t* rows = h + 3 * B;
+    int32_t* tables = rows + out_rows;
+    for (int t = 0; t < B; ++t) {
+        pos[t] = batch.positions[t];
+        slot[t] = int32_t(batch.slot(t));  // < kv_slots_ <= 2^30 (Backend::forward checked the ids)
+        off[t] = table_of[size_t(batch.seq[t])];
+    }
+    std::copy(batch.logit_row, batch.logit_row + out_rows, rows);
+    for (int s : order)
+        std::copy(batch.seqs[s].blocks, batch.seqs[s].blocks + last[size_t(s)] / kKvBlock + 1, tables + table_of[size_t(s)]);
+    LD_CUDA(cudaMemcpyAsync(paged_.as(), h, 4 * count, cudaMemcpyHostToDevice, stream_));
+    const int32_t* d = paged_.as<int32_t>();
+    PagedStep p;
+    p.positions = d;
+    p.slots = d + B;
+    p.table_off = d + 2 * B;
+    p.logit_rows = d + 3 * B;
+    p.tables = d + 3 * B + out_rows;
+    return p;
+}
+
+void CudaBackend::copy_kv_block(int src, int dst) {
+    const int n_blocks = kv_blocks();
+    if (src < 0 || src >= n_blocks || dst < 0 || dst >= n_blocks)
+        fail("copy_kv_block(", src, ", ", dst, "): blocks are 0 to ", n_blocks - 1);
+    if (src == dst) return;
+    LD_CUDA(cudaSetDevice(dev_));
+    // A block is contiguous in each layer: one copy per layer and cache.
+    const size_t kvd = size_t(p_.kv_dim()), layer = size_t(kv_slots_) * kvd, bytes = 2 * size_t(kKvBlock) * kvd;
+    for (DeviceBuffer* cache : {&k_cache_, &v_cache_})
+        for (int l = 0; l < p_.n_layers; ++l) {
+            uint16_t* base = cache->as<uint16_t>() + size_t(l) * layer;
+            LD_CUDA(cudaMemcpyAsync(base + size_t(dst) * kKvBlock * kvd, base + size_t(src) * kKvBlock * kvd, bytes,
+                                    cudaMemcpyDeviceToDevice, stream_));
+        }
+    LD_CUDA(cudaStreamSynchronize(stream_));
+}
+
 void CudaBackend::capture_decode_graph() {
     LD_CUDA(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
     try {
@@ -358,7 +461,7 @@ void CudaBackend::capture_decode_graph() {
     LD_CUDA(cudaGraphInstantiate(&graph_exec_, graph_, 0));
 }
 
-void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows) {
+void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows, const PagedStep* paged) {
     const int dim = p_.dim, kvd = p_.kv_dim(), hd = p_.head_dim;
     const int32_t* d_pos = meta_.as<int32_t>();
     const int32_t* d_tok = d_pos + 1;
@@ -377,7 +480,7 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows) {
         if (q8 && has_q8_dot(w.type)) launch_quantize_q8(in, int(w.ne0), q8_, stream_);
     };
     launch_dequant(tok_embd_.type, tok_embd_.data, tok_embd_.row_bytes, dim, d_tok, 0, B, x, false, stream_);
-    const size_t layer_kv = size_t(n_ctx_) * size_t(kvd);
+    const size_t layer_kv = size_t(kv_slots_) * size_t(kvd);
     for (int l = 0; l < p_.n_layers; ++l) {
         const DevLayer& L = layers_[size_t(l)];
         uint16_t* kc = k_cache_.as<uint16_t>() + size_t(l) * layer_kv;
@@ -392,6 +495,35 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows) {
         rope.v_cache = vc;
         rope.hd = hd;
         rope.rope_dim = p_.rope_dim;
+        if (paged) {
+            // Each token to its own slot, attention through the block tables.
+            mm_->run_shared_input(qkv, qkv_out, 3, xn, B, xq);
+            launch_rope_store_paged(q_.as<float>(), k_.as<float>(), v_.as<float>(), kc, vc, paged->positions,
+                                    paged->slots, B, p_.n_heads, p_.n_kv_heads, hd, p_.rope_dim,
+                                    inv_freq_.as<float>(), stream_);
+            PagedAttnArgs a;
+            a.q = q_.as<float>();
+            a.k = kc;
+            a.v = vc;
+            a.out = att_.as<float>();
+            a.positions = paged->positions;
+            a.table_off = paged->table_off;
+            a.tables = paged->tables;
+            a.block = kKvBlock;
+            a.n_tok = B;
+            a.n_heads = p_.n_heads;
+            a.n_kv = p_.n_kv_heads;
+            a.hd = hd;
+            a.scale = 1.0f / std::sqrt(float(hd));
+            launch_attention_paged(a, stream_);
+            quantize_for(L.wo, att_.as<float>());
+            mm_->run(L.wo, att_.as<float>(), B, x, true, xq);
+            norm(x, L.ffn_norm, xn, B);
+            mm_->gate_up(L.w_gate, L.w_up, xn, B, g_.as<float>(), u_.as<float>(), xq);
+            quantize_for(L.w_down, g_.as<float>());
+            mm_->run(L.w_down, g_.as<float>(), B, x, true, xq);
+            continue;
+        }
         // RoPE and the KV store in the q/k/v matvec's epilogue where it applies (366 against 351
         // tok/s with the separate kernel, which the other cases still use).
         if (!(q8 && mm_->qkv_rope(qkv, qkv_out, xn, xq, rope))) {
@@ -427,6 +559,13 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows) {
         mm_->run(L.w_down, g_.as<float>(), B, x, true, xq);
     }
     if (out_rows == 0) return;
+    if (paged) {
+        // The wanted rows anywhere in the batch: gathered first (x is dead after the last layer).
+        launch_gather_rows(x, paged->logit_rows, out_rows, dim, xn, stream_);
+        norm(xn, output_norm_, x, out_rows);
+        mm_->run(output_, x, out_rows, logits_.as<float>(), false, out_rows == 1 ? xq : nullptr);
+        return;
+    }
     norm(x + size_t(out_first) * dim, output_norm_, xn, out_rows);
     mm_->run(output_, xn, out_rows, logits_.as<float>(), false, out_rows == 1 ? xq : nullptr);
 }

@@ -42,19 +42,24 @@ __global__ void swiglu_kernel(float* __restrict__ g, const float* __restrict__ u
 
 // A thread per rotated pair (q and k heads of every token) and per v value: a decode step has
 // 2,560 pairs and 1,024 values for an 8B model, which one block walked in ~10 us (measured).
+// Paged: token t's position is d_pos[t] and its cache row slots[t] (a paged step, many
+// sequences); otherwise both are *d_pos + t (one sequence, the cache in position order).
+template <bool Paged>
 __global__ void rope_store_kernel(float* __restrict__ q, const float* __restrict__ k, const float* __restrict__ v,
                                   __half* __restrict__ kc, __half* __restrict__ vc, const int32_t* __restrict__ d_pos,
-                                  int n_heads, int n_kv, int hd, int rope_dim, const float* __restrict__ inv_freq) {
+                                  const int32_t* __restrict__ slots, int n_heads, int n_kv, int hd, int rope_dim,
+                                  const float* __restrict__ inv_freq) {
     pdl_wait();
     const int t = blockIdx.y;
-    const int pos = d_pos[0] + t;
+    const int pos = Paged ? d_pos[t] : d_pos[0] + t;
+    const size_t row = Paged ? size_t(slots[t]) : size_t(pos);  // cache row
     const int qd = n_heads * hd, kvd = n_kv * hd;
     const int half_hd = hd / 2;
     const int n_pairs = (n_heads + n_kv) * half_hd;
     const int p = blockIdx.x * blockDim.x + threadIdx.x;
     if (p >= n_pairs) {
         const int j = p - n_pairs;  // the v values, after the pairs
-        if (j < kvd) vc[size_t(pos) * kvd + j] = __float2half_rn(v[size_t(t) * kvd + j]);
+        if (j < kvd) vc[row * kvd + j] = __float2half_rn(v[size_t(t) * kvd + j]);
         return;
     }
     const int head = p / half_hd, i = p % half_hd;
@@ -73,7 +78,7 @@ __global__ void rope_store_kernel(float* __restrict__ q, const float* __restrict
         dst[2 * i] = a;
         dst[2 * i + 1] = b;
     } else {
-        __half* dst = kc + size_t(pos) * kvd + size_t(head - n_heads) * hd;
+        __half* dst = kc + row * kvd + size_t(head - n_heads) * hd;
         dst[2 * i] = __float2half_rn(a);
         dst[2 * i + 1] = __float2half_rn(b);
     }
@@ -91,16 +96,33 @@ void launch_swiglu(float* g, const float* u, size_t n, cudaStream_t s) {
     launch(swiglu_kernel, dim3(unsigned((n + 255) / 256)), dim3(256), 0, s, "swiglu", g, static_cast<const float*>(u), n);
 }
 
-void launch_rope_store(float* q, const float* k, const float* v, uint16_t* k_cache, uint16_t* v_cache,
-                       const int32_t* d_pos, int B, int n_heads, int n_kv, int hd, int rope_dim,
-                       const float* inv_freq, cudaStream_t s) {
+namespace {
+
+template <bool Paged>
+void rope_store(float* q, const float* k, const float* v, uint16_t* k_cache, uint16_t* v_cache, const int32_t* d_pos,
+                const int32_t* slots, int B, int n_heads, int n_kv, int hd, int rope_dim, const float* inv_freq,
+                cudaStream_t s) {
     if (B <= 0) return;
     if (hd % 2 != 0 || rope_dim > hd) fail("CUDA rope: head_dim ", hd, " / rope_dim ", rope_dim, " unsupported");
     if (B > 65535) fail("CUDA rope: ", B, " tokens in one launch");
     const int work = (n_heads + n_kv) * (hd / 2) + n_kv * hd;  // pairs, then v values
     const dim3 grid(unsigned((work + 255) / 256), unsigned(B));
-    launch(rope_store_kernel, grid, dim3(256), 0, s, "rope_store", q, k, v, reinterpret_cast<__half*>(k_cache),
-           reinterpret_cast<__half*>(v_cache), d_pos, n_heads, n_kv, hd, rope_dim, inv_freq);
+    launch(rope_store_kernel<Paged>, grid, dim3(256), 0, s, "rope_store", q, k, v, reinterpret_cast<__half*>(k_cache),
+           reinterpret_cast<__half*>(v_cache), d_pos, slots, n_heads, n_kv, hd, rope_dim, inv_freq);
+}
+
+}  // namespace
+
+void launch_rope_store(float* q, const float* k, const float* v, uint16_t* k_cache, uint16_t* v_cache,
+                       const int32_t* d_pos, int B, int n_heads, int n_kv, int hd, int rope_dim,
+                       const float* inv_freq, cudaStream_t s) {
+    rope_store<false>(q, k, v, k_cache, v_cache, d_pos, nullptr, B, n_heads, n_kv, hd, rope_dim, inv_freq, s);
+}
+
+void launch_rope_store_paged(float* q, const float* k, const float* v, uint16_t* k_cache, uint16_t* v_cache,
+                             const int32_t* positions, const int32_t* slots, int B, int n_heads, int n_kv, int hd,
+                             int rope_dim, const float* inv_freq, cudaStream_t s) {
+    rope_store<true>(q, k, v, k_cache, v_cache, positions, slots, B, n_heads, n_kv, hd, rope_dim, inv_freq, s);
 }
 
 }  // namespace ld::cuda

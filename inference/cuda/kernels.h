@@ -102,6 +102,31 @@ void launch_rope_store(float* q, const float* k, const float* v, uint16_t* k_cac
                        const int32_t* d_pos, int B, int n_heads, int n_kv, int hd, int rope_dim,
                        const float* inv_freq, cudaStream_t s);
 
+// launch_rope_store for a paged step: token t is at position positions[t] of its sequence and
+// its k and v go to cache row slots[t] (device arrays of B).
+void launch_rope_store_paged(float* q, const float* k, const float* v, uint16_t* k_cache, uint16_t* v_cache,
+                             const int32_t* positions, const int32_t* slots, int B, int n_heads, int n_kv, int hd,
+                             int rope_dim, const float* inv_freq, cudaStream_t s);
+
+// Attention of a paged step (attention_paged.cu): row t of the batch at position positions[t]
+// sees positions 0 .. positions[t] of its own sequence, position p in cache row
+// tables[table_off[t] + p / block] * block + p % block. Every array is on the device.
+struct PagedAttnArgs {
+    const float* q = nullptr;          // (n_tok, n_heads*hd)
+    const uint16_t* k = nullptr;       // this layer's cache, (slots, n_kv*hd) f16
+    const uint16_t* v = nullptr;
+    float* out = nullptr;              // (n_tok, n_heads*hd)
+    const int32_t* positions = nullptr;  // (n_tok)
+    const int32_t* table_off = nullptr;  // (n_tok) where row t's block table starts in tables
+    const int32_t* tables = nullptr;
+    int block = 64;
+    int n_tok = 0, n_heads = 0, n_kv = 0, hd = 0;
+    float scale = 1.0f;
+};
+void launch_attention_paged(const PagedAttnArgs& a, cudaStream_t s);
+// out (n, width) = rows rows[0..n) of x (a device array of row indices).
+void launch_gather_rows(const float* x, const int32_t* rows, int n, int width, float* out, cudaStream_t s);
+
 // Causal attention, split along the cache (flash-decoding): tokens t0 .. t0 + n_tok of the batch
 // (query t at position *d_pos + t sees positions 0 .. *d_pos + t), each head's cache split in
 // n_chunks chunks of `chunk` positions, partial results in part, then combined into out.
