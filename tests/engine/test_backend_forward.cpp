@@ -1,5 +1,6 @@
 // Backend::forward, the one entry of every backend: its input checks and its splitting into
-// steps of the backend's own maximum, seen from a fake backend that records the steps it gets;
+// steps of the backend's own maximum (the one-sequence call and SeqBatch; the SeqBatch checks on a
+// real backend are in test_seq_batch), seen from a fake backend that records the steps it gets;
 // then on the CPU backend, a long prompt in one call against the same prompt in manual calls.
 #include <gtest/gtest.h>
 
@@ -31,6 +32,8 @@ public:
         int pos = 0;
         float* logits = nullptr;
         bool all_logits = false;
+        std::vector<int32_t> positions, seq, logit_row;  // the per-token arrays (SeqBatch steps)
+        bool contiguous = true;
     };
     RecordingBackend(int n_ctx, int n_batch, int all_logits_step = 0)
         : n_ctx_(n_ctx), n_batch_(n_batch), all_step_(all_logits_step) {}
@@ -38,19 +41,27 @@ public:
     int context_size() const override { return n_ctx_; }
     int vocab_size() const override { return kVocab; }
     int batch_size() const override { return n_batch_; }
+    bool supports_sequences() const override { return paged; }
+    int kv_block_size() const override { return 4; }
     static float value(int pos, int col) { return float(pos * 100 + col); }
 
     std::vector<Step> steps;
     int throw_at_step = -1;  // a step that fails, as a device error would
+    bool paged = false;      // takes SeqBatch steps (4-position blocks)
 
 private:
     int max_step(bool all_logits) const override { return all_logits && all_step_ > 0 ? all_step_ : n_batch_; }
     void forward_batch(const BatchView& b) override {
         if (int(steps.size()) == throw_at_step) fail("device lost");
-        steps.push_back({std::vector<int32_t>(b.tokens, b.tokens + b.n), b.tokens, b.pos, b.logits, b.all_logits});
+        steps.push_back({std::vector<int32_t>(b.tokens, b.tokens + b.n), b.tokens, b.pos, b.logits, b.all_logits,
+                         std::vector<int32_t>(b.positions, b.positions + b.n), std::vector<int32_t>(b.seq, b.seq + b.n),
+                         std::vector<int32_t>(b.logit_row, b.logit_row + b.logit_rows()), b.contiguous});
+        // A row's value names its position (and its sequence, in SeqBatch steps).
         for (int r = 0; r < b.logit_rows(); ++r)
-            for (int c = 0; c < kVocab; ++c)
-                b.logits[size_t(r) * kVocab + size_t(c)] = value(b.pos + b.first_logit_row() + r, c);
+            for (int c = 0; c < kVocab; ++c) {
+                const int t = b.logit_row[r];
+                b.logits[size_t(r) * kVocab + size_t(c)] = value(b.positions[t] + 1000 * b.seq[t], c);
+            }
     }
 
     int n_ctx_, n_batch_, all_step_;
@@ -88,6 +99,11 @@ void check_split(int n_batch, int all_step, int n, int pos, bool all_logits, boo
         EXPECT_EQ(st.tokens, std::vector<int32_t>(t.begin() + done, t.begin() + done + count)) << "step " << s;
         EXPECT_EQ(st.pos, pos + done) << "step " << s;
         EXPECT_EQ(st.all_logits, all) << "step " << s;
+        EXPECT_TRUE(st.contiguous) << "step " << s;
+        for (int i = 0; i < count; ++i) {  // the per-token arrays: one sequence at pos, pos + 1, ...
+            EXPECT_EQ(st.positions[size_t(i)], pos + done + i) << "step " << s;
+            EXPECT_EQ(st.seq[size_t(i)], 0) << "step " << s;
+        }
         const bool last = s + 1 == b.steps.size();
         float* want = !want_logits ? nullptr : all ? out + size_t(done) * kVocab : last ? out : nullptr;
         EXPECT_EQ(st.logits, want) << "step " << s;
@@ -184,6 +200,52 @@ TEST(BackendForward, AStepsErrorReachesTheCaller) {
     std::vector<float> out(kVocab);
     EXPECT_THROW(b.forward(t.data(), 12, 0, out.data(), false), Error);
     EXPECT_EQ(b.steps.size(), 1u);  // the first step ran; the rest did not after the failure
+}
+
+TEST(BackendForward, SeqBatchIsRefusedWithoutSequences) {
+    RecordingBackend b(64, 4);
+    const int32_t tok = 1, pos = 0, seq = 0, block = 0;
+    const SeqView v{&block, 1};
+    try {
+        b.forward(SeqBatch{1, &tok, &pos, &seq, &v, 1, nullptr, nullptr});
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("runs one sequence at a time"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(b.steps.empty());
+}
+
+// A SeqBatch wider than a step: each step gets its slice of the rows (positions and sequences as
+// given), its logit rows renumbered from the step's first row, and its share of the logits
+// buffer; a step without wanted rows gets none.
+TEST(BackendForward, SeqBatchSplitsWithItsRowsAndLogits) {
+    RecordingBackend b(64, 3);
+    b.paged = true;
+    const std::vector<int32_t> t0{5, 2}, t1{7, 0, 3};
+    const SeqView views[2] = {{t0.data(), 2}, {t1.data(), 3}};
+    const std::vector<int32_t> seq{0, 1, 1, 0, 1, 0, 1, 1}, pos{0, 0, 1, 1, 2, 2, 3, 4}, tok{1, 2, 3, 4, 5, 6, 0, 1};
+    const std::vector<uint8_t> want{0, 0, 1, 0, 0, 0, 0, 1};
+    std::vector<float> out(4 * kVocab, kUntouched);  // two rows wanted, one spare on either side
+    b.forward(SeqBatch{8, tok.data(), pos.data(), seq.data(), views, 2, want.data(), out.data() + kVocab});
+    ASSERT_EQ(b.steps.size(), 3u);
+    const std::vector<std::vector<int32_t>> rows{{2}, {}, {1}};
+    const std::vector<float*> at{out.data() + kVocab, nullptr, out.data() + 2 * kVocab};
+    for (size_t s = 0; s < 3; ++s) {
+        const RecordingBackend::Step& st = b.steps[s];
+        const size_t lo = 3 * s, hi = std::min<size_t>(8, lo + 3);
+        EXPECT_FALSE(st.contiguous);
+        EXPECT_EQ(st.tokens, std::vector<int32_t>(tok.begin() + long(lo), tok.begin() + long(hi))) << "step " << s;
+        EXPECT_EQ(st.positions, std::vector<int32_t>(pos.begin() + long(lo), pos.begin() + long(hi))) << "step " << s;
+        EXPECT_EQ(st.seq, std::vector<int32_t>(seq.begin() + long(lo), seq.begin() + long(hi))) << "step " << s;
+        EXPECT_EQ(st.logit_row, rows[s]) << "step " << s;
+        EXPECT_EQ(st.logits, at[s]) << "step " << s;
+    }
+    for (int c = 0; c < kVocab; ++c) {
+        EXPECT_EQ(out[size_t(c)], kUntouched);
+        EXPECT_EQ(out[size_t(kVocab + c)], RecordingBackend::value(1 + 1000, c));  // row 2: sequence 1, position 1
+        EXPECT_EQ(out[size_t(2 * kVocab + c)], RecordingBackend::value(4 + 1000, c));  // row 7: sequence 1, position 4
+        EXPECT_EQ(out[size_t(3 * kVocab + c)], kUntouched);
+    }
 }
 
 // The real CPU backend: a prompt longer than a step in one call gives bitwise the logits of the
