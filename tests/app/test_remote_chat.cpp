@@ -255,6 +255,28 @@ private slots:
         QVERIFY(!saved[1].content.trimmed().isEmpty());
     }
 
+    // The GUI's summary on a remote model sends its map steps together (the setting, default 4).
+    void summaryMapStepsGoTogether() {
+        FakeOpenAiServer fake;
+        QVERIFY(fake.listen());
+        fake.add("/v1/models", FakeOpenAiServer::json(200, R"({"object":"list","data":[{"id":"big","max_model_len":1024}]})"));
+        fake.add("/v1/chat/completions", FakeOpenAiServer::stream({kRole, delta("A note [p. 1]."), kStop, "[DONE]"}, "\n", 150));
+        QVERIFY(load(remoteConfig(fake.baseUrl(), QStringLiteral("big"))));
+        const QString path = dir_.filePath(QStringLiteral("long.txt"));
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        for (int i = 0; i < 300; ++i) f.write(QStringLiteral("On day %1 the little dog ran to the big tree and back.\n").arg(i).toUtf8());
+        f.close();
+        QSignalSpy done(docs_.get(), &ld::documents::DocumentController::summaryFinished);
+        docs_->addPaths({path});
+        QVERIFY(done.wait(60000));
+        QVERIFY(done.first().value(1).toBool());
+        qsizetype calls = 0;
+        for (const FakeOpenAiServer::Seen& seen : fake.seen) calls += seen.path == "/v1/chat/completions";
+        QVERIFY2(calls >= 6, QByteArray::number(calls).constData());  // several map steps and a final one
+        QCOMPARE(fake.maxOpen, 4);
+    }
+
     void loadFailuresKeepTheModelInUse() {
         QVERIFY(load(remoteConfig(base_, QStringLiteral("stories260K"))));
         QString e = loadError(remoteConfig(base_, QStringLiteral("nope")));

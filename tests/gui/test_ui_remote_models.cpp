@@ -13,6 +13,7 @@
 #include <QTest>
 
 #include "../app/test_remote_fake_server.h"
+#include "app/chat/chat_controller.h"
 #include "app/chat/engine_host.h"
 #include "app/remote/engine_registry.h"
 #include "app/settings/app_settings.h"
@@ -150,12 +151,24 @@ private slots:
             QVERIFY(errors.first().first().toString().contains(QStringLiteral("no longer in Settings")));
             QCOMPARE(parts.engine->modelPath(), key);
         }
-        // After a restart the remote model is loaded again.
+        // After a restart the remote model is loaded again; a reply cut half-way there is kept,
+        // marked interrupted, and the toast says why.
         ui::AppParts again(tempPaths(dir));
         QSignalSpy loaded(again.engine.get(), &chat::EngineHost::modelLoaded);
         QVERIFY(again.loadInitialModel({}));
         QVERIFY(loaded.wait(20000));
         QCOMPARE(again.engine->modelPath(), key);
+        fake_.add("/v1/chat/completions", FakeOpenAiServer::stream(
+            {R"({"choices":[{"index":0,"delta":{"role":"assistant","content":"Cut"},"finish_reason":null}]})"}));
+        QSignalSpy errors(again.workspace.get(), &ui::Workspace::errorOccurred);
+        QSignalSpy done(again.chat.get(), &chat::ChatController::replyFinished);
+        QVERIFY(again.chat->send(QStringLiteral("Hi")));
+        QVERIFY(done.wait(20000));
+        QCOMPARE(again.chat->messages().last().content, QStringLiteral("Cut"));
+        QCOMPARE(again.chat->messages().last().status, history::MessageStatus::Interrupted);
+        QCOMPARE(errors.count(), 1);
+        const QString why = errors.first().first().toString();
+        QVERIFY2(why.startsWith(QStringLiteral("Fake: ")) && why.contains(QStringLiteral("partial reply is kept")), qPrintable(why));
     }
 };
 
