@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "app/mcp/mcp_client.h"
 #include "app/mcp/mcp_host.h"
 #include "inference/chat/tool_call_parser.h"
 #include "inference/chat/tool_result.h"
@@ -14,8 +15,6 @@
 namespace ld::mcp {
 
 namespace {
-
-std::string key(const QString& server, const QString& tool) { return (server + u'\n' + tool).toStdString(); }
 
 std::string ltrim(std::string_view s) {
     const size_t at = s.find_first_not_of(" \t\r\n");
@@ -37,9 +36,55 @@ std::string resultText(const QJsonArray& content) {
     return out;
 }
 
+QString toolSchemaKey(const Tool& tool) {
+    return QString::fromUtf8(QJsonDocument(tool.inputSchema).toJson(QJsonDocument::Compact)) + u'\n' + tool.description;
+}
+
+QString allowKey(const PendingCall& call) { return call.server + u'\n' + call.tool + u'\n' + call.schemaKey; }
+
+bool ToolLoop::OwnAllowList::allowed(const PendingCall& call) const { return keys.count(allowKey(call)) > 0; }
+void ToolLoop::OwnAllowList::allow(const PendingCall& call) { keys.insert(allowKey(call)); }
+
+CallResult HostToolRunner::call(const QString& server, const QString& tool, const QJsonObject& arguments, int timeoutMs,
+                                const std::atomic<bool>* cancel) {
+    bool done = false;
+    CallResult result;
+    QEventLoop loop;
+    const qint64 id = host_.callTool(server, tool, arguments, [&](const CallResult& r) {
+        result = r;
+        done = true;
+        loop.quit();
+    }, timeoutMs);
+    // The client enforces the call's timeout; this guard only keeps a lost answer from hanging.
+    QTimer guard;
+    guard.setSingleShot(true);
+    QObject::connect(&guard, &QTimer::timeout, &loop, &QEventLoop::quit);
+    guard.start(timeoutMs + 5000);
+    // A stop (the CLI's Ctrl-C) is polled: the flag is set from a signal handler.
+    QTimer poll;
+    QObject::connect(&poll, &QTimer::timeout, &loop, [&] {
+        if (!cancel->load() || id < 0) return;
+        poll.stop();
+        if (McpClient* c = host_.client(server)) c->cancelCall(id);
+    });
+    if (cancel) poll.start(50);
+    if (!done) loop.exec();
+    if (!done) return CallResult::failure(QStringLiteral("%1 did not answer in time").arg(tool));
+    return result;
+}
+
 ToolLoop::ToolLoop(McpHost& host, ToolCompletion& completion, ToolLoopUi& ui, ToolLoopOptions options)
-    : host_(host), completion_(completion), ui_(ui), options_(std::move(options)) {
-    for (const Tool& t : host_.tools()) {
+    : ToolLoop(host.tools(), std::make_unique<HostToolRunner>(host), nullptr, completion, ui, std::move(options)) {}
+
+ToolLoop::ToolLoop(const QList<Tool>& tools, ToolRunner& runner, ToolCompletion& completion, ToolLoopUi& ui,
+                   ToolLoopOptions options)
+    : ToolLoop(tools, nullptr, &runner, completion, ui, std::move(options)) {}
+
+ToolLoop::ToolLoop(const QList<Tool>& tools, std::unique_ptr<ToolRunner> own, ToolRunner* runner,
+                   ToolCompletion& completion, ToolLoopUi& ui, ToolLoopOptions options)
+    : ownRunner_(std::move(own)), runner_(runner ? *runner : *ownRunner_), completion_(completion), ui_(ui),
+      options_(std::move(options)), allowList_(options_.allowList ? *options_.allowList : ownAllowList_) {
+    for (const Tool& t : tools) {
         const std::string name = t.name.toStdString();
         if (serverOf_.count(name)) {
             ui_.notice("the tool " + name + " of MCP server \"" + t.server.toStdString() + "\" is left out: server \"" +
@@ -47,6 +92,7 @@ ToolLoop::ToolLoop(McpHost& host, ToolCompletion& completion, ToolLoopUi& ui, To
             continue;
         }
         serverOf_[name] = t.server;
+        schemaOf_[name] = toolSchemaKey(t);
         ToolDefinition d;
         d.name = name;
         d.description = t.description.toStdString();
@@ -79,12 +125,12 @@ Approval ToolLoop::decide(const PendingCall& call, QString* how) {
         *how = QStringLiteral("allowed (--yes)");
         return Approval::AllowOnce;
     }
-    if (alwaysAllowed_.count(key(call.server, call.tool))) {
+    if (allowList_.allowed(call)) {  // the standing decision: reported as AlwaysAllow
         *how = QStringLiteral("allowed (always allowed earlier)");
-        return Approval::AllowOnce;
+        return Approval::AlwaysAllow;
     }
     const Approval a = ui_.approve(call);
-    if (a == Approval::AlwaysAllow) alwaysAllowed_.insert(key(call.server, call.tool));
+    if (a == Approval::AlwaysAllow) allowList_.allow(call);
     *how = a == Approval::Deny ? QStringLiteral("denied")
                                : a == Approval::AlwaysAllow ? QStringLiteral("always allowed") : QStringLiteral("allowed once");
     return a;
@@ -99,6 +145,7 @@ ToolLoop::Outcome ToolLoop::execute(const PendingCall& call, const ToolCall& par
     if (pe.error != QJsonParseError::NoError || !args.isObject())
         return {"Error: the arguments of " + tool + " are not a JSON object.", true};
 
+    if (cancelled()) return {"The user stopped the reply; " + tool + " was not run.", true};
     QString how;
     const Approval a = decide(call, &how);
     ui_.decided(call, a, how);
@@ -106,21 +153,7 @@ ToolLoop::Outcome ToolLoop::execute(const PendingCall& call, const ToolCall& par
         return {"The user denied this call of " + tool + "; it was not run. Do not call it again for this request.",
                 true};
 
-    bool done = false;
-    CallResult result;
-    QEventLoop loop;
-    host_.callTool(call.server, call.tool, args.object(), [&](const CallResult& r) {
-        result = r;
-        done = true;
-        loop.quit();
-    }, options_.callTimeoutMs);
-    // The client enforces the call's timeout; this guard only keeps a lost answer from hanging.
-    QTimer guard;
-    guard.setSingleShot(true);
-    QObject::connect(&guard, &QTimer::timeout, &loop, &QEventLoop::quit);
-    guard.start(options_.callTimeoutMs + 5000);
-    if (!done) loop.exec();
-    if (!done) return {"Error: " + tool + " did not answer in time.", true};
+    const CallResult result = runner_.call(call.server, call.tool, args.object(), options_.callTimeoutMs, options_.cancel);
     if (!result.ok) return {"Error: the call of " + tool + " failed: " + result.error.toStdString(), true};
     std::string text = resultText(result.content);
     if (result.isError) text = "Error: " + text;
@@ -135,6 +168,7 @@ ToolLoopResult ToolLoop::run(std::vector<ChatMessage> messages) {
         // was held and the rest stream through.
         std::string reply;
         bool released = false;
+        ui_.replyStart();
         const std::string full = completion_.complete(messages, prompt, [&](std::string_view piece) {
             if (released) {
                 ui_.text(piece);
@@ -146,19 +180,21 @@ ToolLoopResult ToolLoop::run(std::vector<ChatMessage> messages) {
             const std::string shown = ltrim(reply);
             if (!shown.empty()) ui_.text(shown);
         });
+        const bool stopped = cancelled();
         const ToolCallParse parse = parse_tool_calls(full);
-        if (parse.kind != ToolCallParse::Kind::Calls || released) {
+        if (parse.kind != ToolCallParse::Kind::Calls || released || stopped) {
             if (!released) {
                 const std::string shown = ltrim(full);
                 if (!shown.empty()) ui_.text(shown);
             }
             ui_.replyEnd();
-            if (parse.kind == ToolCallParse::Kind::Malformed && !released) {
+            if (parse.kind == ToolCallParse::Kind::Malformed && !released && !stopped) {
                 ui_.malformed(malformed_tool_call_note(parse));
                 out.malformed = true;
             }
             messages.push_back({"assistant", full});
             out.finalText = ltrim(full);
+            out.cancelled = stopped;
             break;
         }
         ui_.replyEnd();
@@ -173,17 +209,31 @@ ToolLoopResult ToolLoop::run(std::vector<ChatMessage> messages) {
         ++out.toolRounds;
         ChatMessage assistant{"assistant", full, parse.calls};
         messages.push_back(assistant);
+        std::vector<PendingCall> calls;
         for (const ToolCall& c : parse.calls) {
             PendingCall call;
             call.tool = QString::fromStdString(c.name);
             const auto it = serverOf_.find(c.name);
-            if (it != serverOf_.end()) call.server = it->second;
+            if (it != serverOf_.end()) {
+                call.server = it->second;
+                call.schemaKey = schemaOf_[c.name];
+            }
             call.argumentsJson = c.arguments_json;
+            calls.push_back(std::move(call));
+        }
+        ui_.callsParsed(calls);
+        for (size_t i = 0; i < calls.size(); ++i) {
+            const PendingCall& call = calls[i];
+            const ToolCall& c = parse.calls[i];
             ui_.toolCall(call);
             const Outcome o = execute(call, c);
             const TruncatedToolResult t = truncate_tool_result(completion_.tokenizer(), o.text, resultBudget(messages));
             ui_.toolResult(call, t.text, o.isError, t.truncated);
             messages.push_back({"ipython", t.text});
+        }
+        if (cancelled()) {
+            out.cancelled = true;
+            break;
         }
     }
     out.messages = std::move(messages);

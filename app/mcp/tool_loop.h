@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -23,6 +24,8 @@
 namespace ld::mcp {
 
 class McpHost;
+struct CallResult;
+struct Tool;
 
 // What writes the assistant's replies.
 class ToolCompletion {
@@ -44,6 +47,37 @@ struct PendingCall {
     QString server;  // empty when no configured server has the tool
     QString tool;
     std::string argumentsJson;  // a compact JSON object
+    // The tool's input schema as listed (toolSchemaKey): "always allowed" holds for this schema
+    // only, so a tool whose schema changed is asked about again.
+    QString schemaKey;
+};
+
+// "Always allow" decisions: "server\ntool\nschemaKey". The loop keeps its own set unless the
+// front end hands one that outlives the turn (the app's, saved with its tool settings).
+class AllowList {
+public:
+    virtual ~AllowList() = default;
+    virtual bool allowed(const PendingCall& call) const = 0;
+    virtual void allow(const PendingCall& call) = 0;
+};
+
+// Runs one tool call and waits for its result (a failure when `cancel` becomes true first).
+class ToolRunner {
+public:
+    virtual ~ToolRunner() = default;
+    virtual CallResult call(const QString& server, const QString& tool, const QJsonObject& arguments, int timeoutMs,
+                            const std::atomic<bool>* cancel) = 0;
+};
+
+// The CLI's runner: calls McpHost on the calling thread, running a local event loop meanwhile.
+class HostToolRunner final : public ToolRunner {
+public:
+    explicit HostToolRunner(McpHost& host) : host_(host) {}
+    CallResult call(const QString& server, const QString& tool, const QJsonObject& arguments, int timeoutMs,
+                    const std::atomic<bool>* cancel) override;
+
+private:
+    McpHost& host_;
 };
 
 // The front end's side: asking the user and showing what happens. approve() is called only when
@@ -52,12 +86,18 @@ class ToolLoopUi {
 public:
     virtual ~ToolLoopUi() = default;
     virtual Approval approve(const PendingCall& call) = 0;
+    // A reply is about to be generated (before its text, if any).
+    virtual void replyStart() {}
     // Reply text as it may be shown: held back while the reply could still become a tool call.
     virtual void text(std::string_view piece) { (void)piece; }
     // A reply ended (after its text, if any).
     virtual void replyEnd() {}
+    // The calls of a reply, all at once, before the first runs (each then gets toolCall, decided,
+    // toolResult in turn).
+    virtual void callsParsed(const std::vector<PendingCall>& calls) { (void)calls; }
     virtual void toolCall(const PendingCall& call) { (void)call; }
-    // How the call was decided: `how` is "allowed", "always allowed", "allowed (--yes)", "denied"...
+    // How the call was decided: `how` is "allowed", "always allowed", "allowed (--yes)", "denied"...;
+    // a call an earlier "always allow" let through comes as AlwaysAllow.
     virtual void decided(const PendingCall& call, Approval approval, const QString& how) {
         (void)call, (void)approval, (void)how;
     }
@@ -79,6 +119,10 @@ struct ToolLoopOptions {
     int callTimeoutMs = 60000;    // one tool call
     size_t replyReserveTokens = 256;   // left free for the model's next reply
     size_t maxResultTokens = 8192;     // a result never takes more, even in a large context
+    // Stop: set by the front end; the loop asks nothing more, cancels the running call and ends
+    // after the reply being generated (the completion watches the same flag).
+    const std::atomic<bool>* cancel = nullptr;
+    AllowList* allowList = nullptr;    // null: the loop's own, for this turn only
 };
 
 struct ToolLoopResult {
@@ -87,12 +131,16 @@ struct ToolLoopResult {
     int toolRounds = 0;                 // replies that called tools
     bool roundLimitReached = false;
     bool malformed = false;             // the last reply was a malformed call, shown as text
+    bool cancelled = false;             // stopped (options.cancel) before the turn's end
 };
 
 class ToolLoop {
 public:
     // `host` must have been started (startAllAndWait): its ready servers' tools are offered.
     ToolLoop(McpHost& host, ToolCompletion& completion, ToolLoopUi& ui, ToolLoopOptions options);
+    // `tools` (e.g. McpHost::tools() read on the host's thread) run through `runner`.
+    ToolLoop(const QList<Tool>& tools, ToolRunner& runner, ToolCompletion& completion, ToolLoopUi& ui,
+             ToolLoopOptions options);
 
     // The tools offered to the model (the first server that has a name wins; later duplicates
     // are left out with a notice).
@@ -114,15 +162,30 @@ private:
     };
     Outcome execute(const PendingCall& call, const ToolCall& parsed);
     Approval decide(const PendingCall& call, QString* how);
+    bool cancelled() const { return options_.cancel && options_.cancel->load(); }
+    ToolLoop(const QList<Tool>& tools, std::unique_ptr<ToolRunner> own, ToolRunner* runner, ToolCompletion& completion,
+             ToolLoopUi& ui, ToolLoopOptions options);
 
-    McpHost& host_;
+    std::unique_ptr<ToolRunner> ownRunner_;  // the McpHost constructor's
+    ToolRunner& runner_;
     ToolCompletion& completion_;
     ToolLoopUi& ui_;
     ToolLoopOptions options_;
     std::vector<ToolDefinition> tools_;
     std::map<std::string, QString> serverOf_;  // tool name -> server
-    std::set<std::string> alwaysAllowed_;      // "server\ntool"
+    std::map<std::string, QString> schemaOf_;  // tool name -> toolSchemaKey
+    struct OwnAllowList final : AllowList {
+        std::set<QString> keys;
+        bool allowed(const PendingCall& call) const override;
+        void allow(const PendingCall& call) override;
+    } ownAllowList_;
+    AllowList& allowList_;
 };
+
+// What identifies a tool's schema for "always allow": its input schema as compact JSON (keys
+// sorted), with its description.
+QString toolSchemaKey(const Tool& tool);
+QString allowKey(const PendingCall& call);
 
 // A tools/call result as text for the model: text parts joined by newlines, other parts as JSON.
 std::string resultText(const QJsonArray& content);
