@@ -4,7 +4,9 @@
 #include <QMetaType>
 #include <QString>
 #include <atomic>
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "app/history/history_types.h"
 #include "app/remote/endpoint.h"
@@ -79,6 +81,10 @@ struct GenerationRequest {
     // document summary and a chat reply share the engine thread, and stopping one must not
     // stop the other.
     std::shared_ptr<std::atomic<bool>> cancel;
+    // A prompt already rendered to tokens (a chat with tools, inference/chat/tool_format.h): used
+    // as it is instead of `messages` (never shortened: one too long for the context fails).
+    // Local models only.
+    std::vector<int32_t> promptTokens;
 };
 
 // What a loaded model is, for the status line and the model list.

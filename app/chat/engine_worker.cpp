@@ -135,7 +135,11 @@ void EngineWorker::generate(const GenerationRequest& request) {
         const int nCtx = backend_->context_size();
         // Leave room for the reply: the asked length, but never more than half the window.
         const int reserve = std::clamp(request.sampling.maxTokens, 16, std::max(16, nCtx / 2));
-        const BuiltPrompt prompt = buildPrompt(tmpl, *tokenizer_, request.messages, request.replyPrefix, nCtx - reserve);
+        BuiltPrompt prompt;
+        if (request.promptTokens.empty())
+            prompt = buildPrompt(tmpl, *tokenizer_, request.messages, request.replyPrefix, nCtx - reserve);
+        else if (int(request.promptTokens.size()) <= nCtx - reserve)
+            prompt.tokens = request.promptTokens;  // rendered by the caller (tools); not shortened here
         if (prompt.tokens.empty())
             fail("The message is too long for the model's context window (", nCtx, " tokens). Shorten it or raise the context length in Settings.");
 
