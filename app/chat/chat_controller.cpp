@@ -3,6 +3,7 @@
 #include "app/chat/auto_title.h"
 #include "app/chat/engine_host.h"
 #include "app/chat/sampling_overrides.h"
+#include "app/chat/tool_turn.h"
 #include "app/history/history_store.h"
 #include "app/settings/app_settings.h"
 
@@ -53,13 +54,14 @@ void ChatController::truncate(int rows) {
 }
 
 void ChatController::newChat() {
-    if (reply_) stop();  // the reply keeps being recorded in its own conversation
+    if (reply_ || toolTurn_) stop();  // the reply keeps being recorded in its own conversation
     ++openGeneration_;
     conversationId_ = 0;
     title_.clear();
     systemPrompt_ = settings_->systemPrompt();
     systemPromptEdited_ = false;
     overrides_ = {};
+    toolsEnabled_ = false;  // tools are switched on per chat
     conversationModel_ = engine_->modelName();
     messages_.clear();
     setNotice({});
@@ -71,7 +73,7 @@ void ChatController::newChat() {
 
 void ChatController::openConversation(qint64 id) {
     if (id == conversationId_) return;
-    if (reply_) stop();
+    if (reply_ || toolTurn_) stop();
     const quint64 generation = ++openGeneration_;
     store_->loadConversation(id).then(this, [this, id, generation](const Result<ConversationBundle>& bundle) {
         if (generation != openGeneration_) return;
@@ -89,6 +91,7 @@ void ChatController::openConversation(qint64 id) {
             title_ = c.title;
             systemPrompt_ = c.systemPrompt;
             overrides_ = c.sampling;
+            toolsEnabled_ = overrides_.take(QStringLiteral("tools")).toBool(false);
             conversationModel_ = c.model;
             messages_ = branch.value();
             setNotice({});
@@ -121,7 +124,7 @@ bool ChatController::send(const QString& text) {
     c.model = engine_->modelName();
     // A new chat follows the global system prompt until the user sets one for it.
     c.systemPrompt = systemPromptEdited_ ? systemPrompt_ : settings_->systemPrompt();
-    c.sampling = overrides_;
+    c.sampling = savedSampling();
     const quint64 generation = openGeneration_;
     store_->createConversation(c).then(this, [this, m, text, generation](const Result<Conversation>& conv) {
         if (!conv || generation != openGeneration_) {
@@ -161,8 +164,7 @@ void ChatController::addUserMessage(const NewMessage& message, int keepRows) {
     });
 }
 
-GenerationRequest ChatController::buildRequest(const QString& prefix) const {
-    GenerationRequest r;
+QString ChatController::systemText() const {
     QString system = systemPrompt_.trimmed();
     if (contextProvider_) {
         QString lastUser;
@@ -171,10 +173,24 @@ GenerationRequest ChatController::buildRequest(const QString& prefix) const {
         const QString context = contextProvider_(conversationId_, lastUser);
         if (!context.isEmpty()) system = system.isEmpty() ? context : system + QStringLiteral("\n\n") + context;
     }
+    return system;
+}
+
+QJsonObject ChatController::savedSampling() const {
+    QJsonObject o = overrides_;
+    if (toolsEnabled_) o.insert(QStringLiteral("tools"), true);
+    return o;
+}
+
+GenerationRequest ChatController::buildRequest(const QString& prefix) const {
+    GenerationRequest r;
+    const QString system = systemText();
     if (!system.isEmpty()) r.messages.append({QStringLiteral("system"), system});
     for (const Message& m : messages_) {
         if (m.status == MessageStatus::Error && m.content.isEmpty()) continue;
         if (m.role == QLatin1String(kNoticeRole)) continue;  // about the chat, not part of it
+        // Tool turns of a chat whose tools were switched off: the plain prompt has no place for them.
+        if (m.role == QLatin1String(history::kToolRole) || !m.toolCalls.isEmpty()) continue;
         r.messages.append({m.role, m.content});
     }
     r.replyPrefix = prefix;
@@ -204,6 +220,11 @@ void ChatController::showMessageUpdate(const Message& message) {
 }
 
 void ChatController::startReply(std::optional<qint64> parentId, const QString& prefix) {
+    // Continuing a cut-off reply stays plain text: its prefix is no tool turn.
+    if (toolsEnabled_ && toolServers_ && prefix.isEmpty()) {
+        startToolTurn(parentId);
+        return;
+    }
     setBusy(true);
     setNotice({});
     recordModel(engine_->modelName());
@@ -232,6 +253,7 @@ void ChatController::startReply(std::optional<qint64> parentId, const QString& p
 void ChatController::stop() {
     // Only this reply: a document summary may be using the engine too.
     if (reply_) engine_->stop(reply_->requestId);
+    else if (toolTurn_) toolTurn_->stop();
     else if (busy_) stopRequested_ = true;
 }
 
@@ -371,7 +393,7 @@ void ChatController::recordModel(const QString& model) {
 }
 
 void ChatController::saveChatSettings() {
-    store_->updateConversationSettings(conversationId_, conversationModel_, systemPrompt_, overrides_)
+    store_->updateConversationSettings(conversationId_, conversationModel_, systemPrompt_, savedSampling())
         .then(this, [this](const Status& s) {
             if (!s) emit errorOccurred(QStringLiteral("The chat's settings were not saved: %1").arg(s.error()));
         });

@@ -8,10 +8,13 @@
 #include <QObject>
 #include <QSet>
 #include <QVariantMap>
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <optional>
 
 #include "app/chat/chat_types.h"
+#include "inference/chat/chat_format.h"
 #include "app/history/history_types.h"
 
 namespace ld::history {
@@ -20,10 +23,16 @@ class HistoryStore;
 namespace ld::settings {
 class AppSettings;
 }
+namespace ld::mcp {
+class ToolServers;
+class ToolCompletion;
+}
 
 namespace ld::chat {
 
 class EngineHost;
+class ToolTurn;
+class ToolApproval;
 
 class ChatController : public QObject {
     Q_OBJECT
@@ -39,6 +48,10 @@ class ChatController : public QObject {
     Q_PROPERTY(bool busy READ busy NOTIFY busyChanged)
     Q_PROPERTY(QString notice READ notice NOTIFY noticeChanged)
     Q_PROPERTY(bool canContinue READ canContinue NOTIFY busyChanged)
+    // This chat may call the tools of the enabled MCP servers (off by default; saved with the
+    // chat's settings). The question before a call: a ToolApproval while one is open, else null.
+    Q_PROPERTY(bool toolsEnabled READ toolsEnabled NOTIFY chatSettingsChanged)
+    Q_PROPERTY(QObject* toolApproval READ toolApprovalObject NOTIFY toolApprovalChanged)
 public:
     ChatController(history::HistoryStore* store, EngineHost* engine, settings::AppSettings* settings,
                    QObject* parent = nullptr);
@@ -84,6 +97,16 @@ public:
     // min_p, repeat_penalty, max_tokens; a missing key follows the global setting). Before the
     // first message they are kept and saved with the new conversation.
     Q_INVOKABLE void setChatSettings(const QString& systemPrompt, const QVariantMap& samplingOverrides);
+    bool toolsEnabled() const { return toolsEnabled_; }
+    QObject* toolApprovalObject() const;
+    Q_INVOKABLE void setToolsEnabled(bool enabled);
+    // The MCP servers whose tools a chat with tools on may call (none: tools stay off).
+    void setToolServers(mcp::ToolServers* servers) { toolServers_ = servers; }
+    // What writes the replies of a turn with tools, made on the turn's worker thread: by default
+    // the engine thread (EngineToolCompletion); a test gives a scripted one.
+    using ToolCompletionFactory =
+        std::function<std::unique_ptr<mcp::ToolCompletion>(const SamplingConfig& sampling, const std::atomic<bool>* cancel)>;
+    void setToolCompletionFactory(ToolCompletionFactory factory) { toolCompletionFactory_ = std::move(factory); }
     // A title the user chose: the model's automatic title never replaces it.
     Q_INVOKABLE void renameConversation(qint64 id, const QString& title);
 
@@ -104,6 +127,7 @@ signals:
     void replyFinished(qint64 messageId);
     // The model's title for a conversation was saved (after its first exchange).
     void titleGenerated(qint64 conversationId, const QString& title);
+    void toolApprovalChanged();
 
 private:
     struct Reply {
@@ -116,6 +140,21 @@ private:
     void addUserMessage(const history::NewMessage& message, int keepRows);
     void startReply(std::optional<qint64> parentId, const QString& prefix);
     GenerationRequest buildRequest(const QString& prefix) const;
+    QString systemText() const;  // the chat's system prompt with the documents' context
+    QJsonObject savedSampling() const;  // the overrides plus the tools switch, as stored
+    // A turn with tools (chat_controller_tools.cpp).
+    void startToolTurn(std::optional<qint64> parentId);
+    void runToolTurn(std::optional<qint64> parentId, quint64 generation);
+    std::vector<ChatMessage> toolTurnMessages() const;
+    void onToolReplyStarting();
+    void onToolText(const QString& piece);
+    void onToolReplyEnded();
+    void onToolCallsParsed(const QList<history::ToolCall>& calls);
+    void onToolCallDecided(int index, history::ToolDecision decision);
+    void onToolCallResult(int index, const QString& text, bool isError, bool truncated);
+    void onToolMalformed(const QString& note);
+    void onToolTurnFinished(bool cancelled, const QString& error);
+    void setToolApproval(ToolApproval* approval);
     void onText(quint64 requestId, const QString& piece);
     void onFinished(const GenerationOutcome& outcome);
     void onFailed(quint64 requestId, const QString& error);
@@ -154,6 +193,21 @@ private:
     ContextProvider contextProvider_;
     bool stopRequested_ = false;        // stop() before the reply's request was queued
     quint64 openGeneration_ = 0;        // drops a stale openConversation() result
+    bool toolsEnabled_ = false;
+    mcp::ToolServers* toolServers_ = nullptr;
+    ToolCompletionFactory toolCompletionFactory_;
+    // The running turn with tools; its current reply message, the message whose calls run and
+    // where the next reply hangs (the first under the user's message, the rest after the leaf).
+    ToolTurn* toolTurn_ = nullptr;
+    struct ToolReply {
+        qint64 conversationId = 0;
+        std::optional<qint64> firstParent;
+        bool first = true;
+        qint64 messageId = 0;       // the reply being written (0 between replies)
+        qint64 callsMessageId = 0;  // the reply whose calls run
+        QList<history::ToolCall> calls;
+    } toolReply_;
+    ToolApproval* toolApproval_ = nullptr;
 };
 
 }  // namespace ld::chat
