@@ -60,7 +60,9 @@ set(_qml_deps
   qml6-module-qtqml qml6-module-qtqml-models qml6-module-qtqml-workerscript
   qml6-module-qtquick qml6-module-qtquick-window qml6-module-qtquick-templates
   qml6-module-qtquick-controls qml6-module-qtquick-layouts qml6-module-qtquick-dialogs
-  qml6-module-qt-labs-folderlistmodel libqt6sql6-sqlite libqt6svg6)
+  qml6-module-qt-labs-folderlistmodel libqt6sql6-sqlite libqt6svg6
+  # QtKeychain reaches the desktop keyring (Secret Service) through libsecret, which it dlopens.
+  libsecret-1-0)
 if(NOT TARGET llamadesk)
   set(_qml_deps "")  # engine-only build: the CLI needs no QML
 endif()

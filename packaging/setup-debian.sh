@@ -12,6 +12,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libsentencepiece-dev libpoppler-qt6-dev libzip-dev
   libcpp-httplib-dev nlohmann-json3-dev
+  qtkeychain-qt6-dev libsecret-1-0
   libvulkan-dev glslang-tools mesa-vulkan-drivers
   qt6-base-dev qt6-declarative-dev libqt6sql6-sqlite libqt6svg6
   qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
@@ -25,6 +26,8 @@ if [ "${1:-}" = "--test" ]; then
   # the opt-in clean-root check (LLAMADESK_CLEANROOT=1). dpkg-dev (cpack's dpkg-shlibdeps) comes
   # with build-essential.
   PACKAGES+=(dpkg-dev lintian desktop-file-utils appstream debootstrap)
+  # The keyring test runs a real Secret Service: gnome-keyring-daemon under dbus-run-session.
+  PACKAGES+=(dbus gnome-keyring)
   # node/npm only run the llama.cpp oracle; keep whatever node the machine already has.
   command -v npm >/dev/null || PACKAGES+=(nodejs npm)
 fi

@@ -78,7 +78,8 @@ contents)
       qml6-module-qtquick qml6-module-qtquick-controls qml6-module-qtquick-layouts
       qml6-module-qtquick-dialogs qml6-module-qtquick-templates qml6-module-qtquick-window
       qml6-module-qtqml-workerscript qml6-module-qt-labs-folderlistmodel
-      libqt6svg6)  # the buttons' SVG icons: Qt's svg image plugin, which dpkg-shlibdeps cannot see
+      libqt6svg6  # the buttons' SVG icons: Qt's svg image plugin, which dpkg-shlibdeps cannot see
+      libqt6keychain1 libsecret-1-0)  # API keys in the keyring: QtKeychain dlopens libsecret
   fi
   [ "${PKG_VULKAN:-0}" = 1 ] && need+=(libvulkan1)
   for p in "${need[@]}"; do echo "$dep_names" | grep -qx "$p" || fail "Depends lacks $p"; done
