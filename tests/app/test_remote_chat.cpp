@@ -413,6 +413,31 @@ private slots:
             if (s.path == "/v1/chat/completions") QVERIFY(s.body.contains("\"messages\":[{\"content\":\"Hi\",\"role\":\"user\"}]"));
     }
 
+    // Continuing an interrupted reply sends its start as the last (assistant) message; the
+    // server's text is appended to it, leading space kept.
+    void continueSendsTheReplySoFar() {
+        FakeOpenAiServer fake;
+        QVERIFY(fake.listen());
+        fake.add("/v1/models", FakeOpenAiServer::json(200, R"({"object":"list","data":[{"id":"big"}]})"));
+        fake.add("/v1/chat/completions", FakeOpenAiServer::stream({kRole, delta("Half")}));
+        fake.add("/v1/chat/completions", FakeOpenAiServer::stream({kRole, delta(" and the rest."), kStop, "[DONE]"}));
+        QVERIFY(load(remoteConfig(fake.baseUrl(), QStringLiteral("big"))));
+        QCOMPARE(engine_->contextSize(), 4096);  // no max_model_len: the default
+        QVERIFY(chat_->send(QStringLiteral("Hi")));
+        QVERIFY(waitReply());
+        QCOMPARE(chat_->messages().last().status, MessageStatus::Interrupted);
+        chat_->renameConversation(chat_->conversationId(), QStringLiteral("Continue"));
+        QVERIFY(waitIdle());
+        chat_->continueReply();
+        QVERIFY(waitReply());
+        const QList<Message> saved = branch();
+        QCOMPARE(saved.size(), 2);
+        QCOMPARE(saved[1].content, QStringLiteral("Half and the rest."));
+        QCOMPARE(saved[1].status, MessageStatus::Complete);
+        QVERIFY(fake.seen.last().body.contains(
+            R"("messages":[{"content":"Hi","role":"user"},{"content":"Half","role":"assistant"}])"));
+    }
+
     void fitDropsOldestTurns() {
         const QList<PromptMessage> msgs{{"system", QString(40, QLatin1Char('s'))}, {"user", QString(40, 'a')},
                                         {"assistant", QString(40, 'b')}, {"user", QString(40, 'c')}};
