@@ -1,6 +1,8 @@
 #include "ui/app_parts.h"
 
+#include <QDir>
 #include <QFileInfo>
+#include <QStandardPaths>
 #include <QQmlApplicationEngine>
 #include <QQmlContext>
 #include <QSettings>
@@ -11,12 +13,14 @@
 #include "app/history/conversation_list_model.h"
 #include "app/history/history_database.h"
 #include "app/history/history_store.h"
+#include "app/mcp/tool_servers.h"
 #include "app/remote/engine_registry.h"
 #include "app/remote/secret_store.h"
 #include "app/settings/app_settings.h"
 #include "ui/messages_model.h"
 #include "ui/model_list_model.h"
 #include "ui/model_manager_parts.h"
+#include "ui/tools_model.h"
 #include "ui/workspace.h"
 
 namespace ld::ui {
@@ -40,6 +44,11 @@ AppParts::AppParts(const AppPaths& paths) {
     modelManager = std::make_unique<ModelManagerParts>(paths.modelsFolder, settings.get(), models.get(), workspace.get());
     documents = std::make_unique<ld::documents::DocumentController>(store.get(), engine.get(), chat.get());
     QObject::connect(documents.get(), &ld::documents::DocumentController::errorOccurred, workspace.get(), &Workspace::errorOccurred);
+    const QString toolsDir = paths.settingsIni.isEmpty() ? QStandardPaths::writableLocation(QStandardPaths::AppConfigLocation)
+                                                         : QFileInfo(paths.settingsIni).absolutePath();
+    toolServers = std::make_unique<mcp::ToolServers>(QDir(toolsDir).filePath(QStringLiteral("mcp-servers.json")));
+    tools = std::make_unique<ToolsModel>(toolServers.get());
+    chat->setToolServers(toolServers.get());
     documents->setRemoteMapConcurrency(workspace->remoteMapConcurrency());
     QObject::connect(workspace.get(), &Workspace::remoteOptionsChanged, documents.get(),
                      [this] { documents->setRemoteMapConcurrency(workspace->remoteMapConcurrency()); });
@@ -51,12 +60,14 @@ AppParts::~AppParts() {
     // Views go first, then the controller, then the engine thread (joined) and the store
     // (which flushes replies still streaming).
     modelManager.reset();
+    tools.reset();
     workspace.reset();
     models.reset();
     messages.reset();
     conversations.reset();
     documents.reset();  // cancels a running summary before the controller and engine go
-    chat.reset();
+    chat.reset();         // ends a turn with tools before its servers go
+    toolServers.reset();  // stops the MCP servers (their process groups)
     engine.reset();
     store.reset();
     engines.reset();
@@ -84,6 +95,7 @@ bool AppParts::loadQml(QQmlApplicationEngine& qml) {
     qml.setInitialProperties({{QStringLiteral("workspace"), QVariant::fromValue<QObject*>(workspace.get())}});
     modelManager->expose(qml.rootContext());
     qml.rootContext()->setContextProperty(QStringLiteral("documents"), documents.get());
+    qml.rootContext()->setContextProperty(QStringLiteral("toolServers"), tools.get());
     qml.load(QUrl(QStringLiteral("qrc:/llamadesk/qml/Main.qml")));
     return !qml.rootObjects().isEmpty();
 }

@@ -22,6 +22,9 @@ class AppSettings;
 namespace ld::documents {
 class DocumentController;
 }
+namespace ld::mcp {
+class ToolServers;
+}
 namespace ld::remote {
 class SecretStore;
 class EngineRegistry;
@@ -33,6 +36,7 @@ class MessagesModel;
 class ModelListModel;
 class ModelManagerParts;
 class Workspace;
+class ToolsModel;
 
 struct AppPaths {
     QString database;        // empty: the history's default path
@@ -66,6 +70,10 @@ public:
     std::unique_ptr<Workspace> workspace;
     std::unique_ptr<ld::documents::DocumentController> documents;  // dropped files -> summaries (QML: documents)
     std::unique_ptr<ModelManagerParts> modelManager;  // catalog, downloads, local files
+    // The user's MCP servers (mcp-servers.json beside the settings file, or in the app's config
+    // folder) and their Settings → Tools list (QML: toolServers).
+    std::unique_ptr<mcp::ToolServers> toolServers;
+    std::unique_ptr<ToolsModel> tools;
 };
 
 }  // namespace ld::ui

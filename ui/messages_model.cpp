@@ -1,6 +1,7 @@
 #include "ui/messages_model.h"
 
 #include "app/chat/chat_controller.h"
+#include "app/chat/tool_approval.h"
 
 namespace ld::ui {
 
@@ -19,6 +20,9 @@ MessagesModel::MessagesModel(chat::ChatController* chat, QObject* parent) : QAbs
         ++count_;
         cache_.append(Cached{});
         endInsertRows();
+        // A tool's result shows in the block of the call it answers.
+        const int callRow = callRowOf(count_ - 1);
+        if (callRow >= 0) emit dataChanged(index(callRow), index(callRow), {ToolCallsRole});
     });
     connect(chat, &chat::ChatController::replyText, this, [this](qint64 id) {
         for (int i = count_ - 1; i >= 0; --i) {
@@ -87,6 +91,7 @@ QVariant MessagesModel::data(const QModelIndex& index, int role) const {
     case StatsRole: return statsText(m->stats);
     case ErrorRole: return m->error;
     case ModelRole: return m->model;
+    case ToolCallsRole: return toolCalls(index.row());
     case BlocksRole: {
         Cached& c = cache_[index.row()];
         if (!c.valid) {
@@ -112,7 +117,50 @@ QVariant MessagesModel::data(const QModelIndex& index, int role) const {
 
 QHash<int, QByteArray> MessagesModel::roleNames() const {
     return {{IdRole, "messageId"}, {RoleRole, "role"},   {ContentRole, "content"}, {StatusRole, "status"},
-            {StatsRole, "stats"},  {ErrorRole, "error"}, {ModelRole, "modelName"}, {BlocksRole, "blocks"}};
+            {StatsRole, "stats"},  {ErrorRole, "error"}, {ModelRole, "modelName"}, {BlocksRole, "blocks"},
+            {ToolCallsRole, "toolCalls"}};
+}
+
+int MessagesModel::callRowOf(int row) const {
+    const Message* m = message(row);
+    if (!m || !m->toolResult) return -1;
+    for (int i = row - 1; i >= 0; --i) {
+        const Message* c = message(i);
+        if (!c) return -1;
+        for (const history::ToolCall& call : c->toolCalls)
+            if (call.callId == m->toolResult->callId) return i;
+    }
+    return -1;
+}
+
+QVariantList MessagesModel::toolCalls(int row) const {
+    const Message* m = message(row);
+    QVariantList out;
+    if (!m) return out;
+    for (const history::ToolCall& call : m->toolCalls) {
+        QVariantMap c{{QStringLiteral("callId"), call.callId},
+                      {QStringLiteral("server"), call.server},
+                      {QStringLiteral("name"), call.name},
+                      {QStringLiteral("arguments"), chat::prettyArguments(call.argumentsJson)},
+                      {QStringLiteral("decision"), history::toolDecisionName(call.decision)},
+                      {QStringLiteral("hasResult"), false}};
+        // The result is the first tool message after this one that answers the call.
+        for (int i = row + 1; i < count_; ++i) {
+            const Message* r = message(i);
+            if (!r || r->role != QLatin1String(history::kToolRole)) {
+                if (r && r->role == QLatin1String(history::kNoticeRole)) continue;
+                break;
+            }
+            if (!r->toolResult || r->toolResult->callId != call.callId) continue;
+            c.insert(QStringLiteral("hasResult"), true);
+            c.insert(QStringLiteral("result"), r->content);
+            c.insert(QStringLiteral("isError"), r->toolResult->isError);
+            c.insert(QStringLiteral("truncated"), r->toolResult->truncated);
+            break;
+        }
+        out << c;
+    }
+    return out;
 }
 
 QString MessagesModel::statsText(const history::GenerationStats& s) {

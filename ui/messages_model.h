@@ -25,13 +25,17 @@ class MessagesModel : public QAbstractListModel {
 public:
     enum Role {
         IdRole = Qt::UserRole + 1,
-        RoleRole,      // "user" | "assistant" | "system"
+        RoleRole,      // "user" | "assistant" | "system" | "notice" | "tool" (shown in its call's block)
         ContentRole,
         StatusRole,    // "complete" | "streaming" | "interrupted" | "error"
         StatsRole,     // "42 tokens · 35.2 tok/s · first token 120 ms", empty when none
         ErrorRole,
         ModelRole,
         BlocksRole,    // renderMessageBlocks(): [{code, text, lang, html}]
+        // An assistant message's tool calls, each with its result when one follows:
+        // [{callId, server, name, arguments (indented JSON), decision ("pending", "allowed_once",
+        // "always_allowed", "denied"), hasResult, result, isError, truncated}]
+        ToolCallsRole,
     };
     Q_ENUM(Role)
 
@@ -65,6 +69,9 @@ private:
         QList<QVariantList> rendered;  // per source
     };
     const history::Message* message(int row) const;
+    QVariantList toolCalls(int row) const;
+    // The row whose calls a tool result at `row` answers, or -1.
+    int callRowOf(int row) const;
     void reset();
     void invalidate(int row, const QList<int>& roles);
     void flushText();

@@ -31,6 +31,7 @@ Dialog {
 
     onAboutToShow: {
         prompt.text = chat.systemPrompt
+        toolsSwitch.checked = chat.toolsEnabled
         const o = chat.samplingOverrides
         for (let i = 0; i < fieldRepeater.count; ++i) {
             const f = fieldRepeater.itemAt(i)
@@ -44,6 +45,7 @@ Dialog {
             if (f.text.trim().length > 0 && !isNaN(Number(f.text))) o[f.key] = Number(f.text)
         }
         chat.setChatSettings(prompt.text, o)
+        chat.setToolsEnabled(toolsSwitch.checked)
     }
 
     ColumnLayout {
@@ -113,6 +115,14 @@ Dialog {
                     text: modelData.label
                 }
             }
+        }
+        // Tools (MCP servers, Settings → Tools): the model may ask to run them; each call is
+        // shown for the user's approval first.
+        CheckBox {
+            id: toolsSwitch
+            objectName: "chatToolsSwitch"
+            Layout.topMargin: 8
+            text: qsTr("Tools: let the model call the tools of the MCP servers in Settings → Tools")
         }
         Label {
             Layout.fillWidth: true

@@ -156,6 +156,12 @@ ApplicationWindow {
         width: Math.min(window.width - 60, 520)
     }
 
+    // Opens by itself while the chat asks whether a tool may run.
+    ToolApprovalDialog {
+        workspace: window.workspace
+        theme: theme
+    }
+
     DropOverlay {
         id: dropOverlay
         anchors.fill: parent

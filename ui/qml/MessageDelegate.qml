@@ -19,6 +19,8 @@ Item {
     required property string error
     required property var blocks
     required property string modelName
+    // [{callId, server, name, arguments, decision, hasResult, result, isError, truncated}]
+    required property var toolCalls
     property bool isLast: false
     // A link in the reply was clicked; the view confirms before opening it.
     signal linkClicked(string url)
@@ -35,7 +37,10 @@ Item {
     readonly property bool isNotice: role === "notice"
     readonly property bool streaming: status === "streaming"
 
-    implicitHeight: column.implicitHeight + 10
+    // A tool's result is shown in the block of the call it answers, not as a row of its own.
+    readonly property bool isToolResult: role === "tool"
+    visible: !isToolResult
+    implicitHeight: isToolResult ? 0 : column.implicitHeight + 10
 
     HoverHandler { id: hover }
 
@@ -168,14 +173,24 @@ Item {
                     }
                 }
                 Label {
-                    visible: message.streaming && message.content.length === 0
+                    visible: message.streaming && message.content.length === 0 && message.toolCalls.length === 0
                     text: message.isLast && message.chat.promptProgress >= 0
                           ? qsTr("Reading the conversation… %1%").arg(Math.round(message.chat.promptProgress * 100))
                           : qsTr("Thinking…")
                     color: message.theme.subtle
                 }
+                // The reply's tool calls, each a block that opens to its arguments and result.
+                Repeater {
+                    model: message.toolCalls
+                    delegate: ToolCallBlock {
+                        required property var modelData
+                        width: body.width
+                        call: modelData
+                        theme: message.theme
+                    }
+                }
                 Label {
-                    visible: message.status === "interrupted" && message.content.length === 0
+                    visible: message.status === "interrupted" && message.content.length === 0 && message.toolCalls.length === 0
                     text: qsTr("Stopped before the reply began.")
                     color: message.theme.subtle
                     font.italic: true
@@ -358,6 +373,82 @@ Item {
                     color: message.theme.text
                     selectionColor: message.theme.accent
                 }
+            }
+        }
+    }
+
+    // One tool call: a header with the tool, its server and what happened (the user's decision,
+    // running, done, failed); clicked, it opens to the arguments and the result.
+    component ToolCallBlock: Rectangle {
+        id: callBlock
+        required property var call
+        required property QtObject theme
+        property bool expanded: false
+        objectName: "toolCallBlock"
+        implicitHeight: callColumn.implicitHeight + 12
+        radius: 6
+        color: theme.codeBackground
+        border.color: call.isError ? theme.error : theme.border
+        readonly property string stateText: call.decision === "denied" ? qsTr("denied")
+            : call.hasResult ? (call.isError ? qsTr("failed") : qsTr("done"))
+            : call.decision === "pending" ? qsTr("waiting for your answer") : qsTr("running…")
+        Column {
+            id: callColumn
+            x: 10
+            y: 6
+            width: parent.width - 20
+            spacing: 6
+            AbstractButton {
+                objectName: "toolCallToggle"
+                width: parent.width
+                implicitHeight: toggleLabel.implicitHeight + 4
+                onClicked: callBlock.expanded = !callBlock.expanded
+                contentItem: Label {
+                    id: toggleLabel
+                    text: (callBlock.expanded ? "▾ " : "▸ ") + qsTr("Tool %1 on %2 · %3")
+                          .arg(callBlock.call.name).arg(callBlock.call.server.length > 0 ? callBlock.call.server : qsTr("no server"))
+                          .arg(callBlock.stateText)
+                    textFormat: Text.PlainText
+                    elide: Text.ElideRight
+                    color: callBlock.theme.subtle
+                    font.pixelSize: 12
+                }
+            }
+            Label {
+                visible: callBlock.expanded
+                text: qsTr("Arguments")
+                color: callBlock.theme.subtle
+                font.pixelSize: 11
+            }
+            TextEdit {
+                objectName: "toolCallArguments"
+                visible: callBlock.expanded
+                width: parent.width
+                text: callBlock.call.arguments
+                textFormat: TextEdit.PlainText
+                font.family: callBlock.theme.monospace
+                wrapMode: TextEdit.WrapAnywhere
+                readOnly: true
+                selectByMouse: true
+                color: callBlock.theme.text
+            }
+            Label {
+                visible: callBlock.expanded && callBlock.call.hasResult
+                text: callBlock.call.truncated ? qsTr("Result (shortened to fit the context)") : qsTr("Result")
+                color: callBlock.theme.subtle
+                font.pixelSize: 11
+            }
+            TextEdit {
+                objectName: "toolCallResult"
+                visible: callBlock.expanded && callBlock.call.hasResult
+                width: parent.width
+                text: callBlock.call.hasResult ? callBlock.call.result : ""
+                textFormat: TextEdit.PlainText
+                font.family: callBlock.theme.monospace
+                wrapMode: TextEdit.WrapAnywhere
+                readOnly: true
+                selectByMouse: true
+                color: callBlock.call.isError ? callBlock.theme.error : callBlock.theme.text
             }
         }
     }

@@ -72,6 +72,7 @@ Dialog {
         objectName: "settingsTabs"
         TabButton { text: qsTr("General") }
         // tabs: more TabButtons here
+        TabButton { text: qsTr("Tools"); objectName: "settingsToolsTab" }
     }
 
     StackLayout {
@@ -343,6 +344,10 @@ Dialog {
         }
     }
         // pages: more pages here, in the TabBar's order
+        ToolsPage {
+            theme: dialog.theme
+            tools: toolServers
+        }
     }
 
     FileDialog {
