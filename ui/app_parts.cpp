@@ -15,8 +15,10 @@
 #include "app/history/history_store.h"
 #include "app/mcp/tool_servers.h"
 #include "app/remote/engine_registry.h"
+#include "app/remote/keychain_secret_store.h"
 #include "app/remote/secret_store.h"
 #include "app/settings/app_settings.h"
+#include "ui/engines_model.h"
 #include "ui/messages_model.h"
 #include "ui/model_list_model.h"
 #include "ui/model_manager_parts.h"
@@ -31,8 +33,18 @@ AppParts::AppParts(const AppPaths& paths) {
     store = std::make_unique<history::HistoryStore>(paths.database.isEmpty() ? history::defaultDatabasePath() : paths.database);
     engineSettings = paths.settingsIni.isEmpty() ? std::make_unique<QSettings>(QStringLiteral("LlamaDesk"), QStringLiteral("llamadesk"))
                                                  : std::make_unique<QSettings>(paths.settingsIni, QSettings::IniFormat);
-    secrets = std::make_unique<remote::MemorySecretStore>();
+    // Keys in the desktop keyring; tests ask for memory (sessionOnlyKeys), and without a keyring
+    // the keychain store itself keeps them for the session.
+    remote::KeychainSecretStore* keychain = nullptr;
+    if (paths.sessionOnlyKeys) {
+        secrets = std::make_unique<remote::MemorySecretStore>();
+    } else {
+        auto k = std::make_unique<remote::KeychainSecretStore>();
+        keychain = k.get();
+        secrets = std::move(k);
+    }
     engines = std::make_unique<remote::EngineRegistry>(*engineSettings, *secrets);
+    enginesModel = std::make_unique<EnginesModel>(engines.get(), keychain);  // starts reading the keys
     engine = std::make_unique<chat::EngineHost>();
     chat = std::make_unique<chat::ChatController>(store.get(), engine.get(), settings.get());
     conversations = std::make_unique<history::ConversationListModel>(store.get());
@@ -70,6 +82,7 @@ AppParts::~AppParts() {
     toolServers.reset();  // stops the MCP servers (their process groups)
     engine.reset();
     store.reset();
+    enginesModel.reset();
     engines.reset();
     secrets.reset();
     engineSettings.reset();
@@ -95,6 +108,7 @@ bool AppParts::loadQml(QQmlApplicationEngine& qml) {
     qml.setInitialProperties({{QStringLiteral("workspace"), QVariant::fromValue<QObject*>(workspace.get())}});
     modelManager->expose(qml.rootContext());
     qml.rootContext()->setContextProperty(QStringLiteral("documents"), documents.get());
+    qml.rootContext()->setContextProperty(QStringLiteral("remoteEngines"), enginesModel.get());
     qml.rootContext()->setContextProperty(QStringLiteral("toolServers"), tools.get());
     qml.load(QUrl(QStringLiteral("qrc:/llamadesk/qml/Main.qml")));
     return !qml.rootObjects().isEmpty();

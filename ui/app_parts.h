@@ -32,6 +32,7 @@ class EngineRegistry;
 
 namespace ld::ui {
 
+class EnginesModel;
 class MessagesModel;
 class ModelListModel;
 class ModelManagerParts;
@@ -42,6 +43,9 @@ struct AppPaths {
     QString database;        // empty: the history's default path
     QString settingsIni;     // empty: QSettings' native place
     QString modelsFolder;    // empty: XDG data dir / llamadesk/models
+    // Remote engines' API keys in memory only, not the desktop keyring (tests: never touch the
+    // user's keyring).
+    bool sessionOnlyKeys = false;
 };
 
 class AppParts {
@@ -70,6 +74,7 @@ public:
     std::unique_ptr<Workspace> workspace;
     std::unique_ptr<ld::documents::DocumentController> documents;  // dropped files -> summaries (QML: documents)
     std::unique_ptr<ModelManagerParts> modelManager;  // catalog, downloads, local files
+    std::unique_ptr<EnginesModel> enginesModel;  // Settings → Engines (QML: remoteEngines)
     // The user's MCP servers (mcp-servers.json beside the settings file, or in the app's config
     // folder) and their Settings → Tools list (QML: toolServers).
     std::unique_ptr<mcp::ToolServers> toolServers;

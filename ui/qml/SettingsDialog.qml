@@ -72,6 +72,7 @@ Dialog {
         objectName: "settingsTabs"
         TabButton { text: qsTr("General") }
         // tabs: more TabButtons here
+        TabButton { text: qsTr("Engines"); objectName: "settingsEnginesTab" }
         TabButton { text: qsTr("Tools"); objectName: "settingsToolsTab" }
     }
 
@@ -344,6 +345,11 @@ Dialog {
         }
     }
         // pages: more pages here, in the TabBar's order
+        EnginesPage {
+            theme: dialog.theme
+            engines: remoteEngines
+            settings: dialog.settings
+        }
         ToolsPage {
             theme: dialog.theme
             tools: toolServers
