@@ -1,5 +1,7 @@
 // `bench`: prompt-processing and generation speed (median of repetitions), and the effective
 // bandwidth of weight reads during generation — the number to compare with the memory limit.
+// With --parallel N: N sequences decoding together, one SeqBatch step of N tokens over the paged
+// KV cache (what the batch scheduler runs), aggregate and per-sequence tok/s.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -27,19 +29,83 @@ double now_s() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// Decode tok/s of n_seq sequences run together (median over reps of n_gen steps): each step is
+// one SeqBatch with one token of every sequence, each wanting its logits (as sampling does),
+// after an untimed fill of `depth` positions per sequence. Sequence s owns blocks
+// [s * per_seq, (s + 1) * per_seq) of the paged cache.
+double parallel_decode_tps(Backend& be, int n_seq, int depth, int n_gen, int reps) {
+    const int block = be.kv_block_size(), n_vocab = be.vocab_size();
+    const int per_seq = (depth + n_gen + block) / block;  // positions [0, depth + n_gen]
+    if (int64_t(per_seq) * n_seq > be.kv_blocks())
+        fail("--parallel ", n_seq, " needs ", int64_t(per_seq) * n_seq, " KV blocks, the backend has ", be.kv_blocks());
+    std::vector<int32_t> tables(size_t(per_seq) * size_t(n_seq));
+    for (size_t i = 0; i < tables.size(); ++i) tables[i] = int32_t(i);
+    std::vector<SeqView> views(static_cast<size_t>(n_seq));
+    for (int s = 0; s < n_seq; ++s) views[size_t(s)] = SeqView{tables.data() + size_t(s) * size_t(per_seq), per_seq};
+    std::mt19937 rng(7);
+    std::uniform_int_distribution<int32_t> tok(0, n_vocab - 1);
+    auto run = [&](const std::vector<int32_t>& tokens, const std::vector<int32_t>& pos,
+                   const std::vector<int32_t>& seq, float* logits) {
+        std::vector<uint8_t> want(tokens.size(), logits ? 1 : 0);
+        SeqBatch b;
+        b.n = int(tokens.size());
+        b.tokens = tokens.data();
+        b.positions = pos.data();
+        b.seq = seq.data();
+        b.seqs = views.data();
+        b.n_seqs = n_seq;
+        b.want_logits = want.data();
+        b.logits = logits;
+        be.forward(b);
+    };
+    if (depth > 0) {  // untimed: every sequence's context, different tokens each
+        std::vector<int32_t> tokens, pos, seq;
+        for (int s = 0; s < n_seq; ++s)
+            for (int p = 0; p < depth; ++p) {
+                tokens.push_back(tok(rng));
+                pos.push_back(p);
+                seq.push_back(s);
+            }
+        run(tokens, pos, seq, nullptr);
+    }
+    std::vector<int32_t> tokens(static_cast<size_t>(n_seq)), pos(static_cast<size_t>(n_seq)), seq(static_cast<size_t>(n_seq));
+    for (int s = 0; s < n_seq; ++s) {
+        tokens[size_t(s)] = tok(rng);
+        seq[size_t(s)] = s;
+    }
+    std::vector<float> logits(size_t(n_seq) * size_t(n_vocab));
+    auto step = [&](int p) {
+        std::fill(pos.begin(), pos.end(), p);
+        run(tokens, pos, seq, logits.data());
+        for (int32_t& t : tokens) t = int32_t((size_t(t) * 7919 + 13) % size_t(n_vocab));
+    };
+    step(depth);  // untimed warm-up: page in the weights, spin up the threads
+    std::vector<double> tps;
+    for (int r = 0; r < reps; ++r) {
+        const double t0 = now_s();
+        for (int i = 0; i < n_gen; ++i) step(depth + i);  // each rep writes the same positions again
+        tps.push_back(double(n_seq) * n_gen / (now_s() - t0));
+    }
+    return median(tps);
+}
+
 }  // namespace
 
 int cmd_bench(const ArgList& argv) {
     std::vector<OptionSpec> specs = engine_option_specs();
     specs.insert(specs.end(), {{"--synthetic", true}, {"-p|--n-prompt", true}, {"-n|--n-gen", true},
                                {"-d|--depth", true}, {"-r|--repetitions", true}, {"--json", false},
-                               {"--verify", true}});
+                               {"--verify", true}, {"--parallel", true}});
     const Args args(argv, specs);
     if (args.has("--model") == args.has("--synthetic")) throw UsageError("give exactly one of -m MODEL or --synthetic NAME");
     const int n_prompt = int(args.get_int("--n-prompt", 512, 0, 1 << 20));
     const int n_gen = int(args.get_int("--n-gen", 128, 0, 1 << 20));
     const int depth = int(args.get_int("--depth", 0, 0, 1 << 24));
     const int reps = int(args.get_int("--repetitions", 3, 1, 1000));
+    // --parallel N: decoding only (N sequences of depth + n_gen positions each).
+    const int parallel = int(args.get_int("--parallel", 0, 1, 256));
+    if (parallel > 0 && args.has("--verify")) throw UsageError("--parallel and --verify measure different things; give one");
+    if (parallel > 0 && n_gen < 1) throw UsageError("--parallel measures decoding: -n must be at least 1");
     // --verify K,...: the cost of a speculative verification pass (the last token and K drafts,
     // all logits) against one decode step at the same position.
     std::vector<int> verify_ks;
@@ -79,14 +145,38 @@ int cmd_bench(const ArgList& argv) {
         const std::string path = args.get("--model");
         e.model_label = path.substr(path.find_last_of('/') + 1);
     }
-    const int need = depth + std::max({n_prompt, n_gen, verify_ks.empty() ? 0 : 18}) + 1;
+    const int need = depth + (parallel > 0 ? n_gen : std::max({n_prompt, n_gen, verify_ks.empty() ? 0 : 18})) + 1;
     if (need > e.model->params.ctx_train)
         fail("depth + tokens (", need, ") exceed the model's context length ", e.model->params.ctx_train);
     if (!args.has("--ctx")) o.n_ctx = need;
     if (o.n_ctx < need) fail("--ctx ", o.n_ctx, " is smaller than depth + tokens (", need, ")");
+    if (parallel > 0) o.kv_positions = parallel * (depth + n_gen + 1) + 256 * parallel;  // + a block each
     e.backend = create_backend(*e.model, o);
     Backend& be = *e.backend;
     const int n_vocab = be.vocab_size();
+    const double wbytes = double(e.model->weight_bytes());
+    if (parallel > 0) {
+        if (!be.supports_sequences()) fail(be.name(), " runs one sequence at a time: --parallel needs a paged KV cache");
+        const double agg = parallel_decode_tps(be, parallel, depth, n_gen, reps), per_seq = agg / parallel;
+        const double gbs = per_seq * wbytes / 1e9;  // one pass over the weights per step
+        if (args.has("--json")) {
+            std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"params\": %lld, \"weight_bytes\": %.0f, "
+                        "\"n_gen\": %d, \"depth\": %d, \"repetitions\": %d, \"parallel\": %d, "
+                        "\"tg_aggregate\": %.2f, \"tg_per_sequence\": %.2f, \"gen_weight_gbps\": %.2f}\n",
+                        e.model_label.c_str(), be.name().c_str(), (long long)e.model->parameter_count(), wbytes, n_gen,
+                        depth, reps, parallel, agg, per_seq, gbs);
+        } else {
+            std::printf("model:   %s, %.2f B params, %s, %.2f GiB of weights\n", e.model_label.c_str(),
+                        e.model->parameter_count() / 1e9, e.model->dominant_type().c_str(), wbytes / 1073741824.0);
+            std::printf("backend: %s\n", be.name().c_str());
+            const std::string tg = "tg" + std::to_string(n_gen) + (depth ? " @ d" + std::to_string(depth) : "");
+            std::printf("%-24s %12s\n", "test", "tok/s");
+            std::printf("%-24s %12.2f\n", (tg + " x" + std::to_string(parallel) + " aggregate").c_str(), agg);
+            std::printf("%-24s %12.2f   (%.2f GB/s of weight reads)\n", (tg + " per sequence").c_str(), per_seq, gbs);
+            std::printf("(%d sequences decoding together; median of %d repetitions)\n", parallel, reps);
+        }
+        return 0;
+    }
 
     std::mt19937 rng(42);
     std::uniform_int_distribution<int32_t> tok(0, n_vocab - 1);
@@ -134,7 +224,6 @@ int cmd_bench(const ArgList& argv) {
         verify_ms.emplace_back(median(step), median(pass));
     }
     const double pp_tps = median(pp), tg_tps = median(tg);
-    const double wbytes = double(e.model->weight_bytes());
     const double gbs = tg_tps * wbytes / 1e9;
     if (args.has("--json")) {
         std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"params\": %lld, \"weight_bytes\": %.0f, "
