@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+namespace ld::server {
+class ChatLog;
+}
+
 namespace ld::cli {
 
 struct GenerationStats {
@@ -41,6 +45,10 @@ public:
 std::unique_ptr<GenerationRecorder> make_history_recorder(const std::string& db_path,
                                                           std::optional<int64_t> conversation_id,
                                                           std::string* error);
+
+// `serve --db PATH`: API chats saved in the history database (qt_api_chat_log.cpp). nullptr
+// with *error set when the database cannot be opened or the build has no Qt.
+std::unique_ptr<server::ChatLog> make_api_chat_log(const std::string& db_path, std::string* error);
 
 // `llamadesk-cli history --db PATH list | show ID | search TEXT | export ID --format md|json |
 // import FILE`; args are what follows "history". Returns the process exit code.

@@ -1,5 +1,5 @@
 // `serve`: an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models,
-// /health) on one model. The pieces live in app/cli/server/; this file reads the options, opens
+// /health) on one model; with --db, chats are saved in the history database. The pieces live in app/cli/server/; this file reads the options, opens
 // the engine and runs the server until SIGINT/SIGTERM.
 #include <csignal>
 #include <fstream>
@@ -8,8 +8,10 @@
 #include <thread>
 
 #include "app/cli/args.h"
+#include "app/cli/cli_hooks.h"
 #include "app/cli/commands.h"
 #include "app/cli/engine_setup.h"
+#include "app/cli/server/chat_log.h"
 #include "app/cli/server/gen_queue.h"
 #include "app/cli/server/http_server.h"
 #include "inference/chat/chat_format.h"
@@ -46,7 +48,7 @@ int cmd_serve(const ArgList& argv) {
     specs.insert(specs.end(), {
         {"--host", true}, {"--port", true}, {"--api-key", true}, {"--api-key-file", true},
         {"--no-api-key-i-know", false}, {"--parallel", true}, {"--queue", true}, {"--max-body-mb", true},
-        {"--cors-origin", true}, {"--template", true}, {"--timeout", true},
+        {"--cors-origin", true}, {"--template", true}, {"--timeout", true}, {"--db", true},
     });
     const Args args(argv, specs);
     if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
@@ -62,7 +64,7 @@ int cmd_serve(const ArgList& argv) {
                          "(or --no-api-key-i-know to serve without a key)");
     if (!server::is_loopback_host(cfg.host) && cfg.api_key.empty())
         std::cerr << "warning: serving on " << cfg.host << " without an API key: anyone who can reach this port can use the model\n";
-    cfg.slots = size_t(args.get_int("--parallel", 1, 1, 256));
+    cfg.parallel = size_t(args.get_int("--parallel", 1, 1, 256));
     cfg.queue = size_t(args.get_int("--queue", 8, 0, 1024));
     cfg.max_body_bytes = size_t(args.get_int("--max-body-mb", 4, 1, 1024)) << 20;
     cfg.io_timeout_s = int(args.get_int("--timeout", 30, 1, 3600));
@@ -77,20 +79,31 @@ int cmd_serve(const ArgList& argv) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);  // a client that hung up is a failed write, not the end of the server
 
+    // --db: each chat saved in the history database like a chat of the app (Qt builds only). Its
+    // thread starts after the mask above: a SIGTERM it took would end the process mid-write.
+    std::unique_ptr<server::ChatLog> chat_log;
+    if (args.has("--db")) {
+        std::string error;
+        chat_log = make_api_chat_log(args.get("--db"), &error);
+        if (!chat_log) fail(error);
+    }
+
     Engine engine = open_engine(args);
     const Tokenizer& tok = *engine.tokenizer;
     ChatTemplate tmpl = detect_chat_template(tok.vocab(), "llama");
     if (args.has("--template") && !parse_chat_template_name(args.get("--template"), &tmpl))
         throw UsageError("unknown chat template '" + args.get("--template") + "' (llama3, llama2, chatml)");
-    cfg.model_id = model_id_of(engine.model_label);
-    cfg.n_ctx = engine.backend->context_size();
+    server::ServedModel served;
+    served.id = model_id_of(engine.model_label);
+    served.n_ctx = engine.backend->context_size();
+    served.tokenizer = std::shared_ptr<const Tokenizer>(std::shared_ptr<void>(), &tok);  // not owned: lives in `engine`
+    served.chat_template = tmpl;
+    // How the model writes tool calls (requests with tools): from its metadata, as the app decides.
+    if (engine.model->file) served.tool_format = detect_tool_call_format(tool_format_hints(*engine.model->file));
 
     Session session(*engine.model, *engine.backend, tok);
-    server::GenerationQueue queue(session, tok, cfg.slots + cfg.queue);
-    server::ServeEngine serve_engine{&tok, tmpl, &queue};
-    // How the model writes tool calls (requests with tools): from its metadata, as the app decides.
-    if (engine.model->file) serve_engine.tool_format = detect_tool_call_format(tool_format_hints(*engine.model->file));
-    server::ApiServer api(cfg, serve_engine);
+    server::GenerationQueue queue(session, served, cfg.parallel + cfg.queue);
+    server::ApiServer api(cfg, queue, chat_log.get());
     const int port = api.bind();
     std::thread([&api, &queue, signals] {
         int sig = 0;
@@ -100,9 +113,10 @@ int cmd_serve(const ArgList& argv) {
         api.stop();
     }).detach();  // lives until exit: the process ends with listen() below
     const std::string shown = cfg.host.find(':') != std::string::npos && cfg.host.front() != '[' ? "[" + cfg.host + "]" : cfg.host;
-    std::cerr << "model " << cfg.model_id << " (" << engine.backend->name() << ", context " << cfg.n_ctx << ", chat format "
-              << chat_template_name(tmpl) << ", tool calls " << tool_call_format_name(serve_engine.tool_format) << ")\n";
-    if (cfg.slots > 1) std::cerr << "note: --parallel " << cfg.slots << " admits that many requests, but they run one at a time\n";
+    std::cerr << "model " << served.id << " (" << engine.backend->name() << ", context " << served.n_ctx << ", chat format "
+              << chat_template_name(tmpl) << ", tool calls " << tool_call_format_name(served.tool_format) << ")\n";
+    if (chat_log) std::cerr << "saving chats in " << args.get("--db") << "\n";
+    if (cfg.parallel > 1) std::cerr << "note: --parallel " << cfg.parallel << " admits that many requests, but they run one at a time\n";
     std::cerr << "listening on http://" << shown << ":" << port << std::endl;
     api.listen();
     queue.shutdown();

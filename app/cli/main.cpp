@@ -46,8 +46,9 @@ commands:
   devices
   serve    -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY | --api-key-file F]
            [--parallel N] [--queue 8] [--max-body-mb 4] [--cors-origin ORIGIN]... [--timeout 30]
-           [--template NAME] [--backend B] [--ctx N] [--threads N] [--no-api-key-i-know]
+           [--template NAME] [--backend B] [--ctx N] [--threads N] [--no-api-key-i-know] [--db PATH]
            OpenAI-compatible API: /v1/chat/completions, /v1/completions, /v1/models, /health.
+           --db saves each chat in the history database, as the app's chats are.
            One generation runs at a time: --parallel N admits N requests but still runs them
            one after another; up to --queue more wait (FIFO), beyond that 503 + Retry-After.
            A --host other than loopback needs a key. --port 0 picks a free port.

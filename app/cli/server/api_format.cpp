@@ -171,6 +171,7 @@ std::string sse_tool_call_chunks(const ResponseMeta& m, const std::vector<ApiToo
 std::string sse_error(const ApiError& e) { return "data: " + error_json(e) + "\n\n"; }
 
 std::string models_json(const std::string& model_id, int64_t created, int max_model_len) {
+    if (model_id.empty()) return dump({{"object", "list"}, {"data", json::array()}});  // none loaded (the app's server)
     // max_model_len as vLLM reports it: remote clients budget their prompts by it.
     json m = {{"id", model_id}, {"object", "model"}, {"created", created}, {"owned_by", "llamadesk"}};
     if (max_model_len > 0) m["max_model_len"] = max_model_len;

@@ -40,8 +40,8 @@ TokenLogprob token_logprob(const Tokenizer& tok, const float* logits, int n_voca
     return t;
 }
 
-GenerationQueue::GenerationQueue(Session& session, const Tokenizer& tok, size_t capacity)
-    : session_(session), tok_(tok), capacity_(std::max<size_t>(1, capacity)) {
+GenerationQueue::GenerationQueue(Session& session, ServedModel served, size_t capacity)
+    : session_(session), served_(std::move(served)), capacity_(std::max<size_t>(1, capacity)) {
     worker_ = std::thread([this] { run(); });
 }
 
@@ -60,13 +60,7 @@ void GenerationQueue::shutdown() {
     }
     cv_.notify_all();
     // Jobs that never ran end as cancelled, so no HTTP thread waits for them forever.
-    for (auto& j : waiting) {
-        j->cancel.store(true);
-        std::lock_guard<std::mutex> lock(j->mu);
-        j->result.stop = StopReason::Cancelled;
-        j->finished = true;
-        j->cv.notify_all();
-    }
+    for (auto& j : waiting) j->end_cancelled();
 }
 
 bool GenerationQueue::submit(const std::shared_ptr<GenJob>& job) {
@@ -81,14 +75,13 @@ bool GenerationQueue::submit(const std::shared_ptr<GenJob>& job) {
 
 void GenerationQueue::cancel(const std::shared_ptr<GenJob>& job) {
     job->cancel.store(true);
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = std::find(waiting_.begin(), waiting_.end(), job);
-    if (it == waiting_.end()) return;
-    waiting_.erase(it);
-    std::lock_guard<std::mutex> jl(job->mu);
-    job->result.stop = StopReason::Cancelled;
-    job->finished = true;
-    job->cv.notify_all();
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = std::find(waiting_.begin(), waiting_.end(), job);
+        if (it == waiting_.end()) return;
+        waiting_.erase(it);
+    }
+    job->end_cancelled();
 }
 
 void GenerationQueue::run() {
@@ -113,7 +106,7 @@ void GenerationQueue::execute(GenJob& job) {
     opt.cancel = &job.cancel;
     if (job.logprobs_top >= 0) {
         opt.on_token = [&](int32_t id, const float* logits, int n_vocab) {
-            pending_lps.push_back(token_logprob(tok_, logits, n_vocab, id, job.logprobs_top));
+            pending_lps.push_back(token_logprob(*served_.tokenizer, logits, n_vocab, id, job.logprobs_top));
         };
     }
     bool leading = job.trim_leading;
@@ -122,12 +115,8 @@ void GenerationQueue::execute(GenJob& job) {
             text.remove_prefix(std::min(text.size(), text.find_first_not_of(" \t\r\n")));
             leading = text.empty();
         }
-        {
-            std::lock_guard<std::mutex> lock(job.mu);
-            job.pieces.push_back({std::string(text), std::move(pending_lps)});
-        }
+        job.add_piece(std::string(text), std::move(pending_lps));
         pending_lps.clear();
-        job.cv.notify_all();
         return !job.cancel.load();
     };
     GenerateResult res;
@@ -139,11 +128,7 @@ void GenerationQueue::execute(GenJob& job) {
         // The cache may hold a half-run batch: start the next request from scratch.
         session_.clear();
     }
-    std::lock_guard<std::mutex> lock(job.mu);
-    job.result = std::move(res);
-    job.error = std::move(error);
-    job.finished = true;
-    job.cv.notify_all();
+    job.end(std::move(res), std::move(error));
 }
 
 }  // namespace ld::server

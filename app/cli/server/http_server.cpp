@@ -4,14 +4,17 @@
 #include <chrono>
 #include <ctime>
 #include <random>
+#include <thread>
 
 #include <httplib.h>
+#include <sys/socket.h>
 #include <nlohmann/json.hpp>
 
 #include "app/cli/server/api_format.h"
 #include "app/cli/server/api_request.h"
 #include "app/cli/server/api_tools.h"
-#include "app/cli/server/gen_queue.h"
+#include "app/cli/server/chat_log.h"
+#include "app/cli/server/generation_service.h"
 #include "app/cli/server/peer_watch.h"
 #include "inference/core/error.h"
 #include "inference/tokenizer/tokenizer.h"
@@ -20,7 +23,7 @@ namespace ld::server {
 
 namespace {
 
-constexpr size_t kSpareThreads = 8;  // beyond slots + queue: /health, refusals, idle keep-alives
+constexpr size_t kSpareThreads = 8;  // beyond parallel + queue: /health, refusals, idle keep-alives
 
 ApiError make_error(int status, std::string message, std::string type, std::string code = "", std::string param = "") {
     ApiError e;
@@ -59,14 +62,28 @@ bool is_loopback_host(const std::string& host) {
     return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
 
+// The first feature of the request that `f` lacks (a parameter name for the error), or null.
+const char* missing_feature(const ApiRequest& r, const ServiceFeatures& f) {
+    if (!f.raw_prompts && r.endpoint == Endpoint::Completion) return "prompt";
+    if (!f.tools && uses_tools(r)) return r.tools.empty() ? "messages" : "tools";
+    if (!f.logprobs && r.logprobs) return "logprobs";
+    if (!f.penalties && r.frequency_penalty != 0) return "frequency_penalty";
+    if (!f.penalties && r.presence_penalty != 0) return "presence_penalty";
+    return nullptr;
+}
+
 struct ApiServer::Impl {
     ServerConfig cfg;
-    ServeEngine eng;
+    GenerationService& gen;
+    ChatLog* log;
     httplib::Server http;
     int port = 0;
     int64_t started = std::time(nullptr);
+    std::atomic<bool> bound{false};        // bind() succeeded: listen() follows
+    std::atomic<bool> listen_done{false};
+    std::atomic<bool> stopping{false};
 
-    Impl(ServerConfig c, ServeEngine e) : cfg(std::move(c)), eng(e) {}
+    Impl(ServerConfig c, GenerationService& g, ChatLog* l) : cfg(std::move(c)), gen(g), log(l) {}
 
     // DNS rebinding: a page on evil.example that resolves its name to 127.0.0.1 sends its own
     // Host header, so a loopback server answers only requests addressed to a loopback name.
@@ -93,6 +110,13 @@ struct ApiServer::Impl {
     }
 
     httplib::Server::HandlerResponse pre_route(const httplib::Request& req, httplib::Response& res) {
+        // Stopped: httplib still answers a connection that was kept alive when the listening
+        // socket closed (the app restarts its server with a new key or port this way).
+        if (stopping.load()) {
+            send_error(res, make_error(503, "the server is stopping", "server_error", "server_stopping"));
+            res.set_header("Connection", "close");
+            return httplib::Server::HandlerResponse::Handled;
+        }
         if (!host_allowed(req)) {
             send_error(res, make_error(403, "the Host header must name this loopback server (localhost:" +
                                                 std::to_string(port) + ", 127.0.0.1:" + std::to_string(port) + " or [::1]:" +
@@ -129,38 +153,46 @@ struct ApiServer::Impl {
         return httplib::Server::HandlerResponse::Unhandled;
     }
 
-    bool model_matches(const std::string& m) const {
-        return m == cfg.model_id || m == cfg.model_id + ".gguf";
-    }
-
-    // Request -> prompt tokens and generation options, or an error.
-    bool prepare(const ApiRequest& r, GenJob& job, ApiError* err) const {
-        if (!model_matches(r.model)) {
-            *err = make_error(400, "the model '" + r.model + "' does not exist; this server serves '" + cfg.model_id + "'",
+    // Request -> prompt tokens and generation options for `served`, or an error.
+    bool prepare(const ApiRequest& r, const ServedModel& served, GenJob& job, ApiError* err) const {
+        if (served.id.empty() || !served.tokenizer) {
+            *err = make_error(503, served.unavailable.empty() ? "no model is loaded: load one in LlamaDesk first" : served.unavailable,
+                              "server_error", "model_not_loaded");
+            return false;
+        }
+        if (r.model != served.id && r.model != served.id + ".gguf") {
+            *err = make_error(400, "the model '" + r.model + "' does not exist; this server serves '" + served.id + "'",
                               "invalid_request_error", "model_not_found", "model");
             return false;
         }
-        const Tokenizer& tok = *eng.tokenizer;
+        if (const char* param = missing_feature(r, gen.features())) {
+            *err = make_error(400, std::string("'") + param + "' is not supported by LlamaDesk's built-in server, which answers "
+                                       "chat turns through the app's engine; run `llamadesk-cli serve` for completions, tools, "
+                                       "logprobs and penalties",
+                              "invalid_request_error", "unsupported_value", param);
+            return false;
+        }
+        const Tokenizer& tok = *served.tokenizer;
+        const int n_ctx = served.n_ctx - served.reply_reserve;
         GenerateOptions& o = job.options;
         o.stop_strings = r.stop;
         if (r.endpoint == Endpoint::Chat && uses_tools(r)) {
             // Tools, tool calls or tool results: the Llama 3 tool prompt, as the app renders it.
-            if (eng.chat_template != ChatTemplate::Llama3) {
+            if (served.chat_template != ChatTemplate::Llama3) {
                 *err = make_error(400, std::string("tool calling needs a model with the Llama 3 chat format; this one uses ") +
-                                           chat_template_name(eng.chat_template),
+                                           chat_template_name(served.chat_template),
                                   "invalid_request_error", "unsupported_value", r.tools.empty() ? "messages" : "tools");
                 return false;
             }
             try {
-                job.prompt = apply_tool_chat_template(tok, chat_messages(r), tool_prompt_options(r, eng.tool_format), true);
+                job.prompt = apply_tool_chat_template(tok, chat_messages(r), tool_prompt_options(r, served.tool_format), true);
             } catch (const Error& e) {  // a call's arguments or a tool's parameters the formatter refuses
                 *err = make_error(400, e.what(), "invalid_request_error", "", r.tools.empty() ? "messages" : "tools");
                 return false;
             }
         } else if (r.endpoint == Endpoint::Chat) {
-            std::vector<ChatMessage> msgs;
-            for (const ApiMessage& m : r.messages) msgs.push_back({m.role, m.content});
-            job.prompt = apply_chat_template(eng.chat_template, tok, msgs, true);
+            for (const ApiMessage& m : r.messages) job.messages.push_back({m.role, m.content});
+            job.prompt = apply_chat_template(served.chat_template, tok, job.messages, true);
         } else if (!r.prompt_tokens.empty()) {
             for (int32_t id : r.prompt_tokens)
                 if (id >= tok.n_vocab()) {
@@ -174,22 +206,22 @@ struct ApiServer::Impl {
         }
         if (r.endpoint == Endpoint::Chat) {
             job.trim_leading = true;
-            for (const std::string& s : chat_stop_strings(eng.chat_template)) o.stop_strings.push_back(s);
+            for (const std::string& s : chat_stop_strings(served.chat_template)) o.stop_strings.push_back(s);
         }
         if (job.prompt.empty()) {
             *err = make_error(400, "the prompt is empty", "invalid_request_error", "", "prompt");
             return false;
         }
         const int n_prompt = int(job.prompt.size());
-        const int room = cfg.n_ctx - n_prompt;
+        const int room = n_ctx - n_prompt;
         if (room < 1 || (r.max_tokens && *r.max_tokens > room)) {
             const int asked = r.max_tokens ? *r.max_tokens : 1;
-            *err = make_error(400, "This model's maximum context length is " + std::to_string(cfg.n_ctx) +
+            *err = make_error(400, "This model's maximum context length is " + std::to_string(n_ctx) +
                                        " tokens. However, you requested " + std::to_string(n_prompt + asked) + " tokens (" +
                                        std::to_string(n_prompt) + " in the prompt, " + std::to_string(asked) +
                                        " in the completion). Please reduce the prompt or the completion length.",
                               "invalid_request_error", "context_length_exceeded",
-                              r.max_tokens && n_prompt < cfg.n_ctx ? "max_tokens" : "messages");
+                              r.max_tokens && n_prompt < n_ctx ? "max_tokens" : "messages");
             return false;
         }
         o.max_tokens = r.max_tokens ? *r.max_tokens : room;
@@ -212,10 +244,15 @@ struct ApiServer::Impl {
         ApiError err;
         if (!parse_api_request(ep, req.body, &r, &err)) return send_error(res, err);
         auto job = std::make_shared<GenJob>();
-        if (!prepare(r, *job, &err)) return send_error(res, err);
-        if (!eng.queue->submit(job)) {
+        const ServedModel served = gen.model();
+        if (!prepare(r, served, *job, &err)) return send_error(res, err);
+        // `serve --db`: the turns are saved before the reply starts, as the app saves a chat.
+        if (log && ep == Endpoint::Chat) job->record = log->begin(served.id, chat_messages(r));
+        if (!gen.submit(job)) {
+            if (job->record) job->end({}, "the server was busy");  // the saved turns get their (error) reply
+
             res.set_header("Retry-After", "1");
-            return send_error(res, make_error(503, "the server is busy: " + std::to_string(cfg.slots + cfg.queue) +
+            return send_error(res, make_error(503, "the server is busy: " + std::to_string(cfg.parallel + cfg.queue) +
                                                        " requests are already running or waiting; retry later",
                                               "server_error", "server_busy"));
         }
@@ -240,7 +277,7 @@ struct ApiServer::Impl {
         while (!job->cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return job->finished; })) {
             if (!peer.gone()) continue;
             lock.unlock();
-            eng.queue->cancel(job);
+            gen.cancel(job);
             lock.lock();
             job->cv.wait(lock, [&] { return job->finished; });
             // Nobody reads this, unless the client only shut down its sending side.
@@ -278,7 +315,7 @@ struct ApiServer::Impl {
     void stream(const std::shared_ptr<GenJob>& job, const ResponseMeta& meta, PeerWatch peer, bool calls,
                 httplib::Response& res) {
         res.set_header("Cache-Control", "no-cache");
-        GenerationQueue* queue = eng.queue;
+        GenerationService* queue = &gen;
         res.set_chunked_content_provider(
             "text/event-stream",
             [job, meta, queue, peer, calls](size_t, httplib::DataSink& sink) {
@@ -363,7 +400,8 @@ struct ApiServer::Impl {
             res.set_content("{\"status\":\"ok\"}", "application/json");
         });
         http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
-            res.set_content(models_json(cfg.model_id, started, cfg.n_ctx), "application/json");
+            const ServedModel served = gen.model();
+            res.set_content(models_json(served.id, started, served.n_ctx), "application/json");
         });
         // At the server root as vLLM and llama.cpp have it: remote clients count tokens here to
         // keep what they send within the context ({"prompt"} or {"content"}: raw text, BOS as
@@ -377,7 +415,11 @@ struct ApiServer::Impl {
             if (!text)
                 return send_error(res, make_error(400, "the body must be a JSON object with a string \"prompt\" (or \"content\")",
                                                   "invalid_request_error", "", "prompt"));
-            res.set_content(tokenize_json(tokenize_prompt(*eng.tokenizer, text->get<std::string>()), cfg.n_ctx),
+            const ServedModel served = gen.model();
+            if (!served.tokenizer)
+                return send_error(res, make_error(503, "no model is loaded: load one in LlamaDesk first", "server_error",
+                                                  "model_not_loaded"));
+            res.set_content(tokenize_json(tokenize_prompt(*served.tokenizer, text->get<std::string>()), served.n_ctx),
                             "application/json");
         });
         http.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& s) { handle_generate(Endpoint::Chat, q, s); });
@@ -408,17 +450,24 @@ struct ApiServer::Impl {
     }
 };
 
-ApiServer::ApiServer(ServerConfig config, ServeEngine engine) : impl_(std::make_unique<Impl>(std::move(config), engine)) {
+ApiServer::ApiServer(ServerConfig config, GenerationService& generation, ChatLog* log)
+    : impl_(std::make_unique<Impl>(std::move(config), generation, log)) {
     Impl& m = *impl_;
     // Every admitted request may hold a thread (waiting or streaming); spare threads keep /health,
     // 503 answers and new connections going meanwhile. Read/write timeouts bound what a slow or
     // stalled client can hold.
-    const size_t threads = m.cfg.slots + m.cfg.queue + kSpareThreads;
+    const size_t threads = m.cfg.parallel + m.cfg.queue + kSpareThreads;
     m.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     m.http.set_payload_max_length(m.cfg.max_body_bytes);
     m.http.set_read_timeout(m.cfg.io_timeout_s, 0);
     m.http.set_write_timeout(m.cfg.io_timeout_s, 0);
     m.http.set_keep_alive_timeout(2);
+    // SO_REUSEADDR only: httplib's default SO_REUSEPORT would let a second server (another
+    // `serve`, the app's) bind the same port and silently take half of its connections.
+    m.http.set_socket_options([](auto sock) {
+        int yes = 1;
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     m.routes();
 }
 
@@ -435,13 +484,24 @@ int ApiServer::bind() {
         if (!m.http.bind_to_port(host, m.cfg.port)) fail("cannot listen on ", m.cfg.host, ":", m.cfg.port, " (in use, or not an address of this machine)");
         m.port = m.cfg.port;
     }
+    m.bound.store(true);
     return m.port;
 }
 
 void ApiServer::listen() {
-    if (!impl_->http.listen_after_bind()) fail("the server stopped unexpectedly");
+    Impl& m = *impl_;
+    const bool ok = m.http.listen_after_bind();
+    m.listen_done.store(true);
+    if (!ok && !m.stopping.load()) fail("the server stopped unexpectedly");
 }
 
-void ApiServer::stop() { impl_->http.stop(); }
+void ApiServer::stop() {
+    Impl& m = *impl_;
+    m.stopping.store(true);
+    // httplib ignores a stop() that comes before its accept loop runs (the socket would stay
+    // open): once bound, wait for listen() to get there, or to have returned.
+    while (m.bound.load() && !m.listen_done.load() && !m.http.is_running()) std::this_thread::yield();
+    m.http.stop();
+}
 
 }  // namespace ld::server
