@@ -422,7 +422,6 @@ TEST(BatchSchedulerModel, Stories260KSequencesTogetherMatchEachAlone) {
     o.kv_positions = 12 * 512;
     o.tuning = Tuning::from_env();
     std::unique_ptr<Backend> be = create_cpu_backend(*solo_m.model, o);
-    if (!be->supports_sequences()) GTEST_SKIP() << "the CPU backend does not run SeqBatch steps yet";
     SchedulerOptions so;
     so.step_tokens = 32;  // prompts split across steps
     BatchScheduler sched(*be, *solo_m.tok, so);
