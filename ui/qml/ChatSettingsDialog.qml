@@ -122,7 +122,7 @@ Dialog {
             id: toolsSwitch
             objectName: "chatToolsSwitch"
             Layout.topMargin: 8
-            text: qsTr("Tools: let the model call the tools of the MCP servers in Settings → Tools")
+            text: qsTr("Tools: let the model call the tools of the MCP servers (Settings, Tools tab)")
         }
         Label {
             Layout.fillWidth: true

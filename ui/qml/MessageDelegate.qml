@@ -405,9 +405,9 @@ Item {
                 onClicked: callBlock.expanded = !callBlock.expanded
                 contentItem: Label {
                     id: toggleLabel
-                    text: (callBlock.expanded ? "▾ " : "▸ ") + qsTr("Tool %1 on %2 · %3")
+                    text: qsTr("Tool %1 on %2 · %3 · %4")
                           .arg(callBlock.call.name).arg(callBlock.call.server.length > 0 ? callBlock.call.server : qsTr("no server"))
-                          .arg(callBlock.stateText)
+                          .arg(callBlock.stateText).arg(callBlock.expanded ? qsTr("hide details") : qsTr("show details"))
                     textFormat: Text.PlainText
                     elide: Text.ElideRight
                     color: callBlock.theme.subtle
