@@ -181,6 +181,11 @@ void RemoteEngine::runGenerate(const GenerationRequest& request, const ModelInfo
         emit finished(out);
         return;
     }
+    // A prompt rendered to local tokens (the tool format) means nothing to a remote server.
+    if (!request.promptTokens.empty()) {
+        emit failed(id, QStringLiteral("%1 is a remote model: chats with tools need a local model.").arg(model.name));
+        return;
+    }
     QString error;
     remote::RemoteCompletion* c = modelFor(model, &error);
     if (!c) {

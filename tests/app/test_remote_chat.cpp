@@ -360,6 +360,17 @@ private slots:
         c.remoteEndpoint.firstByteTimeoutMs = 1500;
         QVERIFY(load(c));
         QCOMPARE(engine_->contextSize(), 8192);
+        {  // a tool prompt rendered to local tokens is refused, plainly, without a request
+            QSignalSpy failed(engine_.get(), &EngineHost::failed);
+            GenerationRequest tool;
+            tool.messages = {{QStringLiteral("user"), QStringLiteral("Hi")}};
+            tool.promptTokens = {1, 2, 3};
+            const quint64 id = engine_->generate(tool);
+            QVERIFY(failed.wait(5000));
+            QCOMPARE(failed.first().value(0).toULongLong(), id);
+            QVERIFY(failed.first().value(1).toString().contains(QStringLiteral("need a local model")));
+            for (const FakeOpenAiServer::Seen& seen : fake.seen) QVERIFY(seen.path != "/v1/chat/completions");
+        }
 
         QSignalSpy outcomes(engine_.get(), &EngineHost::finished);
         QVERIFY(chat_->send(QStringLiteral("Hi")));
