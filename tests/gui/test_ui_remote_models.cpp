@@ -46,6 +46,7 @@ ui::AppPaths tempPaths(const QTemporaryDir& dir) {
     p.database = dir.filePath(QStringLiteral("history.db"));
     p.settingsIni = dir.filePath(QStringLiteral("settings.ini"));
     p.modelsFolder = dir.filePath(QStringLiteral("models"));
+    p.sessionOnlyKeys = true;  // never the user's keyring
     return p;
 }
 
