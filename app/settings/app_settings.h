@@ -82,6 +82,17 @@ public:
     Q_INVOKABLE void saveWindow(const QRect& normalGeometry, bool maximized);
     Q_INVOKABLE void resetSampling();
 
+    // Settings → Local API server (app/server/server_host.h exposes them to QML): off by
+    // default, port 8080, loopback only unless allowRemote (which needs a key).
+    bool apiServerEnabled() const;
+    int apiServerPort() const;
+    QString apiServerKey() const;
+    bool apiServerAllowRemote() const;
+    void setApiServerEnabled(bool v);
+    void setApiServerPort(int v);
+    void setApiServerKey(const QString& v);
+    void setApiServerAllowRemote(bool v);
+
     chat::EngineConfig engineConfig() const;   // for modelPath()
     chat::SamplingConfig sampling() const;
     // Backends this build can use, for the settings panel: "auto", "cpu", then GPUs.

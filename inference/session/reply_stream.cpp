@@ -10,9 +10,9 @@ double ms_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Length of the longest suffix of `text` that is a proper prefix of some stop string: that much
-// must be held back, since the next token may complete the stop string.
-size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
+}  // namespace
+
+size_t stop_string_hold(std::string_view text, const std::vector<std::string>& stops) {
     size_t keep = 0;
     for (const std::string& s : stops) {
         for (size_t n = std::min(text.size(), s.size() - 1); n > keep; --n) {
@@ -24,8 +24,6 @@ size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
     }
     return keep;
 }
-
-}  // namespace
 
 ReplyStream::ReplyStream(const Tokenizer& tok, const GenerateOptions& opt, GenerateResult& res,
                          const TextCallback& on_text, int32_t previous, std::chrono::steady_clock::time_point t_start)
@@ -60,7 +58,7 @@ bool ReplyStream::push(int32_t id, const float* logits, int n_vocab) {
         ended_hard_ = true;
         return false;
     }
-    const size_t hold = held_back(pending_, opt_.stop_strings);
+    const size_t hold = stop_string_hold(pending_, opt_.stop_strings);
     if (!emit(std::string_view(pending_).substr(0, pending_.size() - hold))) {
         res_.stop = StopReason::Cancelled;
         ended_hard_ = true;

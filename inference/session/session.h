@@ -37,6 +37,11 @@ struct GenerateOptions {
     int draft_max = 8;  // most tokens drafted per step, 1..16 (the draft length adapts below it)
 };
 
+// Length of the longest suffix of `text` that is a proper prefix of one of `stops`: that much of
+// a streamed reply must be held back, since what follows may complete a stop string
+// (reply_stream.cpp; also the app's API server, which applies stop strings to streamed text).
+size_t stop_string_hold(std::string_view text, const std::vector<std::string>& stops);
+
 enum class StopReason { EndOfGeneration, MaxTokens, StopString, Cancelled, ContextFull };
 const char* stop_reason_name(StopReason r);
 
