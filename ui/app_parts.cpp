@@ -15,6 +15,7 @@
 #include "app/history/history_store.h"
 #include "app/mcp/tool_servers.h"
 #include "app/remote/engine_registry.h"
+#include "app/server/server_host.h"
 #include "app/remote/keychain_secret_store.h"
 #include "app/remote/secret_store.h"
 #include "app/settings/app_settings.h"
@@ -56,6 +57,7 @@ AppParts::AppParts(const AppPaths& paths) {
     modelManager = std::make_unique<ModelManagerParts>(paths.modelsFolder, settings.get(), models.get(), workspace.get());
     documents = std::make_unique<ld::documents::DocumentController>(store.get(), engine.get(), chat.get());
     QObject::connect(documents.get(), &ld::documents::DocumentController::errorOccurred, workspace.get(), &Workspace::errorOccurred);
+    apiServer = std::make_unique<server::ServerHost>(engine.get(), settings.get());  // starts if switched on
     const QString toolsDir = paths.settingsIni.isEmpty() ? QStandardPaths::writableLocation(QStandardPaths::AppConfigLocation)
                                                          : QFileInfo(paths.settingsIni).absolutePath();
     toolServers = std::make_unique<mcp::ToolServers>(QDir(toolsDir).filePath(QStringLiteral("mcp-servers.json")));
@@ -65,6 +67,8 @@ AppParts::AppParts(const AppPaths& paths) {
     QObject::connect(workspace.get(), &Workspace::remoteOptionsChanged, documents.get(),
                      [this] { documents->setRemoteMapConcurrency(workspace->remoteMapConcurrency()); });
     models->setEngineRegistry(engines.get());
+    // Engines added or removed in Settings, and keys arriving from the keyring at start-up.
+    QObject::connect(enginesModel.get(), &EnginesModel::enginesChanged, models.get(), &ModelListModel::refreshRemote);
     chat->newChat();
 }
 
@@ -72,6 +76,7 @@ AppParts::~AppParts() {
     // Views go first, then the controller, then the engine thread (joined) and the store
     // (which flushes replies still streaming).
     modelManager.reset();
+    apiServer.reset();  // ends the API's requests while the engine is still there
     tools.reset();
     workspace.reset();
     models.reset();
@@ -94,7 +99,8 @@ bool AppParts::loadInitialModel(const QString& overridePath) {
     if (path.isEmpty()) path = settings->modelPath();
     if (path.isEmpty()) return false;
     if (chat::isRemoteModelKey(path)) {  // a remote engine's model: checked when it loads
-        workspace->selectModel(path);
+        // Its API key may still be on its way from the keyring.
+        secrets->whenReady(workspace.get(), [w = workspace.get(), path] { w->selectModel(path); });
         return true;
     }
     if (!overridePath.isEmpty() || QFileInfo::exists(path)) {
@@ -108,8 +114,9 @@ bool AppParts::loadQml(QQmlApplicationEngine& qml) {
     qml.setInitialProperties({{QStringLiteral("workspace"), QVariant::fromValue<QObject*>(workspace.get())}});
     modelManager->expose(qml.rootContext());
     qml.rootContext()->setContextProperty(QStringLiteral("documents"), documents.get());
-    qml.rootContext()->setContextProperty(QStringLiteral("remoteEngines"), enginesModel.get());
+    qml.rootContext()->setContextProperty(QStringLiteral("apiServer"), apiServer.get());
     qml.rootContext()->setContextProperty(QStringLiteral("toolServers"), tools.get());
+    qml.rootContext()->setContextProperty(QStringLiteral("remoteEngines"), enginesModel.get());
     qml.load(QUrl(QStringLiteral("qrc:/llamadesk/qml/Main.qml")));
     return !qml.rootObjects().isEmpty();
 }

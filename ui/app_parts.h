@@ -22,6 +22,9 @@ class AppSettings;
 namespace ld::documents {
 class DocumentController;
 }
+namespace ld::server {
+class ServerHost;
+}
 namespace ld::mcp {
 class ToolServers;
 }
@@ -74,6 +77,7 @@ public:
     std::unique_ptr<Workspace> workspace;
     std::unique_ptr<ld::documents::DocumentController> documents;  // dropped files -> summaries (QML: documents)
     std::unique_ptr<ModelManagerParts> modelManager;  // catalog, downloads, local files
+    std::unique_ptr<server::ServerHost> apiServer;    // Settings → Local API server (QML: apiServer)
     std::unique_ptr<EnginesModel> enginesModel;  // Settings → Engines (QML: remoteEngines)
     // The user's MCP servers (mcp-servers.json beside the settings file, or in the app's config
     // folder) and their Settings → Tools list (QML: toolServers).

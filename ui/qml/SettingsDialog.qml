@@ -72,6 +72,7 @@ Dialog {
         objectName: "settingsTabs"
         TabButton { text: qsTr("General") }
         // tabs: more TabButtons here
+        TabButton { text: qsTr("API server"); objectName: "settingsApiServerTab" }
         TabButton { text: qsTr("Engines"); objectName: "settingsEnginesTab" }
         TabButton { text: qsTr("Tools"); objectName: "settingsToolsTab" }
     }
@@ -345,6 +346,11 @@ Dialog {
         }
     }
         // pages: more pages here, in the TabBar's order
+        ApiServerPage {
+            theme: dialog.theme
+            server: apiServer
+            workspace: dialog.workspace
+        }
         EnginesPage {
             theme: dialog.theme
             engines: remoteEngines
