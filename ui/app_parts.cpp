@@ -67,8 +67,6 @@ AppParts::AppParts(const AppPaths& paths) {
     QObject::connect(workspace.get(), &Workspace::remoteOptionsChanged, documents.get(),
                      [this] { documents->setRemoteMapConcurrency(workspace->remoteMapConcurrency()); });
     models->setEngineRegistry(engines.get());
-    // Engines added or removed in Settings, and keys arriving from the keyring at start-up.
-    QObject::connect(enginesModel.get(), &EnginesModel::enginesChanged, models.get(), &ModelListModel::refreshRemote);
     chat->newChat();
 }
 
@@ -99,8 +97,7 @@ bool AppParts::loadInitialModel(const QString& overridePath) {
     if (path.isEmpty()) path = settings->modelPath();
     if (path.isEmpty()) return false;
     if (chat::isRemoteModelKey(path)) {  // a remote engine's model: checked when it loads
-        // Its API key may still be on its way from the keyring.
-        secrets->whenReady(workspace.get(), [w = workspace.get(), path] { w->selectModel(path); });
+        workspace->selectModel(path);
         return true;
     }
     if (!overridePath.isEmpty() || QFileInfo::exists(path)) {
