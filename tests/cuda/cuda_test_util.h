@@ -78,6 +78,13 @@ inline void expect_close(const std::vector<float>& got, const std::vector<float>
         }                                                                                   \
     } while (0)
 
+// Skips (fails under the emulator) when the plugin sees no device.
+#define LD_REQUIRE_CUDA_DEVICE()                                                                     \
+    do {                                                                                             \
+        std::string why_;                                                                            \
+        if (::ld::list_cuda_devices(&why_).empty()) LD_SKIP_NO_CUDA(why_);                          \
+    } while (0)
+
 #define LD_REQUIRE_CUDA(ops)                                                    \
     std::string cuda_why_;                                                      \
     ::ld::cuda::OpsForTest* ops = ::ld::test::cuda_ops(&cuda_why_);             \

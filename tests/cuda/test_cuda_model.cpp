@@ -17,12 +17,6 @@ namespace {
 const char* kStories = "models/stories260K.gguf";
 const char* kTiny31 = "models/tiny-llama31-random-f16.gguf";
 
-#define LD_REQUIRE_CUDA_DEVICE()                                                                     \
-    do {                                                                                             \
-        std::string why_;                                                                            \
-        if (list_cuda_devices(&why_).empty()) LD_SKIP_NO_CUDA(why_);                                \
-    } while (0)
-
 void expect_finite(const std::vector<float>& v, const std::string& what) {
     size_t bad = 0;
     for (float x : v) bad += std::isfinite(x) ? 0 : 1;

@@ -10,12 +10,6 @@
 namespace ld::test {
 namespace {
 
-#define LD_REQUIRE_CUDA_DEVICE()                                                                     \
-    do {                                                                                             \
-        std::string why_;                                                                            \
-        if (list_cuda_devices(&why_).empty()) LD_SKIP_NO_CUDA(why_);                                \
-    } while (0)
-
 const char* kStories = "models/stories260K.gguf";
 const char* kK256F32 = "models/k256/tiny-llama-k256-f32.gguf";
 const char* kK256Q80 = "models/k256/tiny-llama-k256-Q8_0-pure.gguf";
