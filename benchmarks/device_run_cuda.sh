@@ -1,7 +1,8 @@
 #!/bin/bash
 # The CUDA half of benchmarks/device_run.sh, shorter, for a second call in a lease: the CUDA
-# tests, the CUDA benches of issue 4 (plus the matvec without split-K for comparison), per-kernel
-# times of one 8B decode step under Nsight Compute, and compute-sanitizer on the model tests.
+# tests (test_cuda_paged among them), the CUDA benches of issue 4 (plus the matvec without
+# split-K for comparison), per-kernel times of one 8B decode step under Nsight Compute, and
+# compute-sanitizer on the model tests and the paged step.
 # Prepared by benchmarks/device_prepare.sh like the full run.   bash benchmarks/device_run_cuda.sh
 set -u
 . benchmarks/device_lib.sh
@@ -56,6 +57,10 @@ if command -v compute-sanitizer >/dev/null; then
   timeout 150 compute-sanitizer --tool memcheck "$BIN/test_cuda_model" \
     --gtest_filter='CudaStories260K.Greedy*:Mixes/CudaSyntheticWide.*' > "$LOG/sanitizer.log" 2>&1
   say "compute-sanitizer memcheck: rc=$? $(grep -E 'ERROR SUMMARY' "$LOG/sanitizer.log" | head -1)"
+  # The paged many-sequence step (block tables, slots, fork copies): test_cuda_paged.
+  timeout 150 compute-sanitizer --tool memcheck "$BIN/test_cuda_paged" \
+    --gtest_filter='CudaPaged.MixedBatchesMatchCpuStories260K:CudaPaged.Fork*' > "$LOG/sanitizer_paged.log" 2>&1
+  say "compute-sanitizer memcheck, paged: rc=$? $(grep -E 'ERROR SUMMARY' "$LOG/sanitizer_paged.log" | head -1)"
 fi
 # Vulkan test binaries crashed at exit (SIGSEGV after PASSED) with the EGL ICD on the H200
 # until their device moved into gtest's environment teardown: that ICD and the stock one.
