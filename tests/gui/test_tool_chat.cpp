@@ -26,6 +26,8 @@
 #include "app/mcp/mcp_host.h"
 #include "app/mcp/tool_loop.h"
 #include "app/mcp/tool_servers.h"
+#include "app/settings/app_settings.h"
+#include "inference/gguf/gguf.h"
 #include "mcp/mcp_test_util.h"
 #include "ui/app_parts.h"
 #include "ui/messages_model.h"
@@ -330,6 +332,51 @@ private slots:
         QCOMPARE(calls[0].toMap().value(QStringLiteral("hasResult")).toBool(), true);
         QCOMPARE(calls[0].toMap().value(QStringLiteral("result")).toString(), QStringLiteral("Echo: hello tools"));
         QTRY_VERIFY(visibleItems(root(), QStringLiteral("toolCallBlock")).size() >= 1);
+    }
+
+    // The app's own completion (no scripted one): the tool prompt is rendered for the loaded
+    // model and runs on the engine thread as tokens; the tiny model's reply streams into the chat.
+    void theEngineRunsTheToolPrompt() {
+        chat().setToolCompletionFactory({});
+        parts_->settings->setSystemPrompt({});
+        parts_->settings->setTemperature(0);
+        parts_->settings->setMaxTokens(12);
+        chat().newChat();
+        chat().setToolsEnabled(true);
+        QSignalSpy finished(parts_->engine.get(), &chat::EngineHost::finished);
+        QVERIFY(chat().send(QStringLiteral("Hello")));
+        // A random model could start something call-like: a question is denied, the turn goes on.
+        QTRY_VERIFY_WITH_TIMEOUT(!chat().busy() || dialog_->property("opened").toBool(), 60000);
+        if (dialog_->property("opened").toBool()) clickDialogButton("toolDenyButton");
+        waitIdle();
+        QVERIFY(finished.count() >= 1);
+        const chat::GenerationOutcome out = finished.first().first().value<chat::GenerationOutcome>();
+        QVERIFY(!out.cancelled);
+        QVERIFY(out.genTokens > 0);
+        // Exactly the tool prompt: the server's tools, the model's call format, the user's message.
+        struct None final : mcp::ToolCompletion {
+            explicit None(const Tokenizer& t) : tok(t) {}
+            std::string complete(const std::vector<ChatMessage>&, const ToolPromptOptions&,
+                                 const std::function<void(std::string_view)>&) override { return {}; }
+            const Tokenizer& tokenizer() const override { return tok; }
+            size_t contextTokens() const override { return 4096; }
+            const Tokenizer& tok;
+        };
+        const std::shared_ptr<const Tokenizer> tok = parts_->engine->modelInfo().tokenizer;
+        None none(*tok);
+        struct Quiet final : mcp::ToolLoopUi {
+            mcp::Approval approve(const mcp::PendingCall&) override { return mcp::Approval::Deny; }
+        } quiet;
+        mcp::HostToolRunner runner(*parts_->toolServers->host());
+        mcp::ToolLoopOptions o;
+        o.format = detect_tool_call_format(tool_format_hints(*gguf::File::open_header(kModel.toStdString())));
+        mcp::ToolLoop loop(parts_->toolServers->host()->tools(), runner, none, quiet, o);
+        QVERIFY(loop.tools().size() >= 2);
+        const size_t expected = apply_tool_chat_template(*tok, {{"user", "Hello"}}, loop.promptOptions(), true).size();
+        QCOMPARE(size_t(out.promptTokens), expected);
+        QCOMPARE(messages().size(), 2);
+        QCOMPARE(messages()[1].role, QStringLiteral("assistant"));
+        QVERIFY(messages()[1].status == history::MessageStatus::Complete);
     }
 };
 
