@@ -29,65 +29,97 @@ double now_s() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Decode tok/s of n_seq sequences run together (median over reps of n_gen steps): each step is
-// one SeqBatch with one token of every sequence, each wanting its logits (as sampling does),
-// after an untimed fill of `depth` positions per sequence. Sequence s owns blocks
-// [s * per_seq, (s + 1) * per_seq) of the paged cache.
-double parallel_decode_tps(Backend& be, int n_seq, int depth, int n_gen, int reps) {
-    const int block = be.kv_block_size(), n_vocab = be.vocab_size();
-    const int per_seq = (depth + n_gen + block) / block;  // positions [0, depth + n_gen]
-    if (int64_t(per_seq) * n_seq > be.kv_blocks())
-        fail("--parallel ", n_seq, " needs ", int64_t(per_seq) * n_seq, " KV blocks, the backend has ", be.kv_blocks());
-    std::vector<int32_t> tables(size_t(per_seq) * size_t(n_seq));
-    for (size_t i = 0; i < tables.size(); ++i) tables[i] = int32_t(i);
-    std::vector<SeqView> views(static_cast<size_t>(n_seq));
-    for (int s = 0; s < n_seq; ++s) views[size_t(s)] = SeqView{tables.data() + size_t(s) * size_t(per_seq), per_seq};
-    std::mt19937 rng(7);
-    std::uniform_int_distribution<int32_t> tok(0, n_vocab - 1);
-    auto run = [&](const std::vector<int32_t>& tokens, const std::vector<int32_t>& pos,
-                   const std::vector<int32_t>& seq, float* logits) {
-        std::vector<uint8_t> want(tokens.size(), logits ? 1 : 0);
+// "K,..." of integers in [lo, hi] (--verify's draft lengths, --parallel's sequence counts).
+std::vector<int> int_list(const std::string& option, const std::string& list, int lo, int hi, const char* what) {
+    std::vector<int> out;
+    size_t at = 0;
+    while (at <= list.size()) {
+        const size_t comma = std::min(list.find(',', at), list.size());
+        const std::string item = list.substr(at, comma - at);
+        char* end = nullptr;
+        const long k = std::strtol(item.c_str(), &end, 10);
+        if (item.empty() || *end || k < lo || k > hi)
+            throw UsageError(option + " expects " + what + " " + std::to_string(lo) + ".." + std::to_string(hi) + ", got '" + item + "'");
+        out.push_back(int(k));
+        at = comma + 1;
+    }
+    return out;
+}
+
+// Sequences decoding together: each step is one SeqBatch with one token of every sequence, each
+// wanting its logits (as sampling does). Sequence s owns blocks [s * per_seq, (s + 1) * per_seq)
+// of the paged cache and holds `depth` positions of context (filled once, untimed); a run of
+// n sequences uses the first n, so runs of different counts can alternate (their ratios then
+// see the same machine load).
+class ParallelDecode {
+public:
+    ParallelDecode(Backend& be, int max_seqs, int depth, int n_gen) : be_(be), depth_(depth), n_gen_(n_gen) {
+        const int block = be.kv_block_size();
+        per_seq_ = (depth + n_gen + block) / block;  // positions [0, depth + n_gen]
+        if (int64_t(per_seq_) * max_seqs > be.kv_blocks())
+            fail("--parallel ", max_seqs, " needs ", int64_t(per_seq_) * max_seqs, " KV blocks, the backend has ",
+                 be.kv_blocks());
+        tables_.resize(size_t(per_seq_) * size_t(max_seqs));
+        for (size_t i = 0; i < tables_.size(); ++i) tables_[i] = int32_t(i);
+        for (int s = 0; s < max_seqs; ++s) views_.push_back(SeqView{tables_.data() + size_t(s) * size_t(per_seq_), per_seq_});
+        std::mt19937 rng(7);
+        std::uniform_int_distribution<int32_t> tok(0, be.vocab_size() - 1);
+        std::vector<int32_t> tokens, pos, seq;
+        for (int s = 0; s < max_seqs; ++s) {
+            for (int p = 0; p < depth; ++p) {  // different context tokens for each sequence
+                tokens.push_back(tok(rng));
+                pos.push_back(p);
+                seq.push_back(s);
+            }
+            first_.push_back(tok(rng));
+        }
+        if (depth > 0) run(tokens, pos, seq, max_seqs, nullptr);
+        logits_.resize(size_t(max_seqs) * size_t(be.vocab_size()));
+    }
+    // Untimed: pages in the weights and spins up the threads for this count's shapes.
+    void warm_up(int n_seq) { decode(n_seq, 1); }
+    // Aggregate tok/s of n_seq sequences decoding n_gen tokens each (positions depth and on,
+    // written again by every run).
+    double measure(int n_seq) {
+        const double t0 = now_s();
+        decode(n_seq, n_gen_);
+        return double(n_seq) * n_gen_ / (now_s() - t0);
+    }
+
+private:
+    void run(const std::vector<int32_t>& tokens, const std::vector<int32_t>& pos, const std::vector<int32_t>& seq,
+             int n_seqs, float* logits) {
+        want_.assign(tokens.size(), logits ? 1 : 0);
         SeqBatch b;
         b.n = int(tokens.size());
         b.tokens = tokens.data();
         b.positions = pos.data();
         b.seq = seq.data();
-        b.seqs = views.data();
-        b.n_seqs = n_seq;
-        b.want_logits = want.data();
+        b.seqs = views_.data();
+        b.n_seqs = n_seqs;
+        b.want_logits = want_.data();
         b.logits = logits;
-        be.forward(b);
-    };
-    if (depth > 0) {  // untimed: every sequence's context, different tokens each
-        std::vector<int32_t> tokens, pos, seq;
-        for (int s = 0; s < n_seq; ++s)
-            for (int p = 0; p < depth; ++p) {
-                tokens.push_back(tok(rng));
-                pos.push_back(p);
-                seq.push_back(s);
-            }
-        run(tokens, pos, seq, nullptr);
+        be_.forward(b);
     }
-    std::vector<int32_t> tokens(static_cast<size_t>(n_seq)), pos(static_cast<size_t>(n_seq)), seq(static_cast<size_t>(n_seq));
-    for (int s = 0; s < n_seq; ++s) {
-        tokens[size_t(s)] = tok(rng);
-        seq[size_t(s)] = s;
+    void decode(int n_seq, int steps) {
+        const int n_vocab = be_.vocab_size();
+        std::vector<int32_t> tokens(first_.begin(), first_.begin() + n_seq), pos(static_cast<size_t>(n_seq)),
+            seq(static_cast<size_t>(n_seq));
+        for (int s = 0; s < n_seq; ++s) seq[size_t(s)] = s;
+        for (int i = 0; i < steps; ++i) {
+            std::fill(pos.begin(), pos.end(), depth_ + i);
+            run(tokens, pos, seq, n_seq, logits_.data());
+            for (int32_t& t : tokens) t = int32_t((size_t(t) * 7919 + 13) % size_t(n_vocab));
+        }
     }
-    std::vector<float> logits(size_t(n_seq) * size_t(n_vocab));
-    auto step = [&](int p) {
-        std::fill(pos.begin(), pos.end(), p);
-        run(tokens, pos, seq, logits.data());
-        for (int32_t& t : tokens) t = int32_t((size_t(t) * 7919 + 13) % size_t(n_vocab));
-    };
-    step(depth);  // untimed warm-up: page in the weights, spin up the threads
-    std::vector<double> tps;
-    for (int r = 0; r < reps; ++r) {
-        const double t0 = now_s();
-        for (int i = 0; i < n_gen; ++i) step(depth + i);  // each rep writes the same positions again
-        tps.push_back(double(n_seq) * n_gen / (now_s() - t0));
-    }
-    return median(tps);
-}
+
+    Backend& be_;
+    int depth_, n_gen_, per_seq_ = 0;
+    std::vector<int32_t> tables_, first_;
+    std::vector<SeqView> views_;
+    std::vector<uint8_t> want_;
+    std::vector<float> logits_;
+};
 
 }  // namespace
 
@@ -102,26 +134,17 @@ int cmd_bench(const ArgList& argv) {
     const int n_gen = int(args.get_int("--n-gen", 128, 0, 1 << 20));
     const int depth = int(args.get_int("--depth", 0, 0, 1 << 24));
     const int reps = int(args.get_int("--repetitions", 3, 1, 1000));
-    // --parallel N: decoding only (N sequences of depth + n_gen positions each).
-    const int parallel = int(args.get_int("--parallel", 0, 1, 256));
-    if (parallel > 0 && args.has("--verify")) throw UsageError("--parallel and --verify measure different things; give one");
-    if (parallel > 0 && n_gen < 1) throw UsageError("--parallel measures decoding: -n must be at least 1");
     // --verify K,...: the cost of a speculative verification pass (the last token and K drafts,
     // all logits) against one decode step at the same position.
     std::vector<int> verify_ks;
-    if (args.has("--verify")) {
-        std::string list = args.get("--verify");
-        size_t at = 0;
-        while (at <= list.size()) {
-            const size_t comma = std::min(list.find(',', at), list.size());
-            const std::string item = list.substr(at, comma - at);
-            char* end = nullptr;
-            const long k = std::strtol(item.c_str(), &end, 10);
-            if (item.empty() || *end || k < 1 || k > 16) throw UsageError("--verify expects draft lengths 1..16, got '" + item + "'");
-            verify_ks.push_back(int(k));
-            at = comma + 1;
-        }
-    }
+    if (args.has("--verify")) verify_ks = int_list("--verify", args.get("--verify"), 1, 16, "draft lengths");
+    // --parallel N,...: decoding only, N sequences of depth + n_gen positions each; several
+    // counts alternate rep by rep.
+    std::vector<int> parallel_ns;
+    if (args.has("--parallel")) parallel_ns = int_list("--parallel", args.get("--parallel"), 1, 256, "sequence counts");
+    const int parallel = parallel_ns.empty() ? 0 : *std::max_element(parallel_ns.begin(), parallel_ns.end());
+    if (parallel > 0 && args.has("--verify")) throw UsageError("--parallel and --verify measure different things; give one");
+    if (parallel > 0 && n_gen < 1) throw UsageError("--parallel measures decoding: -n must be at least 1");
 
     Engine e;
     BackendOptions o = backend_options(args);
@@ -157,24 +180,34 @@ int cmd_bench(const ArgList& argv) {
     const double wbytes = double(e.model->weight_bytes());
     if (parallel > 0) {
         if (!be.supports_sequences()) fail(be.name(), " runs one sequence at a time: --parallel needs a paged KV cache");
-        const double agg = parallel_decode_tps(be, parallel, depth, n_gen, reps), per_seq = agg / parallel;
-        const double gbs = per_seq * wbytes / 1e9;  // one pass over the weights per step
-        if (args.has("--json")) {
-            std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"params\": %lld, \"weight_bytes\": %.0f, "
-                        "\"n_gen\": %d, \"depth\": %d, \"repetitions\": %d, \"parallel\": %d, "
-                        "\"tg_aggregate\": %.2f, \"tg_per_sequence\": %.2f, \"gen_weight_gbps\": %.2f}\n",
-                        e.model_label.c_str(), be.name().c_str(), (long long)e.model->parameter_count(), wbytes, n_gen,
-                        depth, reps, parallel, agg, per_seq, gbs);
-        } else {
+        ParallelDecode pd(be, parallel, depth, n_gen);
+        for (int n : parallel_ns) pd.warm_up(n);
+        std::vector<std::vector<double>> tps(parallel_ns.size());
+        for (int r = 0; r < reps; ++r)
+            for (size_t i = 0; i < parallel_ns.size(); ++i) tps[i].push_back(pd.measure(parallel_ns[i]));
+        const std::string tg = "tg" + std::to_string(n_gen) + (depth ? " @ d" + std::to_string(depth) : "");
+        if (!args.has("--json")) {
             std::printf("model:   %s, %.2f B params, %s, %.2f GiB of weights\n", e.model_label.c_str(),
                         e.model->parameter_count() / 1e9, e.model->dominant_type().c_str(), wbytes / 1073741824.0);
             std::printf("backend: %s\n", be.name().c_str());
-            const std::string tg = "tg" + std::to_string(n_gen) + (depth ? " @ d" + std::to_string(depth) : "");
-            std::printf("%-24s %12s\n", "test", "tok/s");
-            std::printf("%-24s %12.2f\n", (tg + " x" + std::to_string(parallel) + " aggregate").c_str(), agg);
-            std::printf("%-24s %12.2f   (%.2f GB/s of weight reads)\n", (tg + " per sequence").c_str(), per_seq, gbs);
-            std::printf("(%d sequences decoding together; median of %d repetitions)\n", parallel, reps);
+            std::printf("%-16s %10s %14s %12s\n", "test", "sequences", "aggregate t/s", "per seq t/s");
         }
+        for (size_t i = 0; i < parallel_ns.size(); ++i) {
+            const int n = parallel_ns[i];
+            const double agg = median(tps[i]), per_seq = agg / n;
+            const double gbs = per_seq * wbytes / 1e9;  // one pass over the weights per step
+            if (args.has("--json"))
+                std::printf("{\"model\": \"%s\", \"backend\": \"%s\", \"params\": %lld, \"weight_bytes\": %.0f, "
+                            "\"n_gen\": %d, \"depth\": %d, \"repetitions\": %d, \"parallel\": %d, "
+                            "\"tg_aggregate\": %.2f, \"tg_per_sequence\": %.2f, \"gen_weight_gbps\": %.2f}\n",
+                            e.model_label.c_str(), be.name().c_str(), (long long)e.model->parameter_count(), wbytes,
+                            n_gen, depth, reps, n, agg, per_seq, gbs);
+            else
+                std::printf("%-16s %10d %14.2f %12.2f   (%.2f GB/s of weight reads)\n", tg.c_str(), n, agg, per_seq, gbs);
+        }
+        if (!args.has("--json"))
+            std::printf("(sequences decoding together, one step of N tokens; median of %d repetitions, the counts "
+                        "alternating)\n", reps);
         return 0;
     }
 
