@@ -109,11 +109,15 @@ Ops::Ops(const Device& dev, const Tuning& tuning) : dev_(dev) {
     rope_ = program<RopePC>(dev, "rope", 2);
     add_rmsnorm_ = program<RmsNormPC>(dev, "add_rmsnorm", 4);
     rope_store_ = program<RopeStorePC>(dev, "rope_store", 6);
+    rope_store_paged_ = program<RopeStorePC>(dev, "rope_store_paged", 7);
     kv_store_ = program<KvStorePC>(dev, "kv_store", 4);
     attention_ = program<AttentionPC>(dev, "attention", 4);
     attention_split_ = program<AttentionSplitPC>(dev, "attention_split", 4, {8});
     attention_split4_ = program<AttentionSplitPC>(dev, "attention_split", 4, {4});
     attention_combine_ = program<AttentionSplitPC>(dev, "attention_combine", 3);
+    attention_paged_ = program<AttentionPC>(dev, "attention_paged", 6);
+    attention_split_paged_ = program<AttentionSplitPC>(dev, "attention_split_paged", 5, {8});
+    attention_split4_paged_ = program<AttentionSplitPC>(dev, "attention_split_paged", 5, {4});
     swiglu_ = program<EltwisePC>(dev, "swiglu", 2);
     add_ = program<EltwisePC>(dev, "add", 2);
     quantize_q8_ = program<QuantizeQ8PC>(dev, "quantize_q8", 4);
@@ -153,11 +157,14 @@ void Ops::add_rmsnorm(VkCommandBuffer cmd, BufferRef x, BufferRef o, BufferRef w
 
 void Ops::rope_store(VkCommandBuffer cmd, BufferRef q, BufferRef k, BufferRef v, BufferRef cs, BufferRef kc,
                      BufferRef vc, uint32_t n_tokens, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
-                     uint32_t rope_dim, uint32_t pos) const {
+                     uint32_t rope_dim, uint32_t pos, const BufferRef* slots) const {
     const uint32_t qd = n_heads * head_dim, kvd = n_kv_heads * head_dim;
     const Grid gr = grid_1d(uint64_t(n_tokens) * (qd + kvd) / 2, 64);
-    dispatch(dev_, cmd, *rope_store_, {q, k, v, cs, kc, vc}, RopeStorePC{n_tokens, qd, kvd, head_dim, rope_dim, pos},
-             gr.x, gr.y);
+    const RopeStorePC pc{n_tokens, qd, kvd, head_dim, rope_dim, pos};
+    if (slots)
+        dispatch(dev_, cmd, *rope_store_paged_, {q, k, v, cs, kc, vc, *slots}, pc, gr.x, gr.y);
+    else
+        dispatch(dev_, cmd, *rope_store_, {q, k, v, cs, kc, vc}, pc, gr.x, gr.y);
 }
 
 void Ops::rope(VkCommandBuffer cmd, BufferRef x, BufferRef cs, uint32_t n_tokens, uint32_t n_heads,
@@ -181,21 +188,52 @@ void check_heads(uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim) {
 }
 }  // namespace
 
-void Ops::attention(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
-                    uint32_t n_tokens, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
-                    uint32_t pos, float scale) const {
-    check_heads(n_heads, n_kv_heads, head_dim);
-    if (n_tokens == 0) return;
-    // A workgroup takes `heads` query heads of a KV head's group for `tq` tokens, at most 16 rows
-    // (8 past head_dim 128: the queries' shared memory holds 2048 floats); attention.comp
-    // computes the same from the push constants.
+namespace {
+// A workgroup of the batch attention takes `heads` query heads of a KV head's group (n_sub
+// workgroups per KV head) for up to `tokens` tokens, at most 16 rows (8 past head_dim 128: the
+// queries' shared memory holds 2048 floats); common/attention.glsl computes the same from the
+// push constants.
+struct AttentionShape { uint32_t n_sub, heads, tokens; };
+AttentionShape attention_shape(uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim) {
     const uint32_t group = n_heads / n_kv_heads, cap = head_dim <= 128 ? 16 : 8;
     const uint32_t n_sub = ceil_div(group, cap), heads = ceil_div(group, n_sub);
-    const uint32_t tq = std::min(cap / heads, n_tokens);
+    return {n_sub, heads, cap / heads};
+}
+}  // namespace
+
+void Ops::attention(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
+                    uint32_t n_tokens, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
+                    uint32_t pos, float scale, const Paged* paged) const {
+    check_heads(n_heads, n_kv_heads, head_dim);
+    if (n_tokens == 0) return;
+    const AttentionShape sh = attention_shape(n_heads, n_kv_heads, head_dim);
+    const AttentionPC pc{n_heads, n_kv_heads, head_dim, pos, scale, n_tokens};
+    if (paged) {
+        if (paged->n_tiles > 65535) fail("Vulkan attention: ", paged->n_tiles, " tiles in one call, more than 65535");
+        dispatch(dev_, cmd, *attention_paged_, {q, kc, vc, out, paged->tiles, paged->tables}, pc,
+                 n_kv_heads * sh.n_sub, paged->n_tiles);
+        return;
+    }
+    const uint32_t tq = std::min(sh.tokens, n_tokens);
     const uint32_t tiles = ceil_div(n_tokens, tq);
     if (tiles > 65535) fail("Vulkan attention: ", n_tokens, " tokens in one call, more than ", 65535 * tq);
-    dispatch(dev_, cmd, *attention_, {q, kc, vc, out}, AttentionPC{n_heads, n_kv_heads, head_dim, pos, scale, n_tokens},
-             n_kv_heads * n_sub, tiles);
+    dispatch(dev_, cmd, *attention_, {q, kc, vc, out}, pc, n_kv_heads * sh.n_sub, tiles);
+}
+
+std::vector<AttentionTile> Ops::paged_tiles(const int32_t* positions, const int32_t* seq, int n,
+                                            const std::vector<uint32_t>& table_of, uint32_t n_heads,
+                                            uint32_t n_kv_heads, uint32_t head_dim) {
+    check_heads(n_heads, n_kv_heads, head_dim);
+    const uint32_t most = attention_shape(n_heads, n_kv_heads, head_dim).tokens;
+    std::vector<AttentionTile> tiles;
+    for (int t = 0; t < n; ++t) {
+        AttentionTile* last = tiles.empty() ? nullptr : &tiles.back();
+        if (last && seq[t] == seq[t - 1] && positions[t] == positions[t - 1] + 1 && last->n_tokens < most)
+            ++last->n_tokens;
+        else
+            tiles.push_back({uint32_t(t), 1u, uint32_t(positions[t]), table_of.at(size_t(seq[t]))});
+    }
+    return tiles;
 }
 
 namespace {
@@ -226,7 +264,7 @@ size_t Ops::attention_scratch_bytes(uint32_t n_heads, uint32_t head_dim) {
 
 bool Ops::attention_decode(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
                            BufferRef scratch, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
-                           uint32_t pos, float scale, const BufferRef* xq) const {
+                           uint32_t pos, float scale, const BufferRef* xq, const BufferRef* table) const {
     check_heads(n_heads, n_kv_heads, head_dim);
     const uint32_t n_kv = pos + 1;
     // One workgroup per (KV head [x part of a group over kGroupMax], chunk); chunks of whole
@@ -239,7 +277,11 @@ bool Ops::attention_decode(VkCommandBuffer cmd, BufferRef q, BufferRef kc, Buffe
         fail("Vulkan attention: the scratch buffer is smaller than attention_scratch_bytes");
     const bool q8 = xq && head_dim % 32 == 0;
     const AttentionSplitPC pc{n_heads, n_kv_heads, head_dim, n_kv, chunk, n_split, scale, q8 ? 1u : 0u};
-    dispatch(dev_, cmd, gmax == 4 ? *attention_split4_ : *attention_split_, {q, kc, vc, scratch}, pc, wgs, n_split);
+    if (table)
+        dispatch(dev_, cmd, gmax == 4 ? *attention_split4_paged_ : *attention_split_paged_, {q, kc, vc, scratch, *table},
+                 pc, wgs, n_split);
+    else
+        dispatch(dev_, cmd, gmax == 4 ? *attention_split4_ : *attention_split_, {q, kc, vc, scratch}, pc, wgs, n_split);
     compute_barrier(cmd);
     dispatch(dev_, cmd, *attention_combine_, {scratch, out, q8 ? *xq : out}, pc, n_heads);
     return q8;

@@ -7,10 +7,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "inference/backend/tuning.h"
 #include "inference/quant/types.h"
 #include "inference/vulkan/vk_programs.h"
+#include "shaders/common/paged_kv.h"
 
 namespace ld::vk {
 
@@ -38,10 +40,11 @@ public:
     void add_rmsnorm(VkCommandBuffer cmd, BufferRef x, BufferRef o, BufferRef w, BufferRef out,
                      uint32_t n_rows, uint32_t ne0, float eps) const;
     // rope() on q (in place) and on k, with k and v stored as rows pos .. pos + n_tokens of the f16
-    // caches (rope of q and k, then kv_store, in one dispatch).
+    // caches (rope of q and k, then kv_store, in one dispatch). With `slots` (n_tokens int32, the
+    // paged cache) token t's k and v go to row slots[t] instead (pos is then unused).
     void rope_store(VkCommandBuffer cmd, BufferRef q, BufferRef k, BufferRef v, BufferRef cs, BufferRef kc,
                     BufferRef vc, uint32_t n_tokens, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
-                    uint32_t rope_dim, uint32_t pos) const;
+                    uint32_t rope_dim, uint32_t pos, const BufferRef* slots = nullptr) const;
     // In place on (n_tokens, n_heads, head_dim) with cs = (n_tokens, rope_dim / 2) (cos, sin).
     void rope(VkCommandBuffer cmd, BufferRef x, BufferRef cs, uint32_t n_tokens, uint32_t n_heads,
               uint32_t head_dim, uint32_t rope_dim) const;
@@ -49,9 +52,22 @@ public:
     void kv_store(VkCommandBuffer cmd, BufferRef k, BufferRef v, BufferRef kc, BufferRef vc,
                   uint32_t n_tokens, uint32_t kv_dim, uint32_t pos) const;
     // out (n_tokens, n_heads * head_dim) = causal softmax(q K^T * scale) V over the cache.
+    // Without `paged` the tokens are at positions pos .., cache row = position. With it the batch
+    // mixes sequences of the paged cache (common/paged_kv.h): its tiles (paged_tiles()) say each
+    // workgroup's tokens, sequence and position, `tables` holds the block tables they point into.
+    struct Paged {
+        BufferRef tiles, tables;
+        uint32_t n_tiles;
+    };
     void attention(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
                    uint32_t n_tokens, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
-                   uint32_t pos, float scale) const;
+                   uint32_t pos, float scale, const Paged* paged = nullptr) const;
+    // The paged attention's tiles for batch rows with sequences seq[t] at positions[t]: runs of
+    // consecutive rows of one sequence at consecutive positions, cut to the tokens one workgroup
+    // takes. table_of[s]: where sequence s's block table starts in the tables buffer.
+    static std::vector<AttentionTile> paged_tiles(const int32_t* positions, const int32_t* seq, int n,
+                                                  const std::vector<uint32_t>& table_of, uint32_t n_heads,
+                                                  uint32_t n_kv_heads, uint32_t head_dim);
     // The same for one token (decode) split along the context (flash-decoding): one workgroup
     // per (KV head, chunk) takes all the query heads of the group (up to 8 at once), so each K/V
     // row is read once per group; up to kMaxAttentionGroups workgroups in all (and 128 chunks)
@@ -59,9 +75,12 @@ public:
     // head. Records both passes.
     // With `xq` (and head_dim % 32 == 0; returns whether) the merge also writes out's int8 copy
     // (quantize_q8's layout) for the int8 wo matvec.
+    // With `table` (the paged cache) the token's positions 0 .. pos are read through its
+    // sequence's block table (int32 per kKvBlock positions) instead of rows 0 .. pos.
     bool attention_decode(VkCommandBuffer cmd, BufferRef q, BufferRef kc, BufferRef vc, BufferRef out,
                           BufferRef scratch, uint32_t n_heads, uint32_t n_kv_heads, uint32_t head_dim,
-                          uint32_t pos, float scale, const BufferRef* xq = nullptr) const;
+                          uint32_t pos, float scale, const BufferRef* xq = nullptr,
+                          const BufferRef* table = nullptr) const;
     static constexpr uint32_t kMaxAttentionGroups = 1024;
     static size_t attention_scratch_bytes(uint32_t n_heads, uint32_t head_dim);
     void swiglu(VkCommandBuffer cmd, BufferRef g, BufferRef u, uint32_t n) const;  // g = silu(g) * u
@@ -134,7 +153,7 @@ private:
     bool wide_ = false;
     uint32_t wide_rows_ = 2;  // rows per workgroup of the wide matvec
     std::unique_ptr<Program> rmsnorm_, add_rmsnorm_, rope_store_, rope_, kv_store_, attention_, attention_split_, attention_split4_,
-        attention_combine_,
+        attention_combine_, rope_store_paged_, attention_paged_, attention_split_paged_, attention_split4_paged_,
         swiglu_, add_, quantize_q8_, to_f16_;
 };
 
