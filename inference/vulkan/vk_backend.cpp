@@ -18,6 +18,7 @@
 #include "inference/vulkan/vk_device.h"
 #include "inference/vulkan/vk_offload.h"
 #include "inference/vulkan/vk_ops.h"
+#include "inference/vulkan/vk_paged.h"
 #include "inference/vulkan/vk_profiler.h"
 #include "inference/vulkan/vk_repack.h"
 #include "inference/vulkan/vk_resources.h"
@@ -36,6 +37,13 @@ public:
     int context_size() const override { return n_ctx_; }
     int vocab_size() const override { return p_.n_vocab; }
     int batch_size() const override { return n_batch_; }
+    // The paged cache (common/paged_kv.h says why blocks of 64). A contiguous step (the
+    // one-sequence forward()) keeps the kernels that read row = position; only the others read
+    // block tables, so the single-sequence speed is what it was.
+    bool supports_sequences() const override { return true; }
+    int kv_block_size() const override { return int(vk::kKvBlock); }
+    int kv_blocks() const override { return kv_blocks_; }
+    void copy_kv_block(int src, int dst) override;
     const vk::Device& device() const { return dev_; }
     std::string enable_profiling();
     VulkanProfile profile() const;
@@ -61,14 +69,26 @@ private:
     // With all_logits a step's logits must fit one binding.
     int max_step(bool all_logits) const override;
     void forward_batch(const BatchView& batch) override;
-    // Records (and ends) the whole batch into `c`; the output matrix runs on rows first .. B - 1
-    // when `logits`. Reads the token ids and cos/sin table when submitted, not when recorded.
-    void record_batch(vk::Commands& c, int B, int pos, bool logits, int first);
+    // What record_batch records. Contiguous: positions pos .. pos + B - 1 in rows = positions,
+    // logits of rows first .. B - 1. Paged: the rows, tiles and tables in paged_, logits of the
+    // rows it lists.
+    struct Step {
+        int B = 1;
+        int pos = 0;   // contiguous: the first position; paged: used when B == 1 (the token's)
+        int slot = 0;  // B == 1: the cache row of the token's key and value (= pos when contiguous)
+        bool paged = false;
+        bool logits = false;
+        int first = 0;  // contiguous: the first row whose logits are written
+    };
+    // Records (and ends) the whole batch into `c`. Reads the token ids, cos/sin table and the
+    // paged buffers when submitted, not when recorded.
+    void record_batch(vk::Commands& c, const Step& s);
     // One token's layers (forward_batch's decode path): the residual adds in the wo and down
     // matvecs' epilogues, RMSNorm over many workgroups, and activations quantized to int8 for the
     // weights with an int8 matvec (Ops::matvec_q8). It replaced the prompt loop for decode (8B
-    // Q4_K_M on the H100: 256 against 171 tok/s).
-    void decode_layers(vk::Commands& c, VkCommandBuffer cmd, int pos);
+    // Q4_K_M on the H100: 256 against 171 tok/s). Paged, the same kernels store the key and value
+    // at s.slot and attention reads the sequence's table.
+    void decode_layers(vk::Commands& c, VkCommandBuffer cmd, const Step& s);
     // Decode's y (+)= W x: the int8 kernel on xq_ when it applies, else the f32 one on `in`.
     void decode_matvec(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, bool accumulate,
                        const char* role);
@@ -88,10 +108,11 @@ private:
     std::unique_ptr<vk::Commands> cmds_, spare_;
     struct Recorded { bool ready = false; int pos = 0; bool logits = false; } next_;
     int n_ctx_, n_batch_;
+    int kv_blocks_;  // cache rows = kv_blocks_ * kKvBlock (BackendOptions::kv_positions)
     std::vector<Buffer> weights_;
     std::string offload_note_;  // "; 8 of 32 layers in system memory" when some are
     std::unordered_map<const uint8_t*, size_t> weight_index_;  // tied weights share a buffer
-    std::vector<Buffer> k_cache_, v_cache_;  // per layer, (n_ctx, kv_dim) f16
+    std::vector<Buffer> k_cache_, v_cache_;  // per layer, (kv_blocks_ * kKvBlock, kv_dim) f16
     Buffer x_, xn_, q_, k_, v_, att_, o_, g_, u_;
     Buffer att_scratch_;        // flash-decoding partials (Ops::attention_scratch_bytes)
     Buffer xq_;                 // decode: the int8 copy of the matvecs' input (Ops::q8_bytes)
@@ -103,6 +124,7 @@ private:
     std::unique_ptr<vk::Profiler> profiler_;
     bool decode_ = false;  // the batch being recorded is one token (profile names)
     Buffer ids_, cs_, logits_;  // host-visible
+    std::unique_ptr<vk::PagedStep> paged_;  // the host side of paged steps
     std::vector<float> inv_freq_;
 };
 
@@ -114,7 +136,8 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
       cmds_(std::make_unique<vk::Commands>(dev_)),
       spare_(std::make_unique<vk::Commands>(dev_)),
       n_ctx_(std::max(1, std::min(o.n_ctx > 0 ? o.n_ctx : 8192, p_.ctx_train))),
-      n_batch_(o.n_batch > 0 ? std::min(o.n_batch, 512) : 512) {
+      n_batch_(o.n_batch > 0 ? std::min(o.n_batch, 512) : 512),
+      kv_blocks_(int((std::max<int64_t>(n_ctx_, o.kv_positions) + vk::kKvBlock - 1) / vk::kKvBlock)) {
     if (o.tuning.vk_profile) {
         prof_.print = true;
         const std::string why = enable_profiling();
@@ -122,10 +145,11 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
     }
     if (o.kv_type != GgmlType::F16)
         fail("the Vulkan backend keeps its KV cache in F16, not ", type_name(o.kv_type));
-    const size_t kv_bytes = size_t(n_ctx_) * size_t(p_.kv_dim()) * 2;
+    if (o.kv_positions < 0) fail("kv_positions must not be negative (", o.kv_positions, ")");
+    const size_t kv_rows = size_t(kv_blocks_) * vk::kKvBlock, kv_bytes = kv_rows * size_t(p_.kv_dim()) * 2;
     const size_t max_range = dev_.limits().maxStorageBufferRange;
     if (kv_bytes > max_range)
-        fail("a ", n_ctx_, "-token KV cache layer is ", kv_bytes >> 20, " MiB, more than ",
+        fail("a ", kv_rows, "-position KV cache layer is ", kv_bytes >> 20, " MiB, more than ",
              dev_.info().name, " binds (", max_range >> 20, " MiB); use a smaller context");
     for (int l = 0; l < p_.n_layers; ++l) {
         k_cache_.emplace_back(dev_, kv_bytes, Buffer::Kind::device);
@@ -149,6 +173,7 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
     ids_ = Buffer(dev_, B * sizeof(int32_t), Buffer::Kind::host);
     cs_ = Buffer(dev_, B * size_t(p_.rope_dim) * f, Buffer::Kind::host);
     logits_ = Buffer(dev_, size_t(p_.n_vocab) * f, Buffer::Kind::host);
+    paged_ = std::make_unique<vk::PagedStep>(dev_, n_batch_);
     upload_weights(o.progress, o.gpu_layers);
     inv_freq_.resize(size_t(p_.rope_dim / 2));
     for (int i = 0; i < p_.rope_dim / 2; ++i) {  // as the CPU backend computes them
@@ -318,14 +343,27 @@ void VulkanBackend::forward_batch(const BatchView& batch) {
     std::memcpy(ids_.mapped(), batch.tokens, sizeof(int32_t) * size_t(B));
     auto* cs = static_cast<float*>(cs_.mapped());
     const size_t nf = inv_freq_.size();
-    for (int t = 0; t < B; ++t)
+    for (int t = 0; t < B; ++t)  // each token's own position (pos + t when contiguous)
         for (size_t i = 0; i < nf; ++i) {
-            const float angle = float(pos + t) * inv_freq_[i];
+            const float angle = float(batch.positions[t]) * inv_freq_[i];
             cs[(size_t(t) * nf + i) * 2] = std::cos(angle);
             cs[(size_t(t) * nf + i) * 2 + 1] = std::sin(angle);
         }
-    const int first = batch.all_logits ? 0 : B - 1;
-    const size_t rows = size_t(B - first);
+    Step step;
+    step.B = B;
+    step.logits = logits != nullptr;
+    step.paged = !batch.contiguous;
+    size_t rows = 0;
+    if (step.paged) {
+        paged_->prepare(batch, uint32_t(p_.n_heads), uint32_t(p_.n_kv_heads), uint32_t(p_.head_dim));
+        step.pos = batch.positions[0];
+        step.slot = paged_->first_slot();
+        rows = size_t(batch.logit_rows());
+    } else {
+        step.pos = step.slot = pos;
+        step.first = batch.all_logits ? 0 : B - 1;
+        rows = size_t(B - step.first);
+    }
     if (logits && logits_.size() < rows * p_.n_vocab * sizeof(float)) {
         logits_ = Buffer(dev_, rows * p_.n_vocab * sizeof(float), Buffer::Kind::host);
         next_.ready = false;  // it was recorded with the old buffer
@@ -333,21 +371,25 @@ void VulkanBackend::forward_batch(const BatchView& batch) {
 
     using Clock = std::chrono::steady_clock;
     const Clock::time_point t0 = Clock::now();
-    const bool recorded = next_.ready && B == 1 && next_.pos == pos && next_.logits == (logits != nullptr);
+    // Recorded ahead: only the contiguous decode step that follows the last one.
+    const bool recorded = next_.ready && !step.paged && B == 1 && next_.pos == pos && next_.logits == step.logits;
     next_.ready = false;
     if (recorded)
         std::swap(cmds_, spare_);
     else
-        record_batch(*cmds_, B, pos, logits != nullptr, first);
+        record_batch(*cmds_, step);
     const Clock::time_point t1 = Clock::now();
     cmds_->submit();
     // The next decode step while this one runs (its cos/sin and token id are written at its turn).
     // A failure there must not cost this step, which is already on the GPU: the next call then
-    // records afresh and reports whatever is wrong itself.
-    if (B == 1 && !profiler_ && pos + 2 <= n_ctx_) {
+    // records afresh and reports whatever is wrong itself. Paged steps do not: their next one
+    // need not be the same sequence's.
+    if (B == 1 && !step.paged && !profiler_ && pos + 2 <= n_ctx_) {
         try {
-            record_batch(*spare_, 1, pos + 1, logits != nullptr, 0);
-            next_ = {true, pos + 1, logits != nullptr};
+            Step next = step;
+            next.pos = next.slot = pos + 1;
+            record_batch(*spare_, next);
+            next_ = {true, pos + 1, step.logits};
         } catch (const Error&) {
             next_.ready = false;
         }
@@ -363,11 +405,14 @@ void VulkanBackend::forward_batch(const BatchView& batch) {
     if (logits) std::memcpy(logits, logits_.mapped(), rows * p_.n_vocab * sizeof(float));
 }
 
-void VulkanBackend::record_batch(vk::Commands& c, int B, int pos, bool logits, int first) {
+void VulkanBackend::record_batch(vk::Commands& c, const Step& s) {
+    const int B = s.B, pos = s.pos;
+    const bool logits = s.logits;
     const uint32_t dim = uint32_t(p_.dim), ffn = uint32_t(p_.ffn_dim);
     const uint32_t nh = uint32_t(p_.n_heads), nkv = uint32_t(p_.n_kv_heads), hd = uint32_t(p_.head_dim);
     const uint32_t b = uint32_t(B);
-    const size_t rows = size_t(B - first);
+    const vk::BufferRef slots(paged_->slots());
+    const vk::Ops::Paged paged{paged_->tiles(), paged_->tables(), paged_->n_tiles()};
     VkCommandBuffer cmd = c.begin();
     decode_ = B == 1;
     if (profiler_) profiler_->begin(cmd);
@@ -376,7 +421,7 @@ void VulkanBackend::record_batch(vk::Commands& c, int B, int pos, bool logits, i
     mark(cmd, "get_rows");  // reads B rows, not the whole matrix: no GB/s
     bar();
     if (B == 1) {
-        decode_layers(c, cmd, pos);  // ends with the output norm in xn_ (and xq_)
+        decode_layers(c, cmd, s);  // ends with the output norm in xn_ (and xq_)
         if (logits) decode_matvec(cmd, m_.output, xn_, logits_, false, "output");
     } else {
         ops_.rmsnorm(cmd, x_, buf(m_.layers[0].attn_norm), xn_, b, dim, p_.norm_eps);
@@ -392,11 +437,11 @@ void VulkanBackend::record_batch(vk::Commands& c, int B, int pos, bool logits, i
             matmul(cmd, L.wv, xn_, v_, B, "attn_v", hq);
             bar();
             ops_.rope_store(cmd, q_, k_, v_, cs_, k_cache_[size_t(l)], v_cache_[size_t(l)], b, nh, nkv, hd,
-                            uint32_t(p_.rope_dim), uint32_t(pos));
+                            uint32_t(p_.rope_dim), uint32_t(pos), s.paged ? &slots : nullptr);
             mark(cmd, "rope_store");
             bar();
             ops_.attention(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, b, nh, nkv, hd,
-                           uint32_t(pos), 1.0f / std::sqrt(float(hd)));
+                           uint32_t(pos), 1.0f / std::sqrt(float(hd)), s.paged ? &paged : nullptr);
             mark(cmd, "attention");
             bar();
             const bool ho = to_half(c, cmd, att_, b * uint32_t(p_.q_dim()), B, {&L.wo});
@@ -424,14 +469,40 @@ void VulkanBackend::record_batch(vk::Commands& c, int B, int pos, bool logits, i
             }
             bar();
         }
-        if (logits) {  // only the rows someone reads go through the output matrix
-            ops_.rmsnorm(cmd, x_, buf(m_.output_norm), xn_, uint32_t(rows), dim, p_.norm_eps, uint32_t(first));
+        if (logits && !s.paged) {  // only the rows someone reads go through the output matrix
+            const size_t rows = size_t(B - s.first);
+            ops_.rmsnorm(cmd, x_, buf(m_.output_norm), xn_, uint32_t(rows), dim, p_.norm_eps, uint32_t(s.first));
+            mark(cmd, "rmsnorm");
+            bar();
+            matmul(cmd, m_.output, xn_, logits_, int(rows), "output");
+        } else if (logits) {  // paged: the listed rows, gathered into o_ (free by now)
+            const uint32_t rows = uint32_t(paged_->n_logits());
+            ops_.get_rows(cmd, GgmlType::F32, x_, paged_->rows(), o_, rows, dim, b);
+            mark(cmd, "get_rows");
+            bar();
+            ops_.rmsnorm(cmd, o_, buf(m_.output_norm), xn_, rows, dim, p_.norm_eps);
             mark(cmd, "rmsnorm");
             bar();
             matmul(cmd, m_.output, xn_, logits_, int(rows), "output");
         }
     }
     c.end();
+}
+
+void VulkanBackend::copy_kv_block(int src, int dst) {
+    for (int blk : {src, dst})
+        if (blk < 0 || blk >= kv_blocks_) fail("copy_kv_block: block ", blk, " is outside the cache (", kv_blocks_, " blocks)");
+    if (src == dst) return;
+    // Every layer's K and V rows of the block in one command buffer on the GPU; the barriers
+    // order it after the steps that wrote the source and before the ones that read the copy.
+    const VkDeviceSize bytes = VkDeviceSize(vk::kKvBlock) * VkDeviceSize(p_.kv_dim()) * 2;
+    const VkBufferCopy region{VkDeviceSize(src) * bytes, VkDeviceSize(dst) * bytes, bytes};
+    VkCommandBuffer cmd = cmds_->begin();  // free: every step is waited for
+    cmds_->barrier();
+    for (const std::vector<Buffer>* cache : {&k_cache_, &v_cache_})
+        for (const Buffer& b : *cache) vkCmdCopyBuffer(cmd, b.handle(), b.handle(), 1, &region);
+    cmds_->barrier();
+    cmds_->submit_and_wait();
 }
 
 void VulkanBackend::decode_matvec(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out,
@@ -451,7 +522,7 @@ void VulkanBackend::decode_quantize(VkCommandBuffer cmd, vk::Ops::Q8From mode, c
     mark(cmd, name);
 }
 
-void VulkanBackend::decode_layers(vk::Commands& c, VkCommandBuffer cmd, int pos) {
+void VulkanBackend::decode_layers(vk::Commands& c, VkCommandBuffer cmd, const Step& s) {
     using Q8From = vk::Ops::Q8From;
     const uint32_t dim = uint32_t(p_.dim), ffn = uint32_t(p_.ffn_dim), qd = uint32_t(p_.q_dim());
     const uint32_t nh = uint32_t(p_.n_heads), nkv = uint32_t(p_.n_kv_heads), hd = uint32_t(p_.head_dim);
@@ -469,7 +540,7 @@ void VulkanBackend::decode_layers(vk::Commands& c, VkCommandBuffer cmd, int pos)
         // the separate pass, which shapes the epilogue kernels do not take still use).
         if (ropes(L.wq) && ropes(L.wk) && ropes(L.wv)) {
             using Out = vk::Ops::RopeOut;
-            const uint32_t rd = uint32_t(p_.rope_dim), ps = uint32_t(pos);
+            const uint32_t rd = uint32_t(p_.rope_dim), ps = uint32_t(s.slot);  // the cache row
             for (const auto& [w, y, cache, out, role] :
                  {std::tuple<const Weight&, const Buffer&, const Buffer&, Out, const char*>{L.wq, q_, q_, Out::query, "attn_q"},
                   {L.wk, k_, kc, Out::key, "attn_k"},
@@ -483,7 +554,7 @@ void VulkanBackend::decode_layers(vk::Commands& c, VkCommandBuffer cmd, int pos)
             decode_matvec(cmd, L.wk, xn_, k_, false, "attn_k");
             decode_matvec(cmd, L.wv, xn_, v_, false, "attn_v");
             bar();
-            ops_.rope_store(cmd, q_, k_, v_, cs_, kc, vc, 1, nh, nkv, hd, uint32_t(p_.rope_dim), uint32_t(pos));
+            ops_.rope_store(cmd, q_, k_, v_, cs_, kc, vc, 1, nh, nkv, hd, uint32_t(p_.rope_dim), uint32_t(s.slot));
             mark(cmd, "rope_store");
             bar();
         }
@@ -491,9 +562,10 @@ void VulkanBackend::decode_layers(vk::Commands& c, VkCommandBuffer cmd, int pos)
         const bool wo_q8 = ops_.has_q8_matvec(L.wo.type) && qd % 32 == 0;
         // Split along the context (flash-decoding): at depth 4096 on the H100 247 tok/s (1B Q4_0)
         // against 67 with the one-pass prompt kernel.
-        const vk::BufferRef xq(xq_);
-        const bool att_q8 = ops_.attention_decode(cmd, q_, kc, vc, att_, att_scratch_, nh, nkv, hd, uint32_t(pos),
-                                                  scale, wo_q8 ? &xq : nullptr);  // wrote att_'s int8 copy
+        const vk::BufferRef xq(xq_), table(paged_->tables());
+        const bool att_q8 = ops_.attention_decode(cmd, q_, kc, vc, att_, att_scratch_, nh, nkv, hd, uint32_t(s.pos),
+                                                  scale, wo_q8 ? &xq : nullptr,  // wrote att_'s int8 copy
+                                                  s.paged ? &table : nullptr);
         mark(cmd, "attention_split+combine");
         bar();
         if (wo_q8 && !att_q8) {
