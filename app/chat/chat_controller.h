@@ -206,6 +206,7 @@ private:
         qint64 messageId = 0;       // the reply being written (0 between replies)
         qint64 callsMessageId = 0;  // the reply whose calls run
         QList<history::ToolCall> calls;
+        history::GenerationStats stats;  // the reply being written, from the engine's outcome
     } toolReply_;
     ToolApproval* toolApproval_ = nullptr;
 };

@@ -5,6 +5,8 @@
 // it and reopening the chat shows it again.
 #include <QPointer>
 
+#include <utility>
+
 #include "app/chat/chat_controller.h"
 #include "app/chat/engine_host.h"
 #include "app/chat/engine_tool_completion.h"
@@ -97,8 +99,19 @@ void ChatController::runToolTurn(std::optional<qint64> parentId, quint64 generat
         }
         QPointer<EngineHost> engine(engine_);
         const int contextSize = engine_->contextSize();
-        setup.makeCompletion = [engine, tokenizer, contextSize, sampling](const std::atomic<bool>* cancel) {
-            return std::make_unique<EngineToolCompletion>(engine.data(), tokenizer, contextSize, sampling, cancel);
+        // Each reply's numbers, on this thread before the turn goes on (so before its replyEnded).
+        QPointer<ChatController> self(this);
+        auto stats = [self](const GenerationOutcome& out) {
+            if (!self) return;
+            GenerationStats& s = self->toolReply_.stats;
+            s.promptTokens = out.promptTokens;
+            s.genTokens = out.genTokens;
+            s.promptTps = out.promptTps;
+            s.genTps = out.genTps;
+            s.ttftMs = out.ttftMs;
+        };
+        setup.makeCompletion = [engine, tokenizer, contextSize, sampling, stats](const std::atomic<bool>* cancel) {
+            return std::make_unique<EngineToolCompletion>(engine.data(), tokenizer, contextSize, sampling, cancel, stats);
         };
     }
     toolReply_ = ToolReply{};
@@ -128,7 +141,12 @@ void ChatController::onToolReplyStarting() {
     toolReply_.first = false;
     store_->beginReply(toolReply_.conversationId, parent, engine_->modelName())
         .then(this, [this, turn](const Result<Message>& begun) {
-            if (turn != toolTurn_) return;
+            if (turn != toolTurn_) {
+                // Stopped while the message was being made: it gets no text, but it must not
+                // stay "streaming" either.
+                if (begun) store_->finishReply(begun->id, MessageStatus::Interrupted, {}, {});
+                return;
+            }
             if (!begun) {
                 emit errorOccurred(QStringLiteral("The reply could not be started: %1").arg(begun.error()));
                 turn->replyReady(false);
@@ -155,13 +173,15 @@ void ChatController::onToolReplyEnded() {
     toolReply_.messageId = 0;
     toolReply_.callsMessageId = id;
     const MessageStatus status = toolTurn_ && toolTurn_->stopped() ? MessageStatus::Interrupted : MessageStatus::Complete;
-    store_->finishReply(id, status, {}, {}).then(this, [this, id](const Status& s) {
+    const GenerationStats stats = std::exchange(toolReply_.stats, {});
+    store_->finishReply(id, status, stats, {}).then(this, [this, id](const Status& s) {
         if (!s) emit errorOccurred(QStringLiteral("The reply was not saved: %1").arg(s.error()));
         emit replyFinished(id);
     });
     const int row = toolReply_.conversationId == conversationId_ ? rowOf(id) : -1;
     if (row >= 0) {
         messages_[row].status = status;
+        messages_[row].stats = stats;
         emit messageUpdated(row, messages_[row]);
     }
 }

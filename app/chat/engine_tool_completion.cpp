@@ -27,8 +27,10 @@ struct Call {
 }  // namespace
 
 EngineToolCompletion::EngineToolCompletion(EngineHost* engine, std::shared_ptr<const Tokenizer> tokenizer, int contextSize,
-                                           SamplingConfig sampling, const std::atomic<bool>* cancel)
-    : engine_(engine), tokenizer_(std::move(tokenizer)), contextSize_(contextSize), sampling_(sampling), cancel_(cancel) {
+                                           SamplingConfig sampling, const std::atomic<bool>* cancel,
+                                           std::function<void(const GenerationOutcome&)> onFinished)
+    : engine_(engine), tokenizer_(std::move(tokenizer)), contextSize_(contextSize), sampling_(sampling), cancel_(cancel),
+      onFinished_(std::move(onFinished)) {
     if (!tokenizer_) fail("no local model is loaded");
 }
 
@@ -50,7 +52,7 @@ std::string EngineToolCompletion::complete(const std::vector<ChatMessage>& messa
     };
     // Runs on the UI thread, where EngineHost lives; connections are made before the request
     // is queued, so no signal about it can be missed.
-    QMetaObject::invokeMethod(engine, [engine, call, r, finish]() mutable {
+    QMetaObject::invokeMethod(engine, [engine, call, r, finish, report = onFinished_]() mutable {
         {
             QMutexLocker lock(&call->mutex);
             if (call->abandoned) return;
@@ -62,8 +64,9 @@ std::string EngineToolCompletion::complete(const std::vector<ChatMessage>& messa
             call->pieces.push_back(piece);
             call->wake.wakeAll();
         });
-        QObject::connect(engine, &EngineHost::finished, context, [call, context, finish](const GenerationOutcome& out) {
+        QObject::connect(engine, &EngineHost::finished, context, [call, context, finish, report](const GenerationOutcome& out) {
             if (out.id != call->requestId) return;
+            if (report) report(out);
             finish(out.text, out.error);
             context->deleteLater();
         });

@@ -19,8 +19,11 @@ class EngineToolCompletion final : public mcp::ToolCompletion {
 public:
     // `tokenizer`, `contextSize`: the loaded model's (EngineHost::modelInfo(), read on the UI
     // thread). Throws ld::Error without a tokenizer.
+    // `onFinished` (optional) gets each reply's outcome on the UI thread, before the waiting
+    // thread goes on: the numbers for the reply's stats.
     EngineToolCompletion(EngineHost* engine, std::shared_ptr<const Tokenizer> tokenizer, int contextSize,
-                         SamplingConfig sampling, const std::atomic<bool>* cancel);
+                         SamplingConfig sampling, const std::atomic<bool>* cancel,
+                         std::function<void(const GenerationOutcome&)> onFinished = {});
 
     std::string complete(const std::vector<ChatMessage>& messages, const ToolPromptOptions& options,
                          const std::function<void(std::string_view)>& onText) override;
@@ -33,6 +36,7 @@ private:
     int contextSize_ = 0;
     SamplingConfig sampling_;
     const std::atomic<bool>* cancel_;
+    std::function<void(const GenerationOutcome&)> onFinished_;
 };
 
 }  // namespace ld::chat

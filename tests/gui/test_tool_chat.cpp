@@ -377,6 +377,8 @@ private slots:
         QCOMPARE(messages().size(), 2);
         QCOMPARE(messages()[1].role, QStringLiteral("assistant"));
         QVERIFY(messages()[1].status == history::MessageStatus::Complete);
+        QCOMPARE(messages()[1].stats.genTokens, out.genTokens);  // the reply's stats line
+        QCOMPARE(messages()[1].stats.promptTokens, out.promptTokens);
     }
 };
 
