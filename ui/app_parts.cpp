@@ -67,6 +67,8 @@ AppParts::AppParts(const AppPaths& paths) {
     QObject::connect(workspace.get(), &Workspace::remoteOptionsChanged, documents.get(),
                      [this] { documents->setRemoteMapConcurrency(workspace->remoteMapConcurrency()); });
     models->setEngineRegistry(engines.get());
+    // Engines added or removed in Settings, and keys arriving from the keyring at start-up.
+    QObject::connect(enginesModel.get(), &EnginesModel::enginesChanged, models.get(), &ModelListModel::refreshRemote);
     chat->newChat();
 }
 
@@ -97,7 +99,8 @@ bool AppParts::loadInitialModel(const QString& overridePath) {
     if (path.isEmpty()) path = settings->modelPath();
     if (path.isEmpty()) return false;
     if (chat::isRemoteModelKey(path)) {  // a remote engine's model: checked when it loads
-        workspace->selectModel(path);
+        // Its API key may still be on its way from the keyring.
+        secrets->whenReady(workspace.get(), [w = workspace.get(), path] { w->selectModel(path); });
         return true;
     }
     if (!overridePath.isEmpty() || QFileInfo::exists(path)) {

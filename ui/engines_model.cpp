@@ -15,8 +15,8 @@ namespace {
 // A test should answer while the user looks at it, not wait like a long generation.
 remote::RemoteEndpoint forTest(remote::RemoteEndpoint ep) {
     ep.connectTimeoutMs = 5000;
-    ep.firstByteTimeoutMs = 15000;
-    ep.idleTimeoutMs = 15000;
+    ep.firstByteTimeoutMs = 10000;
+    ep.idleTimeoutMs = 10000;
     ep.maxRetries = 0;
     return ep;
 }
@@ -25,6 +25,9 @@ constexpr int kShownModels = 5;
 
 EnginesModel::EnginesModel(remote::EngineRegistry* registry, remote::KeychainSecretStore* keychain, QObject* parent)
     : QAbstractListModel(parent), registry_(registry), keychain_(keychain) {
+    // Tests of several engines at once; leaving waits for the running ones (their timeouts
+    // above bound that).
+    pool_.setMaxThreadCount(4);
     for (const remote::EngineEntry& e : registry_->engines()) rows_.append(Row{e});
     if (keychain_) {
         // Keys read at start-up arrive after the list is shown; "checking" becomes a verdict.
@@ -34,7 +37,12 @@ EnginesModel::EnginesModel(remote::EngineRegistry* registry, remote::KeychainSec
             refreshKeys();
             runTests();
         });
-        connect(keychain_, &remote::KeychainSecretStore::settled, this, &EnginesModel::runTests);
+        connect(keychain_, &remote::KeychainSecretStore::settled, this, [this] {
+            runTests();
+            // Once for all the keys read at start-up: the picker lists the engines again, now
+            // with their keys (it asked without them).
+            if (std::exchange(keysArrived_, false)) emit enginesChanged();
+        });
     }
 }
 
@@ -162,6 +170,7 @@ void EnginesModel::refreshKeys() {
         const int row = rowOf(e.id);
         if (row < 0 || rows_[row].entry.hasKey == e.hasKey) continue;
         rows_[row].entry.hasKey = e.hasKey;
+        keysArrived_ = true;
         const QModelIndex i = index(row);
         emit dataChanged(i, i, {HasKeyRole});
     }
@@ -245,7 +254,7 @@ void EnginesModel::listModels(remote::RemoteEndpoint ep, std::function<void(cons
         done(watcher->result());
         watcher->deleteLater();
     });
-    watcher->setFuture(QtConcurrent::run([ep = std::move(ep)] { return remote::RemoteClient(ep).models(); }));
+    watcher->setFuture(QtConcurrent::run(&pool_, [ep = std::move(ep)] { return remote::RemoteClient(ep).models(); }));
 }
 
 QString EnginesModel::describeModels(const remote::ModelList& list) {

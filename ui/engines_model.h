@@ -8,6 +8,7 @@
 #include <QAbstractListModel>
 #include <QList>
 #include <QSet>
+#include <QThreadPool>
 #include <QVariantList>
 
 #include "app/remote/engine_registry.h"
@@ -75,7 +76,7 @@ signals:
     void countChanged();
     void keyStorageChanged();
     void draftChanged();
-    void enginesChanged();  // added, removed or a key changed: the model picker lists again
+    void enginesChanged();  // added, removed, a key changed or arrived: the model picker lists again
     void tested(const QString& engineId, bool ok, const QString& result);
 
 private:
@@ -91,10 +92,13 @@ private:
     void refreshKeys();
     void startTest(const QString& id);
     void runTests();  // the tests waiting for the keychain's first answers
-    // Lists the models of `ep` on a pool thread; `done` runs on this thread unless this is gone.
+    // Lists the models of `ep` on pool_; `done` runs on this thread unless this is gone.
     void listModels(remote::RemoteEndpoint ep, std::function<void(const remote::ModelList&)> done);
     static QString localPath(const QString& fileOrUrl);
 
+    // Its own threads for the blocking HTTP calls: on the global pool a server that takes its
+    // time would hold the threads Qt's raster painting and other background work also use.
+    QThreadPool pool_;
     remote::EngineRegistry* registry_;
     remote::KeychainSecretStore* keychain_;
     QList<Row> rows_;
@@ -104,6 +108,7 @@ private:
     bool draftOk_ = false;
     QString draftResult_;
     quint64 draftGeneration_ = 0;
+    bool keysArrived_ = false;  // a key came from the keyring since the last settled()
 };
 
 }  // namespace ld::ui

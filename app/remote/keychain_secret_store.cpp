@@ -48,6 +48,24 @@ QString KeychainSecretStore::unavailableReason() const {
 
 int KeychainSecretStore::jobsInFlight() const { return inFlight_; }
 
+void KeychainSecretStore::whenReady(QObject* context, std::function<void()> f) {
+    if (inFlight_ == 0 && state() != State::Checking) {
+        SecretStore::whenReady(context, std::move(f));
+        return;
+    }
+    // Whichever comes first runs f; the other finds it taken.
+    auto once = std::make_shared<std::function<void()>>(std::move(f));
+    auto run = [once] {
+        if (*once) std::exchange(*once, nullptr)();
+    };
+    auto connection = std::make_shared<QMetaObject::Connection>();
+    *connection = connect(this, &KeychainSecretStore::settled, context, [run, connection] {
+        QObject::disconnect(*connection);
+        run();
+    });
+    QTimer::singleShot(kReadWaitMs, context, run);
+}
+
 void KeychainSecretStore::schedule(bool isWrite, std::function<void()> onStoreThread) const {
     // Counted now, so jobsInFlight() and the destructor see a job that has not started yet.
     ++inFlight_;

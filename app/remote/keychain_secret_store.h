@@ -56,6 +56,8 @@ public:
     bool write(const QString& key, const QString& secret, QString* error) override;
     std::optional<QString> read(const QString& key) const override;
     void remove(const QString& key) override;
+    // After settled(), or after kReadWaitMs when a job hangs (a keyring prompt nobody answers).
+    void whenReady(QObject* context, std::function<void()> f) override;
 
     State state() const;
     QString unavailableReason() const;  // why SessionOnly, in plain words; empty otherwise

@@ -4,7 +4,9 @@
 // app; MemorySecretStore keeps keys for the session only — what the app falls back to without
 // a keyring (and says so, through persistent()) and what tests use.
 #include <QHash>
+#include <QObject>
 #include <QString>
+#include <functional>
 #include <mutex>
 #include <optional>
 
@@ -18,6 +20,12 @@ public:
     virtual bool write(const QString& key, const QString& secret, QString* error) = 0;
     virtual std::optional<QString> read(const QString& key) const = 0;
     virtual void remove(const QString& key) = 0;
+    // Runs `f` once (on `context`'s thread, unless context is gone) when the keys asked for so far
+    // have answered: at start-up a store may still be reading them (the keyring), and a remote
+    // model remembered from the last session must not be loaded without its key. At once here.
+    virtual void whenReady(QObject* context, std::function<void()> f) {
+        QMetaObject::invokeMethod(context, std::move(f), Qt::QueuedConnection);
+    }
 };
 
 class MemorySecretStore final : public SecretStore {

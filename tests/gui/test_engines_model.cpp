@@ -210,10 +210,10 @@ private slots:
     void stalledServerLeavesUiFree() {
         // The server accepts and never answers: the test runs on a pool thread while the event
         // loop (the UI) keeps going; removing the engine drops the late answer.
+        Fixture f;  // before the server, which goes first and so ends the stalled call
         FakeOpenAiServer server;
         QVERIFY(server.listen());
         server.add("/v1/models", FakeOpenAiServer::Script{{}, false});
-        Fixture f;
         QCOMPARE(f.model.add(QStringLiteral("Slow"), server.baseUrl().toString(), {}, {}), QString());
         QSignalSpy tested(&f.model, &ui::EnginesModel::tested);
         QElapsedTimer clock;
@@ -231,7 +231,6 @@ private slots:
         QVERIFY(roleOf(f.model, 0, Roles::TestingRole).toBool());
         QCOMPARE(tested.count(), 0);
         f.model.remove(0);
-        server.close();
     }
 
     void keyStorageNote() {

@@ -143,9 +143,12 @@ private slots:
         QVERIFY(result);
         QTRY_COMPARE_WITH_TIMEOUT(result->property("text").toString(), QStringLiteral("1 model: stories260K"), 15000);
         QVERIFY(result->isVisible());
-        QCOMPARE(server.seen.size(), 1);
-        QCOMPARE(server.seen[0].path, QByteArray("/v1/models"));
-        QCOMPARE(server.seen[0].authorization, QByteArray("Bearer sk-gui"));
+        // The test, and the model picker listing the new engine, both asked with the key.
+        QVERIFY(!server.seen.isEmpty());
+        for (const FakeOpenAiServer::Seen& seen : server.seen) {
+            QCOMPARE(seen.path, QByteArray("/v1/models"));
+            QCOMPARE(seen.authorization, QByteArray("Bearer sk-gui"));
+        }
 
         QTest::qWait(200);
         const QString folder = qEnvironmentVariableIsEmpty("LLAMADESK_SCREENSHOT_DIR") ? QDir::tempPath()
