@@ -25,6 +25,9 @@ struct EngineConfig {
     int contextLength = 4096;                  // clamped to the model's trained context
     QString device;                            // GPU index or name substring; empty = best
     int batchSize = 0;                         // prompt tokens per forward call; 0 = the backend's
+    // Full contexts the paged KV cache holds for requests that run at once (a backend with
+    // sequences); 0 = chosen from the backend and free memory (EngineWorker), 1 = one context.
+    int parallelSequences = 0;
     // A model on a remote engine (Settings → Engines) instead of a local file: no weights are
     // loaded here; the engine's endpoint (with its key, read on the UI thread) is where
     // requests go. modelPath is then remoteModelKey(engine id, model id).
@@ -70,6 +73,12 @@ struct PromptMessage {
     QString content;
 };
 
+// Which request a local engine that runs several sequences at once serves first (the batch
+// scheduler's priorities, inference/session/batch_scheduler.h): the chat the user waits for,
+// then API requests in arrival order, then background work (a document summary's calls).
+// Engines that run one request at a time take them in arrival order whatever they say.
+enum class GenerationPriority { Interactive = 0, Api = 1, Background = 2 };
+
 struct GenerationRequest {
     quint64 id = 0;                            // echoed in every signal about this request
     QList<PromptMessage> messages;             // system prompt first (if any), then the turns
@@ -85,6 +94,7 @@ struct GenerationRequest {
     // as it is instead of `messages` (never shortened: one too long for the context fails).
     // Local models only.
     std::vector<int32_t> promptTokens;
+    GenerationPriority priority = GenerationPriority::Interactive;
 };
 
 // What a loaded model is, for the status line and the model list.
@@ -97,7 +107,11 @@ struct ModelInfo {
     int contextLength = 0;  // trained context
     QString chatTemplate;   // "llama3" | "llama2" | "chatml"
     QString backend;        // backend description once loaded
-    int contextSize = 0;    // KV positions the backend holds
+    int contextSize = 0;    // KV positions one request may use
+    // Requests of a full context each that the local engine runs at once (its paged KV cache
+    // holds this many contexts; EngineWorker chooses it from the backend and free memory). 1 for
+    // an engine that runs one request at a time and for a remote model (its server decides).
+    int parallelSequences = 1;
     // Set for a remote model (path is then its remoteModelKey, name "engine / model"): no
     // tokenizer, chat goes to the endpoint as messages.
     QString remoteEngineId;

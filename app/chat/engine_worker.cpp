@@ -1,9 +1,12 @@
 #include "app/chat/engine_worker.h"
 
+#include <QFile>
 #include <QFileInfo>
+#include <QTimer>
 #include <algorithm>
 #include <chrono>
 #include <random>
+#include <unistd.h>
 
 #include "app/chat/model_info.h"
 #include "app/chat/prompt_builder.h"
@@ -11,6 +14,7 @@
 #include "inference/chat/chat_format.h"
 #include "inference/core/error.h"
 #include "inference/model/llama.h"
+#include "inference/session/batch_scheduler.h"
 #include "inference/session/session.h"
 #include "inference/tokenizer/tokenizer.h"
 
@@ -41,13 +45,105 @@ QString stopName(StopReason r) {
     return {};
 }
 
+// Memory the system can give without swapping (MemAvailable: free plus reclaimable cache).
+qint64 availableMemory() {
+    QFile f(QStringLiteral("/proc/meminfo"));
+    if (f.open(QIODevice::ReadOnly)) {
+        for (const QByteArray& line : f.readAll().split('\n'))
+            if (line.startsWith("MemAvailable:")) return line.mid(13).trimmed().split(' ').first().toLongLong() * 1024;
+    }
+    const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? qint64(pages) * page : 0;
+}
+
+GenerationOutcome outcomeOf(quint64 id, const GenerateResult& res, bool stripLeading) {
+    GenerationOutcome out;
+    out.id = id;
+    out.text = QString::fromStdString(res.text);
+    if (stripLeading) out.text = withoutLeadingSpace(out.text);
+    out.stopReason = stopName(res.stop);
+    out.cancelled = res.stop == StopReason::Cancelled;
+    out.promptTokens = res.prompt_tokens;
+    out.genTokens = int(res.tokens.size());
+    out.promptTps = res.prompt_tps();
+    out.genTps = res.gen_tps();
+    out.ttftMs = res.ttft_ms;
+    return out;
+}
+
+Priority priorityOf(GenerationPriority p) {
+    switch (p) {
+    case GenerationPriority::Interactive: return Priority::Interactive;
+    case GenerationPriority::Api: return Priority::Api;
+    case GenerationPriority::Background: return Priority::Background;
+    }
+    return Priority::Api;
+}
+
 }  // namespace
 
-EngineWorker::EngineWorker(std::atomic<bool>* shutdown, QObject* parent) : QObject(parent), shutdown_(shutdown) {}
+struct EngineWorker::Prepared {
+    std::vector<int32_t> tokens;
+    GenerateOptions options;
+    int droppedMessages = 0;
+};
 
-EngineWorker::~EngineWorker() = default;
+struct EngineWorker::Live {
+    quint64 id = 0;             // the host's request id
+    uint64_t seq = 0;           // the scheduler's
+    GenerationPriority priority = GenerationPriority::Interactive;
+    int promptTotal = 0;
+    int promptDone = 0;         // estimated (reportPromptProgress)
+    bool decoding = false;      // its first token was sampled
+    bool leading = true;        // still dropping the reply's leading whitespace
+    bool stripLeading = true;
+    int droppedMessages = 0;
+    bool silenced = false;      // its answer was already sent
+};
+
+EngineWorker::EngineWorker(std::atomic<bool>* shutdown, QObject* parent) : QObject(parent), shutdown_(shutdown) {
+    pump_ = new QTimer(this);
+    pump_->setInterval(0);  // a step per turn of the event loop: queued calls run between steps
+    connect(pump_, &QTimer::timeout, this, &EngineWorker::pumpStep);
+}
+
+EngineWorker::~EngineWorker() {
+    // Requests still in the scheduler end as cancelled before the backend goes.
+    scheduler_.reset();
+}
+
+bool EngineWorker::busy() const { return scheduler_ && !live_.empty(); }
 
 void EngineWorker::loadModel(const EngineConfig& config) {
+    if (loadWaiting_ || busy()) {
+        // Requests in flight finish on the model they were made for; the ones queued after
+        // this load wait for it (arrival order, as with one request at a time).
+        loadWaiting_ = true;
+        deferred_.push_back([this, config] { doLoad(config); });
+        return;
+    }
+    doLoad(config);
+}
+
+void EngineWorker::unloadModel() {
+    if (loadWaiting_ || busy()) {
+        loadWaiting_ = true;
+        deferred_.push_back([this] { doUnload(); });
+        return;
+    }
+    doUnload();
+}
+
+void EngineWorker::runDeferred() {
+    while (!deferred_.empty() && !busy()) {
+        auto call = std::move(deferred_.front());
+        deferred_.pop_front();
+        call();
+    }
+    loadWaiting_ = !deferred_.empty();
+}
+
+void EngineWorker::doLoad(const EngineConfig& config) {
     emit loadProgress(0.0);
     try {
         // Everything that can be checked without building the backend is checked first, while
@@ -61,8 +157,8 @@ void EngineWorker::loadModel(const EngineConfig& config) {
         emit loadProgress(0.1);
         // The old backend goes before the new one is built: two 8B models do not fit side by
         // side in a typical machine's RAM or a GPU's memory.
-        const std::optional<EngineConfig> previous = session_ ? current_ : std::nullopt;
-        unloadModel();
+        const std::optional<EngineConfig> previous = backend_ ? current_ : std::nullopt;
+        doUnload();
         try {
             install(config, std::move(model), std::move(tokenizer), true);
         } catch (const std::exception& e) {
@@ -102,21 +198,60 @@ void EngineWorker::install(const EngineConfig& config, std::unique_ptr<Model> mo
             emit loadProgress(0.1 + 0.9 * double(f));
             return true;
         };
-    auto backend = create_backend(*model, o);
-    auto session = std::make_unique<Session>(*model, *backend, *tokenizer);
+    auto backend = createBackend(config, *model, o);
+    std::unique_ptr<Session> session;
+    std::unique_ptr<BatchScheduler> scheduler;
+    // One or the other: the scheduler owns the paged cache, which the one-sequence forward
+    // of a Session would treat as its own.
+    if (backend->supports_sequences()) scheduler = std::make_unique<BatchScheduler>(*backend, *tokenizer);
+    else session = std::make_unique<Session>(*model, *backend, *tokenizer);
     backend_ = std::move(backend);
     tokenizer_ = std::move(tokenizer);
     model_ = std::move(model);
     session_ = std::move(session);
+    scheduler_ = std::move(scheduler);
+    if (!scheduler_) slots_ = 1;
     batch_ = std::max(1, backend_->batch_size());
     info_ = describeModel(*model_, config.modelPath);
     info_.tokenizer = tokenizer_;
     info_.backend = QString::fromStdString(backend_->name());
     info_.contextSize = backend_->context_size();
+    info_.parallelSequences = slots_;
     current_ = config;
 }
 
-void EngineWorker::unloadModel() {
+std::unique_ptr<Backend> EngineWorker::createBackend(const EngineConfig& config, const Model& model, BackendOptions o) {
+    // How many full contexts the paged KV cache holds: the user's choice, or at most 4 (a chat,
+    // its title and a couple of summary map steps; short requests share the blocks anyway).
+    // CPU: as many as fit a quarter of the memory available now (the weights are loaded, so
+    // what is left is the system's). GPUs: their free memory is known only to the backend, so
+    // 4 while the extra caches stay under 1 GiB (2 while one stays under), and a backend that
+    // cannot be built with them is built again with one context's cache.
+    const qint64 perPosition = 2LL * model.params.n_layers * model.params.kv_dim() * (o.kv_type == GgmlType::F32 ? 4 : 2);
+    const qint64 perContext = std::max<qint64>(1, perPosition * o.n_ctx);
+    int contexts = config.parallelSequences;
+    if (contexts <= 0) {
+        if (o.kind == "cpu") contexts = int(std::clamp<qint64>(availableMemory() / 4 / perContext, 1, 4));
+        else contexts = 3 * perContext <= (1LL << 30) ? 4 : perContext <= (1LL << 30) ? 2 : 1;
+    }
+    contexts = std::clamp(contexts, 1, 64);
+    const bool chosen = config.parallelSequences <= 0;
+    o.kv_positions = contexts * o.n_ctx;
+    std::unique_ptr<Backend> backend;
+    try {
+        backend = create_backend(model, o);
+    } catch (const std::exception&) {
+        if (contexts == 1 || !chosen) throw;
+        contexts = 1;
+        o.kv_positions = 0;
+        backend = create_backend(model, o);
+    }
+    slots_ = backend->supports_sequences() ? std::max(1, backend->kv_blocks() * backend->kv_block_size() / std::max(1, backend->context_size())) : 1;
+    return backend;
+}
+
+void EngineWorker::doUnload() {
+    scheduler_.reset();  // idle here: no request is cut
     session_.reset();
     backend_.reset();
     tokenizer_.reset();
@@ -126,47 +261,64 @@ void EngineWorker::unloadModel() {
 }
 
 void EngineWorker::generate(const GenerationRequest& request) {
-    if (!session_) {
+    if (loadWaiting_) {
+        // Made after a model switch that waits for running requests: it runs on the new model.
+        deferred_.push_back([this, request] { generate(request); });
+        return;
+    }
+    if (!backend_) {
         emit failed(request.id, QStringLiteral("No model is loaded. Choose one in Settings."));
         return;
     }
+    if (scheduler_) submitBatched(request);
+    else generateAlone(request);
+}
+
+EngineWorker::Prepared EngineWorker::prepare(const GenerationRequest& request) const {
+    const ChatTemplate tmpl = detect_chat_template(model_->vocab, "llama");
+    const int nCtx = backend_->context_size();
+    // Leave room for the reply: the asked length, but never more than half the window.
+    const int reserve = std::clamp(request.sampling.maxTokens, 16, std::max(16, nCtx / 2));
+    BuiltPrompt prompt;
+    if (request.promptTokens.empty())
+        prompt = buildPrompt(tmpl, *tokenizer_, request.messages, request.replyPrefix, nCtx - reserve);
+    else if (int(request.promptTokens.size()) <= nCtx - reserve)
+        prompt.tokens = request.promptTokens;  // rendered by the caller (tools); not shortened here
+    if (prompt.tokens.empty())
+        fail("The message is too long for the model's context window (", nCtx, " tokens). Shorten it or raise the context length in Settings.");
+
+    Prepared p;
+    p.droppedMessages = prompt.droppedMessages;
+    GenerateOptions& opt = p.options;
+    opt.max_tokens = std::max(1, std::min(request.sampling.maxTokens, nCtx - int(prompt.tokens.size())));
+    SamplerParams& sp = opt.sampling;
+    sp.temperature = float(request.sampling.temperature);
+    sp.top_k = request.sampling.topK;
+    sp.top_p = float(std::clamp(request.sampling.topP, 0.01, 1.0));
+    sp.min_p = float(std::clamp(request.sampling.minP, 0.0, 0.99));
+    sp.repeat_penalty = float(std::max(0.01, request.sampling.repeatPenalty));
+    sp.seed = request.sampling.seed ? request.sampling.seed : uint64_t(std::random_device{}());
+    opt.stop_strings = chat_stop_strings(tmpl);
+    // The engine polls one flag: the request's own, or the host's for requests made without
+    // one (tests that drive the worker directly). Shutdown sets every request's.
+    opt.cancel = request.cancel ? request.cancel.get() : shutdown_;
+    p.tokens = std::move(prompt.tokens);
+    return p;
+}
+
+void EngineWorker::generateAlone(const GenerationRequest& request) {
     try {
-        const ChatTemplate tmpl = detect_chat_template(model_->vocab, "llama");
-        const int nCtx = backend_->context_size();
-        // Leave room for the reply: the asked length, but never more than half the window.
-        const int reserve = std::clamp(request.sampling.maxTokens, 16, std::max(16, nCtx / 2));
-        BuiltPrompt prompt;
-        if (request.promptTokens.empty())
-            prompt = buildPrompt(tmpl, *tokenizer_, request.messages, request.replyPrefix, nCtx - reserve);
-        else if (int(request.promptTokens.size()) <= nCtx - reserve)
-            prompt.tokens = request.promptTokens;  // rendered by the caller (tools); not shortened here
-        if (prompt.tokens.empty())
-            fail("The message is too long for the model's context window (", nCtx, " tokens). Shorten it or raise the context length in Settings.");
-
-        GenerateOptions opt;
-        opt.max_tokens = std::max(1, std::min(request.sampling.maxTokens, nCtx - int(prompt.tokens.size())));
-        SamplerParams& sp = opt.sampling;
-        sp.temperature = float(request.sampling.temperature);
-        sp.top_k = request.sampling.topK;
-        sp.top_p = float(std::clamp(request.sampling.topP, 0.01, 1.0));
-        sp.min_p = float(std::clamp(request.sampling.minP, 0.0, 0.99));
-        sp.repeat_penalty = float(std::max(0.01, request.sampling.repeatPenalty));
-        sp.seed = request.sampling.seed ? request.sampling.seed : uint64_t(std::random_device{}());
-        opt.stop_strings = chat_stop_strings(tmpl);
-        // The session polls one flag: the request's own, or the host's for requests made
-        // without one (tests that drive the worker directly). Shutdown sets every request's.
-        const std::atomic<bool>* cancel = request.cancel ? request.cancel.get() : shutdown_;
-        opt.cancel = cancel;
-
+        const Prepared p = prepare(request);
+        const std::atomic<bool>* cancel = p.options.cancel;
         const quint64 id = request.id;
-        const PromptRun pre = evaluatePrompt(id, prompt.tokens, cancel);
+        const PromptRun pre = evaluatePrompt(id, p.tokens, cancel);
         if (pre.cancelled) {
             GenerationOutcome out;
             out.id = id;
             out.stopReason = stopName(StopReason::Cancelled);
             out.cancelled = true;
-            out.promptTokens = int(prompt.tokens.size());
-            out.droppedMessages = prompt.droppedMessages;
+            out.promptTokens = int(p.tokens.size());
+            out.droppedMessages = p.droppedMessages;
             emit finished(out);
             return;
         }
@@ -174,7 +326,7 @@ void EngineWorker::generate(const GenerationRequest& request) {
         // with the space that follows "[/INST]" in the text, which the engine streams as it is.
         // A continued reply keeps it, since it joins the reply's prefix.
         bool leading = request.replyPrefix.isEmpty();
-        const GenerateResult res = session_->generate(prompt.tokens, opt, [this, id, &leading](std::string_view piece) {
+        const GenerateResult res = session_->generate(p.tokens, p.options, [this, id, &leading](std::string_view piece) {
             QString shown = QString::fromUtf8(piece.data(), qsizetype(piece.size()));
             if (leading) {
                 shown = withoutLeadingSpace(shown);
@@ -184,24 +336,130 @@ void EngineWorker::generate(const GenerationRequest& request) {
             emit text(id, shown);
             return true;
         });
-        GenerationOutcome out;
-        out.id = id;
-        out.text = QString::fromStdString(res.text);
-        if (request.replyPrefix.isEmpty()) out.text = withoutLeadingSpace(out.text);
-        out.stopReason = stopName(res.stop);
-        out.cancelled = res.stop == StopReason::Cancelled;
-        out.promptTokens = res.prompt_tokens;
-        out.genTokens = int(res.tokens.size());
+        GenerationOutcome out = outcomeOf(id, res, request.replyPrefix.isEmpty());
         const double promptMs = pre.ms + res.prompt_ms;
         out.promptTps = promptMs > 0 ? (pre.evaluated + res.evaluated_tokens) * 1000.0 / promptMs : 0;
-        out.genTps = res.gen_tps();
         out.ttftMs = res.ttft_ms > 0 ? pre.ms + res.ttft_ms : 0;
-        out.droppedMessages = prompt.droppedMessages;
+        out.droppedMessages = p.droppedMessages;
         emit finished(out);
     } catch (const std::exception& e) {
         // The cache may hold a half-evaluated prompt: start from scratch next time.
         session_->clear();
         emit failed(request.id, errorText(e));
+    }
+}
+
+void EngineWorker::submitBatched(const GenerationRequest& request) {
+    try {
+        Prepared p = prepare(request);
+        auto live = std::make_shared<Live>();
+        live->id = request.id;
+        live->priority = request.priority;
+        live->promptTotal = int(p.tokens.size());
+        live->stripLeading = live->leading = request.replyPrefix.isEmpty();
+        live->droppedMessages = p.droppedMessages;
+        BatchRequest b;
+        b.prompt = std::move(p.tokens);
+        b.options = std::move(p.options);
+        b.priority = priorityOf(request.priority);
+        // Callbacks run inside scheduler steps, on this thread.
+        b.options.on_token = [live](int32_t, const float*, int) { live->decoding = true; };
+        b.on_text = [this, live](std::string_view piece) {
+            QString shown = QString::fromUtf8(piece.data(), qsizetype(piece.size()));
+            if (live->leading) {
+                shown = withoutLeadingSpace(shown);
+                if (shown.isEmpty()) return true;
+                live->leading = false;
+            }
+            emit text(live->id, shown);
+            return true;
+        };
+        b.on_finished = [this, live](const BatchOutcome& o) {
+            if (live->silenced) return;  // already answered (pumpStep's failure path)
+            live_.erase(live->seq);
+            if (!o.error.empty()) {
+                emit failed(live->id, QString::fromStdString(o.error));
+                return;
+            }
+            GenerationOutcome out = outcomeOf(live->id, o.result, live->stripLeading);
+            out.droppedMessages = live->droppedMessages;
+            emit finished(out);
+        };
+        live->seq = scheduler_->submit(std::move(b));
+        live_[live->seq] = live;
+        if (!pump_->isActive()) pump_->start();
+    } catch (const std::exception& e) {
+        emit failed(request.id, errorText(e));
+    }
+}
+
+void EngineWorker::pumpStep() {
+    if (!scheduler_) {
+        pump_->stop();
+        runDeferred();
+        return;
+    }
+    // The requests still reading their prompts, in the order the scheduler gives them chunks.
+    std::vector<std::shared_ptr<Live>> reading;
+    int decoding = 0;
+    for (const auto& [seq, live] : live_) {
+        if (live->decoding) ++decoding;
+        else reading.push_back(live);
+    }
+    std::sort(reading.begin(), reading.end(), [](const auto& a, const auto& b) {
+        return a->priority != b->priority ? a->priority < b->priority : a->seq < b->seq;
+    });
+    const SchedulerStats before = scheduler_->stats();
+    bool more = false;
+    try {
+        more = scheduler_->step();
+    } catch (const std::exception& e) {
+        // A forward step's failure ends its own sequences inside the scheduler; anything else
+        // (its bookkeeping out of memory) fails every request rather than leave them hanging.
+        const QString why = errorText(e);
+        std::vector<quint64> ids;
+        for (const auto& [seq, live] : live_) {
+            live->silenced = true;
+            ids.push_back(live->id);
+        }
+        live_.clear();
+        scheduler_ = std::make_unique<BatchScheduler>(*backend_, *tokenizer_);  // the old one goes
+        for (quint64 id : ids) emit failed(id, why);
+        more = false;
+    }
+    const SchedulerStats& after = scheduler_->stats();
+    reportPromptProgress(reading, after.tokens_run - before.tokens_run, after.prompt_reused - before.prompt_reused, decoding);
+    if (!more) {
+        pump_->stop();
+        runDeferred();
+    }
+}
+
+// The scheduler does not say how far each prompt has been read, so this follows its plan: a
+// step runs one decode token of each decoding sequence, then prompt chunks in priority and
+// arrival order with the rest. Positions adopted from the prefix cache count at once. Exact for
+// one prompt at a time (the common case: a chat's prompt while others decode); otherwise an
+// estimate, never past the prompt's last token.
+void EngineWorker::reportPromptProgress(const std::vector<std::shared_ptr<Live>>& reading, int64_t tokensRun,
+                                        int64_t reused, int decodingBefore) {
+    int64_t left = std::max<int64_t>(0, tokensRun - decodingBefore);
+    for (const auto& l : reading) {
+        if (l->silenced) continue;
+        if (l->decoding) {  // read the rest of its prompt in this step
+            left -= std::max(0, l->promptTotal - l->promptDone);
+            continue;
+        }
+        if (!live_.count(l->seq)) continue;  // ended without reading all of it
+        const int before = l->promptDone;
+        if (l->promptDone == 0 && reused > 0) {
+            const int adopted = int(std::min<int64_t>(reused, std::max(0, l->promptTotal - 1)));
+            l->promptDone += adopted;
+            reused -= adopted;
+        }
+        const int take = int(std::clamp<int64_t>(left, 0, std::max(0, l->promptTotal - 1 - l->promptDone)));
+        l->promptDone += take;
+        left -= take;
+        if (l->promptDone > before) emit promptProgress(l->id, l->promptDone, l->promptTotal);
     }
 }
 

@@ -3,9 +3,22 @@
 // its own thread (EngineHost moves it there). Requests arrive as queued slot calls; text and
 // results leave as signals carrying values, so nothing here is shared with the UI thread
 // except the stop flags.
+//
+// Two ways to run requests, chosen by the loaded backend:
+// - A backend with sequences (Backend::supports_sequences(), a paged KV cache) runs every
+//   request through one BatchScheduler: generate() only submits, and a zero-timer runs one
+//   scheduler step per turn of this thread's event loop, so new requests, stops and loads are
+//   taken between steps. Requests stream at once (a title beside the reply, a summary's map
+//   steps N at a time), in the scheduler's priority order; a stop ends only its request.
+// - Otherwise one request at a time on a Session, as queued.
+// Model loads and unloads wait until the running requests have finished (as they did behind a
+// running generate()), and requests queued after a load run on the new model.
 #include <QObject>
 #include <atomic>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -17,7 +30,12 @@ struct Model;
 class Tokenizer;
 class Backend;
 class Session;
+class BatchScheduler;
+struct BackendOptions;
+struct GenerateOptions;
 }  // namespace ld
+
+class QTimer;
 
 namespace ld::chat {
 
@@ -52,6 +70,10 @@ signals:
     void failed(quint64 requestId, const QString& error);
 
 private:
+    // A request ready to run: its prompt and the engine's options for it.
+    struct Prepared;
+    // A request in the batch scheduler, for its signals and its prompt progress.
+    struct Live;
     struct PromptRun {
         int evaluated = 0;   // tokens run before generate() takes over
         double ms = 0;
@@ -63,13 +85,32 @@ private:
     void install(const EngineConfig& config, std::unique_ptr<Model> model, std::unique_ptr<Tokenizer> tokenizer,
                  bool reportProgress);
     PromptRun evaluatePrompt(quint64 requestId, const std::vector<int32_t>& prompt, const std::atomic<bool>* cancel);
+    Prepared prepare(const GenerationRequest& request) const;  // throws ld::Error
+    void generateAlone(const GenerationRequest& request);       // the Session path
+    void submitBatched(const GenerationRequest& request);       // the scheduler path
+    void pumpStep();              // one scheduler step (the zero-timer's slot)
+    void reportPromptProgress(const std::vector<std::shared_ptr<Live>>& reading, int64_t tokensRun, int64_t reused,
+                              int decodingBefore);
+    bool busy() const;            // the scheduler holds requests
+    void runDeferred();           // what waited for the scheduler to be idle, in order
+    void doLoad(const EngineConfig& config);
+    void doUnload();
+    // Builds the backend with room for several sequences when it has them; sets slots_.
+    std::unique_ptr<Backend> createBackend(const EngineConfig& config, const Model& model, BackendOptions o);
 
     std::atomic<bool>* shutdown_;
     int batch_ = 256;       // the backend's n_batch: the largest chunk worth running at once
     std::unique_ptr<Model> model_;
     std::shared_ptr<const Tokenizer> tokenizer_;  // also in info_, for token counts off this thread
     std::unique_ptr<Backend> backend_;
-    std::unique_ptr<Session> session_;
+    std::unique_ptr<Session> session_;              // one request at a time (no sequences)
+    std::unique_ptr<BatchScheduler> scheduler_;     // or many (declared after backend_: goes first)
+    QTimer* pump_ = nullptr;
+    std::map<uint64_t, std::shared_ptr<Live>> live_;  // by scheduler id
+    // Calls that arrived while a load waits for the running requests (run in arrival order).
+    std::deque<std::function<void()>> deferred_;
+    bool loadWaiting_ = false;
+    int slots_ = 1;          // contexts the KV cache holds
     ModelInfo info_;
     std::optional<EngineConfig> current_;  // what the loaded model was built from
 };
