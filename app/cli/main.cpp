@@ -54,7 +54,8 @@ commands:
            A --host other than loopback needs a key. --port 0 picks a free port.
   history  --db PATH list | show ID | search TEXT | export ID --format md|json | import FILE
   summarize -m MODEL FILE... [--ctx N] [--threads N] [-n MAX_TOKENS] [--max-size-mb 50]
-           [--db PATH [--conversation ID]] [-q]   (PDF, DOCX, ODT, HTML, Markdown, text, code)
+           [--db PATH [--conversation ID]] [-q] [--parallel N]   (PDF, DOCX, ODT, HTML, Markdown, text, code)
+           --parallel N: map steps N at a time, sequences of one batch (a backend with a paged KV cache)
   summarize --remote URL --remote-model NAME FILE... [--concurrency 4] [remote options as generate]
            map steps go to the server --concurrency at a time; chunks by its /tokenize if it has one
   models   list [--dir D] | download URL [--sha256 HEX] [--dir D] [--token T]

@@ -52,14 +52,15 @@ int run_summarize_command(const ArgList& argv) {
     std::vector<OptionSpec> specs = engine_option_specs();
     specs.insert(specs.end(), {{"--max-size-mb", true}, {"-n|--max-tokens", true}, {"--seed", true},
                                {"--db", true}, {"--conversation", true}, {"-q|--quiet", false},
-                               {"--concurrency", true}});
+                               {"--concurrency", true}, {"--parallel", true}});
     const std::vector<OptionSpec> remoteSpecs = remote_option_specs();
     specs.insert(specs.end(), remoteSpecs.begin(), remoteSpecs.end());
     const Args args(argv, specs);
     const bool remote = args.has("--remote");
     if (remote && args.has("--model"))
         throw UsageError("-m names a local GGUF; with --remote give the server's model as --remote-model NAME");
-    if (!remote && args.has("--concurrency")) throw UsageError("--concurrency applies to --remote (a local model runs one call at a time)");
+    if (!remote && args.has("--concurrency")) throw UsageError("--concurrency applies to --remote (a local model takes --parallel N)");
+    if (remote && args.has("--parallel")) throw UsageError("--parallel applies to a local model (a remote one takes --concurrency N)");
     if (args.positional().empty()) throw UsageError("give at least one FILE to summarize");
     if (args.has("--conversation") && !args.has("--db")) throw UsageError("--conversation needs --db");
     documents::ReadOptions readOptions;
@@ -68,6 +69,8 @@ int run_summarize_command(const ArgList& argv) {
     summaryOptions.maxSummaryTokens = int(args.get_int("--max-tokens", 512, 16, 1 << 16));
     // A remote server batches concurrent requests: map steps go out together.
     if (remote) summaryOptions.mapConcurrency = int(args.get_int("--concurrency", 4, 1, 64));
+    // A local model runs map steps together as sequences of one batch (the batch scheduler).
+    const int parallel = remote ? 1 : int(args.get_int("--parallel", 1, 1, 64));
     const bool quiet = args.has("--quiet");
 
     // Read first: a bad file is reported without waiting for the model to load.
@@ -99,8 +102,11 @@ int run_summarize_command(const ArgList& argv) {
     } else {
         BackendOptions bo = backend_options(args);
         if (!args.has("--ctx")) bo.n_ctx = 4096;  // summaries gain little from more; memory does
-        auto local = documents::SessionCompletion::open(args.require("--model"), bo);
+        auto local = documents::SessionCompletion::open(args.require("--model"), bo, parallel);
         if (args.has("--seed")) local->sampling().seed = uint64_t(args.get_int("--seed", 0, 0, INT64_MAX));
+        if (parallel > 1 && local->parallel() == 1)
+            std::cerr << "note: this backend runs one sequence at a time: map steps run one after another\n";
+        summaryOptions.mapConcurrency = local->parallel();
         completion = std::move(local);
     }
     std::signal(SIGINT, on_summarize_signal);

@@ -246,6 +246,12 @@ void DocumentController::addToLibrary(qint64 conversation, const Attachment& att
     it->passages += passages;
 }
 
+int DocumentController::effectiveLocalMapConcurrency() const {
+    if (localMapConcurrency_ > 0) return localMapConcurrency_;
+    // One at a time is all an engine without sequences runs; more would only wait in its queue.
+    return std::max(1, engine_->modelInfo().parallelSequences);
+}
+
 void DocumentController::runSummary(const Document& doc, qint64 conversation, qint64 attachmentId, const Message& reply) {
     cancel_ = std::make_shared<std::atomic<bool>>(false);
     std::shared_ptr<const Tokenizer> tokenizer = engine_->modelInfo().tokenizer;
@@ -254,10 +260,11 @@ void DocumentController::runSummary(const Document& doc, qint64 conversation, qi
     setProgress(0, QStringLiteral("%1 — starting").arg(doc.fileName));
     chat::EngineHost* engine = engine_;
     // A remote model is asked directly from this worker, map steps several at once (the server
-    // batches them); a local one through the engine thread, one at a time.
+    // batches them); a local one through the engine thread, several at once too when its
+    // backend runs sequences together (they run there at the Background priority, behind chat).
     const chat::ModelInfo model = engine_->modelInfo();
     SummaryOptions options;
-    if (model.isRemote()) options.mapConcurrency = remoteMapConcurrency_;
+    options.mapConcurrency = model.isRemote() ? remoteMapConcurrency_ : effectiveLocalMapConcurrency();
     work_ = QtConcurrent::run([this, doc, tokenizer, contextSize, replyId, engine, conversation, attachmentId, reply,
                                model, options, cancel = cancel_]() {
         Outcome out;

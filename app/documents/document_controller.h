@@ -57,6 +57,14 @@ public:
     // generate one at a time. At least 1.
     void setRemoteMapConcurrency(int n) { remoteMapConcurrency_ = std::max(1, n); }
     int remoteMapConcurrency() const { return remoteMapConcurrency_; }
+    // "Summary map steps at once" for a local model: they run together through the engine's
+    // batch scheduler (a backend with sequences; others take them one at a time anyway). 0 =
+    // the engine's choice, the contexts its KV cache holds (ModelInfo::parallelSequences,
+    // chosen from the backend and free memory), so the steps fit without waiting for blocks.
+    void setLocalMapConcurrency(int n) { localMapConcurrency_ = std::max(0, n); }
+    int localMapConcurrency() const { return localMapConcurrency_; }
+    // What a local summary uses now (at least 1).
+    int effectiveLocalMapConcurrency() const;
 
     // Local files (file:// URLs or paths, from a drop or a file dialog); others are reported.
     Q_INVOKABLE void addFiles(const QVariantList& urls);
@@ -100,6 +108,7 @@ private:
     chat::ChatController* chat_;
     ReadOptions readOptions_;
     int remoteMapConcurrency_ = 4;
+    int localMapConcurrency_ = 0;
     QStringList queue_;
     bool busy_ = false;
     QString currentFile_;

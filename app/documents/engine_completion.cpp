@@ -53,6 +53,9 @@ CompletionResult EngineCompletion::complete(const CompletionRequest& request,
     r.sampling.repeatPenalty = 1.1;
     r.sampling.maxTokens = request.maxTokens;
     r.sampling.seed = 1234;
+    // A summary runs behind the chat: an engine that runs requests together serves a chat reply
+    // or a title first, and the summary's calls (map steps several at once) with what is left.
+    r.priority = chat::GenerationPriority::Background;
 
     auto finish = [call](CompletionResult res) {
         QMutexLocker lock(&call->mutex);

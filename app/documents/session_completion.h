@@ -1,7 +1,14 @@
 #pragma once
-// Completion over an engine Session on the calling thread: llamadesk-cli summarize and tests.
+// Completion over the engine on the calling thread: llamadesk-cli summarize and tests.
+// One Session, one call at a time; or, opened with parallel > 1 on a backend with sequences, a
+// BatchScheduler on a thread of its own: complete() may then be called from several threads at
+// once (the summarizer's map steps), each call a sequence of the same batched steps, its text
+// streamed back to its own thread.
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "app/documents/completion.h"
 #include "inference/backend/backend.h"
@@ -12,6 +19,8 @@ namespace ld {
 struct Model;
 class Tokenizer;
 class Session;
+class BatchScheduler;
+struct GenerateOptions;
 }  // namespace ld
 
 namespace ld::documents {
@@ -19,7 +28,9 @@ namespace ld::documents {
 class SessionCompletion final : public Completion {
 public:
     // Loads the model and its backend. Throws ld::Error (missing file, no tokenizer, ...).
-    static std::unique_ptr<SessionCompletion> open(const std::string& modelPath, BackendOptions options);
+    // parallel > 1: calls run together (the KV cache then holds `parallel` contexts); a backend
+    // without sequences runs them one at a time (parallel() says 1).
+    static std::unique_ptr<SessionCompletion> open(const std::string& modelPath, BackendOptions options, int parallel = 1);
     ~SessionCompletion() override;
 
     int contextSize() const override;
@@ -31,13 +42,22 @@ public:
     // Summaries want little randomness; tests set a seed for repeatable runs.
     SamplerParams& sampling() { return sampling_; }
     const Tokenizer& tokenizer() const { return *tokenizer_; }
+    int parallel() const { return scheduler_ ? parallel_ : 1; }
+    // Batched mode: most of this completion's calls that ran in one step (for tests).
+    int maxBatchSequences() const;
 
 private:
     SessionCompletion() = default;
+    CompletionResult completeBatched(const std::vector<int32_t>& prompt, const GenerateOptions& opt,
+                                     const std::function<void(const QString&)>& onText);
     std::unique_ptr<Model> model_;
     std::unique_ptr<Tokenizer> tokenizer_;
     std::unique_ptr<Backend> backend_;
     std::unique_ptr<Session> session_;
+    std::unique_ptr<BatchScheduler> scheduler_;  // batched mode, run on thread_
+    std::thread thread_;
+    std::mutex sessionMutex_;  // one call at a time on the Session, whatever the caller does
+    int parallel_ = 1;
     ChatTemplate template_ = ChatTemplate::Llama3;
     SamplerParams sampling_;
     int overhead_ = 0;

@@ -17,8 +17,10 @@ namespace ld::documents {
 struct SummaryOptions {
     int maxSummaryTokens = 512;   // the final summary's length limit
     int partialTokens = 0;        // per-chunk summary limit; 0 = from the context size
-    // Map calls sent at once. Above 1 the Completion must be thread-safe (RemoteCompletion is:
-    // a remote server batches the requests); local sessions generate one at a time, so 1.
+    // Map calls sent at once. Above 1 the Completion must be thread-safe: RemoteCompletion (a
+    // remote server batches the requests), EngineCompletion (the app's engine batches them when
+    // its backend runs sequences) and a BatchCompletion (the CLI's scheduler) are; a
+    // SessionCompletion generates one at a time, so 1.
     int mapConcurrency = 1;
 };
 
