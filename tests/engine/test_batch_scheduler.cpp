@@ -401,7 +401,7 @@ TEST(BatchScheduler, RunsOnItsThreadWhileOthersSubmit) {
     EXPECT_EQ(done.load(), 6);
     // Queued at shutdown: finished as cancelled, not lost.
     std::atomic<int> late{0};
-    BatchRequest r = request(prompt_of(8, 99), 1000);
+    BatchRequest r = request(long_reply_prompt(8, 99, 400), 400);  // no early end token
     r.on_finished = [&](const BatchOutcome& o) { late += o.result.stop == StopReason::Cancelled ? 1 : 100; };
     h.sched.submit(r);
     h.sched.shutdown();
