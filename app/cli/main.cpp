@@ -38,6 +38,8 @@ commands:
            [--threads N] [-b BATCH] [-r REPS] [--json] [--gpu-layers N]   (BATCH: CPU 256, GPU 512)
            [--verify K,...]   the cost of a speculative verification pass (K drafts + 1, all
            logits) against one decode step
+           [--parallel N,...]   N sequences decoding together, one step of N tokens: aggregate
+           and per-sequence tok/s (several counts alternate rep by rep)
            --gpu-layers N (Vulkan): only N layers' weights in GPU memory, the rest in system
            memory (default: as many as fit; a model too big for the GPU loads that way)
   quantize IN.gguf OUT.gguf TYPE      (Q8_0, Q4_0, Q6_K, Q4_K_M, Q5_K_M, ...)
