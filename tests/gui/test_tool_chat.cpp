@@ -170,7 +170,18 @@ private slots:
         dialog_ = qml_->rootObjects().first()->findChild<QObject*>(QStringLiteral("toolApprovalDialog"));
         QVERIFY(dialog_);
         QVERIFY(!chat().toolsEnabled());  // off by default
-        chat().setToolsEnabled(true);
+        // Switched on in the chat's settings dialog.
+        auto* settings = qml_->rootObjects().first()->findChild<QObject*>(QStringLiteral("chatSettingsDialog"));
+        QVERIFY(settings);
+        QMetaObject::invokeMethod(settings, "open");
+        QTRY_VERIFY(settings->property("opened").toBool());
+        auto* toolsSwitch = settings->findChild<QQuickItem*>(QStringLiteral("chatToolsSwitch"));
+        QVERIFY(toolsSwitch && !toolsSwitch->property("checked").toBool());
+        click(toolsSwitch);
+        QTRY_VERIFY(toolsSwitch->property("checked").toBool());
+        QMetaObject::invokeMethod(settings, "accept");
+        QTRY_VERIFY(!settings->property("opened").toBool());
+        QVERIFY(chat().toolsEnabled());
     }
 
     void cleanupTestCase() {
