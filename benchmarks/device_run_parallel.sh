@@ -1,0 +1,30 @@
+#!/bin/bash
+# Parallel sequences on the lent GPU (issue 17): the paged-step tests of both GPU backends, then
+# aggregate decode for 1, 2, 4, 8, 16 sequences decoding together (`bench --parallel`, the counts
+# alternating rep by rep over one backend) on synthetic 1B and 8B, Q4_0 and Q4_K_M, CUDA and
+# Vulkan. Goal: 8 sequences >= 6x the aggregate of 1 (each >= 75% of solo speed). Prepared like
+# the others (benchmarks/device_prepare.sh); about 5 minutes on an H100/H200.
+#   bash benchmarks/device_run_parallel.sh
+# Dry run without a GPU (plumbing only; lavapipe numbers mean nothing):
+#   VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json BIN=build/app/cli ONLY=vulkan \
+#     OUT=/tmp/ld-out bash benchmarks/device_run_parallel.sh
+set -u
+BIN_OVERRIDE=${BIN:-}
+. benchmarks/device_lib.sh
+[ -n "$BIN_OVERRIDE" ] && BIN=$(cd "$BIN_OVERRIDE" && pwd)
+vulkan_setup
+gpu_summary
+TAG=paged run_tests "$BIN"/test_cuda_paged "$BIN"/test_vk_seq_batch
+pbench() {  # backend synthetic-name: one bench --parallel line per count, from the --json line
+  local be=$1 name=$2 line
+  [ "$((540 - SECONDS))" -ge 40 ] || { say "skipped (time budget): $be $name"; return; }
+  line=$(timeout "${BENCH_TIMEOUT:-120}" "$BIN/llamadesk-cli" bench --backend "$be" --synthetic "$name" -r 3 \
+    -n 64 -d 512 --parallel 1,2,4,8,16 --json 2>>"$LOG/bench.err")
+  echo "$line" | sed "s/^/$be $name /" >> "$LOG/parallel.jsonl"
+  say "parallel $be $name: $(echo "$line" | sed -nE 's/.*"parallel": ([0-9]+), "tg_aggregate": ([0-9.]+), "tg_per_sequence": ([0-9.]+).*/N=\1 \2 (\3 each)/p' | paste -sd ';' -)"
+}
+for be in cuda vulkan; do
+  [ -n "${ONLY:-}" ] && [ "$ONLY" != "$be" ] && continue
+  for m in llama-3.2-1b:q4_0 llama-3.1-8b:q4_0 llama-3.1-8b:q4_k_m; do pbench "$be" "$m"; done
+done
+finish
