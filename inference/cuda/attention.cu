@@ -18,6 +18,8 @@
 // dependent launch (launch.cuh) and wait for the previous grid before reading memory.
 // A prompt (n_tok > 1, hd 64 or 128) takes attn_prompt_kernel instead: 64 query rows a block
 // (tokens x heads), same partials, same combine; decode keeps attn_chunk_kernel.
+// A paged step's prompt chunk (AttnArgs::table) runs the same kernels, instantiated apart: each
+// 64-position tile is one KV block, found through the sequence's block table.
 #include <cuda_fp16.h>
 
 #include <cmath>
@@ -131,7 +133,15 @@ constexpr int v_rows(int g, int vh, int np) { return g * np >= 32 ? 4 : 64 / (vh
 
 // G: query heads a block handles (a power of two, heads past the group are zero queries);
 // VH x NP: halves a lane takes of a V row (see launch_chunks).
-template <int G, int VH, int NP>
+// The first cache row of the tile at position tb: tb itself, or in a paged step (AttnArgs::table)
+// the row of its block (a tile starts at a multiple of 64 and is one whole 64-position block).
+template <bool Paged>
+__device__ __forceinline__ size_t tile_row(const AttnArgs& a, int tb) {
+    if constexpr (Paged) return size_t(__ldg(a.table + tb / kTile)) * kTile;
+    else return size_t(tb);
+}
+
+template <int G, int VH, int NP, bool Paged>
 __global__ void __launch_bounds__(kThreads, min_blocks(G, VH * NP)) attn_chunk_kernel(AttnArgs a, int group, int n_sub) {
     constexpr int U = v_rows(G, VH, NP);
     static_assert(kWarpRows % U == 0 && U % 4 == 0);
@@ -185,7 +195,8 @@ __global__ void __launch_bounds__(kThreads, min_blocks(G, VH * NP)) attn_chunk_k
     int par = 0;
     for (int tb = start; tb < end; tb += kTile, par ^= 1) {
         const int len = min(kTile, end - tb);
-        const uint16_t* vt = vb + size_t(tb) * kvd;
+        const size_t row0 = tile_row<Paged>(a, tb);
+        const uint16_t* vt = vb + row0 * kvd;
         uint32_t vw[U][NP][VH / 2];
         load_v<VH, NP, U>(vt, kvd, warp * kWarpRows, len, lane, nvec, vw);
 
@@ -194,7 +205,7 @@ __global__ void __launch_bounds__(kThreads, min_blocks(G, VH * NP)) attn_chunk_k
         for (int g = 0; g < G; ++g) s[g] = 0.0f;
         const bool valid = pair < len;
         if (valid) {
-            const uint16_t* kr = kb + size_t(tb + pair) * kvd;
+            const uint16_t* kr = kb + (row0 + pair) * kvd;
             if (hd % 8 == 0) score_row<G, 8>(kr, qs, hd, half, s);
             else score_row<G, 2>(kr, qs, hd, half, s);
         }
@@ -319,7 +330,7 @@ constexpr int kRows = 64;
 template <int HD>
 constexpr size_t prompt_smem_floats() { return size_t(kRows) * HD + size_t(kTile) * (HD + 4) + size_t(kRows) * kTile; }
 
-template <int G, int HD>
+template <int G, int HD, bool Paged>
 __global__ void __launch_bounds__(kThreads, 2) attn_prompt_kernel(AttnArgs a, int group, int n_sub) {
     constexpr int T = kRows / G, KS = HD + 4, NK = HD / 32;
     static_assert(HD % 32 == 0 && kRows % G == 0 && kThreads == 128 && kTile == 64);
@@ -371,13 +382,14 @@ __global__ void __launch_bounds__(kThreads, 2) attn_prompt_kernel(AttnArgs a, in
         // Both tiles' loads in flight at once; rows past len are zeros (the cache there may
         // hold anything, and 0 * NaN would poison the sums).
         uint4 kw[kVec], vw[kVec];
+        const size_t row0 = tile_row<Paged>(a, tb);
 #pragma unroll
         for (int i = 0; i < kVec; ++i) {
             const int x = int(threadIdx.x) + i * kThreads, j = x / (HD / 8), d = (x % (HD / 8)) * 8;
             kw[i] = vw[i] = make_uint4(0, 0, 0, 0);
             if (j < len) {
-                kw[i] = __ldg(reinterpret_cast<const uint4*>(kb + size_t(tb + j) * kvd + d));
-                vw[i] = __ldg(reinterpret_cast<const uint4*>(vb + size_t(tb + j) * kvd + d));
+                kw[i] = __ldg(reinterpret_cast<const uint4*>(kb + (row0 + j) * kvd + d));
+                vw[i] = __ldg(reinterpret_cast<const uint4*>(vb + (row0 + j) * kvd + d));
             }
         }
         __syncthreads();  // the previous tile's P.V is done with skv (and sq is written)
@@ -573,35 +585,34 @@ __global__ void __launch_bounds__(kCombineThreads) attn_combine_kernel(AttnArgs 
 
 // A V row's hd halves over a warp's 32 lanes: VH halves a lane (one load) where that covers
 // the row, else 4-byte pairs, up to 4 a lane (any even hd up to 256).
-template <int G>
+template <int G, bool Paged>
 void launch_chunks(const AttnArgs& a, dim3 grid, int group, int n_sub, cudaStream_t s) {
     const size_t smem = sizeof(float) * size_t(kWarps) * G * size_t(a.hd);
-    void (*k)(AttnArgs, int, int) = a.hd / 2 <= 32                   ? attn_chunk_kernel<G, 2, 1>
-                                    : a.hd % 4 == 0 && a.hd / 4 <= 32 ? attn_chunk_kernel<G, 4, 1>
-                                    : a.hd % 8 == 0                   ? attn_chunk_kernel<G, 8, 1>
-                                                                      : attn_chunk_kernel<G, 2, 4>;
+    void (*k)(AttnArgs, int, int) = a.hd / 2 <= 32                   ? attn_chunk_kernel<G, 2, 1, Paged>
+                                    : a.hd % 4 == 0 && a.hd / 4 <= 32 ? attn_chunk_kernel<G, 4, 1, Paged>
+                                    : a.hd % 8 == 0                   ? attn_chunk_kernel<G, 8, 1, Paged>
+                                                                      : attn_chunk_kernel<G, 2, 4, Paged>;
     launch(k, grid, dim3(kThreads), smem, s, "attention", a, group, n_sub);
 }
 
-template <int G, int HD>
+template <int G, int HD, bool Paged>
 void launch_prompt_hd(const AttnArgs& a, dim3 grid, int group, int n_sub, cudaStream_t s) {
     const size_t smem = sizeof(float) * prompt_smem_floats<HD>();  // 81 KB at hd 128: two blocks an SM
-    void (*k)(AttnArgs, int, int) = attn_prompt_kernel<G, HD>;
+    void (*k)(AttnArgs, int, int) = attn_prompt_kernel<G, HD, Paged>;
 #ifndef LD_CUDA_EMULATOR
     LD_CUDA(cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem)));
 #endif
     launch(k, grid, dim3(kThreads), smem, s, "prompt attention", a, group, n_sub);
 }
 
-template <int G>
+template <int G, bool Paged>
 void launch_prompt(const AttnArgs& a, dim3 grid, int group, int n_sub, cudaStream_t s) {
-    if (a.hd == 64) launch_prompt_hd<G, 64>(a, grid, group, n_sub, s);
-    else launch_prompt_hd<G, 128>(a, grid, group, n_sub, s);
+    if (a.hd == 64) launch_prompt_hd<G, 64, Paged>(a, grid, group, n_sub, s);
+    else launch_prompt_hd<G, 128, Paged>(a, grid, group, n_sub, s);
 }
 
-}  // namespace
-
-void launch_attention(const AttnArgs& a, cudaStream_t s) {
+template <bool Paged>
+void attention(const AttnArgs& a, cudaStream_t s) {
     if (a.hd <= 0 || a.hd > 256 || a.hd % 2 != 0)
         fail("the CUDA backend supports even head sizes up to 256, not ", a.hd);
     if (a.n_kv <= 0 || a.n_heads % a.n_kv != 0) fail("CUDA attention: ", a.n_heads, " heads over ", a.n_kv, " KV heads");
@@ -619,22 +630,31 @@ void launch_attention(const AttnArgs& a, cudaStream_t s) {
         // A prompt: T = 64 / g tokens a block (16 for the 8B's groups of 4).
         const dim3 grid(unsigned(a.n_kv * n_sub), unsigned(a.n_chunks), unsigned((a.n_tok + kRows / g - 1) / (kRows / g)));
         switch (g) {
-            case 1: launch_prompt<1>(a, grid, group, n_sub, s); break;
-            case 2: launch_prompt<2>(a, grid, group, n_sub, s); break;
-            case 4: launch_prompt<4>(a, grid, group, n_sub, s); break;
-            default: launch_prompt<8>(a, grid, group, n_sub, s); break;
+            case 1: launch_prompt<1, Paged>(a, grid, group, n_sub, s); break;
+            case 2: launch_prompt<2, Paged>(a, grid, group, n_sub, s); break;
+            case 4: launch_prompt<4, Paged>(a, grid, group, n_sub, s); break;
+            default: launch_prompt<8, Paged>(a, grid, group, n_sub, s); break;
         }
     } else {
         const dim3 grid(unsigned(a.n_kv * n_sub), unsigned(a.n_chunks), unsigned(a.n_tok));
         switch (g) {
-            case 1: launch_chunks<1>(a, grid, group, n_sub, s); break;
-            case 2: launch_chunks<2>(a, grid, group, n_sub, s); break;
-            case 4: launch_chunks<4>(a, grid, group, n_sub, s); break;
-            default: launch_chunks<8>(a, grid, group, n_sub, s); break;
+            case 1: launch_chunks<1, Paged>(a, grid, group, n_sub, s); break;
+            case 2: launch_chunks<2, Paged>(a, grid, group, n_sub, s); break;
+            case 4: launch_chunks<4, Paged>(a, grid, group, n_sub, s); break;
+            default: launch_chunks<8, Paged>(a, grid, group, n_sub, s); break;
         }
     }
     launch(attn_combine_kernel, dim3(unsigned(a.n_heads), unsigned(a.n_tok)), dim3(kCombineThreads), 0, s,
            "attention combine", a);
+}
+
+}  // namespace
+
+void launch_attention(const AttnArgs& a, cudaStream_t s) {
+    // The one-sequence kernels stay exactly as they were; paged tiles are separate instances.
+    if (a.table && a.chunk % kTile != 0) fail("CUDA attention: paged chunks of ", a.chunk, " positions");
+    if (a.table) attention<true>(a, s);
+    else attention<false>(a, s);
 }
 
 }  // namespace ld::cuda

@@ -3,15 +3,16 @@
 // wanted. The one-sequence step keeps attention.cu's kernels (the contiguous cache); these
 // only run for Backend::forward(SeqBatch).
 //
-// attn_paged_kernel: one block per (query head, batch row). The block walks the row's
+// attn_paged_kernel: one block per (query head, batch row), for the rows that are not part of a
+// prompt chunk (those take attention.cu's tiled kernels with a block table). The block walks the row's
 // positions 0 .. positions[t] in rounds of 128, a position per thread: the thread looks its
 // cache row up in the block table and dots the whole K row with the query (held in shared
 // memory, a broadcast), then each warp updates its own streaming softmax (max and exp-sum over
 // its 32 positions by shuffles) and multiplies its 32 rows into V with the lanes across the
 // head dims (f16 pairs, coalesced). The four warps' partial results are merged at the end.
 // Simple rather than fast: K rows are read per query head (the GQA group shares them only
-// through the cache) and a long prompt chunk costs O(rows x positions) dots of whole rows;
-// the contiguous path's tiled kernels stay the fast path for one sequence.
+// through the cache) and one block walks the whole sequence (no split along it), which suits
+// decode rows of several sequences at moderate depth.
 #include <cuda_fp16.h>
 
 #include <cmath>
@@ -66,7 +67,7 @@ __global__ void __launch_bounds__(kThreads) attn_paged_kernel(PagedAttnArgs a) {
     __shared__ float s_m[kWarps], s_l[kWarps];
 
     pdl_wait();
-    const int h = blockIdx.x, t = blockIdx.y;
+    const int h = blockIdx.x, t = a.rows[blockIdx.y];
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int hd = a.hd, kvd = a.n_kv * hd, kvh = h / (a.n_heads / a.n_kv);
     const float* q = a.q + size_t(t) * a.n_heads * hd + size_t(h) * hd;

@@ -37,6 +37,7 @@ constexpr int kAttnSlice = 64;  // prompt tokens per attention launch (bounds th
 // Positions per KV block of the paged cache: the attention kernels' tile, and small enough that
 // a short sequence wastes little (a 4k-position sequence is 64 blocks).
 constexpr int kKvBlock = 64;
+static_assert(kKvBlock == 64, "a prompt chunk's attention tiles (64 positions, attention.cu) are whole KV blocks");
 
 size_t align_up(size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); }
 
@@ -53,13 +54,24 @@ struct StreamHolder {
     }
 };
 
+// Rows [r0, r0 + len) of a paged step: one sequence's consecutive positions from first_pos (a
+// prompt chunk), whose attention runs the tiled kernels of the one-sequence path.
+struct PagedChunk {
+    int r0 = 0, len = 0, first_pos = 0;
+    int table_off = 0;  // its block table in PagedStep::tables
+};
+
 // A paged step's per-token arrays on the device (see CudaBackend::upload_paged).
 struct PagedStep {
     const int32_t* positions = nullptr;  // (B)
     const int32_t* slots = nullptr;      // (B) cache row of each token
     const int32_t* table_off = nullptr;  // (B) where its sequence's table starts in tables
     const int32_t* logit_rows = nullptr; // (out_rows) batch rows whose logits are wanted
+    const int32_t* single_rows = nullptr;// (n_single) rows outside chunks (attn_paged_kernel)
+    const int32_t* chunk_pos = nullptr;  // per chunk: first_pos - r0 (AttnArgs::d_pos: row t is at it + t)
     const int32_t* tables = nullptr;
+    int n_single = 0;
+    std::vector<PagedChunk> chunks;      // on the host
 };
 
 struct DevLayer {
@@ -385,6 +397,18 @@ void CudaBackend::forward_batch(const BatchView& batch) {
 
 PagedStep CudaBackend::upload_paged(const BatchView& batch) {
     const int B = batch.n, out_rows = batch.logit_rows();
+    // Runs of one sequence's consecutive positions: 2 rows or more are a prompt chunk.
+    PagedStep p;
+    std::vector<int32_t> single;
+    for (int t = 0; t < B;) {
+        int e = t + 1;
+        while (e < B && batch.seq[e] == batch.seq[t] && batch.positions[e] == batch.positions[e - 1] + 1) ++e;
+        if (e - t >= 2) p.chunks.push_back(PagedChunk{t, e - t, batch.positions[t], 0});
+        else single.push_back(t);
+        t = e;
+    }
+    p.n_single = int(single.size());
+    const size_t n_chunks = p.chunks.size();
     // Only the sequences this step touches, and of each only the blocks up to its last position
     // here (a later step uploads its own).
     std::vector<int32_t> table_of(size_t(batch.n_seqs), -1), last(size_t(batch.n_seqs), -1), order;
@@ -398,7 +422,7 @@ PagedStep CudaBackend::upload_paged(const BatchView& batch) {
         table_of[size_t(s)] = int32_t(n_table);
         n_table += size_t(last[size_t(s)] / kKvBlock + 1);
     }
-    const size_t count = 3 * size_t(B) + size_t(out_rows) + n_table;
+    const size_t count = 3 * size_t(B) + size_t(out_rows) + single.size() + n_chunks + n_table;
     if (paged_host_.bytes() < 4 * count) {
         const size_t bytes = std::max<size_t>(4 * count, 4 * (4 * size_t(n_batch_) + 1024));
         paged_ = DeviceBuffer();  // the stream is idle: every step ends with a synchronize
@@ -410,23 +434,32 @@ PagedStep CudaBackend::upload_paged(const BatchView& batch) {
     int32_t* slot = h + B;
     int32_t* off = h + 2 * B;
     int32_t* rows = h + 3 * B;
-    int32_t* tables = rows + out_rows;
+    int32_t* singles = rows + out_rows;
+    int32_t* chunk_pos = singles + single.size();
+    int32_t* tables = chunk_pos + n_chunks;
     for (int t = 0; t < B; ++t) {
         pos[t] = batch.positions[t];
         slot[t] = int32_t(batch.slot(t));  // < kv_slots_ <= 2^30 (Backend::forward checked the ids)
         off[t] = table_of[size_t(batch.seq[t])];
     }
     std::copy(batch.logit_row, batch.logit_row + out_rows, rows);
+    std::copy(single.begin(), single.end(), singles);
+    for (size_t c = 0; c < n_chunks; ++c) {
+        PagedChunk& ch = p.chunks[c];
+        chunk_pos[c] = ch.first_pos - ch.r0;
+        ch.table_off = table_of[size_t(batch.seq[ch.r0])];
+    }
     for (int s : order)
         std::copy(batch.seqs[s].blocks, batch.seqs[s].blocks + last[size_t(s)] / kKvBlock + 1, tables + table_of[size_t(s)]);
     LD_CUDA(cudaMemcpyAsync(paged_.as(), h, 4 * count, cudaMemcpyHostToDevice, stream_));
     const int32_t* d = paged_.as<int32_t>();
-    PagedStep p;
     p.positions = d;
     p.slots = d + B;
     p.table_off = d + 2 * B;
     p.logit_rows = d + 3 * B;
-    p.tables = d + 3 * B + out_rows;
+    p.single_rows = p.logit_rows + out_rows;
+    p.chunk_pos = p.single_rows + single.size();
+    p.tables = p.chunk_pos + n_chunks;
     return p;
 }
 
@@ -501,21 +534,48 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows, cons
             launch_rope_store_paged(q_.as<float>(), k_.as<float>(), v_.as<float>(), kc, vc, paged->positions,
                                     paged->slots, B, p_.n_heads, p_.n_kv_heads, hd, p_.rope_dim,
                                     inv_freq_.as<float>(), stream_);
-            PagedAttnArgs a;
-            a.q = q_.as<float>();
-            a.k = kc;
-            a.v = vc;
-            a.out = att_.as<float>();
-            a.positions = paged->positions;
-            a.table_off = paged->table_off;
-            a.tables = paged->tables;
-            a.block = kKvBlock;
-            a.n_tok = B;
-            a.n_heads = p_.n_heads;
-            a.n_kv = p_.n_kv_heads;
-            a.hd = hd;
-            a.scale = 1.0f / std::sqrt(float(hd));
-            launch_attention_paged(a, stream_);
+            // Prompt chunks: the one-sequence kernels, tiles found through the block table.
+            for (size_t c = 0; c < paged->chunks.size(); ++c) {
+                const PagedChunk& ch = paged->chunks[c];
+                AttnArgs a;
+                a.q = q_.as<float>();
+                a.k = kc;
+                a.v = vc;
+                a.out = att_.as<float>();
+                a.part = part_.as<float>();
+                a.d_pos = paged->chunk_pos + c;
+                a.table = paged->tables + ch.table_off;
+                a.n_heads = p_.n_heads;
+                a.n_kv = p_.n_kv_heads;
+                a.hd = hd;
+                a.chunk = attn_chunk_;
+                a.n_chunks = (ch.first_pos + ch.len + attn_chunk_ - 1) / attn_chunk_;
+                a.scale = 1.0f / std::sqrt(float(hd));
+                for (int t0 = ch.r0; t0 < ch.r0 + ch.len; t0 += kAttnSlice) {
+                    a.t0 = t0;
+                    a.n_tok = std::min(kAttnSlice, ch.r0 + ch.len - t0);
+                    launch_attention(a, stream_);
+                }
+            }
+            // The other rows (decode tokens of several sequences): one launch for all.
+            if (paged->n_single > 0) {
+                PagedAttnArgs a;
+                a.q = q_.as<float>();
+                a.k = kc;
+                a.v = vc;
+                a.out = att_.as<float>();
+                a.positions = paged->positions;
+                a.table_off = paged->table_off;
+                a.tables = paged->tables;
+                a.rows = paged->single_rows;
+                a.block = kKvBlock;
+                a.n_tok = paged->n_single;
+                a.n_heads = p_.n_heads;
+                a.n_kv = p_.n_kv_heads;
+                a.hd = hd;
+                a.scale = 1.0f / std::sqrt(float(hd));
+                launch_attention_paged(a, stream_);
+            }
             quantize_for(L.wo, att_.as<float>());
             mm_->run(L.wo, att_.as<float>(), B, x, true, xq);
             norm(x, L.ffn_norm, xn, B);

@@ -108,9 +108,9 @@ void launch_rope_store_paged(float* q, const float* k, const float* v, uint16_t*
                              const int32_t* positions, const int32_t* slots, int B, int n_heads, int n_kv, int hd,
                              int rope_dim, const float* inv_freq, cudaStream_t s);
 
-// Attention of a paged step (attention_paged.cu): row t of the batch at position positions[t]
-// sees positions 0 .. positions[t] of its own sequence, position p in cache row
-// tables[table_off[t] + p / block] * block + p % block. Every array is on the device.
+// Attention of a paged step (attention_paged.cu), for the batch rows listed in rows: row t at
+// position positions[t] sees positions 0 .. positions[t] of its own sequence, position p in cache
+// row tables[table_off[t] + p / block] * block + p % block. Every array is on the device.
 struct PagedAttnArgs {
     const float* q = nullptr;          // (n_tok, n_heads*hd)
     const uint16_t* k = nullptr;       // this layer's cache, (slots, n_kv*hd) f16
@@ -119,6 +119,7 @@ struct PagedAttnArgs {
     const int32_t* positions = nullptr;  // (n_tok)
     const int32_t* table_off = nullptr;  // (n_tok) where row t's block table starts in tables
     const int32_t* tables = nullptr;
+    const int32_t* rows = nullptr;       // (n_tok) the batch rows this launch computes
     int block = 64;
     int n_tok = 0, n_heads = 0, n_kv = 0, hd = 0;
     float scale = 1.0f;
@@ -142,6 +143,9 @@ struct AttnArgs {
     int chunk = 256, n_chunks = 1;
     float scale = 1.0f;
     Q8Act out_q;                     // set: out also quantized for the int8 matvec (n_tok 1, hd % 32 == 0)
+    // Set (a paged step's prompt chunk of one sequence): position p is in cache row
+    // table[p / 64] * 64 + p % 64 (64-position KV blocks; chunk a multiple of 64). Null: row p.
+    const int32_t* table = nullptr;
 };
 void launch_attention(const AttnArgs& a, cudaStream_t s);
 // Longest chunk attention_chunk picks (the kernel walks a chunk in tiles of 64 positions).
