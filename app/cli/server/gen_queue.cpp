@@ -100,29 +100,35 @@ void GenerationQueue::run() {
     }
 }
 
-void GenerationQueue::execute(GenJob& job) {
-    std::vector<TokenLogprob> pending_lps;  // tokens whose text has not been streamed yet
-    GenerateOptions opt = job.options;
-    opt.cancel = &job.cancel;
-    if (job.logprobs_top >= 0) {
-        opt.on_token = [&](int32_t id, const float* logits, int n_vocab) {
-            pending_lps.push_back(token_logprob(*served_.tokenizer, logits, n_vocab, id, job.logprobs_top));
-        };
+void JobOutput::token(int32_t id, const float* logits, int n_vocab) {
+    pending_.push_back(token_logprob(tok_, logits, n_vocab, id, job_.logprobs_top));
+}
+
+bool JobOutput::text(std::string_view text) {
+    if (leading_) {
+        text.remove_prefix(std::min(text.size(), text.find_first_not_of(" \t\r\n")));
+        leading_ = text.empty();
     }
-    bool leading = job.trim_leading;
-    auto on_text = [&](std::string_view text) {
-        if (leading) {
-            text.remove_prefix(std::min(text.size(), text.find_first_not_of(" \t\r\n")));
-            leading = text.empty();
-        }
-        job.add_piece(std::string(text), std::move(pending_lps));
-        pending_lps.clear();
-        return !job.cancel.load();
-    };
+    job_.add_piece(std::string(text), std::move(pending_));
+    pending_.clear();
+    return !job_.cancel.load();
+}
+
+GenerateOptions JobOutput::options() {
+    GenerateOptions opt = job_.options;
+    opt.cancel = &job_.cancel;
+    if (job_.logprobs_top >= 0)
+        opt.on_token = [this](int32_t id, const float* logits, int n_vocab) { token(id, logits, n_vocab); };
+    return opt;
+}
+
+void GenerationQueue::execute(GenJob& job) {
+    JobOutput out(job, *served_.tokenizer);
+    const GenerateOptions opt = out.options();
     GenerateResult res;
     std::string error;
     try {
-        res = session_.generate(job.prompt, opt, on_text);
+        res = session_.generate(job.prompt, opt, [&](std::string_view text) { return out.text(text); });
     } catch (const std::exception& e) {
         error = e.what();
         // The cache may hold a half-run batch: start the next request from scratch.

@@ -8,7 +8,9 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "app/cli/server/generation_service.h"
 
@@ -47,5 +49,26 @@ private:
 
 // log-softmax of `logits` at `id`, and the `top` most likely tokens with theirs.
 TokenLogprob token_logprob(const Tokenizer& tok, const float* logits, int n_vocab, int32_t id, int top);
+
+// A generation's callbacks turned into the job's pieces, for both services (one request at a
+// time here, many in BatchedGeneration): each sampled token's logprobs (when the job asks for
+// them) travel with the text they produced; a chat reply's leading whitespace is dropped.
+// Used on the thread that generates, one per job.
+class JobOutput {
+public:
+    JobOutput(GenJob& job, const Tokenizer& tok) : job_(job), tok_(tok), leading_(job.trim_leading) {}
+    // GenerateOptions::on_token (only set when job.logprobs_top >= 0).
+    void token(int32_t id, const float* logits, int n_vocab);
+    // The TextCallback: false once the client is gone.
+    bool text(std::string_view text);
+    // `options` with this job's cancel flag and callbacks (the object must outlive the generation).
+    GenerateOptions options();
+
+private:
+    GenJob& job_;
+    const Tokenizer& tok_;
+    bool leading_;
+    std::vector<TokenLogprob> pending_;  // tokens whose text has not been streamed yet
+};
 
 }  // namespace ld::server
