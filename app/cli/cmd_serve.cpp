@@ -3,6 +3,7 @@
 // the engine and runs the server until SIGINT/SIGTERM.
 #include <csignal>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <pthread.h>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "app/cli/cli_hooks.h"
 #include "app/cli/commands.h"
 #include "app/cli/engine_setup.h"
+#include "app/cli/server/batch_service.h"
 #include "app/cli/server/chat_log.h"
 #include "app/cli/server/gen_queue.h"
 #include "app/cli/server/http_server.h"
@@ -39,6 +41,39 @@ std::string model_id_of(const std::string& label) {
     if (label.size() > ext.size() && label.compare(label.size() - ext.size(), ext.size(), ext) == 0)
         return label.substr(0, label.size() - ext.size());
     return label;
+}
+
+// /proc/meminfo's MemAvailable in bytes; 0 when unknown.
+uint64_t available_memory() {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    uint64_t kib = 0;
+    std::string unit;
+    while (in >> key >> kib >> unit)
+        if (key == "MemAvailable:") return kib << 10;
+    return 0;
+}
+
+// --parallel N: the paged KV cache holds N whole contexts (each rounded up to whole blocks of
+// any backend's size, plus one block for a copy on write), so N requests of the full --ctx run
+// side by side and none is preempted for want of blocks. The CPU backend's cache is plain memory
+// that fills as sequences grow: refuse here, in words, what would otherwise end in the OOM killer
+// hours later. GPU backends check their own memory when they allocate.
+void size_kv_cache(const Model& model, BackendOptions& o, size_t parallel) {
+    constexpr int64_t kBlock = 256;
+    const int64_t per_seq = (int64_t(o.n_ctx) + kBlock - 1) / kBlock * kBlock + kBlock;
+    const int64_t positions = int64_t(parallel) * per_seq;
+    if (positions > (int64_t(1) << 30))
+        fail("--parallel ", parallel, " with --ctx ", o.n_ctx, " needs a KV cache of ", positions, " positions: lower --parallel or --ctx");
+    o.kv_positions = int(positions);
+    if (o.kind != "cpu") return;
+    const uint64_t bytes = 2 * uint64_t(model.params.n_layers) * uint64_t(positions) * uint64_t(model.params.kv_dim()) *
+                           (o.kv_type == GgmlType::F32 ? 4 : 2);
+    const uint64_t avail = available_memory();
+    if (avail > 0 && bytes > avail)
+        fail("--parallel ", parallel, " with --ctx ", o.n_ctx, " needs a KV cache of ", positions, " positions (",
+             bytes >> 20, " MiB of ", type_name(o.kv_type), " keys and values), more than the ", avail >> 20,
+             " MiB of memory available: lower --parallel or --ctx");
 }
 
 }  // namespace
@@ -88,7 +123,32 @@ int cmd_serve(const ArgList& argv) {
         if (!chat_log) fail(error);
     }
 
-    Engine engine = open_engine(args);
+    // --parallel N > 1 on a backend with SeqBatch steps: one BatchScheduler runs N requests at
+    // once over a paged KV cache sized for N contexts. Others run one request at a time (Session).
+    BackendOptions opened;
+    bool creating_backend = false;
+    auto adjust = [&](const Model& model, BackendOptions& o) {
+        if (cfg.parallel > 1) size_kv_cache(model, o, cfg.parallel);
+        opened = o;
+        creating_backend = true;
+    };
+    Engine engine;
+    try {
+        engine = open_engine(args, true, adjust);
+    } catch (const Error& e) {
+        if (!creating_backend || cfg.parallel == 1) throw;
+        fail("the backend cannot hold the KV cache of --parallel ", cfg.parallel, " sequences of --ctx ", opened.n_ctx, " (",
+             opened.kv_positions, " positions): ", e.what(), "; lower --parallel or --ctx");
+    }
+    const bool batched = cfg.parallel > 1 && engine.backend->supports_sequences();
+    if (cfg.parallel > 1 && !batched) {
+        // The cache sized for N sequences would be N - 1 contexts of wasted memory here.
+        std::cerr << "note: the " << engine.backend->name() << " backend runs one sequence at a time: --parallel "
+                  << cfg.parallel << " admits that many requests, but they run one at a time\n";
+        engine.backend.reset();
+        opened.kv_positions = 0;
+        engine.backend = create_backend(*engine.model, opened);
+    }
     const Tokenizer& tok = *engine.tokenizer;
     ChatTemplate tmpl = detect_chat_template(tok.vocab(), "llama");
     if (args.has("--template") && !parse_chat_template_name(args.get("--template"), &tmpl))
@@ -101,25 +161,40 @@ int cmd_serve(const ArgList& argv) {
     // How the model writes tool calls (requests with tools): from its metadata, as the app decides.
     if (engine.model->file) served.tool_format = detect_tool_call_format(tool_format_hints(*engine.model->file));
 
-    Session session(*engine.model, *engine.backend, tok);
-    server::GenerationQueue queue(session, served, cfg.parallel + cfg.queue);
-    server::ApiServer api(cfg, queue, chat_log.get());
+    std::unique_ptr<Session> session;
+    std::unique_ptr<server::GenerationQueue> queue;
+    std::unique_ptr<server::BatchedGeneration> scheduler;
+    server::GenerationService* service = nullptr;
+    std::function<void()> shutdown;
+    if (batched) {
+        scheduler = std::make_unique<server::BatchedGeneration>(*engine.backend, served, cfg.parallel, cfg.parallel + cfg.queue);
+        service = scheduler.get();
+        shutdown = [s = scheduler.get()] { s->shutdown(); };
+    } else {
+        session = std::make_unique<Session>(*engine.model, *engine.backend, tok);
+        queue = std::make_unique<server::GenerationQueue>(*session, served, cfg.parallel + cfg.queue);
+        service = queue.get();
+        shutdown = [q = queue.get()] { q->shutdown(); };
+    }
+    server::ApiServer api(cfg, *service, chat_log.get());
     const int port = api.bind();
-    std::thread([&api, &queue, signals] {
+    std::thread([&api, shutdown, signals] {
         int sig = 0;
         sigwait(&signals, &sig);
         std::cerr << "stopping\n";
-        queue.shutdown();
+        shutdown();
         api.stop();
     }).detach();  // lives until exit: the process ends with listen() below
     const std::string shown = cfg.host.find(':') != std::string::npos && cfg.host.front() != '[' ? "[" + cfg.host + "]" : cfg.host;
     std::cerr << "model " << served.id << " (" << engine.backend->name() << ", context " << served.n_ctx << ", chat format "
               << chat_template_name(tmpl) << ", tool calls " << tool_call_format_name(served.tool_format) << ")\n";
     if (chat_log) std::cerr << "saving chats in " << args.get("--db") << "\n";
-    if (cfg.parallel > 1) std::cerr << "note: --parallel " << cfg.parallel << " admits that many requests, but they run one at a time\n";
+    if (batched)
+        std::cerr << "parallel: up to " << cfg.parallel << " requests decode together (KV cache of " << opened.kv_positions
+                  << " positions), " << cfg.queue << " more wait\n";
     std::cerr << "listening on http://" << shown << ":" << port << std::endl;
     api.listen();
-    queue.shutdown();
+    shutdown();
     return 0;
 }
 

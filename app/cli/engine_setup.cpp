@@ -31,7 +31,7 @@ BackendOptions backend_options(const Args& args) {
     return o;
 }
 
-Engine open_engine(const Args& args, bool need_tokenizer) {
+Engine open_engine(const Args& args, bool need_tokenizer, const std::function<void(const Model&, BackendOptions&)>& adjust) {
     Engine e;
     const std::string path = args.require("--model");
     e.model = load_model(path);
@@ -43,6 +43,7 @@ Engine open_engine(const Args& args, bool need_tokenizer) {
     if (!args.has("--ctx")) o.n_ctx = std::min(o.n_ctx, e.model->params.ctx_train);
     else if (o.n_ctx > e.model->params.ctx_train)
         fail("--ctx ", o.n_ctx, " exceeds the model's context length ", e.model->params.ctx_train);
+    if (adjust) adjust(*e.model, o);
     e.backend = create_backend(*e.model, o);
     return e;
 }

@@ -1,5 +1,6 @@
 #pragma once
 // Opening a model with the backend options the CLI's engine commands share.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,7 +26,10 @@ BackendOptions backend_options(const Args& args);
 // --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n, --frequency-penalty,
 // --presence-penalty and --seed (a random one when absent), checked. Throws UsageError.
 SamplerParams sampler_params(const Args& args);
-// Loads -m MODEL, its tokenizer and the backend. Throws ld::Error / UsageError.
-Engine open_engine(const Args& args, bool need_tokenizer = true);
+// Loads -m MODEL, its tokenizer and the backend. `adjust` (optional) sees the model and the options
+// just before the backend is created (serve --parallel sizes the paged KV cache there). Throws
+// ld::Error / UsageError.
+Engine open_engine(const Args& args, bool need_tokenizer = true,
+                   const std::function<void(const Model&, BackendOptions&)>& adjust = {});
 
 }  // namespace ld::cli

@@ -1,0 +1,74 @@
+#include "app/cli/server/batch_service.h"
+
+#include <algorithm>
+#include <exception>
+
+#include "app/cli/server/gen_queue.h"
+
+namespace ld::server {
+
+namespace {
+
+SchedulerOptions scheduler_options(size_t parallel) {
+    SchedulerOptions o;
+    o.max_sequences = int(std::clamp<size_t>(parallel, 1, 1 << 20));
+    return o;
+}
+
+}  // namespace
+
+BatchedGeneration::BatchedGeneration(Backend& backend, ServedModel served, size_t parallel, size_t capacity)
+    : served_(std::move(served)),
+      capacity_(std::max<size_t>(1, capacity)),
+      scheduler_(backend, *served_.tokenizer, scheduler_options(parallel)) {
+    worker_ = std::thread([this] { scheduler_.run(); });
+}
+
+BatchedGeneration::~BatchedGeneration() {
+    shutdown();
+    worker_.join();
+}
+
+void BatchedGeneration::shutdown() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = true;
+    }
+    scheduler_.shutdown();  // run() returns after ending every request as cancelled
+}
+
+bool BatchedGeneration::submit(const std::shared_ptr<GenJob>& job) {
+    // The request's callbacks own the job's output state; the scheduler calls them on its thread
+    // and drops them once on_finished has run.
+    auto out = std::make_shared<JobOutput>(*job, *served_.tokenizer);
+    BatchRequest r;
+    r.prompt = job->prompt;
+    r.options = out->options();  // refers to *out, kept alive by the callbacks below
+    r.priority = Priority::Api;  // one priority: the scheduler starts them in arrival order
+    r.on_text = [out](std::string_view text) { return out->text(text); };
+    r.on_finished = [this, job, out](const BatchOutcome& o) {
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            --admitted_;
+        }
+        job->end(o.result, o.error);
+    };
+    // Under mu_ so that shutdown() cannot slip between the check and the scheduler's inbox (a job
+    // queued after run() ended would never finish). Lock order: mu_, then the scheduler's.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_ || admitted_ >= capacity_) return false;
+    try {
+        scheduler_.submit(std::move(r));
+    } catch (const std::exception& e) {  // a prompt the engine can never run: the job fails in words
+        job->end({}, e.what());
+        return true;
+    }
+    ++admitted_;  // on_finished (scheduler thread) waits for mu_, so it cannot run before this
+    return true;
+}
+
+void BatchedGeneration::cancel(const std::shared_ptr<GenJob>& job) {
+    job->cancel.store(true);
+}
+
+}  // namespace ld::server
