@@ -51,8 +51,9 @@ commands:
            [--template NAME] [--backend B] [--ctx N] [--threads N] [--no-api-key-i-know] [--db PATH]
            OpenAI-compatible API: /v1/chat/completions, /v1/completions, /v1/models, /health.
            --db saves each chat in the history database, as the app's chats are.
-           One generation runs at a time: --parallel N admits N requests but still runs them
-           one after another; up to --queue more wait (FIFO), beyond that 503 + Retry-After.
+           --parallel N: N requests decode together, one batch over a paged KV cache of N
+           contexts (a backend without one runs them one at a time); up to --queue more wait
+           (FIFO), beyond that 503 + Retry-After.
            A --host other than loopback needs a key. --port 0 picks a free port.
   history  --db PATH list | show ID | search TEXT | export ID --format md|json | import FILE
   summarize -m MODEL FILE... [--ctx N] [--threads N] [-n MAX_TOKENS] [--max-size-mb 50]

@@ -18,7 +18,7 @@ struct ServerConfig {
     int port = 8080;                        // 0: any free port
     std::string api_key;                    // empty: no key
     std::vector<std::string> cors_origins;  // empty: no CORS headers
-    size_t parallel = 1;                    // --parallel: admitted beside the queue, run one at a time
+    size_t parallel = 1;                    // --parallel: running at once (one at a time without SeqBatch)
     size_t queue = 8;                       // waiting requests beyond those
     size_t max_body_bytes = 4u << 20;
     int io_timeout_s = 30;                  // socket read/write timeout (slow clients)
