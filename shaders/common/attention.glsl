@@ -132,9 +132,8 @@ void main() {
     uvec2 vw[U];
     [[unroll]] for (uint u = 0u; u < U; ++u) vw[u] = uvec2(0u);
     const uint len0 = min(uint(TILE), end);
-    uint rb = kv_tile(0u);  // cache row of the current tile's first position
     [[unroll]] for (uint u = 0u; u < U; ++u)
-        if (pv && u < len0) vw[u] = load_v(rb + u, lane, NL, hd, v4, kvd, kbase);
+        if (pv && u < len0) vw[u] = load_v(kv_tile(0u) + u, lane, NL, hd, v4, kvd, kbase);
 
     for (uint x = tid; x < R * hd4; x += WG) {
         const uint r = x / hd4, d = 4u * (x % hd4), tr = r / gw, g = r % gw;
@@ -167,8 +166,8 @@ void main() {
 
     for (uint tb = 0u; tb < end; tb += TILE) {
         const uint len = min(uint(TILE), end - tb);
+        const uint rb = kv_tile(tb);  // cache row of the tile's first position
         if (tb != 0u) {
-            rb = kv_tile(tb);
             [[unroll]] for (uint u = 0u; u < U; ++u)
                 if (pv && u < len) vw[u] = load_v(rb + u, lane, NL, hd, v4, kvd, kbase);
         }

@@ -104,10 +104,9 @@ void main() {
     uvec2 vw[U];
     [[unroll]] for (uint u = 0u; u < U; ++u) vw[u] = uvec2(0u);
     const uint len0 = min(uint(TILE), end - begin);
-    uint rb = kv_tile(begin);  // cache row of the current tile's first position
     [[unroll]] for (uint u = 0u; u < U; ++u) {
         const uint r = rg + u * NRG;
-        if (pv && r < len0) vw[u] = load_v(rb + r, lane, NL, hd, v4, kvd, kbase);
+        if (pv && r < len0) vw[u] = load_v(kv_tile(begin) + r, lane, NL, hd, v4, kvd, kbase);
     }
 
     for (uint x = tid; x < ng * HD4; x += WG) {
@@ -131,8 +130,8 @@ void main() {
 
     for (uint tb = begin; tb < end; tb += TILE) {
         const uint len = min(uint(TILE), end - tb);
+        const uint rb = kv_tile(tb);  // cache row of the tile's first position
         if (tb != begin) {
-            rb = kv_tile(tb);
             [[unroll]] for (uint u = 0u; u < U; ++u) {
                 const uint r = rg + u * NRG;
                 if (pv && r < len) vw[u] = load_v(rb + r, lane, NL, hd, v4, kvd, kbase);
