@@ -57,7 +57,7 @@ AppParts::AppParts(const AppPaths& paths) {
     modelManager = std::make_unique<ModelManagerParts>(paths.modelsFolder, settings.get(), models.get(), workspace.get());
     documents = std::make_unique<ld::documents::DocumentController>(store.get(), engine.get(), chat.get());
     QObject::connect(documents.get(), &ld::documents::DocumentController::errorOccurred, workspace.get(), &Workspace::errorOccurred);
-    apiServer = std::make_unique<server::ServerHost>(engine.get(), settings.get());  // starts if switched on
+    apiServer = std::make_unique<server::ServerHost>(engine.get(), settings.get(), secrets.get());  // starts if switched on
     const QString toolsDir = paths.settingsIni.isEmpty() ? QStandardPaths::writableLocation(QStandardPaths::AppConfigLocation)
                                                          : QFileInfo(paths.settingsIni).absolutePath();
     toolServers = std::make_unique<mcp::ToolServers>(QDir(toolsDir).filePath(QStringLiteral("mcp-servers.json")));

@@ -58,6 +58,7 @@ public:
     void remove(const QString& key) override;
     // After settled(), or after kReadWaitMs when a job hangs (a keyring prompt nobody answers).
     void whenReady(QObject* context, std::function<void()> f) override;
+    bool ready() const override { return inFlight_ == 0 && state() != State::Checking; }
 
     State state() const;
     QString unavailableReason() const;  // why SessionOnly, in plain words; empty otherwise

@@ -26,6 +26,8 @@ public:
     virtual void whenReady(QObject* context, std::function<void()> f) {
         QMetaObject::invokeMethod(context, std::move(f), Qt::QueuedConnection);
     }
+    // Whether every key asked for so far has answered (whenReady would run at once). Always here.
+    virtual bool ready() const { return true; }
 };
 
 class MemorySecretStore final : public SecretStore {

@@ -6,6 +6,7 @@
 #include <QRandomGenerator>
 
 #include "app/chat/engine_host.h"
+#include "app/remote/secret_store.h"
 #include "app/cli/server/http_server.h"
 #include "app/server/engine_host_service.h"
 #include "app/settings/app_settings.h"
@@ -16,6 +17,7 @@ namespace {
 
 constexpr size_t kSlots = 1;   // the app's engine runs one request at a time
 constexpr size_t kQueue = 8;   // API requests waiting beyond it (more get 503)
+const QString kKeyName = QStringLiteral("llamadesk/api-server");  // the key's name in the SecretStore
 
 // The address other machines reach this one at (for the URL shown when remote access is on):
 // the first IPv4 address of an interface that is up and not loopback.
@@ -31,9 +33,18 @@ QString lanAddress() {
 
 }  // namespace
 
-ServerHost::ServerHost(chat::EngineHost* engine, settings::AppSettings* settings, QObject* parent)
-    : QObject(parent), engine_(engine), settings_(settings),
+ServerHost::ServerHost(chat::EngineHost* engine, settings::AppSettings* settings, remote::SecretStore* secrets,
+                       QObject* parent)
+    : QObject(parent), engine_(engine), settings_(settings), secrets_(secrets),
       service_(std::make_unique<EngineHostService>(engine, kSlots + kQueue)) {
+    (void)secrets_->read(kKeyName);  // a keyring store starts reading it now
+    keysReady_ = secrets_->ready();
+    if (!keysReady_)
+        secrets_->whenReady(this, [this] {
+            keysReady_ = true;
+            emit optionsChanged();  // the key is known now
+            apply();
+        });
     apply();
 }
 
@@ -44,7 +55,8 @@ ServerHost::~ServerHost() {
 
 bool ServerHost::enabled() const { return settings_->apiServerEnabled(); }
 int ServerHost::port() const { return settings_->apiServerPort(); }
-QString ServerHost::apiKey() const { return settings_->apiServerKey(); }
+QString ServerHost::apiKey() const { return secrets_->read(kKeyName).value_or(QString()); }
+bool ServerHost::keyPersistent() const { return secrets_->persistent(); }
 bool ServerHost::allowRemote() const { return settings_->apiServerAllowRemote(); }
 
 void ServerHost::setEnabled(bool on) {
@@ -62,8 +74,13 @@ void ServerHost::setPort(int port) {
 }
 
 void ServerHost::setApiKey(const QString& key) {
-    if (key.trimmed() == apiKey()) return;
-    settings_->setApiServerKey(key);
+    const QString k = key.trimmed();
+    if (k == apiKey()) return;
+    QString error;
+    if (k.isEmpty())
+        secrets_->remove(kKeyName);
+    else if (!secrets_->write(kKeyName, k, &error))
+        return setStatus(listening_, boundPort_, url_, tr("The key could not be saved: %1").arg(error), true);
     emit optionsChanged();
     apply();
 }
@@ -111,6 +128,7 @@ void ServerHost::apply() {
         }
     }
     if (!enabled()) return setStatus(false, 0, {}, tr("Off."), false);
+    if (!keysReady_) return setStatus(false, 0, {}, tr("Waiting for the keyring to answer…"), false);
     const bool remote = allowRemote();
     if (remote && apiKey().isEmpty())
         return setStatus(false, 0, {}, tr("Not started: serving other machines needs an API key. Set one, or allow this computer only."), true);

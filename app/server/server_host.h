@@ -20,6 +20,9 @@ class EngineHost;
 namespace ld::settings {
 class AppSettings;
 }
+namespace ld::remote {
+class SecretStore;
+}
 
 namespace ld::server {
 
@@ -32,6 +35,8 @@ class ServerHost : public QObject {
     Q_PROPERTY(int port READ port WRITE setPort NOTIFY optionsChanged)  // 0: any free port
     Q_PROPERTY(QString apiKey READ apiKey WRITE setApiKey NOTIFY optionsChanged)
     Q_PROPERTY(bool allowRemote READ allowRemote WRITE setAllowRemote NOTIFY optionsChanged)
+    // The key is kept in the desktop keyring; false: there is none, and the key lasts this session.
+    Q_PROPERTY(bool keyPersistent READ keyPersistent NOTIFY optionsChanged)
     Q_PROPERTY(bool listening READ listening NOTIFY statusChanged)
     Q_PROPERTY(int boundPort READ boundPort NOTIFY statusChanged)
     // The base URL OpenAI clients take ("http://127.0.0.1:8080/v1"); empty when not listening.
@@ -39,13 +44,18 @@ class ServerHost : public QObject {
     Q_PROPERTY(QString status READ status NOTIFY statusChanged)  // one sentence for the page
     Q_PROPERTY(bool failed READ failed NOTIFY statusChanged)     // status is an error
 public:
-    ServerHost(chat::EngineHost* engine, settings::AppSettings* settings, QObject* parent = nullptr);
+    // The API key lives in `secrets` (the keyring), never in the settings file. At start-up the
+    // server waits for the keyring's answer before it listens, so it never runs without the key
+    // the user set.
+    ServerHost(chat::EngineHost* engine, settings::AppSettings* settings, remote::SecretStore* secrets,
+               QObject* parent = nullptr);
     ~ServerHost() override;  // ends the API's jobs and joins the server threads
 
     bool enabled() const;
     int port() const;
     QString apiKey() const;
     bool allowRemote() const;
+    bool keyPersistent() const;
     void setEnabled(bool on);
     void setPort(int port);
     void setApiKey(const QString& key);
@@ -71,6 +81,8 @@ private:
 
     chat::EngineHost* engine_;
     settings::AppSettings* settings_;
+    remote::SecretStore* secrets_;
+    bool keysReady_ = false;             // the keyring has answered (apply() waits for it)
     std::unique_ptr<EngineHostService> service_;
     std::shared_ptr<ApiServer> server_;  // the one listening, if any
     struct Listener {

@@ -114,11 +114,9 @@ void AppSettings::resetSampling() {
 
 bool AppSettings::apiServerEnabled() const { return read("api_server/enabled", false).toBool(); }
 int AppSettings::apiServerPort() const { return read("api_server/port", 8080).toInt(); }
-QString AppSettings::apiServerKey() const { return read("api_server/key", QString()).toString(); }
 bool AppSettings::apiServerAllowRemote() const { return read("api_server/allow_remote", false).toBool(); }
 void AppSettings::setApiServerEnabled(bool v) { write("api_server/enabled", v); }
 void AppSettings::setApiServerPort(int v) { write("api_server/port", std::clamp(v, 0, 65535)); }  // 0: any free port
-void AppSettings::setApiServerKey(const QString& v) { write("api_server/key", v.trimmed()); }
 void AppSettings::setApiServerAllowRemote(bool v) { write("api_server/allow_remote", v); }
 
 chat::EngineConfig AppSettings::engineConfig() const {

@@ -86,11 +86,9 @@ public:
     // default, port 8080, loopback only unless allowRemote (which needs a key).
     bool apiServerEnabled() const;
     int apiServerPort() const;
-    QString apiServerKey() const;
     bool apiServerAllowRemote() const;
     void setApiServerEnabled(bool v);
     void setApiServerPort(int v);
-    void setApiServerKey(const QString& v);
     void setApiServerAllowRemote(bool v);
 
     chat::EngineConfig engineConfig() const;   // for modelPath()

@@ -9,6 +9,7 @@
 #include <QJsonObject>
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QTcpSocket>
 #include <QTemporaryDir>
@@ -16,6 +17,7 @@
 
 #include "../qt_test_util.h"
 #include "app/chat/engine_host.h"
+#include "app/remote/secret_store.h"
 #include "app/server/server_host.h"
 #include "app/settings/app_settings.h"
 
@@ -91,6 +93,7 @@ class TestApiServerHost : public QObject {
     QTemporaryDir dir_;
     std::unique_ptr<chat::EngineHost> engine_;
     QNetworkAccessManager net_;
+    std::unique_ptr<remote::MemorySecretStore> keys_;  // the API key's store (the app's is the keyring); fresh per test
 
     std::unique_ptr<settings::AppSettings> freshSettings(const char* name) {
         auto s = std::make_unique<settings::AppSettings>(dir_.filePath(QLatin1String(name)));
@@ -99,6 +102,7 @@ class TestApiServerHost : public QObject {
     }
 
 private slots:
+    void init() { keys_ = std::make_unique<remote::MemorySecretStore>(); }
     void initTestCase() {
         QVERIFY(dir_.isValid());
         if (!QFileInfo::exists(kModel)) LD_QSKIP_OR_FAIL_IN_CI("needs " + kModel.toUtf8() + " (reference models folder absent)");
@@ -115,7 +119,7 @@ private slots:
 
     void offByDefault() {
         settings::AppSettings s(dir_.filePath(QStringLiteral("default.ini")));
-        server::ServerHost host(engine_.get(), &s);
+        server::ServerHost host(engine_.get(), &s, keys_.get());
         QVERIFY(!host.enabled());
         QVERIFY(!host.listening());
         QVERIFY(host.url().isEmpty());
@@ -125,7 +129,7 @@ private slots:
 
     void servesTheLoadedModelThroughTheAppsEngine() {
         auto s = freshSettings("serve.ini");
-        server::ServerHost host(engine_.get(), s.get());
+        server::ServerHost host(engine_.get(), s.get(), keys_.get());
         host.setEnabled(true);
         QVERIFY2(host.listening(), qPrintable(host.status()));
         const int port = host.boundPort();
@@ -189,7 +193,7 @@ private slots:
 
     void stopStringsCutTheReply() {
         auto s = freshSettings("stop.ini");
-        server::ServerHost host(engine_.get(), s.get());
+        server::ServerHost host(engine_.get(), s.get(), keys_.get());
         host.setEnabled(true);
         QVERIFY2(host.listening(), qPrintable(host.status()));
         const HttpResult full = request(net_, QStringLiteral("POST"), host.url() + QStringLiteral("/chat/completions"),
@@ -218,7 +222,7 @@ private slots:
 
     void refusesWhatTheAppsEngineCannotRun() {
         auto s = freshSettings("refuse.ini");
-        server::ServerHost host(engine_.get(), s.get());
+        server::ServerHost host(engine_.get(), s.get(), keys_.get());
         host.setEnabled(true);
         QVERIFY(host.listening());
         const HttpResult completion = request(net_, QStringLiteral("POST"), host.url() + QStringLiteral("/completions"),
@@ -239,7 +243,7 @@ private slots:
 
     void loopbackChecksTheHostHeader() {
         auto s = freshSettings("host.ini");
-        server::ServerHost host(engine_.get(), s.get());
+        server::ServerHost host(engine_.get(), s.get(), keys_.get());
         host.setEnabled(true);
         QVERIFY(host.listening());
         const int port = host.boundPort();
@@ -251,7 +255,7 @@ private slots:
 
     void otherMachinesNeedAKey() {
         auto s = freshSettings("remote.ini");
-        server::ServerHost host(engine_.get(), s.get());
+        server::ServerHost host(engine_.get(), s.get(), keys_.get());
         host.setEnabled(true);
         QVERIFY(host.listening());
         host.setAllowRemote(true);  // no key yet: refused, and the page says why
@@ -276,7 +280,14 @@ private slots:
         // connection the old one kept alive is not served any more.
         host.generateKey();
         QVERIFY(host.apiKey().size() >= 32);
-        QCOMPARE(s->apiServerKey(), host.apiKey());
+        // In the key store, never in the settings file.
+        QCOMPARE(keys_->read(QStringLiteral("llamadesk/api-server")).value_or(QString()), host.apiKey());
+        {
+            // QSettings objects on one file share their data within the process.
+            const QSettings ini(dir_.filePath(QStringLiteral("remote.ini")), QSettings::IniFormat);
+            QVERIFY(!ini.allKeys().isEmpty());
+            for (const QString& k : ini.allKeys()) QVERIFY2(ini.value(k).toString() != host.apiKey(), qPrintable(k));
+        }
         QVERIFY(host.listening());
         QVERIFY(request(net_, QStringLiteral("GET"), local, {}, "sesame-123").status != 200);
         const QString restarted = QStringLiteral("http://127.0.0.1:%1/v1/models").arg(host.boundPort());
@@ -286,7 +297,7 @@ private slots:
 
     void apiRequestsQueueBehindTheGuis() {
         auto s = freshSettings("fifo.ini");
-        server::ServerHost host(engine_.get(), s.get());
+        server::ServerHost host(engine_.get(), s.get(), keys_.get());
         host.setEnabled(true);
         QVERIFY(host.listening());
         QList<quint64> order;
@@ -299,14 +310,20 @@ private slots:
         const HttpResult api = request(net_, QStringLiteral("POST"), host.url() + QStringLiteral("/chat/completions"),
                                        chatBody(false, 8));
         QCOMPARE(api.status, 200);
-        QVERIFY(QTest::qWaitFor([&] { return order.size() == 2; }, 30000));
-        QCOMPARE(order.first(), guiId);  // the GUI's came first and ran first
+        const bool both = QTest::qWaitFor([&] { return order.size() == 2; }, 30000);
         disconnect(engine_.get(), &chat::EngineHost::finished, this, nullptr);
+        QVERIFY(both);
+        // An engine that runs one request at a time: the GUI's came first and ran first. One
+        // that runs sequences together (the CPU backend's paged cache, issue 17) runs both at
+        // once, the GUI's at the Interactive priority: which ends first is then only a matter
+        // of their lengths, and both must have ended.
+        if (engine_->modelInfo().parallelSequences == 1) QCOMPARE(order.first(), guiId);
+        else QVERIFY(order.contains(guiId));
     }
 
     void switchingOffStopsTheServerAndItsRequests() {
         auto s = freshSettings("off.ini");
-        server::ServerHost host(engine_.get(), s.get());
+        server::ServerHost host(engine_.get(), s.get(), keys_.get());
         host.setEnabled(true);
         QVERIFY(host.listening());
         const int port = host.boundPort();
@@ -337,12 +354,12 @@ private slots:
 
     void portInUseIsReported() {
         auto first = freshSettings("first.ini");
-        server::ServerHost a(engine_.get(), first.get());
+        server::ServerHost a(engine_.get(), first.get(), keys_.get());
         a.setEnabled(true);
         QVERIFY(a.listening());
         auto second = freshSettings("second.ini");
         second->setApiServerPort(a.boundPort());
-        server::ServerHost b(engine_.get(), second.get());
+        server::ServerHost b(engine_.get(), second.get(), keys_.get());
         b.setEnabled(true);
         QVERIFY(!b.listening());
         QVERIFY(b.failed());

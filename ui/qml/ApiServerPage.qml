@@ -78,6 +78,13 @@ ScrollView {
                 onClicked: page.server.generateKey()
             }
         }
+        Label {
+            Layout.fillWidth: true
+            visible: !page.server.keyPersistent && keyField.text.length > 0
+            wrapMode: Text.Wrap
+            color: page.theme.subtle
+            text: qsTr("No keyring is available: the key is kept for this session only.")
+        }
 
         CheckBox {
             objectName: "apiServerAllowRemote"

@@ -95,7 +95,7 @@ Dialog {
                 Layout.fillWidth: true
                 wrapMode: Text.Wrap
                 color: dialog.theme.subtle
-                text: qsTr("GGUF files in %1 and files you add, then the models of your remote engines (Settings → Engines). Choosing one loads it; the chat continues with the new model.")
+                text: qsTr("GGUF files in %1 and files you add, then the models of your remote engines (the Engines tab). Choosing one loads it; the chat continues with the new model.")
                       .arg(dialog.models.modelsFolder)
             }
             ListView {
