@@ -247,7 +247,7 @@ void VulkanBackend::upload_weights(const LoadProgress& progress, int gpu_layers)
     MemoryPlan mp;
     mp.device = dev_.info().name;
     mp.weights = plan.gpu_bytes;
-    mp.n_ctx = n_ctx_;
+    mp.n_ctx = kv_blocks_ * int(vk::kKvBlock);  // the cache's positions (kv_positions may exceed n_ctx)
     for (const std::vector<Buffer>* kv : {&k_cache_, &v_cache_})
         for (const Buffer& b : *kv) mp.kv_cache += b.size();
     for (const Buffer* b : {&x_, &xn_, &o_, &q_, &att_, &k_, &v_, &g_, &u_, &att_scratch_, &xq_, &x16_})
