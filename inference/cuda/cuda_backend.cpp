@@ -104,6 +104,10 @@ private:
     // [out_first, out_first + out_rows) of the batch (none when out_rows == 0). With paged set,
     // a paged step instead (n_chunks and out_first unused, the rows in paged->logit_rows).
     void enqueue(int B, int n_chunks, int out_first, int out_rows, const PagedStep* paged = nullptr);
+    // Attention arguments of this layer's caches with everything but the rows (t0, n_tok).
+    AttnArgs attn_args(const uint16_t* kc, const uint16_t* vc, const int32_t* d_pos, int n_chunks) const;
+    // A paged step's attention into att_ (q_ rotated, this layer's K and V stored).
+    void attend_paged(const PagedStep& paged, const uint16_t* kc, const uint16_t* vc);
     void capture_decode_graph();
     void destroy_graph();
 
@@ -494,6 +498,56 @@ void CudaBackend::capture_decode_graph() {
     LD_CUDA(cudaGraphInstantiate(&graph_exec_, graph_, 0));
 }
 
+AttnArgs CudaBackend::attn_args(const uint16_t* kc, const uint16_t* vc, const int32_t* d_pos, int n_chunks) const {
+    AttnArgs a;
+    a.q = q_.as<float>();
+    a.k = kc;
+    a.v = vc;
+    a.out = att_.as<float>();
+    a.part = part_.as<float>();
+    a.d_pos = d_pos;
+    a.n_heads = p_.n_heads;
+    a.n_kv = p_.n_kv_heads;
+    a.hd = p_.head_dim;
+    a.chunk = attn_chunk_;
+    a.n_chunks = n_chunks;
+    a.scale = 1.0f / std::sqrt(float(p_.head_dim));
+    return a;
+}
+
+void CudaBackend::attend_paged(const PagedStep& paged, const uint16_t* kc, const uint16_t* vc) {
+    // Prompt chunks: the one-sequence kernels, tiles found through the block table.
+    for (size_t c = 0; c < paged.chunks.size(); ++c) {
+        const PagedChunk& ch = paged.chunks[c];
+        AttnArgs a = attn_args(kc, vc, paged.chunk_pos + c, (ch.first_pos + ch.len + attn_chunk_ - 1) / attn_chunk_);
+        a.table = paged.tables + ch.table_off;
+        for (int t0 = ch.r0; t0 < ch.r0 + ch.len; t0 += kAttnSlice) {
+            a.t0 = t0;
+            a.n_tok = std::min(kAttnSlice, ch.r0 + ch.len - t0);
+            launch_attention(a, stream_);
+        }
+    }
+    // The other rows (decode tokens of several sequences): one launch for all.
+    if (paged.n_single > 0) {
+        PagedAttnArgs a;
+        a.q = q_.as<float>();
+        a.k = kc;
+        a.v = vc;
+        a.out = att_.as<float>();
+        a.positions = paged.positions;
+        a.table_off = paged.table_off;
+        a.tables = paged.tables;
+        a.rows = paged.single_rows;
+        a.block = kKvBlock;
+        a.n_tok = paged.n_single;
+        a.n_heads = p_.n_heads;
+        a.n_kv = p_.n_kv_heads;
+        a.hd = p_.head_dim;
+        a.scale = 1.0f / std::sqrt(float(p_.head_dim));
+        launch_attention_paged(a, stream_);
+    }
+}
+
 void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows, const PagedStep* paged) {
     const int dim = p_.dim, kvd = p_.kv_dim(), hd = p_.head_dim;
     const int32_t* d_pos = meta_.as<int32_t>();
@@ -528,88 +582,30 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows, cons
         rope.v_cache = vc;
         rope.hd = hd;
         rope.rope_dim = p_.rope_dim;
+        bool att_q8 = false;
         if (paged) {
             // Each token to its own slot, attention through the block tables.
             mm_->run_shared_input(qkv, qkv_out, 3, xn, B, xq);
             launch_rope_store_paged(q_.as<float>(), k_.as<float>(), v_.as<float>(), kc, vc, paged->positions,
                                     paged->slots, B, p_.n_heads, p_.n_kv_heads, hd, p_.rope_dim,
                                     inv_freq_.as<float>(), stream_);
-            // Prompt chunks: the one-sequence kernels, tiles found through the block table.
-            for (size_t c = 0; c < paged->chunks.size(); ++c) {
-                const PagedChunk& ch = paged->chunks[c];
-                AttnArgs a;
-                a.q = q_.as<float>();
-                a.k = kc;
-                a.v = vc;
-                a.out = att_.as<float>();
-                a.part = part_.as<float>();
-                a.d_pos = paged->chunk_pos + c;
-                a.table = paged->tables + ch.table_off;
-                a.n_heads = p_.n_heads;
-                a.n_kv = p_.n_kv_heads;
-                a.hd = hd;
-                a.chunk = attn_chunk_;
-                a.n_chunks = (ch.first_pos + ch.len + attn_chunk_ - 1) / attn_chunk_;
-                a.scale = 1.0f / std::sqrt(float(hd));
-                for (int t0 = ch.r0; t0 < ch.r0 + ch.len; t0 += kAttnSlice) {
-                    a.t0 = t0;
-                    a.n_tok = std::min(kAttnSlice, ch.r0 + ch.len - t0);
-                    launch_attention(a, stream_);
-                }
+            attend_paged(*paged, kc, vc);
+        } else {
+            // RoPE and the KV store in the q/k/v matvec's epilogue where it applies (366 against 351
+            // tok/s with the separate kernel, which the other cases still use).
+            if (!(q8 && mm_->qkv_rope(qkv, qkv_out, xn, xq, rope))) {
+                mm_->run_shared_input(qkv, qkv_out, 3, xn, B, xq);
+                launch_rope_store(q_.as<float>(), k_.as<float>(), v_.as<float>(), kc, vc, d_pos, B, p_.n_heads,
+                                  p_.n_kv_heads, hd, p_.rope_dim, inv_freq_.as<float>(), stream_);
             }
-            // The other rows (decode tokens of several sequences): one launch for all.
-            if (paged->n_single > 0) {
-                PagedAttnArgs a;
-                a.q = q_.as<float>();
-                a.k = kc;
-                a.v = vc;
-                a.out = att_.as<float>();
-                a.positions = paged->positions;
-                a.table_off = paged->table_off;
-                a.tables = paged->tables;
-                a.rows = paged->single_rows;
-                a.block = kKvBlock;
-                a.n_tok = paged->n_single;
-                a.n_heads = p_.n_heads;
-                a.n_kv = p_.n_kv_heads;
-                a.hd = hd;
-                a.scale = 1.0f / std::sqrt(float(hd));
-                launch_attention_paged(a, stream_);
+            AttnArgs a = attn_args(kc, vc, d_pos, n_chunks);
+            att_q8 = q8 && has_q8_dot(L.wo.type) && hd % 32 == 0;
+            if (att_q8) a.out_q = q8_;  // the combine quantizes wo's input
+            for (int t0 = 0; t0 < B; t0 += kAttnSlice) {
+                a.t0 = t0;
+                a.n_tok = std::min(kAttnSlice, B - t0);
+                launch_attention(a, stream_);
             }
-            quantize_for(L.wo, att_.as<float>());
-            mm_->run(L.wo, att_.as<float>(), B, x, true, xq);
-            norm(x, L.ffn_norm, xn, B);
-            mm_->gate_up(L.w_gate, L.w_up, xn, B, g_.as<float>(), u_.as<float>(), xq);
-            quantize_for(L.w_down, g_.as<float>());
-            mm_->run(L.w_down, g_.as<float>(), B, x, true, xq);
-            continue;
-        }
-        // RoPE and the KV store in the q/k/v matvec's epilogue where it applies (366 against 351
-        // tok/s with the separate kernel, which the other cases still use).
-        if (!(q8 && mm_->qkv_rope(qkv, qkv_out, xn, xq, rope))) {
-            mm_->run_shared_input(qkv, qkv_out, 3, xn, B, xq);
-            launch_rope_store(q_.as<float>(), k_.as<float>(), v_.as<float>(), kc, vc, d_pos, B, p_.n_heads,
-                              p_.n_kv_heads, hd, p_.rope_dim, inv_freq_.as<float>(), stream_);
-        }
-        AttnArgs a;
-        a.q = q_.as<float>();
-        a.k = kc;
-        a.v = vc;
-        a.out = att_.as<float>();
-        a.part = part_.as<float>();
-        a.d_pos = d_pos;
-        a.n_heads = p_.n_heads;
-        a.n_kv = p_.n_kv_heads;
-        a.hd = hd;
-        a.chunk = attn_chunk_;
-        a.n_chunks = n_chunks;
-        a.scale = 1.0f / std::sqrt(float(hd));
-        const bool att_q8 = q8 && has_q8_dot(L.wo.type) && hd % 32 == 0;
-        if (att_q8) a.out_q = q8_;  // the combine quantizes wo's input
-        for (int t0 = 0; t0 < B; t0 += kAttnSlice) {
-            a.t0 = t0;
-            a.n_tok = std::min(kAttnSlice, B - t0);
-            launch_attention(a, stream_);
         }
         if (!att_q8) quantize_for(L.wo, att_.as<float>());
         mm_->run(L.wo, att_.as<float>(), B, x, true, xq);
@@ -619,15 +615,16 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows, cons
         mm_->run(L.w_down, g_.as<float>(), B, x, true, xq);
     }
     if (out_rows == 0) return;
+    const float* rows = x + size_t(out_first) * dim;
+    float* normed = xn;
     if (paged) {
         // The wanted rows anywhere in the batch: gathered first (x is dead after the last layer).
         launch_gather_rows(x, paged->logit_rows, out_rows, dim, xn, stream_);
-        norm(xn, output_norm_, x, out_rows);
-        mm_->run(output_, x, out_rows, logits_.as<float>(), false, out_rows == 1 ? xq : nullptr);
-        return;
+        rows = xn;
+        normed = x;
     }
-    norm(x + size_t(out_first) * dim, output_norm_, xn, out_rows);
-    mm_->run(output_, xn, out_rows, logits_.as<float>(), false, out_rows == 1 ? xq : nullptr);
+    norm(rows, output_norm_, normed, out_rows);
+    mm_->run(output_, normed, out_rows, logits_.as<float>(), false, out_rows == 1 ? xq : nullptr);
 }
 
 }  // namespace
