@@ -64,8 +64,11 @@ AppParts::AppParts(const AppPaths& paths) {
     tools = std::make_unique<ToolsModel>(toolServers.get());
     chat->setToolServers(toolServers.get());
     documents->setRemoteMapConcurrency(workspace->remoteMapConcurrency());
-    QObject::connect(workspace.get(), &Workspace::remoteOptionsChanged, documents.get(),
-                     [this] { documents->setRemoteMapConcurrency(workspace->remoteMapConcurrency()); });
+    documents->setLocalMapConcurrency(workspace->summaryMapSteps());
+    QObject::connect(workspace.get(), &Workspace::remoteOptionsChanged, documents.get(), [this] {
+        documents->setRemoteMapConcurrency(workspace->remoteMapConcurrency());
+        documents->setLocalMapConcurrency(workspace->summaryMapSteps());
+    });
     models->setEngineRegistry(engines.get());
     // Engines added or removed in Settings, and keys arriving from the keyring at start-up.
     QObject::connect(enginesModel.get(), &EnginesModel::enginesChanged, models.get(), &ModelListModel::refreshRemote);

@@ -119,6 +119,17 @@ void Workspace::setRemoteMapConcurrency(int requests) {
     emit remoteOptionsChanged();
 }
 
+int Workspace::summaryMapSteps() const {
+    const int n = p_.engineSettings ? p_.engineSettings->value(QStringLiteral("documents/summaryMapSteps"), 0).toInt() : 0;
+    return std::clamp(n, 0, 64);
+}
+
+void Workspace::setSummaryMapSteps(int steps) {
+    if (!p_.engineSettings || steps == summaryMapSteps()) return;
+    p_.engineSettings->setValue(QStringLiteral("documents/summaryMapSteps"), std::clamp(steps, 0, 64));
+    emit remoteOptionsChanged();
+}
+
 void Workspace::reloadModel() {
     const QString path = p_.engine->modelReady() ? p_.engine->modelPath() : p_.settings->modelPath();
     if (!path.isEmpty()) selectModel(path);

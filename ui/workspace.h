@@ -45,6 +45,9 @@ class Workspace : public QObject {
     // prompt first), and document-summary requests sent at once (a server batches them).
     Q_PROPERTY(int remoteFirstByteTimeout READ remoteFirstByteTimeout WRITE setRemoteFirstByteTimeout NOTIFY remoteOptionsChanged)
     Q_PROPERTY(int remoteMapConcurrency READ remoteMapConcurrency WRITE setRemoteMapConcurrency NOTIFY remoteOptionsChanged)
+    // A local model's summary map steps at once (the engine runs them as sequences of one
+    // batch); 0 = the engine's choice from its backend and free memory.
+    Q_PROPERTY(int summaryMapSteps READ summaryMapSteps WRITE setSummaryMapSteps NOTIFY remoteOptionsChanged)
 public:
     struct Parts {
         history::HistoryStore* store;
@@ -73,6 +76,8 @@ public:
     int remoteMapConcurrency() const;
     void setRemoteFirstByteTimeout(int seconds);
     void setRemoteMapConcurrency(int requests);
+    int summaryMapSteps() const;
+    void setSummaryMapSteps(int steps);
 
     // Loads `path` with the current engine settings; on success it becomes the saved model,
     // on failure the previous model stays and the reason is shown. A chat::remoteModelKey

@@ -252,6 +252,14 @@ Dialog {
                 to: 64
                 onEdited: v => dialog.workspace.remoteMapConcurrency = v
             }
+            NumberField {
+                label: qsTr("Summary map steps at once")
+                hint: qsTr("parts of a document a local model summarizes together (0 = chosen from the backend and free memory)")
+                value: dialog.workspace.summaryMapSteps
+                from: 0
+                to: 64
+                onEdited: v => dialog.workspace.summaryMapSteps = v
+            }
 
             Heading { text: qsTr("Replies") }
             NumberField {
