@@ -247,6 +247,11 @@ void EnginesModel::testDraft(const QString& baseUrl, const QString& apiKey, cons
     });
 }
 
+EnginesModel::~EnginesModel() {
+    closing_->store(true);
+    pool_.waitForDone();  // within ~20 ms: every call polls closing_
+}
+
 void EnginesModel::listModels(remote::RemoteEndpoint ep, std::function<void(const remote::ModelList&)> done) {
     // The watcher is this model's child: when the model goes first, nothing is delivered.
     auto* watcher = new QFutureWatcher<remote::ModelList>(this);
@@ -254,7 +259,9 @@ void EnginesModel::listModels(remote::RemoteEndpoint ep, std::function<void(cons
         done(watcher->result());
         watcher->deleteLater();
     });
-    watcher->setFuture(QtConcurrent::run(&pool_, [ep = std::move(ep)] { return remote::RemoteClient(ep).models(); }));
+    watcher->setFuture(QtConcurrent::run(&pool_, [ep = std::move(ep), closing = closing_] {
+        return remote::RemoteClient(ep).models(closing.get());
+    }));
 }
 
 QString EnginesModel::describeModels(const remote::ModelList& list) {

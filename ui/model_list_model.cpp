@@ -16,6 +16,11 @@ namespace ld::ui {
 ModelListModel::ModelListModel(settings::AppSettings* settings, QString folder, QObject* parent)
     : QAbstractListModel(parent), settings_(settings), folder_(folder.isEmpty() ? defaultModelsFolder() : std::move(folder)) {}
 
+ModelListModel::~ModelListModel() {
+    closing_->store(true);
+    pool_.waitForDone();  // within ~20 ms: every call polls closing_
+}
+
 QString ModelListModel::defaultModelsFolder() { return models::defaultModelsFolder(); }
 
 void ModelListModel::setLibrary(models::ModelLibrary* library) {
@@ -57,7 +62,7 @@ void ModelListModel::refreshRemote() {
     for (const auto& [id, ep] : asks) {
         const QString engineId = id;
         const QString name = std::find_if(rows.begin(), rows.end(), [&](const RemoteRow& r) { return r.engineId == id; })->engineName;
-        QtConcurrent::run([ep = ep] { return remote::RemoteClient(ep).models(); })
+        QtConcurrent::run(&pool_, [ep = ep, closing = closing_] { return remote::RemoteClient(ep).models(closing.get()); })
             .then(this, [this, generation, engineId, name](const remote::ModelList& list) {
                 if (generation != remoteGeneration_) return;
                 QList<RemoteRow> out;

@@ -8,6 +8,9 @@
 #include <QAbstractListModel>
 #include <QList>
 #include <QPointer>
+#include <QThreadPool>
+#include <atomic>
+#include <memory>
 
 #include "app/models/local_models.h"
 
@@ -46,6 +49,7 @@ public:
 
     // `folder` empty: the XDG data folder's llamadesk/models.
     explicit ModelListModel(settings::AppSettings* settings, QString folder = {}, QObject* parent = nullptr);
+    ~ModelListModel() override;  // cancels the remote model lists still being fetched
 
     // The library whose scans fill the list (ModelManagerParts owns it; it may go first).
     void setLibrary(models::ModelLibrary* library);
@@ -91,6 +95,11 @@ private:
     remote::EngineRegistry* registry_ = nullptr;
     QList<RemoteRow> remote_;       // after rows_, engine by engine
     quint64 remoteGeneration_ = 0;
+    // The engines' /v1/models calls block a thread each for up to ~15 s (an engine that is down):
+    // their own pool, not the global one Qt's painting and QtConcurrent also use; the destructor
+    // cancels them (within 20 ms) so closing the app does not wait for them.
+    std::shared_ptr<std::atomic<bool>> closing_ = std::make_shared<std::atomic<bool>>(false);
+    QThreadPool pool_;
 };
 
 }  // namespace ld::ui

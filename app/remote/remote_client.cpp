@@ -61,9 +61,13 @@ QString describeHttpError(int status, const QByteArray& body, const QByteArray& 
 
 RemoteClient::RemoteClient(RemoteEndpoint endpoint) : endpoint_(std::move(endpoint)) {}
 
-ModelList RemoteClient::models() const {
+ModelList RemoteClient::models(const std::atomic<bool>* cancel) const {
     ModelList out;
-    const HttpResult r = httpCall(endpoint_, endpoint_.url(QStringLiteral("/models")), nullptr, {}, nullptr);
+    const HttpResult r = httpCall(endpoint_, endpoint_.url(QStringLiteral("/models")), nullptr, {}, cancel);
+    if (r.cancelled) {
+        out.error = QStringLiteral("cancelled");
+        return out;
+    }
     if (r.networkError) {
         out.error = r.networkErrorText;
         return out;

@@ -44,8 +44,8 @@ public:
     explicit RemoteClient(RemoteEndpoint endpoint);
     const RemoteEndpoint& endpoint() const { return endpoint_; }
 
-    // GET /models.
-    ModelList models() const;
+    // GET /models. `cancel`, when set, ends the call within 20 ms (error "cancelled").
+    ModelList models(const std::atomic<bool>* cancel = nullptr) const;
     // POST /tokenize at the server's root (vLLM, llama.cpp, LlamaDesk): the token count of
     // plain text. nullopt when the server has none (404/405) or the call failed (*error says).
     std::optional<int> tokenCount(const QString& text, QString* error) const;
