@@ -1,6 +1,7 @@
 // `serve`: an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models,
 // /health) on one model; with --db, chats are saved in the history database. The pieces live in app/cli/server/; this file reads the options, opens
 // the engine and runs the server until SIGINT/SIGTERM.
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <functional>
@@ -189,9 +190,12 @@ int cmd_serve(const ArgList& argv) {
     std::cerr << "model " << served.id << " (" << engine.backend->name() << ", context " << served.n_ctx << ", chat format "
               << chat_template_name(tmpl) << ", tool calls " << tool_call_format_name(served.tool_format) << ")\n";
     if (chat_log) std::cerr << "saving chats in " << args.get("--db") << "\n";
-    if (batched)
-        std::cerr << "parallel: up to " << cfg.parallel << " requests decode together (KV cache of " << opened.kv_positions
-                  << " positions), " << cfg.queue << " more wait\n";
+    if (batched) {
+        // Every running sequence's token must fit one forward step (BatchScheduler).
+        const size_t running = std::min(cfg.parallel, size_t(std::max(1, engine.backend->batch_size())));
+        std::cerr << "parallel: up to " << running << " requests decode together (KV cache of " << opened.kv_positions
+                  << " positions), " << cfg.parallel + cfg.queue - running << " more wait\n";
+    }
     std::cerr << "listening on http://" << shown << ":" << port << std::endl;
     api.listen();
     shutdown();
