@@ -210,6 +210,7 @@ void EngineWorker::install(const EngineConfig& config, std::unique_ptr<Model> mo
     model_ = std::move(model);
     session_ = std::move(session);
     scheduler_ = std::move(scheduler);
+    if (scheduler_) scheduler_->set_prompt_budget(8);  // speed unknown yet: start small and measure
     if (!scheduler_) slots_ = 1;
     batch_ = std::max(1, backend_->batch_size());
     info_ = describeModel(*model_, config.modelPath);
@@ -410,9 +411,12 @@ void EngineWorker::pumpStep() {
         return a->priority != b->priority ? a->priority < b->priority : a->seq < b->seq;
     });
     const SchedulerStats before = scheduler_->stats();
+    const auto t0 = std::chrono::steady_clock::now();
     bool more = false;
     try {
         more = scheduler_->step();
+        sizePromptBudget(scheduler_->stats().tokens_run - before.tokens_run,
+                         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     } catch (const std::exception& e) {
         // A forward step's failure ends its own sequences inside the scheduler; anything else
         // (its bookkeeping out of memory) fails every request rather than leave them hanging.
@@ -424,6 +428,7 @@ void EngineWorker::pumpStep() {
         }
         live_.clear();
         scheduler_ = std::make_unique<BatchScheduler>(*backend_, *tokenizer_);  // the old one goes
+        scheduler_->set_prompt_budget(8);
         for (quint64 id : ids) emit failed(id, why);
         more = false;
     }
@@ -433,6 +438,18 @@ void EngineWorker::pumpStep() {
         pump_->stop();
         runDeferred();
     }
+}
+
+// A stop, a new request and the decoding sequences wait for the step that runs, so prompt chunks
+// are sized to keep a step near kStepMs, as the one-sequence path sizes its prompt chunks: the
+// speed is measured on each step that read a prompt (decode tokens included, which only makes
+// the estimate cautious), and the budget grows at most 4x a step from a small start.
+void EngineWorker::sizePromptBudget(int64_t tokens, double ms) {
+    constexpr double kStepMs = 50;  // half the 100 ms a stop may take
+    if (!scheduler_ || tokens < 2 || ms <= 0) return;
+    const double msPerToken = std::max(1e-3, ms / double(tokens));
+    const int grown = scheduler_->prompt_budget() * 4;
+    scheduler_->set_prompt_budget(std::clamp(int(kStepMs / msPerToken), 1, std::max(grown, 1)));
 }
 
 // The scheduler does not say how far each prompt has been read, so this follows its plan: a

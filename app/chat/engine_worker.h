@@ -89,6 +89,7 @@ private:
     void generateAlone(const GenerationRequest& request);       // the Session path
     void submitBatched(const GenerationRequest& request);       // the scheduler path
     void pumpStep();              // one scheduler step (the zero-timer's slot)
+    void sizePromptBudget(int64_t tokens, double ms);  // keeps steps near 50 ms (engine_worker.cpp)
     void reportPromptProgress(const std::vector<std::shared_ptr<Live>>& reading, int64_t tokensRun, int64_t reused,
                               int decodingBefore);
     bool busy() const;            // the scheduler holds requests

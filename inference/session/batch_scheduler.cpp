@@ -75,6 +75,7 @@ BatchScheduler::BatchScheduler(Backend& backend, const Tokenizer& tokenizer, Sch
     if (opt_.step_tokens <= 0) opt_.step_tokens = std::max(1, backend.batch_size());
     // Every running sequence's decode token must fit one step.
     opt_.max_sequences = std::clamp(opt_.max_sequences, 1, opt_.step_tokens);
+    prompt_budget_ = opt_.step_tokens;
 }
 
 BatchScheduler::~BatchScheduler() {
@@ -261,15 +262,17 @@ std::vector<BatchScheduler::Chunk> BatchScheduler::plan_step() {
     std::vector<Chunk> batch;
     int budget = opt_.step_tokens;
     std::vector<Seq*> full;  // alone and out of blocks
+    int prompt_left = prompt_budget_;  // prompt tokens this step may still take
     auto add = [&](Seq& s, int n) {
         s.in_batch = true;
         batch.push_back({&s, n});
         budget -= n;
+        if (s.pending() != 1) prompt_left -= n;
     };
     // One decode token of every decoding sequence first, best first; then prompt chunks (and
     // resumed sequences) in priority order with what is left of the budget.
     for (int pass = 0; pass < 2; ++pass) {
-        for (size_t i = 0; i < running_.size() && budget > 0;) {
+        for (size_t i = 0; i < running_.size() && budget > 0 && (pass == 0 || prompt_left > 0);) {
             Seq& s = *running_[i];
             const bool decode = s.pending() == 1;
             if (s.in_batch || s.done || decode != (pass == 0)) {
@@ -277,6 +280,7 @@ std::vector<BatchScheduler::Chunk> BatchScheduler::plan_step() {
                 continue;
             }
             int n = std::min(s.pending(), budget);
+            if (!decode) n = std::min(n, prompt_left);
             while (n > 0 && !make_room(s, n) && !s.done) n = decode ? 0 : n / 2;  // a smaller chunk may fit
             if (s.done) {
                 ++i;

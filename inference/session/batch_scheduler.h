@@ -17,6 +17,7 @@
 //
 // Threads: submit() and cancel() may be called from any thread; step()/run() run on the caller's
 // thread, and every callback of every request is called there.
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -92,6 +93,13 @@ public:
     void run();
     void shutdown();  // thread-safe
 
+    // Most prompt tokens one step takes besides its decode tokens (1 ... step_tokens), so an
+    // interactive caller can keep steps short: a stop, a new request and the decoding sequences
+    // wait for the step that runs (the app sizes it to ~50 ms from the measured speed). Only the
+    // stepping thread calls it.
+    void set_prompt_budget(int tokens) { prompt_budget_ = std::clamp(tokens, 1, opt_.step_tokens); }
+    int prompt_budget() const { return prompt_budget_; }
+
     const SchedulerStats& stats() const { return stats_; }
     KvPool& pool() { return pool_; }
     int running() const { return int(running_.size()); }
@@ -122,6 +130,7 @@ private:
     Backend& backend_;
     const Tokenizer& tok_;
     SchedulerOptions opt_;
+    int prompt_budget_ = 1 << 30;  // clamped to step_tokens in the constructor
     KvPool pool_;
     SchedulerStats stats_;
     std::vector<std::unique_ptr<Seq>> running_, waiting_;
