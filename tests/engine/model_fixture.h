@@ -1,5 +1,7 @@
 #pragma once
 // Loading the ../shared reference models for model-level tests.
+#include <cmath>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -83,9 +85,13 @@ inline std::string greedy(LoadedModel& m, const std::vector<int32_t>& prompt, in
 }
 
 // max |a - b| / max |b|
+// Largest |a - b| over the largest |b|. A NaN or infinity on either side, or a size mismatch,
+// is infinite error (std::max would skip a NaN and report 0).
 inline double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
+    if (a.size() != b.size()) return std::numeric_limits<double>::infinity();
     double err = 0, mx = 0;
     for (size_t i = 0; i < b.size(); ++i) {
+        if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return std::numeric_limits<double>::infinity();
         err = std::max(err, double(std::abs(a[i] - b[i])));
         mx = std::max(mx, double(std::abs(b[i])));
     }
