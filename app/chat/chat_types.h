@@ -94,6 +94,9 @@ struct GenerationRequest {
     // as it is instead of `messages` (never shortened: one too long for the context fails).
     // Local models only.
     std::vector<int32_t> promptTokens;
+    // The reply continues raw text (the API's /v1/completions): streamed exactly, its leading
+    // whitespace kept ("The cat" goes on with " and"). Chat replies drop it.
+    bool rawText = false;
     GenerationPriority priority = GenerationPriority::Interactive;
 };
 

@@ -326,7 +326,7 @@ void EngineWorker::generateAlone(const GenerationRequest& request) {
         // A new reply is shown without its leading whitespace: a SentencePiece model starts it
         // with the space that follows "[/INST]" in the text, which the engine streams as it is.
         // A continued reply keeps it, since it joins the reply's prefix.
-        bool leading = request.replyPrefix.isEmpty();
+        bool leading = request.replyPrefix.isEmpty() && !request.rawText;
         const GenerateResult res = session_->generate(p.tokens, p.options, [this, id, &leading](std::string_view piece) {
             QString shown = QString::fromUtf8(piece.data(), qsizetype(piece.size()));
             if (leading) {
@@ -337,7 +337,7 @@ void EngineWorker::generateAlone(const GenerationRequest& request) {
             emit text(id, shown);
             return true;
         });
-        GenerationOutcome out = outcomeOf(id, res, request.replyPrefix.isEmpty());
+        GenerationOutcome out = outcomeOf(id, res, request.replyPrefix.isEmpty() && !request.rawText);
         const double promptMs = pre.ms + res.prompt_ms;
         out.promptTps = promptMs > 0 ? (pre.evaluated + res.evaluated_tokens) * 1000.0 / promptMs : 0;
         out.ttftMs = res.ttft_ms > 0 ? pre.ms + res.ttft_ms : 0;
@@ -357,7 +357,7 @@ void EngineWorker::submitBatched(const GenerationRequest& request) {
         live->id = request.id;
         live->priority = request.priority;
         live->promptTotal = int(p.tokens.size());
-        live->stripLeading = live->leading = request.replyPrefix.isEmpty();
+        live->stripLeading = live->leading = request.replyPrefix.isEmpty() && !request.rawText;
         live->droppedMessages = p.droppedMessages;
         BatchRequest b;
         b.prompt = std::move(p.tokens);

@@ -121,8 +121,15 @@ void EngineHostService::startWaiting() {
             waiting_.pop_front();
         }
         chat::GenerationRequest request;
-        for (const ChatMessage& m : job->messages)
-            request.messages.push_back({QString::fromStdString(m.role), QString::fromStdString(m.content)});
+        request.priority = chat::GenerationPriority::Api;
+        if (job->messages.empty()) {
+            // A completion or a chat with tools: the prompt the HTTP layer rendered, as is.
+            request.promptTokens = job->prompt;
+            request.rawText = !job->trim_leading;
+        } else {
+            for (const ChatMessage& m : job->messages)
+                request.messages.push_back({QString::fromStdString(m.role), QString::fromStdString(m.content)});
+        }
         const GenerateOptions& o = job->options;
         chat::SamplingConfig& s = request.sampling;
         s.temperature = o.sampling.temperature;

@@ -29,7 +29,9 @@ public:
 
     ServedModel model() const override;
     // The app's engine takes chat turns only (GenerationRequest).
-    ServiceFeatures features() const override { return {false, false, false, false}; }
+    // Completions and tools run on prompts the HTTP layer renders (GenerationRequest::promptTokens);
+    // the app's engine reports no per-token logits and takes no penalties.
+    ServiceFeatures features() const override { return {true, true, false, false}; }
     bool submit(const std::shared_ptr<GenJob>& job) override;
     void cancel(const std::shared_ptr<GenJob>& job) override;
 

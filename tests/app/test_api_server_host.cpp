@@ -3,6 +3,7 @@
 // (the GUI's requests and the API's share its FIFO), checks the Host header on loopback, needs a
 // key before it serves other machines, and stops when switched off.
 #include <QElapsedTimer>
+#include <QFile>
 #include <QEventLoop>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -225,10 +226,10 @@ private slots:
         server::ServerHost host(engine_.get(), s.get(), keys_.get());
         host.setEnabled(true);
         QVERIFY(host.listening());
-        const HttpResult completion = request(net_, QStringLiteral("POST"), host.url() + QStringLiteral("/completions"),
-                                              R"({"model":"stories260K","prompt":"Once","max_tokens":4})");
-        QCOMPARE(completion.status, 400);
-        QVERIFY(completion.json()["error"].toObject()["message"].toString().contains(QLatin1String("llamadesk-cli serve")));
+        const HttpResult logprobs = request(net_, QStringLiteral("POST"), host.url() + QStringLiteral("/completions"),
+                                            R"({"model":"stories260K","prompt":"Once","max_tokens":4,"logprobs":2})");
+        QCOMPARE(logprobs.status, 400);
+        QVERIFY(logprobs.json()["error"].toObject()["message"].toString().contains(QLatin1String("llamadesk-cli serve")));
         const HttpResult unknown = request(net_, QStringLiteral("POST"), host.url() + QStringLiteral("/chat/completions"),
                                            R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]})");
         QCOMPARE(unknown.status, 400);
@@ -239,6 +240,29 @@ private slots:
         const HttpResult tooLong = request(net_, QStringLiteral("POST"), host.url() + QStringLiteral("/chat/completions"), longPrompt);
         QCOMPARE(tooLong.status, 400);
         QCOMPARE(tooLong.json()["error"].toObject()["code"].toString(), QStringLiteral("context_length_exceeded"));
+    }
+
+    // /v1/completions continues raw text through the app's engine (the rendered prompt as is, its
+    // leading whitespace kept): at temperature 0 it is llama2.c's own greedy text.
+    void completionsContinueRawText() {
+        QFile ref(QStringLiteral(LLAMADESK_SHARED_DIR "/models/stories260K.reference.txt"));
+        if (!ref.open(QIODevice::ReadOnly)) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.reference.txt");
+        QString golden;  // the file's text after its '#' comment lines
+        for (const QByteArray& line : ref.readAll().split('\n'))
+            if (!line.startsWith('#')) golden += QString::fromUtf8(line) + QLatin1Char('\n');
+        const QString prompt = QStringLiteral("Once upon a time");
+        QVERIFY(golden.startsWith(prompt));
+        auto s = freshSettings("complete.ini");
+        server::ServerHost host(engine_.get(), s.get(), keys_.get());
+        host.setEnabled(true);
+        QVERIFY(host.listening());
+        const HttpResult r = request(net_, QStringLiteral("POST"), host.url() + QStringLiteral("/completions"),
+                                     R"({"model":"stories260K","prompt":"Once upon a time","max_tokens":40,"temperature":0})");
+        QCOMPARE(r.status, 200);
+        const QString text = r.json()["choices"].toArray().first().toObject()["text"].toString();
+        QVERIFY(!text.isEmpty());
+        const QString both = prompt + text;
+        QVERIFY2(golden.startsWith(both), qPrintable(both));
     }
 
     void loopbackChecksTheHostHeader() {

@@ -167,8 +167,7 @@ struct ApiServer::Impl {
         }
         if (const char* param = missing_feature(r, gen.features())) {
             *err = make_error(400, std::string("'") + param + "' is not supported by LlamaDesk's built-in server, which answers "
-                                       "chat turns through the app's engine; run `llamadesk-cli serve` for completions, tools, "
-                                       "logprobs and penalties",
+                                       "requests through the app's engine; run `llamadesk-cli serve` for logprobs and penalties",
                               "invalid_request_error", "unsupported_value", param);
             return false;
         }
