@@ -399,12 +399,19 @@ TEST(BatchScheduler, RunsOnItsThreadWhileOthersSubmit) {
     }
     for (int i = 0; i < 2000 && done < 6; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     EXPECT_EQ(done.load(), 6);
-    // Queued at shutdown: finished as cancelled, not lost.
+    // Running at shutdown: finished as cancelled, not lost. Its first token waits until
+    // shutdown() has been called, so it cannot finish before (the fake backend runs 400 steps
+    // in well under a millisecond: a plain submit-then-shutdown raced).
     std::atomic<int> late{0};
+    std::atomic<bool> shut{false};
     BatchRequest r = request(long_reply_prompt(8, 99, 400), 400);  // no early end token
+    r.options.on_token = [&](int32_t, const float*, int) {
+        while (!shut.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    };
     r.on_finished = [&](const BatchOutcome& o) { late += o.result.stop == StopReason::Cancelled ? 1 : 100; };
     h.sched.submit(r);
     h.sched.shutdown();
+    shut = true;
     worker.join();
     EXPECT_EQ(late.load(), 1);
 }
