@@ -10,6 +10,11 @@ namespace {
 const QByteArray kSessionHeader = QByteArrayLiteral("Mcp-Session-Id");
 const QByteArray kVersionHeader = QByteArrayLiteral("MCP-Protocol-Version");
 
+QString tooLong(qsizetype maxBytes) {
+    return QStringLiteral("the server sent a message longer than %1 MiB; connection closed")
+        .arg(double(maxBytes) / (1024 * 1024), 0, 'g', 3);
+}
+
 }  // namespace
 
 HttpTransport::HttpTransport(ServerConfig config, Options options, QObject* parent)
@@ -73,6 +78,7 @@ void HttpTransport::startGetStream() {
 void HttpTransport::watch(QNetworkReply* reply, bool get) {
     Stream s;
     s.get = get;
+    s.events = remote::SseParser(options_.maxMessageBytes);
     streams_.insert(reply, s);
     connect(reply, &QNetworkReply::readyRead, this, [this, reply] { onReadyRead(reply); });
     connect(reply, &QNetworkReply::finished, this, [this, reply] { onFinished(reply); });
@@ -92,53 +98,34 @@ void HttpTransport::onReadyRead(QNetworkReply* reply) {
     const int status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
     if (status >= 300) return;  // the error body is read in onFinished
     onHeaders(reply, *it);
-    it->buffer += reply->readAll();
     if (it->sse) {
-        feedSse(reply);
-    } else if (it->buffer.size() > options_.maxMessageBytes) {
-        fail(QStringLiteral("the server sent a message longer than %1 MiB; connection closed")
-                 .arg(double(options_.maxMessageBytes) / (1024 * 1024), 0, 'g', 3));
+        feedSse(reply, reply->readAll(), false);
+        return;
     }
+    it->body += reply->readAll();
+    if (it->body.size() > options_.maxMessageBytes) fail(tooLong(options_.maxMessageBytes));
 }
 
-// Server-sent events: "data:" lines gather into one event, which a blank line ends; "event:",
-// "id:", "retry:" and ":" comments need nothing here. Returns false once this reply is gone.
-bool HttpTransport::feedSse(QNetworkReply* reply) {
+// Each event's data is one JSON-RPC message; "event:", "id:", "retry:" and ":" comments need
+// nothing here. `atEnd`: the reply finished, so a last event without its blank line counts.
+// Returns false once this reply is gone (failed, closed, or the transport deleted by a slot).
+bool HttpTransport::feedSse(QNetworkReply* reply, const QByteArray& bytes, bool atEnd) {
+    auto it = streams_.find(reply);
+    if (it == streams_.end()) return false;
+    QList<QByteArray> events = it->events.feed(bytes);
+    const bool overflowed = it->events.overflowed();
+    if (atEnd && !overflowed) events += it->events.finish();
     QPointer<HttpTransport> self(this);
-    for (;;) {
-        auto it = streams_.find(reply);
-        if (it == streams_.end()) return false;
-        const qsizetype nl = it->buffer.indexOf('\n');
-        if (nl < 0) {
-            if (it->buffer.size() + it->data.size() > options_.maxMessageBytes) {
-                fail(QStringLiteral("the server sent a message longer than %1 MiB; connection closed")
-                         .arg(double(options_.maxMessageBytes) / (1024 * 1024), 0, 'g', 3));
-                return false;
-            }
-            return true;
-        }
-        QByteArray line = it->buffer.left(nl);
-        it->buffer.remove(0, nl + 1);
-        if (line.endsWith('\r')) line.chop(1);
-        if (line.isEmpty()) {
-            const QByteArray event = std::exchange(it->data, {});
-            if (event.trimmed().isEmpty()) continue;  // e.g. a priming event with only an id
-            emit lineReceived(event);
-            if (!self) return false;
-            continue;
-        }
-        if (line.startsWith("data:")) {
-            QByteArray value = line.mid(5);
-            if (value.startsWith(' ')) value.remove(0, 1);
-            if (!it->data.isEmpty()) it->data += '\n';
-            it->data += value;
-            if (it->data.size() > options_.maxMessageBytes) {
-                fail(QStringLiteral("the server sent a message longer than %1 MiB; connection closed")
-                         .arg(double(options_.maxMessageBytes) / (1024 * 1024), 0, 'g', 3));
-                return false;
-            }
-        }
+    for (const QByteArray& event : events) {
+        if (event.trimmed().isEmpty()) continue;  // e.g. a priming event with an empty "data:"
+        emit lineReceived(event);
+        if (!self || !streams_.contains(reply)) return false;
     }
+    if (overflowed) {
+        fail(tooLong(options_.maxMessageBytes));
+        return false;
+    }
+    return true;
 }
 
 void HttpTransport::onFinished(QNetworkReply* reply) {
@@ -178,18 +165,14 @@ void HttpTransport::onFinished(QNetworkReply* reply) {
         return;
     }
     onHeaders(reply, *it);
-    it->buffer += reply->readAll();
     if (it->sse) {
-        it->buffer += "\n\n";  // a last event without its blank line
-        if (!feedSse(reply)) return;
-        streams_.remove(reply);
+        if (feedSse(reply, reply->readAll(), true)) streams_.remove(reply);
         return;
     }
-    const QByteArray body = it->buffer.trimmed();
+    const QByteArray body = (it->body + reply->readAll()).trimmed();
     streams_.erase(it);
     if (body.size() > options_.maxMessageBytes) {
-        fail(QStringLiteral("the server sent a message longer than %1 MiB; connection closed")
-                 .arg(double(options_.maxMessageBytes) / (1024 * 1024), 0, 'g', 3));
+        fail(tooLong(options_.maxMessageBytes));
         return;
     }
     if (!body.isEmpty()) emit lineReceived(body);  // 202 Accepted has none

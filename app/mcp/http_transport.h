@@ -13,6 +13,7 @@
 
 #include "app/mcp/mcp_config.h"
 #include "app/mcp/transport.h"
+#include "app/remote/sse_parser.h"
 
 namespace ld::mcp {
 
@@ -38,8 +39,8 @@ private:
         bool get = false;          // the server-initiated stream (GET), not a POST's answer
         bool headersSeen = false;
         bool sse = false;
-        QByteArray buffer;         // unparsed bytes (SSE) or the whole body (JSON)
-        QByteArray data;           // the current event's data lines
+        QByteArray body;           // a JSON answer, gathered whole
+        remote::SseParser events;  // an event stream's parser (the remote engines' one)
     };
 
     QNetworkRequest makeRequest() const;
@@ -47,7 +48,7 @@ private:
     void onHeaders(QNetworkReply* reply, Stream& s);
     void onReadyRead(QNetworkReply* reply);
     void onFinished(QNetworkReply* reply);
-    bool feedSse(QNetworkReply* reply);
+    bool feedSse(QNetworkReply* reply, const QByteArray& bytes, bool atEnd);
     void startGetStream();
     void fail(const QString& reason);
     void finishClose();

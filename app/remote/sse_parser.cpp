@@ -17,7 +17,7 @@ QList<QByteArray> SseParser::feed(const QByteArray& bytes) {
         } else {
             partial_.append(c);
         }
-        if (partial_.size() > kMaxEventBytes || data_.size() > kMaxEventBytes) overflowed_ = true;
+        if (partial_.size() > maxEventBytes_ || data_.size() > maxEventBytes_) overflowed_ = true;
     }
     return out;
 }
