@@ -1,7 +1,10 @@
 #pragma once
 // The text side of a reply, shared by the plain and the speculative decode loops: takes each
 // accepted token in order, streams valid UTF-8, holds back text that may start a stop string, and
-// says when the reply ends (end of generation, a stop string, the caller's callback).
+// says when the reply ends (end of generation, a stop string, the caller's callback). With
+// GenerateOptions::trim_leading_space it drops the reply's leading whitespace: stop strings are
+// matched on the text as decoded, and the trim applies to what is emitted, only until the first
+// visible character (text already streamed is never taken back).
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -36,6 +39,7 @@ private:
     std::chrono::steady_clock::time_point t_start_;
     std::string pending_;  // decoded text not yet streamed (may start a stop string)
     bool first_text_ = true;
+    bool leading_;             // still dropping leading whitespace (trim_leading_space)
     bool ended_hard_ = false;  // stop string or callback: nothing more is streamed
 };
 

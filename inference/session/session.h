@@ -35,6 +35,13 @@ struct GenerateOptions {
     // time per drafter.
     Drafter* drafter = nullptr;
     int draft_max = 8;  // most tokens drafted per step, 1..16 (the draft length adapts below it)
+    // A chat reply drops its leading whitespace: SentencePiece and BPE models start it with the
+    // space that follows the prompt's last tag. Applied once, in ReplyStream (reply_stream.h),
+    // for Session and BatchScheduler alike: whitespace (ASCII and Unicode) before the first
+    // visible character is neither streamed nor put in GenerateResult::text; nothing after it
+    // is touched. False (a completion): the text is streamed exactly, so prompt + reply is the
+    // whole text ("The cat" continues with " and").
+    bool trim_leading_space = false;
 };
 
 // Length of the longest suffix of `text` that is a proper prefix of one of `stops`: that much of
