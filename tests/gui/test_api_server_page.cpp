@@ -12,19 +12,12 @@
 
 #include "app/server/server_host.h"
 #include "app/settings/app_settings.h"
+#include "gui/qml_warnings.h"
 #include "ui/app_parts.h"
 
 using namespace ld;
 
 namespace {
-
-QStringList g_messages;
-QtMessageHandler g_previous = nullptr;
-
-void collect(QtMsgType type, const QMessageLogContext& ctx, const QString& msg) {
-    if (type != QtDebugMsg && type != QtInfoMsg) g_messages << msg;
-    if (g_previous) g_previous(type, ctx, msg);
-}
 
 void press(QQuickWindow* window, QQuickItem* item) {
     item->forceActiveFocus();
@@ -47,9 +40,8 @@ int getStatus(const QString& url) {
 class TestApiServerPage : public QObject {
     Q_OBJECT
 private slots:
-    void initTestCase() { g_previous = qInstallMessageHandler(collect); }
-
     void switchOnAndOffFromThePage() {
+        test::QmlWarnings warnings;
         QTemporaryDir dir;
         ui::AppPaths paths;
         paths.database = dir.filePath(QStringLiteral("history.db"));
@@ -96,10 +88,7 @@ private slots:
         QCOMPARE(status->property("text").toString(), QStringLiteral("Off."));
         QVERIFY(!parts.settings->apiServerEnabled());
 
-        QStringList warnings;
-        for (const QString& m : g_messages)
-            if (!m.startsWith(QLatin1String("QStandardPaths:")) && !m.contains(QLatin1String("propagateSizeHints"))) warnings << m;
-        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.join(QLatin1Char('\n'))));
+        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.text()));
     }
 };
 

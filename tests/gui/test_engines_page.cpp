@@ -12,28 +12,13 @@
 
 #include "../app/test_remote_fake_server.h"
 #include "app/remote/engine_registry.h"
+#include "gui/qml_warnings.h"
 #include "ui/app_parts.h"
 
 using namespace ld;
 using ld::test::FakeOpenAiServer;
 
 namespace {
-
-QStringList g_messages;
-QtMessageHandler g_previous = nullptr;
-
-void collect(QtMsgType type, const QMessageLogContext& ctx, const QString& msg) {
-    if (type != QtDebugMsg && type != QtInfoMsg) g_messages << msg;
-    if (g_previous) g_previous(type, ctx, msg);
-}
-
-QStringList qmlWarnings() {
-    QStringList out;
-    for (const QString& m : g_messages)
-        if (!m.startsWith(QLatin1String("QStandardPaths:")) && !m.contains(QLatin1String("propagateSizeHints")))
-            out << m;
-    return out;
-}
 
 // Repeater delegates are not QObject children of the page: walk the visual tree.
 void findItems(QQuickItem* root, const QString& name, QList<QQuickItem*>* out) {
@@ -63,9 +48,9 @@ void typeInto(QQuickWindow* window, QQuickItem* field, const QString& text) {
 class TestEnginesPage : public QObject {
     Q_OBJECT
 private slots:
-    void initTestCase() { g_previous = qInstallMessageHandler(collect); }
 
     void addEngineAndTestConnection() {
+        test::QmlWarnings warnings;
         FakeOpenAiServer server;
         QVERIFY(server.listen());
         server.add("/v1/models", FakeOpenAiServer::json(200, R"({"object":"list","data":[{"id":"stories260K","object":"model","owned_by":"llamadesk"}]})"));
@@ -156,7 +141,7 @@ private slots:
         const QString shot = folder + QStringLiteral("/llamadesk-settings-engines.png");
         QVERIFY(window->grabWindow().save(shot));
         qInfo("screenshot: %s", qPrintable(shot));
-        QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
+        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.text()));
     }
 };
 

@@ -17,6 +17,7 @@
 #include "app/chat/engine_host.h"
 #include "app/chat/model_info.h"
 #include "app/settings/app_settings.h"
+#include "gui/qml_warnings.h"
 #include "tests/app/test_models_server.h"
 #include "ui/app_parts.h"
 #include "ui/catalog_model.h"
@@ -30,16 +31,6 @@ using ld::test::TestHttpServer;
 namespace {
 
 const QString kStories = QStringLiteral(LLAMADESK_SHARED_DIR "/models/stories260K.gguf");
-
-QStringList g_warnings;
-QtMessageHandler g_previous = nullptr;
-
-void collect(QtMsgType type, const QMessageLogContext& ctx, const QString& msg) {
-    if ((type == QtWarningMsg || type == QtCriticalMsg) && !msg.startsWith(QLatin1String("QStandardPaths:")) &&
-        !msg.contains(QLatin1String("propagateSizeHints")))
-        g_warnings << msg;
-    if (g_previous) g_previous(type, ctx, msg);
-}
 
 models::CatalogEntry entry(const QString& id, const QString& name, const QUrl& url, const QString& params, qint64 size,
                            qint64 memory) {
@@ -95,9 +86,8 @@ void click(QQuickWindow* window, const char* name) {
 class TestFirstRunOffer : public QObject {
     Q_OBJECT
 private slots:
-    void initTestCase() { g_previous = qInstallMessageHandler(collect); }
-
     void downloadsAndLoadsTheRecommendedModel() {
+        test::QmlWarnings warnings;
         QFile src(kStories);
         if (!src.open(QIODevice::ReadOnly)) {
             if (qEnvironmentVariable("CI") == QLatin1String("true")) QFAIL("CI needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf");
@@ -203,7 +193,7 @@ private slots:
         // Were the page shown again (the model unloaded), it would load the file, not fetch it.
         QCOMPARE(offer->state(), QStringLiteral("downloaded"));
         QCOMPARE(offer->actionText(), QStringLiteral("Load Stories 260K"));
-        QVERIFY2(g_warnings.isEmpty(), qPrintable(g_warnings.join(QLatin1Char('\n'))));
+        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.text()));
     }
 
     void resumesWhereAnEarlierRunStopped() {
@@ -248,6 +238,7 @@ private slots:
     }
 
     void browseOpensTheCatalog() {
+        test::QmlWarnings warnings;
         QTemporaryDir dir;
         ui::AppPaths paths;
         paths.database = dir.filePath(QStringLiteral("history.db"));
@@ -262,14 +253,13 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(parts.modelManager->firstModel->ready(), 20000);
         QVERIFY(!text(window, "offerReason").isEmpty());
         screenshot(window, QStringLiteral("llamadesk-first-model-catalog.png"));
-        g_warnings.clear();
         click(window, "browseCatalog");
         QObject* dialog = window->findChild<QObject*>(QStringLiteral("catalogDialog"));
         QVERIFY(dialog);
         QTRY_VERIFY(dialog->property("opened").toBool());
         QTest::qWait(300);  // the open transition
         screenshot(window, QStringLiteral("llamadesk-first-model-browse.png"));
-        QVERIFY2(g_warnings.isEmpty(), qPrintable(g_warnings.join(QLatin1Char('\n'))));
+        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.text()));
     }
 };
 

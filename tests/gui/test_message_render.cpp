@@ -21,28 +21,13 @@
 #include "app/chat/chat_controller.h"
 #include "app/history/history_types.h"
 #include "app/settings/app_settings.h"
+#include "gui/qml_warnings.h"
 #include "ui/app_parts.h"
 #include "ui/syntax_highlight.h"
 
 using namespace ld;
 
 namespace {
-
-QStringList g_messages;
-QtMessageHandler g_previous = nullptr;
-
-void collect(QtMsgType type, const QMessageLogContext& ctx, const QString& msg) {
-    if (type != QtDebugMsg && type != QtInfoMsg) g_messages << msg;
-    if (g_previous) g_previous(type, ctx, msg);
-}
-
-QStringList qmlWarnings() {
-    QStringList out;
-    for (const QString& m : g_messages)
-        if (!m.startsWith(QLatin1String("QStandardPaths:")) && !m.contains(QLatin1String("propagateSizeHints")))
-            out << m;
-    return out;
-}
 
 void findItems(QQuickItem* root, const QString& name, QList<QQuickItem*>* out) {
     if (root->objectName() == name && root->isVisible()) out->append(root);
@@ -102,7 +87,6 @@ private:
 
 private slots:
     void initTestCase() {
-        g_previous = qInstallMessageHandler(collect);
         QDesktopServices::setUrlHandler(QStringLiteral("https"), this, "openUrl");
         QDesktopServices::setUrlHandler(QStringLiteral("file"), this, "openUrl");
     }
@@ -110,10 +94,7 @@ private slots:
         QDesktopServices::unsetUrlHandler(QStringLiteral("https"));
         QDesktopServices::unsetUrlHandler(QStringLiteral("file"));
     }
-    void init() {
-        g_messages.clear();
-        opened_.clear();
-    }
+    void init() { opened_.clear(); }
 
     void replyRendersInTheme_data() {
         QTest::addColumn<bool>("dark");
@@ -122,6 +103,7 @@ private slots:
     }
 
     void replyRendersInTheme() {
+        test::QmlWarnings warnings;
         QFETCH(bool, dark);
         QTemporaryDir dir;
         ui::AppPaths paths;
@@ -225,12 +207,13 @@ private slots:
         QVERIFY(countPixels(shot, sceneRect(quote), colour("subtle"), 16) > 30);
         QCOMPARE(countPixels(shot, sceneRect(quote), text, 16), 0);
         QVERIFY2(countPixels(shot, sceneRect(link), colour("accent"), 16) > 30, qPrintable(path));
-        QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
+        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.text()));
     }
 
     // While a reply streams, a flush that grows its last block leaves the items of the blocks
     // before it alone: the same objects, their text not set again (a selection survives).
     void streamingKeepsEarlierBlocks() {
+        test::QmlWarnings warnings;
         QTemporaryDir dir;
         ui::AppPaths paths;
         paths.database = dir.filePath(QStringLiteral("h.db"));
@@ -269,10 +252,11 @@ private slots:
         parts.chat->showReplyText(2, QStringLiteral("\n```js\nlet y = 2;\n```"));
         QTRY_VERIFY(editShowing(root, QStringLiteral("codeText"), QStringLiteral("let y = 2;")) != nullptr);
         QVERIFY(editShowing(root, QStringLiteral("codeText"), QStringLiteral("x = 1")) != nullptr);
-        QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
+        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.text()));
     }
 
     void linksOpenOnlyAfterConfirmation() {
+        test::QmlWarnings warnings;
         QTemporaryDir dir;
         ui::AppPaths paths;
         paths.database = dir.filePath(QStringLiteral("h.db"));
@@ -334,7 +318,7 @@ private slots:
         QVERIFY(QMetaObject::invokeMethod(dialog, "accept"));
         QTest::qWait(100);
         QCOMPARE(opened_.size(), 1);
-        QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
+        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.text()));
     }
 };
 

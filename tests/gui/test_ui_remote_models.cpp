@@ -17,6 +17,7 @@
 #include "app/chat/engine_host.h"
 #include "app/remote/engine_registry.h"
 #include "app/settings/app_settings.h"
+#include "gui/qml_warnings.h"
 #include "ui/app_parts.h"
 #include "ui/model_list_model.h"
 #include "ui/workspace.h"
@@ -25,21 +26,6 @@ using namespace ld;
 using ld::test::FakeOpenAiServer;
 
 namespace {
-
-QStringList g_messages;
-QtMessageHandler g_previous = nullptr;
-
-void collect(QtMsgType type, const QMessageLogContext& ctx, const QString& msg) {
-    if (type != QtDebugMsg && type != QtInfoMsg) g_messages << msg;
-    if (g_previous) g_previous(type, ctx, msg);
-}
-
-QStringList qmlWarnings() {
-    QStringList out;
-    for (const QString& m : g_messages)
-        if (m.contains(QLatin1String(".qml"))) out << m;
-    return out;
-}
 
 ui::AppPaths tempPaths(const QTemporaryDir& dir) {
     ui::AppPaths p;
@@ -73,12 +59,10 @@ class TestUiRemoteModels : public QObject {
 
 private slots:
     void initTestCase() {
-        g_previous = qInstallMessageHandler(collect);
         QVERIFY(fake_.listen());
         fake_.add("/v1/models", FakeOpenAiServer::json(200,
             R"({"object":"list","data":[{"id":"m1","object":"model","max_model_len":8192},{"id":"org/m2","object":"model"}]})"));
     }
-    void init() { g_messages.clear(); }
 
     void listsRemoteModelsBesideLocalOnes() {
         QTemporaryDir dir;
@@ -113,6 +97,7 @@ private slots:
     }
 
     void choosingRemoteModelLoadsAndIsRemembered() {
+        test::QmlWarnings warnings;
         QTemporaryDir dir;
         QString key;
         {
@@ -143,7 +128,7 @@ private slots:
             QVERIFY(list);
             QTRY_COMPARE(list->property("count").toInt(), 3);
             QTest::qWait(200);
-            QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
+            QVERIFY2(warnings.isEmpty(), qPrintable(warnings.text()));
 
             // An engine removed meanwhile: said plainly, the model in use stays.
             QSignalSpy errors(parts.workspace.get(), &ui::Workspace::errorOccurred);

@@ -17,6 +17,7 @@
 #include "app/history/history_store.h"
 #include "app/history/history_types.h"
 #include "app/settings/app_settings.h"
+#include "gui/qml_warnings.h"
 #include "ui/app_parts.h"
 #include "ui/workspace.h"
 
@@ -28,24 +29,6 @@ const QString kStories = QFileInfo(QStringLiteral(LLAMADESK_SHARED_DIR "/models/
 
 // The screenshots' window size (a laptop's window); the offscreen screen is 800x800.
 const QSize kShotSize(1120, 740);
-
-QStringList g_messages;
-QtMessageHandler g_previous = nullptr;
-
-void collect(QtMsgType type, const QMessageLogContext& ctx, const QString& msg) {
-    if (type != QtDebugMsg && type != QtInfoMsg) g_messages << msg;
-    if (g_previous) g_previous(type, ctx, msg);
-}
-
-// QML warnings (binding errors, missing properties, failed imports) are what we look for;
-// platform noise from the test environment is not about our QML.
-QStringList qmlWarnings() {
-    QStringList out;
-    for (const QString& m : g_messages)
-        if (!m.startsWith(QLatin1String("QStandardPaths:")) && !m.contains(QLatin1String("propagateSizeHints")))
-            out << m;
-    return out;
-}
 
 // Delegates of a ListView are not QObject children of it: walk the visual tree.
 void findItems(QQuickItem* root, const QString& name, QList<QQuickItem*>* out) {
@@ -71,10 +54,8 @@ ui::AppPaths tempPaths(const QTemporaryDir& dir) {
 class TestUiWindow : public QObject {
     Q_OBJECT
 private slots:
-    void initTestCase() { g_previous = qInstallMessageHandler(collect); }
-    void init() { g_messages.clear(); }
-
     void firstRunLoadsWithoutWarnings() {
+        test::QmlWarnings warnings;
         QTemporaryDir dir;
         ui::AppParts parts(tempPaths(dir));
         QVERIFY(!parts.loadInitialModel({}));
@@ -92,10 +73,11 @@ private slots:
                                                                                       : qEnvironmentVariable("LLAMADESK_SCREENSHOT_DIR");
         QVERIFY(window->grabWindow().save(folder + QStringLiteral("/llamadesk-first-run.png")));
         qInfo("screenshot: %s/llamadesk-first-run.png", qPrintable(folder));
-        QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
+        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.text()));
     }
 
     void conversationStreamsIntoWindow() {
+        test::QmlWarnings warnings;
         if (!QFileInfo::exists(kStories)) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
         QTemporaryDir dir;
         ui::AppParts parts(tempPaths(dir));
@@ -155,7 +137,7 @@ private slots:
         QTest::qWait(100);
         QTRY_COMPARE(visibleItems(list, QStringLiteral("continueButton")), 1);
         QTest::qWait(200);
-        QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
+        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.text()));
 
         const QImage shot = window->grabWindow();
         QVERIFY(!shot.isNull());
@@ -196,7 +178,7 @@ private slots:
         const QString settingsPath = folder + QStringLiteral("/llamadesk-settings.png");
         QVERIFY(window->grabWindow().save(settingsPath));
         qInfo("screenshot: %s", qPrintable(settingsPath));
-        QVERIFY2(qmlWarnings().isEmpty(), qPrintable(qmlWarnings().join(QLatin1Char('\n'))));
+        QVERIFY2(warnings.isEmpty(), qPrintable(warnings.text()));
     }
 
     void failedModelKeepsPreviousAndShowsWhy() {
