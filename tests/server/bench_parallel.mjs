@@ -10,7 +10,7 @@
 // rep by rep, since the machine's load drifts; each request has a prompt of its own (the prefix
 // cache cannot help). The batching server runs --parallel MAX(CLIENTS): with C clients exactly C
 // sequences decode together, as on a --parallel C server.
-import {startServerWith} from "./bench_util.mjs";
+import {startServerWith, streamCompletion} from "./bench_util.mjs";
 
 const [cli, model, clientsArg = "1,2,4,8", tokens = "64", reps = "3", words = "12"] = process.argv.slice(2);
 const CLIENTS = clientsArg.split(",").map(Number);
@@ -27,28 +27,7 @@ const servers = {
 
 let serial = 0;
 async function stream(server) {
-    const prompt = `Story ${++serial}: ${filler}`;
-    const res = await fetch(`${server.url}/v1/completions`, {
-        method: "POST", headers: {"Content-Type": "application/json"},
-        body: JSON.stringify({model: server.modelId, prompt, max_tokens: N, temperature: 0, stream: true,
-                              stream_options: {include_usage: true}}),
-    });
-    let first = 0, last = 0, buf = "", usage = null;
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body) {
-        const now = performance.now();
-        buf += decoder.decode(chunk, {stream: true});
-        let i;
-        while ((i = buf.indexOf("\n\n")) >= 0) {
-            const ev = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            if (!ev.startsWith("data: {")) continue;
-            const j = JSON.parse(ev.slice(6));
-            if (j.usage) usage = j.usage;
-            if (j.choices?.[0]?.text) { if (!first) first = now; last = now; }
-        }
-    }
-    if (!usage) throw new Error("no usage chunk");
+    const {first, last, usage} = await streamCompletion(server, `Story ${++serial}: ${filler}`, N);
     return {first, last, tokens: usage.completion_tokens};
 }
 

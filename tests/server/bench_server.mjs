@@ -3,7 +3,7 @@
 // usage: node tests/server/bench_server.mjs CLI MODEL [PROMPT_WORDS=48] [TOKENS=32] [REPS=3]
 // Not a CTest test: timings need a quiet machine.
 import {spawnSync} from "node:child_process";
-import {startServerWith} from "./bench_util.mjs";
+import {startServerWith, streamCompletion} from "./bench_util.mjs";
 
 const [cli, model, words = "48", tokens = "32", reps = "3"] = process.argv.slice(2);
 const N = Number(tokens);
@@ -16,28 +16,8 @@ const WORDS = ["Yesterday", "Tomorrow", "Suddenly", "Meanwhile", "Later", "Often
 const server = await startServerWith(cli, ["serve", "-m", model, "--port", "0", "--threads", "2"]);
 const engine = [], api = [];
 async function viaApi(text) {
-    const t0 = performance.now();
-    const res = await fetch(`${server.url}/v1/completions`, {
-        method: "POST", headers: {"Content-Type": "application/json"},
-        body: JSON.stringify({model: server.modelId, prompt: text, max_tokens: N, temperature: 0, stream: true,
-                              stream_options: {include_usage: true}}),
-    });
-    let first = 0, last = 0, buf = "", usage = null;
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body) {
-        const now = performance.now();
-        buf += decoder.decode(chunk, {stream: true});
-        let i;
-        while ((i = buf.indexOf("\n\n")) >= 0) {
-            const ev = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            if (!ev.startsWith("data: {")) continue;
-            const j = JSON.parse(ev.slice(6));
-            if (j.usage) usage = j.usage;
-            if (j.choices?.[0]?.text) { if (!first) first = now; last = now; }
-        }
-    }
-    return {ttfb: first - t0, tps: (usage.completion_tokens - 1) * 1000 / (last - first)};
+    const {sent, first, last, usage} = await streamCompletion(server, text, N);
+    return {ttfb: first - sent, tps: (usage.completion_tokens - 1) * 1000 / (last - first)};
 }
 function viaEngine(text) {
     const run = spawnSync(cli, ["generate", "-m", model, "--threads", "2", "-p", text, "-n", tokens, "--temp", "0"],
