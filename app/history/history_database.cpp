@@ -57,6 +57,8 @@ Message readMessage(const QSqlQuery& q) {
     m.stats.genTps = q.value(12).toDouble();
     m.stats.ttftMs = q.value(13).toDouble();
     m.error = q.value(14).toString();
+    m.stats.drafted = q.value(15).toInt();
+    m.stats.accepted = q.value(16).toInt();
     return m;
 }
 
@@ -308,7 +310,7 @@ Result<qint64> HistoryDatabase::insertMessage(const NewMessage& m, qint64 now) {
     QSqlQuery& q = statement(sql::kInsertMessage);
     bindAll(q, {m.conversationId, optionalId(parent), m.role, m.content, created, created,
                 statusName(m.status), m.model, m.stats.promptTokens, m.stats.genTokens,
-                m.stats.promptTps, m.stats.genTps, m.stats.ttftMs, m.error});
+                m.stats.promptTps, m.stats.genTps, m.stats.ttftMs, m.error, m.stats.drafted, m.stats.accepted});
     qint64 id = 0;
     {
         Finish f{q};
@@ -422,7 +424,7 @@ Status HistoryDatabase::finishMessage(qint64 messageId, const QString& content, 
     if (readOnly_) return readOnlyError(action);
     return exec(sql::kFinishMessage,
                 {content, nowMs(), statusName(status), s.promptTokens, s.genTokens, s.promptTps,
-                 s.genTps, s.ttftMs, error, messageId},
+                 s.genTps, s.ttftMs, error, s.drafted, s.accepted, messageId},
                 action);
 }
 

@@ -150,6 +150,8 @@ BundleResult bundleFromJson(const QJsonObject& o) {
         m.stats.promptTps = s.value(QStringLiteral("prompt_tps")).toDouble();
         m.stats.genTps = s.value(QStringLiteral("gen_tps")).toDouble();
         m.stats.ttftMs = s.value(QStringLiteral("ttft_ms")).toDouble();
+        m.stats.drafted = s.value(QStringLiteral("drafted")).toInt();  // absent before speculation: 0
+        m.stats.accepted = s.value(QStringLiteral("accepted")).toInt();
         const QJsonValue calls = j.value(QStringLiteral("tool_calls"));
         if (!calls.isUndefined() && !calls.isNull() && !calls.isArray())
             return BundleResult::failure(QStringLiteral("Message %1: \"tool_calls\" is not a list.").arg(m.id));
@@ -229,6 +231,12 @@ QJsonObject toJson(const Message& m) {
                      {QStringLiteral("gen_tps"), m.stats.genTps},
                      {QStringLiteral("ttft_ms"), m.stats.ttftMs}}},
     };
+    if (m.stats.drafted > 0) {  // only replies that were sped up, so others read as before
+        QJsonObject stats = o.value(QStringLiteral("stats")).toObject();
+        stats.insert(QStringLiteral("drafted"), m.stats.drafted);
+        stats.insert(QStringLiteral("accepted"), m.stats.accepted);
+        o.insert(QStringLiteral("stats"), stats);
+    }
     // Only on messages that have them, so a plain message reads as it did in format version 1.
     if (!m.toolCalls.isEmpty()) {
         QJsonArray calls;
@@ -356,9 +364,13 @@ QString exportMarkdown(const QList<ConversationBundle>& bundles) {
             if (m->status == MessageStatus::Interrupted) md += QStringLiteral("*(reply interrupted)*\n\n");
             if (m->status == MessageStatus::Error)
                 md += QStringLiteral("*(generation failed: %1)*\n\n").arg(m->error);
-            if (m->stats.genTokens > 0)
-                md += QStringLiteral("*%1 tokens, %2 tok/s, first token after %3 ms*\n\n")
-                          .arg(m->stats.genTokens).arg(m->stats.genTps, 0, 'f', 1).arg(m->stats.ttftMs, 0, 'f', 0);
+            if (m->stats.genTokens > 0) {
+                const QString drafts = m->stats.drafted > 0 ? QStringLiteral(", drafted %1, accepted %2")
+                                                                   .arg(m->stats.drafted).arg(m->stats.accepted)
+                                                             : QString();
+                md += QStringLiteral("*%1 tokens, %2 tok/s%4, first token after %3 ms*\n\n")
+                          .arg(m->stats.genTokens).arg(m->stats.genTps, 0, 'f', 1).arg(m->stats.ttftMs, 0, 'f', 0).arg(drafts);
+            }
         }
         const qsizetype hidden = b.messages.size() - branch.size();
         if (hidden > 0)

@@ -105,6 +105,7 @@ bool migrate(QSqlDatabase& db, int from, QString* error) {
         case 0: ok = runMigration(db, sql::kMigrationV1, error); break;
         case 1: ok = runMigration(db, sql::kMigrationV2, error); break;
         case 2: ok = runMigration(db, sql::kMigrationV3, error); break;
+        case 3: ok = runMigration(db, sql::kMigrationV4, error); break;
         default: *error = QStringLiteral("No migration from history schema version %1.").arg(version);
         }
         QSqlQuery end(db);

@@ -6,7 +6,7 @@
 namespace ld::history::sql {
 
 // Bump with a new migration appended to kMigrations; never edit a shipped migration.
-inline constexpr int kCurrentSchemaVersion = 3;
+inline constexpr int kCurrentSchemaVersion = 4;
 
 // --- Connection setup -------------------------------------------------------------------------
 // WAL lets readers (the CLI, a second window) read while the app writes; synchronous=FULL
@@ -174,6 +174,14 @@ inline constexpr std::array kMigrationV3 = {
     "UPDATE schema_version SET version = 3",
 };
 
+// v4: speculative decoding's numbers in a reply's stats ("Speed up replies": tokens drafted and
+// accepted); 0 for replies written before, which were not sped up.
+inline constexpr std::array kMigrationV4 = {
+    "ALTER TABLE messages ADD COLUMN drafted INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE messages ADD COLUMN accepted INTEGER NOT NULL DEFAULT 0",
+    "UPDATE schema_version SET version = 4",
+};
+
 // --- Conversations ----------------------------------------------------------------------------
 inline constexpr const char* kInsertConversation =
     "INSERT INTO conversations(title, created_at, updated_at, model, system_prompt, sampling,"
@@ -207,15 +215,15 @@ inline constexpr const char* kInsertConversationFull =
 // --- Messages ---------------------------------------------------------------------------------
 inline constexpr const char* kInsertMessage =
     "INSERT INTO messages(conversation_id, parent_id, role, content, created_at, updated_at,"
-    " status, model, prompt_tokens, gen_tokens, prompt_tps, gen_tps, ttft_ms, error)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    " status, model, prompt_tokens, gen_tokens, prompt_tps, gen_tps, ttft_ms, error, drafted, accepted)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 inline constexpr const char* kSelectMessages =
     "SELECT id, conversation_id, parent_id, role, content, created_at, updated_at, status, model,"
-    " prompt_tokens, gen_tokens, prompt_tps, gen_tps, ttft_ms, error"
+    " prompt_tokens, gen_tokens, prompt_tps, gen_tps, ttft_ms, error, drafted, accepted"
     " FROM messages WHERE conversation_id = ? ORDER BY id";
 inline constexpr const char* kSelectMessage =
     "SELECT id, conversation_id, parent_id, role, content, created_at, updated_at, status, model,"
-    " prompt_tokens, gen_tokens, prompt_tps, gen_tps, ttft_ms, error"
+    " prompt_tokens, gen_tokens, prompt_tps, gen_tps, ttft_ms, error, drafted, accepted"
     " FROM messages WHERE id = ?";
 // A checkpoint touches only a reply that is still streaming: a late checkpoint can never
 // overwrite a finished message.
@@ -223,7 +231,7 @@ inline constexpr const char* kCheckpointMessage =
     "UPDATE messages SET content = ?, updated_at = ? WHERE id = ? AND status = 'streaming'";
 inline constexpr const char* kFinishMessage =
     "UPDATE messages SET content = ?, updated_at = ?, status = ?, prompt_tokens = ?,"
-    " gen_tokens = ?, prompt_tps = ?, gen_tps = ?, ttft_ms = ?, error = ? WHERE id = ?";
+    " gen_tokens = ?, prompt_tps = ?, gen_tps = ?, ttft_ms = ?, error = ?, drafted = ?, accepted = ? WHERE id = ?";
 inline constexpr const char* kSetMessageUpdated = "UPDATE messages SET updated_at = ? WHERE id = ?";
 inline constexpr const char* kUpdateMessageParent = "UPDATE messages SET parent_id = ? WHERE id = ?";
 inline constexpr const char* kRecoverStreaming =

@@ -30,6 +30,9 @@ struct GenerationStats {
     double promptTps = 0;   // prompt tokens per second
     double genTps = 0;      // generated tokens per second
     double ttftMs = 0;      // time to first token
+    // Speculative decoding ("Speed up replies"): tokens drafted and, of them, accepted (0, 0: none ran).
+    int drafted = 0;
+    int accepted = 0;
     friend bool operator==(const GenerationStats&, const GenerationStats&) = default;
 };
 

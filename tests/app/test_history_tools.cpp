@@ -170,9 +170,9 @@ private slots:
         auto db = openOrFail(path_, &report);
         QVERIFY(db);
         QCOMPARE(report.migratedFrom, 2);
-        QCOMPARE(report.schemaVersion, 3);
+        QCOMPARE(report.schemaVersion, sql::kCurrentSchemaVersion);
         QCOMPARE(report.recoveredInterrupted, 1);
-        QCOMPARE(rawCount(path_, QStringLiteral("SELECT version FROM schema_version")), 3);
+        QCOMPARE(rawCount(path_, QStringLiteral("SELECT version FROM schema_version")), qint64(sql::kCurrentSchemaVersion));
 
         // Data intact.
         const Result<Conversation> c = db->conversation(1);
