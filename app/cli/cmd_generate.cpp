@@ -70,6 +70,10 @@ int cmd_generate(const ArgList& argv) {
     opt.max_tokens = int(args.get_int("--n-predict", 256, 0, 1 << 24));
     opt.sampling = sampler_params(args);
     opt.stop_strings = args.get_all("--stop");
+    // Raw text is printed exactly: "The cat" continues with " and", and prompt + output is the
+    // whole text. A chat reply is shown without its leading whitespace, as the app shows it (a
+    // SentencePiece model starts the reply with the space that follows "[/INST]").
+    opt.trim_leading_space = args.has("--chat");
     if (args.has("--conversation") && !args.has("--db")) throw UsageError("--conversation needs --db");
     if (args.has("--draft") && args.has("--lookup")) throw UsageError("give one of --draft MODEL and --lookup");
     if (args.has("--draft-max") && !args.has("--draft") && !args.has("--lookup"))
@@ -133,17 +137,8 @@ int cmd_generate(const ArgList& argv) {
     std::signal(SIGTERM, on_signal);
     opt.cancel = &g_interrupted;
     GenerateResult res;
-    // Raw text is printed exactly: "The cat" continues with " and", and prompt + output is the
-    // whole text. A chat reply is shown without its leading whitespace, as the app shows it (a
-    // SentencePiece model starts the reply with the space that follows "[/INST]").
-    bool leading = args.has("--chat");
     try {
         res = session.generate(prompt, opt, [&](std::string_view text) {
-            if (leading) {
-                text.remove_prefix(std::min(text.size(), text.find_first_not_of(" \t\r\n")));
-                if (text.empty()) return true;
-                leading = false;
-            }
             std::fwrite(text.data(), 1, text.size(), stdout);
             std::fflush(stdout);
             if (recorder) recorder->append(std::string(text));

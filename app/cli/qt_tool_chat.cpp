@@ -37,7 +37,9 @@ class EngineCompletion final : public mcp::ToolCompletion {
 public:
     EngineCompletion(Engine& engine, GenerateOptions options, bool verbosePrompt)
         : engine_(engine), session_(*engine.model, *engine.backend, *engine.tokenizer),
-          options_(std::move(options)), verbosePrompt_(verbosePrompt) {}
+          options_(std::move(options)), verbosePrompt_(verbosePrompt) {
+        options_.trim_leading_space = true;  // a chat reply, shown as the app shows it
+    }
 
     std::string complete(const std::vector<ChatMessage>& messages, const ToolPromptOptions& prompt,
                          const std::function<void(std::string_view)>& onText) override {

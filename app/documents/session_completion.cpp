@@ -10,16 +10,6 @@
 
 namespace ld::documents {
 
-namespace {
-
-QString withoutLeadingSpace(const QString& s) {
-    qsizetype i = 0;
-    while (i < s.size() && s[i].isSpace()) ++i;
-    return s.mid(i);
-}
-
-}  // namespace
-
 SamplerParams summarySampling() {
     SamplerParams sp;
     sp.temperature = 0.2f;
@@ -100,22 +90,16 @@ CompletionResult SessionCompletion::complete(const CompletionRequest& request,
         opt.sampling = sampling_;
         opt.stop_strings = chat_stop_strings(template_);
         opt.cancel = cancel;
+        // The reply is shown without its leading whitespace, as the app's chat shows it: a
+        // SentencePiece model starts it with the space that follows "[/INST]".
+        opt.trim_leading_space = true;
         if (scheduler_) return completeBatched(prompt, opt, onText);
         std::lock_guard<std::mutex> lock(sessionMutex_);
-        // The reply is shown without its leading whitespace, as EngineWorker shows it: a
-        // SentencePiece model starts it with the space that follows "[/INST]".
-        bool leading = true;
         const GenerateResult res = session_->generate(prompt, opt, [&](std::string_view piece) {
-            QString shown = QString::fromUtf8(piece.data(), qsizetype(piece.size()));
-            if (leading) {
-                shown = withoutLeadingSpace(shown);
-                if (shown.isEmpty()) return true;
-                leading = false;
-            }
-            if (onText) onText(shown);
+            if (onText) onText(QString::fromUtf8(piece.data(), qsizetype(piece.size())));
             return true;
         });
-        out.text = withoutLeadingSpace(QString::fromStdString(res.text));
+        out.text = QString::fromStdString(res.text);
         out.cancelled = res.stop == StopReason::Cancelled;
         out.generatedTokens = int(res.tokens.size());
     } catch (const std::exception& e) {
@@ -153,8 +137,6 @@ CompletionResult SessionCompletion::completeBatched(const std::vector<int32_t>& 
         call->wake.notify_all();
     };
     scheduler_->submit(std::move(r));
-    // The reply is shown without its leading whitespace, as EngineWorker shows it.
-    bool leading = true;
     std::unique_lock<std::mutex> lock(call->mutex);
     for (;;) {
         call->wake.wait(lock, [&] { return call->done || !call->pieces.empty(); });
@@ -162,12 +144,7 @@ CompletionResult SessionCompletion::completeBatched(const std::vector<int32_t>& 
             const std::string piece = std::move(call->pieces.front());
             call->pieces.pop_front();
             lock.unlock();
-            QString shown = QString::fromStdString(piece);
-            if (leading) shown = withoutLeadingSpace(shown);
-            if (!shown.isEmpty()) {
-                leading = false;
-                if (onText) onText(shown);
-            }
+            if (onText) onText(QString::fromStdString(piece));
             lock.lock();
         }
         if (call->done && call->pieces.empty()) break;
@@ -175,7 +152,7 @@ CompletionResult SessionCompletion::completeBatched(const std::vector<int32_t>& 
     CompletionResult out;
     const GenerateResult& res = call->outcome.result;
     out.promptTokens = int(prompt.size());
-    out.text = withoutLeadingSpace(QString::fromStdString(res.text));
+    out.text = QString::fromStdString(res.text);
     out.cancelled = res.stop == StopReason::Cancelled;
     out.generatedTokens = int(res.tokens.size());
     if (!call->outcome.error.empty()) out.error = QString::fromStdString(call->outcome.error);

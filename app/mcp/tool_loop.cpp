@@ -14,15 +14,6 @@
 
 namespace ld::mcp {
 
-namespace {
-
-std::string ltrim(std::string_view s) {
-    const size_t at = s.find_first_not_of(" \t\r\n");
-    return at == std::string_view::npos ? std::string() : std::string(s.substr(at));
-}
-
-}  // namespace
-
 std::string resultText(const QJsonArray& content) {
     std::string out;
     for (const QJsonValue& v : content) {
@@ -177,23 +168,19 @@ ToolLoopResult ToolLoop::run(std::vector<ChatMessage> messages) {
             reply.append(piece);
             if (may_become_tool_call(reply)) return;
             released = true;
-            const std::string shown = ltrim(reply);
-            if (!shown.empty()) ui_.text(shown);
+            if (!reply.empty()) ui_.text(reply);
         });
         const bool stopped = cancelled();
         const ToolCallParse parse = parse_tool_calls(full);
         if (parse.kind != ToolCallParse::Kind::Calls || released || stopped) {
-            if (!released) {
-                const std::string shown = ltrim(full);
-                if (!shown.empty()) ui_.text(shown);
-            }
+            if (!released && !full.empty()) ui_.text(full);
             ui_.replyEnd();
             if (parse.kind == ToolCallParse::Kind::Malformed && !released && !stopped) {
                 ui_.malformed(malformed_tool_call_note(parse));
                 out.malformed = true;
             }
             messages.push_back({"assistant", full});
-            out.finalText = ltrim(full);
+            out.finalText = full;
             out.cancelled = stopped;
             break;
         }

@@ -32,7 +32,8 @@ class ToolCompletion {
 public:
     virtual ~ToolCompletion() = default;
     // The reply to `messages` rendered with `options` (the tool prompt), its text streamed to
-    // `onText` piece by piece as it is generated; returns the whole reply. Throws ld::Error.
+    // `onText` piece by piece as it is generated; returns the whole reply, without its leading
+    // whitespace (a local engine sets GenerateOptions::trim_leading_space). Throws ld::Error.
     virtual std::string complete(const std::vector<ChatMessage>& messages, const ToolPromptOptions& options,
                                  const std::function<void(std::string_view)>& onText) = 0;
     // The model's tokenizer (prompt lengths, result truncation) and context size in tokens.

@@ -125,7 +125,7 @@ void EngineHostService::startWaiting() {
         if (job->messages.empty()) {
             // A completion or a chat with tools: the prompt the HTTP layer rendered, as is.
             request.promptTokens = job->prompt;
-            request.rawText = !job->trim_leading;
+            request.rawText = !job->options.trim_leading_space;
         } else {
             for (const ChatMessage& m : job->messages)
                 request.messages.push_back({QString::fromStdString(m.role), QString::fromStdString(m.content)});

@@ -137,15 +137,18 @@ private slots:
         BackendOptions o;
         o.n_ctx = 512;
         o.n_threads = 2;
-        auto c = documents::SessionCompletion::open(path.toStdString(), o);
-        c->sampling().temperature = 0;
-        c->sampling().repeat_penalty = 1.0f;
-        QString streamed;
-        const documents::CompletionResult r =
-            c->complete({QString(), QStringLiteral("Hi"), 30}, [&](const QString& p) { streamed += p; }, nullptr);
-        QVERIFY2(r.error.isEmpty(), qPrintable(r.error));
-        QCOMPARE(r.text, withoutLeadingSpace(raw));
-        QCOMPARE(streamed, r.text);
+        // One call at a time (Session) and parallel calls (the BatchScheduler) alike.
+        for (int parallel : {1, 2}) {
+            auto c = documents::SessionCompletion::open(path.toStdString(), o, parallel);
+            c->sampling().temperature = 0;
+            c->sampling().repeat_penalty = 1.0f;
+            QString streamed;
+            const documents::CompletionResult r =
+                c->complete({QString(), QStringLiteral("Hi"), 30}, [&](const QString& p) { streamed += p; }, nullptr);
+            QVERIFY2(r.error.isEmpty(), qPrintable(r.error));
+            QCOMPARE(r.text, withoutLeadingSpace(raw));
+            QCOMPARE(streamed, r.text);
+        }
     }
 
     // The completion uses the engine's tokenizer: it works after the model file is gone (the

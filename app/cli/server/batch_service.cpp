@@ -51,6 +51,7 @@ bool BatchedGeneration::submit(const std::shared_ptr<GenJob>& job) {
             std::lock_guard<std::mutex> lock(mu_);
             --admitted_;
         }
+        out->finish(o.result);
         job->end(o.result, o.error);
     };
     // Under mu_ so that shutdown() cannot slip between the check and the scheduler's inbox (a job

@@ -105,13 +105,14 @@ void JobOutput::token(int32_t id, const float* logits, int n_vocab) {
 }
 
 bool JobOutput::text(std::string_view text) {
-    if (leading_) {
-        text.remove_prefix(std::min(text.size(), text.find_first_not_of(" \t\r\n")));
-        leading_ = text.empty();
-    }
     job_.add_piece(std::string(text), std::move(pending_));
     pending_.clear();
     return !job_.cancel.load();
+}
+
+void JobOutput::finish(const GenerateResult& res) {
+    if (!pending_.empty() && res.stop != StopReason::StopString) job_.add_piece({}, std::move(pending_));
+    pending_.clear();
 }
 
 GenerateOptions JobOutput::options() {
@@ -134,6 +135,7 @@ void GenerationQueue::execute(GenJob& job) {
         // The cache may hold a half-run batch: start the next request from scratch.
         session_.clear();
     }
+    out.finish(res);
     job.end(std::move(res), std::move(error));
 }
 

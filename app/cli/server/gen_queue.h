@@ -52,22 +52,25 @@ TokenLogprob token_logprob(const Tokenizer& tok, const float* logits, int n_voca
 
 // A generation's callbacks turned into the job's pieces, for both services (one request at a
 // time here, many in BatchedGeneration): each sampled token's logprobs (when the job asks for
-// them) travel with the text they produced; a chat reply's leading whitespace is dropped.
-// Used on the thread that generates, one per job.
+// them) travel with the text they produced. (A chat reply's leading whitespace is dropped by the
+// engine: GenerateOptions::trim_leading_space.) Used on the thread that generates, one per job.
 class JobOutput {
 public:
-    JobOutput(GenJob& job, const Tokenizer& tok) : job_(job), tok_(tok), leading_(job.trim_leading) {}
+    JobOutput(GenJob& job, const Tokenizer& tok) : job_(job), tok_(tok) {}
     // GenerateOptions::on_token (only set when job.logprobs_top >= 0).
     void token(int32_t id, const float* logits, int n_vocab);
     // The TextCallback: false once the client is gone.
     bool text(std::string_view text);
+    // At the end, before job.end(): tokens whose text never came (a chat reply of whitespace
+    // alone, which the engine drops) still get their logprobs, in a last piece without text, so
+    // every generated token is listed. The tokens of a stop string are not part of the reply.
+    void finish(const GenerateResult& res);
     // `options` with this job's cancel flag and callbacks (the object must outlive the generation).
     GenerateOptions options();
 
 private:
     GenJob& job_;
     const Tokenizer& tok_;
-    bool leading_;
     std::vector<TokenLogprob> pending_;  // tokens whose text has not been streamed yet
 };
 

@@ -30,11 +30,9 @@ struct GenJob {
     // Input, set before submit().
     std::vector<int32_t> prompt;        // the rendered prompt (chat template or tool prompt applied)
     std::vector<ChatMessage> messages;  // a plain chat request's turns (services that render themselves)
-    GenerateOptions options;            // cancel and on_token are set by the service
+    // cancel and on_token are set by the service; trim_leading_space is set for chat replies.
+    GenerateOptions options;
     int logprobs_top = -1;              // -1: no logprobs; else how many alternatives per token
-    // Chat replies drop their leading whitespace, as `generate --chat` and the app show them (a
-    // SentencePiece model starts the reply with the space that follows "[/INST]").
-    bool trim_leading = false;
     std::shared_ptr<ChatRecord> record;  // `serve --db`: where the reply is saved as it grows
 
     std::atomic<bool> cancel{false};

@@ -204,7 +204,10 @@ struct ApiServer::Impl {
             job.prompt = tokenize_prompt(tok, r.prompt);
         }
         if (r.endpoint == Endpoint::Chat) {
-            job.trim_leading = true;
+            // A chat reply drops its leading whitespace, as `generate --chat` and the app show it
+            // (a SentencePiece model starts it with the space that follows "[/INST]"); a
+            // completion keeps every byte.
+            o.trim_leading_space = true;
             for (const std::string& s : chat_stop_strings(served.chat_template)) o.stop_strings.push_back(s);
         }
         if (job.prompt.empty()) {
