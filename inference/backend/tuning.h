@@ -40,6 +40,10 @@ struct Tuning {
     // CUDA decode matvec: warps along K per row group, 1, 2 or 4; 0 = chosen from the shape.
     // LLAMADESK_CUDA_MV_SPLIT.
     int cuda_mv_split = 0;
+    // CUDA paged decode attention (steps of several sequences): positions per split-K chunk of a
+    // row's context (rounded up to whole 64-position KV blocks); 0 = chosen from the step's shape
+    // (few rows with long contexts split), -1 = never split. LLAMADESK_CUDA_PAGED_CHUNK.
+    int cuda_paged_chunk = 0;
     // Debug: decode replays a CUDA graph; false launches every kernel eagerly, so that Nsight
     // Compute times each on its own (benchmarks/device_run_cuda.sh). LLAMADESK_CUDA_GRAPH=0.
     bool cuda_graph = true;

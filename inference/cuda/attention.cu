@@ -512,14 +512,17 @@ __global__ void __launch_bounds__(kThreads, 2) attn_prompt_kernel(AttnArgs a, in
 
 // One block per (head, token): warp w merges chunks w, w + 8, ... with a running max (lanes
 // across the dims, float2 each), then the warps' results are merged and normalized. Only the
-// chunks holding positions 0 .. *d_pos + t are read.
+// chunks holding positions 0 .. *d_pos + t are read. Also merges the split partials of a paged
+// decode step (attention_paged.cu; AttnArgs::rows): row tl is then batch row rows[tl], at its
+// own position.
 __global__ void __launch_bounds__(kCombineThreads) attn_combine_kernel(AttnArgs a) {
     __shared__ float s_num[kCombineWarps][256];
     __shared__ float s_m[kCombineWarps], s_l[kCombineWarps];
     pdl_wait();
     const int h = blockIdx.x, tl = blockIdx.y;
-    const int t = a.t0 + tl;
-    const int nc = min(a.n_chunks, (a.d_pos[0] + t + a.chunk) / a.chunk);
+    const int t = a.rows ? a.rows[tl] : a.t0 + tl;
+    const int last = a.rows ? a.positions[t] : a.d_pos[0] + t;  // the last position row t sees
+    const int nc = min(a.n_chunks, (last + a.chunk) / a.chunk);
     const int hd = a.hd, n2 = hd / 2, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const size_t stride = size_t(hd + 2);
     const float* part = a.part + (size_t(tl) * a.n_heads + h) * a.n_chunks * stride;
@@ -644,11 +647,19 @@ void attention(const AttnArgs& a, cudaStream_t s) {
             default: launch_chunks<8, Paged>(a, grid, group, n_sub, s); break;
         }
     }
-    launch(attn_combine_kernel, dim3(unsigned(a.n_heads), unsigned(a.n_tok)), dim3(kCombineThreads), 0, s,
-           "attention combine", a);
+    launch_attention_combine(a, s);
 }
 
 }  // namespace
+
+void launch_attention_combine(const AttnArgs& a, cudaStream_t s) {
+    if (a.hd <= 0 || a.hd > 256 || a.hd % 2 != 0) fail("CUDA attention combine: head size ", a.hd);
+    if (a.chunk <= 0 || a.n_chunks <= 0 || a.n_tok > 65535)
+        fail("CUDA attention combine: ", a.n_tok, " rows of ", a.n_chunks, " chunks of ", a.chunk, " positions");
+    if (a.n_tok <= 0) return;
+    launch(attn_combine_kernel, dim3(unsigned(a.n_heads), unsigned(a.n_tok)), dim3(kCombineThreads), 0, s,
+           "attention combine", a);
+}
 
 void launch_attention(const AttnArgs& a, cudaStream_t s) {
     // The one-sequence kernels stay exactly as they were; paged tiles are separate instances.

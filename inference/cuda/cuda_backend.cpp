@@ -71,6 +71,7 @@ struct PagedStep {
     const int32_t* chunk_pos = nullptr;  // per chunk: first_pos - r0 (AttnArgs::d_pos: row t is at it + t)
     const int32_t* tables = nullptr;
     int n_single = 0;
+    int single_longest = 0;              // positions the longest single row sees (its position + 1)
     std::vector<PagedChunk> chunks;      // on the host
 };
 
@@ -123,6 +124,8 @@ private:
     // after a failed capture or with Tuning::cuda_graph off (profiling single kernels).
     bool use_graph_ = true;
     int mv_split_ = 0;  // Tuning::cuda_mv_split
+    int paged_chunk_ = 0;  // Tuning::cuda_paged_chunk
+    int sm_count_ = 1;
     cudaGraph_t graph_ = nullptr;
     cudaGraphExec_t graph_exec_ = nullptr;
 
@@ -159,6 +162,8 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
     LD_CUDA(cudaGetDeviceProperties(&prop, dev_));
     device_name_ = prop.name;
     mv_split_ = o.tuning.cuda_mv_split;
+    paged_chunk_ = o.tuning.cuda_paged_chunk;
+    sm_count_ = std::max(1, prop.multiProcessorCount);
     use_graph_ = o.tuning.cuda_graph;
 
     attn_chunk_ = attention_chunk(n_ctx_);
@@ -407,8 +412,12 @@ PagedStep CudaBackend::upload_paged(const BatchView& batch) {
     for (int t = 0; t < B;) {
         int e = t + 1;
         while (e < B && batch.seq[e] == batch.seq[t] && batch.positions[e] == batch.positions[e - 1] + 1) ++e;
-        if (e - t >= 2) p.chunks.push_back(PagedChunk{t, e - t, batch.positions[t], 0});
-        else single.push_back(t);
+        if (e - t >= 2) {
+            p.chunks.push_back(PagedChunk{t, e - t, batch.positions[t], 0});
+        } else {
+            single.push_back(t);
+            p.single_longest = std::max(p.single_longest, batch.positions[t] + 1);
+        }
         t = e;
     }
     p.n_single = int(single.size());
@@ -544,6 +553,14 @@ void CudaBackend::attend_paged(const PagedStep& paged, const uint16_t* kc, const
         a.n_kv = p_.n_kv_heads;
         a.hd = p_.head_dim;
         a.scale = 1.0f / std::sqrt(float(p_.head_dim));
+        // Split-K where few rows with long contexts would leave SMs idle (into part_, which the
+        // prompt chunks' launches above are done with: same stream).
+        a.chunk = paged_attention_chunk(a.n_tok, a.n_heads, a.hd, paged.single_longest, kKvBlock, sm_count_,
+                                        part_.bytes() / sizeof(float), paged_chunk_);
+        if (a.chunk > 0) {
+            a.part = part_.as<float>();
+            a.n_chunks = (paged.single_longest + a.chunk - 1) / a.chunk;
+        }
         launch_attention_paged(a, stream_);
     }
 }

@@ -123,8 +123,19 @@ struct PagedAttnArgs {
     int block = 64;
     int n_tok = 0, n_heads = 0, n_kv = 0, hd = 0;
     float scale = 1.0f;
+    // Split-K (n_chunks > 1): each row's context in chunks of `chunk` positions (a multiple of
+    // block), a block per (head, row, chunk) writing partials to part (n_tok, n_heads, n_chunks,
+    // hd + 2), merged by attention.cu's combine. n_chunks 1: one block walks the whole row.
+    float* part = nullptr;
+    int chunk = 0, n_chunks = 1;
 };
 void launch_attention_paged(const PagedAttnArgs& a, cudaStream_t s);
+// Positions per split-K chunk of a paged decode step's attention (PagedAttnArgs::chunk), 0 for
+// no split: n_rows rows of n_heads heads, the longest seeing `longest` positions, on sm_count
+// SMs, with part_floats floats of partials at most. forced: > 0 that many positions (rounded up
+// to a block), -1 never, 0 from the shape (Tuning::cuda_paged_chunk).
+int paged_attention_chunk(int n_rows, int n_heads, int hd, int longest, int block, int sm_count, size_t part_floats,
+                          int forced);
 // out (n, width) = rows rows[0..n) of x (a device array of row indices).
 void launch_gather_rows(const float* x, const int32_t* rows, int n, int width, float* out, cudaStream_t s);
 
@@ -146,8 +157,14 @@ struct AttnArgs {
     // Set (a paged step's prompt chunk of one sequence): position p is in cache row
     // table[p / 64] * 64 + p % 64 (64-position KV blocks; chunk a multiple of 64). Null: row p.
     const int32_t* table = nullptr;
+    // Combine only (launch_attention_combine of a paged decode step's split): partial row tl is
+    // batch row rows[tl], at position positions[rows[tl]] (d_pos and t0 unused).
+    const int32_t* rows = nullptr;
+    const int32_t* positions = nullptr;
 };
 void launch_attention(const AttnArgs& a, cudaStream_t s);
+// The second half of launch_attention alone: merges a.n_tok rows' partials in a.part into a.out.
+void launch_attention_combine(const AttnArgs& a, cudaStream_t s);
 // Longest chunk attention_chunk picks (the kernel walks a chunk in tiles of 64 positions).
 constexpr int kMaxAttnChunk = 4096;
 // Cache positions per attention chunk for a context: 64 (one tile, so a decode step at position
