@@ -79,6 +79,17 @@ public:
     virtual std::vector<float> attention(const std::vector<float>& q, const std::vector<uint16_t>& k_cache,
                                          const std::vector<uint16_t>& v_cache, int B, int n_heads, int n_kv,
                                          int head_dim, int pos, int n_ctx) = 0;
+    // A paged decode step's attention (attention_paged.cu) over f16 caches of 64-position blocks:
+    // q (n, n_heads*hd) for n rows, of which those listed in rows are computed (the others stay
+    // 0): row t at position positions[t] sees positions 0 .. positions[t], position p in cache
+    // row tables[table_off[t] + p / 64] * 64 + p % 64. chunk: split-K into chunks of that many
+    // positions (a multiple of 64; 0 = no split). Returns (n, n_heads*hd).
+    virtual std::vector<float> attention_paged(const std::vector<float>& q, const std::vector<uint16_t>& k_cache,
+                                               const std::vector<uint16_t>& v_cache,
+                                               const std::vector<int32_t>& positions,
+                                               const std::vector<int32_t>& table_off,
+                                               const std::vector<int32_t>& tables, const std::vector<int32_t>& rows,
+                                               int n_heads, int n_kv, int head_dim, int chunk) = 0;
 };
 
 }  // namespace ld::cuda

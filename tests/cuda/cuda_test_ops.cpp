@@ -275,6 +275,60 @@ public:
         return download<float>(dout, size_t(B) * n_heads * head_dim, stream_);
     }
 
+    std::vector<float> attention_paged(const std::vector<float>& q, const std::vector<uint16_t>& k_cache,
+                                       const std::vector<uint16_t>& v_cache, const std::vector<int32_t>& positions,
+                                       const std::vector<int32_t>& table_off, const std::vector<int32_t>& tables,
+                                       const std::vector<int32_t>& rows, int n_heads, int n_kv, int head_dim,
+                                       int chunk) override {
+        LD_CUDA(cudaSetDevice(dev_));
+        constexpr int kBlock = 64;
+        const size_t n = positions.size(), kvd = size_t(n_kv) * size_t(head_dim);
+        if (table_off.size() != n || q.size() != n * size_t(n_heads) * size_t(head_dim) || rows.empty())
+            fail("paged attention test: ", n, " positions, ", table_off.size(), " table offsets, ", q.size(), " q values");
+        const size_t n_slots = k_cache.size() / kvd;
+        if (k_cache.size() != v_cache.size() || n_slots % kBlock != 0) fail("paged attention test: caches of whole blocks");
+        int longest = 0;
+        for (int32_t r : rows) {
+            if (r < 0 || size_t(r) >= n) fail("paged attention test: row ", r);
+            const int32_t p = positions[size_t(r)];
+            for (int b = 0; b <= p / kBlock; ++b) {  // the kernel trusts its tables, as in the backend
+                const size_t i = size_t(table_off[size_t(r)]) + size_t(b);
+                if (p < 0 || i >= tables.size() || tables[i] < 0 || size_t(tables[i]) >= n_slots / kBlock)
+                    fail("paged attention test: row ", r, "'s block table");
+            }
+            longest = std::max(longest, p + 1);
+        }
+        DeviceBuffer dq = up(q), kc = up(k_cache), vc = up(v_cache), dpos = up(positions), doff = up(table_off),
+                     dtab = up(tables), drows = up(rows);
+        const size_t out_n = q.size();
+        DeviceBuffer dout(4 * out_n, "test output");
+        LD_CUDA(cudaMemsetAsync(dout.as(), 0, 4 * out_n, stream_));
+        PagedAttnArgs a;
+        a.q = dq.as<float>();
+        a.k = kc.as<uint16_t>();
+        a.v = vc.as<uint16_t>();
+        a.out = dout.as<float>();
+        a.positions = dpos.as<int32_t>();
+        a.table_off = doff.as<int32_t>();
+        a.tables = dtab.as<int32_t>();
+        a.rows = drows.as<int32_t>();
+        a.block = kBlock;
+        a.n_tok = int(rows.size());
+        a.n_heads = n_heads;
+        a.n_kv = n_kv;
+        a.hd = head_dim;
+        a.scale = 1.0f / std::sqrt(float(head_dim));
+        DeviceBuffer part;
+        if (chunk > 0) {
+            a.chunk = chunk;
+            a.n_chunks = (longest + chunk - 1) / chunk;
+            part = DeviceBuffer(4 * size_t(a.n_tok) * n_heads * a.n_chunks * size_t(head_dim + 2), "test partials");
+            a.part = part.as<float>();
+        }
+        launch_attention_paged(a, stream_);
+        return download<float>(dout, out_n, stream_);
+    }
+
 private:
     int mv_split_ = 0;
     int dev_ = 0;

@@ -1,8 +1,10 @@
 // Every CUDA kernel against the CPU reference (inference/cpu/ops.h, inference/quant/quant.h) on
 // random inputs of awkward sizes: rows not a multiple of the rows per block, row widths that
 // leave lanes idle, 1 / 7 / 64 / 300 tokens, several dequantized tiles per matrix.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <numeric>
 #include <string>
 
 #include "cuda_test_util.h"
@@ -410,6 +412,87 @@ TEST(CudaOps, RejectsUnsupportedShapes) {
     } catch (const std::exception& e) {
         EXPECT_NE(std::string(e.what()).find("head"), std::string::npos) << e.what();
     }
+}
+
+// A paged decode step's attention (attention_paged.cu) against the CPU's paged attend_f16: rows of
+// several sequences at positions that are not multiples of the 64-position block (0, 5, 63, 64,
+// 130, 200, 333), two rows reading one table (a fork's branches), block tables drawn in shuffled
+// order, a row left out of the launch (its output must stay 0) and the cache's unused blocks NaN
+// (a read through a wrong table shows). Whole rows, then split-K forced into chunks of 1, 2 and 3
+// blocks (the backend splits only long contexts) merged by attention.cu's combine.
+TEST(CudaOps, PagedAttentionSplitsMatchCpu) {
+    LD_REQUIRE_CUDA(ops);
+    constexpr int kBlock = 64, kBlocks = 24;
+    struct Shape {
+        int hd, nh, nkv;
+    };
+    // 16-byte K loads and groups of 4; 4-byte pairs, groups of 3; one head a group, hd 128.
+    const Shape shapes[] = {{64, 8, 2}, {10, 6, 2}, {128, 4, 4}};
+    const int row_seq[] = {0, 1, 2, 3, 4, 3, 5};
+    const int row_pos[] = {200, 0, 64, 333, 63, 130, 5};
+    const int n_rows = 7, n_seqs = 6;
+    const std::vector<int32_t> rows = {0, 1, 2, 3, 5, 6};  // row 4 is left out
+    const cpu::KvKernels& kk = cpu::kv_kernels_scalar();
+    for (const Shape& sh : shapes) {
+        const int kvd = sh.nkv * sh.hd, qd = sh.nh * sh.hd;
+        std::vector<int32_t> pool(kBlocks);
+        std::iota(pool.begin(), pool.end(), 0);
+        std::shuffle(pool.begin(), pool.end(), std::mt19937(uint32_t(sh.hd)));
+        std::vector<int32_t> tables, seq_off(n_seqs, 0);
+        std::vector<bool> used(kBlocks, false);
+        for (int s = 0; s < n_seqs; ++s) {
+            int last = 0;
+            for (int r = 0; r < n_rows; ++r)
+                if (row_seq[r] == s) last = std::max(last, row_pos[r]);
+            seq_off[size_t(s)] = int32_t(tables.size());
+            for (int b = 0; b <= last / kBlock; ++b) {
+                tables.push_back(pool.back());
+                used[size_t(pool.back())] = true;
+                pool.pop_back();
+            }
+        }
+        const std::vector<float> kf = random_floats(size_t(kBlocks) * kBlock * kvd, 11, 2.0f),
+                                 vf = random_floats(kf.size(), 12);
+        std::vector<uint16_t> kc(kf.size()), vc(vf.size());
+        for (size_t i = 0; i < kf.size(); ++i) {
+            const bool live = used[i / (size_t(kBlock) * kvd)];
+            kc[i] = live ? fp32_to_fp16(kf[i]) : uint16_t(0x7E00);  // NaN where no table points
+            vc[i] = live ? fp32_to_fp16(vf[i]) : uint16_t(0x7E00);
+        }
+        const std::vector<float> q = random_floats(size_t(n_rows) * qd, 13);
+        std::vector<int32_t> positions(row_pos, row_pos + n_rows), table_off(n_rows);
+        for (int r = 0; r < n_rows; ++r) table_off[size_t(r)] = seq_off[size_t(row_seq[r])];
+        std::vector<float> want(q.size(), 0.0f), scores(size_t(kBlocks) * kBlock);
+        const float scale = 1.0f / std::sqrt(float(sh.hd));
+        for (int32_t r : rows) {
+            std::vector<cpu::KvRun> runs;
+            for (int b = 0; b <= row_pos[r] / kBlock; ++b)
+                runs.push_back(cpu::KvRun{int64_t(tables[size_t(table_off[size_t(r)] + b)]) * kBlock, kBlock});
+            for (int h = 0; h < sh.nh; ++h) {
+                const int g = h / (sh.nh / sh.nkv);
+                cpu::attend_f16(kk, q.data() + size_t(r) * qd + size_t(h) * sh.hd,
+                                reinterpret_cast<const fp16_t*>(kc.data()) + size_t(g) * sh.hd,
+                                reinterpret_cast<const fp16_t*>(vc.data()) + size_t(g) * sh.hd, kvd, runs.data(),
+                                row_pos[r] + 1, sh.hd, scale, scores.data(), want.data() + size_t(r) * qd + size_t(h) * sh.hd);
+            }
+        }
+        for (int chunk : {0, 64, 128, 192}) {
+            const std::string what = "paged attention hd " + std::to_string(sh.hd) + " heads " + std::to_string(sh.nh) +
+                                     "/" + std::to_string(sh.nkv) + " chunk " + std::to_string(chunk);
+            std::vector<float> got;
+            try {
+                got = ops->attention_paged(q, kc, vc, positions, table_off, tables, rows, sh.nh, sh.nkv, sh.hd, chunk);
+            } catch (const std::exception& e) {
+                ADD_FAILURE() << what << ": " << e.what();
+                continue;
+            }
+            expect_close(got, want, 2e-5, 2e-4, what);
+        }
+    }
+    // A split that does not fall on block boundaries is refused, not run.
+    const std::vector<float> q(8 * 64, 0.1f);
+    const std::vector<uint16_t> kc(size_t(2 * kBlock) * 2 * 64, 0);  // two blocks of 2 KV heads of 64
+    EXPECT_THROW(ops->attention_paged(q, kc, kc, {100}, {0}, {0, 1}, {0}, 8, 2, 64, 96), std::exception);
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 // CPU backend's one-sequence logits: sequences of different lengths joining and leaving, prompt
 // chunks mixed with single decode tokens in one batch, batches split across steps, block tables
 // drawn in shuffled order from a cache larger than one context, and a fork whose partly filled
-// block is copied (copy_kv_block) before both sequences append to it. Skips without a device;
+// block is copied (copy_kv_block) before both sequences append to it; two of them with the decode
+// rows' attention forced into split-K chunks (Tuning::cuda_paged_chunk). Skips without a device;
 // tests/cuda/emu runs it on the CPU emulator, where device memory starts as NaN, so a read of a
 // cache slot nobody wrote shows up as NaN logits.
 #include <algorithm>
@@ -36,9 +37,12 @@ struct Tolerance {
     double atol = kAtol, rtol = kRtol, of_row_max = 0;
 };
 
-std::unique_ptr<Backend> paged_cuda(const Model& m, int n_ctx, int n_batch, int kv_positions) {
+// paged_chunk: Tuning::cuda_paged_chunk, 64 to split every decode row's attention past one block
+// (the backend's own choice splits only long contexts, which the emulated run cannot afford).
+std::unique_ptr<Backend> paged_cuda(const Model& m, int n_ctx, int n_batch, int kv_positions, int paged_chunk = 0) {
     BackendOptions o;
     o.tuning = Tuning::from_env();
+    if (paged_chunk != 0) o.tuning.cuda_paged_chunk = paged_chunk;
     o.kind = "cuda";
     o.n_ctx = n_ctx;
     o.n_batch = n_batch;
@@ -146,14 +150,14 @@ void grow(Seq& s, BlockPool& pool, int positions, int block) {
 
 // Five sequences joining and leaving over eight steps of one backend whose steps are 48 tokens
 // (the larger batches are split, some sequences across two steps).
-void mixed_batches(const Model& model, int max_tokens, const Tolerance& tol = {}) {
+void mixed_batches(const Model& model, int max_tokens, const Tolerance& tol = {}, int paged_chunk = 0) {
     const Model* m = &model;
     BackendOptions co;
     co.tuning = Tuning::from_env();
     co.n_ctx = 512;
     co.n_threads = 2;
     std::unique_ptr<Backend> cpu = create_cpu_backend(*m, co);
-    std::unique_ptr<Backend> gpu = paged_cuda(*m, 512, 48, 2048);
+    std::unique_ptr<Backend> gpu = paged_cuda(*m, 512, 48, 2048, paged_chunk);
     ASSERT_TRUE(gpu->supports_sequences());
     const int block = gpu->kv_block_size();
     ASSERT_GT(block, 0);
@@ -231,7 +235,8 @@ TEST(CudaPaged, MixedBatchesMatchCpuTinyLlama31) {
 }
 
 // Heads of 10 (K rows read in 4-byte pairs), groups of 3 query heads per KV head, q_dim (60)
-// narrower than dim (64): a synthetic f16 model.
+// narrower than dim (64): a synthetic f16 model. Decode rows' attention split into one-block
+// chunks (split-K with rows of different lengths, merged by the combine).
 TEST(CudaPaged, MixedBatchesMatchCpuOddHeads) {
     LD_REQUIRE_CUDA_DEVICE();
     SyntheticSpec spec;
@@ -248,7 +253,7 @@ TEST(CudaPaged, MixedBatchesMatchCpuOddHeads) {
     p.ctx_train = 512;
     p.rope_dim = 10;
     p.rope_theta = 10000.0f;
-    mixed_batches(*make_synthetic_model(spec, 3), 150);
+    mixed_batches(*make_synthetic_model(spec, 3), 150, {}, 64);
 }
 
 // Int8 activations in the one-row steps (the last sequence decoding alone) and f16 ones through
@@ -278,38 +283,61 @@ TEST(CudaPaged, MixedBatchesMatchCpuQ4KM) {
     mixed_batches(*make_synthetic_model(spec, 3), 150, tol);
 }
 
-// A fork: sequence B copies A's first 100 positions by sharing A's full first block and a copy
-// of the partly filled second one (copy_kv_block), then A and B append different tokens in the
-// same batches. Both must match their own CPU runs, and A's shared block must be unharmed.
-TEST(CudaPaged, ForkCopiesThePartlyFilledBlock) {
-    LD_REQUIRE_CUDA_DEVICE();
-    LD_REQUIRE_SHARED(kStories);
-    std::unique_ptr<Model> m = load_model(shared_path(kStories));
+// The two fork tests' start on stories260K: sequences 0 and 1 share their first
+// prefix_len(block) tokens (salts[0]) and then take n_tail tokens of their own (salts[1], [2]),
+// with their CPU references; a paged GPU backend of kv_positions; sequence 0's prefix run on it
+// (every row's logits compared when check_prefix).
+struct Fork {
+    std::unique_ptr<Model> model;
+    std::unique_ptr<Backend> cpu, gpu;
+    std::vector<Seq> s = std::vector<Seq>(2);
+    std::unique_ptr<BlockPool> pool;
+    int block = 0, nv = 0, shared_len = 0;
+};
+template <typename PrefixLen>
+void start_fork(Fork& f, int kv_positions, int paged_chunk, PrefixLen prefix_len, int n_tail, const int (&salts)[3],
+                uint32_t pool_seed, bool check_prefix) {
+    f.model = load_model(shared_path(kStories));
     BackendOptions co;
     co.tuning = Tuning::from_env();
     co.n_ctx = 512;
     co.n_threads = 2;
-    std::unique_ptr<Backend> cpu = create_cpu_backend(*m, co);
-    std::unique_ptr<Backend> gpu = paged_cuda(*m, 512, 256, 1024);
-    const int block = gpu->kv_block_size(), nv = gpu->vocab_size();
-    ASSERT_GE(block, 8);
-    const int shared_len = block + block / 2 + 4;  // a full block and part of the next
-    const std::vector<int32_t> prefix = tokens_for(shared_len, 9, nv);
-    std::vector<Seq> s(2);
-    s[0].tokens = prefix;
-    s[1].tokens = prefix;
-    for (int32_t t : tokens_for(30, 1, nv)) s[0].tokens.push_back(t);
-    for (int32_t t : tokens_for(30, 2, nv)) s[1].tokens.push_back(t);
-    fill_reference(*cpu, s[0]);
-    fill_reference(*cpu, s[1]);
-    BlockPool pool(gpu->kv_blocks(), 5);
-    grow(s[0], pool, shared_len, block);
-    std::vector<Seq*> a_only = {&s[0]};
-    run_step(*gpu, a_only, {{0, shared_len}}, [](int, int, int) { return true; }, "prefix");
+    f.cpu = create_cpu_backend(*f.model, co);
+    f.gpu = paged_cuda(*f.model, 512, 256, kv_positions, paged_chunk);
+    f.block = f.gpu->kv_block_size();
+    f.nv = f.gpu->vocab_size();
+    ASSERT_GE(f.block, 8);
+    f.shared_len = prefix_len(f.block);
+    const std::vector<int32_t> prefix = tokens_for(f.shared_len, salts[0], f.nv);
+    for (int i = 0; i < 2; ++i) {
+        f.s[size_t(i)].tokens = prefix;
+        for (int32_t t : tokens_for(n_tail, salts[i + 1], f.nv)) f.s[size_t(i)].tokens.push_back(t);
+        fill_reference(*f.cpu, f.s[size_t(i)]);
+    }
+    f.pool = std::make_unique<BlockPool>(f.gpu->kv_blocks(), pool_seed);
+    grow(f.s[0], *f.pool, f.shared_len, f.block);
+    std::vector<Seq*> a_only = {&f.s[0]};
+    run_step(*f.gpu, a_only, {{0, f.shared_len}}, [check_prefix](int, int, int) { return check_prefix; },
+             check_prefix ? "prefix" : "prefix (no logits)");
+}
+
+// A fork: sequence B copies A's first 100 positions by sharing A's full first block and a copy
+// of the partly filled second one (copy_kv_block), then A and B append different tokens in the
+// same batches. Both must match their own CPU runs, and A's shared block must be unharmed. The
+// decode rows' attention is split into one-block chunks (the two branches' rows beside each
+// other, reading the shared block from both).
+TEST(CudaPaged, ForkCopiesThePartlyFilledBlock) {
+    LD_REQUIRE_CUDA_DEVICE();
+    LD_REQUIRE_SHARED(kStories);
+    Fork f;
+    // A full block and part of the next.
+    start_fork(f, 1024, 64, [](int block) { return block + block / 2 + 4; }, 30, {9, 1, 2}, 5, true);
     if (HasFailure()) return;
+    std::vector<Seq>& s = f.s;
+    const int block = f.block, nv = f.nv, shared_len = f.shared_len;
     // The fork: the full block shared, the partly filled one copied.
-    s[1].blocks = {s[0].blocks[0], pool.take()};
-    gpu->copy_kv_block(s[0].blocks[1], s[1].blocks[1]);
+    s[1].blocks = {s[0].blocks[0], f.pool->take()};
+    f.gpu->copy_kv_block(s[0].blocks[1], s[1].blocks[1]);
     s[1].done = shared_len;
     // The tolerance tells the branches apart: their references differ by far more a few
     // positions after the fork (so a row attending over the other branch's block would fail).
@@ -324,11 +352,11 @@ TEST(CudaPaged, ForkCopiesThePartlyFilledBlock) {
         for (int si : {1, 0}) {
             const int l = std::min(len, int(s[size_t(si)].tokens.size()) - s[size_t(si)].done);
             if (l <= 0) continue;
-            grow(s[size_t(si)], pool, s[size_t(si)].done + l, block);
+            grow(s[size_t(si)], *f.pool, s[size_t(si)].done + l, block);
             c.push_back({si, l});
         }
         if (c.empty()) break;
-        run_step(*gpu, both, c, [](int, int, int) { return true; }, "after the fork, round " + std::to_string(r));
+        run_step(*f.gpu, both, c, [](int, int, int) { return true; }, "after the fork, round " + std::to_string(r));
         if (HasFailure()) return;
     }
 }
@@ -338,35 +366,20 @@ TEST(CudaPaged, ForkCopiesThePartlyFilledBlock) {
 TEST(CudaPaged, ForkAtABlockBoundarySharesAndBadCopiesAreErrors) {
     LD_REQUIRE_CUDA_DEVICE();
     LD_REQUIRE_SHARED(kStories);
-    std::unique_ptr<Model> m = load_model(shared_path(kStories));
-    BackendOptions co;
-    co.tuning = Tuning::from_env();
-    co.n_ctx = 512;
-    co.n_threads = 2;
-    std::unique_ptr<Backend> cpu = create_cpu_backend(*m, co);
-    std::unique_ptr<Backend> gpu = paged_cuda(*m, 512, 256, 0);
-    const int block = gpu->kv_block_size(), nv = gpu->vocab_size();
+    Fork f;
+    start_fork(f, 0, 0, [](int block) { return block; }, 9, {3, 4, 5}, 11, false);
+    if (HasFailure()) return;
+    std::vector<Seq>& s = f.s;
+    Backend* gpu = f.gpu.get();
+    const int block = f.block;
     EXPECT_EQ(gpu->kv_blocks(), (512 + block - 1) / block) << "kv_positions 0: one context";
     EXPECT_THROW(gpu->copy_kv_block(-1, 0), Error);
     EXPECT_THROW(gpu->copy_kv_block(0, gpu->kv_blocks()), Error);
-    const std::vector<int32_t> prefix = tokens_for(block, 3, nv);
-    std::vector<Seq> s(2);
-    s[0].tokens = prefix;
-    s[1].tokens = prefix;
-    for (int32_t t : tokens_for(9, 4, nv)) s[0].tokens.push_back(t);
-    for (int32_t t : tokens_for(9, 5, nv)) s[1].tokens.push_back(t);
-    fill_reference(*cpu, s[0]);
-    fill_reference(*cpu, s[1]);
-    BlockPool pool(gpu->kv_blocks(), 11);
-    grow(s[0], pool, block, block);
-    std::vector<Seq*> a_only = {&s[0]};
-    run_step(*gpu, a_only, {{0, block}}, [](int, int, int) { return false; }, "prefix (no logits)");
-    if (HasFailure()) return;
     gpu->copy_kv_block(s[0].blocks[0], s[0].blocks[0]);
     s[1].blocks = {s[0].blocks[0]};
     s[1].done = block;
     std::vector<Seq*> both = {&s[0], &s[1]};
-    for (int si : {0, 1}) grow(s[size_t(si)], pool, block + 9, block);
+    for (int si : {0, 1}) grow(s[size_t(si)], *f.pool, block + 9, block);
     ASSERT_NE(s[0].blocks[1], s[1].blocks[1]);
     run_step(*gpu, both, {{0, 9}, {1, 9}}, [](int, int, int) { return true; }, "both after the boundary");
     // Writing a shared block from two sequences at once is refused before anything runs.
