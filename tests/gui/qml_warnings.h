@@ -9,13 +9,25 @@
 //         QVERIFY2(warnings.isEmpty(), qPrintable(warnings.text()));
 //     }                                          // the previous handler is back
 //
-// Construct it inside a test function (or initTestCase), not as a member of the test object:
+// A test class whose every function must end without warnings keeps one per function, so that
+// the teardown of the function's window counts too:
+//
+//     std::optional<ld::test::QmlWarnings> warnings_;
+//     void init() { warnings_.emplace(); }
+//     void cleanup() {
+//         const QString seen = ld::test::endWarnings(warnings_);
+//         QVERIFY2(seen.isEmpty(), qPrintable(seen));
+//     }
+//
+// Construct it inside a test function (or init, initTestCase), not with the test object:
 // QTest installs its own handler when it starts running the tests, which would replace one
-// installed earlier. Every message still goes on to the previous handler (QTest's log), so a
+// installed earlier; and end it there too (cleanup, cleanupTestCase), not when the test object
+// goes, after QTest has stopped logging. Every message still goes on to the previous handler (QTest's log), so a
 // failure's output shows it in place. Messages may come from any thread (the engine's worker,
 // the HTTP servers' threads): the list is guarded by a mutex. Collectors may nest (each sees
 // the messages of its lifetime); destroy them in reverse order, as scopes do.
 #include <cstdio>
+#include <optional>
 
 #include <QMutex>
 #include <QMutexLocker>
@@ -98,5 +110,13 @@ private:
     QtMessageHandler previous_ = nullptr;
     QStringList messages_;
 };
+
+// Ends the collector in `warnings` (the previous handler is back) and returns what it saw, one
+// a line; empty when it saw nothing or was not started.
+inline QString endWarnings(std::optional<QmlWarnings>& warnings) {
+    const QString seen = warnings ? warnings->text() : QString();
+    warnings.reset();
+    return seen;
+}
 
 }  // namespace ld::test

@@ -24,6 +24,7 @@
 #include "app/documents/engine_completion.h"
 #include "app/history/history_store.h"
 #include "app/settings/app_settings.h"
+#include "gui/qml_warnings.h"
 #include "ui/app_parts.h"
 
 using namespace ld;
@@ -62,7 +63,16 @@ QString describe(const QList<history::Message>& messages) {
 
 class TestDocumentsDrop : public QObject {
     Q_OBJECT
+    std::optional<test::QmlWarnings> warnings_;  // the running test function's
+
 private slots:
+    // Every function ends without warnings, its window's teardown included.
+    void init() { warnings_.emplace(); }
+    void cleanup() {
+        const QString seen = test::endWarnings(warnings_);
+        QVERIFY2(seen.isEmpty(), qPrintable(seen));
+    }
+
     void dropStartsSummary() {
         if (!QFileInfo::exists(kStories)) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
         QTemporaryDir dir;

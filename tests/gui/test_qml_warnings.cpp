@@ -7,6 +7,7 @@
 #include <QThread>
 
 #include <memory>
+#include <optional>
 
 #include "gui/qml_warnings.h"
 
@@ -75,6 +76,18 @@ private slots:
             qWarning("third");
             QCOMPARE(outer.list(), QStringList({QStringLiteral("first"), QStringLiteral("second"), QStringLiteral("third")}));
         }
+        QVERIFY(currentHandler() == before);
+    }
+
+    void endWarningsEndsTheCollector() {
+        const QtMessageHandler before = currentHandler();
+        std::optional<QmlWarnings> warnings;
+        QCOMPARE(ld::test::endWarnings(warnings), QString());  // never started
+        warnings.emplace();
+        qWarning("one");
+        qWarning("two");
+        QCOMPARE(ld::test::endWarnings(warnings), QStringLiteral("one\ntwo"));
+        QVERIFY(!warnings);
         QVERIFY(currentHandler() == before);
     }
 };

@@ -27,6 +27,7 @@
 #include "app/mcp/tool_loop.h"
 #include "app/mcp/tool_servers.h"
 #include "app/settings/app_settings.h"
+#include "gui/qml_warnings.h"
 #include "inference/gguf/gguf.h"
 #include "mcp/mcp_test_util.h"
 #include "ui/app_parts.h"
@@ -108,6 +109,9 @@ class TestToolChat : public QObject {
     QQuickWindow* window_ = nullptr;
     QObject* dialog_ = nullptr;
     std::shared_ptr<Script> script_ = std::make_shared<Script>();
+    // One window for all the functions: one collector from its start to its end, checked after
+    // each function and after the teardown.
+    std::optional<test::QmlWarnings> warnings_;
 
     chat::ChatController& chat() { return *parts_->chat; }
     QQuickItem* root() {
@@ -146,6 +150,7 @@ private slots:
     void initTestCase() {
         LD_REQUIRE_OFFICIAL_SERVERS();
         LD_QREQUIRE_FILE(kModel);
+        warnings_.emplace();
         ui::AppPaths p;
         p.database = dir_.filePath(QStringLiteral("history.db"));
         p.settingsIni = dir_.filePath(QStringLiteral("settings.ini"));
@@ -182,11 +187,20 @@ private slots:
         QMetaObject::invokeMethod(settings, "accept");
         QTRY_VERIFY(!settings->property("opened").toBool());
         QVERIFY(chat().toolsEnabled());
+        QVERIFY2(warnings_->isEmpty(), qPrintable(warnings_->text()));
+    }
+
+    void cleanup() {
+        const QString seen = warnings_->text();
+        warnings_->clear();
+        QVERIFY2(seen.isEmpty(), qPrintable(seen));
     }
 
     void cleanupTestCase() {
         qml_.reset();
         parts_.reset();
+        const QString seen = test::endWarnings(warnings_);
+        QVERIFY2(seen.isEmpty(), qPrintable(seen));
     }
 
     void allowOnceRunsTheToolAndShowsItsResult() {

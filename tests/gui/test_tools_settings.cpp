@@ -18,6 +18,7 @@
 #include "app/chat/chat_controller.h"
 #include "app/mcp/mcp_host.h"
 #include "app/mcp/tool_servers.h"
+#include "gui/qml_warnings.h"
 #include "mcp/mcp_test_util.h"
 #include "ui/app_parts.h"
 #include "ui/tools_model.h"
@@ -51,7 +52,16 @@ QString everythingArgs() { return ld::test::officialServer(QStringLiteral("serve
 
 class TestToolsSettings : public QObject {
     Q_OBJECT
+    std::optional<test::QmlWarnings> warnings_;  // the running test function's
+
 private slots:
+    // Every function ends without warnings, its window's teardown included.
+    void init() { warnings_.emplace(); }
+    void cleanup() {
+        const QString seen = test::endWarnings(warnings_);
+        QVERIFY2(seen.isEmpty(), qPrintable(seen));
+    }
+
     void addImportRemoveAndSave() {
         QTemporaryDir dir;
         const QString file = dir.filePath(QStringLiteral("mcp-servers.json"));

@@ -12,6 +12,7 @@
 #include <QTest>
 
 #include "app/settings/app_settings.h"
+#include "gui/qml_warnings.h"
 #include "ui/app_parts.h"
 
 using namespace ld;
@@ -66,9 +67,17 @@ QUrl folderUrl(const QString& path) { return QUrl::fromLocalFile(QDir(path).abso
 
 class TestUiWindowState : public QObject {
     Q_OBJECT
+    std::optional<test::QmlWarnings> warnings_;  // the running test function's
+
 private slots:
     // Closing a test's window must not end the test.
     void initTestCase() { QGuiApplication::setQuitOnLastWindowClosed(false); }
+    // Every function ends without warnings, its window's teardown included.
+    void init() { warnings_.emplace(); }
+    void cleanup() {
+        const QString seen = test::endWarnings(warnings_);
+        QVERIFY2(seen.isEmpty(), qPrintable(seen));
+    }
 
     void dialogFolderSettings() {
         QTemporaryDir dir;
