@@ -16,15 +16,24 @@ vulkan_setup
 gpu_summary
 TAG=paged run_tests "$BIN"/test_cuda_paged "$BIN"/test_vk_seq_batch
 pbench() {  # backend synthetic-name: one bench --parallel line per count, from the --json line
+  # (DEPTH=, COUNTS= override -d 512 and 1..16; LABEL= tags the lines)
   local be=$1 name=$2 line
   [ "$((540 - SECONDS))" -ge 40 ] || { say "skipped (time budget): $be $name"; return; }
   line=$(timeout "${BENCH_TIMEOUT:-120}" "$BIN/llamadesk-cli" bench --backend "$be" --synthetic "$name" -r 3 \
-    -n 64 -d 512 --parallel 1,2,4,8,16 --json 2>>"$LOG/bench.err")
-  echo "$line" | sed "s/^/$be $name /" >> "$LOG/parallel.jsonl"
-  say "parallel $be $name: $(echo "$line" | sed -nE 's/.*"parallel": ([0-9]+), "tg_aggregate": ([0-9.]+), "tg_per_sequence": ([0-9.]+).*/N=\1 \2 (\3 each)/p' | paste -sd ';' -)"
+    -n 64 -d "${DEPTH:-512}" --parallel "${COUNTS:-1,2,4,8,16}" --json 2>>"$LOG/bench.err")
+  echo "$line" | sed "s/^/$be $name ${LABEL:-} /" >> "$LOG/parallel.jsonl"
+  say "parallel $be $name ${LABEL:-}: $(echo "$line" | sed -nE 's/.*"parallel": ([0-9]+), "tg_aggregate": ([0-9.]+), "tg_per_sequence": ([0-9.]+).*/N=\1 \2 (\3 each)/p' | paste -sd ';' -)"
 }
 for be in cuda vulkan; do
   [ -n "${ONLY:-}" ] && [ "$ONLY" != "$be" ] && continue
   for m in llama-3.2-1b:q4_0 llama-3.1-8b:q4_0 llama-3.1-8b:q4_k_m; do pbench "$be" "$m"; done
 done
+# Split-K of CUDA's paged decode attention (attention_paged.cu) at 4,096 positions, where a few
+# sequences leave most SMs idle without it: never splitting against the backend's choice.
+if [ -z "${ONLY:-}" ] || [ "$ONLY" = cuda ]; then
+  for chunk in -1 0; do
+    LLAMADESK_CUDA_PAGED_CHUNK=$chunk DEPTH=4096 COUNTS=1,2,4 LABEL="d4096 paged_chunk=$chunk" \
+      pbench cuda llama-3.1-8b:q4_k_m
+  done
+fi
 finish

@@ -19,8 +19,9 @@ namespace ld::cuda {
 // new fields; Backend's virtual functions have no size, so a change there needs the constant
 // bumped by hand. 8: BackendOptions gained `tuning`, ld_cuda_ops_for_test takes it. 9: Backend's
 // forward() is the engine's, the plugin implements max_step() and forward_batch(BatchView).
+// 11: OpsForTest::attention_paged.
 inline uint64_t abi_tag() {
-    return 10u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
+    return 11u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
            (uint64_t(sizeof(BatchView)) << 32) ^ (uint64_t(sizeof(LlamaParams)) << 40) ^
            (uint64_t(sizeof(Weight)) << 52);
 }
