@@ -2,6 +2,7 @@
 // bandwidth of weight reads during generation — the number to compare with the memory limit.
 // With --parallel N: N sequences decoding together, one SeqBatch step of N tokens over the paged
 // KV cache (what the batch scheduler runs), aggregate and per-sequence tok/s.
+// With --reopen N: time to first token when going back to an N-token chat (bench_reopen.cpp).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "app/cli/args.h"
+#include "app/cli/bench_reopen.h"
 #include "app/cli/commands.h"
 #include "app/cli/engine_setup.h"
 #include "inference/backend/memory_plan.h"
@@ -127,8 +129,14 @@ int cmd_bench(const ArgList& argv) {
     std::vector<OptionSpec> specs = engine_option_specs();
     specs.insert(specs.end(), {{"--synthetic", true}, {"-p|--n-prompt", true}, {"-n|--n-gen", true},
                                {"-d|--depth", true}, {"-r|--repetitions", true}, {"--json", false},
-                               {"--verify", true}, {"--parallel", true}});
+                               {"--verify", true}, {"--parallel", true}, {"--reopen", true}});
     const Args args(argv, specs);
+    if (args.has("--reopen")) {
+        if (args.has("--synthetic") || args.has("--parallel") || args.has("--verify") || args.has("--depth") ||
+            args.has("--n-prompt"))
+            throw UsageError("--reopen takes -m MODEL, -n (reply length), -r, --json and the engine options");
+        return bench_reopen(args, int(args.get_int("--reopen", 4000, 64, 1 << 20)));
+    }
     if (args.has("--model") == args.has("--synthetic")) throw UsageError("give exactly one of -m MODEL or --synthetic NAME");
     const int n_prompt = int(args.get_int("--n-prompt", 512, 0, 1 << 20));
     const int n_gen = int(args.get_int("--n-gen", 128, 0, 1 << 20));
