@@ -16,9 +16,11 @@ struct BuiltPrompt {
 
 // Applies the chat template with a generation prompt (plus `replyPrefix`, the start of the
 // reply being continued). When the result exceeds `budget` tokens, the oldest turns go first
-// (whole user/assistant exchanges, so the prompt still starts with a user turn); the newest
-// turn always stays, and so does the system message unless even the two alone do not fit: then
-// it is shortened from its end (where the documents' passages are), rather than the turn refused.
+// (whole user/assistant exchanges, so the prompt still starts with a user turn), in steps of
+// about a quarter of the budget at fixed places of the chat, so that the next turns' prompts
+// start the same way and reuse the engine's prefix cache; the newest turn always stays, and so
+// does the system message unless even the two alone do not fit: then it is shortened from its
+// end (where the documents' passages are), rather than the turn refused.
 BuiltPrompt buildPrompt(ChatTemplate tmpl, const Tokenizer& tok, const QList<PromptMessage>& messages,
                         const QString& replyPrefix, int budget);
 
