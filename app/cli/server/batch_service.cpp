@@ -1,9 +1,11 @@
 #include "app/cli/server/batch_service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 
 #include "app/cli/server/gen_queue.h"
+#include "inference/session/prompt_budget.h"
 
 namespace ld::server {
 
@@ -21,7 +23,8 @@ BatchedGeneration::BatchedGeneration(Backend& backend, ServedModel served, size_
     : served_(std::move(served)),
       capacity_(std::max<size_t>(1, capacity)),
       scheduler_(backend, *served_.tokenizer, scheduler_options(parallel)) {
-    worker_ = std::thread([this] { scheduler_.run(); });
+    scheduler_.set_prompt_budget(kInitialPromptBudget);
+    worker_ = std::thread([this] { run(); });
 }
 
 BatchedGeneration::~BatchedGeneration() {
@@ -34,7 +37,33 @@ void BatchedGeneration::shutdown() {
         std::lock_guard<std::mutex> lock(mu_);
         stop_ = true;
     }
-    scheduler_.shutdown();  // run() returns after ending every request as cancelled
+    wake_.notify_all();
+}
+
+void BatchedGeneration::run() {
+    using Clock = std::chrono::steady_clock;
+    for (;;) {
+        uint64_t seen = 0;
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            if (stop_) break;
+            seen = submitted_;
+        }
+        const int64_t before = scheduler_.stats().tokens_run;
+        const auto t0 = Clock::now();
+        const bool more = scheduler_.step();
+        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        scheduler_.set_prompt_budget(paced_prompt_budget(scheduler_.prompt_budget(), scheduler_.stats().tokens_run - before, ms));
+        if (more) continue;
+        // Idle: a cancel needs no step (nothing runs), so only a new job or the end wakes it. A
+        // job submitted during the step moved submitted_ past `seen`.
+        std::unique_lock<std::mutex> lock(mu_);
+        wake_.wait(lock, [&] { return stop_ || submitted_ != seen; });
+    }
+    // Every job still waiting or running ends as cancelled: run() does that at once after
+    // shutdown() (and stepping no more).
+    scheduler_.shutdown();
+    scheduler_.run();
 }
 
 bool BatchedGeneration::submit(const std::shared_ptr<GenJob>& job) {
@@ -65,6 +94,8 @@ bool BatchedGeneration::submit(const std::shared_ptr<GenJob>& job) {
         return true;
     }
     ++admitted_;  // on_finished (scheduler thread) waits for mu_, so it cannot run before this
+    ++submitted_;
+    wake_.notify_all();
     return true;
 }
 

@@ -5,9 +5,15 @@
 // scheduler already has each sequence's sampler, stop strings and stop rules; this class only
 // turns a GenJob into a BatchRequest and the request's callbacks back into the job's pieces.
 //
+// Steps are kept near 50 ms as in the app (prompt_budget.h): a long prompt is read in chunks
+// sized from the measured speed, so the requests that are decoding get a token every short step
+// instead of waiting for a whole step_tokens chunk.
+//
 // Threads: submit() and cancel() from the HTTP threads; every callback runs on the scheduler's
 // own thread (started here), which is the only one that touches a running job's output state.
+#include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -42,13 +48,17 @@ public:
     void shutdown();
 
 private:
+    void run();  // the worker: steps, resizing the prompt budget after each; sleeps when idle
+
     const ServedModel served_;
     const size_t capacity_;
     BatchScheduler scheduler_;
     std::mutex mu_;
-    size_t admitted_ = 0;  // submitted, not finished
+    std::condition_variable wake_;  // a job was submitted, or shutdown()
+    size_t admitted_ = 0;    // submitted, not finished
+    uint64_t submitted_ = 0; // jobs ever handed to the scheduler (the worker sleeps until it changes)
     bool stop_ = false;
-    std::thread worker_;   // scheduler_.run()
+    std::thread worker_;     // run()
 };
 
 }  // namespace ld::server

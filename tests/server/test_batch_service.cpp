@@ -1,0 +1,126 @@
+// `serve --parallel N`'s BatchedGeneration (app/cli/server/batch_service.h) keeps steps short
+// while a long prompt is read: the prompt budget is sized from the measured speed
+// (inference/session/prompt_budget.h), so a request that is decoding gets a token every short
+// step instead of waiting behind a whole step_tokens chunk. On the fake paged backend, slowed to
+// a fixed time per token so that the measured speed is known; the checks count tokens run
+// between two of the decoding request's tokens, not milliseconds (a loaded machine only makes
+// the measured speed lower and the steps smaller).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "app/cli/server/batch_service.h"
+#include "engine/fake_seq_backend.h"
+#include "inference/session/prompt_budget.h"
+
+namespace ld::test {
+namespace {
+
+constexpr int kUsPerToken = 500;  // a step of n tokens takes at least n * 0.5 ms
+constexpr int kStepTokens = 512;  // the backend's batch: an unpaced prompt chunk
+
+// The fake whose steps take time in proportion to their tokens, like a real backend reading a
+// prompt chunk; its end token never wins, so a reply runs until stopped.
+class SlowFake final : public FakeSeqBackend {
+public:
+    using FakeSeqBackend::FakeSeqBackend;
+
+protected:
+    void forward_batch(const BatchView& b) override {
+        FakeSeqBackend::forward_batch(b);
+        for (int r = 0; r < b.logit_rows(); ++r) b.logits[size_t(r) * kFakeVocab + kFakeEos] = -1e9f;
+        std::this_thread::sleep_for(std::chrono::microseconds(int64_t(kUsPerToken) * b.n));
+    }
+};
+
+// Waits for a job's end (the HTTP thread's side of GenJob).
+void wait_finished(server::GenJob& job) {
+    std::unique_lock<std::mutex> lock(job.mu);
+    ASSERT_TRUE(job.cv.wait_for(lock, std::chrono::seconds(60), [&] { return job.finished; })) << "the job never ended";
+}
+
+TEST(PromptBudget, KeepsAStepNearItsTimeAndGrowsGradually) {
+    EXPECT_EQ(paced_prompt_budget(8, 100, 10.0), 32);     // 0.1 ms a token: 500 tokens, but 4x at most
+    EXPECT_EQ(paced_prompt_budget(400, 100, 10.0), 500);  // 50 ms of tokens
+    EXPECT_EQ(paced_prompt_budget(500, 10, 100.0), 5);    // slower: shrinks at once
+    EXPECT_EQ(paced_prompt_budget(500, 10, 1e6), 1);      // never below one token
+    EXPECT_EQ(paced_prompt_budget(64, 1, 30.0), 64);      // one token says nothing of the rate
+    EXPECT_EQ(paced_prompt_budget(64, 100, 0.0), 64);     // nor a step without a time
+}
+
+TEST(BatchedGeneration, ALongPromptDoesNotStallADecodingStream) {
+    SlowFake be(4096, 16, 2 * 4096 / 16, kStepTokens);
+    server::ServedModel served;
+    served.id = "fake";
+    served.n_ctx = be.context_size();
+    served.tokenizer = std::shared_ptr<const Tokenizer>(Tokenizer::create(fake_vocab()));
+    server::BatchedGeneration gen(be, served, 4, 8);
+
+    // be.tokens_run is written and read only on the service's worker thread (in the callbacks).
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<int64_t> a_marks;  // tokens run when each of A's tokens was sampled
+    bool b_submitted = false, b_first = false;
+    int a_while_b_reads = 0;  // A's tokens between B's submission and B's first token
+    int64_t b_mark = 0;
+
+    auto a = std::make_shared<server::GenJob>();
+    for (int i = 0; i < 8; ++i) a->prompt.push_back(int32_t(i * 5 % 62));
+    a->options.max_tokens = 100000;
+    a->options.sampling.temperature = 0;
+    a->options.on_token = [&](int32_t, const float*, int) {
+        std::lock_guard<std::mutex> lock(mu);
+        a_marks.push_back(be.tokens_run);
+        if (b_submitted && !b_first) ++a_while_b_reads;
+        cv.notify_all();
+    };
+    ASSERT_TRUE(gen.submit(a));
+    {
+        std::unique_lock<std::mutex> lock(mu);
+        ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return a_marks.size() >= 3; }));
+    }
+
+    constexpr int kLongPrompt = 1500;  // about three unpaced chunks
+    auto b = std::make_shared<server::GenJob>();
+    for (int i = 0; i < kLongPrompt; ++i) b->prompt.push_back(int32_t((i * 7 + 3) % 62));
+    b->options.max_tokens = 1;
+    b->options.sampling.temperature = 0;
+    b->options.on_token = [&](int32_t, const float*, int) {
+        std::lock_guard<std::mutex> lock(mu);
+        b_first = true;
+        b_mark = be.tokens_run;
+    };
+    {
+        std::lock_guard<std::mutex> lock(mu);
+        b_submitted = true;
+    }
+    ASSERT_TRUE(gen.submit(b));
+    wait_finished(*b);
+    gen.cancel(a);
+    wait_finished(*a);
+
+    EXPECT_TRUE(b->error.empty()) << b->error;
+    EXPECT_EQ(b->result.tokens.size(), 1u);
+    EXPECT_TRUE(a->error.empty()) << a->error;
+    EXPECT_EQ(a->result.stop, StopReason::Cancelled);
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_TRUE(b_first);
+    // A step is at most 50 ms of tokens at the measured speed, which is never faster than the
+    // fake's 0.5 ms a token: 100 prompt tokens and A's own. Allow two such steps between two of
+    // A's tokens; one unpaced chunk (512 tokens, 256 ms here) is far more.
+    const int64_t limit = 2 * int64_t(kPromptStepMs * 1000 / kUsPerToken);
+    int64_t widest = 0;
+    for (size_t i = 1; i < a_marks.size() && a_marks[i - 1] < b_mark; ++i) widest = std::max(widest, a_marks[i] - a_marks[i - 1]);
+    EXPECT_LE(widest, limit) << "tokens run between two of the decoding request's tokens";
+    // And A kept decoding all along B's prompt: a token every step of it.
+    EXPECT_GE(a_while_b_reads, kLongPrompt / int(limit));
+}
+
+}  // namespace
+}  // namespace ld::test
