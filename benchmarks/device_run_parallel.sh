@@ -36,4 +36,21 @@ if [ -z "${ONLY:-}" ] || [ "$ONLY" = cuda ]; then
       pbench cuda llama-3.1-8b:q4_k_m
   done
 fi
+# Time to first token when reopening a 4,000-token chat (bench --reopen: cached after another
+# chat, evicted, cold), synthetic 1B Q4_0 and 8B Q4_K_M with the real Llama 3 tokenizer (synth
+# --vocab-from), written to /tmp.
+for be in cuda vulkan; do
+  [ -n "${ONLY:-}" ] && [ "$ONLY" != "$be" ] && continue
+  for m in llama-3.2-1b:q4_0 llama-3.1-8b:q4_k_m; do
+    [ "$((540 - SECONDS))" -ge 60 ] || { say "skipped (time budget): reopen $be $m"; continue; }
+    f=/tmp/ld-reopen-${m//[:.]/-}.gguf
+    [ -f "$f" ] || "$BIN/llamadesk-cli" synth "$m" "$f" \
+      --vocab-from "$LLAMADESK_SHARED_DIR/models/tiny-llama31-random-f16.gguf" >>"$LOG/bench.err" 2>&1
+    line=$(timeout "${BENCH_TIMEOUT:-120}" "$BIN/llamadesk-cli" bench --backend "$be" -m "$f" --reopen 4000 -r 3 \
+      --json 2>>"$LOG/bench.err")
+    echo "$be $m $line" >> "$LOG/reopen.jsonl"
+    say "reopen $be $m: $(echo "$line" | grep -oE '"(reopen|evicted|cold)_(ttft_ms|prompt_run)": [0-9.]+' |
+      sed 's/"//g' | paste -sd ' ' -)"
+  done
+done
 finish
