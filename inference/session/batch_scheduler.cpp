@@ -7,6 +7,7 @@
 #include "inference/backend/backend.h"
 #include "inference/core/error.h"
 #include "inference/session/reply_stream.h"
+#include "inference/session/speculative.h"
 #include "inference/tokenizer/tokenizer.h"
 
 namespace ld {
@@ -38,7 +39,8 @@ struct BatchScheduler::Seq {
           tokens(req.prompt),
           submitted(Clock::now()),
           sampler(req.options.sampling),
-          out(tok, req.options, res, req.on_text, req.prompt.back(), submitted) {
+          out(tok, req.options, res, req.on_text, req.prompt.back(), submitted),
+          length(req.options.draft_max) {
         res.prompt_tokens = int(req.prompt.size());
     }
     void end(StopReason r, std::string why = {}) {
@@ -50,6 +52,9 @@ struct BatchScheduler::Seq {
     bool before(const Seq& o) const { return req.priority != o.req.priority ? req.priority < o.req.priority : id < o.id; }
     int pending() const { return int(tokens.size()) - computed; }
     bool cancel_requested() const { return cancelled || (req.options.cancel && req.options.cancel->load()); }
+    bool cancel_flag() const { return req.options.cancel && req.options.cancel->load(); }
+    // Decoding past its first token with a drafter: its steps verify drafts.
+    bool drafting() const { return req.options.drafter && prompt_done && pending() == 1; }
     static bool ended(const Seq& s) { return s.done; }
     static bool any(const Seq&) { return true; }
 
@@ -66,6 +71,11 @@ struct BatchScheduler::Seq {
     Clock::time_point submitted, first_start, prompt_end;
     Sampler sampler;
     ReplyStream out;  // refers to req.options, res and req.on_text (a Seq never moves)
+    // Speculative decoding (a drafter): this step's draft, the adapted length, the acceptance
+    // rule's state (made at the first draft).
+    Draft draft;
+    DraftLength length;
+    std::unique_ptr<DraftJudge> judge;
 };
 
 BatchScheduler::BatchScheduler(Backend& backend, const Tokenizer& tokenizer, SchedulerOptions options)
@@ -94,7 +104,8 @@ uint64_t BatchScheduler::submit(BatchRequest request) {
     for (size_t i = 0; i < request.prompt.size(); ++i)
         if (request.prompt[i] < 0 || request.prompt[i] >= n_vocab)
             fail("token id ", request.prompt[i], " (prompt position ", i, ") is outside the vocabulary (", n_vocab, " tokens)");
-    if (request.options.drafter) fail("speculative decoding runs one sequence; batched requests take no drafter");
+    if (request.options.drafter && (request.options.draft_max < 1 || request.options.draft_max > 16))
+        fail("the draft length must be 1 to 16, got ", request.options.draft_max);
     std::lock_guard<std::mutex> lock(mutex_);
     const uint64_t id = next_id_++;
     inbox_.push_back(std::make_unique<Seq>(id, std::move(request), tok_));
@@ -244,7 +255,7 @@ BatchScheduler::Seq* BatchScheduler::worst_running(const Seq& better_than) {
     return nullptr;
 }
 
-bool BatchScheduler::make_room(Seq& s, int n) {
+bool BatchScheduler::make_room(Seq& s, int n, bool may_preempt) {
     for (;;) {
         try {
             if (pool_.reserve(s.kv, n)) return true;
@@ -252,10 +263,27 @@ bool BatchScheduler::make_room(Seq& s, int n) {
             s.end(StopReason::Cancelled, e.what());
             return false;
         }
-        Seq* victim = worst_running(s);
+        Seq* victim = may_preempt ? worst_running(s) : nullptr;
         if (!victim) return false;
         preempt(*victim);
     }
+}
+
+bool BatchScheduler::draft_for(Seq& s, int k) {
+    Drafter& drafter = *s.req.options.drafter;
+    s.draft.clear();
+    try {
+        if (!s.judge) {  // its first pass: the drafter learns this generation's sampling
+            drafter.begin(s.req.options.sampling);
+            s.judge = std::make_unique<DraftJudge>(backend_.vocab_size(), s.req.options.sampling);
+        }
+        if (k > 0) drafter.draft(s.tokens, k, s.draft);
+        check_draft(drafter, s.draft, k, backend_.vocab_size());
+    } catch (const std::exception& e) {  // a failing draft model fails its own request only
+        s.end(StopReason::Cancelled, e.what());
+        return false;
+    }
+    return true;
 }
 
 std::vector<BatchScheduler::Chunk> BatchScheduler::plan_step() {
@@ -263,14 +291,17 @@ std::vector<BatchScheduler::Chunk> BatchScheduler::plan_step() {
     int budget = opt_.step_tokens;
     std::vector<Seq*> full;  // alone and out of blocks
     int prompt_left = prompt_budget_;  // prompt tokens this step may still take
-    auto add = [&](Seq& s, int n) {
+    // Decoding sequences not yet planned: each keeps one token of the budget from drafts.
+    int decoders = 0;
+    for (const auto& s : running_) decoders += !s->in_batch && !s->done && s->pending() == 1;
+    auto add = [&](Seq& s, int n, bool verify) {
         s.in_batch = true;
-        batch.push_back({&s, n});
+        batch.push_back({&s, n, verify});
         budget -= n;
         if (s.pending() != 1) prompt_left -= n;
     };
-    // One decode token of every decoding sequence first, best first; then prompt chunks (and
-    // resumed sequences) in priority order with what is left of the budget.
+    // One decode token of every decoding sequence first, best first, each with what drafts the
+    // budget leaves; then prompt chunks (and resumed sequences) in priority order with what is left.
     for (int pass = 0; pass < 2; ++pass) {
         for (size_t i = 0; i < running_.size() && budget > 0 && (pass == 0 || prompt_left > 0);) {
             Seq& s = *running_[i];
@@ -279,13 +310,33 @@ std::vector<BatchScheduler::Chunk> BatchScheduler::plan_step() {
                 ++i;
                 continue;
             }
+            if (decode) --decoders;
             int n = std::min(s.pending(), budget);
             if (!decode) n = std::min(n, prompt_left);
+            const bool verify = s.drafting();
+            if (verify) {
+                // Positions [h - 1, h - 1 + k] must fit the context; the accepted drafts and the
+                // model's own token the token limit; the decoders after it their one token each.
+                const int h = int(s.tokens.size());
+                const int k = std::min({s.length.next(), backend_.context_size() - h,
+                                        s.req.options.max_tokens - int(s.res.tokens.size()) - 1, budget - decoders - 1});
+                if (!draft_for(s, k)) {
+                    ++i;
+                    continue;
+                }
+                n = 1 + int(s.draft.tokens.size());
+                // Drafts take free blocks only; short of them the sequence decodes plainly.
+                if (n > 1 && !make_room(s, n, false) && !s.done) n = 1;
+            }
             while (n > 0 && !make_room(s, n) && !s.done) n = decode ? 0 : n / 2;  // a smaller chunk may fit
             if (s.done) {
                 ++i;
             } else if (n > 0) {
-                add(s, n);
+                if (verify && int(s.draft.tokens.size()) > n - 1) {
+                    s.draft.tokens.resize(size_t(n - 1));
+                    if (!s.draft.q.empty()) s.draft.q.resize(size_t(n - 1));
+                }
+                add(s, n, verify);
                 ++i;
             } else if (running_.size() == 1) {
                 full.push_back(&s);  // nothing else holds blocks: the cache is too small for it
@@ -316,10 +367,11 @@ void BatchScheduler::run_step(const std::vector<Chunk>& batch) {
         views_.push_back(pool_.view(s.kv));  // after every reserve of the step: the tables are final
         for (int j = 0; j < batch[k].n; ++j) {
             const int p = s.computed + j;
-            tokens_.push_back(s.tokens[size_t(p)]);
+            // A verification: the last token, then the draft (each row's logits judge the next).
+            tokens_.push_back(batch[k].verify && j > 0 ? s.draft.tokens[size_t(j - 1)] : s.tokens[size_t(p)]);
             positions_.push_back(p);
             seq_index_.push_back(int32_t(k));
-            const bool want = p + 1 == int(s.tokens.size());
+            const bool want = batch[k].verify || p + 1 == int(s.tokens.size());
             want_.push_back(want ? 1 : 0);
             rows += want;
         }
@@ -352,6 +404,11 @@ void BatchScheduler::run_step(const std::vector<Chunk>& batch) {
     int row = 0;
     for (const Chunk& c : batch) {
         Seq& s = *c.seq;
+        if (c.verify) {
+            after_verify(s, logits_.data() + size_t(row) * size_t(n_vocab));
+            row += c.n;
+            continue;
+        }
         pool_.commit(s.kv, s.tokens.data() + s.computed, c.n);
         s.computed += c.n;
         if (s.computed == int(s.tokens.size())) after_logits(s, logits_.data() + size_t(row++) * size_t(n_vocab));
@@ -378,6 +435,39 @@ void BatchScheduler::after_logits(Seq& s, const float* logits) {
     if (s.computed >= backend_.context_size()) return s.end(StopReason::ContextFull);
     if (int(res.tokens.size()) >= s.req.options.max_tokens) return s.end(StopReason::MaxTokens);
     s.tokens.push_back(id);
+}
+
+// Session::decode_speculative's pass after its forward: the same DraftJudge, the same stats, the
+// same stops, with the cancel flag checked before every token as in plain decoding.
+void BatchScheduler::after_verify(Seq& s, const float* rows) {
+    const auto now = Clock::now();
+    GenerateResult& res = s.res;
+    const int n_vocab = backend_.vocab_size();
+    const int kd = int(s.draft.tokens.size());
+    const int m = s.judge->judge(s.draft, rows, s.sampler, s.tokens, commit_);
+    res.verify_passes++;
+    res.drafted += kd;
+    res.accepted += m;
+    stats_.drafted += kd;
+    stats_.accepted += m;
+    s.length.update(kd, m);
+    // The KV cache keeps the last token and the accepted drafts; the rejected ones are rolled
+    // back (blocks only they reached go back to the pool) and never enter the prefix cache.
+    kept_.assign(1, s.tokens.back());
+    kept_.insert(kept_.end(), s.draft.tokens.begin(), s.draft.tokens.begin() + m);
+    pool_.commit(s.kv, kept_.data(), m + 1);
+    pool_.truncate(s.kv, pool_.length(s.kv));
+    s.computed += m + 1;
+    for (int i = 0; i <= m; ++i) {
+        if (s.cancel_flag()) return s.end(StopReason::Cancelled);
+        res.decode_steps++;
+        res.decode_ms = ms_between(s.prompt_end, now);
+        const int32_t t = commit_[size_t(i)];
+        if (!s.out.push(t, rows + size_t(i) * size_t(n_vocab), n_vocab)) return s.end(res.stop);  // push() said why
+        s.tokens.push_back(t);
+    }
+    if (s.computed >= backend_.context_size()) return s.end(StopReason::ContextFull);
+    if (int(res.tokens.size()) >= s.req.options.max_tokens) return s.end(StopReason::MaxTokens);
 }
 
 bool BatchScheduler::step() {

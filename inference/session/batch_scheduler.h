@@ -8,6 +8,17 @@
 // UTF-8, stop strings, end of generation) and the same stop rules (token limit, a full context,
 // cancellation), so a sequence's greedy text in a batch is its text alone.
 //
+// Speculative decoding (speculative.h): a request with a drafter puts its last token and up to
+// draft_max drafted tokens (the length adapting per sequence, DraftLength) into the step, with
+// logits for all of them, and keeps what DraftJudge accepts (the rule Session uses): greedy text
+// is the same as without drafting, sampled text follows the model's distribution. Its KV
+// sequence is then rolled back past the first rejection (KvPool::truncate), so the prefix cache
+// only ever holds accepted positions. Drafted tokens count against the step's budget: every
+// decoding sequence gets its token first, drafts get what is left (down to plain decoding when
+// the step is full), and drafts never preempt another sequence for blocks. Several requests may
+// share one drafter (a DraftModel rewinds its one cache to each history: correct, slower when
+// they alternate); the scheduler calls drafters on its own thread only.
+//
 // Priorities: Interactive (the GUI's chat) before Api (in arrival order) before Background
 // (document map steps): waiting requests start in that order, prompt chunks get the budget in
 // that order, and when sequence slots or KV blocks run out a running sequence of a lower
@@ -46,8 +57,8 @@ struct BatchOutcome {
 
 struct BatchRequest {
     std::vector<int32_t> prompt;
-    // max_tokens, sampling, stop_strings, cancel and on_token as for Session::generate(); a
-    // drafter is refused (speculative decoding runs one sequence).
+    // max_tokens, sampling, stop_strings, cancel, on_token, drafter and draft_max as for
+    // Session::generate() (result.drafted / accepted / verify_passes are filled the same way).
     GenerateOptions options;
     Priority priority = Priority::Api;
     TextCallback on_text;                                   // may be null
@@ -64,6 +75,8 @@ struct SchedulerStats {
     int64_t tokens_run = 0;       // tokens in them
     int64_t prompt_reused = 0;    // prompt positions adopted from the prefix cache
     int64_t preemptions = 0;
+    int64_t drafted = 0;          // speculative: tokens drafted into steps, and of them accepted
+    int64_t accepted = 0;
     int max_batch_sequences = 0;  // most sequences in one step
 };
 
@@ -77,7 +90,7 @@ public:
 
     // Queues a request; returns its id. Thread-safe. Throws ld::Error for a request that can
     // never run (an empty prompt, one longer than the context, token ids outside the
-    // vocabulary, a drafter).
+    // vocabulary, a drafter with a draft_max outside 1..16).
     uint64_t submit(BatchRequest request);
     // Stops a request (finishes as Cancelled at the next step); unknown or finished ids are
     // ignored. Thread-safe.
@@ -110,6 +123,7 @@ private:
     struct Chunk {
         Seq* seq;
         int n;
+        bool verify;  // a drafting sequence's last token and n - 1 drafted ones, logits for all
     };
 
     void take_inbox();
@@ -121,11 +135,15 @@ private:
     void preempt(Seq& s);                 // running -> waiting, blocks returned
     Seq* worst_running(const Seq& better_than);  // the worst outside this step's batch, if worse
     // Reserves n positions for s, preempting worse sequences outside the batch when blocks run
-    // out. False when that is not enough.
-    bool make_room(Seq& s, int n);
+    // out (when `may_preempt`). False when that is not enough.
+    bool make_room(Seq& s, int n, bool may_preempt = true);
+    // Asks s's drafter for up to k tokens into s.draft; false (s ended with the error) when it fails.
+    bool draft_for(Seq& s, int k);
     std::vector<Chunk> plan_step();
     void run_step(const std::vector<Chunk>& batch);
     void after_logits(Seq& s, const float* logits);
+    // A verification pass's rows (one per batch token): accept, stream, roll the KV back.
+    void after_verify(Seq& s, const float* rows);
 
     Backend& backend_;
     const Tokenizer& tok_;
@@ -147,6 +165,7 @@ private:
     std::vector<uint8_t> want_;
     std::vector<SeqView> views_;
     std::vector<float> logits_;
+    std::vector<int32_t> commit_, kept_;
 };
 
 }  // namespace ld

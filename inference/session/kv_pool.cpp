@@ -208,6 +208,20 @@ void KvPool::commit(int seq, const int32_t* tokens, int n) {
     }
 }
 
+void KvPool::truncate(int seq, int n) {
+    Seq& s = seq_at(seq);
+    if (n < 0 || n > int(s.tokens.size()))
+        fail("KV pool: sequence ", seq, " cannot be cut to ", n, " positions (it holds ", s.tokens.size(), ")");
+    const size_t B = size_t(block_size_);
+    const size_t keep = (size_t(n) + B - 1) / B;
+    while (s.blocks.size() > keep) {
+        drop(s.blocks.back());
+        s.blocks.pop_back();
+    }
+    s.tokens.resize(size_t(n));
+    s.keys.resize(size_t(n) / B);  // a cut inside a full block: needs_copy() now sees it cached
+}
+
 SeqView KvPool::view(int seq) const {
     const Seq& s = seq_at(seq);
     return SeqView{s.blocks.data(), int(s.blocks.size())};

@@ -65,6 +65,12 @@ public:
     // The forward step wrote tokens[0, n) at positions [length, length + n) (reserved before):
     // the sequence grows and the blocks it filled enter the prefix cache.
     void commit(int seq, const int32_t* tokens, int n);
+    // Rolls the sequence back to its first n positions (n <= length): a speculative pass wrote
+    // drafts past what it commits, or a caller rewinds. Blocks wholly past n go back (also ones
+    // reserved and never committed); a kept block that is shared or in the prefix cache stays
+    // as it is (its contents are valid for its key) and is copied before the next write into it,
+    // so the cache never holds positions that were rolled back.
+    void truncate(int seq, int n);
     // The sequence's block table for a SeqBatch; valid until its next reserve/close.
     SeqView view(int seq) const;
 

@@ -43,6 +43,70 @@ int32_t draw_token(const TokenDistribution& d, double total, std::mt19937_64& rn
     return d.empty() ? 0 : d.back().first;
 }
 
+void check_draft(const Drafter& drafter, Draft& d, int k, int n_vocab) {
+    const size_t keep = size_t(std::max(k, 0));
+    if (d.tokens.size() > keep) d.tokens.resize(keep);
+    if (!d.q.empty() && d.q.size() < d.tokens.size())
+        fail(drafter.name(), " gave ", d.q.size(), " distributions for ", d.tokens.size(), " drafted tokens");
+    for (int32_t t : d.tokens)
+        if (t < 0 || t >= n_vocab) fail(drafter.name(), " drafted token id ", t, ", outside the vocabulary (", n_vocab, " tokens)");
+}
+
+DraftJudge::DraftJudge(int n_vocab, const SamplerParams& sampling)
+    : n_vocab_(n_vocab), rng_(sampling.seed ^ kAcceptSeedMix) {
+    if (sampling.temperature > 0) qdense_.assign(size_t(n_vocab), 0.0);
+}
+
+int DraftJudge::judge(const Draft& d, const float* rows, Sampler& sampler, std::vector<int32_t>& history,
+                      std::vector<int32_t>& commit) {
+    const int kd = int(d.tokens.size());
+    const size_t h = history.size();
+    const bool greedy = sampler.params().temperature <= 0;
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    commit.clear();
+    int m = 0;
+    for (;; ++m) {
+        const float* row = rows + size_t(m) * size_t(n_vocab_);
+        if (m == kd) {  // every draft accepted: the model's own next token, for free
+            commit.push_back(sampler.sample(row, n_vocab_, history));
+            break;
+        }
+        const int32_t t = d.tokens[size_t(m)];
+        if (greedy) {
+            const int32_t want = sampler.sample(row, n_vocab_, history);
+            if (want != t) {
+                commit.push_back(want);
+                break;
+            }
+        } else {
+            sampler.distribution(row, n_vocab_, history, p_);
+            const double pt = prob_of(p_, t);
+            const double qt = d.q.empty() ? 1.0 : prob_of(d.q[size_t(m)], t);
+            if (!(qt > 0 && unit(rng_) < pt / qt)) {
+                // Rejected: draw from norm(max(0, p - q)), which with the acceptances makes the
+                // output distribution exactly p.
+                if (qdense_.empty()) qdense_.assign(size_t(n_vocab_), 0.0);  // greedy sampler swapped for a sampled one
+                if (d.q.empty()) qdense_[size_t(t)] = 1.0;
+                else for (const auto& [id, qi] : d.q[size_t(m)]) qdense_[size_t(id)] = qi;
+                double total = 0;
+                for (auto& [id, pr] : p_) {
+                    pr = std::max(0.0, pr - qdense_[size_t(id)]);
+                    total += pr;
+                }
+                std::fill(qdense_.begin(), qdense_.end(), 0.0);
+                // p == q where they overlap leaves no mass only through rounding: draw from p.
+                if (!(total > 0)) sampler.distribution(row, n_vocab_, history, p_), total = 1.0;
+                commit.push_back(draw_token(p_, total, rng_));
+                break;
+            }
+        }
+        commit.push_back(t);
+        history.push_back(t);
+    }
+    history.resize(h);
+    return m;
+}
+
 void check_draft_vocabulary(const Model& target, const Model& draft) {
     const Vocab& a = target.vocab;
     const Vocab& b = draft.vocab;
@@ -119,7 +183,6 @@ void Session::decode_speculative(const GenerateOptions& opt, Sampler& sampler, R
     drafter.begin(opt.sampling);
     const int n_vocab = backend_.vocab_size();
     const int ctx = backend_.context_size();
-    const bool greedy = opt.sampling.temperature <= 0;
 
     // The first token comes from the prompt's logits, as in plain decoding.
     if (opt.cancel && opt.cancel->load()) { res.stop = StopReason::Cancelled; return; }
@@ -134,14 +197,11 @@ void Session::decode_speculative(const GenerateOptions& opt, Sampler& sampler, R
     std::vector<int32_t> history = cached_;
     history.push_back(last);
     DraftLength length(opt.draft_max);
+    DraftJudge judge(n_vocab, opt.sampling);
     Draft d;
     std::vector<int32_t> batch;
     std::vector<float> rows;
     std::vector<int32_t> commit;  // accepted drafts + the model's own token
-    TokenDistribution p;
-    std::vector<double> qdense(size_t(n_vocab), 0.0);  // the draft's q, dense, for the residual
-    std::mt19937_64 rng(opt.sampling.seed ^ kAcceptSeedMix);
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
     for (;;) {
         if (opt.cancel && opt.cancel->load()) { res.stop = StopReason::Cancelled; return; }
         const auto t0 = std::chrono::steady_clock::now();
@@ -151,69 +211,30 @@ void Session::decode_speculative(const GenerateOptions& opt, Sampler& sampler, R
         const int k = std::min({length.next(), ctx - h, opt.max_tokens - int(res.tokens.size()) - 1});
         d.clear();
         if (k > 0) drafter.draft(history, k, d);
-        if (int(d.tokens.size()) > std::max(k, 0)) d.tokens.resize(size_t(std::max(k, 0)));
+        check_draft(drafter, d, k, n_vocab);
         const int kd = int(d.tokens.size());
-        if (!d.q.empty() && int(d.q.size()) < kd) fail(drafter.name(), " gave fewer distributions than tokens");
 
         batch.assign(1, last);
         batch.insert(batch.end(), d.tokens.begin(), d.tokens.end());
         rows.resize(size_t(kd + 1) * size_t(n_vocab));
         backend_.forward(batch.data(), kd + 1, int(cached_.size()), rows.data(), true);
         res.verify_passes++;
-
-        // Row j is the model's distribution after batch[j]: drafted token j is judged by it, with
-        // the drafts before it in the penalty window (pushed on history for the check, popped
-        // after), exactly what plain decoding would have seen.
-        commit.clear();
-        int m = 0;
-        for (;; ++m) {
-            const float* row = rows.data() + size_t(m) * size_t(n_vocab);
-            if (m == kd) {  // every draft accepted: the model's own next token, for free
-                commit.push_back(sampler.sample(row, n_vocab, history));
-                break;
-            }
-            const int32_t t = d.tokens[size_t(m)];
-            if (greedy) {
-                const int32_t want = sampler.sample(row, n_vocab, history);
-                if (want != t) {
-                    commit.push_back(want);
-                    break;
-                }
-            } else {
-                sampler.distribution(row, n_vocab, history, p);
-                const double pt = prob_of(p, t);
-                const double qt = d.q.empty() ? 1.0 : prob_of(d.q[size_t(m)], t);
-                if (!(qt > 0 && unit(rng) < pt / qt)) {
-                    // Rejected: draw from norm(max(0, p - q)), which with the acceptances makes
-                    // the output distribution exactly p.
-                    TokenDistribution& r = p;
-                    if (d.q.empty()) qdense[size_t(t)] = 1.0;
-                    else for (const auto& [id, qi] : d.q[size_t(m)]) qdense[size_t(id)] = qi;
-                    double total = 0;
-                    for (auto& [id, pr] : r) {
-                        pr = std::max(0.0, pr - qdense[size_t(id)]);
-                        total += pr;
-                    }
-                    std::fill(qdense.begin(), qdense.end(), 0.0);
-                    // p == q where they overlap leaves no mass only through rounding: draw from p.
-                    if (!(total > 0)) sampler.distribution(row, n_vocab, history, r), total = 1.0;
-                    commit.push_back(draw_token(r, total, rng));
-                    break;
-                }
-            }
-            commit.push_back(t);
-            history.push_back(t);
-        }
-        history.resize(size_t(h));
+        const int m = judge.judge(d, rows.data(), sampler, history, commit);
         res.drafted += kd;
         res.accepted += m;
         length.update(kd, m);
 
         // The cache now holds last and the m accepted drafts; positions after them hold rejected
-        // drafts, overwritten by the next batch (rewinding is starting there).
+        // drafts, overwritten by the next batch (rewinding is starting there). Each token is
+        // streamed as plain decoding would: the cancel flag is checked before it.
         cached_.push_back(last);
         for (int i = 0; i <= m; ++i) {
             const int32_t t = commit[size_t(i)];
+            if (opt.cancel && opt.cancel->load()) {
+                res.stop = StopReason::Cancelled;
+                res.decode_ms += ms_since(t0);
+                return;
+            }
             res.decode_steps++;
             if (!out.push(t, rows.data() + size_t(i) * size_t(n_vocab), n_vocab)) {
                 res.decode_ms += ms_since(t0);

@@ -4,8 +4,10 @@
 // and keeps the longest prefix it agrees with, plus one token of its own. Greedy output is
 // exactly that of plain greedy decoding; sampled output keeps the model's distribution through
 // the standard rejection rule (accept a drafted token t with probability min(1, p(t) / q(t)),
-// else draw from norm(max(0, p - q))). The loop itself is Session::decode_speculative
-// (speculative.cpp), used when GenerateOptions::drafter is set.
+// else draw from norm(max(0, p - q))). Two loops speculate when GenerateOptions::drafter is set:
+// Session::decode_speculative (one sequence, speculative.cpp) and the batch scheduler (a
+// drafting sequence's step holds its last token and its draft, batch_scheduler.cpp); both judge
+// drafts with DraftJudge, so the rule is written once.
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -91,5 +93,33 @@ private:
 
 // Draws a token from a distribution whose probabilities sum to `total` (> 0).
 int32_t draw_token(const TokenDistribution& d, double total, std::mt19937_64& rng);
+
+// Makes what a drafter returned usable for a pass that may verify k tokens: keeps at most k,
+// and throws ld::Error naming the drafter when it gave fewer distributions than tokens or a
+// token outside the vocabulary (a verification batch would otherwise fail as a whole).
+void check_draft(const Drafter& drafter, Draft& d, int k, int n_vocab);
+
+// The acceptance rule, one per generation: judges a draft against the model's logits after the
+// last token and after each drafted token, and gives the tokens the pass produces.
+class DraftJudge {
+public:
+    // The acceptance draws come from a generator seeded from the sampling seed (independent of
+    // the sampler's own stream), so a seeded speculative run repeats exactly.
+    DraftJudge(int n_vocab, const SamplerParams& sampling);
+    // rows: d.tokens.size() + 1 rows of n_vocab logits, row j the model's after batch token j
+    // (the last token, then the drafts). history: prompt and reply so far, the sampler's penalty
+    // window (each draft is pushed on it while the ones after it are judged, then popped: exactly
+    // what plain decoding would have seen). Fills commit with the accepted drafts and then the
+    // model's own token (from the row after the last accepted draft; a residual draw after a
+    // rejection); returns how many drafts were accepted (commit.size() - 1).
+    int judge(const Draft& d, const float* rows, Sampler& sampler, std::vector<int32_t>& history,
+              std::vector<int32_t>& commit);
+
+private:
+    int n_vocab_;
+    std::mt19937_64 rng_;
+    TokenDistribution p_;
+    std::vector<double> qdense_;  // the draft's q, dense, for the residual (allocated when sampling)
+};
 
 }  // namespace ld

@@ -1,6 +1,10 @@
 #pragma once
-// Pieces the speculative-decoding tests of every backend share (tests/engine, vulkan and cuda).
+// Pieces the speculative-decoding tests of every backend share (tests/engine, vulkan and cuda),
+// and the scheduler's (test_scheduler_speculative.cpp).
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -36,5 +40,68 @@ private:
     int n_vocab_;
     std::mt19937 rng_;
 };
+
+// Pearson's chi-square of observed counts against expected probabilities. Bins with an expected
+// count under 5 are pooled into one, which joins the smallest bin if it is still under 5 (the
+// usual rule: the statistic is not chi-square distributed with tiny expectations). Tokens outside
+// the expected support count in the pool, so drawing one fails the test. *df gets the degrees of
+// freedom.
+inline double chi_square(const std::map<int32_t, int>& observed, const TokenDistribution& expected, int n, int* df) {
+    std::vector<std::pair<double, double>> bins;  // (observed, expected)
+    double pool_o = 0, pool_e = 0, seen = 0;
+    for (const auto& [id, p] : expected) {
+        const double e = p * n;
+        const auto it = observed.find(id);
+        const double o = it == observed.end() ? 0 : it->second;
+        seen += o;
+        if (e < 5) {
+            pool_o += o;
+            pool_e += e;
+        } else {
+            bins.emplace_back(o, e);
+        }
+    }
+    pool_o += n - seen;
+    if (pool_e >= 5 || bins.empty()) {
+        bins.emplace_back(pool_o, std::max(pool_e, 1e-9));
+    } else {
+        auto smallest = std::min_element(bins.begin(), bins.end(),
+                                         [](const auto& a, const auto& b) { return a.second < b.second; });
+        smallest->first += pool_o;
+        smallest->second += pool_e;
+    }
+    double stat = 0;
+    for (const auto& [o, e] : bins) stat += (o - e) * (o - e) / e;
+    *df = int(bins.size()) - 1;
+    return stat;
+}
+
+// The chi-square 0.999 quantile (Wilson–Hilferty): a false alarm once in a thousand seed sets,
+// and the seeds are fixed, so the test cannot flake.
+inline double chi_square_999(int df) {
+    const double z = 3.090, a = 2.0 / (9.0 * df);
+    return df * std::pow(1 - a + z * std::sqrt(a), 3);
+}
+
+// The model's own distribution after ctx (run on a fresh one-thread CPU backend), as the sampler
+// with these settings draws from it: what speculated tokens must follow.
+inline TokenDistribution model_distribution(const std::string& path, const std::vector<int32_t>& ctx,
+                                            const SamplerParams& sp) {
+    LoadedModel fresh = load(path, 1);
+    const std::vector<float> logits = logits_of(*fresh.backend, ctx, false);
+    Sampler ref(sp);
+    TokenDistribution out;
+    ref.distribution(logits.data(), int(logits.size()), ctx, out);
+    return out;
+}
+
+inline SamplerParams spread_sampling() {
+    SamplerParams sp;
+    sp.temperature = 2.0f;  // spread the distribution (" there" 0.55) so that many tokens are tested
+    sp.top_k = 0;
+    sp.top_p = 1.0f;
+    sp.min_p = 0.0f;
+    return sp;
+}
 
 }  // namespace ld::test

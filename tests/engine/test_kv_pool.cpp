@@ -1,6 +1,6 @@
 // The paged KV cache's bookkeeping (inference/session/kv_pool.h): growth, release, running out,
-// fork with copy on write, the prefix cache and its eviction order, and 1,000 random operations
-// that must leave every block back in the pool.
+// fork with copy on write, rollback (truncate), the prefix cache and its eviction order, and
+// 1,000 random operations that must leave every block back in the pool.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -193,6 +193,57 @@ TEST(KvPool, AForksSharedBlocksAreNotOverwritten) {
     pool.check();
 }
 
+// Speculative decoding writes drafts past what it commits, then rolls back: truncate() returns
+// the blocks only the rejected drafts reached, and a cut inside a cached full block keeps that
+// block's contents for the cache (the next write copies it), so the cache never holds positions
+// that were rolled back.
+TEST(KvPool, TruncateRollsBackAndReturnsBlocksPastTheCut) {
+    Copies c;
+    KvPool pool(12, 4, c.fn());
+    const auto t = seq_tokens(40);
+    const int a = pool.open({t.begin(), t.begin() + 3});
+    grow(pool, a, t, 3);
+    ASSERT_TRUE(pool.reserve(a, 9));  // a draft reaching positions 3..11: three blocks
+    EXPECT_EQ(pool.view(a).n_blocks, 3);
+    pool.commit(a, t.data() + 3, 2);  // two of them accepted: position 4 fills block 0
+    pool.truncate(a, pool.length(a));
+    EXPECT_EQ(pool.length(a), 5);
+    EXPECT_EQ(pool.view(a).n_blocks, 2);
+    EXPECT_EQ(pool.blocks_in_use(), 2);
+    EXPECT_EQ(pool.cached_blocks(), 1);
+    pool.check();
+    // A cut inside the cached full block 0: the block stays cached with its four tokens; the
+    // next write into it goes to a copy.
+    const int32_t cached = table(pool, a)[0];
+    pool.truncate(a, 2);
+    EXPECT_EQ(pool.length(a), 2);
+    EXPECT_EQ(table(pool, a), std::vector<int32_t>{cached});
+    EXPECT_EQ(pool.cached_blocks(), 1);
+    EXPECT_EQ(pool.blocks_needed(a, 1), 1);
+    std::vector<int32_t> other = t;
+    other[2] = 59;
+    grow(pool, a, other, 3);
+    ASSERT_EQ(c.done.size(), 1u);
+    EXPECT_EQ(c.done[0].first, cached);
+    EXPECT_NE(table(pool, a)[0], cached);
+    pool.check();
+    // The original prefix is still adopted from the cached block.
+    const int b = pool.open({t.begin(), t.begin() + 6});
+    EXPECT_EQ(pool.length(b), 4);
+    EXPECT_EQ(table(pool, b)[0], cached);
+    // A fork cut back below the shared blocks only lets go of them.
+    const int f = pool.fork(a);
+    pool.truncate(f, 0);
+    EXPECT_EQ(pool.view(f).n_blocks, 0);
+    EXPECT_EQ(pool.length(a), 5);
+    pool.check();
+    EXPECT_THROW(pool.truncate(a, 6), Error);
+    EXPECT_THROW(pool.truncate(a, -1), Error);
+    for (int s : {a, b, f}) pool.close(s);
+    EXPECT_EQ(pool.blocks_in_use(), 0);
+    pool.check();
+}
+
 TEST(KvPool, PrefixCacheAdoptsTheLongestCachedPrefix) {
     Copies c;
     KvPool pool(16, 4, c.fn());
@@ -268,7 +319,7 @@ TEST(KvPool, EveryBlockComesBackAfterRandomUse) {
     std::vector<std::vector<int32_t>> prompts;  // reused, so the prefix cache gets hits
     int refused = 0, adopted = 0;
     for (int op = 0; op < 1000; ++op) {
-        const int kind = int(rng() % 10);
+        const int kind = int(rng() % 12);
         if (kind < 3 || live.empty()) {
             std::vector<int32_t> p;
             if (!prompts.empty() && rng() % 2) {
@@ -291,6 +342,19 @@ TEST(KvPool, EveryBlockComesBackAfterRandomUse) {
             while (int(l.tokens.size()) < len + n) l.tokens.push_back(int32_t(rng() % 60));
             if (pool.reserve(l.id, n)) pool.commit(l.id, l.tokens.data() + len, n);
             else ++refused;
+        } else if (kind < 10) {  // a speculative pass: n written, fewer kept, the rest rolled back
+            Live& l = live[rng() % live.size()];
+            const int n = int(1 + rng() % 12), len = pool.length(l.id);
+            l.tokens.resize(size_t(len));
+            for (int i = 0; i < n; ++i) l.tokens.push_back(int32_t(rng() % 60));
+            if (pool.reserve(l.id, n)) {
+                const int kept = int(rng() % size_t(n + 1));
+                pool.commit(l.id, l.tokens.data() + len, kept);
+                pool.truncate(l.id, rng() % 4 ? len + kept : int(rng() % size_t(len + kept + 1)));
+                l.tokens.resize(size_t(pool.length(l.id)));
+            } else {
+                ++refused;
+            }
         } else {
             const size_t i = rng() % live.size();
             pool.close(live[i].id);

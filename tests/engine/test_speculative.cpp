@@ -298,48 +298,6 @@ TEST(Speculative, BenchMeasuresVerificationPasses) {
     EXPECT_EQ(run_cli("bench -r 1 --verify 0 -m " + shell_quote(shared_path(kStories))).exit_code, 1);
 }
 
-// Pearson's chi-square of observed counts against expected probabilities. Bins with an expected
-// count under 5 are pooled into one, which joins the smallest bin if it is still under 5 (the
-// usual rule: the statistic is not chi-square distributed with tiny expectations). Tokens outside
-// the expected support count in the pool, so drawing one fails the test. *df gets the degrees of
-// freedom.
-double chi_square(const std::map<int32_t, int>& observed, const TokenDistribution& expected, int n, int* df) {
-    std::vector<std::pair<double, double>> bins;  // (observed, expected)
-    double pool_o = 0, pool_e = 0, seen = 0;
-    for (const auto& [id, p] : expected) {
-        const double e = p * n;
-        const auto it = observed.find(id);
-        const double o = it == observed.end() ? 0 : it->second;
-        seen += o;
-        if (e < 5) {
-            pool_o += o;
-            pool_e += e;
-        } else {
-            bins.emplace_back(o, e);
-        }
-    }
-    pool_o += n - seen;
-    if (pool_e >= 5 || bins.empty()) {
-        bins.emplace_back(pool_o, std::max(pool_e, 1e-9));
-    } else {
-        auto smallest = std::min_element(bins.begin(), bins.end(),
-                                         [](const auto& a, const auto& b) { return a.second < b.second; });
-        smallest->first += pool_o;
-        smallest->second += pool_e;
-    }
-    double stat = 0;
-    for (const auto& [o, e] : bins) stat += (o - e) * (o - e) / e;
-    *df = int(bins.size()) - 1;
-    return stat;
-}
-
-// The chi-square 0.999 quantile (Wilson–Hilferty): a false alarm once in a thousand seed sets,
-// and the seeds are fixed, so the test cannot flake.
-double chi_square_999(int df) {
-    const double z = 3.090, a = 2.0 / (9.0 * df);
-    return df * std::pow(1 - a + z * std::sqrt(a), 3);
-}
-
 // The token after "Once upon a time," sampled with speculation must follow the model's own
 // distribution there. The prompt is chosen so its first reply token (sampled without
 // speculation) is almost always "," — runs where it is not are left out, so every counted token
@@ -349,13 +307,7 @@ void check_distribution(LoadedModel& target, Drafter* drafter, const SamplerPara
     const int32_t comma = target.tok->encode(",", false).back();
     std::vector<int32_t> ctx = prompt;
     ctx.push_back(comma);
-    Sampler ref_sampler(sp);
-    TokenDistribution expected;
-    {
-        LoadedModel fresh = load(shared_path(kStories), 1);
-        const std::vector<float> logits = logits_of(*fresh.backend, ctx, false);
-        ref_sampler.distribution(logits.data(), int(logits.size()), ctx, expected);
-    }
+    const TokenDistribution expected = model_distribution(shared_path(kStories), ctx, sp);
     ASSERT_GT(expected.size(), 5u) << "the test needs a spread-out distribution";
     Session s(*target.model, *target.backend, *target.tok);
     std::map<int32_t, int> counts;
@@ -377,15 +329,6 @@ void check_distribution(LoadedModel& target, Drafter* drafter, const SamplerPara
     const double stat = chi_square(counts, expected, n, &df);
     ASSERT_GT(df, 3);
     EXPECT_LT(stat, chi_square_999(df)) << n << " samples, " << df << " degrees of freedom";
-}
-
-SamplerParams spread_sampling() {
-    SamplerParams sp;
-    sp.temperature = 2.0f;  // spread the distribution (" there" 0.55) so that many tokens are tested
-    sp.top_k = 0;
-    sp.top_p = 1.0f;
-    sp.min_p = 0.0f;
-    return sp;
 }
 
 TEST(Speculative, SampledTokensFollowTheModelWithAnUnrelatedDraft) {
