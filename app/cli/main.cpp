@@ -40,6 +40,8 @@ commands:
            logits) against one decode step
            [--parallel N,...]   N sequences decoding together, one step of N tokens: aggregate
            and per-sequence tok/s (several counts alternate rep by rep)
+           [--reopen N] (-m MODEL with a tokenizer; -n: reply length, 96)   time to first token
+           when going back to an N-token chat: cached after another chat, evicted, cold
            --gpu-layers N (Vulkan): only N layers' weights in GPU memory, the rest in system
            memory (default: as many as fit; a model too big for the GPU loads that way)
   quantize IN.gguf OUT.gguf TYPE      (Q8_0, Q4_0, Q6_K, Q4_K_M, Q5_K_M, ...)
