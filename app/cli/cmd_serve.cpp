@@ -125,7 +125,9 @@ int cmd_serve(const ArgList& argv) {
     }
 
     // --parallel N > 1 on a backend with SeqBatch steps: one BatchScheduler runs N requests at
-    // once over a paged KV cache sized for N contexts. Others run one request at a time (Session).
+    // once over a paged KV cache sized for N contexts. Others run one request at a time (Session)
+    // on the same backend, built once: kv_positions sizes only a paged cache, so a backend
+    // without one (supports_sequences() false) holds one context whatever it says.
     BackendOptions opened;
     bool creating_backend = false;
     auto adjust = [&](const Model& model, BackendOptions& o) {
@@ -142,14 +144,9 @@ int cmd_serve(const ArgList& argv) {
              opened.kv_positions, " positions): ", e.what(), "; lower --parallel or --ctx");
     }
     const bool batched = cfg.parallel > 1 && engine.backend->supports_sequences();
-    if (cfg.parallel > 1 && !batched) {
-        // The cache sized for N sequences would be N - 1 contexts of wasted memory here.
+    if (cfg.parallel > 1 && !batched)
         std::cerr << "note: the " << engine.backend->name() << " backend runs one sequence at a time: --parallel "
                   << cfg.parallel << " admits that many requests, but they run one at a time\n";
-        engine.backend.reset();
-        opened.kv_positions = 0;
-        engine.backend = create_backend(*engine.model, opened);
-    }
     const Tokenizer& tok = *engine.tokenizer;
     ChatTemplate tmpl = detect_chat_template(tok.vocab(), "llama");
     if (args.has("--template") && !parse_chat_template_name(args.get("--template"), &tmpl))
