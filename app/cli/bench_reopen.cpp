@@ -140,7 +140,8 @@ BuiltChat build_chat(BatchScheduler& sched, const Tokenizer& tok, ChatTemplate t
     TextMaker user(1);
     std::vector<ChatMessage> msgs{{"system", "You are a helpful assistant."}};
     BuiltChat c;
-    constexpr int kUserTokens = 300, kNextTokens = 120;
+    // About 300-token messages and a 120-token next one at N = 4,000; shorter for small N.
+    const int kUserTokens = std::clamp(n_tokens / 12, 16, 300), kNextTokens = std::clamp(n_tokens / 32, 16, 120);
     for (;;) {
         const int have = int(apply_chat_template(tmpl, tok, msgs, false).size());
         const int room = n_tokens - have;
@@ -148,6 +149,8 @@ BuiltChat build_chat(BatchScheduler& sched, const Tokenizer& tok, ChatTemplate t
             msgs.push_back({"user", user.text(tok, std::max(16, room - 8))});
             c.next_prompt = apply_chat_template(tmpl, tok, msgs, true);
             c.turns = int(msgs.size()) / 2;
+            if (c.last_reply.empty())
+                fail("--reopen ", n_tokens, " leaves no room for a reply before the next message: give a larger N or a smaller -n");
             return c;
         }
         msgs.push_back({"user", user.text(tok, kUserTokens)});
