@@ -49,6 +49,9 @@ Workspace::Workspace(const Parts& parts, QObject* parent) : QObject(parent), p_(
         if (!out.error.isEmpty()) emit errorOccurred(out.error);
     });
     connect(p_.settings, &settings::AppSettings::changed, this, &Workspace::updateDark);
+    // "Speed up replies" applies to the loaded model at once (the engine ignores the same setting again).
+    connect(p_.settings, &settings::AppSettings::changed, this, [this] { p_.engine->setSpeculation(p_.settings->speculation()); });
+    connect(p_.engine, &chat::EngineHost::speculationFailed, this, &Workspace::errorOccurred);
     qApp->installEventFilter(this);
     updateDark();
 }

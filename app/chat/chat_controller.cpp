@@ -195,6 +195,7 @@ GenerationRequest ChatController::buildRequest(const QString& prefix) const {
     }
     r.replyPrefix = prefix;
     r.sampling = applyOverrides(settings_->sampling(), overrides_);
+    r.speculate = true;  // the reply the user waits for: "Speed up replies" applies
     return r;
 }
 
@@ -320,6 +321,8 @@ void ChatController::onFinished(const GenerationOutcome& out) {
     stats.promptTps = out.promptTps;
     stats.genTps = out.genTps;
     stats.ttftMs = out.ttftMs;
+    stats.drafted = out.drafted;
+    stats.accepted = out.accepted;
     if (out.droppedMessages > 0 && reply_->conversationId == conversationId_)
         setNotice(QStringLiteral("This chat is longer than the model's context window: the %1 oldest messages were left out "
                                  "of the prompt (the system prompt and recent turns were kept).")

@@ -109,6 +109,8 @@ void ChatController::runToolTurn(std::optional<qint64> parentId, quint64 generat
             s.promptTps = out.promptTps;
             s.genTps = out.genTps;
             s.ttftMs = out.ttftMs;
+            s.drafted = out.drafted;
+            s.accepted = out.accepted;
         };
         setup.makeCompletion = [engine, tokenizer, contextSize, sampling, stats](const std::atomic<bool>* cancel) {
             return std::make_unique<EngineToolCompletion>(engine.data(), tokenizer, contextSize, sampling, cancel, stats);

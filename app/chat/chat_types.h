@@ -17,6 +17,15 @@ class Tokenizer;
 
 namespace ld::chat {
 
+// "Speed up replies" (speculative decoding, inference/session/speculative.h): what drafts tokens
+// for the local engine's chat replies, which the model then checks several at a time. Greedy
+// replies are the same with or without it; only their speed changes.
+struct SpeculationConfig {
+    QString mode = QStringLiteral("off");  // "off" | "lookup" (prompt lookup) | "draft" (a draft model)
+    QString draftModelPath;                // the draft model's file (mode "draft")
+    bool operator==(const SpeculationConfig&) const = default;
+};
+
 // What the user chose in the settings panel (or on the command line) for loading a model.
 struct EngineConfig {
     QString modelPath;
@@ -28,6 +37,7 @@ struct EngineConfig {
     // Full contexts the paged KV cache holds for requests that run at once (a backend with
     // sequences); 0 = chosen from the backend and free memory (EngineWorker), 1 = one context.
     int parallelSequences = 0;
+    SpeculationConfig speculation;             // built with the model (EngineWorker)
     // A model on a remote engine (Settings → Engines) instead of a local file: no weights are
     // loaded here; the engine's endpoint (with its key, read on the UI thread) is where
     // requests go. modelPath is then remoteModelKey(engine id, model id).
@@ -98,6 +108,9 @@ struct GenerationRequest {
     // whitespace kept ("The cat" goes on with " and"). Chat replies drop it.
     bool rawText = false;
     GenerationPriority priority = GenerationPriority::Interactive;
+    // A reply the user waits for (a chat's): it may use the engine's drafter when "Speed up
+    // replies" is on. Titles, document summaries and API requests leave it off (EngineWorker).
+    bool speculate = false;
 };
 
 // What a loaded model is, for the status line and the model list.
@@ -143,6 +156,10 @@ struct GenerationOutcome {
     double genTps = 0;
     double ttftMs = 0;
     int droppedMessages = 0;  // older turns left out to fit the context window
+    // Speculative decoding ("Speed up replies"): tokens drafted, and of them the ones the model
+    // accepted (both 0 when the reply was not sped up).
+    int drafted = 0;
+    int accepted = 0;
 };
 
 // A choice for the settings panel's device list.
@@ -154,6 +171,7 @@ struct DeviceChoice {
 
 }  // namespace ld::chat
 
+Q_DECLARE_METATYPE(ld::chat::SpeculationConfig)
 Q_DECLARE_METATYPE(ld::chat::EngineConfig)
 Q_DECLARE_METATYPE(ld::chat::GenerationRequest)
 Q_DECLARE_METATYPE(ld::chat::ModelInfo)

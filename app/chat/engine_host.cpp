@@ -11,6 +11,7 @@ EngineHost::EngineHost(QObject* parent) : QObject(parent) {
     qRegisterMetaType<GenerationRequest>();
     qRegisterMetaType<ModelInfo>();
     qRegisterMetaType<GenerationOutcome>();
+    qRegisterMetaType<SpeculationConfig>();
     thread_.setObjectName(QStringLiteral("llamadesk-engine"));
     worker_ = new EngineWorker(&shutdown_);
     worker_->moveToThread(&thread_);
@@ -19,6 +20,12 @@ EngineHost::EngineHost(QObject* parent) : QObject(parent) {
     connect(this, &EngineHost::requestGenerate, worker_, &EngineWorker::generate, Qt::QueuedConnection);
 
     connect(this, &EngineHost::requestUnload, worker_, &EngineWorker::unloadModel, Qt::QueuedConnection);
+    connect(this, &EngineHost::requestSpeculation, worker_, &EngineWorker::setSpeculation, Qt::QueuedConnection);
+    connect(worker_, &EngineWorker::speculationChanged, this, [this](const QString& description) {
+        speculation_ = description;
+        emit stateChanged();
+    });
+    connect(worker_, &EngineWorker::speculationFailed, this, &EngineHost::speculationFailed);
 
     connect(worker_, &EngineWorker::loadProgress, this, [this](double f) {
         progress_ = f;
@@ -63,8 +70,18 @@ void EngineHost::load(const EngineConfig& config) {
     progress_ = 0;
     emit loadProgressChanged();
     emit stateChanged();
-    if (config.isRemote()) remote_->load(config);
-    else emit requestLoad(config);
+    if (config.isRemote()) {
+        remote_->load(config);
+    } else {
+        speculationWanted_ = config.speculation;
+        emit requestLoad(config);
+    }
+}
+
+void EngineHost::setSpeculation(const SpeculationConfig& config) {
+    if (config == speculationWanted_) return;
+    speculationWanted_ = config;
+    emit requestSpeculation(config);
 }
 
 quint64 EngineHost::generate(GenerationRequest request) {

@@ -29,6 +29,8 @@ class EngineHost : public QObject {
     Q_PROPERTY(QString modelDescription READ modelDescription NOTIFY stateChanged)
     Q_PROPERTY(int contextSize READ contextSize NOTIFY stateChanged)
     Q_PROPERTY(bool modelRemote READ modelRemote NOTIFY stateChanged)
+    // What speeds the local model's replies up ("prompt lookup", "draft model …"; empty: nothing).
+    Q_PROPERTY(QString speculation READ speculation NOTIFY stateChanged)
 public:
     explicit EngineHost(QObject* parent = nullptr);
     ~EngineHost() override;  // cancels generation and joins the engine thread
@@ -37,6 +39,10 @@ public:
     // remote model is ready, the local one is unloaded: its memory is what a machine that
     // needs a remote engine lacks, and switching back reloads it from the file.
     void load(const EngineConfig& config);
+    // "Speed up replies" changed: the local engine builds the new drafter once its running
+    // requests end (a load brings its own, EngineConfig::speculation). The same setting again
+    // does nothing, so a draft model is not reloaded when other settings change.
+    void setSpeculation(const SpeculationConfig& config);
     // Queues a request; returns its id (0 when no model is loaded: failed() follows).
     quint64 generate(GenerationRequest request);
     // Stops one request before its next token (or prompt chunk): within ~100 ms once it runs;
@@ -55,6 +61,7 @@ public:
     QString modelName() const { return info_.name; }
     QString modelDescription() const;
     int contextSize() const { return info_.contextSize; }
+    QString speculation() const { return speculation_; }
     const ModelInfo& modelInfo() const { return info_; }
 
 signals:
@@ -66,11 +73,14 @@ signals:
     void text(quint64 requestId, const QString& piece);
     void finished(const ld::chat::GenerationOutcome& outcome);
     void failed(quint64 requestId, const QString& error);
+    // The draft model cannot be used (EngineWorker::speculationFailed); replies go on without it.
+    void speculationFailed(const QString& error);
 
     // To the worker (queued).
     void requestLoad(const ld::chat::EngineConfig& config);
     void requestGenerate(const ld::chat::GenerationRequest& request);
     void requestUnload();
+    void requestSpeculation(const ld::chat::SpeculationConfig& config);
 
 private:
     // The worker's and the remote engine's signals, handled alike.
@@ -84,6 +94,8 @@ private:
     std::unique_ptr<RemoteEngine> remote_;
     std::atomic<bool> shutdown_{false};  // stops whatever runs when the host goes away
     ModelInfo info_;
+    SpeculationConfig speculationWanted_;  // as last sent to the worker
+    QString speculation_;                  // what the worker has built
     int loading_ = 0;           // loads queued or running
     QString loadingPath_;
     double progress_ = 0;

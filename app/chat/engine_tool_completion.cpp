@@ -39,6 +39,7 @@ std::string EngineToolCompletion::complete(const std::vector<ChatMessage>& messa
     GenerationRequest r;
     r.promptTokens = apply_tool_chat_template(*tokenizer_, messages, options, true);
     r.sampling = sampling_;
+    r.speculate = true;  // a chat's reply (with tools): "Speed up replies" applies
     auto call = std::make_shared<Call>();
     EngineHost* engine = engine_.data();
     if (!engine) fail("the engine was closed");

@@ -15,7 +15,9 @@
 #include "inference/core/error.h"
 #include "inference/model/llama.h"
 #include "inference/session/batch_scheduler.h"
+#include "inference/session/prompt_lookup.h"
 #include "inference/session/session.h"
+#include "inference/session/speculative.h"
 #include "inference/tokenizer/tokenizer.h"
 
 namespace ld::chat {
@@ -26,6 +28,11 @@ QString errorText(const std::exception& e) {
     if (dynamic_cast<const Error*>(&e)) return QString::fromUtf8(e.what());
     if (dynamic_cast<const std::bad_alloc*>(&e)) return QStringLiteral("Not enough memory.");
     return QStringLiteral("Internal error: %1").arg(QString::fromUtf8(e.what()));
+}
+
+QString withoutFinalStop(QString s) {
+    while (s.endsWith(QLatin1Char('.'))) s.chop(1);
+    return s;
 }
 
 QString withoutLeadingSpace(const QString& s) {
@@ -68,6 +75,8 @@ GenerationOutcome outcomeOf(quint64 id, const GenerateResult& res, bool stripLea
     out.promptTps = res.prompt_tps();
     out.genTps = res.gen_tps();
     out.ttftMs = res.ttft_ms;
+    out.drafted = res.drafted;
+    out.accepted = res.accepted;
     return out;
 }
 
@@ -108,8 +117,10 @@ EngineWorker::EngineWorker(std::atomic<bool>* shutdown, QObject* parent) : QObje
 }
 
 EngineWorker::~EngineWorker() {
-    // Requests still in the scheduler end as cancelled before the backend goes.
+    // Requests still in the scheduler end as cancelled before the backend (and the drafter they
+    // may use) go.
     scheduler_.reset();
+    releaseDrafter();
 }
 
 bool EngineWorker::busy() const { return scheduler_ && !live_.empty(); }
@@ -159,6 +170,7 @@ void EngineWorker::doLoad(const EngineConfig& config) {
         // side in a typical machine's RAM or a GPU's memory.
         const std::optional<EngineConfig> previous = backend_ ? current_ : std::nullopt;
         doUnload();
+        speculation_ = config.speculation;  // the setting as it is now, for this model or the previous one
         try {
             install(config, std::move(model), std::move(tokenizer), true);
         } catch (const std::exception& e) {
@@ -169,6 +181,7 @@ void EngineWorker::doLoad(const EngineConfig& config) {
                     auto old = load_model(previous->modelPath.toStdString());
                     auto oldTokenizer = Tokenizer::create(old->vocab);
                     install(*previous, std::move(old), std::move(oldTokenizer), false);
+                    buildDrafter();
                 } catch (const std::exception& e2) {
                     error += QStringLiteral(" (and the previous model could not be reloaded: %1)").arg(errorText(e2));
                     emit modelUnloaded();
@@ -179,20 +192,28 @@ void EngineWorker::doLoad(const EngineConfig& config) {
         }
         emit loadProgress(1.0);
         emit modelLoaded(info_);
+        // After modelLoaded: the model is usable as it is, and a draft model that cannot be used
+        // is its own message, not a failed load.
+        buildDrafter();
     } catch (const std::exception& e) {
         emit modelLoadFailed(config.modelPath, errorText(e));
     }
 }
 
-void EngineWorker::install(const EngineConfig& config, std::unique_ptr<Model> model,
-                           std::unique_ptr<Tokenizer> tokenizer, bool reportProgress) {
+BackendOptions EngineWorker::backendOptions(const EngineConfig& config, const Model& model) const {
     BackendOptions o;
     o.tuning = Tuning::from_env();  // the LLAMADESK_* developer switches (benchmarks/README.md)
     o.kind = config.backend.toStdString();
     o.device = config.device.toStdString();
     o.n_threads = std::max(0, config.threads);
     if (config.batchSize > 0) o.n_batch = config.batchSize;
-    o.n_ctx = std::clamp(config.contextLength > 0 ? config.contextLength : 4096, 256, std::max(256, model->params.ctx_train));
+    o.n_ctx = std::clamp(config.contextLength > 0 ? config.contextLength : 4096, 256, std::max(256, model.params.ctx_train));
+    return o;
+}
+
+void EngineWorker::install(const EngineConfig& config, std::unique_ptr<Model> model,
+                           std::unique_ptr<Tokenizer> tokenizer, bool reportProgress) {
+    BackendOptions o = backendOptions(config, *model);
     if (reportProgress)
         o.progress = [this](float f) {
             emit loadProgress(0.1 + 0.9 * double(f));
@@ -254,11 +275,98 @@ std::unique_ptr<Backend> EngineWorker::createBackend(const EngineConfig& config,
 void EngineWorker::doUnload() {
     scheduler_.reset();  // idle here: no request is cut
     session_.reset();
+    if (drafter_) emit speculationChanged(QString());
+    releaseDrafter();
     backend_.reset();
     tokenizer_.reset();
     model_.reset();
     info_ = {};
     current_.reset();
+}
+
+void EngineWorker::setSpeculation(const SpeculationConfig& config) {
+    if (loadWaiting_ || busy()) {
+        // Running requests hold the current drafter: the new one replaces it when they end.
+        loadWaiting_ = true;
+        deferred_.push_back([this, config] { doSpeculation(config); });
+        return;
+    }
+    doSpeculation(config);
+}
+
+void EngineWorker::doSpeculation(const SpeculationConfig& config) {
+    if (config == speculation_) return;  // another setting changed
+    speculation_ = config;
+    if (backend_) buildDrafter();        // else with the next load
+}
+
+void EngineWorker::releaseDrafter() {
+    drafter_.reset();
+    draftBackend_.reset();
+    draftModel_.reset();
+}
+
+// Prompt lookup costs nothing to build. A draft model gets a backend of the same kind as the
+// model's (its own one-sequence KV cache, sized to the model's context), or the CPU's when that
+// cannot be built (a GPU without room for both); it is refused before its weights are loaded
+// anywhere when its vocabulary differs, and on the CPU when it would not fit the free memory.
+void EngineWorker::buildDrafter() {
+    releaseDrafter();
+    if (!backend_ || !model_ || !current_) return;
+    const QString mode = speculation_.mode;
+    if (mode == QLatin1String("lookup")) {
+        drafter_ = std::make_unique<PromptLookup>();
+        emit speculationChanged(QStringLiteral("prompt lookup"));
+        return;
+    }
+    const QString path = speculation_.draftModelPath;
+    // A draft model not chosen yet (the settings' picker asks for one) is nothing to report.
+    if (mode != QLatin1String("draft") || path.isEmpty()) {
+        emit speculationChanged(QString());
+        return;
+    }
+    try {
+        if (!QFileInfo::exists(path)) fail(path.toStdString(), ": no such file");
+        if (QFileInfo(path).canonicalFilePath() == QFileInfo(current_->modelPath).canonicalFilePath())
+            fail("it is the model itself: choose a smaller model with the same vocabulary");
+        auto draft = load_model(path.toStdString());
+        check_draft_vocabulary(*model_, *draft);
+        BackendOptions o = backendOptions(*current_, *draft);
+        o.n_ctx = std::max(16, std::min(backend_->context_size(), draft->params.ctx_train));
+        o.kv_positions = 0;  // one sequence: the draft model rewinds to each history it is given
+        const qint64 bytes = QFileInfo(path).size();
+        const auto onCpu = [&] {
+            const qint64 available = availableMemory();
+            if (available > 0 && bytes > available)
+                fail("not enough memory: it needs about ", (bytes + (1 << 20) - 1) >> 20, " MiB, ", available >> 20,
+                     " MiB are free");
+        };
+        std::unique_ptr<Backend> backend;
+        if (o.kind == "cpu") {
+            onCpu();
+            backend = create_backend(*draft, o);
+        } else {
+            try {
+                backend = create_backend(*draft, o);
+            } catch (const std::exception&) {
+                o.kind = "cpu";
+                o.device.clear();
+                onCpu();
+                backend = create_backend(*draft, o);
+            }
+        }
+        auto drafter = std::make_unique<DraftModel>(*model_, *draft, *backend);
+        draftModel_ = std::move(draft);
+        draftBackend_ = std::move(backend);
+        drafter_ = std::move(drafter);
+        emit speculationChanged(QStringLiteral("draft model %1 (%2)")
+                                    .arg(QFileInfo(path).fileName(), QString::fromStdString(draftBackend_->name())));
+    } catch (const std::exception& e) {
+        releaseDrafter();
+        emit speculationChanged(QString());
+        emit speculationFailed(QStringLiteral("The draft model %1 cannot be used: %2. Replies are not sped up.")
+                                   .arg(QFileInfo(path).fileName(), withoutFinalStop(errorText(e))));
+    }
 }
 
 void EngineWorker::generate(const GenerationRequest& request) {
@@ -303,6 +411,10 @@ EngineWorker::Prepared EngineWorker::prepare(const GenerationRequest& request) c
     // The engine polls one flag: the request's own, or the host's for requests made without
     // one (tests that drive the worker directly). Shutdown sets every request's.
     opt.cancel = request.cancel ? request.cancel.get() : shutdown_;
+    // Only replies the user waits for speculate: a title is a few tokens, a summary's map steps
+    // run many at once (one draft model's cache would rewind between them every step), and API
+    // clients bring their own parallel requests and sampling.
+    if (request.speculate && drafter_) opt.drafter = drafter_.get();
     p.tokens = std::move(prompt.tokens);
     return p;
 }

@@ -13,6 +13,12 @@
 // - Otherwise one request at a time on a Session, as queued.
 // Model loads and unloads wait until the running requests have finished (as they did behind a
 // running generate()), and requests queued after a load run on the new model.
+//
+// "Speed up replies" (EngineConfig::speculation, setSpeculation()): a drafter built with the
+// model (prompt lookup, or a draft model on its own backend), handed to the requests that ask
+// for it (GenerationRequest::speculate). A draft model that cannot be used is reported
+// (speculationFailed) and replies go on without it. Changing it waits for running requests,
+// as a load does, since they hold the drafter.
 #include <QObject>
 #include <atomic>
 #include <cstdint>
@@ -31,6 +37,7 @@ class Tokenizer;
 class Backend;
 class Session;
 class BatchScheduler;
+class Drafter;
 struct BackendOptions;
 struct GenerateOptions;
 }  // namespace ld
@@ -55,6 +62,8 @@ public slots:
     void loadModel(const ld::chat::EngineConfig& config);
     void generate(const ld::chat::GenerationRequest& request);
     void unloadModel();
+    // Builds the drafter the setting asks for (now for the loaded model, or with the next load).
+    void setSpeculation(const ld::chat::SpeculationConfig& config);
 
 signals:
     void loadProgress(double fraction);
@@ -68,6 +77,11 @@ signals:
     // Emitted once per request, after its last text().
     void finished(const ld::chat::GenerationOutcome& outcome);
     void failed(quint64 requestId, const QString& error);
+    // What speeds replies up now: "prompt lookup", "draft model NAME (BACKEND)", or empty.
+    void speculationChanged(const QString& description);
+    // The draft model cannot be used (another vocabulary, no such file, not enough memory):
+    // one readable sentence; replies go on without speculation.
+    void speculationFailed(const QString& error);
 
 private:
     // A request ready to run: its prompt and the engine's options for it.
@@ -96,6 +110,11 @@ private:
     void runDeferred();           // what waited for the scheduler to be idle, in order
     void doLoad(const EngineConfig& config);
     void doUnload();
+    void doSpeculation(const SpeculationConfig& config);
+    void buildDrafter();     // for the loaded model and speculation_ (reports failures)
+    void releaseDrafter();
+    // The backend options of `config` for `model` (the main model's; the draft's start from them).
+    BackendOptions backendOptions(const EngineConfig& config, const Model& model) const;
     // Builds the backend with room for several sequences when it has them; sets slots_.
     std::unique_ptr<Backend> createBackend(const EngineConfig& config, const Model& model, BackendOptions o);
 
@@ -114,6 +133,12 @@ private:
     int slots_ = 1;          // contexts the KV cache holds
     ModelInfo info_;
     std::optional<EngineConfig> current_;  // what the loaded model was built from
+    // Speculation: what the setting asks for, and the drafter built for the loaded model (its
+    // draft model and backend, if any; the drafter goes first, then its backend, then its model).
+    SpeculationConfig speculation_;
+    std::unique_ptr<Model> draftModel_;
+    std::unique_ptr<Backend> draftBackend_;
+    std::unique_ptr<Drafter> drafter_;
 };
 
 }  // namespace ld::chat

@@ -44,6 +44,11 @@ QString AppSettings::systemPrompt() const {
     return read("chat/system_prompt", QStringLiteral("You are a helpful assistant.")).toString();
 }
 QString AppSettings::theme() const { return read("ui/theme", QStringLiteral("system")).toString(); }
+QString AppSettings::speedUp() const {
+    const QString v = read("engine/speed_up", QStringLiteral("off")).toString();
+    return v == QLatin1String("lookup") || v == QLatin1String("draft") ? v : QStringLiteral("off");
+}
+QString AppSettings::draftModelPath() const { return read("engine/draft_model", QString()).toString(); }
 
 void AppSettings::setModelPath(const QString& v) { write("model/path", v); }
 void AppSettings::setExtraModels(const QStringList& v) { write("model/extra", v); }
@@ -65,6 +70,10 @@ void AppSettings::setSystemPrompt(const QString& v) { write("chat/system_prompt"
 void AppSettings::setTheme(const QString& v) {
     if (v == QLatin1String("system") || v == QLatin1String("light") || v == QLatin1String("dark")) write("ui/theme", v);
 }
+void AppSettings::setSpeedUp(const QString& v) {
+    if (v == QLatin1String("off") || v == QLatin1String("lookup") || v == QLatin1String("draft")) write("engine/speed_up", v);
+}
+void AppSettings::setDraftModelPath(const QString& v) { write("engine/draft_model", v); }
 
 QUrl AppSettings::dialogFolder() const {
     const QString last = read("ui/dialog_folder", QString()).toString();
@@ -126,6 +135,14 @@ chat::EngineConfig AppSettings::engineConfig() const {
     c.device = device();
     c.threads = threads();
     c.contextLength = contextLength();
+    c.speculation = speculation();
+    return c;
+}
+
+chat::SpeculationConfig AppSettings::speculation() const {
+    chat::SpeculationConfig c;
+    c.mode = speedUp();
+    c.draftModelPath = draftModelPath();
     return c;
 }
 

@@ -28,6 +28,9 @@ class AppSettings : public QObject {
     Q_PROPERTY(int maxTokens READ maxTokens WRITE setMaxTokens NOTIFY changed)
     Q_PROPERTY(QString systemPrompt READ systemPrompt WRITE setSystemPrompt NOTIFY changed)
     Q_PROPERTY(QString theme READ theme WRITE setTheme NOTIFY changed)  // "system" | "light" | "dark"
+    // "Speed up replies": "off" (default) | "lookup" | "draft", and the draft model's file.
+    Q_PROPERTY(QString speedUp READ speedUp WRITE setSpeedUp NOTIFY changed)
+    Q_PROPERTY(QString draftModelPath READ draftModelPath WRITE setDraftModelPath NOTIFY changed)
     // Where the file dialogs open: the last folder one was used in, else Documents, else home.
     Q_PROPERTY(QUrl dialogFolder READ dialogFolder NOTIFY dialogFolderChanged)
 public:
@@ -50,6 +53,8 @@ public:
     int maxTokens() const;
     QString systemPrompt() const;
     QString theme() const;
+    QString speedUp() const;
+    QString draftModelPath() const;
 
     void setModelPath(const QString& v);
     void setExtraModels(const QStringList& v);
@@ -65,6 +70,8 @@ public:
     void setMaxTokens(int v);
     void setSystemPrompt(const QString& v);
     void setTheme(const QString& v);
+    void setSpeedUp(const QString& v);  // anything but the three modes is ignored
+    void setDraftModelPath(const QString& v);
 
     Q_INVOKABLE void addExtraModel(const QString& path);
 
@@ -93,6 +100,7 @@ public:
 
     chat::EngineConfig engineConfig() const;   // for modelPath()
     chat::SamplingConfig sampling() const;
+    chat::SpeculationConfig speculation() const;  // also in engineConfig()
     // Backends this build can use, for the settings panel: "auto", "cpu", then GPUs.
     Q_INVOKABLE QStringList availableBackends() const;
 
