@@ -291,8 +291,9 @@ std::vector<BatchScheduler::Chunk> BatchScheduler::plan_step() {
     int budget = opt_.step_tokens;
     std::vector<Seq*> full;  // alone and out of blocks
     int prompt_left = prompt_budget_;  // prompt tokens this step may still take
-    // Decoding sequences not yet planned: each keeps one token of the budget from drafts.
-    int decoders = 0;
+    // Decoding sequences not yet planned: each keeps one token of the budget from drafts. And
+    // the prompt tokens of sequences ranked before the one planned: drafts come after them.
+    int decoders = 0, prompt_ahead = 0;
     for (const auto& s : running_) decoders += !s->in_batch && !s->done && s->pending() == 1;
     auto add = [&](Seq& s, int n, bool verify) {
         s.in_batch = true;
@@ -307,6 +308,7 @@ std::vector<BatchScheduler::Chunk> BatchScheduler::plan_step() {
             Seq& s = *running_[i];
             const bool decode = s.pending() == 1;
             if (s.in_batch || s.done || decode != (pass == 0)) {
+                if (!s.in_batch && !s.done && !decode) prompt_ahead += s.pending();
                 ++i;
                 continue;
             }
@@ -316,10 +318,13 @@ std::vector<BatchScheduler::Chunk> BatchScheduler::plan_step() {
             const bool verify = s.drafting();
             if (verify) {
                 // Positions [h - 1, h - 1 + k] must fit the context; the accepted drafts and the
-                // model's own token the token limit; the decoders after it their one token each.
+                // model's own token the token limit; the decoders after it their one token each,
+                // and better sequences their prompt chunks (a drafting background job must not
+                // starve an interactive prompt).
                 const int h = int(s.tokens.size());
+                const int room = budget - decoders - 1 - std::min(prompt_ahead, prompt_left);
                 const int k = std::min({s.length.next(), backend_.context_size() - h,
-                                        s.req.options.max_tokens - int(s.res.tokens.size()) - 1, budget - decoders - 1});
+                                        s.req.options.max_tokens - int(s.res.tokens.size()) - 1, room});
                 if (!draft_for(s, k)) {
                     ++i;
                     continue;

@@ -303,8 +303,9 @@ TEST(SchedulerSpeculative, CancelAndStopStringsInsideAnAcceptedDraft) {
     }
 }
 
-// Drafted tokens count against the step's budget: a step never runs more than step_tokens, and
-// with as many decoding sequences as the budget holds they decode plainly (draft nothing).
+// Drafted tokens count against the step's budget: a step never runs more than step_tokens, with
+// as many decoding sequences as the budget holds they decode plainly (draft nothing), and a
+// better-ranked sequence's prompt chunk comes before a worse one's drafts.
 TEST(SchedulerSpeculative, DraftsCountAgainstTheStepBudget) {
     FakeDrafter right(0);
     {
@@ -336,6 +337,31 @@ TEST(SchedulerSpeculative, DraftsCountAgainstTheStepBudget) {
         h.sched.run_until_idle();
         for (auto& [id, r] : reqs) expect_same(h.result(id), solo(r), "request " + std::to_string(id));
         EXPECT_EQ(h.sched.stats().drafted, 0);
+    }
+    {
+        // A drafting background job leaves the budget to a better request's prompt: an
+        // interactive 90-token prompt runs in 15-token chunks beside its one decode token.
+        SchedulerOptions opt;
+        opt.step_tokens = 16;
+        Harness h(1024, 8, 200, opt);
+        BatchRequest bg = request(long_reply_prompt(5, 70, 120), 120, &right, 16);
+        bg.priority = Priority::Background;
+        const uint64_t ibg = h.submit(bg);
+        for (int i = 0; i < 4; ++i) h.sched.step();
+        EXPECT_GT(h.sched.stats().drafted, 0);
+        BatchRequest in = request(prompt_of(90, 71), 5);
+        in.priority = Priority::Interactive;
+        int steps = 0, first = -1;
+        in.options.on_token = [&](int32_t, const float*, int) {
+            if (first < 0) first = steps;
+        };
+        const uint64_t iin = h.submit(in);
+        while (first < 0 && h.sched.step()) ++steps;
+        EXPECT_LE(first, (90 + 14) / 15);
+        h.sched.run_until_idle();
+        expect_same(h.result(ibg), solo(bg, false, 1024), "background");
+        expect_same(h.result(iin), solo(in, false, 1024), "interactive");
+        EXPECT_GT(h.result(ibg).accepted, 20);
     }
 }
 
