@@ -32,6 +32,7 @@ Tuning Tuning::from_env() {
     t.vk_validation = is(std::getenv("LLAMADESK_VULKAN_VALIDATION"), "1");
     const int split = clamped(std::getenv("LLAMADESK_CUDA_MV_SPLIT"), 0, 0, 4);
     t.cuda_mv_split = split == 1 || split == 2 || split == 4 ? split : 0;
+    t.cuda_small_batch = clamped(std::getenv("LLAMADESK_CUDA_SMALL_BATCH"), t.cuda_small_batch, 0, 16);
     t.cuda_paged_chunk = clamped(std::getenv("LLAMADESK_CUDA_PAGED_CHUNK"), 0, -1, 1 << 20);
     t.cuda_graph = !is(std::getenv("LLAMADESK_CUDA_GRAPH"), "0");
     t.cpu_repack = !is(std::getenv("LLAMADESK_CPU_REPACK"), "0");

@@ -40,6 +40,13 @@ struct Tuning {
     // CUDA decode matvec: warps along K per row group, 1, 2 or 4; 0 = chosen from the shape.
     // LLAMADESK_CUDA_MV_SPLIT.
     int cuda_mv_split = 0;
+    // CUDA steps of 2 up to this many tokens (several sequences decoding together, speculative
+    // verification) multiply weights that have an int8 decode matvec with the small-batch kernel
+    // (matvec_batch.cu: each weight block read once for all columns); larger steps and other
+    // types take the prompt path (dequantize + cuBLAS). 0 or 1: the prompt path for every step of
+    // 2 or more tokens (the previous behaviour, kept for comparison). 0..16.
+    // LLAMADESK_CUDA_SMALL_BATCH.
+    int cuda_small_batch = 16;
     // CUDA paged decode attention (steps of several sequences): positions per split-K chunk of a
     // row's context (rounded up to whole 64-position KV blocks); 0 = chosen from the step's shape
     // (few rows with long contexts split), -1 = never split. LLAMADESK_CUDA_PAGED_CHUNK.

@@ -46,11 +46,13 @@ public:
     virtual std::string device_name() = 0;
     virtual MemoryInfo memory() = 0;
     // y (B, rows) = x (B, ne0) . W^T, W raw GGUF rows of type t. B == 1 runs the decode matvec,
-    // B > 1 the prompt path (dequantize + cuBLAS). accumulate: y += instead of y =.
+    // 2 <= B <= Tuning::cuda_small_batch (of the ops' tuning) the small-batch int8 kernel where the
+    // type has it, other B the prompt path (dequantize + cuBLAS). accumulate: y += instead of y =.
     virtual std::vector<float> matmul(GgmlType t, int64_t ne0, int64_t rows, const void* w,
                                       const std::vector<float>& x, int B, bool accumulate,
                                       const std::vector<float>& y0) = 0;
-    // Decode fused gate/up: silu(Wg x) * (Wu x), one token.
+    // Fused gate/up: silu(Wg x) * (Wu x) for x.size() / ne0 tokens (one: the decode matvec; a
+    // small batch: matvec_batch.cu where the type has it, else two matmuls and the SwiGLU).
     virtual std::vector<float> matvec_swiglu(GgmlType t, int64_t ne0, int64_t rows, const void* wg,
                                              const void* wu, const std::vector<float>& x) = 0;
     // rows ids of W (n_rows rows of ne0) dequantized to f32 (the embedding lookup).

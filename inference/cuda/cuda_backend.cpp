@@ -195,7 +195,7 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
     const size_t part_floats = size_t(std::min(n_batch_, kAttnSlice)) * p_.n_heads * attn_chunks_max_ * (p_.head_dim + 2);
     const size_t act_bytes = 4 * B * (2 * size_t(p_.dim) + 2 * size_t(p_.q_dim()) + 2 * size_t(p_.kv_dim()) +
                                       2 * size_t(p_.ffn_dim) + size_t(p_.n_vocab)) +
-                             4 * part_floats + Matmul::scratch_bytes(max_ne0, n_batch_, max_rows) +
+                             4 * part_floats + Matmul::scratch_bytes(max_ne0, n_batch_, max_rows, o.tuning.cuda_small_batch) +
                              size_t(max_ne0) + 16 * size_t(max_ne0 / 32 + 1);
     size_t free_b = 0, total_b = 0;
     LD_CUDA(cudaMemGetInfo(&free_b, &total_b));
@@ -247,7 +247,7 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
     xds_ = DeviceBuffer(16 * size_t(max_ne0 / 32 + 1), "int8 activation scales");
     q8_.q = xq_.as<int8_t>();
     q8_.ds = xds_.as<float4>();
-    mm_ = std::make_unique<Matmul>(stream_, max_ne0, n_batch_, max_rows, 0, mv_split_);
+    mm_ = std::make_unique<Matmul>(stream_, max_ne0, n_batch_, max_rows, 0, mv_split_, o.tuning.cuda_small_batch);
     LD_CUDA(cudaStreamSynchronize(stream_));
 }
 
@@ -573,7 +573,8 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows, cons
     float* xn = xn_.as<float>();
     // One token: the RMSNorms also quantize their output for the int8 matvecs, and the other
     // matvec inputs (attention output, SwiGLU) are quantized when their weights use it (8B
-    // Q4_K_M on the H200: 366 against 162 tok/s with f32 activations).
+    // Q4_K_M on the H200: 366 against 162 tok/s with f32 activations). Steps of 2 to
+    // Tuning::cuda_small_batch tokens get int8 activations too: Matmul quantizes them itself.
     const bool q8 = B == 1;
     const Q8Act* xq = q8 ? &q8_ : nullptr;
     auto norm = [&](const float* in, const float* w, float* out, int rows) {

@@ -61,42 +61,102 @@ __device__ __forceinline__ void quantize_group(float v, int8_t* q, float4* ds, i
     if (lane == 0) *ds = make_float4(d, d * float(s), d * float(s_hi), 0.0f);
 }
 
+// A chunk's dot product in three parts, so that a kernel multiplying several activation columns
+// (matvec_batch.cu) reads and unpacks a weight chunk once for all of them:
+//   load_w<T>(row, c)   the weight chunk: its bytes as int8 words (a, b) and its scales (f)
+//   load_x<T>(c, x)     the activation words and group scales that chunk c multiplies
+//   dot_wx<T>(w, xc, c) the product
+// dot_chunk is their composition (the one-token matvec); the float expressions are the same
+// whoever calls them, so one column's result does not depend on how many columns share a launch.
+struct WChunk {
+    int4 a, b;   // 32 weight values as bytes (0..127 offsets or signed int8)
+    float f[6];  // per type: scales and mins (unused ones are optimized away)
+};
+struct XChunk {
+    int4 a, b;        // the 32 activation bytes a and b multiply
+    float4 d0, d1;    // their group scales and half sums (d1: types whose a and b lie in two groups)
+};
+
 template <GgmlType T>
-__device__ __forceinline__ float dot_chunk(const uint8_t* __restrict__ row, int c, const XQ& x);
+__device__ __forceinline__ WChunk load_w(const uint8_t* __restrict__ row, int c);
+template <GgmlType T>
+__device__ __forceinline__ XChunk load_x(int c, const XQ& x);
+template <GgmlType T>
+__device__ __forceinline__ float dot_wx(const WChunk& w, const XChunk& x, int c);
+
+template <GgmlType T>
+__device__ __forceinline__ float dot_chunk(const uint8_t* __restrict__ row, int c, const XQ& x) {
+    return dot_wx<T>(load_w<T>(row, c), load_x<T>(c, x), c);
+}
+
+// Types whose chunk c is block c of 32 elements (Q4_0R, Q8_0R, Q4_1): the activation's group c.
+__device__ __forceinline__ XChunk load_x_group(int c, const XQ& x) {
+    XChunk v;
+    v.a = ld16(x.q + 32 * c);
+    v.b = ld16(x.q + 32 * c + 16);
+    v.d0 = __ldg(x.ds + c);
+    v.d1 = v.d0;
+    return v;
+}
+template <>
+__device__ __forceinline__ XChunk load_x<kQ4_0R>(int c, const XQ& x) { return load_x_group(c, x); }
+template <>
+__device__ __forceinline__ XChunk load_x<kQ8_0R>(int c, const XQ& x) { return load_x_group(c, x); }
+template <>
+__device__ __forceinline__ XChunk load_x<GgmlType::Q4_1>(int c, const XQ& x) { return load_x_group(c, x); }
 
 template <>
-__device__ __forceinline__ float dot_chunk<kQ4_0R>(const uint8_t* __restrict__ row, int c, const XQ& x) {
+__device__ __forceinline__ WChunk load_w<kQ4_0R>(const uint8_t* __restrict__ row, int c) {
     const uint8_t* g = row + size_t(c >> 3) * 144;
     const int k = c & 7;
     const int4 qs = ld16(g + 16 + 16 * k);
-    const float d = h2f(g + 2 * k);
-    const float4 ds = __ldg(x.ds + c);
-    int s = dot16(lo4(qs), ld16(x.q + 32 * c), 0);
-    s = dot16(hi4(qs), ld16(x.q + 32 * c + 16), s);
-    return d * (ds.x * float(s) - 8.0f * (ds.y + ds.z));
+    WChunk w;
+    w.a = lo4(qs);
+    w.b = hi4(qs);
+    w.f[0] = h2f(g + 2 * k);
+    return w;
+}
+template <>
+__device__ __forceinline__ float dot_wx<kQ4_0R>(const WChunk& w, const XChunk& x, int) {
+    int s = dot16(w.a, x.a, 0);
+    s = dot16(w.b, x.b, s);
+    return w.f[0] * (x.d0.x * float(s) - 8.0f * (x.d0.y + x.d0.z));
 }
 
 template <>
-__device__ __forceinline__ float dot_chunk<kQ8_0R>(const uint8_t* __restrict__ row, int c, const XQ& x) {
+__device__ __forceinline__ WChunk load_w<kQ8_0R>(const uint8_t* __restrict__ row, int c) {
     const uint8_t* g = row + size_t(c >> 3) * 272;
     const int k = c & 7;
-    const int4 q0 = ld16(g + 16 + 32 * k), q1 = ld16(g + 32 + 32 * k);
-    const float d = h2f(g + 2 * k);
-    const float4 ds = __ldg(x.ds + c);
-    int s = dot16(q0, ld16(x.q + 32 * c), 0);
-    s = dot16(q1, ld16(x.q + 32 * c + 16), s);
-    return d * ds.x * float(s);
+    WChunk w;
+    w.a = ld16(g + 16 + 32 * k);
+    w.b = ld16(g + 32 + 32 * k);
+    w.f[0] = h2f(g + 2 * k);
+    return w;
+}
+template <>
+__device__ __forceinline__ float dot_wx<kQ8_0R>(const WChunk& w, const XChunk& x, int) {
+    int s = dot16(w.a, x.a, 0);
+    s = dot16(w.b, x.b, s);
+    return w.f[0] * x.d0.x * float(s);
 }
 
 template <>
-__device__ __forceinline__ float dot_chunk<GgmlType::Q4_1>(const uint8_t* __restrict__ row, int c, const XQ& x) {
+__device__ __forceinline__ WChunk load_w<GgmlType::Q4_1>(const uint8_t* __restrict__ row, int c) {
     const uint32_t* b = reinterpret_cast<const uint32_t*>(row + size_t(c) * sizeof(block_q4_1));  // 4-byte aligned
     const uint32_t dm = __ldg(b);
     const int4 qs = make_int4(int(__ldg(b + 1)), int(__ldg(b + 2)), int(__ldg(b + 3)), int(__ldg(b + 4)));
-    const float4 ds = __ldg(x.ds + c);
-    int s = dot16(lo4(qs), ld16(x.q + 32 * c), 0);
-    s = dot16(hi4(qs), ld16(x.q + 32 * c + 16), s);
-    return half_lo(dm) * ds.x * float(s) + half_hi(dm) * (ds.y + ds.z);
+    WChunk w;
+    w.a = lo4(qs);
+    w.b = hi4(qs);
+    w.f[0] = half_lo(dm);
+    w.f[1] = half_hi(dm);
+    return w;
+}
+template <>
+__device__ __forceinline__ float dot_wx<GgmlType::Q4_1>(const WChunk& w, const XChunk& x, int) {
+    int s = dot16(w.a, x.a, 0);
+    s = dot16(w.b, x.b, s);
+    return w.f[0] * x.d0.x * float(s) + w.f[1] * (x.d0.y + x.d0.z);
 }
 
 // ggml's get_scale_min_k4 for sub-block j, from the 12 scale bytes as three words.
@@ -112,9 +172,9 @@ __device__ __forceinline__ void scale_min_words(int j, uint32_t w0, uint32_t w1,
     }
 }
 
-// Q4_K and Q5_K share everything but the 5th bit (hb: the block's qh bytes for this lane).
+// Q4_K and Q5_K share everything but the 5th bit (the block's qh bytes for this chunk).
 template <bool FIVE>
-__device__ __forceinline__ float dot_k4(const uint8_t* __restrict__ b, int c, const XQ& x) {
+__device__ __forceinline__ WChunk load_w_k4(const uint8_t* __restrict__ b, int c) {
     const int k = c & 7, g = k >> 1, h = k & 1;
     const int4 hdr = ld16(b);  // d, dmin, scales[12]
     int4 q = ld16(b + (FIVE ? 48 : 16) + 16 * k);
@@ -127,50 +187,92 @@ __device__ __forceinline__ float dot_k4(const uint8_t* __restrict__ b, int c, co
         hi.x |= ((qh.x >> s1) & 0x01010101) << 4; hi.y |= ((qh.y >> s1) & 0x01010101) << 4;
         hi.z |= ((qh.z >> s1) & 0x01010101) << 4; hi.w |= ((qh.w >> s1) & 0x01010101) << 4;
     }
-    const int g0 = 8 * (c >> 3) + 2 * g;  // activation groups of the two sub-blocks
-    const float4 ds0 = __ldg(x.ds + g0), ds1 = __ldg(x.ds + g0 + 1);
-    const int i0 = dot16(lo, ld16(x.q + 32 * g0 + 16 * h), 0);
-    const int i1 = dot16(hi, ld16(x.q + 32 * g0 + 32 + 16 * h), 0);
-    float sc0, m0, sc1, m1;
-    scale_min_words(2 * g, uint32_t(hdr.y), uint32_t(hdr.z), uint32_t(hdr.w), &sc0, &m0);
-    scale_min_words(2 * g + 1, uint32_t(hdr.y), uint32_t(hdr.z), uint32_t(hdr.w), &sc1, &m1);
-    const float sh0 = h ? ds0.z : ds0.y, sh1 = h ? ds1.z : ds1.y;
-    return half_lo(uint32_t(hdr.x)) * (sc0 * ds0.x * float(i0) + sc1 * ds1.x * float(i1)) -
-           half_hi(uint32_t(hdr.x)) * (m0 * sh0 + m1 * sh1);
+    WChunk w;
+    w.a = lo;
+    w.b = hi;
+    w.f[0] = half_lo(uint32_t(hdr.x));
+    w.f[1] = half_hi(uint32_t(hdr.x));
+    scale_min_words(2 * g, uint32_t(hdr.y), uint32_t(hdr.z), uint32_t(hdr.w), &w.f[2], &w.f[3]);
+    scale_min_words(2 * g + 1, uint32_t(hdr.y), uint32_t(hdr.z), uint32_t(hdr.w), &w.f[4], &w.f[5]);
+    return w;
+}
+// Chunk c's two sub-blocks (2g, 2g + 1 of block c / 8) are activation groups g0 and g0 + 1, and
+// it covers their halves h.
+__device__ __forceinline__ XChunk load_x_k4(int c, const XQ& x) {
+    const int k = c & 7, g = k >> 1, h = k & 1;
+    const int g0 = 8 * (c >> 3) + 2 * g;
+    XChunk v;
+    v.a = ld16(x.q + 32 * g0 + 16 * h);
+    v.b = ld16(x.q + 32 * g0 + 32 + 16 * h);
+    v.d0 = __ldg(x.ds + g0);
+    v.d1 = __ldg(x.ds + g0 + 1);
+    return v;
+}
+__device__ __forceinline__ float dot_wx_k4(const WChunk& w, const XChunk& x, int c) {
+    const int h = c & 1;
+    const int i0 = dot16(w.a, x.a, 0);
+    const int i1 = dot16(w.b, x.b, 0);
+    const float sh0 = h ? x.d0.z : x.d0.y, sh1 = h ? x.d1.z : x.d1.y;
+    return w.f[0] * (w.f[2] * x.d0.x * float(i0) + w.f[4] * x.d1.x * float(i1)) - w.f[1] * (w.f[3] * sh0 + w.f[5] * sh1);
 }
 
 template <>
-__device__ __forceinline__ float dot_chunk<GgmlType::Q4_K>(const uint8_t* __restrict__ row, int c, const XQ& x) {
-    return dot_k4<false>(row + size_t(c >> 3) * sizeof(block_q4_K), c, x);
+__device__ __forceinline__ WChunk load_w<GgmlType::Q4_K>(const uint8_t* __restrict__ row, int c) {
+    return load_w_k4<false>(row + size_t(c >> 3) * sizeof(block_q4_K), c);
 }
 template <>
-__device__ __forceinline__ float dot_chunk<GgmlType::Q5_K>(const uint8_t* __restrict__ row, int c, const XQ& x) {
-    return dot_k4<true>(row + size_t(c >> 3) * sizeof(block_q5_K), c, x);
+__device__ __forceinline__ WChunk load_w<GgmlType::Q5_K>(const uint8_t* __restrict__ row, int c) {
+    return load_w_k4<true>(row + size_t(c >> 3) * sizeof(block_q5_K), c);
 }
+template <>
+__device__ __forceinline__ XChunk load_x<GgmlType::Q4_K>(int c, const XQ& x) { return load_x_k4(c, x); }
+template <>
+__device__ __forceinline__ XChunk load_x<GgmlType::Q5_K>(int c, const XQ& x) { return load_x_k4(c, x); }
+template <>
+__device__ __forceinline__ float dot_wx<GgmlType::Q4_K>(const WChunk& w, const XChunk& x, int c) { return dot_wx_k4(w, x, c); }
+template <>
+__device__ __forceinline__ float dot_wx<GgmlType::Q5_K>(const WChunk& w, const XChunk& x, int c) { return dot_wx_k4(w, x, c); }
 
 template <>
-__device__ __forceinline__ float dot_chunk<kQ6_KR>(const uint8_t* __restrict__ row, int c, const XQ& x) {
+__device__ __forceinline__ WChunk load_w<kQ6_KR>(const uint8_t* __restrict__ row, int c) {
     const int blk = c >> 3, k = c & 7, n = k >> 2, cc = (k >> 1) & 1, lh = k & 1;
     const uint8_t* g = row + size_t(blk >> 3) * 1680;
     const uint8_t* b = g + 16 + 208 * (blk & 7);
     const int4 ql = ld16(b + 16 * k), qh = ld16(b + 128 + 32 * n + 16 * lh);
-    const float d = h2f(g + 2 * (blk & 7));
-    const float sa = float(int8_t(b[192 + 8 * n + 2 * cc + lh])), sb = float(int8_t(b[192 + 8 * n + 2 * cc + 4 + lh]));
     const int ha = 2 * cc, hb = 2 * cc + 4;
-    const int4 qa = make_int4((ql.x & 0x0F0F0F0F) | (((qh.x >> ha) & 0x03030303) << 4),
-                              (ql.y & 0x0F0F0F0F) | (((qh.y >> ha) & 0x03030303) << 4),
-                              (ql.z & 0x0F0F0F0F) | (((qh.z >> ha) & 0x03030303) << 4),
-                              (ql.w & 0x0F0F0F0F) | (((qh.w >> ha) & 0x03030303) << 4));
-    const int4 qb = make_int4(((ql.x >> 4) & 0x0F0F0F0F) | (((qh.x >> hb) & 0x03030303) << 4),
-                              ((ql.y >> 4) & 0x0F0F0F0F) | (((qh.y >> hb) & 0x03030303) << 4),
-                              ((ql.z >> 4) & 0x0F0F0F0F) | (((qh.z >> hb) & 0x03030303) << 4),
-                              ((ql.w >> 4) & 0x0F0F0F0F) | (((qh.w >> hb) & 0x03030303) << 4));
-    const int ga = 8 * blk + 4 * n + cc, gb = ga + 2;  // activation groups of the two quarters
-    const float4 da = __ldg(x.ds + ga), db = __ldg(x.ds + gb);
-    const int ia = dot16(qa, ld16(x.q + 32 * ga + 16 * lh), 0);
-    const int ib = dot16(qb, ld16(x.q + 32 * gb + 16 * lh), 0);
-    const float ha_sum = lh ? da.z : da.y, hb_sum = lh ? db.z : db.y;
-    return d * (sa * (da.x * float(ia) - 32.0f * ha_sum) + sb * (db.x * float(ib) - 32.0f * hb_sum));
+    WChunk w;
+    w.a = make_int4((ql.x & 0x0F0F0F0F) | (((qh.x >> ha) & 0x03030303) << 4),
+                    (ql.y & 0x0F0F0F0F) | (((qh.y >> ha) & 0x03030303) << 4),
+                    (ql.z & 0x0F0F0F0F) | (((qh.z >> ha) & 0x03030303) << 4),
+                    (ql.w & 0x0F0F0F0F) | (((qh.w >> ha) & 0x03030303) << 4));
+    w.b = make_int4(((ql.x >> 4) & 0x0F0F0F0F) | (((qh.x >> hb) & 0x03030303) << 4),
+                    ((ql.y >> 4) & 0x0F0F0F0F) | (((qh.y >> hb) & 0x03030303) << 4),
+                    ((ql.z >> 4) & 0x0F0F0F0F) | (((qh.z >> hb) & 0x03030303) << 4),
+                    ((ql.w >> 4) & 0x0F0F0F0F) | (((qh.w >> hb) & 0x03030303) << 4));
+    w.f[0] = h2f(g + 2 * (blk & 7));
+    w.f[1] = float(int8_t(b[192 + 8 * n + 2 * cc + lh]));
+    w.f[2] = float(int8_t(b[192 + 8 * n + 2 * cc + 4 + lh]));
+    return w;
+}
+// The chunk's two quarters are activation groups ga and ga + 2, halves lh.
+template <>
+__device__ __forceinline__ XChunk load_x<kQ6_KR>(int c, const XQ& x) {
+    const int blk = c >> 3, k = c & 7, n = k >> 2, cc = (k >> 1) & 1, lh = k & 1;
+    const int ga = 8 * blk + 4 * n + cc, gb = ga + 2;
+    XChunk v;
+    v.a = ld16(x.q + 32 * ga + 16 * lh);
+    v.b = ld16(x.q + 32 * gb + 16 * lh);
+    v.d0 = __ldg(x.ds + ga);
+    v.d1 = __ldg(x.ds + gb);
+    return v;
+}
+template <>
+__device__ __forceinline__ float dot_wx<kQ6_KR>(const WChunk& w, const XChunk& x, int c) {
+    const int lh = c & 1;
+    const int ia = dot16(w.a, x.a, 0);
+    const int ib = dot16(w.b, x.b, 0);
+    const float ha_sum = lh ? x.d0.z : x.d0.y, hb_sum = lh ? x.d1.z : x.d1.y;
+    return w.f[0] * (w.f[1] * (x.d0.x * float(ia) - 32.0f * ha_sum) + w.f[2] * (x.d1.x * float(ib) - 32.0f * hb_sum));
 }
 
 }  // namespace ld::cuda

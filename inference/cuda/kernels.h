@@ -42,7 +42,8 @@ struct Q8Act {
 // Weight types whose decode matvec multiplies int8 activations (dp4a): Q4_0 and Q8_0 and Q6_K
 // regrouped, Q4_1, Q4_K, Q5_K. Others (F32, F16, Q5_0, Q5_1, rows not regrouped) read f32 x.
 bool has_q8_dot(GgmlType t);
-// x (n floats, n a multiple of 32) to q.
+// x (n floats, n a multiple of 32) to q. Several rows of a width that is a multiple of 32 are
+// quantized by one call over all of them: groups never straddle two rows.
 void launch_quantize_q8(const float* x, int n, Q8Act q, cudaStream_t s);
 // One row: out = x / rms(x) * w (f32) and, when q.q is set (n a multiple of 32), also quantized.
 void launch_rmsnorm_q8(const float* x, const float* w, float* out, Q8Act q, int n, float eps, cudaStream_t s);
@@ -80,6 +81,15 @@ struct MvArgs {
     int split = 0;               // int8 kernels: warps along K per row group, 1/2/4; 0 = from the shape
 };
 void launch_matvec(GgmlType t, MvMode mode, const MvArgs& a, cudaStream_t s);
+
+// Most columns of the small-batch matvec.
+constexpr int kMaxBatchQ8 = 16;
+// launch_matvec for B tokens, 2 <= B <= kMaxBatchQ8 (matvec_batch.cu): weights with has_q8_dot
+// times B int8 activation rows, a.xq holding them one after the other (B * ne0 values, quantized
+// as one launch_quantize_q8 of B * ne0), each job's y (B, rows) row-major. Store, Accumulate and
+// SwiGlu (gate/up, job 0's y gets silu(g) * u); not QkvRope. Each column's result is bit for bit
+// launch_matvec's on that column alone (same chunks per lane and order of sums).
+void launch_matvec_batch(GgmlType t, MvMode mode, const MvArgs& a, int B, cudaStream_t s);
 
 // Rows of W to out (n, ne0), as f16 (f16_out) or f32: row r is ids[r] when ids is given (a
 // device array, the embedding lookup), else row0 + r.

@@ -12,15 +12,28 @@ int64_t tile_elems_for(int64_t max_ne0, int64_t max_rows) {
     return std::max<int64_t>(max_ne0 * 8, std::min(kTileElems, max_ne0 * max_rows));
 }
 
+// Columns of the small-batch kernel: 0 (off) or 2 .. kMaxBatchQ8, no more than a step holds.
+int batch_columns(int batch_q8, int max_B) {
+    const int n = std::min({batch_q8, max_B, kMaxBatchQ8});
+    return n >= 2 ? n : 0;
+}
+
 }  // namespace
 
-size_t Matmul::scratch_bytes(int64_t max_ne0, int max_B, int64_t max_rows) {
+size_t Matmul::scratch_bytes(int64_t max_ne0, int max_B, int64_t max_rows, int batch_q8) {
+    const size_t cols = size_t(batch_columns(batch_q8, max_B));
     return 2 * 2 * size_t(max_B) * size_t(max_ne0) + 2 * size_t(tile_elems_for(max_ne0, max_rows)) +
+           cols * (size_t(max_ne0) + 16 * size_t(max_ne0 / 32 + 1)) +
            (size_t(32) << 20);  // cuBLAS workspace and handles, roughly
 }
 
-Matmul::Matmul(cudaStream_t stream, int64_t max_ne0, int max_B, int64_t max_rows, int64_t tile_elems, int mv_split)
-    : stream_(stream), max_ne0_(max_ne0), max_B_(max_B), mv_split_(mv_split) {
+Matmul::Matmul(cudaStream_t stream, int64_t max_ne0, int max_B, int64_t max_rows, int64_t tile_elems, int mv_split,
+               int batch_q8)
+    : stream_(stream), max_ne0_(max_ne0), max_B_(max_B), mv_split_(mv_split), batch_q8_(batch_columns(batch_q8, max_B)) {
+    if (batch_q8_ > 0) {
+        xq_ = DeviceBuffer(size_t(batch_q8_) * size_t(max_ne0), "int8 activations (small batch)");
+        xds_ = DeviceBuffer(16 * size_t(batch_q8_) * size_t(max_ne0 / 32 + 1), "int8 activation scales (small batch)");
+    }
     if (max_B > 1) {
         x_hi_ = DeviceBuffer(2 * size_t(max_B) * size_t(max_ne0), "f16 activations");
         x_lo_ = DeviceBuffer(2 * size_t(max_B) * size_t(max_ne0), "f16 activations");
@@ -48,14 +61,62 @@ void Matmul::run(const DevWeight& w, const float* x, int B, float* y, bool accum
         launch_matvec(w.type, accumulate ? MvMode::Accumulate : MvMode::Store, a, stream_);
         return;
     }
+    if (small_batch(w, B)) {
+        const DevWeight* ws[] = {&w};
+        float* ys[] = {y};
+        launch_batch(ws, ys, 1, accumulate ? MvMode::Accumulate : MvMode::Store, quantize(x, B, w.ne0), B);
+        return;
+    }
     gemm(w, x, B, y, accumulate);
+}
+
+bool Matmul::small_batch(const DevWeight& w, int B) const {
+    // has_q8_dot covers whole blocks: Q4_K / Q5_K rows are multiples of 256, the regrouped types
+    // of 8 blocks.
+    return B >= 2 && B <= batch_q8_ && has_q8_dot(w.type) && w.ne0 % 32 == 0 && w.ne0 <= max_ne0_;
+}
+
+Q8Act Matmul::quantize(const float* x, int B, int64_t ne0) {
+    const Q8Act q{xq_.as<int8_t>(), xds_.as<float4>()};
+    launch_quantize_q8(x, int(B * ne0), q, stream_);  // groups of 32 never straddle two rows
+    return q;
+}
+
+void Matmul::launch_batch(const DevWeight* const* ws, float* const* ys, int n, MvMode mode, const Q8Act& xq, int B) {
+    MvArgs a;
+    a.split = mv_split_;
+    a.xq = xq;
+    for (int i = 0; i < n; ++i) a.job[i] = {ws[i]->data, ys[i], int(ws[i]->ne1)};
+    a.n_jobs = n;
+    a.ne0 = int(ws[0]->ne0);
+    a.row_bytes = ws[0]->row_bytes;
+    launch_matvec_batch(ws[0]->type, mode, a, B, stream_);
 }
 
 void Matmul::run_shared_input(const DevWeight* const* ws, float* const* ys, int n, const float* x, int B,
                               const Q8Act* xq) {
-    bool same = B == 1 && n <= 3;
+    bool same = n <= 3;
     for (int i = 1; i < n && same; ++i)
         same = ws[i]->type == ws[0]->type && ws[i]->ne0 == ws[0]->ne0 && ws[i]->row_bytes == ws[0]->row_bytes;
+    if (B > 1) {
+        // Small batch: x quantized once for every matrix that takes the int8 kernel.
+        bool any = false;
+        for (int i = 0; i < n; ++i) any = any || small_batch(*ws[i], B);
+        if (!any) {
+            for (int i = 0; i < n; ++i) gemm(*ws[i], x, B, ys[i], false);
+            return;
+        }
+        const Q8Act q = quantize(x, B, ws[0]->ne0);
+        if (same && small_batch(*ws[0], B)) {
+            launch_batch(ws, ys, n, MvMode::Store, q, B);
+            return;
+        }
+        for (int i = 0; i < n; ++i) {
+            if (small_batch(*ws[i], B)) launch_batch(ws + i, ys + i, 1, MvMode::Store, q, B);
+            else gemm(*ws[i], x, B, ys[i], false);
+        }
+        return;
+    }
     if (!same) {
         for (int i = 0; i < n; ++i) run(*ws[i], x, B, ys[i], false, xq);
         return;
@@ -114,6 +175,13 @@ void Matmul::gate_up(const DevWeight& wg, const DevWeight& wu, const float* x, i
         a.row_bytes = wg.row_bytes;
         a.x = x;
         launch_matvec(wg.type, MvMode::SwiGlu, a, stream_);
+        return;
+    }
+    if (B > 1 && wg.type == wu.type && wg.ne0 == wu.ne0 && wg.ne1 == wu.ne1 && wg.row_bytes == wu.row_bytes &&
+        small_batch(wg, B)) {
+        const DevWeight* ws[] = {&wg, &wu};
+        float* ys[] = {g, nullptr};
+        launch_batch(ws, ys, 2, MvMode::SwiGlu, quantize(x, B, wg.ne0), B);
         return;
     }
     run(wg, x, B, g, false, xq);

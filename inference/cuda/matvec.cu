@@ -9,20 +9,12 @@
 #include "inference/cuda/kernels.h"
 #include "inference/cuda/launch.cuh"
 #include "inference/cuda/dot_q8.cuh"
+#include "inference/cuda/matvec_common.cuh"
 #include "inference/cuda/quant_dev.cuh"
 
 namespace ld::cuda {
 
 namespace {
-
-constexpr int kWarps = 4;  // per block
-constexpr int kRows = 2;   // per warp
-
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
 
 __device__ __forceinline__ void load_x8(const float* __restrict__ x, int i, float* xv) {
     const float4 a = __ldg(reinterpret_cast<const float4*>(x + i));
@@ -70,37 +62,6 @@ __device__ __forceinline__ void dot_rows(const uint8_t* const* rows, const float
     }
 }
 
-// The warp's rows, from its first row: for SwiGlu, kRows gate rows then the same kRows up rows;
-// otherwise kRows rows numbered across the jobs in order (q, k, v), with their outputs. Null
-// past the end. Constant job indices keep the kernel parameters out of local memory.
-__device__ __forceinline__ void gate_up_rows(const MvArgs& a, int first, const uint8_t** rows) {
-#pragma unroll
-    for (int r = 0; r < kRows; ++r) {
-        const int row = first + r;
-        const bool ok = row < a.job[0].rows;
-        rows[r] = ok ? a.job[0].w + size_t(row) * a.row_bytes : nullptr;
-        rows[kRows + r] = ok ? a.job[1].w + size_t(row) * a.row_bytes : nullptr;
-    }
-}
-__device__ __forceinline__ void job_rows(const MvArgs& a, int first, const uint8_t** rows, float** outs) {
-#pragma unroll
-    for (int r = 0; r < kRows; ++r) {
-        int row = first + r;
-        rows[r] = nullptr;
-        outs[r] = nullptr;
-#pragma unroll
-        for (int j = 0; j < 3; ++j) {
-            if (j < a.n_jobs && !rows[r]) {
-                if (row < a.job[j].rows) {
-                    rows[r] = a.job[j].w + size_t(row) * a.row_bytes;
-                    outs[r] = a.job[j].y + row;
-                } else {
-                    row -= a.job[j].rows;
-                }
-            }
-        }
-    }
-}
 // Lane 0 writes the warp's results: silu(g) * u for SwiGlu (sums: kRows gate, kRows up), else
 // y = s or y += s (Accumulate).
 template <int MODE>
@@ -130,8 +91,9 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_kernel(MvArgs a) {
     const int first = (blockIdx.x * kWarps + int(threadIdx.x >> 5)) * kRows;
     const uint8_t* rows[N];
     float* outs[kRows] = {};
+    int lds[kRows];  // unused: one column
     if constexpr (MODE == int(MvMode::SwiGlu)) gate_up_rows(a, first, rows);
-    else job_rows(a, first, rows, outs);
+    else job_rows(a, first, rows, outs, lds);
     float acc[N];
 #pragma unroll
     for (int r = 0; r < N; ++r) acc[r] = 0.0f;
@@ -227,8 +189,9 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
     const int first = (blockIdx.x * (kWarps / SPLIT) + warp / SPLIT) * kRows;
     const uint8_t* rows[N];
     float* outs[kRows] = {};
+    int lds[kRows];  // unused: one column
     if constexpr (MODE == int(MvMode::SwiGlu)) gate_up_rows(a, first, rows);
-    else job_rows(a, first, rows, outs);
+    else job_rows(a, first, rows, outs, lds);
     float acc[N];
 #pragma unroll
     for (int r = 0; r < N; ++r) acc[r] = 0.0f;
@@ -257,17 +220,6 @@ void launch_q8_split(MvMode mode, const MvArgs& a, int total, cudaStream_t s) {
     case MvMode::Accumulate: launch(matvec_q8_kernel<uint32_t(T), 1, SPLIT>, grid, block, 0, s, "matvec (int8 activations)", a); break;
     case MvMode::SwiGlu: launch(matvec_q8_kernel<uint32_t(T), 2, SPLIT>, grid, block, 0, s, "matvec (int8 activations)", a); break;
     }
-}
-
-// Warps along K per group of rows: enough warps to fill the GPU (~4096 on 132 SMs) while every
-// lane keeps at least one 32-chunk (8B Q4_K_M decode on the H200: 392.6 against 373.7 tok/s
-// without). MvArgs::split (Tuning::cuda_mv_split) fixes it.
-int split_for(int total_rows, int n_chunks, int forced) {
-    if (forced == 1 || forced == 2 || forced == 4) return forced;
-    const int warps = (total_rows + kRows - 1) / kRows;
-    int split = 1;
-    while (split < 4 && warps * split < 4096 && n_chunks >= 32 * 2 * split) split *= 2;
-    return split;
 }
 
 template <GgmlType T>

@@ -91,7 +91,7 @@ class TestOps final : public OpsForTest {
     DeviceBuffer up(const T* p, size_t n) { return upload(p, n, stream_); }
 
 public:
-    explicit TestOps(const Tuning& tuning) : mv_split_(tuning.cuda_mv_split) {
+    explicit TestOps(const Tuning& tuning) : mv_split_(tuning.cuda_mv_split), small_batch_(tuning.cuda_small_batch) {
         dev_ = pick_device("");
         LD_CUDA(cudaSetDevice(dev_));
         LD_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
@@ -124,7 +124,7 @@ public:
         TestQ8 q8;
         if (B == 1) quantize_for_test(dw.w.type, dx.as<float>(), ne0, &q8, stream_);
         {
-            Matmul mm(stream_, ne0, std::max(B, 2), rows, ne0 * 64, mv_split_);  // tiles of 64 rows
+            Matmul mm(stream_, ne0, std::max(B, 2), rows, ne0 * 64, mv_split_, small_batch_);  // tiles of 64 rows
             mm.run(dw.w, dx.as<float>(), B, dy.as<float>(), accumulate, q8.on ? &q8.act : nullptr);
             LD_CUDA(cudaStreamSynchronize(stream_));
         }
@@ -136,13 +136,15 @@ public:
         LD_CUDA(cudaSetDevice(dev_));
         const TestWeightOnDevice g = upload_weight(t, ne0, rows, wg, stream_);
         const TestWeightOnDevice u = upload_weight(t, ne0, rows, wu, stream_);
+        if (ne0 <= 0 || x.empty() || x.size() % size_t(ne0) != 0) fail("gate/up test: x is not whole rows of ", ne0);
+        const int B = int(x.size() / size_t(ne0));
         DeviceBuffer dx = up(x);
-        DeviceBuffer dy(4 * size_t(rows), "test output"), scratch(4 * size_t(rows), "test scratch");
+        DeviceBuffer dy(4 * size_t(B) * size_t(rows), "test output"), scratch(4 * size_t(B) * size_t(rows), "test scratch");
         TestQ8 q8;
-        quantize_for_test(g.w.type, dx.as<float>(), ne0, &q8, stream_);
-        Matmul mm(stream_, ne0, 1, rows, 0, mv_split_);
-        mm.gate_up(g.w, u.w, dx.as<float>(), 1, dy.as<float>(), scratch.as<float>(), q8.on ? &q8.act : nullptr);
-        return download<float>(dy, size_t(rows), stream_);
+        if (B == 1) quantize_for_test(g.w.type, dx.as<float>(), ne0, &q8, stream_);
+        Matmul mm(stream_, ne0, B, rows, 0, mv_split_, small_batch_);
+        mm.gate_up(g.w, u.w, dx.as<float>(), B, dy.as<float>(), scratch.as<float>(), q8.on ? &q8.act : nullptr);
+        return download<float>(dy, size_t(B) * size_t(rows), stream_);
     }
 
     std::vector<float> get_rows(GgmlType t, int64_t ne0, int64_t n_rows, const void* w,
@@ -331,6 +333,7 @@ public:
 
 private:
     int mv_split_ = 0;
+    int small_batch_ = 0;  // Tuning::cuda_small_batch
     int dev_ = 0;
     cudaStream_t stream_ = nullptr;
 };

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <numeric>
 #include <string>
 
@@ -94,8 +96,17 @@ bool int8_path(GgmlType type, int ne0) {
     }
 }
 
+// Steps of 2 .. Tuning::cuda_small_batch tokens (the ops' tuning, from the environment) take the
+// small-batch kernel on int8 activations for the same types and widths as one token.
+bool small_batch_int8(GgmlType type, int ne0, int cols) {
+    return cols >= 2 && cols <= Tuning::from_env().cuda_small_batch && int8_path(type, ne0);
+}
+bool int8_cols(GgmlType type, int ne0, int cols) {
+    return (cols == 1 && int8_path(type, ne0)) || small_batch_int8(type, ne0, cols);
+}
+
 double tolerance(GgmlType type, int cols, int ne0) {
-    if (cols == 1 || type == GgmlType::F32) return 2e-5;
+    if (cols == 1 || type == GgmlType::F32 || small_batch_int8(type, ne0, cols)) return 2e-5;
     if (type == GgmlType::F16) return 5e-5;
     return 2.5e-3;
 }
@@ -114,7 +125,7 @@ TEST_P(CudaTyped, MatmulMatchesDequantizedDot) {
             std::vector<float> want;
             std::vector<double> tol;
             reference_product(w, x, rows, ne0, cols, tolerance(type, cols, ne0), &want, &tol,
-                              cols == 1 && int8_path(type, ne0));
+                              int8_cols(type, ne0, cols));
             const std::vector<float> got = ops->matmul(type, ne0, rows, w.bytes.data(), x, cols, false, {});
             expect_close(got, want, 0, 0,
                          std::string("matmul ") + type_name(type) + " ne0 " + std::to_string(ne0) + " rows " +
@@ -135,8 +146,7 @@ TEST_P(CudaTyped, MatmulAccumulates) {
         const std::vector<float> y0 = random_floats(size_t(cols) * rows, 6, 3.0f);
         std::vector<float> want;
         std::vector<double> tol;
-        reference_product(w, x, rows, ne0, cols, tolerance(type, cols, ne0), &want, &tol,
-                          cols == 1 && int8_path(type, ne0));
+        reference_product(w, x, rows, ne0, cols, tolerance(type, cols, ne0), &want, &tol, int8_cols(type, ne0, cols));
         for (size_t i = 0; i < want.size(); ++i) {
             want[i] += y0[i];
             tol[i] += 1e-6 * std::abs(y0[i]);
@@ -237,6 +247,125 @@ TEST_P(CudaTyped, QkvWithRopeMatchesCpu) {
             expect_close(std::vector<float>(got.begin() + long(q.size() + k.size()), got.end()), v, 0, 0, what + " v cache",
                          &tv);
         }
+}
+
+// Columns of got (cols, rows) that are not bit for bit the one-token matvec of that column alone
+// (one(j): its rows values), the first few printed. The small-batch kernel sums each column in
+// the one-token kernel's order, so a sequence's logits do not depend on who shares its step.
+void expect_columns_exact(const std::vector<float>& got, int cols, int rows,
+                          const std::function<std::vector<float>(int)>& one, const std::string& what) {
+    ASSERT_EQ(got.size(), size_t(cols) * size_t(rows)) << what;
+    int bad = 0;
+    for (int j = 0; j < cols; ++j) {
+        const std::vector<float> alone = one(j);
+        ASSERT_EQ(alone.size(), size_t(rows)) << what;
+        for (int r = 0; r < rows; ++r) {
+            const float a = got[size_t(j) * rows + r], b = alone[size_t(r)];
+            if (std::memcmp(&a, &b, sizeof a) != 0 && ++bad <= 5)
+                ADD_FAILURE() << what << ": column " << j << " row " << r << " is " << a << " in the batch, " << b
+                              << " alone";
+        }
+    }
+    EXPECT_EQ(bad, 0) << what << ": values that differ from the one-token matvec";
+}
+
+// Steps of 2 to 16 tokens (sequences decoding together, a speculative verification): the
+// small-batch int8 kernel (matvec_batch.cu) for the types and widths of the int8 decode matvec,
+// B = 2, 3, 5 (the next size up, columns left idle), 8 and 16; the prompt path (f16 + cuBLAS) for
+// the other types. Store, the fused residual add and the fused gate/up; columns bit for bit the
+// one-token result. Few rows and short rows, since the emulated CI run pays for every launch
+// (about 10 s, and as much again in run_emulated.sh's pass with split-K forced to 4).
+TEST_P(CudaTyped, MatmulSmallBatchMatchesCpu) {
+    LD_REQUIRE_CUDA(ops);
+    const GgmlType type = GetParam();
+    const int bs = traits(type).block_size;
+    const int ne0 = type == GgmlType::Q6_K ? 2048 : bs == 256 ? 512 : 256;  // Q6_K: regrouped from 8 blocks
+    const int rows = type == GgmlType::Q6_K ? 13 : 37;  // partial blocks of rows (8 a block, 4 with split-K 2)
+    const TestWeight w = make_weight(type, rows, ne0, 61);
+    const std::string name = std::string(type_name(type)) + " ne0 " + std::to_string(ne0);
+    for (int B : {2, 3, 5, 8, 16}) {
+        const std::vector<float> x = random_floats(size_t(B) * ne0, 62 + uint32_t(B));
+        std::vector<float> want;
+        std::vector<double> tol;
+        reference_product(w, x, rows, ne0, B, tolerance(type, B, ne0), &want, &tol, int8_cols(type, ne0, B));
+        const std::vector<float> got = ops->matmul(type, ne0, rows, w.bytes.data(), x, B, false, {});
+        const std::string what = "small batch " + name + " B " + std::to_string(B);
+        expect_close(got, want, 0, 0, what, &tol);
+        if (small_batch_int8(type, ne0, B) && (B == 3 || B == 16))  // a partly used and a full kernel
+            expect_columns_exact(got, B, rows, [&](int j) {
+                const std::vector<float> xj(x.begin() + long(size_t(j) * ne0), x.begin() + long(size_t(j + 1) * ne0));
+                return ops->matmul(type, ne0, rows, w.bytes.data(), xj, 1, false, {});
+            }, what);
+    }
+    {
+        const int B = 5;
+        const std::vector<float> x = random_floats(size_t(B) * ne0, 71), y0 = random_floats(size_t(B) * rows, 72, 3.0f);
+        std::vector<float> want;
+        std::vector<double> tol;
+        reference_product(w, x, rows, ne0, B, tolerance(type, B, ne0), &want, &tol, int8_cols(type, ne0, B));
+        for (size_t i = 0; i < want.size(); ++i) {
+            want[i] += y0[i];
+            tol[i] += 1e-6 * std::abs(y0[i]);
+        }
+        expect_close(ops->matmul(type, ne0, rows, w.bytes.data(), x, B, true, y0), want, 0, 0,
+                     "small batch accumulate " + name, &tol);
+    }
+    {
+        const int B = 5;
+        const TestWeight u = make_weight(type, rows, ne0, 73);
+        const std::vector<float> x = random_floats(size_t(B) * ne0, 74, 0.2f);
+        std::vector<float> gw, uw;
+        std::vector<double> gt, ut;
+        reference_product(w, x, rows, ne0, B, tolerance(type, B, ne0), &gw, &gt, int8_cols(type, ne0, B));
+        reference_product(u, x, rows, ne0, B, tolerance(type, B, ne0), &uw, &ut, int8_cols(type, ne0, B));
+        std::vector<double> tol(gw.size());
+        for (size_t i = 0; i < tol.size(); ++i) {  // as FusedGateUpMatchesCpu
+            const double sg = gw[i] / (1.0 + std::exp(-double(gw[i])));
+            tol[i] = 1.1 * (std::abs(double(uw[i])) + ut[i]) * gt[i] + std::abs(sg) * ut[i] + 1e-5;
+        }
+        cpu::silu_mul(gw.data(), uw.data(), int(gw.size()));
+        const std::vector<float> got = ops->matvec_swiglu(type, ne0, rows, w.bytes.data(), u.bytes.data(), x);
+        const std::string what = "small batch gate/up " + name + " B " + std::to_string(B);
+        expect_close(got, gw, 0, 0, what, &tol);
+        if (small_batch_int8(type, ne0, B))
+            expect_columns_exact(got, B, rows, [&](int j) {
+                const std::vector<float> xj(x.begin() + long(size_t(j) * ne0), x.begin() + long(size_t(j + 1) * ne0));
+                return ops->matvec_swiglu(type, ne0, rows, w.bytes.data(), u.bytes.data(), xj);
+            }, what);
+    }
+}
+
+// The small-batch kernel at Llama 3.1 8B's shapes (q/o 4096 x 4096, k/v 1024 rows: split-K 4,
+// gate/up 14336 rows: no split, down 14336 wide), on the device only: the emulated run would take
+// hours (its filter leaves CudaModelSizes out).
+TEST(CudaModelSizes, SmallBatchMatchesCpu) {
+    LD_REQUIRE_CUDA(ops);
+    if (Tuning::from_env().cuda_small_batch < 16) GTEST_SKIP() << "LLAMADESK_CUDA_SMALL_BATCH turns the kernel off below 16";
+    struct Case {
+        GgmlType type;
+        int ne0, rows;
+    };
+    const Case cases[] = {{GgmlType::Q4_0, 4096, 4096},  {GgmlType::Q4_K, 4096, 1024}, {GgmlType::Q6_K, 14336, 4096},
+                          {GgmlType::Q8_0, 4096, 14336}, {GgmlType::Q5_K, 4096, 4096}, {GgmlType::Q4_1, 4096, 1024}};
+    for (const Case& c : cases) {
+        const TestWeight w = make_weight(c.type, c.rows, c.ne0, 81);
+        for (int B : {2, 3, 5, 8, 16}) {
+            ASSERT_TRUE(small_batch_int8(c.type, c.ne0, B)) << type_name(c.type);
+            const std::vector<float> x = random_floats(size_t(B) * c.ne0, 82 + uint32_t(B));
+            std::vector<float> want;
+            std::vector<double> tol;
+            reference_product(w, x, c.rows, c.ne0, B, 2e-5, &want, &tol, true);
+            const std::vector<float> got = ops->matmul(c.type, c.ne0, c.rows, w.bytes.data(), x, B, false, {});
+            const std::string what = std::string("small batch ") + type_name(c.type) + " " + std::to_string(c.rows) +
+                                     " x " + std::to_string(c.ne0) + " B " + std::to_string(B);
+            expect_close(got, want, 0, 0, what, &tol);
+            if (B == 5 || B == 16)
+                expect_columns_exact(got, B, c.rows, [&](int j) {
+                    const std::vector<float> xj(x.begin() + long(size_t(j) * c.ne0), x.begin() + long(size_t(j + 1) * c.ne0));
+                    return ops->matmul(c.type, c.ne0, c.rows, w.bytes.data(), xj, 1, false, {});
+                }, what);
+        }
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, CudaTyped, ::testing::ValuesIn(kTypes),

@@ -17,7 +17,7 @@ namespace {
 const char* const kVars[] = {"LLAMADESK_VK_MATVEC",     "LLAMADESK_VK_MATVEC_ROWS", "LLAMADESK_VK_MATVEC_WG",
                              "LLAMADESK_VK_MATVEC_UNROLL", "LLAMADESK_VK_COOPMAT",   "LLAMADESK_VK_Q8",
                              "LLAMADESK_VK_PROFILE",    "LLAMADESK_VULKAN_VALIDATION", "LLAMADESK_CUDA_MV_SPLIT", "LLAMADESK_CUDA_GRAPH",
-                             "LLAMADESK_CUDA_PAGED_CHUNK",
+                             "LLAMADESK_CUDA_PAGED_CHUNK", "LLAMADESK_CUDA_SMALL_BATCH",
                              "LLAMADESK_CPU_REPACK",    "LLAMADESK_CPU_ISA",        "LLAMADESK_CUDA_PLUGIN"};
 
 // Unsets every switch for the test (CTest sets some for other runs) and restores them after.
@@ -58,6 +58,7 @@ TEST_F(TuningEnv, NothingSetGivesTheMeasuredDefaults) {
     EXPECT_FALSE(t.vk_validation);
     EXPECT_EQ(t.cuda_mv_split, 0);
     EXPECT_EQ(t.cuda_paged_chunk, 0);
+    EXPECT_EQ(t.cuda_small_batch, 16);
     EXPECT_TRUE(t.cuda_graph);
     EXPECT_TRUE(t.cpu_repack);
     EXPECT_EQ(t.cpu_isa, "");
@@ -79,6 +80,7 @@ TEST_F(TuningEnv, EachVariableSetsItsField) {
     setenv("LLAMADESK_VULKAN_VALIDATION", "1", 1);
     setenv("LLAMADESK_CUDA_MV_SPLIT", "4", 1);
     setenv("LLAMADESK_CUDA_PAGED_CHUNK", "256", 1);
+    setenv("LLAMADESK_CUDA_SMALL_BATCH", "0", 1);
     setenv("LLAMADESK_CUDA_GRAPH", "0", 1);
     setenv("LLAMADESK_CPU_REPACK", "0", 1);
     setenv("LLAMADESK_CPU_ISA", "avx2", 1);
@@ -94,6 +96,7 @@ TEST_F(TuningEnv, EachVariableSetsItsField) {
     EXPECT_TRUE(t.vk_validation);
     EXPECT_EQ(t.cuda_mv_split, 4);
     EXPECT_EQ(t.cuda_paged_chunk, 256);
+    EXPECT_EQ(t.cuda_small_batch, 0);
     EXPECT_FALSE(t.cuda_graph);
     EXPECT_FALSE(t.cpu_repack);
     EXPECT_EQ(t.cpu_isa, "avx2");
@@ -114,6 +117,7 @@ TEST_F(TuningEnv, OutOfRangeIsClampedAndUnknownIgnored) {
     setenv("LLAMADESK_VK_MATVEC", "wide", 1);
     setenv("LLAMADESK_CUDA_MV_SPLIT", "3", 1);
     setenv("LLAMADESK_CUDA_PAGED_CHUNK", "-7", 1);  // -1, never split
+    setenv("LLAMADESK_CUDA_SMALL_BATCH", "40", 1);  // the kernel's 16 columns at most
     setenv("LLAMADESK_VK_PROFILE", "yes", 1);
     const Tuning t = Tuning::from_env();
     EXPECT_EQ(t.vk_matvec_rows, 8);
@@ -123,6 +127,7 @@ TEST_F(TuningEnv, OutOfRangeIsClampedAndUnknownIgnored) {
     EXPECT_TRUE(t.vk_wide_matvec);
     EXPECT_EQ(t.cuda_mv_split, 0);
     EXPECT_EQ(t.cuda_paged_chunk, -1);
+    EXPECT_EQ(t.cuda_small_batch, 16);
     EXPECT_FALSE(t.vk_profile);
 }
 
