@@ -4,6 +4,11 @@
 # alternating rep by rep over one backend) on synthetic 1B and 8B, Q4_0 and Q4_K_M, CUDA and
 # Vulkan. Goal: 8 sequences >= 6x the aggregate of 1 (each >= 75% of solo speed). Prepared like
 # the others (benchmarks/device_prepare.sh); about 5 minutes on an H100/H200.
+# CUDA's small-batch int8 kernel (inference/cuda/matvec_batch.cu, steps of 2..16 tokens) against
+# the prompt path it replaced (dequantize + cuBLAS; LLAMADESK_CUDA_SMALL_BATCH=0), in the same
+# call and first: its op tests at 8B shapes, then bench --parallel 1,2,4,8,16 and --verify 1,2,4,8
+# (a k + 1 token pass against one step) on synthetic 1B Q4_0 and 8B Q4_K_M, kernel on and off.
+# SMALL_BATCH_ONLY=1 stops after that comparison.
 #   bash benchmarks/device_run_parallel.sh
 # Dry run without a GPU (plumbing only; lavapipe numbers mean nothing):
 #   VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json BIN=build/app/cli ONLY=vulkan \
@@ -24,9 +29,32 @@ pbench() {  # backend synthetic-name: one bench --parallel line per count, from 
   echo "$line" | sed "s/^/$be $name ${LABEL:-} /" >> "$LOG/parallel.jsonl"
   say "parallel $be $name ${LABEL:-}: $(echo "$line" | sed -nE 's/.*"parallel": ([0-9]+), "tg_aggregate": ([0-9.]+), "tg_per_sequence": ([0-9.]+).*/N=\1 \2 (\3 each)/p' | paste -sd ';' -)"
 }
+vbench() {  # backend synthetic-name: a k + 1 token verification pass against one step (LABEL= tags it)
+  local be=$1 name=$2 line
+  [ "$((540 - SECONDS))" -ge 40 ] || { say "skipped (time budget): verify $be $name ${LABEL:-}"; return; }
+  line=$(timeout "${BENCH_TIMEOUT:-120}" "$BIN/llamadesk-cli" bench --backend "$be" --synthetic "$name" -r 3 \
+    -p 0 -n 8 -d 512 --verify 1,2,4,8 --json 2>>"$LOG/bench.err")
+  echo "$be $name ${LABEL:-} $line" >> "$LOG/verify.jsonl"
+  say "verify $be $name ${LABEL:-}: $(echo "$line" | grep -oE '"k": [0-9]+, "step_ms": [0-9.]+, "pass_ms": [0-9.]+' |
+    sed -E 's/"k": ([0-9]+), "step_ms": ([0-9.]+), "pass_ms": ([0-9.]+)/k=\1 \3 ms (step \2)/' | paste -sd ';' -)"
+}
+# CUDA's small-batch kernel: its op tests, then on (the default, 16) and off model by model.
+if [ -z "${ONLY:-}" ] || [ "$ONLY" = cuda ]; then
+  GTEST_FILTER='Types/*SmallBatch*:CudaModelSizes.*' TAG=smallbatch run_tests "$BIN"/test_cuda_ops
+  for m in llama-3.2-1b:q4_0 llama-3.1-8b:q4_k_m; do
+    LABEL=small_batch=16 pbench cuda "$m"
+    LLAMADESK_CUDA_SMALL_BATCH=0 LABEL=small_batch=0 pbench cuda "$m"
+    LABEL=small_batch=16 vbench cuda "$m"
+    LLAMADESK_CUDA_SMALL_BATCH=0 LABEL=small_batch=0 vbench cuda "$m"
+  done
+fi
+[ -n "${SMALL_BATCH_ONLY:-}" ] && { finish; exit 0; }
 for be in cuda vulkan; do
   [ -n "${ONLY:-}" ] && [ "$ONLY" != "$be" ] && continue
-  for m in llama-3.2-1b:q4_0 llama-3.1-8b:q4_0 llama-3.1-8b:q4_k_m; do pbench "$be" "$m"; done
+  for m in llama-3.2-1b:q4_0 llama-3.1-8b:q4_0 llama-3.1-8b:q4_k_m; do
+    [ "$be" = cuda ] && [ "$m" != llama-3.1-8b:q4_0 ] && continue  # measured above (small_batch=16)
+    pbench "$be" "$m"
+  done
 done
 # Split-K of CUDA's paged decode attention (attention_paged.cu) at 4,096 positions, where a few
 # sequences leave most SMs idle without it: never splitting against the backend's choice.
