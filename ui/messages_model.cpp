@@ -169,6 +169,12 @@ QString MessagesModel::statsText(const history::GenerationStats& s) {
                     .arg(s.genTokens)
                     .arg(s.genTokens == 1 ? QStringLiteral("token") : QStringLiteral("tokens"))
                     .arg(s.genTps, 0, 'f', 1);
+    // Right after the speed it explains ("Speed up replies"), before what an elided line may lose.
+    if (s.drafted > 0)
+        t += QStringLiteral(" · drafted %1, accepted %2 (%3%)")
+                 .arg(s.drafted)
+                 .arg(s.accepted)
+                 .arg(qRound(100.0 * s.accepted / s.drafted));
     if (s.ttftMs > 0) t += QStringLiteral(" · first token %1 ms").arg(qRound(s.ttftMs));
     if (s.promptTokens > 0) t += QStringLiteral(" · prompt %1 tokens").arg(s.promptTokens);
     return t;

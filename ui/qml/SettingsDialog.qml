@@ -260,6 +260,13 @@ Dialog {
                 to: 64
                 onEdited: v => dialog.workspace.summaryMapSteps = v
             }
+            SpeedUpSettings {
+                Layout.fillWidth: true
+                settings: dialog.settings
+                engine: dialog.engine
+                theme: dialog.theme
+                localModels: localModelFiles
+            }
 
             Heading { text: qsTr("Replies") }
             NumberField {
