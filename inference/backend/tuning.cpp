@@ -28,6 +28,7 @@ Tuning Tuning::from_env() {
     else if (is(mm, "0")) t.vk_matmul = VkMatmul::tiled;
     else if (is(mm, "emulate")) t.vk_matmul = VkMatmul::emulate;
     t.vk_int8 = !is(std::getenv("LLAMADESK_VK_Q8"), "0");
+    t.vk_small_batch = clamped(std::getenv("LLAMADESK_VK_SMALL_BATCH"), t.vk_small_batch, 0, 16);
     t.vk_profile = is(std::getenv("LLAMADESK_VK_PROFILE"), "1");
     t.vk_validation = is(std::getenv("LLAMADESK_VULKAN_VALIDATION"), "1");
     const int split = clamped(std::getenv("LLAMADESK_CUDA_MV_SPLIT"), 0, 0, 4);

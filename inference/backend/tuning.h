@@ -33,6 +33,12 @@ struct Tuning {
     // Integer dot products for the decode matvec where the device has them; false = f32
     // activations, what devices without them run. LLAMADESK_VK_Q8=0.
     bool vk_int8 = true;
+    // Vulkan steps of 2 up to this many tokens (decoding several sequences, speculative
+    // verification) run the int8 small-batch matmul (Ops::matmul_q8b: each weight block read once
+    // for all columns) for the weight types that have one; larger steps take the prompt path.
+    // 0 or 1: every step of 2 or more tokens takes the prompt path (the previous behaviour, kept
+    // for comparison). 0..16. LLAMADESK_VK_SMALL_BATCH.
+    int vk_small_batch = 16;
     // Debug: GPU timestamps per op, printed when the backend is destroyed (LLAMADESK_VK_PROFILE=1).
     bool vk_profile = false;
     // Debug: the Khronos validation layer, messages to stderr (LLAMADESK_VULKAN_VALIDATION=1).

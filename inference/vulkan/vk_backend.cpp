@@ -83,6 +83,26 @@ private:
     // Records (and ends) the whole batch into `c`. Reads the token ids, cos/sin table and the
     // paged buffers when submitted, not when recorded.
     void record_batch(vk::Commands& c, const Step& s);
+    // The prompt path's layers (any B > 1): tiled matmuls on f32 (or f16) activations.
+    void prompt_layers(vk::Commands& c, VkCommandBuffer cmd, const Step& s);
+    // Steps of 2 .. small_batch_ tokens (several sequences' decode tokens, speculative
+    // verification): decode_layers' structure for B columns. Activations are quantized to int8
+    // (B rows at once) for the matrices with the small-batch kernel (Ops::matmul_q8b, which
+    // reads each weight block once for all B columns, where the prompt path's 64 x 64 tiles
+    // compute 64 columns for B); the residual adds are in the wo and down products' epilogues.
+    // Matrices of other types take the prompt path's matmul on the f32 copy.
+    void small_batch_layers(vk::Commands& c, VkCommandBuffer cmd, const Step& s);
+    bool q8b(const Weight& w) const { return ops_.has_q8b(w.type, uint32_t(w.ne0)); }
+    // out = W . in for B columns: matmul_q8b on xq_ where the weight has it, else matmul() on
+    // `in` (x16_ when `half`).
+    void small_matmul(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, int B,
+                      const char* role, bool half);
+    // x_ += W . in for B columns: in the epilogue of matmul_q8b (xq_ holds in's int8 copy), else
+    // matmul() into o_ and an add.
+    void small_matmul_add(vk::Commands& c, VkCommandBuffer cmd, const Weight& w, const Buffer& in, uint32_t n, int B,
+                          const char* role);
+    // The final norm and the output matrix on the rows whose logits are asked for.
+    void record_output(vk::Commands& c, VkCommandBuffer cmd, const Step& s, bool int8);
     // One token's layers (forward_batch's decode path): the residual adds in the wo and down
     // matvecs' epilogues, RMSNorm over many workgroups, and activations quantized to int8 for the
     // weights with an int8 matvec (Ops::matvec_q8). It replaced the prompt loop for decode (8B
@@ -122,7 +142,10 @@ private:
     // asked for it, not vulkan_enable_profiling()).
     struct Profile { bool on = false, print = false; uint64_t batches = 0; double record_us = 0, run_us = 0; std::string note; } prof_;
     std::unique_ptr<vk::Profiler> profiler_;
-    bool decode_ = false;  // the batch being recorded is one token (profile names)
+    const char* phase_ = "prompt";  // profile names: "decode" (one token), "batch" (small batch) or "prompt"
+    // Tuning::vk_small_batch clamped to the batch size, 0 when no matrix of the model has the
+    // small-batch kernel (an f32 model keeps the prompt path, unchanged).
+    int small_batch_ = 0;
     Buffer ids_, cs_, logits_;  // host-visible
     std::unique_ptr<vk::PagedStep> paged_;  // the host side of paged steps
     std::vector<float> inv_freq_;
@@ -167,7 +190,15 @@ VulkanBackend::VulkanBackend(const Model& model, const BackendOptions& o)
     u_ = Buffer(dev_, B * p_.ffn_dim * f, Buffer::Kind::device);
     att_scratch_ = Buffer(dev_, vk::Ops::attention_scratch_bytes(uint32_t(p_.n_heads), uint32_t(p_.head_dim)),
                           Buffer::Kind::device);
-    xq_ = Buffer(dev_, vk::Ops::q8_bytes(uint32_t(std::max({p_.dim, p_.q_dim(), p_.ffn_dim}))), Buffer::Kind::device);
+    {
+        const LayerWeights& L0 = m_.layers.at(0);
+        bool any = q8b(m_.output);
+        for (const Weight* w : {&L0.wq, &L0.wk, &L0.wv, &L0.wo, &L0.w_gate, &L0.w_up, &L0.w_down}) any = any || q8b(*w);
+        small_batch_ = any ? std::clamp(o.tuning.vk_small_batch, 0, std::min<int>(n_batch_, int(vk::Ops::kMaxQ8Cols))) : 0;
+    }
+    // One int8 row for decode, B rows for small batches.
+    xq_ = Buffer(dev_, size_t(std::max(1, small_batch_)) * vk::Ops::q8_bytes(uint32_t(std::max({p_.dim, p_.q_dim(), p_.ffn_dim}))),
+                 Buffer::Kind::device);
     if (B > 1)
         x16_ = Buffer(dev_, B * size_t(std::max({p_.dim, p_.q_dim(), p_.ffn_dim})) * 2, Buffer::Kind::device);
     ids_ = Buffer(dev_, B * sizeof(int32_t), Buffer::Kind::host);
@@ -193,8 +224,8 @@ std::string VulkanBackend::enable_profiling() {
     prof_.on = true;
     next_.ready = false;  // recorded without timestamps
     if (profiler_ || !prof_.note.empty()) return prof_.note;
-    try {  // one stamp per op: 2 + 12 per layer + 2 (see forward_batch), with room to spare
-        profiler_ = std::make_unique<vk::Profiler>(dev_, uint32_t(8 + 16 * p_.n_layers));
+    try {  // one stamp per op: 2 + 12 per layer + 2 (small batches with fallbacks up to 18 per layer)
+        profiler_ = std::make_unique<vk::Profiler>(dev_, uint32_t(8 + 20 * p_.n_layers));
     } catch (const Error& e) {
         prof_.note = e.what();
     }
@@ -317,7 +348,7 @@ bool VulkanBackend::to_half(vk::Commands& c, VkCommandBuffer cmd, const Buffer& 
                             std::initializer_list<const Weight*> ws) {
     if (cols < 2) return false;
     if (std::none_of(ws.begin(), ws.end(), [&](const Weight* w) {
-            return ops_.takes_x16(w->type, uint32_t(w->ne0), uint32_t(cols));
+            return w && ops_.takes_x16(w->type, uint32_t(w->ne0), uint32_t(cols));
         }))
         return false;
     ops_.to_f16(cmd, in, x16_, n);
@@ -328,7 +359,7 @@ bool VulkanBackend::to_half(vk::Commands& c, VkCommandBuffer cmd, const Buffer& 
 
 void VulkanBackend::mark(VkCommandBuffer cmd, const char* op, const Weight* w, const char* role) {
     if (!profiler_) return;
-    std::string name = std::string(decode_ ? "decode " : "prompt ") + op;
+    std::string name = std::string(phase_) + " " + op;
     if (w) {
         std::string t = type_name(w->type);
         for (char& c : t) c = char(std::tolower(static_cast<unsigned char>(c)));
@@ -406,87 +437,179 @@ void VulkanBackend::forward_batch(const BatchView& batch) {
 }
 
 void VulkanBackend::record_batch(vk::Commands& c, const Step& s) {
+    const int B = s.B;
+    const uint32_t dim = uint32_t(p_.dim), b = uint32_t(B);
+    VkCommandBuffer cmd = c.begin();
+    const bool small = B >= 2 && B <= small_batch_;
+    phase_ = B == 1 ? "decode" : small ? "batch" : "prompt";
+    if (profiler_) profiler_->begin(cmd);
+    ops_.get_rows(cmd, m_.tok_embd.type, buf(m_.tok_embd), ids_, x_, b, dim, uint32_t(m_.tok_embd.ne1));
+    mark(cmd, "get_rows");  // reads B rows, not the whole matrix: no GB/s
+    c.barrier();
+    if (B == 1) {
+        decode_layers(c, cmd, s);  // ends with the output norm in xn_ (and xq_)
+        if (s.logits) decode_matvec(cmd, m_.output, xn_, logits_, false, "output");
+    } else if (small) {
+        small_batch_layers(c, cmd, s);
+        if (s.logits) record_output(c, cmd, s, q8b(m_.output));
+    } else {
+        prompt_layers(c, cmd, s);
+        if (s.logits) record_output(c, cmd, s, false);
+    }
+    c.end();
+}
+
+void VulkanBackend::prompt_layers(vk::Commands& c, VkCommandBuffer cmd, const Step& s) {
     const int B = s.B, pos = s.pos;
-    const bool logits = s.logits;
     const uint32_t dim = uint32_t(p_.dim), ffn = uint32_t(p_.ffn_dim);
     const uint32_t nh = uint32_t(p_.n_heads), nkv = uint32_t(p_.n_kv_heads), hd = uint32_t(p_.head_dim);
     const uint32_t b = uint32_t(B);
     const vk::BufferRef slots(paged_->slots());
     const vk::Ops::Paged paged{paged_->tiles(), paged_->tables(), paged_->n_tiles()};
-    VkCommandBuffer cmd = c.begin();
-    decode_ = B == 1;
-    if (profiler_) profiler_->begin(cmd);
     auto bar = [&] { c.barrier(); };
-    ops_.get_rows(cmd, m_.tok_embd.type, buf(m_.tok_embd), ids_, x_, b, dim, uint32_t(m_.tok_embd.ne1));
-    mark(cmd, "get_rows");  // reads B rows, not the whole matrix: no GB/s
+    ops_.rmsnorm(cmd, x_, buf(m_.layers[0].attn_norm), xn_, b, dim, p_.norm_eps);
+    mark(cmd, "rmsnorm");
     bar();
-    if (B == 1) {
-        decode_layers(c, cmd, s);  // ends with the output norm in xn_ (and xq_)
-        if (logits) decode_matvec(cmd, m_.output, xn_, logits_, false, "output");
-    } else {
-        ops_.rmsnorm(cmd, x_, buf(m_.layers[0].attn_norm), xn_, b, dim, p_.norm_eps);
-        mark(cmd, "rmsnorm");
+    // Each residual add is fused into the norm that follows it (add_rmsnorm), rope and the cache
+    // store are one pass: 9 barriers per layer.
+    for (int l = 0; l < p_.n_layers; ++l) {
+        const LayerWeights& L = m_.layers[size_t(l)];
+        const bool hq = to_half(c, cmd, xn_, b * dim, B, {&L.wq, &L.wk, &L.wv});
+        matmul(cmd, L.wq, xn_, q_, B, "attn_q", hq);
+        matmul(cmd, L.wk, xn_, k_, B, "attn_k", hq);
+        matmul(cmd, L.wv, xn_, v_, B, "attn_v", hq);
         bar();
-        // Prompts (B > 1). Each residual add is fused into the norm that follows it (add_rmsnorm),
-        // rope and the cache store are one pass: 9 barriers per layer.
-        for (int l = 0; l < p_.n_layers; ++l) {
-            const LayerWeights& L = m_.layers[size_t(l)];
-            const bool hq = to_half(c, cmd, xn_, b * dim, B, {&L.wq, &L.wk, &L.wv});
-            matmul(cmd, L.wq, xn_, q_, B, "attn_q", hq);
-            matmul(cmd, L.wk, xn_, k_, B, "attn_k", hq);
-            matmul(cmd, L.wv, xn_, v_, B, "attn_v", hq);
-            bar();
-            ops_.rope_store(cmd, q_, k_, v_, cs_, k_cache_[size_t(l)], v_cache_[size_t(l)], b, nh, nkv, hd,
-                            uint32_t(p_.rope_dim), uint32_t(pos), s.paged ? &slots : nullptr);
-            mark(cmd, "rope_store");
-            bar();
-            ops_.attention(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, b, nh, nkv, hd,
-                           uint32_t(pos), 1.0f / std::sqrt(float(hd)), s.paged ? &paged : nullptr);
-            mark(cmd, "attention");
-            bar();
-            const bool ho = to_half(c, cmd, att_, b * uint32_t(p_.q_dim()), B, {&L.wo});
-            matmul(cmd, L.wo, att_, o_, B, "attn_output", ho);
-            bar();
-            ops_.add_rmsnorm(cmd, x_, o_, buf(L.ffn_norm), xn_, b, dim, p_.norm_eps);
+        ops_.rope_store(cmd, q_, k_, v_, cs_, k_cache_[size_t(l)], v_cache_[size_t(l)], b, nh, nkv, hd,
+                        uint32_t(p_.rope_dim), uint32_t(pos), s.paged ? &slots : nullptr);
+        mark(cmd, "rope_store");
+        bar();
+        ops_.attention(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, b, nh, nkv, hd,
+                       uint32_t(pos), 1.0f / std::sqrt(float(hd)), s.paged ? &paged : nullptr);
+        mark(cmd, "attention");
+        bar();
+        const bool ho = to_half(c, cmd, att_, b * uint32_t(p_.q_dim()), B, {&L.wo});
+        matmul(cmd, L.wo, att_, o_, B, "attn_output", ho);
+        bar();
+        ops_.add_rmsnorm(cmd, x_, o_, buf(L.ffn_norm), xn_, b, dim, p_.norm_eps);
+        mark(cmd, "add_rmsnorm");
+        bar();
+        const bool hg = to_half(c, cmd, xn_, b * dim, B, {&L.w_gate, &L.w_up});
+        matmul(cmd, L.w_gate, xn_, g_, B, "ffn_gate", hg);
+        matmul(cmd, L.w_up, xn_, u_, B, "ffn_up", hg);
+        bar();
+        ops_.swiglu(cmd, g_, u_, b * ffn);
+        mark(cmd, "swiglu");
+        bar();
+        const bool hdown = to_half(c, cmd, g_, b * ffn, B, {&L.w_down});
+        matmul(cmd, L.w_down, g_, o_, B, "ffn_down", hdown);
+        bar();
+        if (l + 1 < p_.n_layers) {
+            ops_.add_rmsnorm(cmd, x_, o_, buf(m_.layers[size_t(l) + 1].attn_norm), xn_, b, dim, p_.norm_eps);
             mark(cmd, "add_rmsnorm");
-            bar();
-            const bool hg = to_half(c, cmd, xn_, b * dim, B, {&L.w_gate, &L.w_up});
-            matmul(cmd, L.w_gate, xn_, g_, B, "ffn_gate", hg);
-            matmul(cmd, L.w_up, xn_, u_, B, "ffn_up", hg);
-            bar();
-            ops_.swiglu(cmd, g_, u_, b * ffn);
-            mark(cmd, "swiglu");
-            bar();
-            const bool hdown = to_half(c, cmd, g_, b * ffn, B, {&L.w_down});
-            matmul(cmd, L.w_down, g_, o_, B, "ffn_down", hdown);
-            bar();
-            if (l + 1 < p_.n_layers) {
-                ops_.add_rmsnorm(cmd, x_, o_, buf(m_.layers[size_t(l) + 1].attn_norm), xn_, b, dim, p_.norm_eps);
-                mark(cmd, "add_rmsnorm");
-            } else {
-                ops_.add(cmd, x_, o_, b * dim);
-                mark(cmd, "add");
-            }
-            bar();
+        } else {
+            ops_.add(cmd, x_, o_, b * dim);
+            mark(cmd, "add");
         }
-        if (logits && !s.paged) {  // only the rows someone reads go through the output matrix
-            const size_t rows = size_t(B - s.first);
-            ops_.rmsnorm(cmd, x_, buf(m_.output_norm), xn_, uint32_t(rows), dim, p_.norm_eps, uint32_t(s.first));
-            mark(cmd, "rmsnorm");
-            bar();
-            matmul(cmd, m_.output, xn_, logits_, int(rows), "output");
-        } else if (logits) {  // paged: the listed rows, gathered into o_ (free by now)
-            const uint32_t rows = uint32_t(paged_->n_logits());
-            ops_.get_rows(cmd, GgmlType::F32, x_, paged_->rows(), o_, rows, dim, b);
-            mark(cmd, "get_rows");
-            bar();
-            ops_.rmsnorm(cmd, o_, buf(m_.output_norm), xn_, rows, dim, p_.norm_eps);
-            mark(cmd, "rmsnorm");
-            bar();
-            matmul(cmd, m_.output, xn_, logits_, int(rows), "output");
-        }
+        bar();
     }
-    c.end();
+}
+
+void VulkanBackend::small_matmul(VkCommandBuffer cmd, const Weight& w, const Buffer& in, const Buffer& out, int B,
+                                 const char* role, bool half) {
+    if (ops_.matmul_q8b(cmd, w.type, buf(w), xq_, out, uint32_t(w.ne0), uint32_t(w.ne1), uint32_t(B), false)) {
+        mark(cmd, "matmul_q8b", &w, role);
+        return;
+    }
+    matmul(cmd, w, in, out, B, role, half);
+}
+
+void VulkanBackend::small_matmul_add(vk::Commands& c, VkCommandBuffer cmd, const Weight& w, const Buffer& in,
+                                     uint32_t n, int B, const char* role) {
+    if (ops_.matmul_q8b(cmd, w.type, buf(w), xq_, x_, uint32_t(w.ne0), uint32_t(w.ne1), uint32_t(B), true)) {
+        mark(cmd, "matmul_q8b", &w, role);
+        return;
+    }
+    const bool half = to_half(c, cmd, in, n, B, {&w});
+    matmul(cmd, w, in, o_, B, role, half);
+    c.barrier();
+    ops_.add(cmd, x_, o_, uint32_t(B * p_.dim));
+    mark(cmd, "add");
+}
+
+void VulkanBackend::small_batch_layers(vk::Commands& c, VkCommandBuffer cmd, const Step& s) {
+    using Q8From = vk::Ops::Q8From;
+    const int B = s.B;
+    const uint32_t dim = uint32_t(p_.dim), ffn = uint32_t(p_.ffn_dim), qd = uint32_t(p_.q_dim());
+    const uint32_t nh = uint32_t(p_.n_heads), nkv = uint32_t(p_.n_kv_heads), hd = uint32_t(p_.head_dim);
+    const uint32_t b = uint32_t(B);
+    const vk::BufferRef slots(paged_->slots());
+    const vk::Ops::Paged paged{paged_->tiles(), paged_->tables(), paged_->n_tiles()};
+    auto bar = [&] { c.barrier(); };
+    // f32 values into `f` and their int8 copy (B rows) into xq_.
+    auto quantize = [&](Q8From mode, const Buffer& a, const Buffer& bb, const Buffer& f, uint32_t n, const char* name) {
+        ops_.quantize_q8(cmd, mode, a, bb, xq_, f, n, p_.norm_eps, true, b);
+        mark(cmd, name);
+        bar();
+    };
+    // The matrices without the kernel, for to_half (nullptr: has it).
+    auto f32 = [&](const Weight& w) { return q8b(w) ? nullptr : &w; };
+    // Per layer 10 stages (more with fallbacks): norm (+ int8) | q, k, v | rope_store | attention |
+    // int8 copy | wo (+= x) | norm (+ int8) | gate, up | SwiGLU (+ int8) | down (+= x).
+    for (int l = 0; l < p_.n_layers; ++l) {
+        const LayerWeights& L = m_.layers[size_t(l)];
+        quantize(Q8From::rmsnorm, x_, buf(L.attn_norm), xn_, dim, "rmsnorm_q8");
+        const bool hq = to_half(c, cmd, xn_, b * dim, B, {f32(L.wq), f32(L.wk), f32(L.wv)});
+        small_matmul(cmd, L.wq, xn_, q_, B, "attn_q", hq);
+        small_matmul(cmd, L.wk, xn_, k_, B, "attn_k", hq);
+        small_matmul(cmd, L.wv, xn_, v_, B, "attn_v", hq);
+        bar();
+        ops_.rope_store(cmd, q_, k_, v_, cs_, k_cache_[size_t(l)], v_cache_[size_t(l)], b, nh, nkv, hd,
+                        uint32_t(p_.rope_dim), uint32_t(s.pos), s.paged ? &slots : nullptr);
+        mark(cmd, "rope_store");
+        bar();
+        ops_.attention(cmd, q_, k_cache_[size_t(l)], v_cache_[size_t(l)], att_, b, nh, nkv, hd,
+                       uint32_t(s.pos), 1.0f / std::sqrt(float(hd)), s.paged ? &paged : nullptr);
+        mark(cmd, "attention");
+        bar();
+        if (q8b(L.wo)) quantize(Q8From::copy, att_, att_, att_, qd, "quantize_q8");
+        small_matmul_add(c, cmd, L.wo, att_, b * qd, B, "attn_output");  // x += wo . att
+        bar();
+        quantize(Q8From::rmsnorm, x_, buf(L.ffn_norm), xn_, dim, "rmsnorm_q8");
+        const bool hg = to_half(c, cmd, xn_, b * dim, B, {f32(L.w_gate), f32(L.w_up)});
+        small_matmul(cmd, L.w_gate, xn_, g_, B, "ffn_gate", hg);
+        small_matmul(cmd, L.w_up, xn_, u_, B, "ffn_up", hg);
+        bar();
+        quantize(Q8From::swiglu, g_, u_, g_, ffn, "swiglu_q8");
+        small_matmul_add(c, cmd, L.w_down, g_, b * ffn, B, "ffn_down");  // x += down . silu(g) u
+        bar();
+    }
+}
+
+void VulkanBackend::record_output(vk::Commands& c, VkCommandBuffer cmd, const Step& s, bool int8) {
+    const uint32_t dim = uint32_t(p_.dim), b = uint32_t(s.B);
+    const Weight& w = m_.output;
+    // Contiguous: rows first .. B - 1 of x_. Paged: the rows it lists, gathered into o_ (free by now).
+    const uint32_t rows = s.paged ? uint32_t(paged_->n_logits()) : b - uint32_t(s.first);
+    const Buffer& src = s.paged ? o_ : x_;
+    if (s.paged) {
+        ops_.get_rows(cmd, GgmlType::F32, x_, paged_->rows(), o_, rows, dim, b);
+        mark(cmd, "get_rows");
+        c.barrier();
+    }
+    if (int8) {  // every row normed and quantized (at most 16), the product on the last `rows`
+        const uint32_t n = s.paged ? rows : b;
+        ops_.quantize_q8(cmd, vk::Ops::Q8From::rmsnorm, src, buf(m_.output_norm), xq_, xn_, dim, p_.norm_eps, true, n);
+        mark(cmd, "rmsnorm_q8");
+        c.barrier();
+        ops_.matmul_q8b(cmd, w.type, buf(w), xq_, logits_, dim, uint32_t(w.ne1), rows, false, n - rows);
+        mark(cmd, "matmul_q8b", &w, "output");
+        return;
+    }
+    // Only the rows someone reads go through the output matrix.
+    ops_.rmsnorm(cmd, src, buf(m_.output_norm), xn_, rows, dim, p_.norm_eps, s.paged ? 0u : uint32_t(s.first));
+    mark(cmd, "rmsnorm");
+    c.barrier();
+    matmul(cmd, w, xn_, logits_, int(rows), "output");
 }
 
 void VulkanBackend::copy_kv_block(int src, int dst) {

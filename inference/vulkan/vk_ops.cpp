@@ -94,6 +94,9 @@ Ops::Ops(const Device& dev, const Tuning& tuning) : dev_(dev) {
                                               {wide_rows_, threads, unroll});
             matvec_q8_rope_[t] = program<MatVecRopePC>(dev, "matvec_q8_rope_" + lower(type_name(t)), 5,
                                                        {wide_rows_, threads, unroll});
+            for (size_t i = 0; i < std::size(kQ8bCols); ++i)
+                matmul_q8b_[t][i] = program<MatMulQ8PC>(dev, "matmul_q8b_" + lower(type_name(t)), 3,
+                                                        {wide_rows_, threads, kQ8bCols[i]});
         }
     for (GgmlType t : kTypes) {
         const std::string suffix = lower(type_name(t));
@@ -298,9 +301,24 @@ void Ops::add(VkCommandBuffer cmd, BufferRef a, BufferRef b, uint32_t n) const {
 }
 
 void Ops::quantize_q8(VkCommandBuffer cmd, Q8From mode, BufferRef a, BufferRef b, BufferRef xq, BufferRef f,
-                      uint32_t n, float eps, bool write_q8) const {
+                      uint32_t n, float eps, bool write_q8, uint32_t rows) const {
     const QuantizeQ8PC pc{n, uint32_t(mode), eps, write_q8 && n % 32 == 0 ? 1u : 0u};
-    dispatch(dev_, cmd, *quantize_q8_, {a, b, xq, f}, pc, ceil_div(ceil_div(n, 4), 64));  // 4 values per invocation
+    // 4 values per invocation, one workgroup row per batch row
+    dispatch(dev_, cmd, *quantize_q8_, {a, b, xq, f}, pc, ceil_div(ceil_div(n, 4), 64), rows);
+}
+
+bool Ops::matmul_q8b(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef xq, BufferRef y, uint32_t ne0,
+                     uint32_t n_rows, uint32_t n_cols, bool accumulate, uint32_t x_col0) const {
+    if (n_cols == 0 || n_cols > kMaxQ8Cols)
+        fail("matmul_q8b: ", n_cols, " columns, the small-batch kernel takes 1 to ", kMaxQ8Cols);
+    auto it = matmul_q8b_.find(type);
+    if (it == matmul_q8b_.end() || ne0 % 32 != 0) return false;
+    size_t i = 0;  // the program for the fewest columns that holds n_cols
+    while (kQ8bCols[i] < n_cols) ++i;
+    const uint32_t groups = ceil_div(n_rows, wide_rows_), gx = std::min<uint32_t>(groups, 65535);
+    dispatch(dev_, cmd, *it->second[i], {w, xq, y}, MatMulQ8PC{ne0, n_rows, n_cols, gx, accumulate ? 1u : 0u, x_col0},
+             gx, ceil_div(groups, gx));
+    return true;
 }
 
 bool Ops::matvec_q8(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef xq, BufferRef y, uint32_t ne0,

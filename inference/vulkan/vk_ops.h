@@ -4,6 +4,7 @@
 // activations are f32, the KV cache f16, weights in their ggml layout.
 #include <vulkan/vulkan.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -100,9 +101,11 @@ public:
     // Decode activations in int8 (QuantizeQ8PC in shaders/common/push_constants.h): xq (q8_bytes(n))
     // and f (n floats) from a (mode 0), silu(a) * b (1) or rmsnorm(a) * b (2, weights b); xq is
     // written only when `write_q8` and n % 32 == 0. Any device (no integer dot products needed).
+    // With `rows` > 1, rows of n values one after the other: a, f (and b in mode 1) n floats
+    // apart, xq q8_bytes(n) bytes apart (matmul_q8b()'s input); mode 2's weights b are shared.
     enum class Q8From : uint32_t { copy = 0, swiglu = 1, rmsnorm = 2 };
     void quantize_q8(VkCommandBuffer cmd, Q8From mode, BufferRef a, BufferRef b, BufferRef xq, BufferRef f,
-                     uint32_t n, float eps, bool write_q8) const;
+                     uint32_t n, float eps, bool write_q8, uint32_t rows = 1) const;
     static size_t q8_bytes(uint32_t n) { return size_t(n) + size_t(n) / 2; }
     // y (+)= W . x for one column with x quantized by quantize_q8 (common/matvec_q8.glsl): Q4_0,
     // Q8_0, Q4_K and Q6_K, ne0 % 32 == 0, on devices with integer dot products. Returns false,
@@ -112,6 +115,16 @@ public:
     // The int8 matvec exists (integer dot products enabled, Tuning::vk_int8) for `type`.
     bool has_q8_matvec(GgmlType type) const { return matvec_q8_.count(type) != 0; }
     bool q8_enabled() const { return !matvec_q8_.empty(); }
+
+    // Small batches (common/matmul_q8b.glsl): y (n_cols, n_rows) (+)= x . W^T for 1 <= n_cols <=
+    // kMaxQ8Cols columns of x quantized by quantize_q8 (rows of q8_bytes(ne0) bytes), reading
+    // columns x_col0 .. x_col0 + n_cols - 1. W is read once for all columns. The types and
+    // devices of matvec_q8(); returns false, recording nothing, where it does not apply (the
+    // caller then uses matmul()). Throws ld::Error for n_cols outside 1..kMaxQ8Cols.
+    static constexpr uint32_t kMaxQ8Cols = 16;
+    bool matmul_q8b(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef xq, BufferRef y, uint32_t ne0,
+                    uint32_t n_rows, uint32_t n_cols, bool accumulate, uint32_t x_col0 = 0) const;
+    bool has_q8b(GgmlType type, uint32_t ne0) const { return matmul_q8b_.count(type) != 0 && ne0 % 32 == 0; }
 
     // Decode's q, k or v projection with RoPE and the f16 KV-cache store in the epilogue
     // (MatVecRopePC): the int8 kernel on xq where it applies, else the f32 wide one on x. `y`
@@ -148,6 +161,9 @@ private:
 
     std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matvec_q8_, matmul_, matmul_coopmat_,
         get_rows_, matvec_q8_rope_, matvec_wide_rope_, matmul_coopmat_wide_, matmul_coopmat_wide16_;
+    // matmul_q8b per type for at most 4, 8 and 16 columns (NCOLS in common/matmul_q8b.glsl).
+    static constexpr uint32_t kQ8bCols[3] = {4, 8, 16};
+    std::map<GgmlType, std::array<std::unique_ptr<Program>, 3>> matmul_q8b_;
     const char* coopmat_wide_kind_ = "coopmat-wide";
     uint32_t coopmat_wide_bn_ = 64;  // columns per tile (BN) of the wide kernel in use
     bool wide_ = false;

@@ -117,6 +117,8 @@ LD_CHECK_SIZE(MatVecRopePC, 36)
 // Decode activations quantized for the int8 matvec (common/matvec_q8.glsl), n % 32 == 0 values:
 // bytes [0, n) int8 quants, then at byte n one vec4 {d, s0, s1, 0} per block of 32, value i =
 // d * q[i] and s0, s1 = d * (sum of the block's first, second 16 quants); q8_bytes(n) = 3 n / 2.
+// A batch of rows holds them one after the other (row r at byte r * q8_bytes(n)); quantize_q8
+// takes row r of a (and of b in mode 1) and writes row r of the outputs in workgroup row y = r.
 // quantize_q8 writes them, one invocation per block, from
 //   mode 0: a;  mode 1: silu(a) * b (the FFN's SwiGLU);  mode 2: rmsnorm(a) * b (weights b),
 // and also writes those f32 values to its f32 output (for weights without an int8 kernel). When
@@ -128,6 +130,20 @@ struct QuantizeQ8PC {
     uint write_q8;    // n % 32 == 0 and a consumer reads the int8 copy
 };
 LD_CHECK_SIZE(QuantizeQ8PC, 16)
+
+// matmul_q8b_*: y[c][r] (+)= dot(W row r, x[x_col0 + c]) for r < n_rows, c < n_cols <= 16, x
+// being n_cols + x_col0 columns of int8 activations, each in QuantizeQ8PC's layout (q8_bytes(ne0)
+// bytes per column, one after the other): small batches (several sequences' decode tokens, a
+// speculative verification), bound by reading W once (common/matmul_q8b.glsl).
+struct MatMulQ8PC {
+    uint ne0;
+    uint n_rows;
+    uint n_cols;
+    uint row_groups;  // workgroups along x (rows wrap into y when past the 65535 limit)
+    uint accumulate;  // 1: y += the product (the residual adds), 0: y = the product
+    uint x_col0;      // first column of x read (the output matrix on the last rows only)
+};
+LD_CHECK_SIZE(MatMulQ8PC, 24)
 
 // matmul_*: the same product for batches, tiled: each workgroup computes a 64 x 64 block of y.
 struct MatMulPC {

@@ -16,6 +16,7 @@ namespace {
 
 const char* const kVars[] = {"LLAMADESK_VK_MATVEC",     "LLAMADESK_VK_MATVEC_ROWS", "LLAMADESK_VK_MATVEC_WG",
                              "LLAMADESK_VK_MATVEC_UNROLL", "LLAMADESK_VK_COOPMAT",   "LLAMADESK_VK_Q8",
+                             "LLAMADESK_VK_SMALL_BATCH",
                              "LLAMADESK_VK_PROFILE",    "LLAMADESK_VULKAN_VALIDATION", "LLAMADESK_CUDA_MV_SPLIT", "LLAMADESK_CUDA_GRAPH",
                              "LLAMADESK_CUDA_PAGED_CHUNK", "LLAMADESK_CUDA_SMALL_BATCH",
                              "LLAMADESK_CPU_REPACK",    "LLAMADESK_CPU_ISA",        "LLAMADESK_CUDA_PLUGIN"};
@@ -54,6 +55,7 @@ TEST_F(TuningEnv, NothingSetGivesTheMeasuredDefaults) {
     EXPECT_EQ(t.vk_matvec_unroll, 1);
     EXPECT_EQ(t.vk_matmul, Tuning::VkMatmul::wide);
     EXPECT_TRUE(t.vk_int8);
+    EXPECT_EQ(t.vk_small_batch, 16);
     EXPECT_FALSE(t.vk_profile);
     EXPECT_FALSE(t.vk_validation);
     EXPECT_EQ(t.cuda_mv_split, 0);
@@ -76,6 +78,7 @@ TEST_F(TuningEnv, EachVariableSetsItsField) {
     setenv("LLAMADESK_VK_MATVEC_UNROLL", "2", 1);
     setenv("LLAMADESK_VK_COOPMAT", "emulate", 1);
     setenv("LLAMADESK_VK_Q8", "0", 1);
+    setenv("LLAMADESK_VK_SMALL_BATCH", "0", 1);
     setenv("LLAMADESK_VK_PROFILE", "1", 1);
     setenv("LLAMADESK_VULKAN_VALIDATION", "1", 1);
     setenv("LLAMADESK_CUDA_MV_SPLIT", "4", 1);
@@ -92,6 +95,7 @@ TEST_F(TuningEnv, EachVariableSetsItsField) {
     EXPECT_EQ(t.vk_matvec_unroll, 2);
     EXPECT_EQ(t.vk_matmul, Tuning::VkMatmul::emulate);
     EXPECT_FALSE(t.vk_int8);
+    EXPECT_EQ(t.vk_small_batch, 0);
     EXPECT_TRUE(t.vk_profile);
     EXPECT_TRUE(t.vk_validation);
     EXPECT_EQ(t.cuda_mv_split, 4);
@@ -114,6 +118,7 @@ TEST_F(TuningEnv, OutOfRangeIsClampedAndUnknownIgnored) {
     setenv("LLAMADESK_VK_MATVEC_WG", "100", 1);  // a multiple of 32 below it
     setenv("LLAMADESK_VK_MATVEC_UNROLL", "0", 1);
     setenv("LLAMADESK_VK_COOPMAT", "fast", 1);
+    setenv("LLAMADESK_VK_SMALL_BATCH", "17", 1);  // the kernel's 16 columns at most
     setenv("LLAMADESK_VK_MATVEC", "wide", 1);
     setenv("LLAMADESK_CUDA_MV_SPLIT", "3", 1);
     setenv("LLAMADESK_CUDA_PAGED_CHUNK", "-7", 1);  // -1, never split
@@ -125,6 +130,7 @@ TEST_F(TuningEnv, OutOfRangeIsClampedAndUnknownIgnored) {
     EXPECT_EQ(t.vk_matvec_unroll, 1);
     EXPECT_EQ(t.vk_matmul, Tuning::VkMatmul::wide);
     EXPECT_TRUE(t.vk_wide_matvec);
+    EXPECT_EQ(t.vk_small_batch, 16);
     EXPECT_EQ(t.cuda_mv_split, 0);
     EXPECT_EQ(t.cuda_paged_chunk, -1);
     EXPECT_EQ(t.cuda_small_batch, 16);
