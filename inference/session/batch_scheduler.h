@@ -17,7 +17,9 @@
 // decoding sequence gets its token first, drafts get what is left (down to plain decoding when
 // the step is full), and drafts never preempt another sequence for blocks. Several requests may
 // share one drafter (a DraftModel rewinds its one cache to each history: correct, slower when
-// they alternate); the scheduler calls drafters on its own thread only.
+// they alternate); the scheduler calls drafters on its own thread only. A sampled request's
+// acceptance draws are its own (seeded), but a shared DraftModel draws its drafts from one
+// generator, so a seeded sampled run repeats exactly only in the same batch.
 //
 // Priorities: Interactive (the GUI's chat) before Api (in arrival order) before Background
 // (document map steps): waiting requests start in that order, prompt chunks get the budget in
