@@ -205,7 +205,8 @@ private slots:
         const GenerationOutcome quantized = runOne(host, repetitive(true, 48));
         QVERIFY2(quantized.error.isEmpty(), qPrintable(quantized.error));
         QCOMPARE(quantized.text, plain.text);
-        qInfo("Q8_0 draft: drafted %d, accepted %d of %d tokens", quantized.drafted, quantized.accepted, quantized.genTokens);
+        qInfo("%s: drafted %d, accepted %d of %d tokens", qPrintable(host.speculation()), quantized.drafted, quantized.accepted,
+              quantized.genTokens);
         QVERIFY(quantized.drafted > 0);
         // The same model rounded agrees often, though far less than a trained pair would: random
         // weights leave near-ties that rounding flips (33 of 77 measured; stories260K: 0).
