@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <numeric>
 #include <string>
 
@@ -273,8 +274,9 @@ void expect_columns_exact(const std::vector<float>& got, int cols, int rows,
 // small-batch int8 kernel (matvec_batch.cu) for the types and widths of the int8 decode matvec,
 // B = 2, 3, 5 (the next size up, columns left idle), 8 and 16; the prompt path (f16 + cuBLAS) for
 // the other types. Store, the fused residual add and the fused gate/up; columns bit for bit the
-// one-token result. Few rows and short rows, since the emulated CI run pays for every launch
-// (about 10 s, and as much again in run_emulated.sh's pass with split-K forced to 4).
+// one-token result, also where lanes take two chunks a step. Few rows and short rows, since the
+// emulated CI run pays for every launch (about 10 s, and as much again in run_emulated.sh's pass
+// with split-K forced to 4).
 TEST_P(CudaTyped, MatmulSmallBatchMatchesCpu) {
     LD_REQUIRE_CUDA(ops);
     const GgmlType type = GetParam();
@@ -296,6 +298,31 @@ TEST_P(CudaTyped, MatmulSmallBatchMatchesCpu) {
                 const std::vector<float> xj(x.begin() + long(size_t(j) * ne0), x.begin() + long(size_t(j + 1) * ne0));
                 return ops->matmul(type, ne0, rows, w.bytes.data(), xj, 1, false, {});
             }, what);
+    }
+    if (int8_path(type, ne0) && small_batch_int8(type, ne0, 16) && Tuning::from_env().cuda_mv_split == 0) {
+        // Rows wide enough that lanes take two chunks per step (the unrolled loop; the widths
+        // above fit in one step), with split-K off as at 8B's widest matrices: a second ops
+        // object whose tuning forces it (the one-token reference uses the same split). Once:
+        // run_emulated.sh's forced-split pass would repeat it unchanged.
+        Tuning one_warp = Tuning::from_env();
+        one_warp.cuda_mv_split = 1;
+        const std::unique_ptr<cuda::OpsForTest> ops1 = cuda_ops_for_test(one_warp);
+        const int wide = type == GgmlType::Q6_K ? 2048 : bs == 256 ? 1536 : 1280, few = 9;
+        const TestWeight ww = make_weight(type, few, wide, 75);
+        for (int B : {3, 16}) {
+            const std::vector<float> x = random_floats(size_t(B) * wide, 76 + uint32_t(B));
+            std::vector<float> want;
+            std::vector<double> tol;
+            reference_product(ww, x, few, wide, B, 2e-5, &want, &tol, true);
+            const std::vector<float> got = ops1->matmul(type, wide, few, ww.bytes.data(), x, B, false, {});
+            const std::string what = "small batch " + std::string(type_name(type)) + " ne0 " + std::to_string(wide) +
+                                     " split 1 B " + std::to_string(B);
+            expect_close(got, want, 0, 0, what, &tol);
+            expect_columns_exact(got, B, few, [&](int j) {
+                const std::vector<float> xj(x.begin() + long(size_t(j) * wide), x.begin() + long(size_t(j + 1) * wide));
+                return ops1->matmul(type, wide, few, ww.bytes.data(), xj, 1, false, {});
+            }, what);
+        }
     }
     {
         const int B = 5;
