@@ -1,5 +1,6 @@
-// "Speed up replies" in the app's engine (issue 19, item 4): the setting reaches the engine thread
-// (EngineConfig::speculation on load, EngineHost::setSpeculation after), chat replies
+// "Speed up replies" in the app's engine (issue 19, item 4): the setting (saved; an unknown mode
+// ignored) reaches the engine thread (EngineConfig::speculation on load,
+// EngineHost::setSpeculation after), chat replies
 // (GenerationRequest::speculate) are drafted for, and the outcome counts drafted and accepted
 // tokens. On the CPU backend with stories260K, greedy: prompt lookup on a repetitive prompt
 // drafts and gives the text of plain decoding; a request that does not ask (a title) is not
@@ -7,10 +8,12 @@
 // and replies still come; the k256 model's Q8_0 copy and stories260K (the same vocabulary)
 // draft for the k256 model and keep its text; switching off and unloading drop the drafter.
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTest>
 
 #include "../qt_test_util.h"
 #include "app/chat/engine_host.h"
+#include "app/settings/app_settings.h"
 
 using namespace ld::chat;
 
@@ -94,9 +97,27 @@ bool waitForSpeculation(EngineHost& host, const QString& startsWith) {
 class TestEngineSpeculation : public QObject {
     Q_OBJECT
 private slots:
-    void init() { LD_QREQUIRE_FILE(storiesPath()); }
+    void settingIsSavedAndChecked() {
+        QTemporaryDir dir;
+        const QString ini = dir.filePath(QStringLiteral("settings.ini"));
+        ld::settings::AppSettings settings(ini);
+        QCOMPARE(settings.speedUp(), QStringLiteral("off"));  // the default
+        QCOMPARE(settings.engineConfig().speculation, SpeculationConfig{});
+        QSignalSpy changed(&settings, &ld::settings::AppSettings::changed);
+        settings.setSpeedUp(QStringLiteral("turbo"));  // not a mode: ignored
+        QCOMPARE(settings.speedUp(), QStringLiteral("off"));
+        QCOMPARE(changed.count(), 0);
+        settings.setSpeedUp(QStringLiteral("draft"));
+        settings.setDraftModelPath(QStringLiteral("/models/Llama-3.2-1B-Instruct-Q4_K_M.gguf"));
+        QCOMPARE(changed.count(), 2);
+        const ld::settings::AppSettings reread(ini);
+        QCOMPARE(reread.engineConfig().speculation, draft(QStringLiteral("/models/Llama-3.2-1B-Instruct-Q4_K_M.gguf")));
+        settings.setSpeedUp(QStringLiteral("lookup"));
+        QCOMPARE(ld::settings::AppSettings(ini).speculation().mode, QStringLiteral("lookup"));
+    }
 
     void promptLookupKeepsTheGreedyTextAndCountsDrafts() {
+        LD_QREQUIRE_FILE(storiesPath());
         EngineHost host;
         QVERIFY(loadInto(host, storiesPath()));
         QCOMPARE(host.speculation(), QString());
@@ -127,6 +148,7 @@ private slots:
     }
 
     void loadBuildsTheDrafterItWasGiven() {
+        LD_QREQUIRE_FILE(storiesPath());
         EngineHost host;
         QVERIFY(loadInto(host, storiesPath(), lookup()));
         QVERIFY(waitForSpeculation(host, QStringLiteral("prompt lookup")));
@@ -134,6 +156,7 @@ private slots:
     }
 
     void switchingWhileAReplyRunsWaitsForIt() {
+        LD_QREQUIRE_FILE(storiesPath());
         // The running reply holds the drafter: the new setting takes over when it ends.
         EngineHost host;
         QVERIFY(loadInto(host, storiesPath(), lookup()));
@@ -156,6 +179,7 @@ private slots:
     }
 
     void draftModelWithAnotherVocabularyIsAClearMessage() {
+        LD_QREQUIRE_FILE(storiesPath());
         LD_QREQUIRE_FILE(llama31Path());
         EngineHost host;
         QSignalSpy refused(&host, &EngineHost::speculationFailed);
@@ -188,6 +212,7 @@ private slots:
     }
 
     void draftModelWithTheSameVocabularyDrafts() {
+        LD_QREQUIRE_FILE(storiesPath());
         // The k256 model's Q8_0 copy drafts for it (a quantized copy of the same model, as people
         // use), and stories260K, a different model with the same SentencePiece vocabulary.
         LD_QREQUIRE_FILE(k256Path());
