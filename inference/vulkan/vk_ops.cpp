@@ -64,6 +64,7 @@ Ops::Ops(const Device& dev, const Tuning& tuning) : dev_(dev) {
     wide_ = dev.info().subgroup_arithmetic && tuning.vk_wide_matvec;
     wide_rows_ = wide_rows(tuning);
     const uint32_t threads = wide_threads(tuning), unroll = q8_unroll(tuning);
+    q8b_threads_ = threads;
     // Batch matmuls of quantized weights on tensor cores where the device has them: the 128-wide-K
     // kernel (4.5x the 32-wide one's prompt speed on the H100, 8B Q4_K_M: 5,403 against 1,205
     // tok/s), or with VkMatmul::classic the 32-wide one (which also takes the shapes the wide one
@@ -94,9 +95,7 @@ Ops::Ops(const Device& dev, const Tuning& tuning) : dev_(dev) {
                                               {wide_rows_, threads, unroll});
             matvec_q8_rope_[t] = program<MatVecRopePC>(dev, "matvec_q8_rope_" + lower(type_name(t)), 5,
                                                        {wide_rows_, threads, unroll});
-            for (size_t i = 0; i < std::size(kQ8bCols); ++i)
-                matmul_q8b_[t][i] = program<MatMulQ8PC>(dev, "matmul_q8b_" + lower(type_name(t)), 3,
-                                                        {wide_rows_, threads, kQ8bCols[i]});
+            q8b_types_.insert(t);
         }
     for (GgmlType t : kTypes) {
         const std::string suffix = lower(type_name(t));
@@ -311,12 +310,12 @@ bool Ops::matmul_q8b(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef 
                      uint32_t n_rows, uint32_t n_cols, bool accumulate, uint32_t x_col0) const {
     if (n_cols == 0 || n_cols > kMaxQ8Cols)
         fail("matmul_q8b: ", n_cols, " columns, the small-batch kernel takes 1 to ", kMaxQ8Cols);
-    auto it = matmul_q8b_.find(type);
-    if (it == matmul_q8b_.end() || ne0 % 32 != 0) return false;
-    size_t i = 0;  // the program for the fewest columns that holds n_cols
-    while (kQ8bCols[i] < n_cols) ++i;
+    if (!has_q8b(type, ne0)) return false;
+    std::unique_ptr<Program>& prog = matmul_q8b_[{type, n_cols}];
+    if (!prog)
+        prog = program<MatMulQ8PC>(dev_, "matmul_q8b_" + lower(type_name(type)), 3, {wide_rows_, q8b_threads_, n_cols});
     const uint32_t groups = ceil_div(n_rows, wide_rows_), gx = std::min<uint32_t>(groups, 65535);
-    dispatch(dev_, cmd, *it->second[i], {w, xq, y}, MatMulQ8PC{ne0, n_rows, n_cols, gx, accumulate ? 1u : 0u, x_col0},
+    dispatch(dev_, cmd, *prog, {w, xq, y}, MatMulQ8PC{ne0, n_rows, n_cols, gx, accumulate ? 1u : 0u, x_col0},
              gx, ceil_div(groups, gx));
     return true;
 }

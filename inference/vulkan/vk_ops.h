@@ -4,10 +4,11 @@
 // activations are f32, the KV cache f16, weights in their ggml layout.
 #include <vulkan/vulkan.h>
 
-#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "inference/backend/tuning.h"
@@ -124,7 +125,7 @@ public:
     static constexpr uint32_t kMaxQ8Cols = 16;
     bool matmul_q8b(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef xq, BufferRef y, uint32_t ne0,
                     uint32_t n_rows, uint32_t n_cols, bool accumulate, uint32_t x_col0 = 0) const;
-    bool has_q8b(GgmlType type, uint32_t ne0) const { return matmul_q8b_.count(type) != 0 && ne0 % 32 == 0; }
+    bool has_q8b(GgmlType type, uint32_t ne0) const { return q8b_types_.count(type) != 0 && ne0 % 32 == 0; }
 
     // Decode's q, k or v projection with RoPE and the f16 KV-cache store in the epilogue
     // (MatVecRopePC): the int8 kernel on xq where it applies, else the f32 wide one on x. `y`
@@ -161,9 +162,12 @@ private:
 
     std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matvec_q8_, matmul_, matmul_coopmat_,
         get_rows_, matvec_q8_rope_, matvec_wide_rope_, matmul_coopmat_wide_, matmul_coopmat_wide16_;
-    // matmul_q8b per type for at most 4, 8 and 16 columns (NCOLS in common/matmul_q8b.glsl).
-    static constexpr uint32_t kQ8bCols[3] = {4, 8, 16};
-    std::map<GgmlType, std::array<std::unique_ptr<Program>, 3>> matmul_q8b_;
+    // matmul_q8b: the types that have it, and its programs per (type, column count: NCOLS in
+    // common/matmul_q8b.glsl), built on first use (64 programs up front would add seconds to
+    // every backend's creation on lavapipe). Ops is used by one thread at a time (its backend's).
+    std::set<GgmlType> q8b_types_;
+    uint32_t q8b_threads_ = 64;
+    mutable std::map<std::pair<GgmlType, uint32_t>, std::unique_ptr<Program>> matmul_q8b_;
     const char* coopmat_wide_kind_ = "coopmat-wide";
     uint32_t coopmat_wide_bn_ = 64;  // columns per tile (BN) of the wide kernel in use
     bool wide_ = false;
