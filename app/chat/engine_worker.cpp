@@ -15,6 +15,7 @@
 #include "inference/core/error.h"
 #include "inference/model/llama.h"
 #include "inference/session/batch_scheduler.h"
+#include "inference/session/prompt_budget.h"
 #include "inference/session/prompt_lookup.h"
 #include "inference/session/session.h"
 #include "inference/session/speculative.h"
@@ -33,12 +34,6 @@ QString errorText(const std::exception& e) {
 QString withoutFinalStop(QString s) {
     while (s.endsWith(QLatin1Char('.'))) s.chop(1);
     return s;
-}
-
-QString withoutLeadingSpace(const QString& s) {
-    qsizetype i = 0;
-    while (i < s.size() && s[i].isSpace()) ++i;
-    return s.mid(i);
 }
 
 QString stopName(StopReason r) {
@@ -63,11 +58,10 @@ qint64 availableMemory() {
     return pages > 0 && page > 0 ? qint64(pages) * page : 0;
 }
 
-GenerationOutcome outcomeOf(quint64 id, const GenerateResult& res, bool stripLeading) {
+GenerationOutcome outcomeOf(quint64 id, const GenerateResult& res) {
     GenerationOutcome out;
     out.id = id;
     out.text = QString::fromStdString(res.text);
-    if (stripLeading) out.text = withoutLeadingSpace(out.text);
     out.stopReason = stopName(res.stop);
     out.cancelled = res.stop == StopReason::Cancelled;
     out.promptTokens = res.prompt_tokens;
@@ -104,8 +98,6 @@ struct EngineWorker::Live {
     int promptTotal = 0;
     int promptDone = 0;         // estimated (reportPromptProgress)
     bool decoding = false;      // its first token was sampled
-    bool leading = true;        // still dropping the reply's leading whitespace
-    bool stripLeading = true;
     int droppedMessages = 0;
     bool silenced = false;      // its answer was already sent
 };
@@ -231,7 +223,7 @@ void EngineWorker::install(const EngineConfig& config, std::unique_ptr<Model> mo
     model_ = std::move(model);
     session_ = std::move(session);
     scheduler_ = std::move(scheduler);
-    if (scheduler_) scheduler_->set_prompt_budget(8);  // speed unknown yet: start small and measure
+    if (scheduler_) scheduler_->set_prompt_budget(kInitialPromptBudget);  // speed unknown yet: start small and measure
     if (!scheduler_) slots_ = 1;
     batch_ = std::max(1, backend_->batch_size());
     info_ = describeModel(*model_, config.modelPath);
@@ -408,6 +400,10 @@ EngineWorker::Prepared EngineWorker::prepare(const GenerationRequest& request) c
     sp.repeat_penalty = float(std::max(0.01, request.sampling.repeatPenalty));
     sp.seed = request.sampling.seed ? request.sampling.seed : uint64_t(std::random_device{}());
     opt.stop_strings = chat_stop_strings(tmpl);
+    // A new reply is shown without its leading whitespace: a SentencePiece model starts it with
+    // the space that follows "[/INST]" in the text. A continued reply keeps it (it joins the
+    // reply's prefix), and so does a raw completion. ReplyStream applies it, streamed and final.
+    opt.trim_leading_space = request.replyPrefix.isEmpty() && !request.rawText;
     // The engine polls one flag: the request's own, or the host's for requests made without
     // one (tests that drive the worker directly). Shutdown sets every request's.
     opt.cancel = request.cancel ? request.cancel.get() : shutdown_;
@@ -435,21 +431,11 @@ void EngineWorker::generateAlone(const GenerationRequest& request) {
             emit finished(out);
             return;
         }
-        // A new reply is shown without its leading whitespace: a SentencePiece model starts it
-        // with the space that follows "[/INST]" in the text, which the engine streams as it is.
-        // A continued reply keeps it, since it joins the reply's prefix.
-        bool leading = request.replyPrefix.isEmpty() && !request.rawText;
-        const GenerateResult res = session_->generate(p.tokens, p.options, [this, id, &leading](std::string_view piece) {
-            QString shown = QString::fromUtf8(piece.data(), qsizetype(piece.size()));
-            if (leading) {
-                shown = withoutLeadingSpace(shown);
-                if (shown.isEmpty()) return true;
-                leading = false;
-            }
-            emit text(id, shown);
+        const GenerateResult res = session_->generate(p.tokens, p.options, [this, id](std::string_view piece) {
+            emit text(id, QString::fromUtf8(piece.data(), qsizetype(piece.size())));
             return true;
         });
-        GenerationOutcome out = outcomeOf(id, res, request.replyPrefix.isEmpty() && !request.rawText);
+        GenerationOutcome out = outcomeOf(id, res);
         const double promptMs = pre.ms + res.prompt_ms;
         out.promptTps = promptMs > 0 ? (pre.evaluated + res.evaluated_tokens) * 1000.0 / promptMs : 0;
         out.ttftMs = res.ttft_ms > 0 ? pre.ms + res.ttft_ms : 0;
@@ -469,7 +455,6 @@ void EngineWorker::submitBatched(const GenerationRequest& request) {
         live->id = request.id;
         live->priority = request.priority;
         live->promptTotal = int(p.tokens.size());
-        live->stripLeading = live->leading = request.replyPrefix.isEmpty() && !request.rawText;
         live->droppedMessages = p.droppedMessages;
         BatchRequest b;
         b.prompt = std::move(p.tokens);
@@ -478,13 +463,7 @@ void EngineWorker::submitBatched(const GenerationRequest& request) {
         // Callbacks run inside scheduler steps, on this thread.
         b.options.on_token = [live](int32_t, const float*, int) { live->decoding = true; };
         b.on_text = [this, live](std::string_view piece) {
-            QString shown = QString::fromUtf8(piece.data(), qsizetype(piece.size()));
-            if (live->leading) {
-                shown = withoutLeadingSpace(shown);
-                if (shown.isEmpty()) return true;
-                live->leading = false;
-            }
-            emit text(live->id, shown);
+            emit text(live->id, QString::fromUtf8(piece.data(), qsizetype(piece.size())));
             return true;
         };
         b.on_finished = [this, live](const BatchOutcome& o) {
@@ -494,7 +473,7 @@ void EngineWorker::submitBatched(const GenerationRequest& request) {
                 emit failed(live->id, QString::fromStdString(o.error));
                 return;
             }
-            GenerationOutcome out = outcomeOf(live->id, o.result, live->stripLeading);
+            GenerationOutcome out = outcomeOf(live->id, o.result);
             out.droppedMessages = live->droppedMessages;
             emit finished(out);
         };
@@ -540,7 +519,7 @@ void EngineWorker::pumpStep() {
         }
         live_.clear();
         scheduler_ = std::make_unique<BatchScheduler>(*backend_, *tokenizer_);  // the old one goes
-        scheduler_->set_prompt_budget(8);
+        scheduler_->set_prompt_budget(kInitialPromptBudget);
         for (quint64 id : ids) emit failed(id, why);
         more = false;
     }
@@ -553,15 +532,11 @@ void EngineWorker::pumpStep() {
 }
 
 // A stop, a new request and the decoding sequences wait for the step that runs, so prompt chunks
-// are sized to keep a step near kStepMs, as the one-sequence path sizes its prompt chunks: the
-// speed is measured on each step that read a prompt (decode tokens included, which only makes
-// the estimate cautious), and the budget grows at most 4x a step from a small start.
+// are sized to keep a step near 50 ms (paced_prompt_budget, shared with `serve`): the speed is
+// measured on each step that read a prompt (decode tokens included, which only makes the
+// estimate cautious).
 void EngineWorker::sizePromptBudget(int64_t tokens, double ms) {
-    constexpr double kStepMs = 50;  // half the 100 ms a stop may take
-    if (!scheduler_ || tokens < 2 || ms <= 0) return;
-    const double msPerToken = std::max(1e-3, ms / double(tokens));
-    const int grown = scheduler_->prompt_budget() * 4;
-    scheduler_->set_prompt_budget(std::clamp(int(kStepMs / msPerToken), 1, std::max(grown, 1)));
+    if (scheduler_) scheduler_->set_prompt_budget(paced_prompt_budget(scheduler_->prompt_budget(), tokens, ms));
 }
 
 // The scheduler does not say how far each prompt has been read, so this follows its plan: a
