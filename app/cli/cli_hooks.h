@@ -19,6 +19,8 @@ struct GenerationStats {
     double prompt_tps = 0;      // prompt tokens per second
     double gen_tps = 0;         // generated tokens per second
     double ttft_ms = 0;         // time to first token
+    int drafted = 0;            // speculative decoding: tokens drafted, and of them accepted
+    int accepted = 0;
 };
 
 // How a recorded reply ended.

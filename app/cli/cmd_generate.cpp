@@ -156,6 +156,8 @@ int cmd_generate(const ArgList& argv) {
     st.prompt_tps = res.prompt_tps();
     st.gen_tps = res.gen_tps();
     st.ttft_ms = res.ttft_ms;
+    st.drafted = res.drafted;
+    st.accepted = res.accepted;
     if (recorder)
         recorder->finish(st, res.stop == StopReason::Cancelled ? ReplyEnd::Interrupted : ReplyEnd::Complete, "");
     std::fprintf(stderr,

@@ -70,6 +70,8 @@ public:
         s.promptTps = stats.prompt_tps;
         s.genTps = stats.gen_tps;
         s.ttftMs = stats.ttft_ms;
+        s.drafted = stats.drafted;
+        s.accepted = stats.accepted;
         const Status r = end == ReplyEnd::Interrupted && recorder_.reply()
                              ? recorder_.reply()->finish(MessageStatus::Interrupted, s, QString())
                              : recorder_.finish(s, end == ReplyEnd::Complete, qs(error));

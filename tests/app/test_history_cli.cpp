@@ -9,6 +9,7 @@
 #include <QTest>
 
 #include "app/history/history_database.h"
+#include "tests/qt_test_util.h"
 
 using namespace ld::history;
 
@@ -196,6 +197,29 @@ private slots:
         QVERIFY2(r.err.contains(QStringLiteral("\"call_7\"")), qPrintable(r.err));
         r = cli({QStringLiteral("history"), QStringLiteral("--db"), other, QStringLiteral("list")});
         QCOMPARE(QJsonDocument::fromJson(r.out).array().size(), 1);  // only the earlier import
+    }
+
+    // `generate --db --lookup` keeps the reply's speculative-decoding numbers with its stats, as
+    // the app does: a text that repeats is drafted by prompt lookup.
+    void generateRecordsSpeculationStats() {
+        const QString model = QStringLiteral(LLAMADESK_SHARED_DIR "/models/stories260K.gguf");
+        if (!QFileInfo::exists(model)) LD_QSKIP_OR_FAIL_IN_CI("stories260K.gguf is not in the shared models folder");
+        const QString path = dir_.filePath(QStringLiteral("spec.db"));
+        const Run r = cli({QStringLiteral("generate"), QStringLiteral("-m"), model, QStringLiteral("--temp"), QStringLiteral("0"),
+                           QStringLiteral("-n"), QStringLiteral("60"), QStringLiteral("--lookup"), QStringLiteral("-p"),
+                           QStringLiteral("The cat sat. The dog ran. The cat sat. The dog ran. The cat sat. The dog ran."),
+                           QStringLiteral("--db"), path});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        auto db = HistoryDatabase::open(path, nullptr, nullptr);
+        QVERIFY(db);
+        const auto convs = db->listConversations(0, 10);
+        QVERIFY(convs && convs->size() == 1);
+        const auto msgs = db->activeBranch(convs->first().id);
+        QVERIFY(msgs && msgs->size() == 2);
+        const GenerationStats& st = msgs->last().stats;
+        QVERIFY2(st.drafted > 0 && st.accepted > 0 && st.accepted <= st.drafted,
+                 qPrintable(QStringLiteral("drafted %1, accepted %2; %3").arg(st.drafted).arg(st.accepted).arg(r.err)));
+        QVERIFY2(r.err.contains(QStringLiteral("%1 drafted, %2 accepted").arg(st.drafted).arg(st.accepted)), qPrintable(r.err));
     }
 
     void errorsReachTheUser() {

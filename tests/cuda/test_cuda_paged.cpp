@@ -256,8 +256,8 @@ TEST(CudaPaged, MixedBatchesMatchCpuOddHeads) {
     mixed_batches(*make_synthetic_model(spec, 3), 150, {}, 64);
 }
 
-// Int8 activations in the one-row steps (the last sequence decoding alone) and f16 ones through
-// cuBLAS in the wider steps, on Q4_K/Q6_K weights: a synthetic q4_k_m model. The CPU quantizes
+// Int8 activations in every step up to Tuning::cuda_small_batch rows (the small-batch kernel;
+// one row: the decode matvec) and f16 ones through cuBLAS in wider steps, on Q4_K/Q6_K weights: a synthetic q4_k_m model. The CPU quantizes
 // activations to Q8, so the bound is the one-sequence test's (CudaSynthetic: 2e-2 of the largest
 // logit for the narrow mixes; q4_k_m measured a few tenths of a percent).
 TEST(CudaPaged, MixedBatchesMatchCpuQ4KM) {
