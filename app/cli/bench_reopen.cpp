@@ -221,6 +221,9 @@ int bench_reopen(const Args& args, int n_tokens) {
         chat = build_chat(sched, *tok, tmpl, n_tokens, reply_max, sampling);
     }
     backend.reset();  // the measuring backend gets a pool of its own size
+    if (!json)
+        std::fprintf(stderr, "chat built: %d user messages, %zu tokens; timing %d repetitions...\n", chat.turns,
+                     chat.next_prompt.size(), reps);
 
     // What the cache holds of A after its last reply: that prompt and the reply's tokens.
     std::vector<int32_t> state = chat.last_prompt;
@@ -262,6 +265,9 @@ int bench_reopen(const Args& args, int n_tokens) {
         time_next(cases[1]);
         sched.pool().clear_cache();
         time_next(cases[2]);
+        if (!json)  // a long run shows where it is
+            std::fprintf(stderr, "repetition %d: reopen %.1f ms, evicted %.1f ms, cold %.1f ms\n", r + 1,
+                         cases[0].ttft.back(), cases[1].ttft.back(), cases[2].ttft.back());
     }
 
     const double cold = median(cases[2].ttft);
