@@ -591,6 +591,7 @@ void VulkanBackend::record_output(vk::Commands& c, VkCommandBuffer cmd, const St
     // Contiguous: rows first .. B - 1 of x_. Paged: the rows it lists, gathered into o_ (free by now).
     const uint32_t rows = s.paged ? uint32_t(paged_->n_logits()) : b - uint32_t(s.first);
     const Buffer& src = s.paged ? o_ : x_;
+    if (rows == 0) return;
     if (s.paged) {
         ops_.get_rows(cmd, GgmlType::F32, x_, paged_->rows(), o_, rows, dim, b);
         mark(cmd, "get_rows");

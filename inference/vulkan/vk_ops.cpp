@@ -311,9 +311,15 @@ bool Ops::matmul_q8b(VkCommandBuffer cmd, GgmlType type, BufferRef w, BufferRef 
     if (n_cols == 0 || n_cols > kMaxQ8Cols)
         fail("matmul_q8b: ", n_cols, " columns, the small-batch kernel takes 1 to ", kMaxQ8Cols);
     if (!has_q8b(type, ne0)) return false;
-    std::unique_ptr<Program>& prog = matmul_q8b_[{type, n_cols}];
+    // Threads per workgroup: the decode matvec's, but no more than the row's 32-weight slots
+    // (rounded up to whole subgroups): idle threads still take part in the per-column reductions.
+    // lavapipe, k256 Q4_0 (rows of 256: 8 slots), a 2-token verification pass: 1.5 decode steps
+    // with 32 threads against 2.8 with 64 (subgroups of 8 there; 8 threads: see vulkan.md).
+    const uint32_t sg = std::max<uint32_t>(dev_.info().subgroup_size, 1);
+    const uint32_t threads = std::min(q8b_threads_, std::max(sg, ceil_div(ne0 / 32, sg) * sg));
+    std::unique_ptr<Program>& prog = matmul_q8b_[{type, n_cols, threads}];
     if (!prog)
-        prog = program<MatMulQ8PC>(dev_, "matmul_q8b_" + lower(type_name(type)), 3, {wide_rows_, q8b_threads_, n_cols});
+        prog = program<MatMulQ8PC>(dev_, "matmul_q8b_" + lower(type_name(type)), 3, {wide_rows_, threads, n_cols});
     const uint32_t groups = ceil_div(n_rows, wide_rows_), gx = std::min<uint32_t>(groups, 65535);
     dispatch(dev_, cmd, *prog, {w, xq, y}, MatMulQ8PC{ne0, n_rows, n_cols, gx, accumulate ? 1u : 0u, x_col0},
              gx, ceil_div(groups, gx));

@@ -8,7 +8,7 @@
 #include <map>
 #include <memory>
 #include <set>
-#include <utility>
+#include <tuple>
 #include <vector>
 
 #include "inference/backend/tuning.h"
@@ -163,11 +163,11 @@ private:
     std::map<GgmlType, std::unique_ptr<Program>> matvec_, matvec_wide_, matvec_q8_, matmul_, matmul_coopmat_,
         get_rows_, matvec_q8_rope_, matvec_wide_rope_, matmul_coopmat_wide_, matmul_coopmat_wide16_;
     // matmul_q8b: the types that have it, and its programs per (type, column count: NCOLS in
-    // common/matmul_q8b.glsl), built on first use (64 programs up front would add seconds to
+    // common/matmul_q8b.glsl, threads), built on first use (64 programs up front would add seconds to
     // every backend's creation on lavapipe). Ops is used by one thread at a time (its backend's).
     std::set<GgmlType> q8b_types_;
     uint32_t q8b_threads_ = 64;
-    mutable std::map<std::pair<GgmlType, uint32_t>, std::unique_ptr<Program>> matmul_q8b_;
+    mutable std::map<std::tuple<GgmlType, uint32_t, uint32_t>, std::unique_ptr<Program>> matmul_q8b_;  // + threads
     const char* coopmat_wide_kind_ = "coopmat-wide";
     uint32_t coopmat_wide_bn_ = 64;  // columns per tile (BN) of the wide kernel in use
     bool wide_ = false;
