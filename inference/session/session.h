@@ -31,8 +31,9 @@ struct GenerateOptions {
     std::function<void(int32_t id, const float* logits, int n_vocab)> on_token;
     // Speculative decoding (speculative.h): a drafter (a small model, or prompt lookup) proposes
     // tokens that the model checks in one batch. Greedy output is the same as without it; sampled
-    // output follows the same distribution. Null: plain decoding. Not owned; one generate() at a
-    // time per drafter.
+    // output follows the same distribution. Null: plain decoding. Not owned; one thread at a time
+    // per drafter (a BatchScheduler may share one between its requests: a DraftModel rewinds its
+    // cache to each request's history).
     Drafter* drafter = nullptr;
     int draft_max = 8;  // most tokens drafted per step, 1..16 (the draft length adapts below it)
     // A chat reply drops its leading whitespace: SentencePiece and BPE models start it with the
