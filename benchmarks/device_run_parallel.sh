@@ -8,7 +8,9 @@
 # the prompt path it replaced (dequantize + cuBLAS; LLAMADESK_CUDA_SMALL_BATCH=0), in the same
 # call and first: its op tests at 8B shapes, then bench --parallel 1,2,4,8,16 and --verify 1,2,4,8
 # (a k + 1 token pass against one step) on synthetic 1B Q4_0 and 8B Q4_K_M, kernel on and off.
-# SMALL_BATCH_ONLY=1 stops after that comparison.
+# Vulkan's (Ops::matmul_q8b; LLAMADESK_VK_SMALL_BATCH=0) follows the same way. The whole script
+# no longer fits one 540 s call: run SMALL_BATCH_ONLY=1 (stops after those comparisons) first,
+# then SKIP_SMALL_BATCH=1 for the sweeps, split-K at 4,096 positions and the reopen rows.
 #   bash benchmarks/device_run_parallel.sh
 # Dry run without a GPU (plumbing only; lavapipe numbers mean nothing):
 #   VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json BIN=build/app/cli ONLY=vulkan \
@@ -39,7 +41,7 @@ vbench() {  # backend synthetic-name: a k + 1 token verification pass against on
     sed -E 's/"k": ([0-9]+), "step_ms": ([0-9.]+), "pass_ms": ([0-9.]+)/k=\1 \3 ms (step \2)/' | paste -sd ';' -)"
 }
 # CUDA's small-batch kernel: its op tests, then on (the default, 16) and off model by model.
-if [ -z "${ONLY:-}" ] || [ "$ONLY" = cuda ]; then
+if [ -z "${SKIP_SMALL_BATCH:-}" ] && { [ -z "${ONLY:-}" ] || [ "$ONLY" = cuda ]; }; then
   GTEST_FILTER='Types/*SmallBatch*:CudaModelSizes.*' TAG=smallbatch run_tests "$BIN"/test_cuda_ops
   for m in llama-3.2-1b:q4_0 llama-3.1-8b:q4_k_m; do
     LABEL=small_batch=16 pbench cuda "$m"
@@ -48,11 +50,21 @@ if [ -z "${ONLY:-}" ] || [ "$ONLY" = cuda ]; then
     LLAMADESK_CUDA_SMALL_BATCH=0 LABEL=small_batch=0 vbench cuda "$m"
   done
 fi
+# Vulkan's small-batch kernel (Ops::matmul_q8b) the same way, on against off.
+if [ -z "${SKIP_SMALL_BATCH:-}" ] && { [ -z "${ONLY:-}" ] || [ "$ONLY" = vulkan ]; }; then
+  for m in llama-3.2-1b:q4_0 llama-3.1-8b:q4_k_m; do
+    LABEL=small_batch=16 pbench vulkan "$m"
+    LLAMADESK_VK_SMALL_BATCH=0 LABEL=small_batch=0 pbench vulkan "$m"
+    LABEL=small_batch=16 vbench vulkan "$m"
+    LLAMADESK_VK_SMALL_BATCH=0 LABEL=small_batch=0 vbench vulkan "$m"
+  done
+fi
 [ -n "${SMALL_BATCH_ONLY:-}" ] && { finish; exit 0; }
 for be in cuda vulkan; do
   [ -n "${ONLY:-}" ] && [ "$ONLY" != "$be" ] && continue
   for m in llama-3.2-1b:q4_0 llama-3.1-8b:q4_0 llama-3.1-8b:q4_k_m; do
-    [ "$be" = cuda ] && [ "$m" != llama-3.1-8b:q4_0 ] && continue  # measured above (small_batch=16)
+    # 1B Q4_0 and 8B Q4_K_M were measured above (small_batch=16) unless that part was skipped
+    [ -z "${SKIP_SMALL_BATCH:-}" ] && [ "$m" != llama-3.1-8b:q4_0 ] && continue
     pbench "$be" "$m"
   done
 done
