@@ -19,61 +19,18 @@
 #include "app/history/history_database.h"
 #include "app/history/history_export.h"
 #include "app/history/history_sql.h"
+#include "tests/app/history_raw_db.h"
 #include "app/history/reply_writer.h"
 
 using namespace ld::history;
+using namespace ld::history::testing;
 
 namespace {
-
-std::unique_ptr<HistoryDatabase> openOrFail(const QString& path, OpenReport* report = nullptr,
-                                            const OpenOptions& options = {}) {
-    QString error;
-    auto db = HistoryDatabase::open(path, report, &error, options);
-    if (!db) qWarning("open failed: %s", qPrintable(error));
-    return db;
-}
 
 QByteArray fileHash(const QString& path) {
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly)) return {};
     return QCryptographicHash::hash(f.readAll(), QCryptographicHash::Sha256);
-}
-
-// Runs `statements` on a plain connection (not HistoryDatabase), for fixtures and tampering.
-bool rawExec(const QString& path, const QStringList& statements) {
-    bool ok = true;
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("raw"));
-        db.setDatabaseName(path);
-        if (!db.open()) return false;
-        QSqlQuery q(db);
-        for (const QString& s : statements) {
-            if (s.trimmed().isEmpty()) continue;
-            if (!q.exec(s)) {
-                qWarning("raw exec failed: %s: %s", qPrintable(s), qPrintable(q.lastError().text()));
-                ok = false;
-            }
-        }
-        q.finish();
-        db.close();
-    }
-    QSqlDatabase::removeDatabase(QStringLiteral("raw"));
-    return ok;
-}
-
-qint64 rawCount(const QString& path, const QString& sqlText) {
-    qint64 n = -1;
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("rawcount"));
-        db.setDatabaseName(path);
-        if (db.open()) {
-            QSqlQuery q(db);
-            if (q.exec(sqlText) && q.next()) n = q.value(0).toLongLong();
-        }
-        db.close();
-    }
-    QSqlDatabase::removeDatabase(QStringLiteral("rawcount"));
-    return n;
 }
 
 Message add(HistoryDatabase& db, qint64 conversation, const QString& role, const QString& text,

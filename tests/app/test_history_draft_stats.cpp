@@ -14,61 +14,12 @@
 #include "app/history/history_database.h"
 #include "app/history/history_export.h"
 #include "app/history/history_sql.h"
+#include "tests/app/history_raw_db.h"
 
 using namespace ld::history;
+using namespace ld::history::testing;
 
 namespace {
-
-std::unique_ptr<HistoryDatabase> openOrFail(const QString& path, OpenReport* report = nullptr) {
-    QString error;
-    auto db = HistoryDatabase::open(path, report, &error);
-    if (!db) qWarning("open failed: %s", qPrintable(error));
-    return db;
-}
-
-// Runs statements on a plain connection: the way the previous release's schema is made here.
-bool rawExec(const QString& path, const QStringList& statements) {
-    bool ok = true;
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("raw"));
-        db.setDatabaseName(path);
-        if (!db.open()) return false;
-        QSqlQuery q(db);
-        q.exec(QStringLiteral("PRAGMA foreign_keys=ON"));
-        for (const QString& s : statements) {
-            if (!q.exec(s)) {
-                qWarning("raw exec failed: %s: %s", qPrintable(s), qPrintable(q.lastError().text()));
-                ok = false;
-            }
-        }
-        q.finish();
-        db.close();
-    }
-    QSqlDatabase::removeDatabase(QStringLiteral("raw"));
-    return ok;
-}
-
-qint64 rawCount(const QString& path, const QString& sqlText) {
-    qint64 n = -1;
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("rawcount"));
-        db.setDatabaseName(path);
-        if (db.open()) {
-            QSqlQuery q(db);
-            if (q.exec(sqlText) && q.next()) n = q.value(0).toLongLong();
-        }
-        db.close();
-    }
-    QSqlDatabase::removeDatabase(QStringLiteral("rawcount"));
-    return n;
-}
-
-template <std::size_t N>
-QStringList statementsOf(const std::array<const char*, N>& migration) {
-    QStringList out;
-    for (const char* s : migration) out << QString::fromUtf8(s);
-    return out;
-}
 
 // The schema exactly as the previous release (schema v3) created it: its three migrations.
 QStringList previousReleaseSchema() {
@@ -105,7 +56,7 @@ private slots:
                                      " VALUES (2, 1, 1, 'assistant', 'Leek and potato.', 1700000050000, 1700000100000, 'complete', 'llama-3.1-8b',"
                                      " 12, 7, 310.5, 21.5, 140)")
                    << QStringLiteral("UPDATE conversations SET current_leaf_id = 2 WHERE id = 1");
-        QVERIFY(rawExec(path_, statements));
+        QVERIFY(rawExec(path_, statements, true));
         QCOMPARE(rawCount(path_, QStringLiteral("SELECT version FROM schema_version")), 3);
 
         OpenReport report;
@@ -192,7 +143,7 @@ private slots:
         QStringList statements = previousReleaseSchema();
         statements << QStringLiteral("INSERT INTO conversations(id, title, created_at, updated_at) VALUES (1, 'kept', 1, 1)")
                    << QStringLiteral("ALTER TABLE messages ADD COLUMN accepted INTEGER");
-        QVERIFY(rawExec(path_, statements));
+        QVERIFY(rawExec(path_, statements, true));
         QString error;
         QVERIFY(!HistoryDatabase::open(path_, nullptr, &error));
         QVERIFY2(error.contains(QStringLiteral("upgrade")), qPrintable(error));

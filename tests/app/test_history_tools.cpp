@@ -14,61 +14,12 @@
 #include "app/history/history_database.h"
 #include "app/history/history_export.h"
 #include "app/history/history_sql.h"
+#include "tests/app/history_raw_db.h"
 
 using namespace ld::history;
+using namespace ld::history::testing;
 
 namespace {
-
-std::unique_ptr<HistoryDatabase> openOrFail(const QString& path, OpenReport* report = nullptr) {
-    QString error;
-    auto db = HistoryDatabase::open(path, report, &error);
-    if (!db) qWarning("open failed: %s", qPrintable(error));
-    return db;
-}
-
-// Runs statements on a plain connection: the way the previous release's schema is made here.
-bool rawExec(const QString& path, const QStringList& statements) {
-    bool ok = true;
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("raw"));
-        db.setDatabaseName(path);
-        if (!db.open()) return false;
-        QSqlQuery q(db);
-        q.exec(QStringLiteral("PRAGMA foreign_keys=ON"));
-        for (const QString& s : statements) {
-            if (!q.exec(s)) {
-                qWarning("raw exec failed: %s: %s", qPrintable(s), qPrintable(q.lastError().text()));
-                ok = false;
-            }
-        }
-        q.finish();
-        db.close();
-    }
-    QSqlDatabase::removeDatabase(QStringLiteral("raw"));
-    return ok;
-}
-
-qint64 rawCount(const QString& path, const QString& sqlText) {
-    qint64 n = -1;
-    {
-        QSqlDatabase db = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), QStringLiteral("rawcount"));
-        db.setDatabaseName(path);
-        if (db.open()) {
-            QSqlQuery q(db);
-            if (q.exec(sqlText) && q.next()) n = q.value(0).toLongLong();
-        }
-        db.close();
-    }
-    QSqlDatabase::removeDatabase(QStringLiteral("rawcount"));
-    return n;
-}
-
-template <std::size_t N>
-QStringList statementsOf(const std::array<const char*, N>& migration) {
-    QStringList out;
-    for (const char* s : migration) out << QString::fromUtf8(s);
-    return out;
-}
 
 // The schema exactly as the previous release (schema v2) created it: its two migrations.
 QStringList previousReleaseSchema() { return statementsOf(sql::kMigrationV1) + statementsOf(sql::kMigrationV2); }
@@ -162,7 +113,7 @@ private slots:
                    << QStringLiteral("UPDATE conversations SET current_leaf_id = 6 WHERE id = 1")
                    << QStringLiteral("INSERT INTO attachments(conversation_id, message_id, file_name, sha256, size_bytes, created_at)"
                                      " VALUES (1, 1, 'forecast.pdf', 'abcd', 42, 1700000000000)");
-        QVERIFY(rawExec(path_, statements));
+        QVERIFY(rawExec(path_, statements, true));
         QCOMPARE(rawCount(path_, QStringLiteral("SELECT version FROM schema_version")), 2);
         QCOMPARE(rawCount(path_, QStringLiteral("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'legacyoutputword'")), 1);
 
@@ -227,7 +178,7 @@ private slots:
         QStringList statements = previousReleaseSchema();
         statements << QStringLiteral("INSERT INTO conversations(id, title, created_at, updated_at) VALUES (1, 'kept', 1, 1)")
                    << QStringLiteral("CREATE TABLE tool_results (x INTEGER)");
-        QVERIFY(rawExec(path_, statements));
+        QVERIFY(rawExec(path_, statements, true));
         QString error;
         QVERIFY(!HistoryDatabase::open(path_, nullptr, &error));
         QVERIFY2(error.contains(QStringLiteral("upgrade")), qPrintable(error));
@@ -468,7 +419,7 @@ private slots:
         QCOMPARE(rawCount(path_, QStringLiteral("SELECT count(*) FROM tool_results")), 0);
         QCOMPARE(db->search(QStringLiteral("wombatlister"))->size(), 0);
         // The index matches its content table exactly (rows skipped on purpose included).
-        QVERIFY(rawExec(path_, {QStringLiteral("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")}));
+        QVERIFY(rawExec(path_, {QStringLiteral("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")}, true));
     }
 
 private:
