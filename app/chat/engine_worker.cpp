@@ -1,16 +1,15 @@
 #include "app/chat/engine_worker.h"
 
-#include <QFile>
 #include <QFileInfo>
 #include <QTimer>
 #include <algorithm>
 #include <chrono>
 #include <random>
-#include <unistd.h>
 
 #include "app/chat/model_info.h"
 #include "app/chat/prompt_builder.h"
 #include "inference/backend/backend.h"
+#include "inference/backend/memory_plan.h"
 #include "inference/chat/chat_format.h"
 #include "inference/core/error.h"
 #include "inference/model/llama.h"
@@ -45,17 +44,6 @@ QString stopName(StopReason r) {
     case StopReason::ContextFull: return QStringLiteral("context_full");
     }
     return {};
-}
-
-// Memory the system can give without swapping (MemAvailable: free plus reclaimable cache).
-qint64 availableMemory() {
-    QFile f(QStringLiteral("/proc/meminfo"));
-    if (f.open(QIODevice::ReadOnly)) {
-        for (const QByteArray& line : f.readAll().split('\n'))
-            if (line.startsWith("MemAvailable:")) return line.mid(13).trimmed().split(' ').first().toLongLong() * 1024;
-    }
-    const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-    return pages > 0 && page > 0 ? qint64(pages) * page : 0;
 }
 
 GenerationOutcome outcomeOf(quint64 id, const GenerateResult& res) {
@@ -245,7 +233,7 @@ std::unique_ptr<Backend> EngineWorker::createBackend(const EngineConfig& config,
     const qint64 perContext = std::max<qint64>(1, perPosition * o.n_ctx);
     int contexts = config.parallelSequences;
     if (contexts <= 0) {
-        if (o.kind == "cpu") contexts = int(std::clamp<qint64>(availableMemory() / 4 / perContext, 1, 4));
+        if (o.kind == "cpu") contexts = int(std::clamp<qint64>(qint64(system_memory_available()) / 4 / perContext, 1, 4));
         else contexts = 3 * perContext <= (1LL << 30) ? 4 : perContext <= (1LL << 30) ? 2 : 1;
     }
     contexts = std::clamp(contexts, 1, 64);
@@ -328,7 +316,7 @@ void EngineWorker::buildDrafter() {
         o.kv_positions = 0;  // one sequence: the draft model rewinds to each history it is given
         const qint64 bytes = QFileInfo(path).size();
         const auto onCpu = [&] {
-            const qint64 available = availableMemory();
+            const qint64 available = qint64(system_memory_available());
             if (available > 0 && bytes > available)
                 fail("not enough memory: it needs about ", (bytes + (1 << 20) - 1) >> 20, " MiB, ", available >> 20,
                      " MiB are free");

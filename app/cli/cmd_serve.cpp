@@ -17,6 +17,7 @@
 #include "app/cli/server/chat_log.h"
 #include "app/cli/server/gen_queue.h"
 #include "app/cli/server/http_server.h"
+#include "inference/backend/memory_plan.h"
 #include "inference/chat/chat_format.h"
 #include "inference/chat/tool_format.h"
 #include "inference/gguf/gguf.h"
@@ -44,17 +45,6 @@ std::string model_id_of(const std::string& label) {
     return label;
 }
 
-// /proc/meminfo's MemAvailable in bytes; 0 when unknown.
-uint64_t available_memory() {
-    std::ifstream in("/proc/meminfo");
-    std::string key;
-    uint64_t kib = 0;
-    std::string unit;
-    while (in >> key >> kib >> unit)
-        if (key == "MemAvailable:") return kib << 10;
-    return 0;
-}
-
 // --parallel N: the paged KV cache holds N whole contexts (each rounded up to whole blocks of
 // any backend's size, plus one block for a copy on write), so N requests of the full --ctx run
 // side by side and none is preempted for want of blocks. The CPU backend's cache is plain memory
@@ -70,7 +60,7 @@ void size_kv_cache(const Model& model, BackendOptions& o, size_t parallel) {
     if (o.kind != "cpu") return;
     const uint64_t bytes = 2 * uint64_t(model.params.n_layers) * uint64_t(positions) * uint64_t(model.params.kv_dim()) *
                            (o.kv_type == GgmlType::F32 ? 4 : 2);
-    const uint64_t avail = available_memory();
+    const uint64_t avail = system_memory_available();
     if (avail > 0 && bytes > avail)
         fail("--parallel ", parallel, " with --ctx ", o.n_ctx, " needs a KV cache of ", positions, " positions (",
              bytes >> 20, " MiB of ", type_name(o.kv_type), " keys and values), more than the ", avail >> 20,
