@@ -14,7 +14,6 @@
 #include "app/cli/history_recording.h"
 #include "inference/chat/chat_format.h"
 #include "inference/core/error.h"
-#include "inference/session/prompt_lookup.h"
 #include "inference/session/session.h"
 #include "inference/session/speculative.h"
 
@@ -59,8 +58,8 @@ int cmd_generate(const ArgList& argv) {
         {"--repeat-last-n", true}, {"--frequency-penalty", true}, {"--presence-penalty", true},
         {"--seed", true}, {"--chat", false}, {"--system", true}, {"--template", true},
         {"--stop", true}, {"--dump-logits", true}, {"--db", true}, {"--conversation", true},
-        {"--draft", true}, {"--draft-max", true}, {"--lookup", false},
     });
+    for (const OptionSpec& o : speculation_option_specs()) specs.push_back(o);
     const Args args(argv, specs);
     if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
     if (args.has("--prompt") == args.has("--tokens")) throw UsageError("give exactly one of -p PROMPT or --tokens IDS");
@@ -75,10 +74,7 @@ int cmd_generate(const ArgList& argv) {
     // SentencePiece model starts the reply with the space that follows "[/INST]").
     opt.trim_leading_space = args.has("--chat");
     if (args.has("--conversation") && !args.has("--db")) throw UsageError("--conversation needs --db");
-    if (args.has("--draft") && args.has("--lookup")) throw UsageError("give one of --draft MODEL and --lookup");
-    if (args.has("--draft-max") && !args.has("--draft") && !args.has("--lookup"))
-        throw UsageError("--draft-max needs --draft MODEL or --lookup");
-    opt.draft_max = int(args.get_int("--draft-max", 8, 1, 16));
+    check_speculation_options(args);
 
     Engine engine = open_engine(args);
     const Tokenizer& tok = *engine.tokenizer;
@@ -104,20 +100,10 @@ int cmd_generate(const ArgList& argv) {
 
     // Speculative decoding: a draft model on the same kind of backend (its own KV cache), or
     // prompt lookup.
-    std::unique_ptr<Model> draft_model;
-    std::unique_ptr<Backend> draft_backend;
-    std::unique_ptr<Drafter> drafter;
-    if (args.has("--draft")) {
-        draft_model = load_model(args.get("--draft"));
-        check_draft_vocabulary(*engine.model, *draft_model);  // before loading its weights anywhere
-        BackendOptions o = backend_options(args);
-        o.n_ctx = std::min(engine.backend->context_size(), draft_model->params.ctx_train);
-        draft_backend = create_backend(*draft_model, o);
-        drafter = std::make_unique<DraftModel>(*engine.model, *draft_model, *draft_backend);
-    } else if (args.has("--lookup")) {
-        drafter = std::make_unique<PromptLookup>();
-    }
-    opt.drafter = drafter.get();
+    const Speculation speculation = open_speculation(args, engine);
+    const Drafter* drafter = speculation.drafter.get();
+    opt.drafter = speculation.drafter.get();
+    opt.draft_max = speculation.draft_max;
 
     Session session(*engine.model, *engine.backend, tok);
     if (args.has("--dump-logits")) {

@@ -4,7 +4,9 @@
 #include <iostream>
 #include <random>
 
+#include "inference/backend/memory_plan.h"
 #include "inference/core/error.h"
+#include "inference/session/prompt_lookup.h"
 
 namespace ld::cli {
 
@@ -65,6 +67,45 @@ SamplerParams sampler_params(const Args& args) {
     if (sp.min_p < 0 || sp.min_p >= 1) throw UsageError("--min-p must be in [0, 1)");
     if (sp.repeat_penalty <= 0) throw UsageError("--repeat-penalty must be > 0");
     return sp;
+}
+
+std::vector<OptionSpec> speculation_option_specs() { return {{"--draft", true}, {"--draft-max", true}, {"--lookup", false}}; }
+
+void check_speculation_options(const Args& args) {
+    if (args.has("--draft") && args.has("--lookup")) throw UsageError("give one of --draft MODEL and --lookup");
+    if (args.has("--draft-max") && !args.has("--draft") && !args.has("--lookup"))
+        throw UsageError("--draft-max needs --draft MODEL or --lookup");
+    (void)args.get_int("--draft-max", 8, 1, 16);
+}
+
+Speculation open_speculation(const Args& args, const Engine& engine) {
+    check_speculation_options(args);
+    Speculation s;
+    s.draft_max = int(args.get_int("--draft-max", 8, 1, 16));
+    if (args.has("--lookup")) {
+        s.drafter = std::make_unique<PromptLookup>();
+        return s;
+    }
+    if (!args.has("--draft")) return s;
+    const std::string path = args.get("--draft");
+    s.draft_model = load_model(path);  // mapped: the tensors are read by the backend below
+    check_draft_vocabulary(*engine.model, *s.draft_model);  // before loading its weights anywhere
+    BackendOptions o = backend_options(args);
+    o.n_ctx = std::min(engine.backend->context_size(), s.draft_model->params.ctx_train);
+    o.kv_positions = 0;  // one sequence: the draft model rewinds to each history it is given
+    if (o.kind == "cpu") {
+        // GPU backends check their own memory when they allocate; the CPU's would only meet the
+        // OOM killer later.
+        const uint64_t need = uint64_t(s.draft_model->weight_bytes()) +
+                              kv_cache_bytes(s.draft_model->params, o.n_ctx, o.kv_type == GgmlType::F32 ? 4 : 2);
+        const uint64_t avail = system_memory_available();
+        if (avail > 0 && need > avail)
+            fail("the draft model ", path, " needs ", format_bytes(need), " (weights and a KV cache of ", o.n_ctx,
+                 " positions), more than the ", format_bytes(avail), " of memory available");
+    }
+    s.draft_backend = create_backend(*s.draft_model, o);
+    s.drafter = std::make_unique<DraftModel>(*engine.model, *s.draft_model, *s.draft_backend);
+    return s;
 }
 
 }  // namespace ld::cli

@@ -9,6 +9,7 @@
 #include "inference/backend/backend.h"
 #include "inference/model/llama.h"
 #include "inference/sampler/sampler.h"
+#include "inference/session/speculative.h"
 #include "inference/tokenizer/tokenizer.h"
 
 namespace ld::cli {
@@ -31,5 +32,24 @@ SamplerParams sampler_params(const Args& args);
 // ld::Error / UsageError.
 Engine open_engine(const Args& args, bool need_tokenizer = true,
                    const std::function<void(const Model&, BackendOptions&)>& adjust = {});
+
+// Speculative decoding as --draft MODEL / --lookup / --draft-max K ask (generate and serve).
+struct Speculation {
+    std::unique_ptr<Model> draft_model;      // --draft: the draft's weights ...
+    std::unique_ptr<Backend> draft_backend;  // ... on a backend of its own (one sequence)
+    std::unique_ptr<Drafter> drafter;        // null: plain decoding
+    int draft_max = 8;
+};
+// --draft MODEL, --draft-max K, --lookup
+std::vector<OptionSpec> speculation_option_specs();
+// Their combination: UsageError for --draft with --lookup, or --draft-max alone. Cheap: call it
+// before loading the model.
+void check_speculation_options(const Args& args);
+// The drafter the options ask for, for `engine`'s model. A draft model is refused (ld::Error,
+// before its weights are loaded anywhere) when its vocabulary differs, and on the CPU when its
+// weights and KV cache exceed the memory available; it runs on the same kind of backend as the
+// model, with its own context of the model's length (or its own, if shorter). Throws
+// UsageError / ld::Error.
+Speculation open_speculation(const Args& args, const Engine& engine);
 
 }  // namespace ld::cli
