@@ -76,8 +76,10 @@ int cmd_serve(const ArgList& argv) {
         {"--no-api-key-i-know", false}, {"--parallel", true}, {"--queue", true}, {"--max-body-mb", true},
         {"--cors-origin", true}, {"--template", true}, {"--timeout", true}, {"--db", true},
     });
+    for (const OptionSpec& o : speculation_option_specs()) specs.push_back(o);
     const Args args(argv, specs);
     if (!args.positional().empty()) throw UsageError("unexpected argument '" + args.positional()[0] + "'");
+    check_speculation_options(args);
 
     server::ServerConfig cfg;
     cfg.host = args.get("--host", "127.0.0.1");
@@ -133,6 +135,16 @@ int cmd_serve(const ArgList& argv) {
         fail("the backend cannot hold the KV cache of --parallel ", cfg.parallel, " sequences of --ctx ", opened.n_ctx, " (",
              opened.kv_positions, " positions): ", e.what(), "; lower --parallel or --ctx");
     }
+    // --draft MODEL / --lookup: one drafter for every request, called from the one thread that
+    // generates (the queue's worker, or the scheduler's). Prompt lookup keeps no state between
+    // calls (no attached documents here), so sharing it costs nothing. A draft model has one KV
+    // cache, which it rewinds to the longest prefix it shares with the history it is given: one
+    // request at a time that is the previous step's cache, but with --parallel N requests
+    // decoding together each draft re-reads that request's whole history (prompt and reply) on
+    // the draft model, a cost that grows with the context; N draft caches would avoid it, at N
+    // times the draft's KV memory.
+    const Speculation speculation = open_speculation(args, engine);
+    server::DraftConfig draft{speculation.drafter.get(), speculation.draft_max};
     const bool batched = cfg.parallel > 1 && engine.backend->supports_sequences();
     if (cfg.parallel > 1 && !batched)
         std::cerr << "note: the " << engine.backend->name() << " backend runs one sequence at a time: --parallel "
@@ -155,12 +167,12 @@ int cmd_serve(const ArgList& argv) {
     server::GenerationService* service = nullptr;
     std::function<void()> shutdown;
     if (batched) {
-        scheduler = std::make_unique<server::BatchedGeneration>(*engine.backend, served, cfg.parallel, cfg.parallel + cfg.queue);
+        scheduler = std::make_unique<server::BatchedGeneration>(*engine.backend, served, cfg.parallel, cfg.parallel + cfg.queue, draft);
         service = scheduler.get();
         shutdown = [s = scheduler.get()] { s->shutdown(); };
     } else {
         session = std::make_unique<Session>(*engine.model, *engine.backend, tok);
-        queue = std::make_unique<server::GenerationQueue>(*session, served, cfg.parallel + cfg.queue);
+        queue = std::make_unique<server::GenerationQueue>(*session, served, cfg.parallel + cfg.queue, draft);
         service = queue.get();
         shutdown = [q = queue.get()] { q->shutdown(); };
     }
@@ -177,6 +189,10 @@ int cmd_serve(const ArgList& argv) {
     std::cerr << "model " << served.id << " (" << engine.backend->name() << ", context " << served.n_ctx << ", chat format "
               << chat_template_name(tmpl) << ", tool calls " << tool_call_format_name(served.tool_format) << ")\n";
     if (chat_log) std::cerr << "saving chats in " << args.get("--db") << "\n";
+    if (draft.drafter)
+        std::cerr << "speculative: " << draft.drafter->name()
+                  << (speculation.draft_backend ? " (" + speculation.draft_backend->name() + ")" : std::string())
+                  << ", up to " << draft.draft_max << " drafted tokens a step\n";
     if (batched) {
         // Every running sequence's token must fit one forward step (BatchScheduler).
         const size_t running = std::min(cfg.parallel, size_t(std::max(1, engine.backend->batch_size())));

@@ -51,11 +51,15 @@ commands:
   serve    -m MODEL [--host 127.0.0.1] [--port 8080] [--api-key KEY | --api-key-file F]
            [--parallel N] [--queue 8] [--max-body-mb 4] [--cors-origin ORIGIN]... [--timeout 30]
            [--template NAME] [--backend B] [--ctx N] [--threads N] [--no-api-key-i-know] [--db PATH]
+           [--draft MODEL | --lookup] [--draft-max K (8, 1..16)]
            OpenAI-compatible API: /v1/chat/completions, /v1/completions, /v1/models, /health.
            --db saves each chat in the history database, as the app's chats are.
            --parallel N: N requests decode together, one batch over a paged KV cache of N
            contexts (a backend without one runs them one at a time); up to --queue more wait
            (FIFO), beyond that 503 + Retry-After.
+           --draft MODEL / --lookup: every request speculates as generate's do (same greedy text);
+           usage.completion_tokens_details has accepted_prediction_tokens and
+           rejected_prediction_tokens.
            A --host other than loopback needs a key. --port 0 picks a free port.
   history  --db PATH list | show ID | search TEXT | export ID --format md|json | import FILE
   summarize -m MODEL FILE... [--ctx N] [--threads N] [-n MAX_TOKENS] [--max-size-mb 50]

@@ -11,13 +11,17 @@ export const CLI = process.env.LLAMADESK_CLI;
 export const SHARED = process.env.LLAMADESK_SHARED_DIR;
 export const STORIES = `${SHARED}/models/stories260K.gguf`;
 export const TINY = `${SHARED}/models/tiny-llama31-random-f16.gguf`;
+// A model and its Q4_0 copy, the pair the engine's speculation tests draft with.
+export const K256_F32 = `${SHARED}/models/k256/tiny-llama-k256-f32.gguf`;
+export const K256_Q4_0 = `${SHARED}/models/k256/tiny-llama-k256-Q4_0-pure.gguf`;
 const IN_CI = ["true", "TRUE", "1"].includes(process.env.CI ?? "");
 
 // Missing test data or npm peer: skip with the reason locally, fail in CI where both must exist.
-export async function requirements() {
+// `models`: further model files the test needs.
+export async function requirements(models = []) {
     const missing = [];
     if (!CLI || !existsSync(CLI)) missing.push(`llamadesk-cli (LLAMADESK_CLI=${CLI})`);
-    for (const m of [STORIES, TINY]) if (!existsSync(m)) missing.push(m);
+    for (const m of [STORIES, TINY, ...models]) if (!existsSync(m)) missing.push(m);
     let OpenAI = null;
     const dir = process.env.LLAMADESK_SERVER_TEST_DIR;
     try {

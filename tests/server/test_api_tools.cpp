@@ -157,6 +157,26 @@ TEST(ApiTools, ReplyTextToToolCalls) {
     EXPECT_EQ(events[3]["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"], R"({"zone":"UTC"})");
 }
 
+// serve --draft / --lookup: usage.completion_tokens_details as OpenAI reports predicted outputs,
+// in full responses and in the stream's usage chunk; without speculation no details at all.
+TEST(ApiFormat, UsageHasPredictionTokensOnlyWhenSpeculating) {
+    ResponseMeta m;
+    m.id = "cmpl-x";
+    m.endpoint = Endpoint::Completion;
+    m.include_usage = true;
+    Usage u{5, 20};
+    EXPECT_FALSE(json::parse(full_response(m, "text", "length", u, {}))["usage"].contains("completion_tokens_details"));
+    u.speculative = true;
+    u.accepted_prediction_tokens = 12;
+    u.rejected_prediction_tokens = 7;
+    const json want = {{"prompt_tokens", 5}, {"completion_tokens", 20}, {"total_tokens", 25},
+                       {"completion_tokens_details", {{"accepted_prediction_tokens", 12}, {"rejected_prediction_tokens", 7}}}};
+    EXPECT_EQ(json::parse(full_response(m, "text", "length", u, {}))["usage"], want);
+    const std::string sse = sse_usage_chunk(m, u);
+    ASSERT_EQ(sse.rfind("data: ", 0), 0u);
+    EXPECT_EQ(json::parse(sse.substr(6))["usage"], want);
+}
+
 TEST(ApiTools, RefusedWithTheParameter) {
     json body = request_with_tools();
     body["tool_choice"] = "required";

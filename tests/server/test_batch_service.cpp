@@ -18,6 +18,7 @@
 #include "app/cli/server/batch_service.h"
 #include "engine/fake_seq_backend.h"
 #include "inference/session/prompt_budget.h"
+#include "inference/session/speculative.h"
 
 namespace ld::test {
 namespace {
@@ -120,6 +121,96 @@ TEST(BatchedGeneration, ALongPromptDoesNotStallADecodingStream) {
     EXPECT_LE(widest, limit) << "tokens run between two of the decoding request's tokens";
     // And A kept decoding all along B's prompt: a token every step of it.
     EXPECT_GE(a_while_b_reads, kLongPrompt / int(limit));
+}
+
+// The fake without its end token (replies run to max_tokens), and its greedy next token.
+class EndlessFake final : public FakeSeqBackend {
+public:
+    using FakeSeqBackend::FakeSeqBackend;
+
+protected:
+    void forward_batch(const BatchView& b) override {
+        FakeSeqBackend::forward_batch(b);
+        for (int r = 0; r < b.logit_rows(); ++r) b.logits[size_t(r) * kFakeVocab + kFakeEos] = -1e9f;
+    }
+};
+
+int32_t endless_next(const std::vector<int32_t>& history) {
+    uint64_t h = 1;
+    for (int32_t t : history) h = fake_step_hash(h, t);
+    float logits[kFakeVocab];
+    fake_logits(h, logits);
+    logits[kFakeEos] = -1e9f;
+    return int32_t(std::max_element(logits, logits + kFakeVocab) - logits);
+}
+
+// A drafter that knows EndlessFake: its first two proposals are the greedy tokens, the third is
+// wrong. Called on the service's thread only.
+class HalfRightDrafter final : public Drafter {
+public:
+    std::string name() const override { return "half right"; }
+    void draft(const std::vector<int32_t>& history, int k, Draft& out) override {
+        std::vector<int32_t> h = history;
+        for (int i = 0; i < std::min(k, 3); ++i) {
+            const int32_t next = endless_next(h);
+            const int32_t t = i < 2 ? next : (next + 1) % kFakeEos;
+            out.tokens.push_back(t);
+            h.push_back(t);
+        }
+        ++calls;
+    }
+    int calls = 0;
+};
+
+// serve --draft / --lookup with --parallel: every job drafts with the service's drafter, its
+// greedy reply is the reply without one, and its usage reports the drafted tokens as OpenAI's
+// predicted-output counts; a service without a drafter reports none.
+TEST(BatchedGeneration, DraftsForEveryJobAndReportsPredictionTokens) {
+    const auto served_by = [](Backend& be) {
+        server::ServedModel served;
+        served.id = "fake";
+        served.n_ctx = be.context_size();
+        served.tokenizer = std::shared_ptr<const Tokenizer>(Tokenizer::create(fake_vocab()));
+        return served;
+    };
+    const auto job = [] {
+        auto j = std::make_shared<server::GenJob>();
+        for (int i = 0; i < 6; ++i) j->prompt.push_back(int32_t(i * 11 % 62));
+        j->options.max_tokens = 40;
+        j->options.sampling.temperature = 0;
+        return j;
+    };
+    EndlessFake plain_be(512, 16, 64);
+    server::BatchedGeneration plain(plain_be, served_by(plain_be), 2, 4);
+    auto want = job();
+    ASSERT_TRUE(plain.submit(want));
+    wait_finished(*want);
+    ASSERT_TRUE(want->error.empty()) << want->error;
+    ASSERT_EQ(want->result.tokens.size(), 40u);
+    EXPECT_FALSE(server::job_usage(*want).speculative);
+
+    HalfRightDrafter drafter;
+    EndlessFake be(512, 16, 64);
+    server::BatchedGeneration gen(be, served_by(be), 2, 4, server::DraftConfig{&drafter, 4});
+    auto a = job(), b = job();
+    ASSERT_TRUE(gen.submit(a));
+    ASSERT_TRUE(gen.submit(b));
+    wait_finished(*a);
+    wait_finished(*b);
+    for (const auto& j : {a, b}) {
+        ASSERT_TRUE(j->error.empty()) << j->error;
+        EXPECT_EQ(j->options.drafter, &drafter);
+        EXPECT_EQ(j->result.tokens, want->result.tokens);
+        const server::Usage u = server::job_usage(*j);
+        EXPECT_TRUE(u.speculative);
+        EXPECT_EQ(u.completion_tokens, int(want->result.tokens.size()));
+        EXPECT_EQ(u.accepted_prediction_tokens, j->result.accepted);
+        EXPECT_EQ(u.rejected_prediction_tokens, j->result.drafted - j->result.accepted);
+        // Passes with three drafts: two kept, one turned down.
+        EXPECT_GT(u.accepted_prediction_tokens, 0);
+        EXPECT_GT(u.rejected_prediction_tokens, 0);
+    }
+    EXPECT_GT(drafter.calls, 0);
 }
 
 }  // namespace

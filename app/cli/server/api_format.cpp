@@ -56,9 +56,13 @@ json logprobs_json(const ResponseMeta& m, const std::vector<TokenLogprob>& lps, 
 }
 
 json usage_json(const Usage& u) {
-    return {{"prompt_tokens", u.prompt_tokens},
-            {"completion_tokens", u.completion_tokens},
-            {"total_tokens", u.prompt_tokens + u.completion_tokens}};
+    json j = {{"prompt_tokens", u.prompt_tokens},
+              {"completion_tokens", u.completion_tokens},
+              {"total_tokens", u.prompt_tokens + u.completion_tokens}};
+    if (u.speculative)
+        j["completion_tokens_details"] = {{"accepted_prediction_tokens", u.accepted_prediction_tokens},
+                                          {"rejected_prediction_tokens", u.rejected_prediction_tokens}};
+    return j;
 }
 
 json chunk_base(const ResponseMeta& m) {

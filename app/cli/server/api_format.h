@@ -24,6 +24,12 @@ struct TokenLogprob {
 struct Usage {
     int prompt_tokens = 0;
     int completion_tokens = 0;
+    // Speculative decoding (serve --draft / --lookup), reported as OpenAI reports predicted
+    // outputs: completion_tokens_details.accepted_prediction_tokens / rejected_prediction_tokens
+    // (drafted tokens the model kept / turned down). Absent when the server does not speculate.
+    bool speculative = false;
+    int accepted_prediction_tokens = 0;
+    int rejected_prediction_tokens = 0;
 };
 
 // What every response and chunk of one request shares.

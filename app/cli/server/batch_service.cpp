@@ -19,9 +19,11 @@ SchedulerOptions scheduler_options(size_t parallel) {
 
 }  // namespace
 
-BatchedGeneration::BatchedGeneration(Backend& backend, ServedModel served, size_t parallel, size_t capacity)
+BatchedGeneration::BatchedGeneration(Backend& backend, ServedModel served, size_t parallel, size_t capacity,
+                                     DraftConfig draft)
     : served_(std::move(served)),
       capacity_(std::max<size_t>(1, capacity)),
+      draft_(draft),
       scheduler_(backend, *served_.tokenizer, scheduler_options(parallel)) {
     scheduler_.set_prompt_budget(kInitialPromptBudget);
     worker_ = std::thread([this] { run(); });
@@ -69,6 +71,7 @@ void BatchedGeneration::run() {
 bool BatchedGeneration::submit(const std::shared_ptr<GenJob>& job) {
     // The request's callbacks own the job's output state; the scheduler calls them on its thread
     // and drops them once on_finished has run.
+    draft_.apply(*job);
     auto out = std::make_shared<JobOutput>(*job, *served_.tokenizer);
     BatchRequest r;
     r.prompt = job->prompt;

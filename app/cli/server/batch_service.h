@@ -32,8 +32,9 @@ public:
     // parallel: sequences decoding at once; capacity: jobs admitted at once, running and waiting
     // together (past it submit() says no and the client gets 503). `served` describes the model
     // the backend runs (its tokenizer is the scheduler's). Throws ld::Error when the backend does
-    // not run SeqBatch steps.
-    BatchedGeneration(Backend& backend, ServedModel served, size_t parallel, size_t capacity);
+    // not run SeqBatch steps. `draft`: every job drafts with it, on the scheduler's thread (one
+    // drafter for all running requests; see cmd_serve.cpp for what sharing a draft model costs).
+    BatchedGeneration(Backend& backend, ServedModel served, size_t parallel, size_t capacity, DraftConfig draft = {});
     ~BatchedGeneration() override;
     BatchedGeneration(const BatchedGeneration&) = delete;
     BatchedGeneration& operator=(const BatchedGeneration&) = delete;
@@ -52,6 +53,7 @@ private:
 
     const ServedModel served_;
     const size_t capacity_;
+    const DraftConfig draft_;
     BatchScheduler scheduler_;
     std::mutex mu_;
     std::condition_variable wake_;  // a job was submitted, or shutdown()

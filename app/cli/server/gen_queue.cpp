@@ -40,8 +40,8 @@ TokenLogprob token_logprob(const Tokenizer& tok, const float* logits, int n_voca
     return t;
 }
 
-GenerationQueue::GenerationQueue(Session& session, ServedModel served, size_t capacity)
-    : session_(session), served_(std::move(served)), capacity_(std::max<size_t>(1, capacity)) {
+GenerationQueue::GenerationQueue(Session& session, ServedModel served, size_t capacity, DraftConfig draft)
+    : session_(session), served_(std::move(served)), capacity_(std::max<size_t>(1, capacity)), draft_(draft) {
     worker_ = std::thread([this] { run(); });
 }
 
@@ -64,6 +64,7 @@ void GenerationQueue::shutdown() {
 }
 
 bool GenerationQueue::submit(const std::shared_ptr<GenJob>& job) {
+    draft_.apply(*job);
     {
         std::lock_guard<std::mutex> lock(mu_);
         if (stop_ || waiting_.size() + (current_ ? 1 : 0) >= capacity_) return false;

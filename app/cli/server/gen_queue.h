@@ -19,8 +19,9 @@ namespace ld::server {
 class GenerationQueue final : public GenerationService {
 public:
     // capacity: jobs admitted at once, running and waiting together. `served` describes the
-    // session's model (its tokenizer is the one the session uses).
-    GenerationQueue(Session& session, ServedModel served, size_t capacity);
+    // session's model (its tokenizer is the one the session uses). `draft`: every job drafts
+    // with it (one job runs at a time, so one drafter serves them all).
+    GenerationQueue(Session& session, ServedModel served, size_t capacity, DraftConfig draft = {});
     ~GenerationQueue() override;
     GenerationQueue(const GenerationQueue&) = delete;
     GenerationQueue& operator=(const GenerationQueue&) = delete;
@@ -39,6 +40,7 @@ private:
     Session& session_;
     const ServedModel served_;
     const size_t capacity_;
+    const DraftConfig draft_;
     std::mutex mu_;
     std::condition_variable cv_;
     std::deque<std::shared_ptr<GenJob>> waiting_;

@@ -24,6 +24,23 @@ void GenJob::end(GenerateResult res, std::string err) {
     cv.notify_all();
 }
 
+Usage job_usage(const GenJob& job) {
+    const GenerateResult& g = job.result;
+    Usage u{g.prompt_tokens, int(g.tokens.size())};
+    if (job.options.drafter) {
+        u.speculative = true;
+        u.accepted_prediction_tokens = g.accepted;
+        u.rejected_prediction_tokens = g.drafted - g.accepted;
+    }
+    return u;
+}
+
+void DraftConfig::apply(GenJob& job) const {
+    if (!drafter) return;
+    job.options.drafter = drafter;
+    job.options.draft_max = draft_max;
+}
+
 void GenJob::end_cancelled() {
     cancel.store(true);
     GenerateResult r;

@@ -19,6 +19,7 @@
 #include "inference/session/session.h"
 
 namespace ld {
+class Drafter;
 class Tokenizer;
 }
 
@@ -30,7 +31,8 @@ struct GenJob {
     // Input, set before submit().
     std::vector<int32_t> prompt;        // the rendered prompt (chat template or tool prompt applied)
     std::vector<ChatMessage> messages;  // a plain chat request's turns (services that render themselves)
-    // cancel and on_token are set by the service; trim_leading_space is set for chat replies.
+    // cancel and on_token are set by the service, and drafter / draft_max by a service that
+    // speculates (in submit(), on the submitting thread); trim_leading_space is set for chat replies.
     GenerateOptions options;
     int logprobs_top = -1;              // -1: no logprobs; else how many alternatives per token
     std::shared_ptr<ChatRecord> record;  // `serve --db`: where the reply is saved as it grows
@@ -54,6 +56,19 @@ struct GenJob {
     void add_piece(std::string text, std::vector<TokenLogprob> logprobs = {});
     void end(GenerateResult result, std::string error = {});
     void end_cancelled();
+};
+
+// The usage of a finished job: prompt and completion tokens, and when the service drafted for
+// it (options.drafter set) the accepted and rejected drafted tokens. Read once `finished` is set.
+Usage job_usage(const GenJob& job);
+
+// `serve --draft MODEL` / `--lookup`: the drafter a service gives every request (not owned; the
+// service calls it from its one generating thread only). Null: no speculation.
+struct DraftConfig {
+    Drafter* drafter = nullptr;
+    int draft_max = 8;  // 1..16
+    // Sets job.options' drafter and draft_max (nothing without a drafter).
+    void apply(GenJob& job) const;
 };
 
 // What the service serves right now (the app's model can change while the server runs).

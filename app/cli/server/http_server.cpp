@@ -301,10 +301,10 @@ struct ApiServer::Impl {
             // client sees what the model wrote rather than nothing).
             const std::vector<ApiToolCall> tc = reply_tool_calls(parse_tool_calls(text));
             if (!tc.empty())
-                return res.set_content(full_tool_calls_response(meta, tc, {g.prompt_tokens, int(g.tokens.size())}),
+                return res.set_content(full_tool_calls_response(meta, tc, job_usage(*job)),
                                        "application/json");
         }
-        res.set_content(full_response(meta, text, finish_reason(g.stop), {g.prompt_tokens, int(g.tokens.size())}, lps),
+        res.set_content(full_response(meta, text, finish_reason(g.stop), job_usage(*job), lps),
                         "application/json");
     }
 
@@ -384,7 +384,7 @@ struct ApiServer::Impl {
                             }
                         }
                         if (!write(sse_finish_chunk(meta, reason))) return false;
-                        if (meta.include_usage && !write(sse_usage_chunk(meta, {g.prompt_tokens, int(g.tokens.size())})))
+                        if (meta.include_usage && !write(sse_usage_chunk(meta, job_usage(*job))))
                             return false;
                         if (!write(sse_done())) return false;
                         sink.done();
