@@ -57,6 +57,13 @@ struct Tuning {
     // row's context (rounded up to whole 64-position KV blocks); 0 = chosen from the step's shape
     // (few rows with long contexts split), -1 = never split. LLAMADESK_CUDA_PAGED_CHUNK.
     int cuda_paged_chunk = 0;
+    // CUDA decode (one token, one sequence), a variant not yet measured, so off by default: the
+    // matvec that produces an activation also quantizes it for the next int8 matvec (kernels.h
+    // MvFuse; the block finishing each 32-row group quantizes it). 1: gate/up quantizes its
+    // SwiGLU output for down (no separate quantize launch); 2: also the RMSNorms after a residual
+    // add are folded into it (x * w quantized, the next matvec scales its sums), all but layer
+    // 0's. 0..2. LLAMADESK_CUDA_FUSED_Q8.
+    int cuda_fused_q8 = 0;
     // Debug: decode replays a CUDA graph; false launches every kernel eagerly, so that Nsight
     // Compute times each on its own (benchmarks/device_run_cuda.sh). LLAMADESK_CUDA_GRAPH=0.
     bool cuda_graph = true;

@@ -19,9 +19,9 @@ namespace ld::cuda {
 // new fields; Backend's virtual functions have no size, so a change there needs the constant
 // bumped by hand. 8: BackendOptions gained `tuning`, ld_cuda_ops_for_test takes it. 9: Backend's
 // forward() is the engine's, the plugin implements max_step() and forward_batch(BatchView).
-// 11: OpsForTest::attention_paged.
+// 11: OpsForTest::attention_paged. 12: OpsForTest::fused_chain (and Tuning::cuda_fused_q8).
 inline uint64_t abi_tag() {
-    return 11u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
+    return 12u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
            (uint64_t(sizeof(BatchView)) << 32) ^ (uint64_t(sizeof(LlamaParams)) << 40) ^
            (uint64_t(sizeof(Weight)) << 52);
 }
@@ -93,6 +93,17 @@ public:
                                                const std::vector<int32_t>& table_off,
                                                const std::vector<int32_t>& tables, const std::vector<int32_t>& rows,
                                                int n_heads, int n_kv, int head_dim, int chunk) = 0;
+    // The decode step's fused int8 epilogues (Tuning::cuda_fused_q8, kernels.h MvFuse) on one
+    // token, chained as the forward pass chains them, every matrix raw rows of type t:
+    //   x1 = x0 + Wo . q8(att)             wo (dim, dim); its epilogue quantizes x1 * w1 (a folded RMSNorm)
+    //   g = silu(Wg . n1) * (Wu . n1)      n1 = rmsnorm(x1) * w1; wg, wu (ffn, dim); the epilogue quantizes g
+    //   x2 = x1 + Wd . g                   wd (dim, ffn); the epilogue quantizes x2 * w2
+    //   y = Wout . n2                      n2 = rmsnorm(x2) * w2; wout (n_out, dim)
+    // Returns x1, g, x2 and y, one after the other.
+    virtual std::vector<float> fused_chain(GgmlType t, int64_t dim, int64_t ffn, int64_t n_out, const void* wo,
+                                           const void* wg, const void* wu, const void* wd, const void* wout,
+                                           const std::vector<float>& x0, const std::vector<float>& att,
+                                           const std::vector<float>& w1, const std::vector<float>& w2, float eps) = 0;
 };
 
 }  // namespace ld::cuda

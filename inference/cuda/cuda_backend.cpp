@@ -23,6 +23,7 @@
 #include "inference/backend/memory_plan.h"
 #include "inference/core/error.h"
 #include "inference/cuda/cuda_check.h"
+#include "inference/cuda/decode_fusion.h"
 #include "inference/cuda/device_buffer.h"
 #include "inference/cuda/kernels.h"
 #include "inference/cuda/matmul.h"
@@ -145,6 +146,13 @@ private:
     DeviceBuffer x_, xn_, q_, k_, v_, att_, g_, u_, logits_, part_;
     DeviceBuffer xq_, xds_;  // one decode activation as int8, (max width) and (max width / 32) float4
     Q8Act q8_;
+    // Tuning::cuda_fused_q8: where the matvecs quantize the next activation themselves. The
+    // RMSNorms' int8 output then goes to a second buffer (q8n_), since a residual-add matvec
+    // writes it while it still reads q8_; norm_ss_: the folded norms' sums of squares (2 per
+    // layer + the output's, zeroed per step); group_count_: MvFuse's counters.
+    DecodeFusion fusion_;
+    DeviceBuffer xq2_, xds2_, norm_ss_, group_count_;
+    Q8Act q8n_;
     std::unique_ptr<Matmul> mm_;
 };
 
@@ -193,10 +201,13 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
     const int64_t max_ne0 = std::max<int64_t>({p_.dim, p_.q_dim(), p_.ffn_dim});
     const int64_t max_rows = std::max<int64_t>({p_.n_vocab, p_.ffn_dim, p_.q_dim(), p_.dim});
     const size_t part_floats = size_t(std::min(n_batch_, kAttnSlice)) * p_.n_heads * attn_chunks_max_ * (p_.head_dim + 2);
+    const size_t fuse_bytes = o.tuning.cuda_fused_q8 > 0 ? size_t(max_ne0) + 16 * size_t(max_ne0 / 32 + 1) +
+                                                               8 * size_t(2 * p_.n_layers + 1) + 4 * size_t(max_rows / 32 + 1)
+                                                         : 0;
     const size_t act_bytes = 4 * B * (2 * size_t(p_.dim) + 2 * size_t(p_.q_dim()) + 2 * size_t(p_.kv_dim()) +
                                       2 * size_t(p_.ffn_dim) + size_t(p_.n_vocab)) +
                              4 * part_floats + Matmul::scratch_bytes(max_ne0, n_batch_, max_rows, o.tuning.cuda_small_batch) +
-                             size_t(max_ne0) + 16 * size_t(max_ne0 / 32 + 1);
+                             size_t(max_ne0) + 16 * size_t(max_ne0 / 32 + 1) + fuse_bytes;
     size_t free_b = 0, total_b = 0;
     LD_CUDA(cudaMemGetInfo(&free_b, &total_b));
     MemoryPlan plan;  // memory_plan.h: printed, and a refusal naming the numbers when it does not fit
@@ -247,6 +258,29 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
     xds_ = DeviceBuffer(16 * size_t(max_ne0 / 32 + 1), "int8 activation scales");
     q8_.q = xq_.as<int8_t>();
     q8_.ds = xds_.as<float4>();
+    {
+        std::vector<LayerMatrices> mats;
+        for (const DevLayer& L : layers_)
+            mats.push_back({&L.wq, &L.wk, &L.wv, &L.wo, &L.w_gate, &L.w_up, &L.w_down});
+        fusion_ = plan_decode_fusion(o.tuning.cuda_fused_q8, mats, output_, p_.dim, p_.head_dim);
+    }
+    if (fusion_.level > 0) {  // what the variant changed, for the device logs and the tests
+        int swiglu = 0, norms = fusion_.out_norm ? 1 : 0;
+        for (const DecodeFusion::Layer& f : fusion_.layers) {
+            swiglu += f.swiglu;
+            norms += f.attn_norm + f.ffn_norm;
+        }
+        std::fprintf(stderr, "cuda: int8 epilogues (LLAMADESK_CUDA_FUSED_Q8=%d): %d of %d SwiGLU outputs, %d of %d RMSNorms\n",
+                     fusion_.level, swiglu, p_.n_layers, norms, 2 * p_.n_layers + 1);
+    }
+    if (fusion_.level > 0) {
+        xq2_ = DeviceBuffer(size_t(max_ne0), "int8 activations (fused)");
+        xds2_ = DeviceBuffer(16 * size_t(max_ne0 / 32 + 1), "int8 activation scales (fused)");
+        q8n_ = Q8Act{xq2_.as<int8_t>(), xds2_.as<float4>()};
+        norm_ss_ = DeviceBuffer(8 * size_t(2 * p_.n_layers + 1), "RMSNorm sums (fused)");
+        group_count_ = DeviceBuffer(4 * size_t(max_rows / 32 + 1), "int8 epilogue counters");
+        LD_CUDA(cudaMemsetAsync(group_count_.as(), 0, group_count_.bytes(), stream_));
+    }
     mm_ = std::make_unique<Matmul>(stream_, max_ne0, n_batch_, max_rows, 0, mv_split_, o.tuning.cuda_small_batch);
     LD_CUDA(cudaStreamSynchronize(stream_));
 }
@@ -577,9 +611,31 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows, cons
     // Tuning::cuda_small_batch tokens get int8 activations too: Matmul quantizes them itself.
     const bool q8 = B == 1;
     const Q8Act* xq = q8 ? &q8_ : nullptr;
+    // Tuning::cuda_fused_q8 (one token, one sequence): the RMSNorms' int8 output (norm_q) goes to
+    // q8n_, and the sites fusion_ names are quantized by the matvec before them.
+    const bool fz = q8 && !paged && fusion_.level > 0;
+    const Q8Act* norm_q = fz ? &q8n_ : xq;
+    double* ss = fz && fusion_.any_norm() ? norm_ss_.as<double>() : nullptr;  // [2l], [2l + 1], [2 n_layers]
+    if (ss) LD_CUDA(cudaMemsetAsync(ss, 0, norm_ss_.bytes(), stream_));
     auto norm = [&](const float* in, const float* w, float* out, int rows) {
-        if (rows == 1) launch_rmsnorm_q8(in, w, out, q8 && dim % 32 == 0 ? q8_ : Q8Act{}, dim, p_.norm_eps, stream_);
+        if (rows == 1) launch_rmsnorm_q8(in, w, out, q8 && dim % 32 == 0 ? *norm_q : Q8Act{}, dim, p_.norm_eps, stream_);
         else launch_rmsnorm(in, w, out, dim, rows, p_.norm_eps, stream_);
+    };
+    // The folded norm's input side (x * w quantized, the sums scaled) and output side (a residual
+    // add that quantizes x * w into q8n_ for the next consumer).
+    auto fused_in = [&](int i) {
+        MvFuse f;
+        f.in_ss = ss + i;
+        f.in_eps = p_.norm_eps;
+        return f;
+    };
+    auto fused_out = [&](const float* w, int i) {
+        MvFuse f;
+        f.out_q = q8n_;
+        f.out_norm = w;
+        f.out_ss = ss + i;
+        f.group_count = group_count_.as<int>();
+        return f;
     };
     auto quantize_for = [&](const DevWeight& w, const float* in) {
         if (q8 && has_q8_dot(w.type)) launch_quantize_q8(in, int(w.ne0), q8_, stream_);
@@ -590,7 +646,9 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows, cons
         const DevLayer& L = layers_[size_t(l)];
         uint16_t* kc = k_cache_.as<uint16_t>() + size_t(l) * layer_kv;
         uint16_t* vc = v_cache_.as<uint16_t>() + size_t(l) * layer_kv;
-        norm(x, L.attn_norm, xn, B);
+        const DecodeFusion::Layer F = fz ? fusion_.layers[size_t(l)] : DecodeFusion::Layer{};
+        const MvFuse attn_in = F.attn_norm ? fused_in(2 * l) : MvFuse{};
+        if (!F.attn_norm) norm(x, L.attn_norm, xn, B);
         const DevWeight* qkv[] = {&L.wq, &L.wk, &L.wv};
         float* qkv_out[] = {q_.as<float>(), k_.as<float>(), v_.as<float>()};
         MvRope rope;
@@ -611,8 +669,9 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows, cons
         } else {
             // RoPE and the KV store in the q/k/v matvec's epilogue where it applies (366 against 351
             // tok/s with the separate kernel, which the other cases still use).
-            if (!(q8 && mm_->qkv_rope(qkv, qkv_out, xn, xq, rope))) {
-                mm_->run_shared_input(qkv, qkv_out, 3, xn, B, xq);
+            if (!(q8 && mm_->qkv_rope(qkv, qkv_out, xn, norm_q, rope, F.attn_norm ? &attn_in : nullptr))) {
+                if (F.attn_norm) fail("CUDA: layer ", l, "'s folded attention norm has no q/k/v epilogue");
+                mm_->run_shared_input(qkv, qkv_out, 3, xn, B, norm_q);
                 launch_rope_store(q_.as<float>(), k_.as<float>(), v_.as<float>(), kc, vc, d_pos, B, p_.n_heads,
                                   p_.n_kv_heads, hd, p_.rope_dim, inv_freq_.as<float>(), stream_);
             }
@@ -626,11 +685,23 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows, cons
             }
         }
         if (!att_q8) quantize_for(L.wo, att_.as<float>());
-        mm_->run(L.wo, att_.as<float>(), B, x, true, xq);
-        norm(x, L.ffn_norm, xn, B);
-        mm_->gate_up(L.w_gate, L.w_up, xn, B, g_.as<float>(), u_.as<float>(), xq);
-        quantize_for(L.w_down, g_.as<float>());
-        mm_->run(L.w_down, g_.as<float>(), B, x, true, xq);
+        const MvFuse wo_out = F.ffn_norm ? fused_out(L.ffn_norm, 2 * l + 1) : MvFuse{};
+        mm_->run(L.wo, att_.as<float>(), B, x, true, xq, F.ffn_norm ? &wo_out : nullptr);
+        if (!F.ffn_norm) norm(x, L.ffn_norm, xn, B);
+        MvFuse gu = F.ffn_norm ? fused_in(2 * l + 1) : MvFuse{};
+        if (F.swiglu) {  // silu(g) * u quantized into q8_ (wo, its last reader, is done)
+            gu.out_q = q8_;
+            gu.group_count = group_count_.as<int>();
+        }
+        mm_->gate_up(L.w_gate, L.w_up, xn, B, g_.as<float>(), u_.as<float>(), norm_q,
+                     F.ffn_norm || F.swiglu ? &gu : nullptr);
+        if (!F.swiglu) quantize_for(L.w_down, g_.as<float>());
+        // The next RMSNorm (layer l + 1's attention norm, or the output norm) folded in.
+        const bool last = l + 1 == p_.n_layers;
+        const bool next = fz && (last ? fusion_.out_norm : fusion_.layers[size_t(l) + 1].attn_norm);
+        const MvFuse down_out = next ? fused_out(last ? output_norm_ : layers_[size_t(l) + 1].attn_norm, 2 * l + 2)
+                                     : MvFuse{};
+        mm_->run(L.w_down, g_.as<float>(), B, x, true, xq, next ? &down_out : nullptr);
     }
     if (out_rows == 0) return;
     const float* rows = x + size_t(out_first) * dim;
@@ -641,8 +712,11 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows, cons
         rows = xn;
         normed = x;
     }
-    norm(rows, output_norm_, normed, out_rows);
-    mm_->run(output_, normed, out_rows, logits_.as<float>(), false, out_rows == 1 ? xq : nullptr);
+    const bool out_fused = fz && fusion_.out_norm && out_rows == 1;
+    if (!out_fused) norm(rows, output_norm_, normed, out_rows);
+    const MvFuse out_in = out_fused ? fused_in(2 * p_.n_layers) : MvFuse{};
+    mm_->run(output_, normed, out_rows, logits_.as<float>(), false, out_rows == 1 ? norm_q : nullptr,
+             out_fused ? &out_in : nullptr);
 }
 
 }  // namespace

@@ -70,6 +70,24 @@ struct MvJob {
     float* y = nullptr;          // (rows)
     int rows = 0;
 };
+// The int8 epilogues of the decode step (Tuning::cuda_fused_q8): the matvec that produces an
+// activation also quantizes it for the next int8 matvec, so the separate quantize and RMSNorm
+// launches go (2.4 and 3.3 us each on the H200: 96 of an 8B step's 330). No grid-wide sync: the block
+// that finishes a group of 32 output rows last (a counter per group) quantizes that group.
+struct MvFuse {
+    // Output: the kernel's outputs (SwiGlu: silu(g) * u; Accumulate: the updated y, one job)
+    // quantized into out_q; rows a multiple of 32. group_count: an int per group, zero before,
+    // left zero. With out_norm (Accumulate: the next RMSNorm folded in), out_q gets y * out_norm,
+    // not yet normalized, and each group adds its sum of y^2 to *out_ss (zeroed by the caller).
+    Q8Act out_q;
+    const float* out_norm = nullptr;
+    double* out_ss = nullptr;
+    int* group_count = nullptr;
+    // Input: xq holds x * w of such a folded RMSNorm: the sums are scaled by
+    // 1 / sqrt(*in_ss / ne0 + in_eps) before the epilogue (the norm's scale is one scalar).
+    const double* in_ss = nullptr;
+    float in_eps = 0.0f;
+};
 struct MvArgs {
     MvJob job[3];
     int n_jobs = 1;
@@ -79,6 +97,7 @@ struct MvArgs {
     Q8Act xq;                    // x quantized, for types with has_q8_dot (else unset)
     MvRope rope;                 // QkvRope only
     int split = 0;               // int8 kernels: warps along K per row group, 1/2/4; 0 = from the shape
+    MvFuse fuse;                 // one token, int8 kernels only; unset = no fused epilogue
 };
 void launch_matvec(GgmlType t, MvMode mode, const MvArgs& a, cudaStream_t s);
 

@@ -48,11 +48,14 @@ Matmul::~Matmul() {
     if (handle_) cublasDestroy(handle_);
 }
 
-void Matmul::run(const DevWeight& w, const float* x, int B, float* y, bool accumulate, const Q8Act* xq) {
+void Matmul::run(const DevWeight& w, const float* x, int B, float* y, bool accumulate, const Q8Act* xq,
+                 const MvFuse* fuse) {
+    if (fuse && B != 1) fail("CUDA matmul: fused int8 epilogues are for one token, not ", B);
     if (B == 1) {
         MvArgs a;
         a.split = mv_split_;
         if (xq && has_q8_dot(w.type)) a.xq = *xq;
+        if (fuse) a.fuse = *fuse;  // launch_matvec refuses it without int8 activations
         a.job[0] = {w.data, y, int(w.ne1)};
         a.n_jobs = 1;
         a.ne0 = int(w.ne0);
@@ -132,7 +135,8 @@ void Matmul::run_shared_input(const DevWeight* const* ws, float* const* ys, int 
     launch_matvec(ws[0]->type, MvMode::Store, a, stream_);
 }
 
-bool Matmul::qkv_rope(const DevWeight* const* ws, float* const* ys, const float* x, const Q8Act* xq, MvRope rope) {
+bool Matmul::qkv_rope(const DevWeight* const* ws, float* const* ys, const float* x, const Q8Act* xq, MvRope rope,
+                      const MvFuse* fuse) {
     if (!xq || rope.hd <= 0 || rope.hd % 2 != 0) return false;
     for (int i = 0; i < 3; ++i)
         if (!has_q8_dot(ws[i]->type) || ws[i]->ne1 % rope.hd != 0 || ws[i]->ne0 != ws[0]->ne0) return false;
@@ -157,17 +161,25 @@ bool Matmul::qkv_rope(const DevWeight* const* ws, float* const* ys, const float*
         a.x = x;
         a.xq = *xq;
         a.rope = r;
+        if (fuse) a.fuse = *fuse;
         launch_matvec(ws[i]->type, MvMode::QkvRope, a, stream_);
     }
     return true;
 }
 
+bool Matmul::gate_up_fusable(const DevWeight& wg, const DevWeight& wu) {
+    return wg.type == wu.type && wg.ne0 == wu.ne0 && wg.ne1 == wu.ne1 && has_q8_dot(wg.type);
+}
+
 void Matmul::gate_up(const DevWeight& wg, const DevWeight& wu, const float* x, int B, float* g, float* u,
-                     const Q8Act* xq) {
+                     const Q8Act* xq, const MvFuse* fuse) {
+    if (fuse && (B != 1 || !gate_up_fusable(wg, wu)))
+        fail("CUDA matmul: a fused int8 epilogue needs one token's gate/up in one int8 launch");
     if (B == 1 && wg.type == wu.type && wg.ne0 == wu.ne0 && wg.ne1 == wu.ne1) {
         MvArgs a;
         a.split = mv_split_;
         if (xq && has_q8_dot(wg.type)) a.xq = *xq;
+        if (fuse) a.fuse = *fuse;
         a.job[0] = {wg.data, g, int(wg.ne1)};
         a.job[1] = {wu.data, nullptr, int(wu.ne1)};
         a.n_jobs = 2;

@@ -43,8 +43,10 @@ public:
 
     // y (B, w.ne1) = x (B, w.ne0) . W^T, or += with accumulate. xq: x quantized (B == 1),
     // used by weight types with has_q8_dot; null = every type reads f32 x. Small batches (see
-    // batch_q8) ignore xq: x is quantized here.
-    void run(const DevWeight& w, const float* x, int B, float* y, bool accumulate, const Q8Act* xq = nullptr);
+    // batch_q8) ignore xq: x is quantized here. fuse (B == 1 with xq only; kernels.h MvFuse): the
+    // decode step's int8 epilogues (Tuning::cuda_fused_q8).
+    void run(const DevWeight& w, const float* x, int B, float* y, bool accumulate, const Q8Act* xq = nullptr,
+             const MvFuse* fuse = nullptr);
     // Several matrices on the same input (q, k, v): one matvec launch when B == 1 or a small
     // batch and they share a type and width (a small batch's x is quantized once).
     void run_shared_input(const DevWeight* const* ws, float* const* ys, int n, const float* x, int B,
@@ -53,10 +55,15 @@ public:
     // epilogue (MvMode::QkvRope): q to ys[0], k and v into rope's caches; one launch when the
     // three share a type, else one per type. Returns false, doing nothing, where that does not
     // apply (a type without int8 activations).
-    bool qkv_rope(const DevWeight* const* ws, float* const* ys, const float* x, const Q8Act* xq, MvRope rope);
-    // g = silu(x . Wg^T) * (x . Wu^T); u is scratch of (B, rows) for the prompt path.
+    // fuse: as in run (an input from a folded RMSNorm: in_ss only).
+    bool qkv_rope(const DevWeight* const* ws, float* const* ys, const float* x, const Q8Act* xq, MvRope rope,
+                  const MvFuse* fuse = nullptr);
+    // g = silu(x . Wg^T) * (x . Wu^T); u is scratch of (B, rows) for the prompt path. fuse: as in
+    // run; only where one launch does gate and up (B == 1, same type and shape: gate_up_fusable).
     void gate_up(const DevWeight& wg, const DevWeight& wu, const float* x, int B, float* g, float* u,
-                 const Q8Act* xq = nullptr);
+                 const Q8Act* xq = nullptr, const MvFuse* fuse = nullptr);
+    // Whether one token's gate/up is one int8 launch (so that it can take MvFuse).
+    static bool gate_up_fusable(const DevWeight& wg, const DevWeight& wu);
 
     // Whether B tokens times w take the small-batch int8 kernel.
     bool small_batch(const DevWeight& w, int B) const;

@@ -180,7 +180,36 @@ __device__ __forceinline__ void rope_pair(const MvArgs& a, int row, float x0, fl
     }
 }
 
-template <uint32_t TI, int MODE, int SPLIT>
+// MvFuse::out_q: a block's rows (first .. first + per_block, per_block 2, 4 or 8: a divisor of
+// 32) lie in one group of 32; the block that finishes its group last reads the group back from
+// L2 and quantizes it. The CUDA programming guide's "last block" pattern (threadFenceReduction):
+// the outputs are fenced before the block counts itself, so the last one sees them all.
+__device__ __forceinline__ void quantize_epilogue(const MvArgs& a, int first, int per_block) {
+    __threadfence();
+    __syncthreads();
+    __shared__ int last;
+    const int group = first >> 5;
+    if (threadIdx.x == 0) {
+        last = atomicAdd(a.fuse.group_count + group, 1) == 32 / per_block - 1;
+        __threadfence();
+    }
+    __syncthreads();
+    if (!last || threadIdx.x >= 32) return;
+    const int lane = threadIdx.x;
+    if (lane == 0) a.fuse.group_count[group] = 0;  // ready for the next launch
+    const int i = 32 * group + lane;
+    float v = __ldcg(a.job[0].y + i);  // other blocks' rows: from L2, never a stale L1 line
+    if (a.fuse.out_norm) {
+        double sq = double(v) * double(v);  // in double like the CPU's RMSNorm
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) sq += __shfl_xor_sync(0xffffffffu, sq, o);
+        if (lane == 0) atomicAdd(a.fuse.out_ss, sq);
+        v *= __ldg(a.fuse.out_norm + i);
+    }
+    quantize_group(v, a.fuse.out_q.q + 32 * group, a.fuse.out_q.ds + group, lane);
+}
+
+template <uint32_t TI, int MODE, int SPLIT, bool FUSE>
 __global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
     constexpr GgmlType T = GgmlType(TI);
     constexpr int N = MODE == int(MvMode::SwiGlu) ? 2 * kRows : kRows;
@@ -198,6 +227,26 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
     dot_rows_q8<T, N>(rows, XQ{a.xq.q, a.xq.ds}, a.ne0 >> 5, lane + 32 * (warp % SPLIT), 32 * SPLIT, acc);
 #pragma unroll
     for (int r = 0; r < N; ++r) acc[r] = warp_sum(acc[r]);
+    if constexpr (FUSE) {
+        // As below, but every warp stays for the block's barriers in quantize_epilogue.
+        if (combine_split<SPLIT, N>(acc, warp, lane)) {
+            if (a.fuse.in_ss) {
+                const float scale = float(1.0 / sqrt(*a.fuse.in_ss / a.ne0 + double(a.fuse.in_eps)));
+#pragma unroll
+                for (int r = 0; r < N; ++r) acc[r] *= scale;
+            }
+            if constexpr (MODE == int(MvMode::QkvRope)) {
+                if (lane == 0)
+#pragma unroll
+                    for (int r = 0; r < kRows; r += 2) rope_pair(a, first + r, acc[r], acc[r + 1]);
+            } else {
+                store_rows<MODE>(a, first, rows, outs, acc, lane);
+            }
+        }
+        if constexpr (MODE == int(MvMode::SwiGlu) || MODE == int(MvMode::Accumulate))
+            if (a.fuse.out_q.q) quantize_epilogue(a, blockIdx.x * (kRows * kWarps / SPLIT), kRows * kWarps / SPLIT);
+        return;
+    }
     if (!combine_split<SPLIT, N>(acc, warp, lane)) return;
     if constexpr (MODE == int(MvMode::QkvRope)) {
         // Rows come in pairs (first is even, every job's rows even): one rotation per pair.
@@ -210,16 +259,44 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
     }
 }
 
+template <GgmlType T, int SPLIT, bool FUSE>
+void launch_q8_mode(MvMode mode, const MvArgs& a, dim3 grid, dim3 block, cudaStream_t s) {
+    switch (mode) {
+    case MvMode::QkvRope: launch(matvec_q8_kernel<uint32_t(T), 3, SPLIT, FUSE>, grid, block, 0, s, "matvec (q/k/v + RoPE)", a); break;
+    case MvMode::Store: launch(matvec_q8_kernel<uint32_t(T), 0, SPLIT, FUSE>, grid, block, 0, s, "matvec (int8 activations)", a); break;
+    case MvMode::Accumulate: launch(matvec_q8_kernel<uint32_t(T), 1, SPLIT, FUSE>, grid, block, 0, s, "matvec (int8 activations)", a); break;
+    case MvMode::SwiGlu: launch(matvec_q8_kernel<uint32_t(T), 2, SPLIT, FUSE>, grid, block, 0, s, "matvec (int8 activations)", a); break;
+    }
+}
+
+bool fused(const MvFuse& f) { return f.out_q.q || f.in_ss; }
+
 template <GgmlType T, int SPLIT>
 void launch_q8_split(MvMode mode, const MvArgs& a, int total, cudaStream_t s) {
     const int per_block = kRows * kWarps / SPLIT;
     const dim3 grid(unsigned((total + per_block - 1) / per_block)), block(kWarps * 32);
-    switch (mode) {
-    case MvMode::QkvRope: launch(matvec_q8_kernel<uint32_t(T), 3, SPLIT>, grid, block, 0, s, "matvec (q/k/v + RoPE)", a); break;
-    case MvMode::Store: launch(matvec_q8_kernel<uint32_t(T), 0, SPLIT>, grid, block, 0, s, "matvec (int8 activations)", a); break;
-    case MvMode::Accumulate: launch(matvec_q8_kernel<uint32_t(T), 1, SPLIT>, grid, block, 0, s, "matvec (int8 activations)", a); break;
-    case MvMode::SwiGlu: launch(matvec_q8_kernel<uint32_t(T), 2, SPLIT>, grid, block, 0, s, "matvec (int8 activations)", a); break;
+    if (fused(a.fuse)) launch_q8_mode<T, SPLIT, true>(mode, a, grid, block, s);
+    else launch_q8_mode<T, SPLIT, false>(mode, a, grid, block, s);
+}
+
+// The shapes MvFuse's epilogues need, checked before any launch.
+void check_fuse(GgmlType t, MvMode mode, const MvArgs& a, int total) {
+    const MvFuse& f = a.fuse;
+    if (!fused(f)) return;
+    if (!a.xq.q || !has_q8_dot(t) || a.ne0 % 32 != 0)
+        fail("CUDA matvec: a fused int8 epilogue needs int8 activations (", type_name(file_type(t)), " rows of ", a.ne0, ")");
+    if (f.in_ss && f.in_eps < 0.0f) fail("CUDA matvec: a negative RMSNorm epsilon");
+    if (!f.out_q.q) {
+        if (f.out_norm || f.out_ss) fail("CUDA matvec: a folded RMSNorm without its int8 output");
+        return;
     }
+    if (mode != MvMode::SwiGlu && !(mode == MvMode::Accumulate && a.n_jobs == 1))
+        fail("CUDA matvec: only gate/up and a one-matrix residual add quantize their output");
+    if (total % 32 != 0) fail("CUDA matvec: quantizing ", total, " output rows (not a multiple of 32)");
+    if (!f.out_q.ds || !f.group_count) fail("CUDA matvec: an int8 epilogue without its scales or group counters");
+    if (f.out_norm && (mode != MvMode::Accumulate || !f.out_ss))
+        fail("CUDA matvec: a folded RMSNorm needs the residual add and its sum of squares");
+    if (!f.out_norm && f.out_ss) fail("CUDA matvec: a sum of squares without the RMSNorm weights");
 }
 
 template <GgmlType T>
@@ -302,6 +379,7 @@ void launch_matvec(GgmlType t, MvMode mode, const MvArgs& a, cudaStream_t s) {
     else
         for (int j = 0; j < a.n_jobs; ++j) total += a.job[j].rows;
     if (total <= 0) return;
+    check_fuse(t, mode, a, total);
     if (a.ne0 % 8 != 0) {
         if (t == GgmlType::F32) launch_scalar<GgmlType::F32>(mode, a, total, s);
         else if (t == GgmlType::F16) launch_scalar<GgmlType::F16>(mode, a, total, s);

@@ -331,6 +331,58 @@ public:
         return download<float>(dout, out_n, stream_);
     }
 
+    std::vector<float> fused_chain(GgmlType t, int64_t dim, int64_t ffn, int64_t n_out, const void* wo, const void* wg,
+                                   const void* wu, const void* wd, const void* wout, const std::vector<float>& x0,
+                                   const std::vector<float>& att, const std::vector<float>& w1,
+                                   const std::vector<float>& w2, float eps) override {
+        LD_CUDA(cudaSetDevice(dev_));
+        if (x0.size() != size_t(dim) || att.size() != size_t(dim) || w1.size() != size_t(dim) || w2.size() != size_t(dim))
+            fail("fused_chain test: x0, att, w1 and w2 have ", dim, " values");
+        const TestWeightOnDevice o = upload_weight(t, dim, dim, wo, stream_), g = upload_weight(t, dim, ffn, wg, stream_),
+                                 u = upload_weight(t, dim, ffn, wu, stream_), d = upload_weight(t, ffn, dim, wd, stream_),
+                                 out = upload_weight(t, dim, n_out, wout, stream_);
+        DeviceBuffer dx = up(x0), da = up(att), dw1 = up(w1), dw2 = up(w2);
+        DeviceBuffer dg(4 * size_t(ffn), "test g"), du(4 * size_t(ffn), "test u"), dy(4 * size_t(n_out), "test y");
+        // Two int8 buffers as in the backend: A for att and g, B for the folded norms' outputs.
+        const int64_t wide = std::max(dim, ffn);
+        DeviceBuffer qa(size_t(wide), "test int8"), sa(16 * size_t(wide / 32 + 1), "test scales"),
+            qb(size_t(wide), "test int8"), sb(16 * size_t(wide / 32 + 1), "test scales"),
+            counts(4 * size_t(wide / 32 + 1), "test counters"), ss(16, "test sums");
+        LD_CUDA(cudaMemsetAsync(counts.as(), 0, counts.bytes(), stream_));
+        LD_CUDA(cudaMemsetAsync(ss.as(), 0, ss.bytes(), stream_));
+        const Q8Act A{qa.as<int8_t>(), sa.as<float4>()}, Bq{qb.as<int8_t>(), sb.as<float4>()};
+        double* sums = ss.as<double>();
+        Matmul mm(stream_, wide, 1, std::max({dim, ffn, n_out}), 0, mv_split_);
+        if (!has_q8_dot(o.w.type) || dim % 32 != 0) fail("fused_chain test: ", type_name(t), " rows of ", dim, " do not use int8 activations");
+        launch_quantize_q8(da.as<float>(), int(dim), A, stream_);
+        MvFuse wo_out;
+        wo_out.out_q = Bq;
+        wo_out.out_norm = dw1.as<float>();
+        wo_out.out_ss = sums;
+        wo_out.group_count = counts.as<int>();
+        mm.run(o.w, da.as<float>(), 1, dx.as<float>(), true, &A, &wo_out);
+        const std::vector<float> x1 = download<float>(dx, size_t(dim), stream_);
+        MvFuse gu;
+        gu.in_ss = sums;
+        gu.in_eps = eps;
+        gu.out_q = A;
+        gu.group_count = counts.as<int>();
+        mm.gate_up(g.w, u.w, nullptr, 1, dg.as<float>(), du.as<float>(), &Bq, &gu);
+        MvFuse down_out = wo_out;
+        down_out.out_norm = dw2.as<float>();
+        down_out.out_ss = sums + 1;
+        mm.run(d.w, dg.as<float>(), 1, dx.as<float>(), true, &A, &down_out);
+        MvFuse out_in;
+        out_in.in_ss = sums + 1;
+        out_in.in_eps = eps;
+        mm.run(out.w, nullptr, 1, dy.as<float>(), false, &Bq, &out_in);
+        std::vector<float> r = x1;
+        for (const std::vector<float>& part : {download<float>(dg, size_t(ffn), stream_), download<float>(dx, size_t(dim), stream_),
+                                               download<float>(dy, size_t(n_out), stream_)})
+            r.insert(r.end(), part.begin(), part.end());
+        return r;
+    }
+
 private:
     int mv_split_ = 0;
     int small_batch_ = 0;  // Tuning::cuda_small_batch

@@ -33,6 +33,11 @@ inline uint2 make_uint2(uint32_t a, uint32_t b) { return {a, b}; }
 inline uint4 make_uint4(uint32_t a, uint32_t b, uint32_t c, uint32_t d) { return {a, b, c, d}; }
 inline int min(int a, int b) { return a < b ? a : b; }
 template <typename T> inline T __ldg(const T* p) { return *p; }
+template <typename T> inline T __ldcg(const T* p) { return *p; }
+// Blocks run one at a time on one OS thread, and a thread yields only at barriers and shuffles:
+// plain read-modify-writes are atomic here, and every write is visible at once.
+template <typename T> inline T atomicAdd(T* p, T v) { const T old = *p; *p = old + v; return old; }
+inline void __threadfence() {}
 inline float __int_as_float(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
 inline uint32_t __byte_perm(uint32_t x, uint32_t y, uint32_t s) {
     uint8_t b[8]; std::memcpy(b, &x, 4); std::memcpy(b + 4, &y, 4);
