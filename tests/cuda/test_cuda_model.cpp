@@ -169,6 +169,67 @@ TEST_P(CudaSyntheticWide, LogitsMatchCpu) {
 }
 INSTANTIATE_TEST_SUITE_P(Mixes, CudaSyntheticWide, ::testing::Values("q8_0", "q4_0", "q4_k_m", "q6_k"));
 
+// Tuning::cuda_fused_q8 end to end (kernels.h MvFuse): decode steps with the int8 epilogues
+// against the same model without them (identical int8 values up to rounding) and against the CPU.
+// Q4_0 at widths of whole regrouped blocks fuses every site but layer 0's attention norm; narrow
+// Q4_K_M keeps its last layer's v and down and the output in Q6_K rows of 256 (not regrouped: f32
+// activations), so its steps mix fused and separate sites. The backend names its plan on stderr.
+TEST(CudaFusedQ8, DecodeMatchesUnfusedAndCpu) {
+    LD_REQUIRE_CUDA_DEVICE();
+    struct Case {
+        const char* mix;
+        int layers;
+        const char* plan;
+    };
+    for (const Case& c : {Case{"q4_0", 2, "2 of 2 SwiGLU outputs, 4 of 5 RMSNorms"},
+                          Case{"q4_k_m", 3, "2 of 3 SwiGLU outputs, 4 of 7 RMSNorms"}}) {
+        SyntheticSpec spec;
+        spec.name = "cuda-fused";
+        spec.mix = c.mix;
+        LlamaParams& p = spec.params;
+        p.n_vocab = 320;  // few output rows: the emulator pays for every launch
+        p.dim = 256;
+        p.n_layers = c.layers;
+        p.n_heads = 8;
+        p.n_kv_heads = 2;
+        p.head_dim = 32;
+        p.ffn_dim = 768;
+        p.ctx_train = 256;
+        p.rope_dim = 32;
+        p.rope_theta = 500000.0f;
+        const std::unique_ptr<Model> m = make_synthetic_model(spec, 5);
+        BackendOptions o;
+        o.tuning = Tuning::from_env();  // the variables CTest sets for this run
+        o.kind = "cuda";
+        o.n_ctx = 64;
+        o.n_batch = 16;
+        o.tuning.cuda_fused_q8 = 0;
+        const std::unique_ptr<Backend> plain = create_backend(*m, o);
+        o.tuning.cuda_fused_q8 = 2;
+        ::testing::internal::CaptureStderr();
+        const std::unique_ptr<Backend> fused = create_backend(*m, o);
+        const std::string log = ::testing::internal::GetCapturedStderr();
+        EXPECT_NE(log.find(c.plan), std::string::npos) << c.mix << ": " << log;
+        o.n_threads = 2;
+        const std::unique_ptr<Backend> cpu = create_cpu_backend(*m, o);
+        const int n_vocab = p.n_vocab;
+        std::vector<float> a(static_cast<size_t>(n_vocab)), b(a.size()), want(a.size());
+        double worst_plain = 0, worst_cpu = 0;
+        for (int i = 0; i < 2; ++i) {
+            const int32_t id = (i * 211 + 17) % n_vocab;
+            fused->forward(&id, 1, i, a.data(), false);
+            plain->forward(&id, 1, i, b.data(), false);
+            cpu->forward(&id, 1, i, want.data(), false);
+            expect_finite(a, c.mix);
+            worst_plain = std::max(worst_plain, rel_error(a, b));
+            worst_cpu = std::max(worst_cpu, rel_error(a, want));
+        }
+        std::printf("  %s fused: rel error vs unfused %.3g, vs CPU %.3g\n", c.mix, worst_plain, worst_cpu);
+        EXPECT_LT(worst_plain, 1e-3) << c.mix;  // emulated: 2e-7 to 4e-7 (an int8 value may round the other way)
+        EXPECT_LT(worst_cpu, 2e-2) << c.mix;
+    }
+}
+
 // A prompt longer than a batch and than an attention chunk, then decode further: every row
 // against the CPU backend, and the batched prompt against the same tokens fed one at a time.
 TEST(CudaBackend, LongPromptBatchesAndDecodeAgree) {

@@ -157,6 +157,22 @@ TEST_P(CudaTyped, MatmulAccumulates) {
     }
 }
 
+// silu(g x) * (u x) for one token and its tolerance.
+void swiglu_reference(const TestWeight& g, const TestWeight& u, const std::vector<float>& x, int rows, int ne0, bool q8,
+                      std::vector<float>* want, std::vector<double>* tol) {
+    std::vector<float> uw;
+    std::vector<double> gt, ut;
+    reference_product(g, x, rows, ne0, 1, 2e-5, want, &gt, q8);
+    reference_product(u, x, rows, ne0, 1, 2e-5, &uw, &ut, q8);
+    // silu(g) * u moves by at most ~1.1 |u| per unit of g and |silu(g)| per unit of u.
+    tol->assign(static_cast<size_t>(rows), 0.0);
+    for (size_t r = 0; r < tol->size(); ++r) {
+        const double sg = (*want)[r] / (1.0 + std::exp(-double((*want)[r])));
+        (*tol)[r] = 1.1 * (std::abs(double(uw[r])) + ut[r]) * gt[r] + std::abs(sg) * ut[r] + 1e-5;
+    }
+    cpu::silu_mul(want->data(), uw.data(), rows);
+}
+
 TEST_P(CudaTyped, FusedGateUpMatchesCpu) {
     LD_REQUIRE_CUDA(ops);
     const GgmlType type = GetParam();
@@ -165,18 +181,9 @@ TEST_P(CudaTyped, FusedGateUpMatchesCpu) {
     const int rows = 43;
     const TestWeight g = make_weight(type, rows, ne0, 31), u = make_weight(type, rows, ne0, 32);
     const std::vector<float> x = random_floats(size_t(ne0), 33, 0.2f);
-    std::vector<float> gw, uw;
-    std::vector<double> gt, ut;
-    const bool q8 = int8_path(type, ne0);
-    reference_product(g, x, rows, ne0, 1, 2e-5, &gw, &gt, q8);
-    reference_product(u, x, rows, ne0, 1, 2e-5, &uw, &ut, q8);
-    // silu(g) * u moves by at most ~1.1 |u| per unit of g and |silu(g)| per unit of u.
-    std::vector<double> tol(static_cast<size_t>(rows));
-    for (size_t r = 0; r < tol.size(); ++r) {
-        const double sg = gw[r] / (1.0 + std::exp(-double(gw[r])));
-        tol[r] = 1.1 * (std::abs(double(uw[r])) + ut[r]) * gt[r] + std::abs(sg) * ut[r] + 1e-5;
-    }
-    cpu::silu_mul(gw.data(), uw.data(), rows);
+    std::vector<float> gw;
+    std::vector<double> tol;
+    swiglu_reference(g, u, x, rows, ne0, int8_path(type, ne0), &gw, &tol);
     expect_close(ops->matvec_swiglu(type, ne0, rows, g.bytes.data(), u.bytes.data(), x), gw, 0, 0,
                  std::string("gate/up ") + type_name(type) + " ne0 " + std::to_string(ne0), &tol);
     }
@@ -393,6 +400,66 @@ TEST(CudaModelSizes, SmallBatchMatchesCpu) {
                 }, what);
         }
     }
+}
+
+// x / rms(x) * w in double (the CPU's RMSNorm).
+std::vector<float> rms_normed(const std::vector<float>& x, const std::vector<float>& w, float eps) {
+    double ss = 0;
+    for (float v : x) ss += double(v) * v;
+    const float scale = float(1.0 / std::sqrt(ss / double(x.size()) + eps));
+    std::vector<float> out(x.size());
+    for (size_t i = 0; i < x.size(); ++i) out[i] = x[i] * scale * w[i];
+    return out;
+}
+
+// The decode step's fused int8 epilogues (Tuning::cuda_fused_q8): a residual add that quantizes
+// the next RMSNorm's x * w and sums x^2, gate/up that scales by that norm and quantizes its
+// SwiGLU output, down doing the same as wo, and the output matvec scaling its sums (the chain of
+// OpsForTest::fused_chain). Each stage against the CPU from the previous stage's device output,
+// so the bounds are the one-token matvec's; 24 groups of 32 rows for gate/up (16 blocks a group
+// in run_emulated.sh's split-K 4 pass), 45 output rows. A group that is never quantized reads
+// the emulator's NaN-filled memory.
+TEST_P(CudaTyped, FusedInt8EpiloguesMatchCpu) {
+    LD_REQUIRE_CUDA(ops);
+    const GgmlType type = GetParam();
+    const int dim = type == GgmlType::Q6_K ? 2048 : 256, ffn = type == GgmlType::Q6_K ? 2048 : 768, n_out = 45;
+    if (!int8_path(type, dim) || !int8_path(type, ffn)) GTEST_SKIP() << type_name(type) << " decodes on f32 activations";
+    const float eps = 1e-5f;
+    const TestWeight wo = make_weight(type, dim, dim, 81), wg = make_weight(type, ffn, dim, 82),
+                     wu = make_weight(type, ffn, dim, 83), wd = make_weight(type, dim, ffn, 84),
+                     wout = make_weight(type, n_out, dim, 85);
+    const std::vector<float> x0 = random_floats(size_t(dim), 86, 2.0f), att = random_floats(size_t(dim), 87),
+                             w1 = random_floats(size_t(dim), 88), w2 = random_floats(size_t(dim), 89);
+    const std::vector<float> got = ops->fused_chain(type, dim, ffn, n_out, wo.bytes.data(), wg.bytes.data(),
+                                                    wu.bytes.data(), wd.bytes.data(), wout.bytes.data(), x0, att, w1, w2, eps);
+    const std::string what = std::string("fused chain ") + type_name(type);
+    ASSERT_EQ(got.size(), size_t(2 * dim + ffn + n_out)) << what;
+    auto part = [&](size_t first, int n) { return std::vector<float>(got.begin() + long(first), got.begin() + long(first) + n); };
+    const std::vector<float> x1 = part(0, dim), g = part(size_t(dim), ffn), x2 = part(size_t(dim + ffn), dim),
+                             y = part(size_t(2 * dim + ffn), n_out);
+    // A residual add: res + W . in, in quantized per 32.
+    auto residual = [&](const TestWeight& w, const std::vector<float>& in, const std::vector<float>& res, int ne0) {
+        std::vector<float> want;
+        std::vector<double> tol;
+        reference_product(w, in, dim, ne0, 1, 2e-5, &want, &tol, true);
+        for (size_t i = 0; i < want.size(); ++i) {
+            want[i] += res[i];
+            tol[i] += 1e-6 * std::abs(res[i]);
+        }
+        return std::make_pair(want, tol);
+    };
+    const auto [x1_want, x1_tol] = residual(wo, att, x0, dim);
+    expect_close(x1, x1_want, 0, 0, what + " x1 (wo + residual)", &x1_tol);
+    std::vector<float> g_want;
+    std::vector<double> g_tol;
+    swiglu_reference(wg, wu, rms_normed(x1, w1, eps), ffn, dim, true, &g_want, &g_tol);
+    expect_close(g, g_want, 0, 0, what + " g (gate/up on the folded norm)", &g_tol);
+    const auto [x2_want, x2_tol] = residual(wd, g, x1, ffn);
+    expect_close(x2, x2_want, 0, 0, what + " x2 (down on the quantized SwiGLU output)", &x2_tol);
+    std::vector<float> y_want;
+    std::vector<double> y_tol;
+    reference_product(wout, rms_normed(x2, w2, eps), n_out, dim, 1, 2e-5, &y_want, &y_tol, true);
+    expect_close(y, y_want, 0, 0, what + " y (output on the folded norm)", &y_tol);
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, CudaTyped, ::testing::ValuesIn(kTypes),
