@@ -16,6 +16,7 @@ bench cuda cuda llama-3.1-8b:q4_k_m -p 512 -n 128
 bench cuda cuda llama-3.1-8b:q4_0 -p 512 -n 128
 bench cuda cuda llama-3.2-1b:q4_0 -p 512 -n 128
 bench cuda cuda llama-3.1-8b:q4_k_m -p 0 -n 128 -d 4096
+LLAMADESK_CUDA_FUSED_Q8=2 bench cuda cuda-fused2 llama-3.1-8b:q4_k_m -p 512 -n 128  # int8 epilogues (cuda.md)
 bench vulkan vulkan llama-3.1-8b:q4_k_m -p 512 -n 128
 bench vulkan vulkan llama-3.1-8b:q4_0 -p 512 -n 128
 bench vulkan vulkan llama-3.2-1b:q4_0 -p 512 -n 128

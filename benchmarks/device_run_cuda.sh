@@ -4,9 +4,53 @@
 # split-K for comparison), per-kernel times of one 8B decode step under Nsight Compute, and
 # compute-sanitizer on the model tests and the paged step.
 # Prepared by benchmarks/device_prepare.sh like the full run.   bash benchmarks/device_run_cuda.sh
+# FUSED_ONLY=1: only the int8-epilogue variant (LLAMADESK_CUDA_FUSED_Q8, off by default until
+# measured; benchmarks/cuda.md): its tests with the knob on, decode A/B on the same warm card, and
+# one fused 8B step's kernels under Nsight Compute. About 4-5 minutes; then stops.
 set -u
 . benchmarks/device_lib.sh
 gpu_summary
+fused_ab() {
+  # The chains' own tests (always fused) and the model tests with every decode step fused.
+  GTEST_FILTER='Types/*FusedInt8*' TAG=fused run_tests "$BIN"/test_cuda_ops
+  LLAMADESK_CUDA_FUSED_Q8=2 GTEST_FILTER='Mixes/*:CudaFusedQ8.*:CudaStories260K.*:CudaBackend.LongPrompt*' \
+    TAG=fused2 run_tests "$BIN"/test_cuda_model
+  # Off / SwiGLU only / norms too, alternating so drift shows (calls differ ~3% on the same code).
+  for v in 0 1 2 0 2; do
+    LLAMADESK_CUDA_FUSED_Q8=$v bench cuda cuda-fused$v llama-3.1-8b:q4_k_m -p 0 -n 128
+  done
+  for v in 0 2; do
+    LLAMADESK_CUDA_FUSED_Q8=$v bench cuda cuda-fused$v llama-3.2-1b:q4_0 -p 0 -n 128
+    LLAMADESK_CUDA_FUSED_Q8=$v bench cuda cuda-fused$v llama-3.1-8b:q4_0 -p 0 -n 128
+  done
+  grep -h "int8 epilogues" "$LOG/bench.err" | sort | uniq -c | tee -a "$SUMMARY"
+}
+if [ -n "${FUSED_ONLY:-}" ]; then
+  fused_ab
+  if command -v ncu >/dev/null; then
+    # One fused 8B step (~235 kernels instead of 330): what each kernel costs with its epilogue.
+    LLAMADESK_CUDA_FUSED_Q8=2 LLAMADESK_CUDA_GRAPH=0 timeout 150 ncu --clock-control none --cache-control none \
+      --metrics gpu__time_duration.sum --csv --page raw --launch-skip 300 --launch-count 234 "$BIN/llamadesk-cli" bench \
+      --backend cuda --synthetic llama-3.1-8b:q4_k_m -p 0 -n 4 -r 1 > "$LOG/ncu_fused.csv" 2> "$LOG/ncu_fused.err"
+    python3 - "$LOG/ncu_fused.csv" <<'PY' | tee -a "$SUMMARY"
+import csv, re, sys, collections
+rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]
+h = rows[0]; ki = h.index("Kernel Name"); ti = h.index("gpu__time_duration.sum")
+agg = collections.defaultdict(lambda: [0, 0.0])
+for r in rows[2:]:
+    try: t = float(r[ti].replace(",", ""))
+    except ValueError: continue
+    name = re.sub(r"\(.*", "", r[ki]); name = re.sub(r"ld::cuda::|\(anonymous namespace\)::", "", name)
+    agg[name][0] += 1; agg[name][1] += t
+total = sum(v[1] for v in agg.values())
+print(f"ncu_fused.csv: {sum(v[0] for v in agg.values())} kernels, {total/1000:.1f} us of kernel time")
+for k, (n, t) in sorted(agg.items(), key=lambda kv: -kv[1][1])[:14]:
+    print(f"  {t/1000:9.1f} us {100*t/total:5.1f}%  {n:4d} x {t/n/1000:7.2f} us  {k[:90]}")
+PY
+  fi
+  finish
+  exit 0
+fi
 run_tests "$BIN"/test_cuda_*
 bench cuda cuda llama-3.1-8b:q4_k_m -p 512 -n 128
 bench cuda cuda llama-3.1-8b:q4_0 -p 512 -n 128
@@ -15,8 +59,9 @@ bench cuda cuda llama-3.1-8b:q4_k_m -p 0 -n 128 -d 4096
 bench cuda cuda-b512 llama-3.1-8b:q4_k_m -p 512 -n 0 -b 512
 bench cuda cuda-b512 llama-3.1-8b:q4_0 -p 512 -n 0 -b 512
 bench cuda cuda-b512 llama-3.2-1b:q4_0 -p 512 -n 0 -b 512
-LLAMADESK_CUDA_MV_SPLIT=1 bench cuda cuda-nosplit llama-3.1-8b:q4_k_m -p 0 -n 128
-LLAMADESK_CUDA_MV_SPLIT=1 bench cuda cuda-nosplit llama-3.2-1b:q4_0 -p 0 -n 128
+# The int8 epilogues on and off (the split-K off rows they replace were measured in call 5).
+LLAMADESK_CUDA_FUSED_Q8=2 bench cuda cuda-fused2 llama-3.1-8b:q4_k_m -p 0 -n 128
+bench cuda cuda-fused0 llama-3.1-8b:q4_k_m -p 0 -n 128
 # One decode step's kernels (eager launches: ncu times each kernel on its own).
 if command -v ncu >/dev/null; then
   # Caches left warm (--cache-control none), as in a real decode step.
