@@ -164,16 +164,28 @@ void ChatController::addUserMessage(const NewMessage& message, int keepRows) {
     });
 }
 
-QString ChatController::systemText() const {
-    QString system = systemPrompt_.trimmed();
-    if (contextProvider_) {
-        QString lastUser;
-        for (const Message& m : messages_)
-            if (m.role == QLatin1String("user")) lastUser = m.content;
-        const QString context = contextProvider_(conversationId_, lastUser);
-        if (!context.isEmpty()) system = system.isEmpty() ? context : system + QStringLiteral("\n\n") + context;
-    }
-    return system;
+QString ChatController::systemText() const { return systemPrompt_.trimmed(); }
+
+// The documents' passages go into the user turn they answer, not the system message: the
+// retrieval picks them for the newest question, so in the system message they changed the
+// prompt's first tokens every turn and the engine's prefix cache could reuse nothing of a chat
+// with documents. Only the newest user turn carries them: the next prompt then shares everything
+// up to the previous question with the cache (that question is re-read without its passages,
+// with its reply and the new question and passages). Giving each earlier turn its own passages
+// too would also keep those, but every turn would add up to a third of the window
+// (DocumentController::contextFor), so a chat would outgrow the window within a few turns and
+// drop its older turns: the start would move and the whole prompt be re-read. The passages are
+// a function of the library and the question, so a regenerated or continued reply reads the
+// same prompt again.
+int ChatController::newestUserRow() const {
+    for (int i = int(messages_.size()) - 1; i >= 0; --i)
+        if (messages_[i].role == QLatin1String("user")) return i;
+    return -1;
+}
+
+QString ChatController::documentContext(int row) const {
+    if (!contextProvider_ || row < 0) return {};
+    return contextProvider_(conversationId_, messages_[row].content);
 }
 
 QJsonObject ChatController::savedSampling() const {
@@ -186,12 +198,14 @@ GenerationRequest ChatController::buildRequest(const QString& prefix) const {
     GenerationRequest r;
     const QString system = systemText();
     if (!system.isEmpty()) r.messages.append({QStringLiteral("system"), system});
-    for (const Message& m : messages_) {
+    const int newestUser = newestUserRow();
+    for (int i = 0; i < int(messages_.size()); ++i) {
+        const Message& m = messages_[i];
         if (m.status == MessageStatus::Error && m.content.isEmpty()) continue;
         if (m.role == QLatin1String(kNoticeRole)) continue;  // about the chat, not part of it
         // Tool turns of a chat whose tools were switched off: the plain prompt has no place for them.
         if (m.role == QLatin1String(history::kToolRole) || !m.toolCalls.isEmpty()) continue;
-        r.messages.append({m.role, m.content});
+        r.messages.append({m.role, m.content, i == newestUser ? documentContext(i) : QString()});
     }
     r.replyPrefix = prefix;
     r.sampling = applyOverrides(settings_->sampling(), overrides_);

@@ -89,8 +89,10 @@ public:
     void showAddedMessage(const history::Message& message);
     void showReplyText(qint64 messageId, const QString& piece);
     void showMessageUpdate(const history::Message& message);
-    // Extra system context for replies, e.g. the passages of the conversation's documents that
-    // the question is about: (conversation id, last user text) -> text, empty for none.
+    // Context for a reply's question, the passages of the conversation's documents that it is
+    // about: (conversation id, question) -> text, empty for none. Sent in the newest user turn
+    // (PromptMessage::context), never stored with the message; the same question and documents
+    // must give the same text (a regenerated reply then reuses the cached prompt).
     using ContextProvider = std::function<QString(qint64, const QString&)>;
     void setContextProvider(ContextProvider provider) { contextProvider_ = std::move(provider); }
     // Saves this chat's system prompt and sampling overrides (keys: temperature, top_k, top_p,
@@ -140,7 +142,11 @@ private:
     void addUserMessage(const history::NewMessage& message, int keepRows);
     void startReply(std::optional<qint64> parentId, const QString& prefix);
     GenerationRequest buildRequest(const QString& prefix) const;
-    QString systemText() const;  // the chat's system prompt with the documents' context
+    QString systemText() const;  // the chat's system prompt, the same every turn
+    // The row of the newest user message (-1: none), and the documents' passages for the
+    // question at `row` (empty without documents): only that turn carries them in the prompt.
+    int newestUserRow() const;
+    QString documentContext(int row) const;
     QJsonObject savedSampling() const;  // the overrides plus the tools switch, as stored
     // A turn with tools (chat_controller_tools.cpp).
     void startToolTurn(std::optional<qint64> parentId);

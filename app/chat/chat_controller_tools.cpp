@@ -10,6 +10,7 @@
 #include "app/chat/chat_controller.h"
 #include "app/chat/engine_host.h"
 #include "app/chat/engine_tool_completion.h"
+#include "app/chat/prompt_builder.h"
 #include "app/chat/sampling_overrides.h"
 #include "app/chat/tool_approval.h"
 #include "app/chat/tool_turn.h"
@@ -41,8 +42,14 @@ std::vector<ChatMessage> ChatController::toolTurnMessages() const {
     std::vector<ChatMessage> out;
     const QString system = systemText();
     if (!system.isEmpty()) out.push_back({"system", system.toStdString()});
-    for (const Message& m : messages_) {
+    const int newestUser = newestUserRow();  // carries the documents' passages, as in buildRequest
+    for (int i = 0; i < int(messages_.size()); ++i) {
+        const Message& m = messages_[i];
         if (m.role == QLatin1String(kNoticeRole)) continue;
+        if (i == newestUser) {
+            out.push_back({"user", promptText({m.role, m.content, documentContext(i)}).toStdString()});
+            continue;
+        }
         if (m.status == MessageStatus::Error && m.content.isEmpty() && m.toolCalls.isEmpty()) continue;
         if (m.role == QLatin1String(kToolRole)) {
             out.push_back({"ipython", m.content.toStdString()});

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "app/history/history_types.h"
@@ -79,8 +80,17 @@ struct SamplingConfig {
 inline constexpr const char* kNoticeRole = history::kNoticeRole;
 
 struct PromptMessage {
+    PromptMessage() = default;
+    // {role, content} as before the context was added; built by brace lists all over.
+    PromptMessage(QString role, QString content, QString context = {})
+        : role(std::move(role)), content(std::move(content)), context(std::move(context)) {}
     QString role;      // "system" | "user" | "assistant"
     QString content;
+    // The passages of the conversation's documents that this turn's question is about (only
+    // the newest user turn has them, ChatController::buildRequest): sent in the same message,
+    // ahead of `content` (chat::promptText), and shortened from its end, least relevant first,
+    // when the prompt does not fit; `content`, the user's own words, never is.
+    QString context;
 };
 
 // Which request a local engine that runs several sequences at once serves first (the batch
@@ -151,6 +161,9 @@ struct GenerationOutcome {
     bool cancelled = false;
     QString error;          // why an "interrupted" reply stopped (empty otherwise)
     int promptTokens = 0;
+    // Prompt tokens a local engine took from its cache instead of running them (the chat's
+    // earlier turns, kept from its last reply); 0 for a remote model (its server does not say).
+    int promptReused = 0;
     int genTokens = 0;
     double promptTps = 0;
     double genTps = 0;

@@ -53,6 +53,7 @@ GenerationOutcome outcomeOf(quint64 id, const GenerateResult& res) {
     out.stopReason = stopName(res.stop);
     out.cancelled = res.stop == StopReason::Cancelled;
     out.promptTokens = res.prompt_tokens;
+    out.promptReused = std::max(0, res.prompt_tokens - res.evaluated_tokens);
     out.genTokens = int(res.tokens.size());
     out.promptTps = res.prompt_tps();
     out.genTps = res.gen_tps();
@@ -426,6 +427,7 @@ void EngineWorker::generateAlone(const GenerationRequest& request) {
         GenerationOutcome out = outcomeOf(id, res);
         const double promptMs = pre.ms + res.prompt_ms;
         out.promptTps = promptMs > 0 ? (pre.evaluated + res.evaluated_tokens) * 1000.0 / promptMs : 0;
+        out.promptReused = std::max(0, res.prompt_tokens - pre.evaluated - res.evaluated_tokens);
         out.ttftMs = res.ttft_ms > 0 ? pre.ms + res.ttft_ms : 0;
         out.droppedMessages = p.droppedMessages;
         emit finished(out);

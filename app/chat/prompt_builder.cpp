@@ -22,13 +22,32 @@ std::vector<int32_t> encode(ChatTemplate tmpl, const Tokenizer& tok, const std::
     return ids;
 }
 
+// Shorter passages than this say nothing useful: the block goes.
+constexpr qsizetype kMinContextChars = 16;
+
 }  // namespace
+
+QString promptText(const PromptMessage& m) {
+    if (m.context.isEmpty()) return m.content;
+    // The passages first and the question last, where the model reads on from; the tags keep
+    // the documents apart from the user's words however they are cut.
+    return QStringLiteral("<documents>\n%1\n</documents>\n\n%2").arg(m.context.trimmed(), m.content);
+}
+
+bool shortenContext(PromptMessage& m) {
+    if (m.context.isEmpty()) return false;
+    m.context.truncate(m.context.size() * 3 / 4);
+    if (m.context.trimmed().size() < kMinContextChars) m.context.clear();
+    return true;
+}
 
 BuiltPrompt buildPrompt(ChatTemplate tmpl, const Tokenizer& tok, const QList<PromptMessage>& messages,
                         const QString& replyPrefix, int budget) {
     std::vector<ChatMessage> system, turns;
+    PromptMessage newest;  // the newest turn, whose passages may be shortened
     for (const PromptMessage& m : messages) {
-        ChatMessage c{m.role.toStdString(), m.content.toStdString()};
+        ChatMessage c{m.role.toStdString(), promptText(m).toStdString()};
+        if (m.role != QLatin1String("system")) newest = m;
         (m.role == QLatin1String("system") ? system : turns).push_back(std::move(c));
     }
     const std::string prefix = replyPrefix.toStdString();
@@ -63,24 +82,34 @@ BuiltPrompt buildPrompt(ChatTemplate tmpl, const Tokenizer& tok, const QList<Pro
             }
         }
     }
-    // Only the newest turn is left and still too long: the system message is the rest. The
-    // documents' passages for the question sit at its end, least relevant last, so shorten it
-    // from the end (in quarters) before refusing the turn.
-    if (out.tokens.empty() && !system.empty() && !turns.empty()) {
+    // Only the newest turn is left and still too long. Its documents' passages go first, from
+    // their end (least relevant last), then the system message from its end, then all of it,
+    // before the turn is refused: the user's own words are never cut.
+    if (out.tokens.empty() && !turns.empty()) {
         from = turns.size() - 1;
-        QString text = QString::fromStdString(system.back().content);
-        while (!text.isEmpty()) {
-            text.truncate(text.size() * 3 / 4);
-            if (text.size() < 16) text.clear();
-            system.back().content = text.toStdString();
+        auto fits = [&] {
             out.tokens = encode(tmpl, tok, system, turns, from, prefix);
-            if (int(out.tokens.size()) <= budget) break;
+            if (int(out.tokens.size()) <= budget) return true;
             out.tokens.clear();
+            return false;
+        };
+        bool done = false;
+        while (!done && shortenContext(newest)) {
+            turns.back().content = promptText(newest).toStdString();
+            done = fits();
         }
-        if (out.tokens.empty()) {  // without any system message
-            system.pop_back();
-            out.tokens = encode(tmpl, tok, system, turns, from, prefix);
-            if (int(out.tokens.size()) > budget) out.tokens.clear();
+        if (!done && !system.empty()) {
+            QString text = QString::fromStdString(system.back().content);
+            while (!done && !text.isEmpty()) {
+                text.truncate(text.size() * 3 / 4);
+                if (text.size() < kMinContextChars) text.clear();
+                system.back().content = text.toStdString();
+                done = fits();
+            }
+            if (!done) {  // without any system message
+                system.pop_back();
+                done = fits();
+            }
         }
     }
     out.droppedMessages = int(from);

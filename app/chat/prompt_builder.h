@@ -18,10 +18,19 @@ struct BuiltPrompt {
 // reply being continued). When the result exceeds `budget` tokens, the oldest turns go first
 // (whole user/assistant exchanges, so the prompt still starts with a user turn), in steps of
 // about a quarter of the budget at fixed places of the chat, so that the next turns' prompts
-// start the same way and reuse the engine's prefix cache; the newest turn always stays, and so
-// does the system message unless even the two alone do not fit: then it is shortened from its
-// end (where the documents' passages are), rather than the turn refused.
+// start the same way and reuse the engine's prefix cache; the newest turn always stays. When it
+// alone (with the system message) is still too long, its documents' passages are shortened
+// from their end (least relevant first), then the system message from its end, rather than the
+// turn refused; the user's own words are never cut.
 BuiltPrompt buildPrompt(ChatTemplate tmpl, const Tokenizer& tok, const QList<PromptMessage>& messages,
                         const QString& replyPrefix, int budget);
+
+// The text a turn is sent with (local and remote engines alike): its documents' passages in a
+// marked block, then its content.
+QString promptText(const PromptMessage& m);
+
+// One step of making a prompt fit: cuts the last quarter of `m`'s passages (the least relevant,
+// relevantContext puts them last), or all of them once little is left. false: none were left.
+bool shortenContext(PromptMessage& m);
 
 }  // namespace ld::chat

@@ -3,6 +3,7 @@
 #include <QElapsedTimer>
 #include <algorithm>
 
+#include "app/chat/prompt_builder.h"
 #include "app/remote/remote_client.h"
 #include "app/remote/remote_completion.h"
 
@@ -61,8 +62,13 @@ FittedMessages fitMessages(const QList<PromptMessage>& messages, const std::func
     }
     if (turns.isEmpty()) return {};
     from = turns.size() - 1;
-    // The system message's end holds the documents' passages, least relevant last: shorten it
-    // there, in quarters, before refusing the turn; then try without it.
+    // As chat::buildPrompt does: the newest turn's documents' passages are shortened first,
+    // from their end (least relevant last), never the user's words; then the system message
+    // from its end, in quarters, before the turn is refused; then it is tried without it.
+    while (shortenContext(turns.last())) {
+        turnTokens.back() = count(turns.last());
+        if (const int n = tokensFrom(from); n <= budget) return result(from, n);
+    }
     while (!system.isEmpty()) {
         QString text = system.last().content;
         text.truncate(text.size() * 3 / 4);
@@ -198,7 +204,7 @@ void RemoteEngine::runGenerate(const GenerationRequest& request, const ModelInfo
     const int prefixTokens = request.replyPrefix.isEmpty() ? 0 : c->countTokens(request.replyPrefix) + kPerMessageTokens;
     const int overhead = c->templateOverhead() + prefixTokens;
     const FittedMessages fit = fitMessages(request.messages, [c](const PromptMessage& m) {
-        return c->countTokens(m.content) + kPerMessageTokens;
+        return c->countTokens(promptText(m)) + kPerMessageTokens;
     }, nCtx - reserve - overhead);
     if (fit.messages.isEmpty()) {
         emit failed(id, QStringLiteral("The message is too long for %1's context window (%2 tokens).").arg(model.name).arg(nCtx));
@@ -208,7 +214,7 @@ void RemoteEngine::runGenerate(const GenerationRequest& request, const ModelInfo
     remote::GenerationRequest g;
     g.kind = remote::GenerationRequest::Kind::Chat;
     g.model = model.remoteModel;
-    for (const PromptMessage& m : fit.messages) g.messages.append({m.role, m.content});
+    for (const PromptMessage& m : fit.messages) g.messages.append({m.role, promptText(m)});
     // Continuing a reply: its start goes as the last assistant message. Servers that prefill
     // it (llama.cpp's) continue it; others answer after it, which still completes the reply.
     if (!request.replyPrefix.isEmpty()) g.messages.append({QStringLiteral("assistant"), request.replyPrefix});

@@ -73,8 +73,9 @@ private:
 
 // The conversation cut to fit `budget` tokens by the same rules as the local prompt builder
 // (chat/prompt_builder.h): the oldest whole exchanges go first; the newest turn always stays,
-// and the system message too unless even the two alone do not fit, when it is shortened from
-// its end. `count` gives a message's tokens (its text plus the template's markers).
+// and the system message too unless even the two alone do not fit, when the newest turn's
+// passages are shortened first (PromptMessage::context), then the system message from its end.
+// `count` gives a message's tokens (its promptText plus the template's markers).
 struct FittedMessages {
     QList<PromptMessage> messages;   // empty: even the newest turn alone does not fit
     int tokens = 0;

@@ -9,6 +9,9 @@
 // and loads that fail plainly (unreachable, 401, unknown model) leaving the model in use.
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
 #include <QRegularExpression>
 #include <QSignalSpy>
@@ -447,6 +450,63 @@ private slots:
         QCOMPARE(saved[1].status, MessageStatus::Complete);
         QVERIFY(fake.seen.last().body.contains(
             R"("messages":[{"content":"Hi","role":"user"},{"content":"Half","role":"assistant"}])"));
+    }
+
+    // A chat with a document on a remote model: the passages for the question travel in its
+    // user message, ahead of it; the system message and the earlier turns stay as they were
+    // sent before (a server's prefix cache keeps them), and the history holds what was typed.
+    void documentPassagesGoInTheUserMessage() {
+        FakeOpenAiServer fake;
+        QVERIFY(fake.listen());
+        fake.add("/v1/models", FakeOpenAiServer::json(200, R"({"object":"list","data":[{"id":"big","max_model_len":8192}]})"));
+        fake.add("/v1/chat/completions", FakeOpenAiServer::stream({kRole, delta("A note [p. 1]."), kStop, "[DONE]"}));
+        QVERIFY(load(remoteConfig(fake.baseUrl(), QStringLiteral("big"))));
+        const QString path = dir_.filePath(QStringLiteral("boats.txt"));
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write("The red kite flew over the windmill.\n\nThe blue sailboat drifted past the lighthouse.\n");
+        f.close();
+        QSignalSpy done(docs_.get(), &ld::documents::DocumentController::summaryFinished);
+        docs_->addPaths({path});
+        QVERIFY(done.wait(30000));
+        QVERIFY(done.first().value(1).toBool());
+        QVERIFY(QTest::qWaitFor([&] { return chat_->conversationId() != 0 && branch().size() == 2; }, 10000));
+        QVERIFY(waitIdle());
+        chat_->setChatSettings(QStringLiteral("Be brief."), {});
+        auto sentMessages = [&] {
+            for (qsizetype i = fake.seen.size() - 1; i >= 0; --i)
+                if (fake.seen[i].path == "/v1/chat/completions")
+                    return QJsonDocument::fromJson(fake.seen[i].body).object().value(QStringLiteral("messages")).toArray();
+            return QJsonArray();
+        };
+        const QStringList questions{QStringLiteral("What did the kite fly over?"), QStringLiteral("Where did the sailboat drift?")};
+        QJsonArray first;
+        for (const QString& q : questions) {
+            QVERIFY(chat_->send(q));
+            QVERIFY(waitReply());
+            const QJsonArray sent = sentMessages();
+            QVERIFY(sent.size() >= 4);
+            QCOMPARE(sent.first()[QStringLiteral("role")].toString(), QStringLiteral("system"));
+            QCOMPARE(sent.first()[QStringLiteral("content")].toString(), QStringLiteral("Be brief."));
+            const QString user = sent.last()[QStringLiteral("content")].toString();
+            QCOMPARE(sent.last()[QStringLiteral("role")].toString(), QStringLiteral("user"));
+            QVERIFY2(user.startsWith(QStringLiteral("<documents>\n")) && user.endsWith(QStringLiteral("</documents>\n\n") + q),
+                     qPrintable(user));
+            QVERIFY2(user.contains(q == questions[0] ? QStringLiteral("kite flew over the windmill") : QStringLiteral("sailboat drifted")),
+                     qPrintable(user));
+            if (first.isEmpty()) {
+                first = sent;
+                continue;
+            }
+            // The second request starts as the first did, up to the first question, which is
+            // now sent as it was typed.
+            for (qsizetype i = 0; i + 1 < first.size(); ++i) QVERIFY(sent[i] == first[i]);
+            QCOMPARE(sent[first.size() - 1][QStringLiteral("content")].toString(), questions[0]);
+        }
+        const QList<Message> saved = branch();
+        QCOMPARE(saved.size(), 6);
+        QCOMPARE(saved[2].content, questions[0]);
+        QCOMPARE(saved[4].content, questions[1]);
     }
 
     void fitDropsOldestTurns() {

@@ -20,6 +20,7 @@
 #include "../qt_test_util.h"
 #include "app/chat/chat_controller.h"
 #include "app/chat/engine_host.h"
+#include "app/chat/prompt_builder.h"
 #include "app/documents/document_controller.h"
 #include "app/documents/engine_completion.h"
 #include "app/history/history_store.h"
@@ -168,7 +169,9 @@ private slots:
         QVERIFY2(context.contains(QStringLiteral("red kite flew over the hill")), qPrintable(context));
 
         // The follow-up really sends them: the request the engine gets has the passages (with
-        // their page) in its system message, and the notice is not part of the prompt.
+        // their page) in the question's own turn, ahead of the question (the system message
+        // stays the same every turn, so the prefix cache keeps it), and the notice is not part
+        // of the prompt. The stored and shown message is what the user typed.
         QSignalSpy requests(parts.engine.get(), &chat::EngineHost::requestGenerate);
         QSignalSpy replied(parts.chat.get(), &chat::ChatController::replyFinished);
         QTRY_VERIFY(!parts.chat->busy());
@@ -176,15 +179,22 @@ private slots:
         QTRY_VERIFY_WITH_TIMEOUT(requests.count() >= 1, 20000);
         const auto request = requests.at(0).at(0).value<chat::GenerationRequest>();
         QVERIFY(!request.messages.isEmpty());
-        QCOMPARE(request.messages.front().role, QStringLiteral("system"));
-        QVERIFY2(request.messages.front().content.contains(QStringLiteral("red kite flew over the hill")),
-                 qPrintable(request.messages.front().content));
-        QVERIFY2(request.messages.front().content.contains(QStringLiteral("[p. ")), qPrintable(request.messages.front().content));
-        QCOMPARE(request.messages.back().content, QStringLiteral("What did the kite fly over?"));
+        const chat::PromptMessage& question = request.messages.back();
+        QCOMPARE(question.role, QStringLiteral("user"));
+        QCOMPARE(question.content, QStringLiteral("What did the kite fly over?"));
+        QVERIFY2(question.context.contains(QStringLiteral("red kite flew over the hill")), qPrintable(question.context));
+        QVERIFY2(question.context.contains(QStringLiteral("[p. ")), qPrintable(question.context));
+        const QString sent = chat::promptText(question);
+        QVERIFY2(sent.indexOf(QStringLiteral("red kite flew over the hill")) < sent.indexOf(question.content), qPrintable(sent));
+        QVERIFY(sent.endsWith(question.content));
         for (const chat::PromptMessage& m : request.messages) {
             QVERIFY(m.role != QString::fromLatin1(chat::kNoticeRole));
             QVERIFY(!m.content.contains(QStringLiteral("photo.png: ")));
+            QVERIFY2(!m.content.contains(QStringLiteral("red kite flew over the hill")), qPrintable(m.content));
+            if (&m != &question) QVERIFY(m.context.isEmpty());
         }
+        QTRY_VERIFY(parts.chat->messages().size() >= 4);
+        QCOMPARE(parts.chat->messages().at(3).content, QStringLiteral("What did the kite fly over?"));
         QTRY_VERIFY_WITH_TIMEOUT(replied.count() == 1, 60000);
         // Passages that do not fit next to the question (context 512) are shortened, not refused.
         QVERIFY2(parts.chat->messages().back().status == history::MessageStatus::Complete, qPrintable(describe(parts.chat->messages())));
