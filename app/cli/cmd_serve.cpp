@@ -139,13 +139,14 @@ int cmd_serve(const ArgList& argv) {
     // generates (the queue's worker, or the scheduler's). Prompt lookup keeps no state between
     // calls (no attached documents here), so sharing it costs nothing. A draft model has one KV
     // cache, which it rewinds to the longest prefix it shares with the history it is given: one
-    // request at a time that is the previous step's cache, but with --parallel N requests
-    // decoding together each draft re-reads that request's whole history (prompt and reply) on
-    // the draft model, a cost that grows with the context; N draft caches would avoid it, at N
-    // times the draft's KV memory.
-    const Speculation speculation = open_speculation(args, engine);
-    server::DraftConfig draft{speculation.drafter.get(), speculation.draft_max};
+    // request at a time, that is the previous step's cache. Requests decoding together
+    // (--parallel N) would make it re-read each one's whole history every step, so they get N
+    // copies (DraftPool), at N times the draft's memory (weights included on a GPU).
     const bool batched = cfg.parallel > 1 && engine.backend->supports_sequences();
+    // Every running sequence's token must fit one forward step (BatchScheduler).
+    const size_t running = batched ? std::min(cfg.parallel, size_t(std::max(1, engine.backend->batch_size()))) : 1;
+    const Speculation speculation = open_speculation(args, engine, int(running));
+    server::DraftConfig draft{speculation.drafter.get(), speculation.draft_max};
     if (cfg.parallel > 1 && !batched)
         std::cerr << "note: the " << engine.backend->name() << " backend runs one sequence at a time: --parallel "
                   << cfg.parallel << " admits that many requests, but they run one at a time\n";
@@ -191,11 +192,9 @@ int cmd_serve(const ArgList& argv) {
     if (chat_log) std::cerr << "saving chats in " << args.get("--db") << "\n";
     if (draft.drafter)
         std::cerr << "speculative: " << draft.drafter->name()
-                  << (speculation.draft_backend ? " (" + speculation.draft_backend->name() + ")" : std::string())
+                  << (speculation.draft_backends.empty() ? std::string() : " (" + speculation.draft_backends.front()->name() + ")")
                   << ", up to " << draft.draft_max << " drafted tokens a step\n";
     if (batched) {
-        // Every running sequence's token must fit one forward step (BatchScheduler).
-        const size_t running = std::min(cfg.parallel, size_t(std::max(1, engine.backend->batch_size())));
         std::cerr << "parallel: up to " << running << " requests decode together (KV cache of " << opened.kv_positions
                   << " positions), " << cfg.parallel + cfg.queue - running << " more wait\n";
     }

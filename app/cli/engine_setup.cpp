@@ -4,6 +4,7 @@
 #include <iostream>
 #include <random>
 
+#include "app/cli/server/draft_pool.h"
 #include "inference/backend/memory_plan.h"
 #include "inference/core/error.h"
 #include "inference/session/prompt_lookup.h"
@@ -78,33 +79,41 @@ void check_speculation_options(const Args& args) {
     (void)args.get_int("--draft-max", 8, 1, 16);
 }
 
-Speculation open_speculation(const Args& args, const Engine& engine) {
+Speculation open_speculation(const Args& args, const Engine& engine, int caches) {
     check_speculation_options(args);
     Speculation s;
     s.draft_max = int(args.get_int("--draft-max", 8, 1, 16));
     if (args.has("--lookup")) {
-        s.drafter = std::make_unique<PromptLookup>();
+        s.drafter = std::make_unique<PromptLookup>();  // no state between calls: one serves all
         return s;
     }
     if (!args.has("--draft")) return s;
+    caches = std::max(1, caches);
     const std::string path = args.get("--draft");
-    s.draft_model = load_model(path);  // mapped: the tensors are read by the backend below
+    s.draft_model = load_model(path);  // mapped: the tensors are read by the backends below
     check_draft_vocabulary(*engine.model, *s.draft_model);  // before loading its weights anywhere
     BackendOptions o = backend_options(args);
     o.n_ctx = std::min(engine.backend->context_size(), s.draft_model->params.ctx_train);
-    o.kv_positions = 0;  // one sequence: the draft model rewinds to each history it is given
+    o.kv_positions = 0;  // one sequence: a draft model rewinds to each history it is given
     if (o.kind == "cpu") {
         // GPU backends check their own memory when they allocate; the CPU's would only meet the
-        // OOM killer later.
-        const uint64_t need = uint64_t(s.draft_model->weight_bytes()) +
-                              kv_cache_bytes(s.draft_model->params, o.n_ctx, o.kv_type == GgmlType::F32 ? 4 : 2);
-        const uint64_t avail = system_memory_available();
+        // OOM killer later. Each copy counts its weights: the CPU backend repacks matrices into
+        // memory of its own (an upper bound: the mapped file's pages are shared).
+        const uint64_t one = uint64_t(s.draft_model->weight_bytes()) +
+                             kv_cache_bytes(s.draft_model->params, o.n_ctx, o.kv_type == GgmlType::F32 ? 4 : 2);
+        const uint64_t need = one * uint64_t(caches), avail = system_memory_available();
         if (avail > 0 && need > avail)
             fail("the draft model ", path, " needs ", format_bytes(need), " (weights and a KV cache of ", o.n_ctx,
-                 " positions), more than the ", format_bytes(avail), " of memory available");
+                 " positions", caches > 1 ? ", " + std::to_string(caches) + " copies" : std::string(), "), more than the ",
+                 format_bytes(avail), " of memory available");
     }
-    s.draft_backend = create_backend(*s.draft_model, o);
-    s.drafter = std::make_unique<DraftModel>(*engine.model, *s.draft_model, *s.draft_backend);
+    std::vector<std::unique_ptr<Drafter>> copies;
+    for (int i = 0; i < caches; ++i) {
+        s.draft_backends.push_back(create_backend(*s.draft_model, o));
+        copies.push_back(std::make_unique<DraftModel>(*engine.model, *s.draft_model, *s.draft_backends.back()));
+    }
+    if (caches == 1) s.drafter = std::move(copies.front());
+    else s.drafter = std::make_unique<server::DraftPool>(std::move(copies));
     return s;
 }
 

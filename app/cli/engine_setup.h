@@ -35,9 +35,9 @@ Engine open_engine(const Args& args, bool need_tokenizer = true,
 
 // Speculative decoding as --draft MODEL / --lookup / --draft-max K ask (generate and serve).
 struct Speculation {
-    std::unique_ptr<Model> draft_model;      // --draft: the draft's weights ...
-    std::unique_ptr<Backend> draft_backend;  // ... on a backend of its own (one sequence)
-    std::unique_ptr<Drafter> drafter;        // null: plain decoding
+    std::unique_ptr<Model> draft_model;                   // --draft: the draft's weights ...
+    std::vector<std::unique_ptr<Backend>> draft_backends; // ... on backends of their own (one sequence each)
+    std::unique_ptr<Drafter> drafter;                     // null: plain decoding
     int draft_max = 8;
 };
 // --draft MODEL, --draft-max K, --lookup
@@ -47,9 +47,10 @@ std::vector<OptionSpec> speculation_option_specs();
 void check_speculation_options(const Args& args);
 // The drafter the options ask for, for `engine`'s model. A draft model is refused (ld::Error,
 // before its weights are loaded anywhere) when its vocabulary differs, and on the CPU when its
-// weights and KV cache exceed the memory available; it runs on the same kind of backend as the
-// model, with its own context of the model's length (or its own, if shorter). Throws
-// UsageError / ld::Error.
-Speculation open_speculation(const Args& args, const Engine& engine);
+// weights and KV caches exceed the memory available; it runs on the same kind of backend as the
+// model, with its own context of the model's length (or its own, if shorter). `caches` > 1
+// (serve --parallel): that many copies of the draft model, each with its own backend and KV
+// cache, behind one drafter (server::DraftPool). Throws UsageError / ld::Error.
+Speculation open_speculation(const Args& args, const Engine& engine, int caches = 1);
 
 }  // namespace ld::cli

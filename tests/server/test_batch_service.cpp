@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "app/cli/server/batch_service.h"
+#include "app/cli/server/draft_pool.h"
 #include "engine/fake_seq_backend.h"
 #include "inference/session/prompt_budget.h"
 #include "inference/session/speculative.h"
@@ -211,6 +212,83 @@ TEST(BatchedGeneration, DraftsForEveryJobAndReportsPredictionTokens) {
         EXPECT_GT(u.rejected_prediction_tokens, 0);
     }
     EXPECT_GT(drafter.calls, 0);
+}
+
+// A drafter that records what it was asked (DraftPool's members).
+class RecordingDrafter final : public Drafter {
+public:
+    explicit RecordingDrafter(int32_t mark) : mark_(mark) {}
+    std::string name() const override { return "recording"; }
+    void begin(const SamplerParams& sampling) override { seeds.push_back(sampling.seed); }
+    void draft(const std::vector<int32_t>& history, int, Draft& out) override {
+        histories.push_back(history);
+        out.tokens.push_back(mark_);
+    }
+    std::vector<uint64_t> seeds;
+    std::vector<std::vector<int32_t>> histories;
+
+private:
+    int32_t mark_;
+};
+
+// serve --parallel N --draft: requests drafting in turn each keep the copy of the draft model
+// that holds their history (it would otherwise re-read a whole history every step); a new
+// request takes the least recently used copy, with its own sampling; a chat's next turn returns
+// to the copy that drafted its previous one.
+TEST(DraftPool, EachRequestKeepsTheCopyWithItsHistory) {
+    std::vector<std::unique_ptr<Drafter>> members;
+    std::vector<RecordingDrafter*> rec;
+    for (int i = 0; i < 3; ++i) {
+        members.push_back(std::make_unique<RecordingDrafter>(100 + i));
+        rec.push_back(static_cast<RecordingDrafter*>(members.back().get()));
+    }
+    server::DraftPool pool(std::move(members));
+    EXPECT_EQ(pool.name(), "recording (3 caches)");
+    const auto seeded = [](uint64_t seed) {
+        SamplerParams p;
+        p.seed = seed;
+        return p;
+    };
+    Draft d;
+    std::vector<int32_t> a = {1, 2, 3}, b = {7, 8};
+    pool.begin(seeded(11));
+    pool.draft(a, 4, d);
+    const size_t ma = pool.last_used();
+    EXPECT_EQ(d.tokens, std::vector<int32_t>{int32_t(100 + ma)});
+    pool.begin(seeded(22));
+    pool.draft(b, 4, d);
+    const size_t mb = pool.last_used();
+    EXPECT_NE(ma, mb);
+    for (int step = 0; step < 5; ++step) {  // alternating steps, each on its own copy
+        a.insert(a.end(), {int32_t(10 + step), 4});
+        pool.draft(a, 4, d);
+        EXPECT_EQ(pool.last_used(), ma) << "step " << step;
+        b.push_back(int32_t(20 + step));
+        pool.draft(b, 4, d);
+        EXPECT_EQ(pool.last_used(), mb) << "step " << step;
+    }
+    EXPECT_EQ(rec[ma]->seeds, std::vector<uint64_t>{11});
+    EXPECT_EQ(rec[mb]->seeds, std::vector<uint64_t>{22});
+    EXPECT_EQ(rec[ma]->histories.back(), a);
+    EXPECT_EQ(rec[mb]->histories.back(), b);
+    // A third request takes the copy never used; a fourth the least recently used (a's).
+    pool.begin(seeded(33));
+    pool.draft({5, 5}, 4, d);
+    const size_t mc = pool.last_used();
+    EXPECT_TRUE(mc != ma && mc != mb);
+    EXPECT_EQ(rec[mc]->seeds, std::vector<uint64_t>{33});
+    pool.draft(b, 4, d);  // b goes on, so a's copy is now the oldest
+    pool.begin(seeded(44));
+    pool.draft({9}, 4, d);
+    EXPECT_EQ(pool.last_used(), ma);
+    EXPECT_EQ(rec[ma]->seeds, (std::vector<uint64_t>{11, 44}));
+    // b's next turn extends its last history: its copy again, whatever is older.
+    std::vector<int32_t> next = b;
+    next.insert(next.end(), {3, 3, 3});
+    pool.begin(seeded(55));
+    pool.draft(next, 4, d);
+    EXPECT_EQ(pool.last_used(), mb);
+    EXPECT_EQ(rec[mb]->seeds, (std::vector<uint64_t>{22, 55}));
 }
 
 }  // namespace
