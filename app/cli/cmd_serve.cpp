@@ -192,7 +192,7 @@ int cmd_serve(const ArgList& argv) {
     if (chat_log) std::cerr << "saving chats in " << args.get("--db") << "\n";
     if (draft.drafter)
         std::cerr << "speculative: " << draft.drafter->name()
-                  << (speculation.draft_backends.empty() ? std::string() : " (" + speculation.draft_backends.front()->name() + ")")
+                  << (speculation.draft_backends.empty() ? std::string() : " on " + speculation.draft_backends.front()->name())
                   << ", up to " << draft.draft_max << " drafted tokens a step\n";
     if (batched) {
         std::cerr << "parallel: up to " << running << " requests decode together (KV cache of " << opened.kv_positions

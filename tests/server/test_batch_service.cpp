@@ -243,7 +243,7 @@ TEST(DraftPool, EachRequestKeepsTheCopyWithItsHistory) {
         rec.push_back(static_cast<RecordingDrafter*>(members.back().get()));
     }
     server::DraftPool pool(std::move(members));
-    EXPECT_EQ(pool.name(), "recording (3 caches)");
+    EXPECT_EQ(pool.name(), "recording, 3 copies");
     const auto seeded = [](uint64_t seed) {
         SamplerParams p;
         p.seed = seed;

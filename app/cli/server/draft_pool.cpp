@@ -16,7 +16,7 @@ DraftPool::DraftPool(std::vector<std::unique_ptr<Drafter>> members) {
 
 std::string DraftPool::name() const {
     const std::string one = members_.front().drafter->name();
-    return members_.size() == 1 ? one : one + " (" + std::to_string(members_.size()) + " caches)";
+    return members_.size() == 1 ? one : one + ", " + std::to_string(members_.size()) + " copies";
 }
 
 size_t DraftPool::pick(const std::vector<int32_t>& history) const {
