@@ -89,11 +89,16 @@ public:
     void showAddedMessage(const history::Message& message);
     void showReplyText(qint64 messageId, const QString& piece);
     void showMessageUpdate(const history::Message& message);
-    // Context for a reply's question, the passages of the conversation's documents that it is
-    // about: (conversation id, question) -> text, empty for none. Sent in the newest user turn
-    // (PromptMessage::context), never stored with the message; the same question and documents
-    // must give the same text (a regenerated reply then reuses the cached prompt).
-    using ContextProvider = std::function<QString(qint64, const QString&)>;
+    // What the conversation's documents add to a reply's prompt (both empty without any): the
+    // overview (what is attached, the summaries) goes at the end of the system message and must
+    // stay the same from question to question; the passages a question is about go in its own
+    // user turn (PromptMessage::context). Neither is stored with the messages. The same question
+    // and documents must give the same text (a regenerated reply then reuses the cached prompt).
+    struct DocumentContext {
+        QString overview;
+        QString passages;
+    };
+    using ContextProvider = std::function<DocumentContext(qint64 conversationId, const QString& question)>;
     void setContextProvider(ContextProvider provider) { contextProvider_ = std::move(provider); }
     // Saves this chat's system prompt and sampling overrides (keys: temperature, top_k, top_p,
     // min_p, repeat_penalty, max_tokens; a missing key follows the global setting). Before the
@@ -142,11 +147,12 @@ private:
     void addUserMessage(const history::NewMessage& message, int keepRows);
     void startReply(std::optional<qint64> parentId, const QString& prefix);
     GenerationRequest buildRequest(const QString& prefix) const;
-    QString systemText() const;  // the chat's system prompt, the same every turn
-    // The row of the newest user message (-1: none), and the documents' passages for the
-    // question at `row` (empty without documents): only that turn carries them in the prompt.
+    // The row of the newest user message (-1: none), and the documents' context for the
+    // question at `row` (empty without documents): only that turn carries its passages.
     int newestUserRow() const;
-    QString documentContext(int row) const;
+    DocumentContext documentContext(int row) const;
+    // The chat's system prompt, then the documents' overview: the same every turn.
+    QString systemText(const DocumentContext& documents) const;
     QJsonObject savedSampling() const;  // the overrides plus the tools switch, as stored
     // A turn with tools (chat_controller_tools.cpp).
     void startToolTurn(std::optional<qint64> parentId);

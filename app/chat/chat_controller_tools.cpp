@@ -40,14 +40,15 @@ void ChatController::setToolApproval(ToolApproval* approval) {
 
 std::vector<ChatMessage> ChatController::toolTurnMessages() const {
     std::vector<ChatMessage> out;
-    const QString system = systemText();
-    if (!system.isEmpty()) out.push_back({"system", system.toStdString()});
     const int newestUser = newestUserRow();  // carries the documents' passages, as in buildRequest
+    const DocumentContext documents = documentContext(newestUser);
+    const QString system = systemText(documents);
+    if (!system.isEmpty()) out.push_back({"system", system.toStdString()});
     for (int i = 0; i < int(messages_.size()); ++i) {
         const Message& m = messages_[i];
         if (m.role == QLatin1String(kNoticeRole)) continue;
         if (i == newestUser) {
-            out.push_back({"user", promptText({m.role, m.content, documentContext(i)}).toStdString()});
+            out.push_back({"user", promptText({m.role, m.content, documents.passages}).toStdString()});
             continue;
         }
         if (m.status == MessageStatus::Error && m.content.isEmpty() && m.toolCalls.isEmpty()) continue;

@@ -38,7 +38,10 @@ struct Outcome {
 DocumentController::DocumentController(history::HistoryStore* store, chat::EngineHost* engine,
                                        chat::ChatController* chat, QObject* parent)
     : QObject(parent), store_(store), engine_(engine), chat_(chat) {
-    chat_->setContextProvider([this](qint64 id, const QString& question) { return contextFor(id, question); });
+    chat_->setContextProvider([this](qint64 id, const QString& question) {
+        const DocumentContext c = contextFor(id, question);
+        return chat::ChatController::DocumentContext{c.overview, c.passages};
+    });
     connect(chat_, &chat::ChatController::conversationChanged, this, [this] {
         opening_ = 0;
         // Rows added while it was being opened may be missing from what it loaded.
@@ -345,7 +348,7 @@ void DocumentController::loadAttachments(qint64 conversation) {
     });
 }
 
-QString DocumentController::contextFor(qint64 conversation, const QString& question) const {
+DocumentContext DocumentController::contextFor(qint64 conversation, const QString& question) const {
     const auto it = libraries_.find(conversation);
     if (it == libraries_.end() || it->attachments.isEmpty()) return {};
     // About a third of the context window (at ~4 characters per token).

@@ -73,8 +73,9 @@ public:
     // the files still waiting.
     Q_INVOKABLE void cancel();
 
-    // Prompt context for a question in a conversation: its documents' summaries and passages.
-    QString contextFor(qint64 conversationId, const QString& question) const;
+    // Prompt context for a question in a conversation: its documents' summaries (overview) and
+    // the passages the question is about.
+    DocumentContext contextFor(qint64 conversationId, const QString& question) const;
 
 signals:
     void stateChanged();

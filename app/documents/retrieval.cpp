@@ -49,9 +49,17 @@ QList<Passage> passagesOf(const QList<history::Attachment>& attachments, int pas
     return out;
 }
 
-QString relevantContext(const QList<history::Attachment>& attachments, const QList<Passage>& passages,
-                        const QString& question, int maxChars) {
+DocumentContext relevantContext(const QList<history::Attachment>& attachments, const QList<Passage>& passages,
+                                const QString& question, int maxChars) {
     if (attachments.isEmpty()) return {};
+    DocumentContext out;
+    out.overview = QStringLiteral("The user attached these documents to the conversation. Answer from them when "
+                                  "the question is about them, citing the bracketed places such as [p. 4]. The "
+                                  "excerpts a question is about come with it, between <documents> tags.\n");
+    for (const history::Attachment& a : attachments)
+        out.overview += a.summary.isEmpty() ? QStringLiteral("\nAttached: %1\n").arg(a.fileName)
+                                            : QStringLiteral("\nSummary of %1:\n%2\n").arg(a.fileName, a.summary.left(maxChars / 4));
+
     const QSet<QString> q = keywords(question);
     // Rarer words say more about which passage is meant.
     QHash<QString, int> df;
@@ -67,15 +75,15 @@ QString relevantContext(const QList<history::Attachment>& attachments, const QLi
     }
     std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
 
-    QString out = QStringLiteral("The user attached these documents to the conversation. Answer from them when "
-                                 "the question is about them, citing the bracketed places such as [p. 4].\n");
-    for (const history::Attachment& a : attachments)
-        if (!a.summary.isEmpty()) out += QStringLiteral("\nSummary of %1:\n%2\n").arg(a.fileName, a.summary.left(maxChars / 4));
+    const int room = maxChars - int(out.overview.size());  // the two together stay within maxChars
+    const QString head = QStringLiteral("Excerpts from the attached documents, the most relevant first:\n");
+    QString excerpts;
     for (const auto& [score, i] : scored) {
         const QString block = QStringLiteral("\nExcerpt from %1:\n%2\n").arg(passages[i].fileName, passages[i].text);
-        if (out.size() + block.size() > maxChars) break;
-        out += block;
+        if (head.size() + excerpts.size() + block.size() > room) break;
+        excerpts += block;
     }
+    if (!excerpts.isEmpty()) out.passages = head + excerpts;
     return out;
 }
 

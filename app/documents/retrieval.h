@@ -19,11 +19,19 @@ struct Passage {
 // Cuts stored documents into passages of about `passageChars` characters (paragraph bounds).
 QList<Passage> passagesOf(const QList<history::Attachment>& attachments, int passageChars = 1200);
 
-// A context block for the prompt: each document's summary, then the passages that share the
-// most words with `question`, best first, within `maxChars`. Empty when nothing matches and
-// there are no documents.
-QString relevantContext(const QList<history::Attachment>& attachments, const QList<Passage>& passages,
-                        const QString& question, int maxChars);
+// What a chat's prompt says about its documents, in two parts (ChatController puts them in
+// two places so that the prompt's start stays the same from turn to turn):
+//  - `overview`: that documents are attached and how to use them, and each one's summary; the
+//    same for every question (the system message), until a document or a summary is added;
+//  - `passages`: the passages that share the most words with `question`, best first, within
+//    what is left of `maxChars` (the question's own user turn); empty when none matches.
+// Both are empty without documents.
+struct DocumentContext {
+    QString overview;
+    QString passages;
+};
+DocumentContext relevantContext(const QList<history::Attachment>& attachments, const QList<Passage>& passages,
+                                const QString& question, int maxChars);
 
 QSet<QString> keywords(const QString& text);
 

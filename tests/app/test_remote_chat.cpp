@@ -453,8 +453,9 @@ private slots:
     }
 
     // A chat with a document on a remote model: the passages for the question travel in its
-    // user message, ahead of it; the system message and the earlier turns stay as they were
-    // sent before (a server's prefix cache keeps them), and the history holds what was typed.
+    // user message, ahead of it, the summary in the system message; the system message and the
+    // earlier turns stay as they were sent before (a server's prefix cache keeps them), and the
+    // history holds what was typed.
     void documentPassagesGoInTheUserMessage() {
         FakeOpenAiServer fake;
         QVERIFY(fake.listen());
@@ -487,7 +488,11 @@ private slots:
             const QJsonArray sent = sentMessages();
             QVERIFY(sent.size() >= 4);
             QCOMPARE(sent.first()[QStringLiteral("role")].toString(), QStringLiteral("system"));
-            QCOMPARE(sent.first()[QStringLiteral("content")].toString(), QStringLiteral("Be brief."));
+            // The chat's system prompt, then the documents' overview with the summary.
+            const QString system = sent.first()[QStringLiteral("content")].toString();
+            QVERIFY2(system.startsWith(QStringLiteral("Be brief.\n\nThe user attached these documents")), qPrintable(system));
+            QVERIFY2(system.contains(QStringLiteral("Summary of boats.txt:\nA note [p. 1].")), qPrintable(system));
+            QVERIFY2(!system.contains(QStringLiteral("windmill")), qPrintable(system));
             const QString user = sent.last()[QStringLiteral("content")].toString();
             QCOMPARE(sent.last()[QStringLiteral("role")].toString(), QStringLiteral("user"));
             QVERIFY2(user.startsWith(QStringLiteral("<documents>\n")) && user.endsWith(QStringLiteral("</documents>\n\n") + q),

@@ -165,13 +165,14 @@ private slots:
         QCOMPARE(atts.result()->front().fileName, QStringLiteral("story.pdf"));
         QVERIFY(atts.result()->front().extractedText.contains(QStringLiteral("[p. 3]")));
         QCOMPARE(atts.result()->front().summary, msgs[1].content);
-        const QString context = docs->contextFor(parts.chat->conversationId(), QStringLiteral("What did the kite fly over?"));
-        QVERIFY2(context.contains(QStringLiteral("red kite flew over the hill")), qPrintable(context));
+        const documents::DocumentContext context = docs->contextFor(parts.chat->conversationId(), QStringLiteral("What did the kite fly over?"));
+        QVERIFY2(context.passages.contains(QStringLiteral("red kite flew over the hill")), qPrintable(context.passages));
+        QVERIFY2(context.overview.contains(QStringLiteral("Summary of story.pdf")), qPrintable(context.overview));
 
         // The follow-up really sends them: the request the engine gets has the passages (with
-        // their page) in the question's own turn, ahead of the question (the system message
-        // stays the same every turn, so the prefix cache keeps it), and the notice is not part
-        // of the prompt. The stored and shown message is what the user typed.
+        // their page) in the question's own turn, ahead of the question, and the summary in the
+        // system message (both stay the same every turn, so the prefix cache keeps them); the
+        // notice is not part of the prompt. The stored and shown message is what the user typed.
         QSignalSpy requests(parts.engine.get(), &chat::EngineHost::requestGenerate);
         QSignalSpy replied(parts.chat.get(), &chat::ChatController::replyFinished);
         QTRY_VERIFY(!parts.chat->busy());
@@ -187,6 +188,8 @@ private slots:
         const QString sent = chat::promptText(question);
         QVERIFY2(sent.indexOf(QStringLiteral("red kite flew over the hill")) < sent.indexOf(question.content), qPrintable(sent));
         QVERIFY(sent.endsWith(question.content));
+        QCOMPARE(request.messages.front().role, QStringLiteral("system"));
+        QVERIFY(request.messages.front().content.contains(QStringLiteral("Summary of story.pdf:\n") + msgs[1].content.left(100)));
         for (const chat::PromptMessage& m : request.messages) {
             QVERIFY(m.role != QString::fromLatin1(chat::kNoticeRole));
             QVERIFY(!m.content.contains(QStringLiteral("photo.png: ")));
@@ -351,8 +354,8 @@ private slots:
         QVERIFY(atts.result()->front().summary.isEmpty());
         // Retrieval works without a summary.
         QTRY_VERIFY_WITH_TIMEOUT(docs->contextFor(conversation, QStringLiteral("What did the kite fly over?"))
-                                     .contains(QStringLiteral("red kite flew over the hill")), 20000);
-        QVERIFY(!docs->contextFor(conversation, QStringLiteral("kite")).contains(QStringLiteral("Summary of")));
+                                     .passages.contains(QStringLiteral("red kite flew over the hill")), 20000);
+        QVERIFY(!docs->contextFor(conversation, QStringLiteral("kite")).overview.contains(QStringLiteral("Summary of")));
     }
 };
 
