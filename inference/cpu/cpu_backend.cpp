@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cmath>
 #include <cstdlib>
@@ -20,6 +21,7 @@
 
 #include "inference/backend/backend.h"
 #include "inference/core/error.h"
+#include "inference/cpu/attention_tiled.h"
 #include "inference/cpu/ops.h"
 #include "inference/cpu/thread_pool.h"
 #include "inference/model/llama.h"
@@ -56,6 +58,11 @@ private:
     // Positions per KV block: long enough that a run of cached rows amortizes the per-run
     // bookkeeping, short enough that a sequence wastes little of its last block.
     static constexpr int kKvBlock = 64;
+    // Query rows per attention tile (tokens x the group's heads; attention_tiled.h): enough rows
+    // that each K/V row, loaded once per tile, feeds many dot products; few enough that the
+    // tile's queries, outputs and scores stay in L1/L2 (32 x 128 dims: 16 KiB each). 16 and 64
+    // measured slower or no faster on 1B shapes (benchmarks/cpu.md).
+    static constexpr int kTileRows = 32;
     void forward_batch(const BatchView& batch) override;
     void repack_weights();
     // Runs jobs sharing one input (B rows of w->ne0 floats) in as few parallel regions as
@@ -81,6 +88,7 @@ private:
     GgmlType kv_type_;
     size_t kv_elem_;
     const cpu::KvKernels& kk_;
+    const cpu::TileKernels& tk_;
     std::unique_ptr<uint8_t[]> k_cache_;  // (n_layers, kv_slots, kv_dim) of kv_type; untouched
     std::unique_ptr<uint8_t[]> v_cache_;  //   pages cost no memory until written
     std::vector<float> inv_freq_;         // (rope_dim / 2) with scaling and factors applied
@@ -91,7 +99,9 @@ private:
     std::vector<float> g_, u_;            // (n_batch, ffn_dim)
     std::vector<float> o_;                // (n_batch, dim)
     std::vector<float> cos_, sin_;        // (n_batch, rope_dim / 2)
-    std::vector<float> scores_;           // (n_threads, n_ctx)
+    std::vector<float> attn_scratch_;     // (n_threads, attn_scratch_floats_)
+    size_t attn_scratch_floats_ = 0;
+    cpu::AttentionPlan attn_plan_;
     std::vector<uint8_t> xq_;             // quantized activations
     std::vector<cpu::KvRun> runs_;        // every sequence's runs of cache rows, one after another
     std::vector<int> seq_runs_;           // (n_seqs) each sequence's first entry in runs_
@@ -115,7 +125,8 @@ CpuBackend::CpuBackend(const Model& model, const BackendOptions& o)
       kv_slots_(0),
       kv_type_(o.kv_type),
       kv_elem_(o.kv_type == GgmlType::F32 ? 4 : 2),
-      kk_(cpu::kv_kernels()) {
+      kk_(cpu::kv_kernels()),
+      tk_(cpu::tile_kernels()) {
     if (kv_type_ != GgmlType::F16 && kv_type_ != GgmlType::F32)
         fail("the CPU backend keeps its KV cache in F16 or F32, not ", type_name(kv_type_));
     if (o.kv_positions < 0) fail("a negative KV cache size (", o.kv_positions, " positions)");
@@ -148,7 +159,10 @@ CpuBackend::CpuBackend(const Model& model, const BackendOptions& o)
     u_.resize(B * p_.ffn_dim);
     cos_.resize(B * inv_freq_.size());
     sin_.resize(B * inv_freq_.size());
-    scores_.resize(size_t(pool_.size()) * size_t(n_ctx_));
+    // Per thread: a tile's buffers, and at least one row's scores over a whole context (the
+    // per-row reference path, kTileRows 0, when bisecting the tiles).
+    attn_scratch_floats_ = cpu::AttentionPlan::scratch_floats(kTileRows, p_.n_heads / p_.n_kv_heads, p_.head_dim, n_ctx_);
+    attn_scratch_.resize(size_t(pool_.size()) * attn_scratch_floats_);
     if (o.tuning.cpu_repack) repack_weights();  // off: the GGUF layout (bisecting a kernel bug)
 }
 
@@ -300,30 +314,31 @@ void CpuBackend::plan_runs(const BatchView& batch) {
 }
 
 void CpuBackend::attention(int layer, const BatchView& batch) {
-    const int B = batch.n;
-    const int hd = p_.head_dim, nh = p_.n_heads, kvd = p_.kv_dim();
-    const int group = p_.n_heads / p_.n_kv_heads;
-    const float scale = 1.0f / std::sqrt(float(hd));
-    pool_.run([&](int ith, int nth) {
-        float* scores = scores_.data() + size_t(ith) * size_t(n_ctx_);
-        int64_t w0, w1;
-        split_range(int64_t(B) * nh, ith, nth, 1, &w0, &w1);
-        for (int64_t w = w0; w < w1; ++w) {
-            const int t = int(w / nh), h = int(w % nh), g = h / group;
-            const int n_kv = batch.positions[t] + 1;  // causal: itself and everything before
-            const cpu::KvRun* runs = runs_.data() + seq_runs_[size_t(batch.seq[t])];
-            const float* q = q_.data() + size_t(t) * p_.q_dim() + size_t(h) * hd;
-            float* out = att_.data() + size_t(t) * p_.q_dim() + size_t(h) * hd;
-            if (kv_type_ == GgmlType::F16) {
-                auto* kr = reinterpret_cast<const fp16_t*>(k_cache(layer, 0)) + size_t(g) * hd;
-                auto* vr = reinterpret_cast<const fp16_t*>(v_cache(layer, 0)) + size_t(g) * hd;
-                cpu::attend_f16(kk_, q, kr, vr, kvd, runs, n_kv, hd, scale, scores, out);
-            } else {
-                auto* kr = reinterpret_cast<const float*>(k_cache(layer, 0)) + size_t(g) * hd;
-                auto* vr = reinterpret_cast<const float*>(v_cache(layer, 0)) + size_t(g) * hd;
-                cpu::attend_f32(kk_, q, kr, vr, kvd, runs, n_kv, hd, scale, scores, out);
-            }
-        }
+    cpu::AttentionStep st;
+    st.q = q_.data();
+    st.out = att_.data();
+    st.positions = batch.positions;
+    st.seq = batch.seq;
+    st.n = batch.n;
+    st.n_heads = p_.n_heads;
+    st.n_kv_heads = p_.n_kv_heads;
+    st.head_dim = p_.head_dim;
+    st.scale = 1.0f / std::sqrt(float(p_.head_dim));
+    st.k_cache = k_cache(layer, 0);
+    st.v_cache = v_cache(layer, 0);
+    st.f16 = kv_type_ == GgmlType::F16;
+    st.kv_stride = p_.kv_dim();
+    st.runs = runs_.data();
+    st.seq_runs = seq_runs_.data();
+    st.n_seqs = batch.n_seqs;
+    attn_plan_.plan(st, kTileRows);
+    // Items are taken one at a time rather than split evenly: a tile deep in a long context
+    // costs many times a decoding row's tile of a short sequence in the same step.
+    std::atomic<size_t> next{0};
+    pool_.run([&](int ith, int) {
+        float* scratch = attn_scratch_.data() + size_t(ith) * attn_scratch_floats_;
+        for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < attn_plan_.items();)
+            attn_plan_.run(st, i, tk_, kk_, scratch);
     });
 }
 

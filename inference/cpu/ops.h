@@ -27,7 +27,8 @@ const KvKernels& kv_kernels();       // best for this CPU
 const KvKernels& kv_kernels_scalar();
 const KvKernels* kv_kernels_avx2();  // nullptr when not supported
 
-// One query head over `n_kv` cached positions: out = softmax(q . K^T * scale) V.
+// One query head over `n_kv` cached positions: out = softmax(q . K^T * scale) V. The reference
+// that the CPU backend's tiled attention (attention_tiled.h) is tested against.
 // `k_rows`/`v_rows` point at position 0 of this KV head; rows are `stride` elements apart.
 // `scores` is scratch of n_kv floats.
 void attend_f16(const KvKernels& kk, const float* q, const fp16_t* k_rows, const fp16_t* v_rows,
