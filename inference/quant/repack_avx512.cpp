@@ -7,7 +7,8 @@
 // Unsigned weights with an offset (Q4_0: q-8, Q8_0 stored +128, Q6_K: q-32) start the integer
 // accumulation from -offset * sum(y of the block), a per-token value shared by all 16 rows.
 // A tile is one group of 16 rows x C tokens: weights are unpacked once per tile and reused for
-// C tokens (matmul); matvec is C = 1.
+// C tokens (matmul); matvec is C = 1, where Q4_K and Q6_K have kernels of their own that skip
+// the unpacking (nothing reuses it) and prefetch ahead of the DRAM stream.
 #include <immintrin.h>
 
 #include <cstring>
@@ -27,15 +28,20 @@ namespace ld::detail {
 
 namespace {
 
-inline __m512i bcast32(const void* p) {
-    int32_t v;
-    std::memcpy(&v, p, 4);
-    return _mm512_set1_epi32(v);
-}
+// 4 bytes broadcast to all lanes straight from memory (VPBROADCASTD m32, a load-port
+// operation). Through a scalar int GCC emits a load plus VPBROADCASTD from a general register,
+// two more vector-pipe uops per VPDPBUSD: a third of the packed K-quant decode kernels' work.
+inline __m512i bcast32(const void* p) { return _mm512_broadcastd_epi32(_mm_loadu_si32(p)); }
 inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 inline __m512 scales16(const uint8_t* p) { return _mm512_cvtph_ps(load256(p)); }
+// Decode reads each packed byte once, straight from DRAM, and the hardware prefetcher alone
+// leaves the core waiting on misses between bursts of work (one thread reached ~12 GB/s where
+// a plain load loop reads ~24). Touching the line ~2 KB ahead of each vector load (about one
+// K-quant block) keeps more misses in flight; 1-4 KB measured alike, 2 KB best.
+constexpr int kPrefetch = 2048;
+inline void prefetch(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetch, _MM_HINT_T0); }
 
 // Per token and 32-element block: -offset * sum(y) and the activation scale as float.
 struct Aux {
@@ -71,6 +77,7 @@ struct PQ4_0 {
             __m512i w[8];
             #pragma GCC unroll 16
             for (int c = 0; c < 4; ++c) {
+                if constexpr (C == 1) prefetch(q + 64 * c);
                 const __m512i v = load512(q + 64 * c);
                 w[c] = _mm512_and_si512(v, m4);
                 w[4 + c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
@@ -130,33 +137,69 @@ struct PQ4_K {
     using XB = block_q8_K;
     static constexpr int kQs = PackLayout::kQ4_K.qs, kSc = PackLayout::kQ4_K.sc, kBlock = 256;
     static constexpr int kOffset = 0;
+    // Decode (one token): each packed byte is used once, so the 16 shifts per block that
+    // bring high nibbles down are not amortised. (v & 0xF0) is 16 * the high nibble; the
+    // sub-block's dot is then exactly (dot >> 4), one shift per 16 rows x 32 elements.
+    static void tile1(const uint8_t* qs, const uint8_t* sc, int64_t nb, const XB* x, __m512& acc) {
+        const __m512i m4 = _mm512_set1_epi8(0x0F), mh = _mm512_set1_epi8(char(0xF0));
+        for (int64_t i = 0; i < nb; ++i) {
+            const uint8_t* q = qs + size_t(i) * kQs;
+            const uint8_t* s = sc + size_t(i) * kSc;
+            min_term<1>(s, &x, i, &acc);
+            const int8_t* y = x[i].qs;
+            __m512i isum = _mm512_setzero_si512();
+            #pragma GCC unroll 16
+            for (int k = 0; k < 4; ++k) {
+                // Four chains of four: VPDPBUSD's latency would otherwise bound the loop.
+                __m512i lo[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()}, hi[2] = {lo[0], lo[0]};
+                #pragma GCC unroll 16
+                for (int c = 0; c < 8; ++c) {
+                    prefetch(q + 64 * (8 * k + c));
+                    const __m512i v = load512(q + 64 * (8 * k + c));
+                    lo[c & 1] = _mm512_dpbusd_epi32(lo[c & 1], _mm512_and_si512(v, m4), bcast32(y + 64 * k + 4 * c));
+                    hi[c & 1] = _mm512_dpbusd_epi32(hi[c & 1], _mm512_and_si512(v, mh), bcast32(y + 64 * k + 32 + 4 * c));
+                }
+                const __m512i sl = _mm512_cvtepu8_epi32(load128(s + 16 * (2 * k)));
+                const __m512i sh = _mm512_cvtepu8_epi32(load128(s + 16 * (2 * k + 1)));
+                isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(_mm512_add_epi32(lo[0], lo[1]), sl));
+                isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(_mm512_srai_epi32(_mm512_add_epi32(hi[0], hi[1]), 4), sh));
+            }
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(scales16(s + 256), _mm512_set1_ps(x[i].d)),
+                                  acc);
+        }
+    }
+    // acc[t] -= d_y * dmin * sum_j min_j * sum(y of sub-block j), by pairs of sub-blocks.
+    template <int C>
+    static void min_term(const uint8_t* s, const XB* const* x, int64_t i, __m512* acc) {
+        __m512i mins[4];
+        #pragma GCC unroll 16
+        for (int p = 0; p < 4; ++p) mins[p] = _mm512_cvtepu8_epi16(load256(s + 128 + 32 * p));
+        const __m512 dmin = scales16(s + 288);
+        #pragma GCC unroll 16
+        for (int t = 0; t < C; ++t) {
+            const int16_t* bs = x[t][i].bsums;
+            __m512i m = _mm512_setzero_si512();
+            #pragma GCC unroll 16
+            for (int p = 0; p < 4; ++p) {
+                const int lo = bs[4 * p] + bs[4 * p + 1], hi = bs[4 * p + 2] + bs[4 * p + 3];
+                const int32_t pair = int32_t(uint32_t(uint16_t(lo)) | (uint32_t(uint16_t(hi)) << 16));
+                m = _mm512_dpwssd_epi32(m, mins[p], _mm512_set1_epi32(pair));
+            }
+            acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m), _mm512_mul_ps(dmin, _mm512_set1_ps(x[t][i].d)), acc[t]);
+        }
+    }
     template <int C>
     static void tile(const uint8_t* qs, const uint8_t* sc, int64_t nb, const XB* const* x,
                      const Aux* const*, __m512 (&acc)[C]) {
+        if constexpr (C == 1) {
+            tile1(qs, sc, nb, x[0], acc[0]);
+            return;
+        }
         const __m512i m4 = _mm512_set1_epi8(0x0F);
         for (int64_t i = 0; i < nb; ++i) {
             const uint8_t* q = qs + size_t(i) * kQs;
             const uint8_t* s = sc + size_t(i) * kSc;
-            {
-                // d_y * dmin * sum_j min_j * sum(y of sub-block j), by pairs of sub-blocks.
-                __m512i mins[4];
-                #pragma GCC unroll 16
-                for (int p = 0; p < 4; ++p) mins[p] = _mm512_cvtepu8_epi16(load256(s + 128 + 32 * p));
-                const __m512 dmin = scales16(s + 288);
-                #pragma GCC unroll 16
-                for (int t = 0; t < C; ++t) {
-                    const int16_t* bs = x[t][i].bsums;
-                    __m512i m = _mm512_setzero_si512();
-                    #pragma GCC unroll 16
-                    for (int p = 0; p < 4; ++p) {
-                        const int lo = bs[4 * p] + bs[4 * p + 1], hi = bs[4 * p + 2] + bs[4 * p + 3];
-                        const int32_t pair = int32_t(uint32_t(uint16_t(lo)) | (uint32_t(uint16_t(hi)) << 16));
-                        m = _mm512_dpwssd_epi32(m, mins[p], _mm512_set1_epi32(pair));
-                    }
-                    acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m),
-                                              _mm512_mul_ps(dmin, _mm512_set1_ps(x[t][i].d)), acc[t]);
-                }
-            }
+            min_term<C>(s, x, i, acc);
             __m512i isum[C];
             #pragma GCC unroll 16
             for (int t = 0; t < C; ++t) isum[t] = _mm512_setzero_si512();
@@ -198,9 +241,73 @@ struct PQ6_K {
     using XB = block_q8_K;
     static constexpr int kQs = PackLayout::kQ6_K.qs, kSc = PackLayout::kQ6_K.sc, kBlock = 256;
     static constexpr int kOffset = 0;
+    // Decode (one token): assembling each 6-bit value (two shifts, two masks, an OR) costs more
+    // than the product itself when nothing reuses it. Instead the 4 low bits and the 2 high bits
+    // are dotted separately, each masked in place: (ql & 0xF0) is 16 * the high nibble, and
+    // (qh & 3 << 2e) is 4^e * the e-th bit pair. The pieces of a sub-block are then joined with
+    // one or two exact shifts: q . y = lo . y + 16 * (hi . y). Every ql vector serves sub-blocks
+    // e and e + 2, every qh vector all four.
+    static void tile1(const uint8_t* qs, const uint8_t* sc, int64_t nb, const XB* x, __m512& acc) {
+        const __m512i ml = _mm512_set1_epi8(0x0F), mh = _mm512_set1_epi8(char(0xF0));
+        const __m512i b0 = _mm512_set1_epi8(0x03), b1 = _mm512_set1_epi8(0x0C), b2 = _mm512_set1_epi8(0x30),
+                      b3 = _mm512_set1_epi8(char(0xC0));
+        for (int64_t i = 0; i < nb; ++i) {
+            const uint8_t* q = qs + size_t(i) * kQs;
+            const uint8_t* s = sc + size_t(i) * kSc;
+            const XB& xb = x[i];
+            __m512i isum = _mm512_setzero_si512();
+            #pragma GCC unroll 16
+            for (int h = 0; h < 2; ++h) {
+                #pragma GCC unroll 16
+                for (int tq = 0; tq < 2; ++tq) {
+                    // Sub-blocks 8h + 2e + tq, e = 0..3. q is stored +32: the low-bit sums start
+                    // from -32 * sum(y) (times 16 where the low bits sit in the high nibble).
+                    const int sb = 8 * h + tq;
+                    __m512i lo0 = _mm512_set1_epi32(-32 * int32_t(xb.bsums[sb])), hi0 = _mm512_setzero_si512();
+                    __m512i lo1 = _mm512_set1_epi32(-32 * int32_t(xb.bsums[sb + 2])), hi1 = _mm512_setzero_si512();
+                    __m512i lo2 = _mm512_set1_epi32(-512 * int32_t(xb.bsums[sb + 4])), hi2 = _mm512_setzero_si512();
+                    __m512i lo3 = _mm512_set1_epi32(-512 * int32_t(xb.bsums[sb + 6])), hi3 = _mm512_setzero_si512();
+                    const int8_t* y = xb.qs + 128 * h + 16 * tq;
+                    #pragma GCC unroll 16
+                    for (int u = 0; u < 4; ++u) {
+                        const int tt = 4 * tq + u;
+                        // The 48 lines of the block in order, three per step (not the lines this step loads).
+                        #pragma GCC unroll 16
+                        for (int l = 0; l < 3; ++l) prefetch(q + 64 * (12 * (2 * h + tq) + 3 * u + l));
+                        const __m512i L0 = load512(q + 64 * (16 * h + tt));
+                        const __m512i L1 = load512(q + 64 * (16 * h + 8 + tt));
+                        const __m512i H = load512(q + 64 * (32 + 8 * h + tt));
+                        const __m512i y0 = bcast32(y + 4 * u), y1 = bcast32(y + 32 + 4 * u);
+                        const __m512i y2 = bcast32(y + 64 + 4 * u), y3 = bcast32(y + 96 + 4 * u);
+                        lo0 = _mm512_dpbusd_epi32(lo0, _mm512_and_si512(L0, ml), y0);
+                        hi0 = _mm512_dpbusd_epi32(hi0, _mm512_and_si512(H, b0), y0);
+                        lo1 = _mm512_dpbusd_epi32(lo1, _mm512_and_si512(L1, ml), y1);
+                        hi1 = _mm512_dpbusd_epi32(hi1, _mm512_and_si512(H, b1), y1);
+                        lo2 = _mm512_dpbusd_epi32(lo2, _mm512_and_si512(L0, mh), y2);
+                        hi2 = _mm512_dpbusd_epi32(hi2, _mm512_and_si512(H, b2), y2);
+                        lo3 = _mm512_dpbusd_epi32(lo3, _mm512_and_si512(L1, mh), y3);
+                        hi3 = _mm512_dpbusd_epi32(hi3, _mm512_and_si512(H, b3), y3);
+                    }
+                    const __m512i s0 = _mm512_add_epi32(lo0, _mm512_slli_epi32(hi0, 4));
+                    const __m512i s1 = _mm512_add_epi32(lo1, _mm512_slli_epi32(hi1, 2));
+                    const __m512i s2 = _mm512_add_epi32(_mm512_srai_epi32(lo2, 4), hi2);
+                    const __m512i s3 = _mm512_add_epi32(_mm512_srai_epi32(lo3, 4), _mm512_srai_epi32(hi3, 2));
+                    isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s0, _mm512_cvtepi8_epi32(load128(s + 16 * sb))));
+                    isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s1, _mm512_cvtepi8_epi32(load128(s + 16 * (sb + 2)))));
+                    isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s2, _mm512_cvtepi8_epi32(load128(s + 16 * (sb + 4)))));
+                    isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(s3, _mm512_cvtepi8_epi32(load128(s + 16 * (sb + 6)))));
+                }
+            }
+            acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(scales16(s + 256), _mm512_set1_ps(xb.d)), acc);
+        }
+    }
     template <int C>
     static void tile(const uint8_t* qs, const uint8_t* sc, int64_t nb, const XB* const* x,
                      const Aux* const*, __m512 (&acc)[C]) {
+        if constexpr (C == 1) {
+            tile1(qs, sc, nb, x[0], acc[0]);
+            return;
+        }
         const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
         for (int64_t i = 0; i < nb; ++i) {
             const uint8_t* q = qs + size_t(i) * kQs;

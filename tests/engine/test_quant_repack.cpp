@@ -9,6 +9,7 @@
 #include <random>
 #include <vector>
 
+#include "inference/quant/fp16.h"
 #include "inference/quant/quant.h"
 #include "inference/quant/repack.h"
 
@@ -123,6 +124,72 @@ TEST(QuantRepack, MatmulMatchesScalarDot) {
             ld::packed_matmul(t, n, rows, f.packed.data(), xq.data(), nb, y.data(), rows, 21, rows);
             expect_close(ref, y, ld::type_name(t));
         }
+    }
+}
+
+// Decode (one token) has its own K-quant kernels. The integer part of every block's dot is
+// exact and the float steps per block run in the same order, so one token's results must equal
+// the batch kernels' bit for bit (the batch kernel here runs 4-token tiles).
+TEST(QuantRepack, MatvecEqualsMatmulBitwise) {
+    for (GgmlType t : kTypes) {
+        if (!ld::can_repack(t, 256)) GTEST_SKIP() << "no packed kernels on this CPU / ISA cap";
+        const int64_t n = 768, rows = 37, nb = 4;
+        const Fixture f = make(t, n, rows, 11);
+        const auto xq = activations(t, n, nb, 12);
+        const size_t xs = ld::row_size(ld::vec_dot_type(t), n);
+        std::vector<float> y(size_t(nb * rows));
+        ld::packed_matmul(t, n, rows, f.packed.data(), xq.data(), nb, y.data(), rows, 0, rows);
+        for (int64_t b = 0; b < nb; ++b) {
+            std::vector<float> z(size_t(rows), -1.0f);
+            ld::packed_matvec(t, n, rows, f.packed.data(), xq.data() + size_t(b) * xs, z.data(), 0, rows);
+            ASSERT_EQ(0, std::memcmp(z.data(), y.data() + b * rows, sizeof(float) * size_t(rows)))
+                << ld::type_name(t) << " token " << b;
+        }
+    }
+}
+
+// Every bit pattern of the weight bytes, against activations that reach the int8 limits. The
+// decode kernels dot the low and the high bits of each value separately (the high ones in place,
+// up to 64x their value, inside int32 lanes), so their sums must stay exact over the whole range,
+// not only for what the quantizer happens to produce.
+TEST(QuantRepack, RandomBitPatternsMatchScalarDot) {
+    for (GgmlType t : {GgmlType::Q4_K, GgmlType::Q6_K}) {
+        if (!ld::can_repack(t, 256)) GTEST_SKIP() << "no packed kernels on this CPU / ISA cap";
+        const int64_t n = 768, rows = 35, nblk = n / 256;
+        std::mt19937 rng(21);
+        Fixture f{t, n, rows, std::vector<uint8_t>(ld::row_size(t, n) * size_t(rows)), {}};
+        for (uint8_t& b : f.w) b = uint8_t(rng());
+        // Finite, varied super-block scales (random fp16 bits could be Inf/NaN).
+        for (int64_t k = 0; k < rows * nblk; ++k) {
+            const uint16_t d = ld::fp32_to_fp16(0.001f * float(1 + k % 7)), m = ld::fp32_to_fp16(0.002f * float(1 + k % 3));
+            if (t == GgmlType::Q4_K) {
+                auto* b = reinterpret_cast<ld::block_q4_K*>(f.w.data()) + k;
+                b->d = d;
+                b->dmin = m;
+            } else {
+                reinterpret_cast<ld::block_q6_K*>(f.w.data())[k].d = d;
+            }
+        }
+        f.packed.resize(ld::packed_size(t, n, rows));
+        ld::repack_groups(t, n, rows, f.w.data(), f.packed.data(), 0, (rows + ld::kPackRows - 1) / ld::kPackRows);
+        std::vector<ld::block_q8_K> x(static_cast<size_t>(nblk));
+        for (int64_t k = 0; k < nblk; ++k) {
+            ld::block_q8_K& b = x[size_t(k)];
+            b.d = 0.01f;
+            for (int i = 0; i < 256; ++i)  // block 0 at the limits, the others random
+                b.qs[i] = k == 0 ? int8_t(i % 3 == 0 ? 127 : -128) : int8_t(rng());
+            for (int g = 0; g < 16; ++g) {
+                int sum = 0;
+                for (int i = 0; i < 16; ++i) sum += b.qs[16 * g + i];
+                b.bsums[g] = int16_t(sum);
+            }
+        }
+        std::vector<uint8_t> xq(sizeof(ld::block_q8_K) * x.size());
+        std::memcpy(xq.data(), x.data(), xq.size());
+        const auto ref = reference(f, xq, 1);
+        std::vector<float> y(static_cast<size_t>(rows));
+        ld::packed_matvec(t, n, rows, f.packed.data(), xq.data(), y.data(), 0, rows);
+        expect_close(ref, y, ld::type_name(t));
     }
 }
 
