@@ -25,7 +25,7 @@ inline void backoff(int spins) {
 }
 }  // namespace
 
-ThreadPool::ThreadPool(int n_threads) : n_(n_threads < 1 ? 1 : n_threads) {
+ThreadPool::ThreadPool(int n_threads) : n_(n_threads < 1 ? 1 : n_threads), claims_(new Claim[size_t(n_)]) {
     for (int i = 1; i < n_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
 
@@ -34,6 +34,29 @@ ThreadPool::~ThreadPool() {
     generation_.fetch_add(1);
     generation_.notify_all();
     for (std::thread& t : threads_) t.join();
+}
+
+int ThreadPool::run_chunks(uint32_t gen, int first) {
+    // A chunk's claim word holds gen - 1 until someone claims it for job `gen`: every chunk of a
+    // job is claimed before the next job starts, so a worker that wakes late (its `gen` already
+    // finished) finds no chunk left and never touches a job_ that is gone.
+    int ran = 0;
+    for (int k = 0; k < n_; ++k) {
+        const int i = first + k < n_ ? first + k : first + k - n_;
+        std::atomic<uint32_t>& claim = claims_[size_t(i)].gen;
+        uint32_t expect = gen - 1;
+        if (claim.load(std::memory_order_relaxed) != expect ||
+            !claim.compare_exchange_strong(expect, gen, std::memory_order_acq_rel))
+            continue;
+        try {
+            (*job_)(i, n_);
+        } catch (...) {
+            // The caller rethrows it once every chunk is done (fn's frame must outlive them).
+            if (!error_set_.exchange(true)) error_ = std::current_exception();
+        }
+        ++ran;
+    }
+    return ran;
 }
 
 void ThreadPool::worker(int ith) {
@@ -47,8 +70,8 @@ void ThreadPool::worker(int ith) {
         }
         seen = g;
         if (stop_.load()) return;
-        (*job_)(ith, n_);
-        if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+        const int ran = run_chunks(g, ith);
+        if (ran > 0 && remaining_.fetch_sub(ran, std::memory_order_acq_rel) == ran) remaining_.notify_one();
     }
 }
 
@@ -57,16 +80,30 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
         fn(0, 1);
         return;
     }
+    if (busy_.exchange(true, std::memory_order_acquire)) {
+        // Nested (from inside a job) or concurrent: the workers belong to the run in progress.
+        for (int i = 0; i < n_; ++i) fn(i, n_);
+        return;
+    }
     job_ = &fn;
-    pending_.store(n_ - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+    remaining_.store(n_, std::memory_order_relaxed);
+    const uint32_t g = generation_.fetch_add(1, std::memory_order_release) + 1;
     generation_.notify_all();
-    fn(0, n_);
+    const int ran = run_chunks(g, 0);
+    int left = remaining_.fetch_sub(ran, std::memory_order_acq_rel) - ran;
     int spins = 0;
-    int left;
-    while ((left = pending_.load(std::memory_order_acquire)) != 0) {
+    while (left != 0) {
         if (++spins < kSpins) backoff(spins);
-        else pending_.wait(left);
+        else remaining_.wait(left);
+        left = remaining_.load(std::memory_order_acquire);
+    }
+    job_ = nullptr;
+    busy_.store(false, std::memory_order_release);
+    if (error_set_.load()) {
+        std::exception_ptr e = std::move(error_);
+        error_ = nullptr;
+        error_set_.store(false);
+        std::rethrow_exception(e);
     }
 }
 

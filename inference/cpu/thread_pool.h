@@ -1,9 +1,17 @@
 #pragma once
-// A fixed set of worker threads that run one job at a time, split by thread index. The calling
-// thread takes part as thread 0. Workers spin briefly before sleeping, because a decode step
-// hands out a job every few microseconds.
+// A fixed set of worker threads that run one job at a time, split into size() chunks. The calling
+// thread takes part. Workers spin briefly before sleeping, because a decode step hands out a job
+// every few microseconds.
+//
+// Chunks are claimed, not assigned: thread i first claims chunk i (on a quiet machine every
+// thread keeps its own rows, as with a fixed split), then any chunk nobody has claimed yet. On a
+// busy machine a worker that is waiting for a time slice would otherwise hold up every job (the
+// caller waited a slice per job); now whoever is running does its share instead.
 #include <atomic>
+#include <cstdint>
+#include <exception>
 #include <functional>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -17,21 +25,39 @@ public:
     ThreadPool& operator=(const ThreadPool&) = delete;
 
     int size() const { return n_; }
-    // Runs fn(ith, nth) on every thread and returns when all are done.
+    // Runs fn(ith, nth) once for every ith in [0, nth), nth == size(), and returns when all are
+    // done. Each ith runs on exactly one thread, never two at once, but not necessarily on thread
+    // ith, and one thread may run several: scratch indexed by ith, or thread_local scratch used
+    // within one call, is safe; anything assuming chunk ith always runs on thread ith (or on the
+    // same thread as last time) is not. A run() made while another is in progress (from inside a
+    // job, or from a second thread) runs its chunks one after another on its own thread. An
+    // exception thrown by a chunk is rethrown here once every chunk has finished.
     void run(const std::function<void(int, int)>& fn);
 
 private:
     void worker(int ith);
+    // Claims and runs chunks of job `gen`, chunk `first` first; returns how many it ran.
+    int run_chunks(uint32_t gen, int first);
+
+    // One claim word per chunk, a cache line each: holds the last generation that claimed it.
+    struct alignas(64) Claim {
+        std::atomic<uint32_t> gen{0};
+    };
 
     int n_;
+    std::unique_ptr<Claim[]> claims_;
     std::vector<std::thread> threads_;
     const std::function<void(int, int)>* job_ = nullptr;
-    std::atomic<uint32_t> generation_{0};
-    std::atomic<int> pending_{0};
+    alignas(64) std::atomic<uint32_t> generation_{0};
+    alignas(64) std::atomic<int> remaining_{0};  // chunks of the current job not yet finished
+    std::atomic<bool> busy_{false};              // a run() is in progress
     std::atomic<bool> stop_{false};
+    // A chunk's exception, rethrown by run() after the whole job (first one wins).
+    std::atomic<bool> error_set_{false};
+    std::exception_ptr error_;
 };
 
-// Splits [0, n) into nth near-equal chunks aligned to `align`; returns thread ith's [begin, end).
+// Splits [0, n) into nth near-equal chunks aligned to `align`; returns chunk ith's [begin, end).
 inline void split_range(int64_t n, int ith, int nth, int64_t align, int64_t* begin, int64_t* end) {
     const int64_t units = (n + align - 1) / align;
     const int64_t per = units / nth, extra = units % nth;
