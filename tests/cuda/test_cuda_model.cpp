@@ -173,16 +173,21 @@ INSTANTIATE_TEST_SUITE_P(Mixes, CudaSyntheticWide, ::testing::Values("q8_0", "q4
 // against the same model without them (identical int8 values up to rounding) and against the CPU.
 // Q4_0 at widths of whole regrouped blocks fuses every site but layer 0's attention norm; narrow
 // Q4_K_M keeps its last layer's v and down and the output in Q6_K rows of 256 (not regrouped: f32
-// activations), so its steps mix fused and separate sites. The backend names its plan on stderr.
+// activations), so its steps mix fused and separate sites. Q4_0 also with the knob at 1 (the
+// SwiGLU outputs only, the norms' own launches writing the second int8 buffer): the same int8
+// values from the same floats, so bit for bit the unfused logits. The backend names its plan on
+// stderr.
 TEST(CudaFusedQ8, DecodeMatchesUnfusedAndCpu) {
     LD_REQUIRE_CUDA_DEVICE();
     struct Case {
         const char* mix;
         int layers;
-        const char* plan;
+        const char* plan;     // at 2
+        const char* plan_1;   // at 1 (null: not run)
     };
-    for (const Case& c : {Case{"q4_0", 2, "2 of 2 SwiGLU outputs, 4 of 5 RMSNorms"},
-                          Case{"q4_k_m", 3, "2 of 3 SwiGLU outputs, 4 of 7 RMSNorms"}}) {
+    for (const Case& c : {Case{"q4_0", 2, "=2): 2 of 2 SwiGLU outputs, 4 of 5 RMSNorms",
+                               "=1): 2 of 2 SwiGLU outputs, 0 of 5 RMSNorms"},
+                          Case{"q4_k_m", 3, "=2): 2 of 3 SwiGLU outputs, 4 of 7 RMSNorms", nullptr}}) {
         SyntheticSpec spec;
         spec.name = "cuda-fused";
         spec.mix = c.mix;
@@ -205,16 +210,21 @@ TEST(CudaFusedQ8, DecodeMatchesUnfusedAndCpu) {
         o.n_batch = 16;
         o.tuning.cuda_fused_q8 = 0;
         const std::unique_ptr<Backend> plain = create_backend(*m, o);
-        o.tuning.cuda_fused_q8 = 2;
-        ::testing::internal::CaptureStderr();
-        const std::unique_ptr<Backend> fused = create_backend(*m, o);
-        const std::string log = ::testing::internal::GetCapturedStderr();
-        EXPECT_NE(log.find(c.plan), std::string::npos) << c.mix << ": " << log;
+        auto with_level = [&](int level, const char* plan) {
+            o.tuning.cuda_fused_q8 = level;
+            ::testing::internal::CaptureStderr();
+            std::unique_ptr<Backend> b = create_backend(*m, o);
+            const std::string log = ::testing::internal::GetCapturedStderr();
+            EXPECT_NE(log.find(plan), std::string::npos) << c.mix << ": " << log;
+            return b;
+        };
+        const std::unique_ptr<Backend> fused = with_level(2, c.plan);
+        const std::unique_ptr<Backend> fused_1 = c.plan_1 ? with_level(1, c.plan_1) : nullptr;
         o.n_threads = 2;
         const std::unique_ptr<Backend> cpu = create_cpu_backend(*m, o);
         const int n_vocab = p.n_vocab;
-        std::vector<float> a(static_cast<size_t>(n_vocab)), b(a.size()), want(a.size());
-        double worst_plain = 0, worst_cpu = 0;
+        std::vector<float> a(static_cast<size_t>(n_vocab)), b(a.size()), want(a.size()), a1(a.size());
+        double worst_plain = 0, worst_cpu = 0, worst_1 = 0;
         for (int i = 0; i < 2; ++i) {
             const int32_t id = (i * 211 + 17) % n_vocab;
             fused->forward(&id, 1, i, a.data(), false);
@@ -223,8 +233,13 @@ TEST(CudaFusedQ8, DecodeMatchesUnfusedAndCpu) {
             expect_finite(a, c.mix);
             worst_plain = std::max(worst_plain, rel_error(a, b));
             worst_cpu = std::max(worst_cpu, rel_error(a, want));
+            if (fused_1) {
+                fused_1->forward(&id, 1, i, a1.data(), false);
+                for (size_t k = 0; k < a1.size(); ++k) worst_1 = std::max(worst_1, double(std::abs(a1[k] - b[k])));
+            }
         }
         std::printf("  %s fused: rel error vs unfused %.3g, vs CPU %.3g\n", c.mix, worst_plain, worst_cpu);
+        if (fused_1) EXPECT_EQ(worst_1, 0.0) << c.mix << ": SwiGLU outputs quantized in the epilogue";
         EXPECT_LT(worst_plain, 1e-3) << c.mix;  // emulated: 2e-7 to 4e-7 (an int8 value may round the other way)
         EXPECT_LT(worst_cpu, 2e-2) << c.mix;
     }
