@@ -1,6 +1,8 @@
 #pragma once
 // Pieces the speculative-decoding tests of every backend share (tests/engine, vulkan and cuda),
 // and the scheduler's (test_scheduler_speculative.cpp).
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -81,6 +83,16 @@ inline double chi_square(const std::map<int32_t, int>& observed, const TokenDist
 inline double chi_square_999(int df) {
     const double z = 3.090, a = 2.0 / (9.0 * df);
     return df * std::pow(1 - a + z * std::sqrt(a), 3);
+}
+
+// Fails the test unless n draws, counted by token in `counts`, follow `expected` (Pearson's
+// chi-square below its 0.999 quantile). Needs more than 3 degrees of freedom: a narrower
+// distribution would let nearly any sampler pass.
+inline void expect_follows(const std::map<int32_t, int>& counts, const TokenDistribution& expected, int n) {
+    int df = 0;
+    const double stat = chi_square(counts, expected, n, &df);
+    ASSERT_GT(df, 3) << "too few bins to test: " << expected.size() << " tokens, " << n << " samples";
+    EXPECT_LT(stat, chi_square_999(df)) << n << " samples, " << df << " degrees of freedom";
 }
 
 // The model's own distribution after ctx (run on a fresh one-thread CPU backend), as the sampler
