@@ -119,12 +119,7 @@ bool ChatController::send(const QString& text) {
         addUserMessage(m, int(messages_.size()));
         return true;
     }
-    NewConversation c;
-    c.title = heuristicTitle(text);
-    c.model = engine_->modelName();
-    // A new chat follows the global system prompt until the user sets one for it.
-    c.systemPrompt = systemPromptEdited_ ? systemPrompt_ : settings_->systemPrompt();
-    c.sampling = savedSampling();
+    const NewConversation c = newConversation(heuristicTitle(text));
     const quint64 generation = openGeneration_;
     store_->createConversation(c).then(this, [this, m, text, generation](const Result<Conversation>& conv) {
         if (!conv || generation != openGeneration_) {
@@ -193,6 +188,16 @@ ChatController::DocumentContext ChatController::documentContext(int row) const {
     if (!contextProvider_) return {};
     // Without a user message yet the overview still applies.
     return contextProvider_(conversationId_, row < 0 ? QString() : messages_[row].content);
+}
+
+NewConversation ChatController::newConversation(const QString& title) const {
+    NewConversation c;
+    c.title = title;
+    c.model = engine_->modelName();
+    // A new chat follows the global system prompt until the user sets one for it.
+    c.systemPrompt = systemPromptEdited_ ? systemPrompt_ : settings_->systemPrompt();
+    c.sampling = savedSampling();
+    return c;
 }
 
 QJsonObject ChatController::savedSampling() const {

@@ -75,6 +75,9 @@ public:
     Q_INVOKABLE void openConversation(qint64 id);
     // false when the text cannot be sent now (busy, no model, empty); the caller keeps it.
     Q_INVOKABLE bool send(const QString& text);
+    // The conversation a new chat starts as (model, system prompt, sampling): what send() creates,
+    // and what a document dropped on a new chat starts with, so both follow the same settings.
+    history::NewConversation newConversation(const QString& title) const;
     Q_INVOKABLE void stop();
     // A new reply to the last user message (a sibling branch of the last reply).
     Q_INVOKABLE void regenerate();

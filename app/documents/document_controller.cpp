@@ -146,9 +146,7 @@ void DocumentController::reportFailure(const QString& fileName, const QString& m
     }
     // A new chat: the notice starts it, as a summary would have. The next file waits for this,
     // so files dropped together land in one conversation.
-    history::NewConversation nc;
-    nc.title = fileName;
-    nc.model = engine_->modelName();
+    const history::NewConversation nc = chat_->newConversation(fileName);
     store_->createConversation(nc).then(this, [this, fileName, message](const Result<history::Conversation>& c) {
         if (!c) {  // the toast told it; nothing to write the notice into
             finishJob(fileName, false);
@@ -186,9 +184,8 @@ void DocumentController::onRead(const QString& path, const Result<Document>& doc
         return;
     }
     // A new chat has no conversation yet: the document starts one.
-    history::NewConversation nc;
-    nc.title = QStringLiteral("Summary of %1").arg(name);
-    nc.model = engine_->modelName();
+    // With the new chat's system prompt and sampling, as a first message would have started it.
+    const history::NewConversation nc = chat_->newConversation(QStringLiteral("Summary of %1").arg(name));
     store_->createConversation(nc).then(this, [this, d = doc.value()](const Result<history::Conversation>& c) {
         if (!c) {
             emit errorOccurred(QStringLiteral("%1: the conversation could not be created: %2").arg(d.fileName, c.error()));

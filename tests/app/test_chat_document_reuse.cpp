@@ -226,7 +226,14 @@ private slots:
         QVERIFY(summarized.wait(120000));
         QVERIFY(summarized.first().value(1).toBool());
         QVERIFY(QTest::qWaitFor([&] { return chat.conversationId() != 0 && chat.messages().size() == 2 && !chat.busy(); }, 10000));
-        // The chat's own system prompt (one a document started has none).
+        // A chat a document started has the new chat's system prompt, as one a message started.
+        QCOMPARE(chat.systemPrompt(), QStringLiteral("You are a helpful assistant."));
+        {
+            const auto bundle = await(store.loadConversation(chat.conversationId()));
+            QVERIFY(bundle.ok());
+            QCOMPARE(bundle.value().conversation.systemPrompt, QStringLiteral("You are a helpful assistant."));
+        }
+        // Then a prompt of its own.
         chat.setChatSettings(QStringLiteral("You are a helpful assistant. Answer from the user's documents."), {});
 
         // Each reply's request (what ChatController sent) and outcome (what the engine reused).
