@@ -616,10 +616,15 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows, cons
     const bool fz = q8 && !paged && fusion_.level > 0;
     const Q8Act* norm_q = fz ? &q8n_ : xq;
     double* ss = fz && fusion_.any_norm() ? norm_ss_.as<double>() : nullptr;  // [2l], [2l + 1], [2 n_layers]
-    if (ss) LD_CUDA(cudaMemsetAsync(ss, 0, norm_ss_.bytes(), stream_));
+    double* to_zero = ss;  // by the step's first RMSNorm (layer 0's, never folded), before any producer
     auto norm = [&](const float* in, const float* w, float* out, int rows) {
-        if (rows == 1) launch_rmsnorm_q8(in, w, out, q8 && dim % 32 == 0 ? *norm_q : Q8Act{}, dim, p_.norm_eps, stream_);
-        else launch_rmsnorm(in, w, out, dim, rows, p_.norm_eps, stream_);
+        if (rows == 1) {
+            launch_rmsnorm_q8(in, w, out, q8 && dim % 32 == 0 ? *norm_q : Q8Act{}, dim, p_.norm_eps, stream_, to_zero,
+                              to_zero ? 2 * p_.n_layers + 1 : 0);
+            to_zero = nullptr;
+        } else {
+            launch_rmsnorm(in, w, out, dim, rows, p_.norm_eps, stream_);
+        }
     };
     // The folded norm's input side (x * w quantized, the sums scaled) and output side (a residual
     // add that quantizes x * w into q8n_ for the next consumer).
@@ -630,6 +635,7 @@ void CudaBackend::enqueue(int B, int n_chunks, int out_first, int out_rows, cons
         return f;
     };
     auto fused_out = [&](const float* w, int i) {
+        if (to_zero) fail("CUDA: a folded RMSNorm before the step's first RMSNorm zeroed the sums");
         MvFuse f;
         f.out_q = q8n_;
         f.out_norm = w;

@@ -46,7 +46,10 @@ bool has_q8_dot(GgmlType t);
 // quantized by one call over all of them: groups never straddle two rows.
 void launch_quantize_q8(const float* x, int n, Q8Act q, cudaStream_t s);
 // One row: out = x / rms(x) * w (f32) and, when q.q is set (n a multiple of 32), also quantized.
-void launch_rmsnorm_q8(const float* x, const float* w, float* out, Q8Act q, int n, float eps, cudaStream_t s);
+// zero: n_zero doubles the kernel sets to 0 first (MvFuse's sums for the step's later kernels:
+// a memset node would sit between kernels of the graph that launch with PDL).
+void launch_rmsnorm_q8(const float* x, const float* w, float* out, Q8Act q, int n, float eps, cudaStream_t s,
+                       double* zero = nullptr, int n_zero = 0);
 
 // Decode matrix-vector products, one token. Up to three matrices of the same type and input
 // width share a launch (q/k/v): rows are numbered across the jobs in order.

@@ -29,8 +29,11 @@ constexpr int kNormThreads = 256;
 // 256 values: a warp per group of 32.
 __global__ void __launch_bounds__(kNormThreads) rmsnorm_q8_kernel(const float* __restrict__ x, const float* __restrict__ w,
                                                                   float* __restrict__ out, int8_t* __restrict__ q,
-                                                                  float4* __restrict__ ds, int n, float eps) {
+                                                                  float4* __restrict__ ds, int n, float eps,
+                                                                  double* __restrict__ zero, int n_zero) {
     pdl_wait();
+    if (zero && blockIdx.x == 0)
+        for (int i = threadIdx.x; i < n_zero; i += kNormThreads) zero[i] = 0.0;
     double ss = 0.0;  // as the CPU reference, so long rows of large activations lose nothing
     for (int i = threadIdx.x; i < n; i += kNormThreads) ss += double(x[i]) * double(x[i]);
 #pragma unroll
@@ -64,11 +67,12 @@ void launch_quantize_q8(const float* x, int n, Q8Act q, cudaStream_t s) {
            "quantize_q8", x, n, q.q, q.ds);
 }
 
-void launch_rmsnorm_q8(const float* x, const float* w, float* out, Q8Act q, int n, float eps, cudaStream_t s) {
+void launch_rmsnorm_q8(const float* x, const float* w, float* out, Q8Act q, int n, float eps, cudaStream_t s,
+                       double* zero, int n_zero) {
     if (q.q && n % 32 != 0) fail("CUDA rmsnorm_q8: ", n, " is not a multiple of 32");
     if (n <= 0) return;
     launch(rmsnorm_q8_kernel, dim3(unsigned((n + kNormThreads - 1) / kNormThreads)), dim3(kNormThreads), 0, s,
-           "rmsnorm_q8", x, w, out, q.q, q.ds, n, eps);
+           "rmsnorm_q8", x, w, out, q.q, q.ds, n, eps, zero, n_zero);
 }
 
 }  // namespace ld::cuda
