@@ -36,27 +36,30 @@ ThreadPool::~ThreadPool() {
     for (std::thread& t : threads_) t.join();
 }
 
-int ThreadPool::run_chunks(uint32_t gen, int first) {
+bool ThreadPool::try_run(uint32_t gen, int i) {
     // A chunk's claim word holds gen - 1 until someone claims it for job `gen`: every chunk of a
     // job is claimed before the next job starts, so a worker that wakes late (its `gen` already
     // finished) finds no chunk left and never touches a job_ that is gone.
-    int ran = 0;
-    for (int k = 0; k < n_; ++k) {
-        const int i = first + k < n_ ? first + k : first + k - n_;
-        std::atomic<uint32_t>& claim = claims_[size_t(i)].gen;
-        uint32_t expect = gen - 1;
-        if (claim.load(std::memory_order_relaxed) != expect ||
-            !claim.compare_exchange_strong(expect, gen, std::memory_order_acq_rel))
-            continue;
-        try {
-            (*job_)(i, n_);
-        } catch (...) {
-            // The caller rethrows it once every chunk is done (fn's frame must outlive them).
-            if (!error_set_.exchange(true)) error_ = std::current_exception();
-        }
-        ++ran;
+    std::atomic<uint32_t>& claim = claims_[size_t(i)].gen;
+    uint32_t expect = gen - 1;
+    if (claim.load(std::memory_order_relaxed) != expect ||
+        !claim.compare_exchange_strong(expect, gen, std::memory_order_acq_rel))
+        return false;
+    run_chunk(i);
+    return true;
+}
+
+void ThreadPool::run_chunk(int i) {
+    try {
+        (*job_)(i, n_);
+    } catch (...) {
+        // The caller rethrows it once every chunk is done (fn's frame must outlive them).
+        if (!error_set_.exchange(true)) error_ = std::current_exception();
     }
-    return ran;
+}
+
+void ThreadPool::finish_chunk() {
+    if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) remaining_.notify_one();
 }
 
 void ThreadPool::worker(int ith) {
@@ -70,8 +73,13 @@ void ThreadPool::worker(int ith) {
         }
         seen = g;
         if (stop_.load()) return;
-        const int ran = run_chunks(g, ith);
-        if (ran > 0 && remaining_.fetch_sub(ran, std::memory_order_acq_rel) == ran) remaining_.notify_one();
+        // Own chunk first; the count goes down before looking at other chunks, so a caller
+        // waiting for this one is not held up by the look. Chunk 0 is always the caller's.
+        if (try_run(g, ith)) finish_chunk();
+        for (int k = 1; k < n_ - 1 && remaining_.load(std::memory_order_relaxed) > 0; ++k) {
+            const int i = ith + k < n_ ? ith + k : ith + k - n_ + 1;
+            if (try_run(g, i)) finish_chunk();
+        }
     }
 }
 
@@ -89,8 +97,12 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     remaining_.store(n_, std::memory_order_relaxed);
     const uint32_t g = generation_.fetch_add(1, std::memory_order_release) + 1;
     generation_.notify_all();
-    const int ran = run_chunks(g, 0);
-    int left = remaining_.fetch_sub(ran, std::memory_order_acq_rel) - ran;
+    // Chunk 0 needs no claim: workers never take it. Then the chunks no worker has claimed yet
+    // (workers that are asleep or waiting for a core), unless all are done already.
+    run_chunk(0);
+    int left = remaining_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+    for (int i = 1; i < n_ && left > 0; ++i)
+        if (try_run(g, i)) left = remaining_.fetch_sub(1, std::memory_order_acq_rel) - 1;
     int spins = 0;
     while (left != 0) {
         if (++spins < kSpins) backoff(spins);

@@ -3,10 +3,10 @@
 // thread takes part. Workers spin briefly before sleeping, because a decode step hands out a job
 // every few microseconds.
 //
-// Chunks are claimed, not assigned: thread i first claims chunk i (on a quiet machine every
-// thread keeps its own rows, as with a fixed split), then any chunk nobody has claimed yet. On a
-// busy machine a worker that is waiting for a time slice would otherwise hold up every job (the
-// caller waited a slice per job); now whoever is running does its share instead.
+// Chunks are claimed, not assigned: the caller runs chunk 0, worker i first claims chunk i (on a
+// quiet machine every thread keeps its own rows, as with a fixed split), then any chunk nobody
+// has claimed yet. On a busy machine a worker that is waiting for a time slice would otherwise
+// hold up every job (the caller waited a slice per job); now whoever is running does its share.
 #include <atomic>
 #include <cstdint>
 #include <exception>
@@ -36,8 +36,10 @@ public:
 
 private:
     void worker(int ith);
-    // Claims and runs chunks of job `gen`, chunk `first` first; returns how many it ran.
-    int run_chunks(uint32_t gen, int first);
+    // Runs chunk i of job `gen` if nobody has claimed it yet; false if somebody had.
+    bool try_run(uint32_t gen, int i);
+    void run_chunk(int i);
+    void finish_chunk();  // a worker's chunk is done: count it, wake the caller after the last
 
     // One claim word per chunk, a cache line each: holds the last generation that claimed it.
     struct alignas(64) Claim {
@@ -47,10 +49,12 @@ private:
     int n_;
     std::unique_ptr<Claim[]> claims_;
     std::vector<std::thread> threads_;
-    const std::function<void(int, int)>* job_ = nullptr;
+    // Cache lines: what the caller publishes and the workers poll; the count every chunk's end
+    // writes; the caller's own state.
     alignas(64) std::atomic<uint32_t> generation_{0};
+    const std::function<void(int, int)>* job_ = nullptr;
     alignas(64) std::atomic<int> remaining_{0};  // chunks of the current job not yet finished
-    std::atomic<bool> busy_{false};              // a run() is in progress
+    alignas(64) std::atomic<bool> busy_{false};  // a run() is in progress
     std::atomic<bool> stop_{false};
     // A chunk's exception, rethrown by run() after the whole job (first one wins).
     std::atomic<bool> error_set_{false};
