@@ -8,7 +8,7 @@
 // accumulation from -offset * sum(y of the block), a per-token value shared by all 16 rows.
 // A tile is one group of 16 rows x C tokens: weights are unpacked once per tile and reused for
 // C tokens (matmul); matvec is C = 1, where Q4_K and Q6_K have kernels of their own that skip
-// the unpacking (nothing reuses it) and prefetch ahead of the DRAM stream.
+// the unpacking (nothing reuses it).
 #include <immintrin.h>
 
 #include <cstring>
@@ -36,10 +36,10 @@ inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 inline __m512 scales16(const uint8_t* p) { return _mm512_cvtph_ps(load256(p)); }
-// Decode reads each packed byte once, straight from DRAM, and the hardware prefetcher alone
-// leaves the core waiting on misses between bursts of work (one thread reached ~12 GB/s where
-// a plain load loop reads ~24). Touching the line ~2 KB ahead of each vector load (about one
-// K-quant block) keeps more misses in flight; 1-4 KB measured alike, 2 KB best.
+// Q4_0 decode reads each packed byte once, straight from DRAM; touching the line 2 KB ahead
+// of each vector load keeps more misses in flight (one thread, interleaved A/B on a loaded
+// machine: +10%; 512 B and 8 KB no gain). The Q4_K/Q6_K decode kernels measured 6-12% slower
+// with it at 512 B-8 KB, so they leave the stream to the hardware prefetcher.
 constexpr int kPrefetch = 2048;
 inline void prefetch(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetch, _MM_HINT_T0); }
 
@@ -154,7 +154,6 @@ struct PQ4_K {
                 __m512i lo[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()}, hi[2] = {lo[0], lo[0]};
                 #pragma GCC unroll 16
                 for (int c = 0; c < 8; ++c) {
-                    prefetch(q + 64 * (8 * k + c));
                     const __m512i v = load512(q + 64 * (8 * k + c));
                     lo[c & 1] = _mm512_dpbusd_epi32(lo[c & 1], _mm512_and_si512(v, m4), bcast32(y + 64 * k + 4 * c));
                     hi[c & 1] = _mm512_dpbusd_epi32(hi[c & 1], _mm512_and_si512(v, mh), bcast32(y + 64 * k + 32 + 4 * c));
@@ -271,9 +270,6 @@ struct PQ6_K {
                     #pragma GCC unroll 16
                     for (int u = 0; u < 4; ++u) {
                         const int tt = 4 * tq + u;
-                        // The 48 lines of the block in order, three per step (not the lines this step loads).
-                        #pragma GCC unroll 16
-                        for (int l = 0; l < 3; ++l) prefetch(q + 64 * (12 * (2 * h + tq) + 3 * u + l));
                         const __m512i L0 = load512(q + 64 * (16 * h + tt));
                         const __m512i L1 = load512(q + 64 * (16 * h + 8 + tt));
                         const __m512i H = load512(q + 64 * (32 + 8 * h + tt));
