@@ -169,6 +169,38 @@ TEST(VkOps, AddRmsNormFusesTheResidual) {
     }
 }
 
+// cos and sin of each angle: interleaved as the kernels read them (cs) and apart for cpu::rope.
+struct CosSin {
+    std::vector<float> cs, c, s;
+};
+CosSin cos_sin(const std::vector<float>& angles) {
+    CosSin r{std::vector<float>(angles.size() * 2), std::vector<float>(angles.size()), std::vector<float>(angles.size())};
+    for (size_t i = 0; i < angles.size(); ++i) {
+        r.c[i] = r.cs[2 * i] = std::cos(angles[i]);
+        r.s[i] = r.cs[2 * i + 1] = std::sin(angles[i]);
+    }
+    return r;
+}
+
+// The K and V caches (ctx rows of kvd halves, gk and gv as read back) after `tokens` rows of k
+// and v were stored at row pos: {got, want}, K and V values interleaved; want is zero outside
+// the stored rows and the values rounded to f16 within them.
+std::pair<std::vector<float>, std::vector<float>> stored_rows(const std::vector<fp16_t>& gk, const std::vector<fp16_t>& gv,
+                                                              const std::vector<float>& k, const std::vector<float>& v,
+                                                              int ctx, int kvd, int pos, int tokens) {
+    std::vector<float> got, want;
+    for (int p = 0; p < ctx; ++p)
+        for (int i = 0; i < kvd; ++i) {
+            const bool in = p >= pos && p < pos + tokens;
+            const size_t src = size_t(p - pos) * kvd + i;
+            got.push_back(fp16_to_fp32(gk[size_t(p) * kvd + i]));
+            want.push_back(in ? fp16_to_fp32(fp32_to_fp16(k[src])) : 0.0f);
+            got.push_back(fp16_to_fp32(gv[size_t(p) * kvd + i]));
+            want.push_back(in ? fp16_to_fp32(fp32_to_fp16(v[src])) : 0.0f);
+        }
+    return {got, want};
+}
+
 // rope_store = rope(q) + rope(k) + kv_store, checked against those ops' CPU references.
 TEST(VkOps, RopeStoreMatchesRopeThenStore) {
     LD_REQUIRE_VULKAN(env);
@@ -178,11 +210,7 @@ TEST(VkOps, RopeStoreMatchesRopeThenStore) {
         const std::vector<float> q = random_floats(size_t(tokens) * qd, 24), k = random_floats(size_t(tokens) * kvd, 25),
                                  v = random_floats(size_t(tokens) * kvd, 26);
         const std::vector<float> angles = random_floats(size_t(tokens) * nf, 27, 10.0f);
-        std::vector<float> cs(angles.size() * 2), c(angles.size()), s(angles.size());
-        for (size_t i = 0; i < angles.size(); ++i) {
-            c[i] = cs[2 * i] = std::cos(angles[i]);
-            s[i] = cs[2 * i + 1] = std::sin(angles[i]);
-        }
+        const auto [cs, c, s] = cos_sin(angles);
         std::vector<float> wq = q, wk = k;
         for (int t = 0; t < tokens; ++t) {
             cpu::rope(wq.data() + size_t(t) * qd, heads, head_dim, rope_dim, c.data() + t * nf, s.data() + t * nf);
@@ -195,16 +223,7 @@ TEST(VkOps, RopeStoreMatchesRopeThenStore) {
         env->cmds.submit_and_wait();
         expect_close(env->download<float>(qb, q.size()), wq, 1e-6, 1e-6, "rope_store q dims " + std::to_string(rope_dim));
         const std::vector<fp16_t> gk = env->download<fp16_t>(kc, zeros.size()), gv = env->download<fp16_t>(vc, zeros.size());
-        std::vector<float> got, want;
-        for (int p = 0; p < ctx; ++p)
-            for (int i = 0; i < kvd; ++i) {
-                const bool in = p >= pos && p < pos + tokens;
-                const size_t src = size_t(p - pos) * kvd + i;
-                got.push_back(fp16_to_fp32(gk[size_t(p) * kvd + i]));
-                want.push_back(in ? fp16_to_fp32(fp32_to_fp16(wk[src])) : 0.0f);
-                got.push_back(fp16_to_fp32(gv[size_t(p) * kvd + i]));
-                want.push_back(in ? fp16_to_fp32(fp32_to_fp16(v[src])) : 0.0f);
-            }
+        const auto [got, want] = stored_rows(gk, gv, wk, v, ctx, kvd, pos, tokens);
         expect_close(got, want, 1e-6, 1e-3, "rope_store caches dims " + std::to_string(rope_dim));
     }
 }
@@ -216,11 +235,7 @@ TEST(VkOps, RopeRotatesAdjacentPairs) {
         const int nf = rope_dim / 2;
         std::vector<float> x = random_floats(size_t(tokens) * heads * head_dim, 4);
         const std::vector<float> angles = random_floats(size_t(tokens) * nf, 5, 10.0f);
-        std::vector<float> cs(angles.size() * 2), c(angles.size()), s(angles.size());
-        for (size_t i = 0; i < angles.size(); ++i) {
-            c[i] = cs[2 * i] = std::cos(angles[i]);
-            s[i] = cs[2 * i + 1] = std::sin(angles[i]);
-        }
+        const auto [cs, c, s] = cos_sin(angles);
         vk::Buffer xb = env->upload(x), cb = env->upload(cs);
         std::vector<float> want = x;
         for (int t = 0; t < tokens; ++t)
@@ -240,16 +255,7 @@ TEST(VkOps, KvStoreWritesF16AtPos) {
     env->ops.kv_store(env->cmds.begin(), kb, vb, kc, vc, tokens, kvd, pos);
     env->cmds.submit_and_wait();
     const std::vector<fp16_t> gk = env->download<fp16_t>(kc, zeros.size()), gv = env->download<fp16_t>(vc, zeros.size());
-    std::vector<float> got, want;
-    for (int p = 0; p < ctx; ++p)
-        for (int i = 0; i < kvd; ++i) {
-            const bool in = p >= pos && p < pos + tokens;
-            const size_t src = size_t(p - pos) * kvd + i;
-            got.push_back(fp16_to_fp32(gk[size_t(p) * kvd + i]));
-            want.push_back(in ? fp16_to_fp32(fp32_to_fp16(k[src])) : 0.0f);
-            got.push_back(fp16_to_fp32(gv[size_t(p) * kvd + i]));
-            want.push_back(in ? fp16_to_fp32(fp32_to_fp16(v[src])) : 0.0f);
-        }
+    const auto [got, want] = stored_rows(gk, gv, k, v, ctx, kvd, pos, tokens);
     expect_close(got, want, 0, 1e-3, "kv_store");  // 1e-3: a driver may round f16 differently
 }
 
