@@ -39,16 +39,6 @@ int64_t saturate_to_i64(double x) {
     return int64_t(x);
 }
 
-size_t value_size(ValueType t) {
-    switch (t) {
-        case ValueType::UINT8: case ValueType::INT8: case ValueType::BOOL: return 1;
-        case ValueType::UINT16: case ValueType::INT16: return 2;
-        case ValueType::UINT32: case ValueType::INT32: case ValueType::FLOAT32: return 4;
-        case ValueType::UINT64: case ValueType::INT64: case ValueType::FLOAT64: return 8;
-        default: return 0;
-    }
-}
-
 bool valid_value_type(uint32_t t) { return t <= uint32_t(ValueType::FLOAT64); }
 
 // Thrown by a header-only parse that reached the end of the bytes read so far but not the end
@@ -137,7 +127,7 @@ Value read_value(Reader& r, ValueType type, const std::string& key, int depth) {
                 for (uint64_t k = 0; k < v.count; ++k)
                     v.items.push_back(read_value(r, ValueType::ARRAY, key, depth + 1));
             } else {
-                const size_t es = value_size(v.elem_type);
+                const size_t es = value_type_size(v.elem_type);
                 if (v.count > r.remaining() / es)
                     fail("metadata ", key, ": array count ", v.count, " exceeds the file");
                 v.raw = r.take(v.count * es, key.c_str());
@@ -153,6 +143,16 @@ Value read_value(Reader& r, ValueType type, const std::string& key, int depth) {
 }
 
 }  // namespace
+
+size_t value_type_size(ValueType t) {
+    switch (t) {
+        case ValueType::UINT8: case ValueType::INT8: case ValueType::BOOL: return 1;
+        case ValueType::UINT16: case ValueType::INT16: return 2;
+        case ValueType::UINT32: case ValueType::INT32: case ValueType::FLOAT32: return 4;
+        case ValueType::UINT64: case ValueType::INT64: case ValueType::FLOAT64: return 8;
+        default: return 0;
+    }
+}
 
 const char* value_type_name(ValueType t) {
     static constexpr const char* names[] = {"uint8", "int8",  "uint16", "int16", "uint32",
@@ -173,7 +173,7 @@ bool Value::is_integer() const {
 
 double Value::number_at(uint64_t index) const {
     if (!raw || index >= count) fail("array index ", index, " out of range (", count, " numeric elements)");
-    const uint8_t* p = raw + index * value_size(elem_type);
+    const uint8_t* p = raw + index * value_type_size(elem_type);
     switch (elem_type) {
         case ValueType::FLOAT32: { float x; std::memcpy(&x, p, 4); return x; }
         case ValueType::FLOAT64: { double x; std::memcpy(&x, p, 8); return x; }
@@ -184,7 +184,7 @@ double Value::number_at(uint64_t index) const {
 
 int64_t Value::integer_at(uint64_t index) const {
     if (!raw || index >= count) fail("array index ", index, " out of range (", count, " numeric elements)");
-    const uint8_t* p = raw + index * value_size(elem_type);
+    const uint8_t* p = raw + index * value_type_size(elem_type);
     switch (elem_type) {
         case ValueType::UINT8: case ValueType::BOOL: return *p;
         case ValueType::INT8: return int8_t(*p);

@@ -24,6 +24,8 @@ enum class ValueType : uint32_t {
     STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
 };
 const char* value_type_name(ValueType t);
+// Bytes of one value of a fixed-size type; 0 for STRING and ARRAY (the reader and the writer).
+size_t value_type_size(ValueType t);
 
 struct Value {
     ValueType type = ValueType::UINT8;

@@ -37,16 +37,6 @@ void put_string(std::vector<uint8_t>& out, std::string_view s) {
     out.insert(out.end(), s.begin(), s.end());
 }
 
-size_t scalar_size(ValueType t) {
-    switch (t) {
-        case ValueType::UINT8: case ValueType::INT8: case ValueType::BOOL: return 1;
-        case ValueType::UINT16: case ValueType::INT16: return 2;
-        case ValueType::UINT32: case ValueType::INT32: case ValueType::FLOAT32: return 4;
-        case ValueType::UINT64: case ValueType::INT64: case ValueType::FLOAT64: return 8;
-        default: return 0;
-    }
-}
-
 // Appends an array body (element type, count, elements) as GGUF stores it after the ARRAY tag.
 void put_array_body(std::vector<uint8_t>& out, const Value& v, const std::string& key, int depth);
 
@@ -93,7 +83,7 @@ void put_array_body(std::vector<uint8_t>& out, const Value& v, const std::string
             }
             break;
         default: {
-            const size_t es = scalar_size(v.elem_type);
+            const size_t es = value_type_size(v.elem_type);
             if (es == 0) fail("metadata ", key, ": unknown array element type ", uint32_t(v.elem_type));
             if (v.count > 0 && !v.raw) fail("metadata ", key, ": array has no element data");
             if (v.count > std::numeric_limits<size_t>::max() / 2 / es)
