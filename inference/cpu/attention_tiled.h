@@ -9,9 +9,8 @@
 // Decoding rows (one token of a sequence in the step) are tiles too, of the group's heads: a row's
 // result depends only on its query, its position and the cache (not on which rows share its
 // tile: the same sums in the same order), so a token gives the same bits decoded, in a prompt
-// chunk, verified as a draft, alone or batched with other sequences. The per-row path (attend_f16
-// /f32 in ops.h, one query head of one token at a time) sums in another order; it stays as the
-// reference (plan() with tile_rows 0) that the tests hold the tiles to.
+// chunk, verified as a draft, alone or batched with other sequences. The per-row path sums in
+// another order; it stays as the reference (plan() with tile_rows 0) the tests hold tiles to.
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -20,8 +19,9 @@
 
 namespace ld::cpu {
 
-// Positions a tile handles per pass over its scores (kKvBlock of the CPU backend, so chunks
-// follow the paged blocks).
+// Positions a tile handles per pass over its scores. A chunk never crosses a run's end, so with
+// runs starting at multiples of it (the CPU backend's KV blocks are a multiple of it) chunks start
+// at the same positions for any block table: a row's bits do not depend on where its blocks are.
 constexpr int kTileChunk = 64;
 
 // The inner loops of a tile, per instruction set (attention_tiled_avx2.cpp).

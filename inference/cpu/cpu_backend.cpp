@@ -63,6 +63,7 @@ private:
     // tile's queries, outputs and scores stay in L1/L2 (32 x 128 dims: 16 KiB each). 16 and 64
     // measured slower or no faster on 1B shapes (benchmarks/cpu.md).
     static constexpr int kTileRows = 32;
+    static_assert(kKvBlock % cpu::kTileChunk == 0, "tile chunks must start at the same positions for any block table");
     void forward_batch(const BatchView& batch) override;
     void repack_weights();
     // Runs jobs sharing one input (B rows of w->ne0 floats) in as few parallel regions as
