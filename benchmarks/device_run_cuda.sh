@@ -10,6 +10,23 @@
 set -u
 . benchmarks/device_lib.sh
 gpu_summary
+ncu_summary() {  # ncu CSV: kernels and their time, the 14 costliest by name, into the summary
+  python3 - "$1" <<'PY' | tee -a "$SUMMARY"
+import csv, re, sys, collections
+rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]
+h = rows[0]; ki = h.index("Kernel Name"); ti = h.index("gpu__time_duration.sum")
+agg = collections.defaultdict(lambda: [0, 0.0])
+for r in rows[2:]:
+    try: t = float(r[ti].replace(",", ""))
+    except ValueError: continue
+    name = re.sub(r"\(.*", "", r[ki]); name = re.sub(r"ld::cuda::|\(anonymous namespace\)::", "", name)
+    agg[name][0] += 1; agg[name][1] += t
+total = sum(v[1] for v in agg.values())
+print(f"{sys.argv[1].split('/')[-1]}: {sum(v[0] for v in agg.values())} kernels, {total/1000:.1f} us of kernel time")
+for k, (n, t) in sorted(agg.items(), key=lambda kv: -kv[1][1])[:14]:
+    print(f"  {t/1000:9.1f} us {100*t/total:5.1f}%  {n:4d} x {t/n/1000:7.2f} us  {k[:90]}")
+PY
+}
 fused_ab() {
   # The chains' own tests (always fused) and the model tests with every decode step fused.
   GTEST_FILTER='Types/*FusedInt8*' TAG=fused run_tests "$BIN"/test_cuda_ops
@@ -30,21 +47,7 @@ if [ -n "${FUSED_ONLY:-}" ]; then
     LLAMADESK_CUDA_FUSED_Q8=2 LLAMADESK_CUDA_GRAPH=0 timeout 150 ncu --clock-control none --cache-control none \
       --metrics gpu__time_duration.sum --csv --page raw --launch-skip 300 --launch-count 234 "$BIN/llamadesk-cli" bench \
       --backend cuda --synthetic llama-3.1-8b:q4_k_m -p 0 -n 4 -r 1 > "$LOG/ncu_fused.csv" 2> "$LOG/ncu_fused.err"
-    python3 - "$LOG/ncu_fused.csv" <<'PY' | tee -a "$SUMMARY"
-import csv, re, sys, collections
-rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]
-h = rows[0]; ki = h.index("Kernel Name"); ti = h.index("gpu__time_duration.sum")
-agg = collections.defaultdict(lambda: [0, 0.0])
-for r in rows[2:]:
-    try: t = float(r[ti].replace(",", ""))
-    except ValueError: continue
-    name = re.sub(r"\(.*", "", r[ki]); name = re.sub(r"ld::cuda::|\(anonymous namespace\)::", "", name)
-    agg[name][0] += 1; agg[name][1] += t
-total = sum(v[1] for v in agg.values())
-print(f"ncu_fused.csv: {sum(v[0] for v in agg.values())} kernels, {total/1000:.1f} us of kernel time")
-for k, (n, t) in sorted(agg.items(), key=lambda kv: -kv[1][1])[:14]:
-    print(f"  {t/1000:9.1f} us {100*t/total:5.1f}%  {n:4d} x {t/n/1000:7.2f} us  {k[:90]}")
-PY
+    ncu_summary "$LOG/ncu_fused.csv"
   fi
   finish
   exit 0
@@ -70,22 +73,7 @@ if command -v ncu >/dev/null; then
   timeout 200 ncu --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv --page raw \
     --launch-skip 340 --launch-count 1100 "$BIN/llamadesk-cli" bench --backend cuda --synthetic llama-3.1-8b:q4_k_m \
     -p 512 -n 0 -r 1 -b 512 > "$LOG/ncu_prompt.csv" 2> "$LOG/ncu_prompt.err"
-  for f in ncu ncu_prompt; do python3 - "$LOG/$f.csv" <<'PY' | tee -a "$SUMMARY"
-import csv, re, sys, collections
-rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"'))]
-h = rows[0]; ki = h.index("Kernel Name"); ti = h.index("gpu__time_duration.sum")
-agg = collections.defaultdict(lambda: [0, 0.0])
-for r in rows[2:]:
-    try: t = float(r[ti].replace(",", ""))
-    except ValueError: continue
-    name = re.sub(r"\(.*", "", r[ki]); name = re.sub(r"ld::cuda::|\(anonymous namespace\)::", "", name)
-    agg[name][0] += 1; agg[name][1] += t
-total = sum(v[1] for v in agg.values())
-print(f"{sys.argv[1].split('/')[-1]}: {sum(v[0] for v in agg.values())} kernels, {total/1000:.1f} us of kernel time")
-for k, (n, t) in sorted(agg.items(), key=lambda kv: -kv[1][1])[:14]:
-    print(f"  {t/1000:9.1f} us {100*t/total:5.1f}%  {n:4d} x {t/n/1000:7.2f} us  {k[:90]}")
-PY
-  done
+  for f in ncu ncu_prompt; do ncu_summary "$LOG/$f.csv"; done
 fi
 # Where the big matvecs lose bandwidth: Nsight Compute's sections for a few of them.
 if command -v ncu >/dev/null; then

@@ -27,9 +27,8 @@ namespace {
 constexpr int kUsPerToken = 500;  // a step of n tokens takes at least n * 0.5 ms
 constexpr int kStepTokens = 512;  // the backend's batch: an unpaced prompt chunk
 
-// The fake whose steps take time in proportion to their tokens, like a real backend reading a
-// prompt chunk; its end token never wins, so a reply runs until stopped.
-class SlowFake final : public FakeSeqBackend {
+// The fake without its end token: replies run until stopped or to max_tokens.
+class EndlessFake : public FakeSeqBackend {
 public:
     using FakeSeqBackend::FakeSeqBackend;
 
@@ -37,6 +36,18 @@ protected:
     void forward_batch(const BatchView& b) override {
         FakeSeqBackend::forward_batch(b);
         for (int r = 0; r < b.logit_rows(); ++r) b.logits[size_t(r) * kFakeVocab + kFakeEos] = -1e9f;
+    }
+};
+
+// An endless fake whose steps take time in proportion to their tokens, like a real backend
+// reading a prompt chunk.
+class SlowFake final : public EndlessFake {
+public:
+    using EndlessFake::EndlessFake;
+
+protected:
+    void forward_batch(const BatchView& b) override {
+        EndlessFake::forward_batch(b);
         std::this_thread::sleep_for(std::chrono::microseconds(int64_t(kUsPerToken) * b.n));
     }
 };
@@ -124,18 +135,7 @@ TEST(BatchedGeneration, ALongPromptDoesNotStallADecodingStream) {
     EXPECT_GE(a_while_b_reads, kLongPrompt / int(limit));
 }
 
-// The fake without its end token (replies run to max_tokens), and its greedy next token.
-class EndlessFake final : public FakeSeqBackend {
-public:
-    using FakeSeqBackend::FakeSeqBackend;
-
-protected:
-    void forward_batch(const BatchView& b) override {
-        FakeSeqBackend::forward_batch(b);
-        for (int r = 0; r < b.logit_rows(); ++r) b.logits[size_t(r) * kFakeVocab + kFakeEos] = -1e9f;
-    }
-};
-
+// EndlessFake's greedy next token after `history`.
 int32_t endless_next(const std::vector<int32_t>& history) {
     uint64_t h = 1;
     for (int32_t t : history) h = fake_step_hash(h, t);
