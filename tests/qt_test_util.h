@@ -5,6 +5,7 @@
 // absent (no Vulkan device) and opt-in benchmarks stay plain QSKIPs.
 #include <QByteArray>
 #include <QFileInfo>
+#include <QFuture>
 #include <QString>
 #include <QTest>
 
@@ -14,6 +15,14 @@ namespace ld::test {
 inline bool inCi() {
     const QByteArray ci = qgetenv("CI");
     return ci.compare("true", Qt::CaseInsensitive) == 0 || ci == "1";
+}
+
+// The result of an asynchronous call (a HistoryStore future), pumping events while it runs;
+// ends the test run if it takes over 10 s (a hung call, not a slow one).
+template <class T>
+T await(QFuture<T> f) {
+    if (!QTest::qWaitFor([&] { return f.isFinished(); }, 10000)) qFatal("an asynchronous call timed out");
+    return f.result();
 }
 
 }  // namespace ld::test

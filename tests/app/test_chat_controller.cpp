@@ -20,11 +20,7 @@ namespace {
 const QString kStories = QStringLiteral(LLAMADESK_SHARED_DIR "/models/stories260K.gguf");
 const QString kTiny = QStringLiteral(LLAMADESK_SHARED_DIR "/models/tiny-llama31-random-f16.gguf");
 
-template <class T>
-T await(QFuture<T> f) {
-    if (!QTest::qWaitFor([&] { return f.isFinished(); }, 10000)) qFatal("history call timed out");
-    return f.result();
-}
+using ld::test::await;
 
 }  // namespace
 

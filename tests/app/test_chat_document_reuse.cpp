@@ -39,11 +39,7 @@ namespace {
 const QString kModel = QStringLiteral(LLAMADESK_SHARED_DIR "/models/tiny-llama31-random-f16.gguf");
 constexpr int kBlock = 64;  // the CPU backend's KV block: the prefix cache reuses whole blocks
 
-template <class T>
-T await(QFuture<T> f) {
-    if (!QTest::qWaitFor([&] { return f.isFinished(); }, 10000)) qFatal("history call timed out");
-    return f.result();
-}
+using ld::test::await;
 
 size_t commonPrefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
     size_t n = 0;

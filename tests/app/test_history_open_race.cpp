@@ -11,6 +11,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include "../qt_test_util.h"
 #include "app/chat/chat_controller.h"
 #include "app/chat/chat_types.h"
 #include "app/chat/engine_host.h"
@@ -22,11 +23,7 @@ using ld::chat::ChatController;
 
 namespace {
 
-template <class T>
-T await(QFuture<T> f) {
-    if (!QTest::qWaitFor([&] { return f.isFinished(); }, 10000)) qFatal("history call timed out");
-    return f.result();
-}
+using ld::test::await;
 
 // Holds the store's thread (a continuation without a context runs on the thread that answered)
 // until release(), so the calls made meanwhile queue up behind it in a known order.

@@ -11,6 +11,7 @@
 #include <QTest>
 #include <QThread>
 
+#include "../qt_test_util.h"
 #include "app/history/conversation_list_model.h"
 #include "app/history/history_database.h"
 #include "app/history/history_store.h"
@@ -21,11 +22,7 @@ using namespace ld::history;
 namespace {
 
 // Waits for the future while the event loop runs (continuations, queued signals).
-template <class T>
-T await(QFuture<T> f) {
-    if (!QTest::qWaitFor([&] { return f.isFinished(); }, 10000)) qFatal("future timed out");
-    return f.result();
-}
+using ld::test::await;
 
 }  // namespace
 

@@ -38,11 +38,7 @@ namespace {
 
 const QString kModel = QStringLiteral(LLAMADESK_SHARED_DIR "/models/stories260K.gguf");
 
-template <class T>
-T await(QFuture<T> f) {
-    if (!QTest::qWaitFor([&] { return f.isFinished(); }, 10000)) qFatal("history call timed out");
-    return f.result();
-}
+using ld::test::await;
 
 EngineConfig remoteConfig(const QUrl& base, const QString& model, const QString& engineName = QStringLiteral("srv")) {
     EngineConfig c;
