@@ -41,6 +41,13 @@ export function startServer(model, extra = []) {
         const proc = spawn(CLI, ["serve", "-m", model, "--port", "0", "--threads", "2", ...extra],
                            {stdio: ["ignore", "ignore", "pipe"]});
         let err = "";
+        // A server that dies mid-test says so (with its stderr) instead of leaving only the
+        // clients' "Connection error." to go by.
+        proc.once("exit", (code, signal) => {
+            proc.exitedWith = `exit code ${code}, signal ${signal}`;
+            if (proc.started && !proc.stopping)
+                process.stderr.write(`llamadesk-cli serve ${extra.join(" ")} ended unexpectedly (${proc.exitedWith}); its stderr:\n${err}\n`);
+        });
         const timer = setTimeout(() => { proc.kill(); reject(new Error(`serve did not start:\n${err}`)); }, 20000);
         proc.stderr.on("data", (d) => {
             err += d;
@@ -51,7 +58,12 @@ export function startServer(model, extra = []) {
                 const port = Number(m[2]);
                 resolve({
                     proc, port, url: `http://127.0.0.1:${port}`, stderr: () => err,
-                    stop: () => new Promise((r) => { proc.once("exit", r); proc.kill("SIGTERM"); }),
+                    stop: () => new Promise((r) => {
+                        proc.stopping = true;
+                        if (proc.exitCode !== null || proc.signalCode !== null) return r();
+                        proc.once("exit", r);
+                        proc.kill("SIGTERM");
+                    }),
                 });
             }
         });
@@ -66,8 +78,22 @@ export async function cliGenerate(model, args) {
     return stdout.replace(/\n$/, "");
 }
 
+// maxRetries 0: a request the server fails is seen, not retried away. A request that cannot
+// reach the server prints why (the socket error under the client's "Connection error.", and
+// whether the server process is still running) before the client throws.
 export function client(OpenAI, server, apiKey = "none") {
-    return new OpenAI({baseURL: `${server.url}/v1`, apiKey, maxRetries: 0, timeout: 30000});
+    const diagnosed = async (url, init) => {
+        try {
+            return await fetch(url, init);
+        } catch (e) {
+            if (e?.name !== "AbortError") {
+                const state = server.proc?.exitedWith ?? "still running";
+                process.stderr.write(`request to ${url} failed: ${e} (cause: ${e?.cause?.code ?? ""} ${e?.cause?.message ?? e?.cause ?? ""}); server ${state}\n`);
+            }
+            throw e;
+        }
+    };
+    return new OpenAI({baseURL: `${server.url}/v1`, apiKey, maxRetries: 0, timeout: 30000, fetch: diagnosed});
 }
 
 // POST raw bytes, returns {status, headers, json, text}.
