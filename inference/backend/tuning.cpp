@@ -36,6 +36,7 @@ Tuning Tuning::from_env() {
     t.cuda_small_batch = clamped(std::getenv("LLAMADESK_CUDA_SMALL_BATCH"), t.cuda_small_batch, 0, 16);
     t.cuda_paged_chunk = clamped(std::getenv("LLAMADESK_CUDA_PAGED_CHUNK"), 0, -1, 1 << 20);
     t.cuda_fused_q8 = clamped(std::getenv("LLAMADESK_CUDA_FUSED_Q8"), t.cuda_fused_q8, 0, 2);
+    t.cuda_mv_variant = clamped(std::getenv("LLAMADESK_CUDA_MV_VARIANT"), t.cuda_mv_variant, 0, 3);
     t.cuda_graph = !is(std::getenv("LLAMADESK_CUDA_GRAPH"), "0");
     t.cpu_repack = !is(std::getenv("LLAMADESK_CPU_REPACK"), "0");
     if (const char* v = std::getenv("LLAMADESK_CPU_ISA")) t.cpu_isa = v;

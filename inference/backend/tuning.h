@@ -64,6 +64,12 @@ struct Tuning {
     // add are folded into it (x * w quantized, the next matvec scales its sums), all but layer
     // 0's. 0..2. LLAMADESK_CUDA_FUSED_Q8.
     int cuda_fused_q8 = 0;
+    // CUDA decode matvec variants not yet measured on a GPU, so off by default (benchmarks/cuda.md,
+    // "matvec variants"), a bit mask: 1 = gate/up with 4 rows per warp instead of 2 (16 weight
+    // chunks in flight per lane, the int8 activation shared by 8 rows); 2 = Q6_K rows with leaner
+    // loads (the two sub-block scales in one 8-byte load, only the activation sums a chunk uses)
+    // and at most 64 registers, for occupancy. 0..3. LLAMADESK_CUDA_MV_VARIANT.
+    int cuda_mv_variant = 0;
     // Debug: decode replays a CUDA graph; false launches every kernel eagerly, so that Nsight
     // Compute times each on its own (benchmarks/device_run_cuda.sh). LLAMADESK_CUDA_GRAPH=0.
     bool cuda_graph = true;

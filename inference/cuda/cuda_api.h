@@ -20,8 +20,9 @@ namespace ld::cuda {
 // bumped by hand. 8: BackendOptions gained `tuning`, ld_cuda_ops_for_test takes it. 9: Backend's
 // forward() is the engine's, the plugin implements max_step() and forward_batch(BatchView).
 // 11: OpsForTest::attention_paged. 12: OpsForTest::fused_chain (and Tuning::cuda_fused_q8).
+// 13: Tuning::cuda_mv_variant (the struct may keep its size through padding).
 inline uint64_t abi_tag() {
-    return 12u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
+    return 13u ^ (uint64_t(sizeof(Model)) << 8) ^ (uint64_t(sizeof(BackendOptions)) << 24) ^
            (uint64_t(sizeof(BatchView)) << 32) ^ (uint64_t(sizeof(LlamaParams)) << 40) ^
            (uint64_t(sizeof(Weight)) << 52);
 }

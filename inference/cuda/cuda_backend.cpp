@@ -281,7 +281,12 @@ CudaBackend::CudaBackend(const Model& model, const BackendOptions& o)
         group_count_ = DeviceBuffer(4 * size_t(max_rows / 32 + 1), "int8 epilogue counters");
         LD_CUDA(cudaMemsetAsync(group_count_.as(), 0, group_count_.bytes(), stream_));
     }
-    mm_ = std::make_unique<Matmul>(stream_, max_ne0, n_batch_, max_rows, 0, mv_split_, o.tuning.cuda_small_batch);
+    mm_ = std::make_unique<Matmul>(stream_, max_ne0, n_batch_, max_rows, 0, mv_split_, o.tuning.cuda_small_batch,
+                                   o.tuning.cuda_mv_variant);
+    if (const int v = o.tuning.cuda_mv_variant)  // unmeasured variants: the device logs say which ran
+        std::fprintf(stderr, "cuda: decode matvec variants (LLAMADESK_CUDA_MV_VARIANT=%d):%s%s%s\n", v,
+                     v & kMvGateUp4 ? " gate/up 4 rows a warp" : "", v == (kMvGateUp4 | kMvQ6Lean) ? "," : "",
+                     v & kMvQ6Lean ? " Q6_K lean loads" : "");
     LD_CUDA(cudaStreamSynchronize(stream_));
 }
 

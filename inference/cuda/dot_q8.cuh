@@ -275,4 +275,46 @@ __device__ __forceinline__ float dot_wx<kQ6_KR>(const WChunk& w, const XChunk& x
     return w.f[0] * (w.f[1] * (x.d0.x * float(ia) - 32.0f * ha_sum) + w.f[2] * (x.d1.x * float(ib) - 32.0f * hb_sum));
 }
 
+// kMvQ6Lean (Tuning::cuda_mv_variant): the same chunk as load_w / load_x<kQ6_KR>, the same values,
+// fewer load instructions and registers. A chunk's two sub-block scales are bytes j and 4 + j
+// (j = k % 4) of the 8 at 192 + 8n, so one 8-byte load replaces two byte loads; of each group's
+// float4 {d, s0, s1, 0} only d and the half sum the chunk covers are loaded (2 registers, not 4).
+__device__ __forceinline__ WChunk load_w_q6_lean(const uint8_t* __restrict__ row, int c) {
+    const int blk = c >> 3, k = c & 7, n = k >> 2, cc = (k >> 1) & 1, lh = k & 1;
+    const uint8_t* g = row + size_t(blk >> 3) * 1680;
+    const uint8_t* b = g + 16 + 208 * (blk & 7);
+    const int4 ql = ld16(b + 16 * k), qh = ld16(b + 128 + 32 * n + 16 * lh);
+    const uint2 sc = __ldg(reinterpret_cast<const uint2*>(b + 192 + 8 * n));  // 8-byte aligned: b is 16
+    const int ha = 2 * cc, hb = 2 * cc + 4, sh = 8 * (k & 3);
+    WChunk w;
+    w.a = make_int4((ql.x & 0x0F0F0F0F) | (((qh.x >> ha) & 0x03030303) << 4),
+                    (ql.y & 0x0F0F0F0F) | (((qh.y >> ha) & 0x03030303) << 4),
+                    (ql.z & 0x0F0F0F0F) | (((qh.z >> ha) & 0x03030303) << 4),
+                    (ql.w & 0x0F0F0F0F) | (((qh.w >> ha) & 0x03030303) << 4));
+    w.b = make_int4(((ql.x >> 4) & 0x0F0F0F0F) | (((qh.x >> hb) & 0x03030303) << 4),
+                    ((ql.y >> 4) & 0x0F0F0F0F) | (((qh.y >> hb) & 0x03030303) << 4),
+                    ((ql.z >> 4) & 0x0F0F0F0F) | (((qh.z >> hb) & 0x03030303) << 4),
+                    ((ql.w >> 4) & 0x0F0F0F0F) | (((qh.w >> hb) & 0x03030303) << 4));
+    w.f[0] = h2f(g + 2 * (blk & 7));
+    w.f[1] = float(int8_t(uint8_t(sc.x >> sh)));
+    w.f[2] = float(int8_t(uint8_t(sc.y >> sh)));
+    return w;
+}
+// d and the half sum (y or z) of group i's float4; dot_wx<kQ6_KR> reads y or z by the same lh.
+__device__ __forceinline__ float4 ds_half(const XQ& x, int i, int lh) {
+    const float* f = reinterpret_cast<const float*>(x.ds + i);
+    const float s = __ldg(f + 1 + lh);
+    return make_float4(__ldg(f), s, s, 0.0f);
+}
+__device__ __forceinline__ XChunk load_x_q6_lean(int c, const XQ& x) {
+    const int blk = c >> 3, k = c & 7, n = k >> 2, cc = (k >> 1) & 1, lh = k & 1;
+    const int ga = 8 * blk + 4 * n + cc, gb = ga + 2;
+    XChunk v;
+    v.a = ld16(x.q + 32 * ga + 16 * lh);
+    v.b = ld16(x.q + 32 * gb + 16 * lh);
+    v.d0 = ds_half(x, ga, lh);
+    v.d1 = ds_half(x, gb, lh);
+    return v;
+}
+
 }  // namespace ld::cuda

@@ -101,7 +101,13 @@ struct MvArgs {
     MvRope rope;                 // QkvRope only
     int split = 0;               // int8 kernels: warps along K per row group, 1/2/4; 0 = from the shape
     MvFuse fuse;                 // one token, int8 kernels only; unset = no fused epilogue
+    int variant = 0;             // one token, int8 kernels only: kMv* bits (Tuning::cuda_mv_variant)
 };
+// The decode matvec variants of Tuning::cuda_mv_variant (unmeasured, off by default): each is the
+// same kernel template as the default one, so a row's sums are the default kernel's bit for bit
+// at the same split-K.
+constexpr int kMvGateUp4 = 1;  // SwiGlu: 4 gate + 4 up rows per warp instead of 2 + 2
+constexpr int kMvQ6Lean = 2;   // Q6_K: one 8-byte scale load, two activation floats, <= 64 registers
 void launch_matvec(GgmlType t, MvMode mode, const MvArgs& a, cudaStream_t s);
 
 // Most columns of the small-batch matvec.

@@ -28,8 +28,9 @@ size_t Matmul::scratch_bytes(int64_t max_ne0, int max_B, int64_t max_rows, int b
 }
 
 Matmul::Matmul(cudaStream_t stream, int64_t max_ne0, int max_B, int64_t max_rows, int64_t tile_elems, int mv_split,
-               int batch_q8)
-    : stream_(stream), max_ne0_(max_ne0), max_B_(max_B), mv_split_(mv_split), batch_q8_(batch_columns(batch_q8, max_B)) {
+               int batch_q8, int mv_variant)
+    : stream_(stream), max_ne0_(max_ne0), max_B_(max_B), mv_split_(mv_split), batch_q8_(batch_columns(batch_q8, max_B)),
+      mv_variant_(mv_variant) {
     if (batch_q8_ > 0) {
         xq_ = DeviceBuffer(size_t(batch_q8_) * size_t(max_ne0), "int8 activations (small batch)");
         xds_ = DeviceBuffer(16 * size_t(batch_q8_) * size_t(max_ne0 / 32 + 1), "int8 activation scales (small batch)");
@@ -54,6 +55,7 @@ void Matmul::run(const DevWeight& w, const float* x, int B, float* y, bool accum
     if (B == 1) {
         MvArgs a;
         a.split = mv_split_;
+        a.variant = mv_variant_;
         if (xq && has_q8_dot(w.type)) a.xq = *xq;
         if (fuse) a.fuse = *fuse;  // launch_matvec refuses it without int8 activations
         a.job[0] = {w.data, y, int(w.ne1)};
@@ -126,6 +128,7 @@ void Matmul::run_shared_input(const DevWeight* const* ws, float* const* ys, int 
     }
     MvArgs a;
     a.split = mv_split_;
+    a.variant = mv_variant_;
     if (xq && has_q8_dot(ws[0]->type)) a.xq = *xq;
     for (int i = 0; i < n; ++i) a.job[i] = {ws[i]->data, ys[i], int(ws[i]->ne1)};
     a.n_jobs = n;
@@ -147,6 +150,7 @@ bool Matmul::qkv_rope(const DevWeight* const* ws, float* const* ys, const float*
         if (done[i]) continue;
         MvArgs a;
         a.split = mv_split_;
+        a.variant = mv_variant_;
         MvRope r = rope;
         a.n_jobs = 0;
         for (int j = i; j < 3; ++j)
@@ -178,6 +182,7 @@ void Matmul::gate_up(const DevWeight& wg, const DevWeight& wu, const float* x, i
     if (B == 1 && wg.type == wu.type && wg.ne0 == wu.ne0 && wg.ne1 == wu.ne1) {
         MvArgs a;
         a.split = mv_split_;
+        a.variant = mv_variant_;
         if (xq && has_q8_dot(wg.type)) a.xq = *xq;
         if (fuse) a.fuse = *fuse;
         a.job[0] = {wg.data, g, int(wg.ne1)};

@@ -32,8 +32,9 @@ public:
     // decode matvec (Tuning::cuda_mv_split; 0 = from the shape). batch_q8: steps of 2 up to this
     // many tokens (at most kMaxBatchQ8) multiply weights with has_q8_dot on int8 activations,
     // quantized here (Tuning::cuda_small_batch; 0 or 1 = cuBLAS for every step of 2 or more).
+    // mv_variant: MvArgs::variant of every one-token matvec (Tuning::cuda_mv_variant).
     Matmul(cudaStream_t stream, int64_t max_ne0, int max_B, int64_t max_rows, int64_t tile_elems = 0,
-           int mv_split = 0, int batch_q8 = 0);
+           int mv_split = 0, int batch_q8 = 0, int mv_variant = 0);
     ~Matmul();
     Matmul(const Matmul&) = delete;
     Matmul& operator=(const Matmul&) = delete;
@@ -84,6 +85,7 @@ private:
     int64_t tile_elems_ = 0;
     int mv_split_ = 0;
     int batch_q8_ = 0;
+    int mv_variant_ = 0;
     DeviceBuffer xq_, xds_;     // (batch_q8, max_ne0) int8 and (batch_q8, max_ne0 / 32) float4
 };
 

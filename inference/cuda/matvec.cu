@@ -64,14 +64,14 @@ __device__ __forceinline__ void dot_rows(const uint8_t* const* rows, const float
 
 // Lane 0 writes the warp's results: silu(g) * u for SwiGlu (sums: kRows gate, kRows up), else
 // y = s or y += s (Accumulate).
-template <int MODE>
+template <int MODE, int R = kRows>
 __device__ __forceinline__ void store_rows(const MvArgs& a, int first, const uint8_t* const* rows, float* const* outs,
                                            const float* sums, int lane) {
     if (lane != 0) return;
 #pragma unroll
-    for (int r = 0; r < kRows; ++r) {
+    for (int r = 0; r < R; ++r) {
         if constexpr (MODE == int(MvMode::SwiGlu)) {
-            const float g = sums[r], u = sums[kRows + r];
+            const float g = sums[r], u = sums[R + r];
             if (rows[r]) a.job[0].y[first + r] = g / (1.0f + expf(-g)) * u;
         } else if (outs[r]) {
             if constexpr (MODE == int(MvMode::Accumulate)) *outs[r] += sums[r];
@@ -104,19 +104,25 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_kernel(MvArgs a) {
 }
 
 // The same kernel on int8 activations (dot_q8.cuh): a lane takes chunks of 32 elements, the
-// warp's chunks are contiguous, and two chunks per row are in flight per lane.
-template <GgmlType T, int ROWS>
+// warp's chunks are contiguous, and two chunks per row are in flight per lane. LEAN: Q6_K's
+// leaner loads (kMvQ6Lean; the same values, so the same sums).
+template <GgmlType T, bool LEAN>
+__device__ __forceinline__ float dot_chunk_v(const uint8_t* __restrict__ row, int c, const XQ& x) {
+    if constexpr (LEAN && T == kQ6_KR) return dot_wx<T>(load_w_q6_lean(row, c), load_x_q6_lean(c, x), c);
+    else return dot_chunk<T>(row, c, x);
+}
+template <GgmlType T, int ROWS, bool LEAN = false>
 __device__ __forceinline__ void dot_rows_q8(const uint8_t* const* rows, const XQ& x, int n_chunks, int c, int step,
                                             float* acc) {
     for (; c + step < n_chunks; c += 2 * step) {
 #pragma unroll
         for (int r = 0; r < ROWS; ++r)
-            if (rows[r]) acc[r] += dot_chunk<T>(rows[r], c, x) + dot_chunk<T>(rows[r], c + step, x);
+            if (rows[r]) acc[r] += dot_chunk_v<T, LEAN>(rows[r], c, x) + dot_chunk_v<T, LEAN>(rows[r], c + step, x);
     }
     if (c < n_chunks) {
 #pragma unroll
         for (int r = 0; r < ROWS; ++r)
-            if (rows[r]) acc[r] += dot_chunk<T>(rows[r], c, x);
+            if (rows[r]) acc[r] += dot_chunk_v<T, LEAN>(rows[r], c, x);
     }
 }
 
@@ -209,22 +215,24 @@ __device__ __forceinline__ void quantize_epilogue(const MvArgs& a, int first, in
     quantize_group(v, a.fuse.out_q.q + 32 * group, a.fuse.out_q.ds + group, lane);
 }
 
-template <uint32_t TI, int MODE, int SPLIT, bool FUSE>
-__global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
+// R: rows per warp (kRows; 4 for kMvGateUp4's gate/up). LEAN: kMvQ6Lean's loads. The body of
+// matvec_q8_kernel (below), which differs only by its launch bounds.
+template <uint32_t TI, int MODE, int SPLIT, bool FUSE, int R, bool LEAN>
+__device__ __forceinline__ void matvec_q8(const MvArgs& a) {
     constexpr GgmlType T = GgmlType(TI);
-    constexpr int N = MODE == int(MvMode::SwiGlu) ? 2 * kRows : kRows;
+    constexpr int N = MODE == int(MvMode::SwiGlu) ? 2 * R : R;
     pdl_wait();
     const int lane = threadIdx.x & 31, warp = int(threadIdx.x >> 5);
-    const int first = (blockIdx.x * (kWarps / SPLIT) + warp / SPLIT) * kRows;
+    const int first = (blockIdx.x * (kWarps / SPLIT) + warp / SPLIT) * R;
     const uint8_t* rows[N];
-    float* outs[kRows] = {};
-    int lds[kRows];  // unused: one column
-    if constexpr (MODE == int(MvMode::SwiGlu)) gate_up_rows(a, first, rows);
-    else job_rows(a, first, rows, outs, lds);
+    float* outs[R] = {};
+    int lds[R];  // unused: one column
+    if constexpr (MODE == int(MvMode::SwiGlu)) gate_up_rows<R>(a, first, rows);
+    else job_rows<R>(a, first, rows, outs, lds);
     float acc[N];
 #pragma unroll
     for (int r = 0; r < N; ++r) acc[r] = 0.0f;
-    dot_rows_q8<T, N>(rows, XQ{a.xq.q, a.xq.ds}, a.ne0 >> 5, lane + 32 * (warp % SPLIT), 32 * SPLIT, acc);
+    dot_rows_q8<T, N, LEAN>(rows, XQ{a.xq.q, a.xq.ds}, a.ne0 >> 5, lane + 32 * (warp % SPLIT), 32 * SPLIT, acc);
 #pragma unroll
     for (int r = 0; r < N; ++r) acc[r] = warp_sum(acc[r]);
     if constexpr (FUSE) {
@@ -238,45 +246,67 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
             if constexpr (MODE == int(MvMode::QkvRope)) {
                 if (lane == 0)
 #pragma unroll
-                    for (int r = 0; r < kRows; r += 2) rope_pair(a, first + r, acc[r], acc[r + 1]);
+                    for (int r = 0; r < R; r += 2) rope_pair(a, first + r, acc[r], acc[r + 1]);
             } else {
-                store_rows<MODE>(a, first, rows, outs, acc, lane);
+                store_rows<MODE, R>(a, first, rows, outs, acc, lane);
             }
         }
         if constexpr (MODE == int(MvMode::SwiGlu) || MODE == int(MvMode::Accumulate))
-            if (a.fuse.out_q.q) quantize_epilogue(a, blockIdx.x * (kRows * kWarps / SPLIT), kRows * kWarps / SPLIT);
+            if (a.fuse.out_q.q) quantize_epilogue(a, blockIdx.x * (R * kWarps / SPLIT), R * kWarps / SPLIT);
         return;
     }
     if (!combine_split<SPLIT, N>(acc, warp, lane)) return;
     if constexpr (MODE == int(MvMode::QkvRope)) {
         // Rows come in pairs (first is even, every job's rows even): one rotation per pair.
-        static_assert(kRows % 2 == 0);
+        static_assert(R % 2 == 0);
         if (lane == 0)
 #pragma unroll
-            for (int r = 0; r < kRows; r += 2) rope_pair(a, first + r, acc[r], acc[r + 1]);
+            for (int r = 0; r < R; r += 2) rope_pair(a, first + r, acc[r], acc[r + 1]);
     } else {
-        store_rows<MODE>(a, first, rows, outs, acc, lane);
+        store_rows<MODE, R>(a, first, rows, outs, acc, lane);
     }
 }
+// kMvQ6Lean also caps the registers at 64 (8 blocks an SM, 50% occupancy; ptxas gives the
+// default Q6_K kernels 86 and more, 25% on the H200: cuda.md). A minimum of blocks in the
+// default kernels' bounds would change their registers too (ptxas: 48-56 -> 72-91), so the
+// cap is a second kernel around the same body.
+template <uint32_t TI, int MODE, int SPLIT, bool FUSE, int R, bool LEAN>
+__global__ void __launch_bounds__(kWarps * 32) matvec_q8_kernel(MvArgs a) {
+    matvec_q8<TI, MODE, SPLIT, FUSE, R, LEAN>(a);
+}
+template <uint32_t TI, int MODE, int SPLIT, bool FUSE, int R, bool LEAN>
+__global__ void __launch_bounds__(kWarps * 32, 8) matvec_q8_capped_kernel(MvArgs a) {
+    matvec_q8<TI, MODE, SPLIT, FUSE, R, LEAN>(a);
+}
+template <uint32_t TI, int MODE, int SPLIT, bool FUSE, int R, bool LEAN>
+void launch_q8_kernel(dim3 grid, dim3 block, cudaStream_t s, const char* what, const MvArgs& a) {
+    if constexpr (LEAN) launch(matvec_q8_capped_kernel<TI, MODE, SPLIT, FUSE, R, LEAN>, grid, block, 0, s, what, a);
+    else launch(matvec_q8_kernel<TI, MODE, SPLIT, FUSE, R, LEAN>, grid, block, 0, s, what, a);
+}
 
-template <GgmlType T, int SPLIT, bool FUSE>
+template <GgmlType T, int SPLIT, bool FUSE, int R, bool LEAN>
 void launch_q8_mode(MvMode mode, const MvArgs& a, dim3 grid, dim3 block, cudaStream_t s) {
-    switch (mode) {
-    case MvMode::QkvRope: launch(matvec_q8_kernel<uint32_t(T), 3, SPLIT, FUSE>, grid, block, 0, s, "matvec (q/k/v + RoPE)", a); break;
-    case MvMode::Store: launch(matvec_q8_kernel<uint32_t(T), 0, SPLIT, FUSE>, grid, block, 0, s, "matvec (int8 activations)", a); break;
-    case MvMode::Accumulate: launch(matvec_q8_kernel<uint32_t(T), 1, SPLIT, FUSE>, grid, block, 0, s, "matvec (int8 activations)", a); break;
-    case MvMode::SwiGlu: launch(matvec_q8_kernel<uint32_t(T), 2, SPLIT, FUSE>, grid, block, 0, s, "matvec (int8 activations)", a); break;
+    constexpr uint32_t TI = uint32_t(T);
+    if constexpr (R != kRows) {  // kMvGateUp4: gate/up only (launch_q8)
+        launch_q8_kernel<TI, 2, SPLIT, FUSE, R, LEAN>(grid, block, s, "matvec (int8, 4 rows a warp)", a);
+    } else {
+        switch (mode) {
+        case MvMode::QkvRope: launch_q8_kernel<TI, 3, SPLIT, FUSE, R, LEAN>(grid, block, s, "matvec (q/k/v + RoPE)", a); break;
+        case MvMode::Store: launch_q8_kernel<TI, 0, SPLIT, FUSE, R, LEAN>(grid, block, s, "matvec (int8 activations)", a); break;
+        case MvMode::Accumulate: launch_q8_kernel<TI, 1, SPLIT, FUSE, R, LEAN>(grid, block, s, "matvec (int8 activations)", a); break;
+        case MvMode::SwiGlu: launch_q8_kernel<TI, 2, SPLIT, FUSE, R, LEAN>(grid, block, s, "matvec (int8 activations)", a); break;
+        }
     }
 }
 
 bool fused(const MvFuse& f) { return f.out_q.q || f.in_ss; }
 
-template <GgmlType T, int SPLIT>
+template <GgmlType T, int SPLIT, int R, bool LEAN>
 void launch_q8_split(MvMode mode, const MvArgs& a, int total, cudaStream_t s) {
-    const int per_block = kRows * kWarps / SPLIT;
+    const int per_block = R * kWarps / SPLIT;  // 2, 4, 8 or 16 rows: a divisor of quantize_epilogue's 32
     const dim3 grid(unsigned((total + per_block - 1) / per_block)), block(kWarps * 32);
-    if (fused(a.fuse)) launch_q8_mode<T, SPLIT, true>(mode, a, grid, block, s);
-    else launch_q8_mode<T, SPLIT, false>(mode, a, grid, block, s);
+    if (fused(a.fuse)) launch_q8_mode<T, SPLIT, true, R, LEAN>(mode, a, grid, block, s);
+    else launch_q8_mode<T, SPLIT, false, R, LEAN>(mode, a, grid, block, s);
 }
 
 // The shapes MvFuse's epilogues need, checked before any launch.
@@ -299,13 +329,29 @@ void check_fuse(GgmlType t, MvMode mode, const MvArgs& a, int total) {
     if (!f.out_norm && f.out_ss) fail("CUDA matvec: a sum of squares without the RMSNorm weights");
 }
 
+template <GgmlType T, int R, bool LEAN>
+void launch_q8_shape(MvMode mode, const MvArgs& a, int total, cudaStream_t s) {
+    switch (split_for(total, a.ne0 >> 5, a.split, R)) {
+    case 1: launch_q8_split<T, 1, R, LEAN>(mode, a, total, s); break;
+    case 2: launch_q8_split<T, 2, R, LEAN>(mode, a, total, s); break;
+    default: launch_q8_split<T, 4, R, LEAN>(mode, a, total, s); break;
+    }
+}
+
+// MvArgs::variant picks the kernel's rows per warp and Q6_K's loads; the templates not asked
+// for are never instantiated (4 rows a warp: gate/up only; lean loads: Q6_K only).
 template <GgmlType T>
 void launch_q8(MvMode mode, const MvArgs& a, int total, cudaStream_t s) {
-    switch (split_for(total, a.ne0 >> 5, a.split)) {
-    case 1: launch_q8_split<T, 1>(mode, a, total, s); break;
-    case 2: launch_q8_split<T, 2>(mode, a, total, s); break;
-    default: launch_q8_split<T, 4>(mode, a, total, s); break;
+    const bool four = (a.variant & kMvGateUp4) && mode == MvMode::SwiGlu;
+    if constexpr (T == kQ6_KR) {
+        if (a.variant & kMvQ6Lean) {
+            if (four) launch_q8_shape<T, 4, true>(mode, a, total, s);
+            else launch_q8_shape<T, kRows, true>(mode, a, total, s);
+            return;
+        }
     }
+    if (four) launch_q8_shape<T, 4, false>(mode, a, total, s);
+    else launch_q8_shape<T, kRows, false>(mode, a, total, s);
 }
 
 // Rows of any width (F32 / F16 only): one element per lane per step.

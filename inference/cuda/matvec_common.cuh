@@ -19,22 +19,25 @@ __device__ __forceinline__ float warp_sum(float v) {
     return v;
 }
 
-// The warp's rows, from its first row: for SwiGlu, kRows gate rows then the same kRows up rows;
-// otherwise kRows rows numbered across the jobs in order (q, k, v), with their outputs and the
+// The warp's rows, from its first row: for SwiGlu, R gate rows then the same R up rows;
+// otherwise R rows numbered across the jobs in order (q, k, v), with their outputs and the
 // output's row count (a batch's column j of row r is outs[r][j * lds[r]]). Null past the end.
-// Constant job indices keep the kernel parameters out of local memory.
+// Constant job indices keep the kernel parameters out of local memory. R: rows per warp (kRows,
+// or 4 in the kMvGateUp4 variant).
+template <int R = kRows>
 __device__ __forceinline__ void gate_up_rows(const MvArgs& a, int first, const uint8_t** rows) {
 #pragma unroll
-    for (int r = 0; r < kRows; ++r) {
+    for (int r = 0; r < R; ++r) {
         const int row = first + r;
         const bool ok = row < a.job[0].rows;
         rows[r] = ok ? a.job[0].w + size_t(row) * a.row_bytes : nullptr;
-        rows[kRows + r] = ok ? a.job[1].w + size_t(row) * a.row_bytes : nullptr;
+        rows[R + r] = ok ? a.job[1].w + size_t(row) * a.row_bytes : nullptr;
     }
 }
+template <int R = kRows>
 __device__ __forceinline__ void job_rows(const MvArgs& a, int first, const uint8_t** rows, float** outs, int* lds) {
 #pragma unroll
-    for (int r = 0; r < kRows; ++r) {
+    for (int r = 0; r < R; ++r) {
         int row = first + r;
         rows[r] = nullptr;
         outs[r] = nullptr;
@@ -56,10 +59,10 @@ __device__ __forceinline__ void job_rows(const MvArgs& a, int first, const uint8
 
 // Warps along K per group of rows: enough warps to fill the GPU (~4096 on 132 SMs) while every
 // lane keeps at least one 32-chunk (8B Q4_K_M decode on the H200: 392.6 against 373.7 tok/s
-// without). MvArgs::split (Tuning::cuda_mv_split) fixes it.
-inline int split_for(int total_rows, int n_chunks, int forced) {
+// without). MvArgs::split (Tuning::cuda_mv_split) fixes it. rows_per_warp: the kernel's R.
+inline int split_for(int total_rows, int n_chunks, int forced, int rows_per_warp = kRows) {
     if (forced == 1 || forced == 2 || forced == 4) return forced;
-    const int warps = (total_rows + kRows - 1) / kRows;
+    const int warps = (total_rows + rows_per_warp - 1) / rows_per_warp;
     int split = 1;
     while (split < 4 && warps * split < 4096 && n_chunks >= 32 * 2 * split) split *= 2;
     return split;

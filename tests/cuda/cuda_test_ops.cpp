@@ -91,7 +91,8 @@ class TestOps final : public OpsForTest {
     DeviceBuffer up(const T* p, size_t n) { return upload(p, n, stream_); }
 
 public:
-    explicit TestOps(const Tuning& tuning) : mv_split_(tuning.cuda_mv_split), small_batch_(tuning.cuda_small_batch) {
+    explicit TestOps(const Tuning& tuning)
+        : mv_split_(tuning.cuda_mv_split), small_batch_(tuning.cuda_small_batch), mv_variant_(tuning.cuda_mv_variant) {
         dev_ = pick_device("");
         LD_CUDA(cudaSetDevice(dev_));
         LD_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
@@ -124,7 +125,7 @@ public:
         TestQ8 q8;
         if (B == 1) quantize_for_test(dw.w.type, dx.as<float>(), ne0, &q8, stream_);
         {
-            Matmul mm(stream_, ne0, std::max(B, 2), rows, ne0 * 64, mv_split_, small_batch_);  // tiles of 64 rows
+            Matmul mm(stream_, ne0, std::max(B, 2), rows, ne0 * 64, mv_split_, small_batch_, mv_variant_);  // tiles of 64 rows
             mm.run(dw.w, dx.as<float>(), B, dy.as<float>(), accumulate, q8.on ? &q8.act : nullptr);
             LD_CUDA(cudaStreamSynchronize(stream_));
         }
@@ -142,7 +143,7 @@ public:
         DeviceBuffer dy(4 * size_t(B) * size_t(rows), "test output"), scratch(4 * size_t(B) * size_t(rows), "test scratch");
         TestQ8 q8;
         if (B == 1) quantize_for_test(g.w.type, dx.as<float>(), ne0, &q8, stream_);
-        Matmul mm(stream_, ne0, B, rows, 0, mv_split_, small_batch_);
+        Matmul mm(stream_, ne0, B, rows, 0, mv_split_, small_batch_, mv_variant_);
         mm.gate_up(g.w, u.w, dx.as<float>(), B, dy.as<float>(), scratch.as<float>(), q8.on ? &q8.act : nullptr);
         return download<float>(dy, size_t(B) * size_t(rows), stream_);
     }
@@ -213,7 +214,7 @@ public:
         rope.rope_dim = rope_dim;
         const DevWeight* ws[] = {&q.w, &k.w, &v.w};
         float* ys[] = {dq.as<float>(), nullptr, nullptr};
-        Matmul mm(stream_, ne0, 1, qd, 0, mv_split_);
+        Matmul mm(stream_, ne0, 1, qd, 0, mv_split_, 0, mv_variant_);
         if (!mm.qkv_rope(ws, ys, dx.as<float>(), &q8.act, rope)) fail("qkv_rope test: not applicable");
         std::vector<float> out = download<float>(dq, size_t(qd), stream_);
         append_cache_rows(out, kc, vc, size_t(pos) * size_t(kvd), size_t(kvd), stream_);
@@ -352,7 +353,7 @@ public:
         LD_CUDA(cudaMemsetAsync(ss.as(), 0, ss.bytes(), stream_));
         const Q8Act A{qa.as<int8_t>(), sa.as<float4>()}, Bq{qb.as<int8_t>(), sb.as<float4>()};
         double* sums = ss.as<double>();
-        Matmul mm(stream_, wide, 1, std::max({dim, ffn, n_out}), 0, mv_split_);
+        Matmul mm(stream_, wide, 1, std::max({dim, ffn, n_out}), 0, mv_split_, 0, mv_variant_);
         if (!has_q8_dot(o.w.type) || dim % 32 != 0) fail("fused_chain test: ", type_name(t), " rows of ", dim, " do not use int8 activations");
         launch_quantize_q8(da.as<float>(), int(dim), A, stream_);
         MvFuse wo_out;
@@ -386,6 +387,7 @@ public:
 private:
     int mv_split_ = 0;
     int small_batch_ = 0;  // Tuning::cuda_small_batch
+    int mv_variant_ = 0;  // Tuning::cuda_mv_variant
     int dev_ = 0;
     cudaStream_t stream_ = nullptr;
 };

@@ -19,6 +19,7 @@ const char* const kVars[] = {"LLAMADESK_VK_MATVEC",     "LLAMADESK_VK_MATVEC_ROW
                              "LLAMADESK_VK_SMALL_BATCH",
                              "LLAMADESK_VK_PROFILE",    "LLAMADESK_VULKAN_VALIDATION", "LLAMADESK_CUDA_MV_SPLIT", "LLAMADESK_CUDA_GRAPH",
                              "LLAMADESK_CUDA_PAGED_CHUNK", "LLAMADESK_CUDA_SMALL_BATCH", "LLAMADESK_CUDA_FUSED_Q8",
+                             "LLAMADESK_CUDA_MV_VARIANT",
                              "LLAMADESK_CPU_REPACK",    "LLAMADESK_CPU_ISA",        "LLAMADESK_CUDA_PLUGIN"};
 
 // Unsets every switch for the test (CTest sets some for other runs) and restores them after.
@@ -62,6 +63,7 @@ TEST_F(TuningEnv, NothingSetGivesTheMeasuredDefaults) {
     EXPECT_EQ(t.cuda_paged_chunk, 0);
     EXPECT_EQ(t.cuda_small_batch, 16);
     EXPECT_EQ(t.cuda_fused_q8, 0);  // unmeasured on a GPU: off until its device run
+    EXPECT_EQ(t.cuda_mv_variant, 0);  // likewise
     EXPECT_TRUE(t.cuda_graph);
     EXPECT_TRUE(t.cpu_repack);
     EXPECT_EQ(t.cpu_isa, "");
@@ -86,6 +88,7 @@ TEST_F(TuningEnv, EachVariableSetsItsField) {
     setenv("LLAMADESK_CUDA_PAGED_CHUNK", "256", 1);
     setenv("LLAMADESK_CUDA_SMALL_BATCH", "0", 1);
     setenv("LLAMADESK_CUDA_FUSED_Q8", "2", 1);
+    setenv("LLAMADESK_CUDA_MV_VARIANT", "2", 1);
     setenv("LLAMADESK_CUDA_GRAPH", "0", 1);
     setenv("LLAMADESK_CPU_REPACK", "0", 1);
     setenv("LLAMADESK_CPU_ISA", "avx2", 1);
@@ -104,6 +107,7 @@ TEST_F(TuningEnv, EachVariableSetsItsField) {
     EXPECT_EQ(t.cuda_paged_chunk, 256);
     EXPECT_EQ(t.cuda_small_batch, 0);
     EXPECT_EQ(t.cuda_fused_q8, 2);
+    EXPECT_EQ(t.cuda_mv_variant, 2);
     EXPECT_FALSE(t.cuda_graph);
     EXPECT_FALSE(t.cpu_repack);
     EXPECT_EQ(t.cpu_isa, "avx2");
@@ -127,6 +131,7 @@ TEST_F(TuningEnv, OutOfRangeIsClampedAndUnknownIgnored) {
     setenv("LLAMADESK_CUDA_PAGED_CHUNK", "-7", 1);  // -1, never split
     setenv("LLAMADESK_CUDA_SMALL_BATCH", "40", 1);  // the kernel's 16 columns at most
     setenv("LLAMADESK_CUDA_FUSED_Q8", "3", 1);  // 2, everything fused
+    setenv("LLAMADESK_CUDA_MV_VARIANT", "9", 1);  // 3, both variants
     setenv("LLAMADESK_VK_PROFILE", "yes", 1);
     const Tuning t = Tuning::from_env();
     EXPECT_EQ(t.vk_matvec_rows, 8);
@@ -139,6 +144,7 @@ TEST_F(TuningEnv, OutOfRangeIsClampedAndUnknownIgnored) {
     EXPECT_EQ(t.cuda_paged_chunk, -1);
     EXPECT_EQ(t.cuda_small_batch, 16);
     EXPECT_EQ(t.cuda_fused_q8, 2);
+    EXPECT_EQ(t.cuda_mv_variant, 3);
     EXPECT_FALSE(t.vk_profile);
 }
 

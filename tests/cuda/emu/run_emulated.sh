@@ -27,6 +27,9 @@ model=$(find "$build" -name test_cuda_model -type f -perm -u+x | head -1)
 "$ops" --gtest_filter="$ops_filter"
 # The decode matvec's split-K with 4 warps per row group (the default picks it for few rows only).
 LLAMADESK_CUDA_MV_SPLIT=4 "$ops" --gtest_filter='Types/*Matmul*:Types/*Fused*:Types/*Qkv*'
+# The decode matvec variants (Tuning::cuda_mv_variant) against the default kernels, bit for bit.
+kernels=$(find "$build" -name test_cuda_kernels -type f -perm -u+x | head -1)
+"$kernels"
 "$model" --gtest_filter="$model_filter"
 if [ -n "$paged_filter" ]; then
   paged=$(find "$build" -name test_cuda_paged -type f -perm -u+x | head -1)
