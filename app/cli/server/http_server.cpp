@@ -4,7 +4,6 @@
 #include <chrono>
 #include <ctime>
 #include <random>
-#include <thread>
 
 #include <httplib.h>
 #include <sys/socket.h>
@@ -15,6 +14,7 @@
 #include "app/cli/server/api_tools.h"
 #include "app/cli/server/chat_log.h"
 #include "app/cli/server/generation_service.h"
+#include "app/cli/server/http_listener.h"
 #include "app/cli/server/peer_watch.h"
 #include "inference/core/error.h"
 #include "inference/tokenizer/tokenizer.h"
@@ -76,11 +76,11 @@ struct ApiServer::Impl {
     ServerConfig cfg;
     GenerationService& gen;
     ChatLog* log;
-    httplib::Server http;
+    // Every admitted request may hold a thread (waiting or streaming); spare threads keep /health,
+    // 503 answers and new connections going meanwhile.
+    HttpListener http{cfg.parallel + cfg.queue + kSpareThreads};
     int port = 0;
     int64_t started = std::time(nullptr);
-    std::atomic<bool> bound{false};        // bind() succeeded: listen() follows
-    std::atomic<bool> listen_done{false};
     std::atomic<bool> stopping{false};
 
     Impl(ServerConfig c, GenerationService& g, ChatLog* l) : cfg(std::move(c)), gen(g), log(l) {}
@@ -455,11 +455,7 @@ struct ApiServer::Impl {
 ApiServer::ApiServer(ServerConfig config, GenerationService& generation, ChatLog* log)
     : impl_(std::make_unique<Impl>(std::move(config), generation, log)) {
     Impl& m = *impl_;
-    // Every admitted request may hold a thread (waiting or streaming); spare threads keep /health,
-    // 503 answers and new connections going meanwhile. Read/write timeouts bound what a slow or
-    // stalled client can hold.
-    const size_t threads = m.cfg.parallel + m.cfg.queue + kSpareThreads;
-    m.http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    // Read/write timeouts bound what a slow or stalled client can hold.
     m.http.set_payload_max_length(m.cfg.max_body_bytes);
     m.http.set_read_timeout(m.cfg.io_timeout_s, 0);
     m.http.set_write_timeout(m.cfg.io_timeout_s, 0);
@@ -479,31 +475,20 @@ int ApiServer::bind() {
     Impl& m = *impl_;
     std::string host = m.cfg.host;
     if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    if (m.cfg.port == 0) {
-        m.port = m.http.bind_to_any_port(host);
-        if (m.port <= 0) fail("cannot listen on ", m.cfg.host, " (no free port)");
-    } else {
-        if (!m.http.bind_to_port(host, m.cfg.port)) fail("cannot listen on ", m.cfg.host, ":", m.cfg.port, " (in use, or not an address of this machine)");
-        m.port = m.cfg.port;
+    m.port = m.http.bind_socket(host, m.cfg.port);
+    if (m.port <= 0) {
+        if (m.cfg.port == 0) fail("cannot listen on ", m.cfg.host, " (no free port)");
+        fail("cannot listen on ", m.cfg.host, ":", m.cfg.port, " (in use, or not an address of this machine)");
     }
-    m.bound.store(true);
     return m.port;
 }
 
-void ApiServer::listen() {
-    Impl& m = *impl_;
-    const bool ok = m.http.listen_after_bind();
-    m.listen_done.store(true);
-    if (!ok && !m.stopping.load()) fail("the server stopped unexpectedly");
-}
+void ApiServer::listen() { impl_->http.serve(); }
 
 void ApiServer::stop() {
     Impl& m = *impl_;
     m.stopping.store(true);
-    // httplib ignores a stop() that comes before its accept loop runs (the socket would stay
-    // open): once bound, wait for listen() to get there, or to have returned.
-    while (m.bound.load() && !m.listen_done.load() && !m.http.is_running()) std::this_thread::yield();
-    m.http.stop();
+    m.http.stop_listening();
 }
 
 }  // namespace ld::server

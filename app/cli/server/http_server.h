@@ -30,10 +30,10 @@ public:
     // must outlive the server.
     ApiServer(ServerConfig config, GenerationService& generation, ChatLog* log = nullptr);
     ~ApiServer();
-    // Binds the socket; returns the port (the chosen one for port 0). Throws ld::Error. Once it
-    // succeeded, listen() must follow (stop() waits for it).
+    // Binds the socket; returns the port (the chosen one for port 0). Throws ld::Error.
     int bind();
-    // Serves until stop() (from another thread). Returns once every request being answered has
+    // Serves until stop() (from another thread); a failed accept() is logged and accepting goes
+    // on (http_listener.h). Returns once every request being answered has
     // ended: end the service's jobs first so that none waits for a reply.
     void listen();
     // Closes the listening socket (listen() then returns); any thread, also before listen() runs.
