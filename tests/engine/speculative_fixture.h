@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "inference/session/prompt_lookup.h"
 #include "inference/session/session.h"
 #include "inference/session/speculative.h"
 #include "model_fixture.h"
@@ -42,6 +43,41 @@ private:
     int n_vocab_;
     std::mt19937 rng_;
 };
+
+// On a GPU backend (`kind`: the target and its draft both there): greedy output with a draft
+// model is plain decoding's, drafts pass, and a verification pass yields more than one token. The
+// verification batch runs the backend's all-logits prompt path while plain decoding runs its
+// one-token path, yet the tokens must be the same.
+inline void expect_draft_model_greedy_identical_on(const std::string& kind, const std::string& target_path,
+                                                   const std::string& draft_path) {
+    LoadedModel target = load_on(kind, target_path);
+    LoadedModel draft = load_on(kind, draft_path);
+    DraftModel drafter(*target.model, *draft.model, *draft.backend);
+    const auto prompt = tokenize_prompt(*target.tok, "Once upon a time");
+    const GenerateResult plain = greedy_run(target, prompt, 60, nullptr);
+    const GenerateResult spec = greedy_run(target, prompt, 60, &drafter);
+    EXPECT_EQ(spec.tokens, plain.tokens);
+    EXPECT_EQ(spec.text, plain.text);
+    EXPECT_GT(spec.accepted, 0);
+    EXPECT_LT(spec.verify_passes, int(spec.tokens.size()) - 1);
+}
+
+// On a GPU backend: prompt lookup on a repetitive prompt (drafts pass) and a drafter that is
+// nearly always wrong (the cache rewinds past rejected drafts every pass) leave stories260K's
+// (`path`) greedy output as plain decoding's.
+inline void expect_lookup_and_rejected_drafts_identical_on(const std::string& kind, const std::string& path) {
+    LoadedModel m = load_on(kind, path);
+    const auto prompt = tokenize_prompt(*m.tok, "The cat sat. The dog ran. The cat sat. The dog ran. The cat sat. The dog ran.");
+    const GenerateResult plain = greedy_run(m, prompt, 80, nullptr);
+    PromptLookup lookup;
+    const GenerateResult spec = greedy_run(m, prompt, 80, &lookup);
+    EXPECT_EQ(spec.tokens, plain.tokens);
+    EXPECT_GT(spec.accepted, 0);
+    WrongDrafter wrong(512, 11);
+    const GenerateResult rej = greedy_run(m, prompt, 80, &wrong);
+    EXPECT_EQ(rej.tokens, plain.tokens);
+    EXPECT_GT(rej.drafted, 40);
+}
 
 // Pearson's chi-square of observed counts against expected probabilities. Bins with an expected
 // count under 5 are pooled into one, which joins the smallest bin if it is still under 5 (the

@@ -20,32 +20,13 @@ TEST(VkSpeculative, DraftModelGreedyIsIdentical) {
     LD_REQUIRE_VULKAN(env);
     LD_REQUIRE_SHARED(kK256F32);
     LD_REQUIRE_SHARED(kK256Q80);
-    LoadedModel target = load_on("vulkan", shared_path(kK256F32));
-    LoadedModel draft = load_on("vulkan", shared_path(kK256Q80));
-    DraftModel drafter(*target.model, *draft.model, *draft.backend);
-    const auto prompt = tokenize_prompt(*target.tok, "Once upon a time");
-    const GenerateResult plain = greedy_run(target, prompt, 60, nullptr);
-    const GenerateResult spec = greedy_run(target, prompt, 60, &drafter);
-    EXPECT_EQ(spec.tokens, plain.tokens);
-    EXPECT_EQ(spec.text, plain.text);
-    EXPECT_GT(spec.accepted, 0);
-    EXPECT_LT(spec.verify_passes, int(spec.tokens.size()) - 1);
+    expect_draft_model_greedy_identical_on("vulkan", shared_path(kK256F32), shared_path(kK256Q80));
 }
 
 TEST(VkSpeculative, PromptLookupAndRejectedDraftsGreedyIsIdentical) {
     LD_REQUIRE_VULKAN(env);
     LD_REQUIRE_SHARED(kStories);
-    LoadedModel m = load_on("vulkan", shared_path(kStories));
-    const auto prompt = tokenize_prompt(*m.tok, "The cat sat. The dog ran. The cat sat. The dog ran. The cat sat. The dog ran.");
-    const GenerateResult plain = greedy_run(m, prompt, 80, nullptr);
-    PromptLookup lookup;
-    const GenerateResult spec = greedy_run(m, prompt, 80, &lookup);
-    EXPECT_EQ(spec.tokens, plain.tokens);
-    EXPECT_GT(spec.accepted, 0);
-    WrongDrafter wrong(512, 11);
-    const GenerateResult rej = greedy_run(m, prompt, 80, &wrong);
-    EXPECT_EQ(rej.tokens, plain.tokens);
-    EXPECT_GT(rej.drafted, 40);
+    expect_lookup_and_rejected_drafts_identical_on("vulkan", shared_path(kStories));
 }
 
 TEST(VkSpeculative, SchedulerDraftsBesidePlainSequencesGreedyIsIdentical) {

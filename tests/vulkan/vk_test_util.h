@@ -1,6 +1,7 @@
 #pragma once
 // Helpers for Vulkan tests: one device per test binary (skipping with the reason when there is
-// none), host<->device copies and an llm.c / test-backend-ops style comparison.
+// none), host<->device copies, test weights and KV caches; random inputs and the comparison come
+// from tests/gpu_test_common.h, shared with the CUDA tests.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +9,6 @@
 #include <cstring>
 #include <functional>
 #include <memory>
-#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +20,7 @@
 #include "inference/vulkan/vk_ops.h"
 #include "inference/vulkan/vk_repack.h"
 #include "inference/vulkan/vk_resources.h"
+#include "tests/gpu_test_common.h"
 
 namespace ld::test {
 
@@ -86,14 +87,6 @@ inline VkEnv* vk_env(std::string* why) {
     return h.env.get();
 }
 
-inline std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> d(0.0f, scale);
-    std::vector<float> v(n);
-    for (float& x : v) x = d(rng);
-    return v;
-}
-
 // An f16 KV cache of `rows` positions x kvd: positions < ctx random (keys scaled by k_scale),
 // the rest NaN, as stale rows past a rewind would be (no kernel may read them).
 struct KvCache {
@@ -146,22 +139,6 @@ inline std::vector<float> reference_product(const TestWeight& w, const std::vect
             want[size_t(c) * rows + r] = float(s);
         }
     return want;
-}
-
-// |got - want| <= atol + rtol * |want| everywhere, no NaN/Inf; prints the first mismatches.
-inline void expect_close(const std::vector<float>& got, const std::vector<float>& want, double atol,
-                         double rtol, const std::string& what) {
-    ASSERT_EQ(got.size(), want.size()) << what;
-    int bad = 0;
-    double worst = 0;
-    for (size_t i = 0; i < want.size(); ++i) {
-        const double err = std::abs(double(got[i]) - double(want[i]));
-        const bool ok = std::isfinite(got[i]) && err <= atol + rtol * std::abs(double(want[i]));
-        worst = std::max(worst, std::isfinite(got[i]) ? err : INFINITY);
-        if (!ok && ++bad <= 5)
-            ADD_FAILURE() << what << ": [" << i << "] got " << got[i] << ", want " << want[i];
-    }
-    EXPECT_EQ(bad, 0) << what << ": " << bad << " of " << want.size() << " values off (max abs error " << worst << ")";
 }
 
 }  // namespace ld::test
