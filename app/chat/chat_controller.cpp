@@ -2,6 +2,7 @@
 
 #include "app/chat/auto_title.h"
 #include "app/chat/engine_host.h"
+#include "app/chat/prompt_builder.h"
 #include "app/chat/sampling_overrides.h"
 #include "app/chat/tool_turn.h"
 #include "app/history/history_store.h"
@@ -351,9 +352,7 @@ void ChatController::onFinished(const GenerationOutcome& out) {
     stats.drafted = out.drafted;
     stats.accepted = out.accepted;
     if (out.droppedMessages > 0 && reply_->conversationId == conversationId_)
-        setNotice(QStringLiteral("This chat is longer than the model's context window: the %1 oldest messages were left out "
-                                 "of the prompt (the system prompt and recent turns were kept).")
-                      .arg(out.droppedMessages));
+        setNotice(fittedNotice(out.droppedMessages));
     else if (out.stopReason == QLatin1String("context_full"))
         setNotice(QStringLiteral("The reply stopped because the context window is full."));
     finishReply(out.cancelled ? MessageStatus::Interrupted : MessageStatus::Complete, stats, {});

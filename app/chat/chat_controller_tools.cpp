@@ -96,6 +96,9 @@ void ChatController::runToolTurn(std::optional<qint64> parentId, quint64 generat
     setup.messages = toolTurnMessages();
     setup.modelPath = engine_->modelPath();
     const SamplingConfig sampling = applyOverrides(settings_->sampling(), overrides_);
+    // Each prompt leaves the reply the room EngineWorker keeps for it, or the engine refuses it.
+    if (engine_->contextSize() > 0)
+        setup.options.replyReserveTokens = size_t(replyReserve(sampling.maxTokens, engine_->contextSize()));
     if (toolCompletionFactory_) {
         setup.makeCompletion = [f = toolCompletionFactory_, sampling](const std::atomic<bool>* cancel) { return f(sampling, cancel); };
     } else {
@@ -137,6 +140,10 @@ void ChatController::runToolTurn(std::optional<qint64> parentId, quint64 generat
     connect(turn, &ToolTurn::callResult, this, &ChatController::onToolCallResult);
     connect(turn, &ToolTurn::malformed, this, &ChatController::onToolMalformed);
     connect(turn, &ToolTurn::notice, this, [this](const QString& line) { setNotice(line); });
+    // As a plain reply's notice (onFinished): what of the chat the model did not see.
+    connect(turn, &ToolTurn::promptFitted, this, [this](int dropped, int shortened) {
+        if (toolReply_.conversationId == conversationId_) setNotice(fittedNotice(dropped, shortened));
+    });
     connect(turn, &ToolTurn::approvalNeeded, this, &ChatController::setToolApproval);
     connect(turn, &ToolTurn::approvalClosed, this, [this] { setToolApproval(nullptr); });
     connect(turn, &ToolTurn::finished, this, &ChatController::onToolTurnFinished);

@@ -368,7 +368,7 @@ EngineWorker::Prepared EngineWorker::prepare(const GenerationRequest& request) c
     const ChatTemplate tmpl = detect_chat_template(model_->vocab, "llama");
     const int nCtx = backend_->context_size();
     // Leave room for the reply: the asked length, but never more than half the window.
-    const int reserve = std::clamp(request.sampling.maxTokens, 16, std::max(16, nCtx / 2));
+    const int reserve = replyReserve(request.sampling.maxTokens, nCtx);
     BuiltPrompt prompt;
     if (request.promptTokens.empty())
         prompt = buildPrompt(tmpl, *tokenizer_, request.messages, request.replyPrefix, nCtx - reserve);

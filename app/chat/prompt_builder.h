@@ -6,6 +6,7 @@
 
 #include "app/chat/chat_types.h"
 #include "inference/chat/chat_format.h"
+#include "inference/chat/tool_format.h"
 
 namespace ld::chat {
 
@@ -28,6 +29,35 @@ BuiltPrompt buildPrompt(ChatTemplate tmpl, const Tokenizer& tok, const QList<Pro
 // The text a turn is sent with (local and remote engines alike): its documents' passages in a
 // marked block, then its content.
 QString promptText(const PromptMessage& m);
+
+// The room EngineWorker keeps free for the reply: the asked length, but never more than half
+// the window (and at least 16 tokens). A prompt rendered by the caller (tools) must fit the rest.
+int replyReserve(int maxTokens, int contextSize);
+
+// A turn with tools (mcp::ToolLoop, each reply of it), fitted by buildPrompt's rule: the system
+// message and the tool definitions stay; the oldest whole exchanges go at the same fixed places
+// (so consecutive tool turns reuse the prefix cache); the current turn (from the newest user
+// message on: the user's words, the assistant's calls, this turn's tool results) always stays.
+// When it alone is too long, this turn's results are shortened, the oldest first, each ending
+// with kCutToFitMarker where the model reads it; the user's words and the calls are never cut.
+struct FittedToolPrompt {
+    std::vector<ChatMessage> messages;  // what the model is sent
+    std::vector<int32_t> tokens;        // those rendered; empty: even so the turn does not fit
+    int droppedMessages = 0;            // oldest messages left out (system messages not counted)
+    int shortenedResults = 0;           // this turn's tool results cut to fit
+};
+FittedToolPrompt fitToolPrompt(const Tokenizer& tok, const std::vector<ChatMessage>& messages,
+                               const ToolPromptOptions& options, int budget);
+// The end of a tool result cut by fitToolPrompt (what the model sees of the cut).
+inline constexpr char kCutToFitMarker[] = "\n[... cut to fit the context]";
+
+// The least fitToolPrompt can make of `messages`: the system messages and the current turn (from
+// the newest user message on), its tool results cut to the marker. A new result may take what
+// this leaves (mcp::ToolLoop::resultBudget): the older results of the turn then give way.
+std::vector<ChatMessage> leastOfTurn(const std::vector<ChatMessage>& messages);
+
+// What the chat says when older messages (and this turn's tool results) were left out.
+QString fittedNotice(int droppedMessages, int shortenedResults = 0);
 
 // One step of making a prompt fit: cuts the last quarter of `m`'s passages (the least relevant,
 // relevantContext puts them last), or all of them once little is left. false: none were left.

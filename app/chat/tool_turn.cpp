@@ -123,6 +123,9 @@ public:
         const QString n = QString::fromStdString(note);
         turn_->post([turn = turn_, n] { emit turn->malformed(n); });
     }
+    void promptFitted(int droppedMessages, int shortenedResults) override {
+        turn_->post([turn = turn_, droppedMessages, shortenedResults] { emit turn->promptFitted(droppedMessages, shortenedResults); });
+    }
     void notice(const std::string& line) override {
         const QString n = QString::fromStdString(line);
         turn_->post([turn = turn_, n] { emit turn->notice(n); });

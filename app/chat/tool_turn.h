@@ -64,6 +64,8 @@ signals:
     void callResult(int index, const QString& text, bool isError, bool truncated);
     void malformed(const QString& note);
     void notice(const QString& line);
+    // A reply's prompt was fitted to the context window (mcp::ToolLoopUi::promptFitted).
+    void promptFitted(int droppedMessages, int shortenedResults);
     // The question for the user; a child of this turn (gone with it).
     void approvalNeeded(ld::chat::ToolApproval* approval);
     void approvalClosed();

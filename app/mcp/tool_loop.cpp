@@ -7,10 +7,12 @@
 
 #include <algorithm>
 
+#include "app/chat/prompt_builder.h"
 #include "app/mcp/mcp_client.h"
 #include "app/mcp/mcp_host.h"
 #include "inference/chat/tool_call_parser.h"
 #include "inference/chat/tool_result.h"
+#include "inference/core/error.h"
 
 namespace ld::mcp {
 
@@ -101,13 +103,19 @@ ToolPromptOptions ToolLoop::promptOptions() const {
     return o;
 }
 
+int ToolLoop::promptBudget() const {
+    const size_t ctx = completion_.contextTokens();
+    return ctx > options_.replyReserveTokens ? int(ctx - options_.replyReserveTokens) : 0;
+}
+
 size_t ToolLoop::resultBudget(const std::vector<ChatMessage>& messages) const {
-    // The prompt as it stands plus the ipython turn's own markers and {"output": ""} wrapper.
-    std::vector<ChatMessage> probe = messages;
+    // The least the prompt can be (chat::fitToolPrompt drops the older turns and cuts this
+    // turn's older results to make room) plus the ipython turn's own markers and wrapper.
+    std::vector<ChatMessage> probe = chat::leastOfTurn(messages);
     probe.push_back({"ipython", ""});
     const size_t used = apply_tool_chat_template(completion_.tokenizer(), probe, promptOptions(), true).size();
-    const size_t ctx = completion_.contextTokens();
-    const size_t left = ctx > used + options_.replyReserveTokens ? ctx - used - options_.replyReserveTokens : 0;
+    const size_t budget = size_t(promptBudget());
+    const size_t left = budget > used ? budget - used : 0;
     return std::max<size_t>(16, std::min(left, options_.maxResultTokens));
 }
 
@@ -160,7 +168,15 @@ ToolLoopResult ToolLoop::run(std::vector<ChatMessage> messages) {
         std::string reply;
         bool released = false;
         ui_.replyStart();
-        const std::string full = completion_.complete(messages, prompt, [&](std::string_view piece) {
+        // Each reply's prompt fits the window by the plain chat's rule (the reply's message
+        // exists by now, so a turn that cannot fit ends with this error on it).
+        const chat::FittedToolPrompt fit = chat::fitToolPrompt(completion_.tokenizer(), messages, prompt, promptBudget());
+        if (fit.tokens.empty())
+            fail("This turn does not fit the model's context window (", completion_.contextTokens(),
+                 " tokens) even without the older messages and with its tool results cut. Shorten the message, "
+                 "switch tools off for this chat or raise the context length in Settings.");
+        if (fit.droppedMessages > 0 || fit.shortenedResults > 0) ui_.promptFitted(fit.droppedMessages, fit.shortenedResults);
+        const std::string full = completion_.complete(fit.messages, prompt, [&](std::string_view piece) {
             if (released) {
                 ui_.text(piece);
                 return;

@@ -108,6 +108,9 @@ public:
     }
     // A reply that looked like a tool call but did not parse: its text was shown, this is the note.
     virtual void malformed(const std::string& note) { (void)note; }
+    // A reply's prompt was fitted to the context window (chat::fitToolPrompt): the oldest
+    // messages of the conversation left out, this turn's oldest tool results cut (either > 0).
+    virtual void promptFitted(int droppedMessages, int shortenedResults) { (void)droppedMessages, (void)shortenedResults; }
     // Something the user should know (the round limit was reached, ...).
     virtual void notice(const std::string& line) { (void)line; }
 };
@@ -118,7 +121,9 @@ struct ToolLoopOptions {
     int maxRounds = 5;            // replies with tool calls before the loop stops asking the model
     bool allowAll = false;        // --yes: every call runs without asking
     int callTimeoutMs = 60000;    // one tool call
-    size_t replyReserveTokens = 256;   // left free for the model's next reply
+    // Left free for the model's next reply: each prompt is fitted to the context less this (the
+    // app passes the engine's own reserve, chat::replyReserve).
+    size_t replyReserveTokens = 256;
     size_t maxResultTokens = 8192;     // a result never takes more, even in a large context
     // Stop: set by the front end; the loop asks nothing more, cancels the running call and ends
     // after the reply being generated (the completion watches the same flag).
@@ -153,7 +158,8 @@ public:
     ToolLoopResult run(std::vector<ChatMessage> messages);
 
     // Token budget for a tool result appended to `messages` (what the context leaves after the
-    // prompt and the reply reserve, capped by maxResultTokens; at least 16).
+    // system message, the current turn and the reply reserve: older turns, and this turn's older
+    // results, give way when needed; capped by maxResultTokens; at least 16).
     size_t resultBudget(const std::vector<ChatMessage>& messages) const;
 
 private:
@@ -164,6 +170,8 @@ private:
     Outcome execute(const PendingCall& call, const ToolCall& parsed);
     Approval decide(const PendingCall& call, QString* how);
     bool cancelled() const { return options_.cancel && options_.cancel->load(); }
+    // What each prompt may take: the context less the reply reserve.
+    int promptBudget() const;
     ToolLoop(const QList<Tool>& tools, std::unique_ptr<ToolRunner> own, ToolRunner* runner, ToolCompletion& completion,
              ToolLoopUi& ui, ToolLoopOptions options);
 

@@ -12,6 +12,7 @@
 //   crash           starts a `sleep` child (same process group), exits with code 3 on any tools/call
 //   ignore-term     starts a `sleep` child, ignores SIGTERM and the end of stdin
 //   churn           says tools/list_changed before and after every tools/list answer
+//   loud            echo answers with its text 2,000 times over (a result larger than a context)
 // What it receives from the client is logged to stderr for the tests to check.
 'use strict';
 const { spawn } = require('child_process');
@@ -76,7 +77,10 @@ function onRequest(m) {
         process.exit(3);
       }
       const text = (t) => send({ jsonrpc: '2.0', id: m.id, result: { content: [{ type: 'text', text: t }] } });
-      if (name === 'echo') return text('echo: ' + (m.params.arguments || {}).text);
+      if (name === 'echo') {
+        const said = (m.params.arguments || {}).text;
+        return text('echo: ' + (mode === 'loud' ? (said + ' ').repeat(2000) : said));
+      }
       if (name === 'slow') return;  // never answers: the client must time out and cancel
       if (name === 'grow') {
         tools.push({ name: 'added' + tools.length, description: 'Added by grow', inputSchema: { type: 'object' } });
