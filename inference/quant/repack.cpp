@@ -20,8 +20,8 @@ inline uint8_t* lane(uint8_t* qs, int chunk, int r) { return qs + size_t(chunk) 
 
 void pack_q4_0(const block_q4_0* const* rows, int64_t nb, uint8_t* qs, uint8_t* sc) {
     for (int64_t i = 0; i < nb; ++i) {
-        uint8_t* q = qs + size_t(i) * PackLayout::kQ4_0.qs;
-        uint16_t* d = reinterpret_cast<uint16_t*>(sc + size_t(i) * PackLayout::kQ4_0.sc);
+        uint8_t* q = qs + PackLayout::kQ4_0.q_at(nb, i);
+        uint16_t* d = reinterpret_cast<uint16_t*>(sc + PackLayout::kQ4_0.s_at(nb, i));
         for (int r = 0; r < kPackRows; ++r) {
             if (!rows[r]) continue;  // padding rows stay zero: scale 0 contributes nothing
             const block_q4_0& b = rows[r][i];
@@ -33,8 +33,8 @@ void pack_q4_0(const block_q4_0* const* rows, int64_t nb, uint8_t* qs, uint8_t* 
 
 void pack_q8_0(const block_q8_0* const* rows, int64_t nb, uint8_t* qs, uint8_t* sc) {
     for (int64_t i = 0; i < nb; ++i) {
-        uint8_t* q = qs + size_t(i) * PackLayout::kQ8_0.qs;
-        uint16_t* d = reinterpret_cast<uint16_t*>(sc + size_t(i) * PackLayout::kQ8_0.sc);
+        uint8_t* q = qs + PackLayout::kQ8_0.q_at(nb, i);
+        uint16_t* d = reinterpret_cast<uint16_t*>(sc + PackLayout::kQ8_0.s_at(nb, i));
         for (int r = 0; r < kPackRows; ++r) {
             if (!rows[r]) continue;
             const block_q8_0& b = rows[r][i];
@@ -50,8 +50,8 @@ void pack_q8_0(const block_q8_0* const* rows, int64_t nb, uint8_t* qs, uint8_t* 
 // [8 sub-blocks][16 rows] u8, mins [4 pairs][16 rows][2] u8, d[16] fp16, dmin[16] fp16.
 void pack_q4_K(const block_q4_K* const* rows, int64_t nb, uint8_t* qs, uint8_t* sc) {
     for (int64_t i = 0; i < nb; ++i) {
-        uint8_t* q = qs + size_t(i) * PackLayout::kQ4_K.qs;
-        uint8_t* s = sc + size_t(i) * PackLayout::kQ4_K.sc;
+        uint8_t* q = qs + PackLayout::kQ4_K.q_at(nb, i);
+        uint8_t* s = sc + PackLayout::kQ4_K.s_at(nb, i);
         uint16_t* d = reinterpret_cast<uint16_t*>(s + 256);
         for (int r = 0; r < kPackRows; ++r) {
             if (!rows[r]) continue;
@@ -69,20 +69,22 @@ void pack_q4_K(const block_q4_K* const* rows, int64_t nb, uint8_t* qs, uint8_t* 
     }
 }
 
-// Q6_K: chunk g (0..31) holds ql[4g .. +3], chunk 32+g (0..15) holds qh[4g .. +3]. Scales:
+// Q6_K: chunk q6k_ql_slot(g) holds ql[4g .. +3] (g < 32), chunk q6k_qh_slot(g) holds qh[4g .. +3]
+// (g < 16), in the one-token kernel's read order (repack_layout.h). Scales:
 // [16 sub-blocks][16 rows] i8, then d[16] fp16.
 void pack_q6_K(const block_q6_K* const* rows, int64_t nb, uint8_t* qs, uint8_t* sc) {
     for (int64_t i = 0; i < nb; ++i) {
-        uint8_t* q = qs + size_t(i) * PackLayout::kQ6_K.qs;
-        uint8_t* s = sc + size_t(i) * PackLayout::kQ6_K.sc;
+        uint8_t* q = qs + PackLayout::kQ6_K.q_at(nb, i);
+        uint8_t* s = sc + PackLayout::kQ6_K.s_at(nb, i);
         uint16_t* d = reinterpret_cast<uint16_t*>(s + 256);
         for (int r = 0; r < kPackRows; ++r) {
             if (!rows[r]) continue;
             const block_q6_K& b = rows[r][i];
-            for (int g = 0; g < 32; ++g) std::memcpy(lane(q, g, r), b.ql + 4 * g, 4);
-            for (int g = 0; g < 16; ++g) std::memcpy(lane(q, 32 + g, r), b.qh + 4 * g, 4);
+            for (int g = 0; g < 32; ++g) std::memcpy(lane(q, detail::q6k_ql_slot(g), r), b.ql + 4 * g, 4);
+            for (int g = 0; g < 16; ++g) std::memcpy(lane(q, detail::q6k_qh_slot(g), r), b.qh + 4 * g, 4);
             for (int k = 0; k < 16; ++k) s[k * 16 + r] = uint8_t(b.scales[k]);
             d[r] = b.d;
+            d[16 + r] = 0;  // the block's padding to a whole vector
         }
     }
 }
@@ -90,16 +92,16 @@ void pack_q6_K(const block_q6_K* const* rows, int64_t nb, uint8_t* qs, uint8_t* 
 // Inverses of the packers for one row (lane r of its group).
 void unpack_q4_0(const uint8_t* qs, const uint8_t* sc, int64_t nb, int r, block_q4_0* out) {
     for (int64_t i = 0; i < nb; ++i) {
-        std::memcpy(&out[i].d, sc + size_t(i) * PackLayout::kQ4_0.sc + 2 * r, 2);
-        const uint8_t* q = qs + size_t(i) * PackLayout::kQ4_0.qs;
+        std::memcpy(&out[i].d, sc + PackLayout::kQ4_0.s_at(nb, i) + 2 * r, 2);
+        const uint8_t* q = qs + PackLayout::kQ4_0.q_at(nb, i);
         for (int c = 0; c < 4; ++c) std::memcpy(out[i].qs + 4 * c, q + c * 64 + r * 4, 4);
     }
 }
 
 void unpack_q8_0(const uint8_t* qs, const uint8_t* sc, int64_t nb, int r, block_q8_0* out) {
     for (int64_t i = 0; i < nb; ++i) {
-        std::memcpy(&out[i].d, sc + size_t(i) * PackLayout::kQ8_0.sc + 2 * r, 2);
-        const uint8_t* q = qs + size_t(i) * PackLayout::kQ8_0.qs;
+        std::memcpy(&out[i].d, sc + PackLayout::kQ8_0.s_at(nb, i) + 2 * r, 2);
+        const uint8_t* q = qs + PackLayout::kQ8_0.q_at(nb, i);
         for (int c = 0; c < 8; ++c)
             for (int k = 0; k < 4; ++k) out[i].qs[4 * c + k] = int8_t(q[c * 64 + r * 4 + k] ^ 0x80);
     }
@@ -107,8 +109,8 @@ void unpack_q8_0(const uint8_t* qs, const uint8_t* sc, int64_t nb, int r, block_
 
 void unpack_q4_K(const uint8_t* qs, const uint8_t* sc, int64_t nb, int r, block_q4_K* out) {
     for (int64_t i = 0; i < nb; ++i) {
-        const uint8_t* q = qs + size_t(i) * PackLayout::kQ4_K.qs;
-        const uint8_t* s = sc + size_t(i) * PackLayout::kQ4_K.sc;
+        const uint8_t* q = qs + PackLayout::kQ4_K.q_at(nb, i);
+        const uint8_t* s = sc + PackLayout::kQ4_K.s_at(nb, i);
         block_q4_K& b = out[i];
         for (int c = 0; c < 32; ++c) std::memcpy(b.qs + 4 * c, q + c * 64 + r * 4, 4);
         uint8_t scale[8], min[8];
@@ -129,11 +131,11 @@ void unpack_q4_K(const uint8_t* qs, const uint8_t* sc, int64_t nb, int r, block_
 
 void unpack_q6_K(const uint8_t* qs, const uint8_t* sc, int64_t nb, int r, block_q6_K* out) {
     for (int64_t i = 0; i < nb; ++i) {
-        const uint8_t* q = qs + size_t(i) * PackLayout::kQ6_K.qs;
-        const uint8_t* s = sc + size_t(i) * PackLayout::kQ6_K.sc;
+        const uint8_t* q = qs + PackLayout::kQ6_K.q_at(nb, i);
+        const uint8_t* s = sc + PackLayout::kQ6_K.s_at(nb, i);
         block_q6_K& b = out[i];
-        for (int g = 0; g < 32; ++g) std::memcpy(b.ql + 4 * g, q + g * 64 + r * 4, 4);
-        for (int g = 0; g < 16; ++g) std::memcpy(b.qh + 4 * g, q + (32 + g) * 64 + r * 4, 4);
+        for (int g = 0; g < 32; ++g) std::memcpy(b.ql + 4 * g, q + detail::q6k_ql_slot(g) * 64 + r * 4, 4);
+        for (int g = 0; g < 16; ++g) std::memcpy(b.qh + 4 * g, q + detail::q6k_qh_slot(g) * 64 + r * 4, 4);
         for (int k = 0; k < 16; ++k) b.scales[k] = int8_t(s[k * 16 + r]);
         std::memcpy(&b.d, s + 256 + 2 * r, 2);
     }
@@ -155,7 +157,7 @@ void pack_groups(void (*pack)(const B* const*, int64_t, uint8_t*, uint8_t*), con
         uint8_t* qs = static_cast<uint8_t*>(dst) + size_t(g) * gs;
         // Padding rows must read as zero (scale 0); full groups overwrite every byte.
         if ((g + 1) * kPackRows > nrows) std::memset(qs, 0, gs);
-        pack(rows, nb, qs, qs + size_t(nb) * L.qs);
+        pack(rows, nb, qs, qs);  // offsets within the group: PackLayout
     }
 }
 
@@ -202,7 +204,7 @@ void packed_row(GgmlType t, int64_t n, int64_t nrows, const void* P, int64_t r, 
     const PackLayout& L = PackLayout::of(t);
     const int64_t nb = n / L.block;
     const uint8_t* qs = static_cast<const uint8_t*>(P) + size_t(r / kPackRows) * L.group_bytes(n);
-    const uint8_t* sc = qs + size_t(nb) * L.qs;
+    const uint8_t* sc = qs;  // PackLayout::s_at is from the group start
     const int lane = int(r % kPackRows);
     switch (t) {
     case GgmlType::Q4_0: unpack_q4_0(qs, sc, nb, lane, static_cast<block_q4_0*>(dst)); break;

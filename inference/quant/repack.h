@@ -7,8 +7,8 @@
 // quantized values of row r, so one broadcast of 4 activation bytes feeds 16 rows with one
 // VPDPBUSD and the 16 block scales convert with one instruction. No horizontal sums remain.
 //
-// A group is 16 rows (the last one zero-padded); within a group the quantized bytes of all
-// blocks come first, then the scales of all blocks, both read front to back. Bits are those of
+// A group is 16 rows (the last one zero-padded), read front to back as one stream: runs of
+// blocks' quantized bytes, each followed by those blocks' scales (repack_layout.h). Bits are those of
 // the GGUF blocks (no requantization), so results match matvec() to float rounding.
 // Supported: Q4_0, Q8_0, Q4_K, Q6_K, with AVX-512 VNNI (can_repack() says whether this CPU
 // and build have the kernels; otherwise keep using matvec/matmul on the GGUF layout).

@@ -66,14 +66,15 @@ void make_aux(const block_q8_0* x, int64_t nb, int offset, Aux* out) {
 // high nibbles 16+4c...
 struct PQ4_0 {
     using XB = block_q8_0;
-    static constexpr int kQs = PackLayout::kQ4_0.qs, kSc = PackLayout::kQ4_0.sc, kBlock = 32;
+    static constexpr PackLayout kL = PackLayout::kQ4_0;
+    static constexpr int kQs = kL.qs, kSc = kL.sc, kBlock = 32;
     static constexpr int kOffset = 8;
     template <int C>
     static void tile(const uint8_t* qs, const uint8_t* sc, int64_t nb, const XB* const* x,
                      const Aux* const* aux, __m512 (&acc)[C]) {
         const __m512i m4 = _mm512_set1_epi8(0x0F);
         for (int64_t i = 0; i < nb; ++i) {
-            const uint8_t* q = qs + size_t(i) * kQs;
+            const uint8_t* q = qs + kL.q_at(nb, i);
             __m512i w[8];
             #pragma GCC unroll 16
             for (int c = 0; c < 4; ++c) {
@@ -82,7 +83,7 @@ struct PQ4_0 {
                 w[c] = _mm512_and_si512(v, m4);
                 w[4 + c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
             }
-            const __m512 dw = scales16(sc + size_t(i) * kSc);
+            const __m512 dw = scales16(sc + kL.s_at(nb, i));
             #pragma GCC unroll 16
             for (int t = 0; t < C; ++t) {
                 const int8_t* y = x[t][i].qs;
@@ -103,17 +104,18 @@ struct PQ4_0 {
 // Q8_0: vector c holds qs[4c..4c+3] + 128 of each row.
 struct PQ8_0 {
     using XB = block_q8_0;
-    static constexpr int kQs = PackLayout::kQ8_0.qs, kSc = PackLayout::kQ8_0.sc, kBlock = 32;
+    static constexpr PackLayout kL = PackLayout::kQ8_0;
+    static constexpr int kQs = kL.qs, kSc = kL.sc, kBlock = 32;
     static constexpr int kOffset = 128;
     template <int C>
     static void tile(const uint8_t* qs, const uint8_t* sc, int64_t nb, const XB* const* x,
                      const Aux* const* aux, __m512 (&acc)[C]) {
         for (int64_t i = 0; i < nb; ++i) {
-            const uint8_t* q = qs + size_t(i) * kQs;
+            const uint8_t* q = qs + kL.q_at(nb, i);
             __m512i w[8];
             #pragma GCC unroll 16
             for (int c = 0; c < 8; ++c) w[c] = load512(q + 64 * c);
-            const __m512 dw = scales16(sc + size_t(i) * kSc);
+            const __m512 dw = scales16(sc + kL.s_at(nb, i));
             #pragma GCC unroll 16
             for (int t = 0; t < C; ++t) {
                 const int8_t* y = x[t][i].qs;
@@ -135,7 +137,8 @@ struct PQ8_0 {
 // d[16], dmin[16] fp16.
 struct PQ4_K {
     using XB = block_q8_K;
-    static constexpr int kQs = PackLayout::kQ4_K.qs, kSc = PackLayout::kQ4_K.sc, kBlock = 256;
+    static constexpr PackLayout kL = PackLayout::kQ4_K;
+    static constexpr int kQs = kL.qs, kSc = kL.sc, kBlock = 256;
     static constexpr int kOffset = 0;
     // Decode (one token): each packed byte is used once, so the 16 shifts per block that
     // bring high nibbles down are not amortised. (v & 0xF0) is 16 * the high nibble; the
@@ -143,8 +146,8 @@ struct PQ4_K {
     static void tile1(const uint8_t* qs, const uint8_t* sc, int64_t nb, const XB* x, __m512& acc) {
         const __m512i m4 = _mm512_set1_epi8(0x0F), mh = _mm512_set1_epi8(char(0xF0));
         for (int64_t i = 0; i < nb; ++i) {
-            const uint8_t* q = qs + size_t(i) * kQs;
-            const uint8_t* s = sc + size_t(i) * kSc;
+            const uint8_t* q = qs + kL.q_at(nb, i);
+            const uint8_t* s = sc + kL.s_at(nb, i);
             min_term<1>(s, &x, i, &acc);
             const int8_t* y = x[i].qs;
             __m512i isum = _mm512_setzero_si512();
@@ -196,8 +199,8 @@ struct PQ4_K {
         }
         const __m512i m4 = _mm512_set1_epi8(0x0F);
         for (int64_t i = 0; i < nb; ++i) {
-            const uint8_t* q = qs + size_t(i) * kQs;
-            const uint8_t* s = sc + size_t(i) * kSc;
+            const uint8_t* q = qs + kL.q_at(nb, i);
+            const uint8_t* s = sc + kL.s_at(nb, i);
             min_term<C>(s, x, i, acc);
             __m512i isum[C];
             #pragma GCC unroll 16
@@ -233,12 +236,14 @@ struct PQ4_K {
     }
 };
 
-// Q6_K: vectors 0..31 hold ql[4g..+3], 32..47 hold qh[4g..+3] (the GGUF byte order, so
-// elements 128h+32e+4t.. of a row come from ql vector 16h+8(e&1)+t (low nibble for e < 2) and
-// bits 2e..2e+1 of qh vector 8h+t). Scales: [16][16] i8, then d[16] fp16.
+// Q6_K: ql vector g (0..31) holds ql[4g..+3], qh vector g (0..15) holds qh[4g..+3] (the GGUF
+// byte order, so elements 128h+32e+4t.. of a row come from ql vector 16h+8(e&1)+t (low nibble
+// for e < 2) and bits 2e..2e+1 of qh vector 8h+t); they sit at q6k_ql_slot / q6k_qh_slot, the
+// order tile1 reads them in. Scales: [16][16] i8, then d[16] fp16.
 struct PQ6_K {
     using XB = block_q8_K;
-    static constexpr int kQs = PackLayout::kQ6_K.qs, kSc = PackLayout::kQ6_K.sc, kBlock = 256;
+    static constexpr PackLayout kL = PackLayout::kQ6_K;
+    static constexpr int kQs = kL.qs, kSc = kL.sc, kBlock = 256;
     static constexpr int kOffset = 0;
     // Decode (one token): assembling each 6-bit value (two shifts, two masks, an OR) costs more
     // than the product itself when nothing reuses it. Instead the 4 low bits and the 2 high bits
@@ -251,8 +256,8 @@ struct PQ6_K {
         const __m512i b0 = _mm512_set1_epi8(0x03), b1 = _mm512_set1_epi8(0x0C), b2 = _mm512_set1_epi8(0x30),
                       b3 = _mm512_set1_epi8(char(0xC0));
         for (int64_t i = 0; i < nb; ++i) {
-            const uint8_t* q = qs + size_t(i) * kQs;
-            const uint8_t* s = sc + size_t(i) * kSc;
+            const uint8_t* q = qs + kL.q_at(nb, i);
+            const uint8_t* s = sc + kL.s_at(nb, i);
             const XB& xb = x[i];
             __m512i isum = _mm512_setzero_si512();
             #pragma GCC unroll 16
@@ -270,9 +275,9 @@ struct PQ6_K {
                     #pragma GCC unroll 16
                     for (int u = 0; u < 4; ++u) {
                         const int tt = 4 * tq + u;
-                        const __m512i L0 = load512(q + 64 * (16 * h + tt));
-                        const __m512i L1 = load512(q + 64 * (16 * h + 8 + tt));
-                        const __m512i H = load512(q + 64 * (32 + 8 * h + tt));
+                        const __m512i L0 = load512(q + 64 * q6k_ql_slot(16 * h + tt));
+                        const __m512i L1 = load512(q + 64 * q6k_ql_slot(16 * h + 8 + tt));
+                        const __m512i H = load512(q + 64 * q6k_qh_slot(8 * h + tt));
                         const __m512i y0 = bcast32(y + 4 * u), y1 = bcast32(y + 32 + 4 * u);
                         const __m512i y2 = bcast32(y + 64 + 4 * u), y3 = bcast32(y + 96 + 4 * u);
                         lo0 = _mm512_dpbusd_epi32(lo0, _mm512_and_si512(L0, ml), y0);
@@ -306,8 +311,8 @@ struct PQ6_K {
         }
         const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
         for (int64_t i = 0; i < nb; ++i) {
-            const uint8_t* q = qs + size_t(i) * kQs;
-            const uint8_t* s = sc + size_t(i) * kSc;
+            const uint8_t* q = qs + kL.q_at(nb, i);
+            const uint8_t* s = sc + kL.s_at(nb, i);
             __m512i isum[C];
             #pragma GCC unroll 16
             for (int t = 0; t < C; ++t) isum[t] = _mm512_setzero_si512();
@@ -321,8 +326,8 @@ struct PQ6_K {
                         #pragma GCC unroll 16
                         for (int u = 0; u < 4; ++u) {
                             const int tt = 4 * tq + u;
-                            const __m512i L = load512(q + 64 * (16 * h + 8 * (e & 1) + tt));
-                            const __m512i H = load512(q + 64 * (32 + 8 * h + tt));
+                            const __m512i L = load512(q + 64 * q6k_ql_slot(16 * h + 8 * (e & 1) + tt));
+                            const __m512i H = load512(q + 64 * q6k_qh_slot(8 * h + tt));
                             const __m512i lo = _mm512_and_si512(e < 2 ? L : _mm512_srli_epi16(L, 4), m4);
                             __m512i hb;
                             if (e == 0) hb = _mm512_slli_epi16(H, 4);
@@ -405,7 +410,7 @@ void run(int64_t n, const void* P, const void* xq, int64_t ntok, float* y, int64
             const int64_t b = r1 < lo + kPackRows ? r1 - lo : kPackRows;
             const __mmask16 mask = __mmask16(((1u << b) - 1u) & ~((1u << a) - 1u));
             const uint8_t* qs = base + size_t(g) * gs;
-            const uint8_t* sc = qs + size_t(nb) * K::kQs;
+            const uint8_t* sc = qs;  // PackLayout::s_at is from the group start
             int64_t t = t0;
             for (; t + kTile <= t1; t += kTile)
                 group_tile<K, kTile>(qs, sc, nb, x + (t - t0), aux + (t - t0), y + t * ldy + lo, ldy, mask);
