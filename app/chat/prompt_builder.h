@@ -18,7 +18,8 @@ struct BuiltPrompt {
 // Applies the chat template with a generation prompt (plus `replyPrefix`, the start of the
 // reply being continued). When the result exceeds `budget` tokens, the oldest turns go first
 // (whole user/assistant exchanges, so the prompt still starts with a user turn), in steps of
-// about a quarter of the budget at fixed places of the chat, so that the next turns' prompts
+// about a quarter of the turns' room (the budget less the system message) at fixed places of
+// the chat, so that the next turns' prompts
 // start the same way and reuse the engine's prefix cache; the newest turn always stays. When it
 // alone (with the system message) is still too long, its documents' passages are shortened
 // from their end (least relevant first), then the system message from its end, rather than the
@@ -39,7 +40,9 @@ int replyReserve(int maxTokens, int contextSize);
 // (so consecutive tool turns reuse the prefix cache); the current turn (from the newest user
 // message on: the user's words, the assistant's calls, this turn's tool results) always stays.
 // When it alone is too long, this turn's results are shortened, the oldest first, each ending
-// with kCutToFitMarker where the model reads it; the user's words and the calls are never cut.
+// with kCutToFitMarker where the model reads it (the marker alone once nothing is left); the
+// user's words and the calls are never cut. (Unlike buildPrompt, neither the system message nor
+// a document chat's passages, which come already inside the user's message, are shortened.)
 struct FittedToolPrompt {
     std::vector<ChatMessage> messages;  // what the model is sent
     std::vector<int32_t> tokens;        // those rendered; empty: even so the turn does not fit
