@@ -69,7 +69,15 @@ private:
     // Runs jobs sharing one input (B rows of w->ne0 floats) in as few parallel regions as
     // their activation types allow.
     void matmuls(std::span<const MatJob> jobs, const float* in, int B);
-    void matmul_group(std::span<const MatJob> jobs, const float* in, int B);
+    // One parallel region over the jobs' rows. `xq` is the input already in the jobs'
+    // activation type, or null: `in` is converted first.
+    void matmul_group(std::span<const MatJob> jobs, const float* in, int B, const uint8_t* xq = nullptr);
+    // B rows of ne0 floats in activation type `at`, in xq_ (converted in parallel for B > 1).
+    const uint8_t* quantize_input(GgmlType at, const float* in, int B, int64_t ne0);
+    // Rows [lo, hi) of job j for the B activations in xq.
+    void job_rows(const MatJob& j, const uint8_t* xq, int B, int64_t lo, int64_t hi) const;
+    // The feed-forward block of one layer on xn_ (B rows): gate and up, SwiGLU, down into o_.
+    void feed_forward(const LayerWeights& L, int B);
     // Fills runs_ and seq_runs_ (each sequence's cached rows in position order) for a step.
     void plan_runs(const BatchView& batch);
     void attention(int layer, const BatchView& batch);
@@ -104,6 +112,7 @@ private:
     size_t attn_scratch_floats_ = 0;
     cpu::AttentionPlan attn_plan_;
     std::vector<uint8_t> xq_;             // quantized activations
+    std::vector<uint8_t> xq_down_;        // SwiGLU output in the down matrix's activation type
     std::vector<cpu::KvRun> runs_;        // every sequence's runs of cache rows, one after another
     std::vector<int> seq_runs_;           // (n_seqs) each sequence's first entry in runs_
     std::vector<int> seq_last_;           // (n_seqs) scratch: each sequence's last position in a step
@@ -241,9 +250,7 @@ void CpuBackend::matmuls(std::span<const MatJob> jobs, const float* in, int B) {
     }
 }
 
-void CpuBackend::matmul_group(std::span<const MatJob> jobs, const float* in, int B) {
-    const GgmlType at = vec_dot_type(jobs[0].w->type);
-    const int64_t ne0 = jobs[0].w->ne0;
+const uint8_t* CpuBackend::quantize_input(GgmlType at, const float* in, int B, int64_t ne0) {
     const size_t xrow = row_size(at, ne0);
     if (xq_.size() < size_t(B) * xrow) xq_.resize(size_t(B) * xrow);
     uint8_t* xq = xq_.data();
@@ -256,26 +263,80 @@ void CpuBackend::matmul_group(std::span<const MatJob> jobs, const float* in, int
             for (int64_t b = b0; b < b1; ++b) quantize_activation(at, in + b * ne0, xq + b * xrow, ne0);
         });
     }
+    return xq;
+}
+
+void CpuBackend::job_rows(const MatJob& j, const uint8_t* xq, int B, int64_t lo, int64_t hi) const {
+    const int64_t ne0 = j.w->ne0, rows = j.w->ne1;
+    if (auto it = packed_.find(j.w); it != packed_.end())
+        packed_matmul(j.w->type, ne0, rows, it->second, xq, B, j.out, rows, lo, hi);
+    else if (B == 1)
+        matvec(j.w->type, ne0, j.w->data, xq, j.out, lo, hi);
+    else
+        matmul(j.w->type, ne0, j.w->data, xq, B, j.out, rows, lo, hi);
+}
+
+// Rows are claimed in shrinking chunks (RangeClaimer) rather than split in halves: a row's
+// result does not depend on which thread computes it or with which neighbours (chunks are
+// aligned to whole 16-row groups), so the bits are those of a fixed split.
+constexpr int64_t kMinClaimRows = 64;
+
+void CpuBackend::matmul_group(std::span<const MatJob> jobs, const float* in, int B, const uint8_t* xq) {
+    if (!xq) xq = quantize_input(vec_dot_type(jobs[0].w->type), in, B, jobs[0].w->ne0);
     int64_t total = 0;
     for (const MatJob& j : jobs) total += j.w->ne1;
-    pool_.run([&](int ith, int nth) {
-        int64_t r0, r1;
-        split_range(total, ith, nth, 16, &r0, &r1);
-        int64_t off = 0;
-        for (const MatJob& j : jobs) {
-            const int64_t rows = j.w->ne1;
-            const int64_t lo = std::max(r0, off), hi = std::min(r1, off + rows);
-            if (lo < hi) {
-                if (auto it = packed_.find(j.w); it != packed_.end())
-                    packed_matmul(j.w->type, ne0, rows, it->second, xq, B, j.out, rows, lo - off, hi - off);
-                else if (B == 1)
-                    matvec(j.w->type, ne0, j.w->data, xq, j.out, lo - off, hi - off);
-                else
-                    matmul(j.w->type, ne0, j.w->data, xq, B, j.out, rows, lo - off, hi - off);
+    RangeClaimer claim(total, pool_.size(), kPackRows, kMinClaimRows);
+    pool_.run([&](int, int) {
+        for (int64_t r0, r1; claim.next(&r0, &r1);) {
+            int64_t off = 0;
+            for (const MatJob& j : jobs) {
+                const int64_t rows = j.w->ne1;
+                const int64_t lo = std::max(r0, off), hi = std::min(r1, off + rows);
+                if (lo < hi) job_rows(j, xq, B, lo - off, hi - off);
+                off += rows;
             }
-            off += rows;
         }
     });
+}
+
+void CpuBackend::feed_forward(const LayerWeights& L, int B) {
+    const int ffn = p_.ffn_dim;
+    const GgmlType at = vec_dot_type(L.w_gate.type), ad = vec_dot_type(L.w_down.type);
+    const int64_t blk = traits(ad).block_size;
+    // Gate and up in one region, a chunk of ffn rows of both at a time, with SwiGLU applied to
+    // the chunk and, when the chunk holds whole activation blocks, its conversion for the down
+    // matrix too: the serial element-wise pass and conversion between the two regions go.
+    // Element-wise and block-wise, so the bits are those of the separate passes.
+    if (vec_dot_type(L.w_up.type) != at || L.w_gate.ne1 != ffn || L.w_up.ne1 != ffn) {
+        const MatJob gate_up[] = {{&L.w_gate, g_.data()}, {&L.w_up, u_.data()}};
+        matmuls(gate_up, xn_.data(), B);
+        cpu::silu_mul(g_.data(), u_.data(), B * ffn);
+        const MatJob down[] = {{&L.w_down, o_.data()}};
+        matmuls(down, g_.data(), B);
+        return;
+    }
+    const bool convert = ffn % blk == 0;
+    const int64_t align = convert ? std::max<int64_t>(kPackRows, blk) : kPackRows;
+    const size_t drow = row_size(ad, ffn);
+    if (convert && xq_down_.size() < size_t(B) * drow) xq_down_.resize(size_t(B) * drow);
+    const uint8_t* xq = quantize_input(at, xn_.data(), B, p_.dim);
+    const MatJob gate{&L.w_gate, g_.data()}, up{&L.w_up, u_.data()};
+    RangeClaimer claim(ffn, pool_.size(), align, std::max(align, kMinClaimRows / 2));
+    pool_.run([&](int, int) {
+        for (int64_t lo, hi; claim.next(&lo, &hi);) {
+            job_rows(gate, xq, B, lo, hi);
+            job_rows(up, xq, B, lo, hi);
+            for (int b = 0; b < B; ++b) {
+                float* g = g_.data() + size_t(b) * ffn + lo;
+                cpu::silu_mul(g, u_.data() + size_t(b) * ffn + lo, int(hi - lo));
+                if (convert)
+                    quantize_activation(ad, g, xq_down_.data() + size_t(b) * drow + row_size(ad, lo), hi - lo);
+            }
+        }
+    });
+    const MatJob down[] = {{&L.w_down, o_.data()}};
+    if (convert) matmul_group(down, nullptr, B, xq_down_.data());
+    else matmuls(down, g_.data(), B);
 }
 
 void CpuBackend::copy_kv_block(int src, int dst) {
@@ -346,7 +407,7 @@ void CpuBackend::attention(int layer, const BatchView& batch) {
 void CpuBackend::forward_batch(const BatchView& batch) {
     const int32_t* tokens = batch.tokens;
     const int B = batch.n;
-    const int dim = p_.dim, kvd = p_.kv_dim(), qd = p_.q_dim(), ffn = p_.ffn_dim;
+    const int dim = p_.dim, kvd = p_.kv_dim(), qd = p_.q_dim();
     const size_t nf = inv_freq_.size();
     plan_runs(batch);
     for (int t = 0; t < B; ++t) {
@@ -399,11 +460,7 @@ void CpuBackend::forward_batch(const BatchView& batch) {
         const float* ffn_norm = reinterpret_cast<const float*>(L.ffn_norm.data);
         for (int t = 0; t < B; ++t)
             cpu::rmsnorm(xn_.data() + size_t(t) * dim, x_.data() + size_t(t) * dim, ffn_norm, dim, p_.norm_eps);
-        const MatJob gate_up[] = {{&L.w_gate, g_.data()}, {&L.w_up, u_.data()}};
-        matmuls(gate_up, xn_.data(), B);
-        cpu::silu_mul(g_.data(), u_.data(), B * ffn);
-        const MatJob down[] = {{&L.w_down, o_.data()}};
-        matmuls(down, g_.data(), B);
+        feed_forward(L, B);
         for (size_t i = 0; i < size_t(B) * dim; ++i) x_[i] += o_[i];
     }
     const int n_out = batch.logit_rows();

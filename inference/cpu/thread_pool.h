@@ -61,6 +61,39 @@ private:
     std::exception_ptr error_;
 };
 
+// Hands out ranges of [0, n) to the threads of one job, largest first: each claim takes a share
+// of what is left (1 / (2 nth) of it, at least `min_len`, aligned to `align`). A thread that
+// falls behind (waiting for a time slice, a slower core) leaves the rest of the rows to the
+// others, so a job's threads finish together instead of waiting at its end for the slowest half
+// (what a fixed split does: ~8% of a decode step was such waits). Early claims are long runs,
+// which keeps the hardware prefetcher streaming; only the tail is cut fine.
+class RangeClaimer {
+public:
+    RangeClaimer(int64_t n, int nth, int64_t align, int64_t min_len)
+        : n_(n), div_(2 * (nth < 1 ? 1 : nth)), align_(align < 1 ? 1 : align), min_(min_len) {}
+    // The next range [*begin, *end), or false when all of [0, n) is taken.
+    bool next(int64_t* begin, int64_t* end) {
+        int64_t b = pos_.load(std::memory_order_relaxed);
+        for (;;) {
+            if (b >= n_) return false;
+            int64_t take = (n_ - b) / div_;
+            if (take < min_) take = min_;
+            take = (take + align_ - 1) / align_ * align_;
+            const int64_t e = n_ - b < take ? n_ : b + take;
+            // Relaxed: the rows' results are published by ThreadPool::run's completion.
+            if (pos_.compare_exchange_weak(b, e, std::memory_order_relaxed)) {
+                *begin = b;
+                *end = e;
+                return true;
+            }
+        }
+    }
+
+private:
+    alignas(64) std::atomic<int64_t> pos_{0};
+    int64_t n_, div_, align_, min_;
+};
+
 // Splits [0, n) into nth near-equal chunks aligned to `align`; returns chunk ith's [begin, end).
 inline void split_range(int64_t n, int ith, int nth, int64_t align, int64_t* begin, int64_t* end) {
     const int64_t units = (n + align - 1) / align;

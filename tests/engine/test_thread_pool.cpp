@@ -222,5 +222,42 @@ TEST(ThreadPool, MatvecBitIdenticalToOneThread) {
     }
 }
 
+// RangeClaimer (the matmuls' row claims): the threads of a job, beside hogs that make some of
+// them late, get ranges that cover [0, n) exactly once, start on `align` boundaries, are at
+// least min_len long (but the last), and never grow: a late thread finds only short ones left.
+TEST(ThreadPool, RangeClaimsCoverEachRowOnce) {
+    const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+    Hogs hogs(cores);
+    for (int nth : {1, 2, 3, cores + 2}) {
+        ThreadPool pool(nth);
+        for (int64_t n : {int64_t(0), int64_t(5), int64_t(64), int64_t(1000), int64_t(16384), int64_t(128256)}) {
+            const int64_t align = 16, min_len = 64;
+            std::vector<std::atomic<int>> hits(size_t(n) + 1);
+            std::vector<std::vector<std::pair<int64_t, int64_t>>> got(static_cast<size_t>(nth));
+            RangeClaimer claim(n, nth, align, min_len);
+            pool.run([&](int ith, int) {
+                for (int64_t b, e; claim.next(&b, &e);) {
+                    got[size_t(ith)].push_back({b, e});
+                    for (int64_t i = b; i < e; ++i) hits[size_t(i)].fetch_add(1);
+                }
+            });
+            for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[size_t(i)].load(), 1) << "row " << i << " of " << n;
+            for (const auto& g : got)
+                for (size_t k = 0; k < g.size(); ++k) {
+                    const auto [b, e] = g[k];
+                    EXPECT_EQ(b % align, 0) << b;
+                    EXPECT_TRUE(e - b >= min_len || e == n) << b << ".." << e << " of " << n;
+                    // One thread's claims come in order, each at most as long as the one before.
+                    if (k > 0) {
+                        EXPECT_GT(b, g[k - 1].first);
+                        EXPECT_LE(e - b, g[k - 1].second - g[k - 1].first);
+                    }
+                }
+            int64_t b, e;
+            EXPECT_FALSE(claim.next(&b, &e)) << "rows left after the job";
+        }
+    }
+}
+
 }  // namespace
 }  // namespace ld
