@@ -14,6 +14,7 @@
 #include "../qt_test_util.h"
 #include "app/chat/engine_host.h"
 #include "app/settings/app_settings.h"
+#include "engine_load.h"
 
 using namespace ld::chat;
 
@@ -39,17 +40,13 @@ SpeculationConfig draft(const QString& path) {
 }
 
 bool loadInto(EngineHost& host, const QString& path, const SpeculationConfig& speculation = {}) {
-    QSignalSpy loaded(&host, &EngineHost::modelLoaded);
-    QSignalSpy failed(&host, &EngineHost::modelLoadFailed);
     EngineConfig c;
     c.modelPath = path;
     c.backend = QStringLiteral("cpu");
     c.threads = 2;
     c.contextLength = 512;
     c.speculation = speculation;
-    host.load(c);
-    QTest::qWaitFor([&] { return loaded.count() + failed.count() > 0; }, 30000);
-    return loaded.count() == 1;
+    return ld::test::loadEngine(host, c);
 }
 
 // stories260K, greedy, keeps repeating the phrases of this prompt, which prompt lookup predicts.
@@ -81,8 +78,7 @@ GenerationOutcome runOne(EngineHost& host, const GenerationRequest& request) {
         done = true;
     });
     id = host.generate(request);
-    QTest::qWaitFor([&] { return done; }, 60000);
-    if (!done) result.error = QStringLiteral("no answer within 60 s");
+    if (!QTest::qWaitFor([&] { return done; }, 60000)) result.error = QStringLiteral("no answer within 60 s");
     return result;
 }
 
