@@ -52,6 +52,31 @@ void writeStoryPdf(const QString& path, int pages) {
     }
 }
 
+// The app's files (history, settings, models folder) in `dir`.
+ui::AppPaths pathsIn(const QTemporaryDir& dir) {
+    ui::AppPaths paths;
+    paths.database = dir.filePath(QStringLiteral("history.db"));
+    paths.settingsIni = dir.filePath(QStringLiteral("settings.ini"));
+    paths.modelsFolder = dir.filePath(QStringLiteral("models"));
+    return paths;
+}
+
+// stories260K loaded into parts with a 512-token context; false, with the test failed and why,
+// when it is refused or not loaded within 30 s.
+bool loadStories(ui::AppParts& parts) {
+    parts.settings->setContextLength(512);
+    QSignalSpy loaded(parts.engine.get(), &chat::EngineHost::modelLoaded);
+    if (!parts.loadInitialModel(kStories)) {
+        QTest::qFail("loadInitialModel refused stories260K", __FILE__, __LINE__);
+        return false;
+    }
+    if (!loaded.count() && !loaded.wait(30000)) {
+        QTest::qFail("stories260K did not load within 30 s", __FILE__, __LINE__);
+        return false;
+    }
+    return true;
+}
+
 // The chat's rows, for failure messages.
 QString describe(const QList<history::Message>& messages) {
     QString out;
@@ -75,7 +100,7 @@ private slots:
     }
 
     void dropStartsSummary() {
-        if (!QFileInfo::exists(kStories)) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        LD_QREQUIRE_FILE(kStories);
         QTemporaryDir dir;
         const QString pdf = dir.filePath(QStringLiteral("story.pdf"));
         writeStoryPdf(pdf, 4);
@@ -86,11 +111,7 @@ private slots:
             f.write("\x89PNG\r\n");
         }
 
-        ui::AppPaths paths;
-        paths.database = dir.filePath(QStringLiteral("history.db"));
-        paths.settingsIni = dir.filePath(QStringLiteral("settings.ini"));
-        paths.modelsFolder = dir.filePath(QStringLiteral("models"));
-        ui::AppParts parts(paths);
+        ui::AppParts parts(pathsIn(dir));
         parts.settings->setContextLength(512);
         QSignalSpy loaded(parts.engine.get(), &chat::EngineHost::modelLoaded);
         QVERIFY(parts.loadInitialModel(kStories));
@@ -213,22 +234,15 @@ private slots:
 
     // A bad file dropped on a new chat still gets its notice: the notice starts the chat.
     void badFileAloneStartsAChatWithItsNotice() {
-        if (!QFileInfo::exists(kStories)) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        LD_QREQUIRE_FILE(kStories);
         QTemporaryDir dir;
         const QString empty = dir.filePath(QStringLiteral("empty.txt"));
         {
             QFile f(empty);
             QVERIFY(f.open(QIODevice::WriteOnly));
         }
-        ui::AppPaths paths;
-        paths.database = dir.filePath(QStringLiteral("history.db"));
-        paths.settingsIni = dir.filePath(QStringLiteral("settings.ini"));
-        paths.modelsFolder = dir.filePath(QStringLiteral("models"));
-        ui::AppParts parts(paths);
-        parts.settings->setContextLength(512);
-        QSignalSpy loaded(parts.engine.get(), &chat::EngineHost::modelLoaded);
-        QVERIFY(parts.loadInitialModel(kStories));
-        QVERIFY(loaded.count() || loaded.wait(30000));
+        ui::AppParts parts(pathsIn(dir));
+        QVERIFY(loadStories(parts));
 
         documents::DocumentController* docs = parts.documents.get();
         QSignalSpy finished(docs, &documents::DocumentController::summaryFinished);
@@ -247,19 +261,12 @@ private slots:
     // leaves a running summary alone, and a cancelled summary call leaves the chat reply queued
     // behind it alone.
     void summaryAndChatStopSeparately() {
-        if (!QFileInfo::exists(kStories)) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        LD_QREQUIRE_FILE(kStories);
         QTemporaryDir dir;
         const QString pdf = dir.filePath(QStringLiteral("story.pdf"));
         writeStoryPdf(pdf, 8);
-        ui::AppPaths paths;
-        paths.database = dir.filePath(QStringLiteral("history.db"));
-        paths.settingsIni = dir.filePath(QStringLiteral("settings.ini"));
-        paths.modelsFolder = dir.filePath(QStringLiteral("models"));
-        ui::AppParts parts(paths);
-        parts.settings->setContextLength(512);
-        QSignalSpy loaded(parts.engine.get(), &chat::EngineHost::modelLoaded);
-        QVERIFY(parts.loadInitialModel(kStories));
-        QVERIFY(loaded.count() || loaded.wait(30000));
+        ui::AppParts parts(pathsIn(dir));
+        QVERIFY(loadStories(parts));
         chat::EngineHost* engine = parts.engine.get();
 
         // 1. Stop the chat reply while the summary runs: the summary completes.
@@ -315,20 +322,13 @@ private slots:
     // The document's text is stored when it has been read, not when its summary is done: a
     // cancelled summary still leaves it (without a summary) for follow-up questions.
     void cancelledSummaryKeepsTheDocument() {
-        if (!QFileInfo::exists(kStories)) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
+        LD_QREQUIRE_FILE(kStories);
         QTemporaryDir dir;
         const QString pdf = dir.filePath(QStringLiteral("story.pdf"));
         writeStoryPdf(pdf, 8);
 
-        ui::AppPaths paths;
-        paths.database = dir.filePath(QStringLiteral("history.db"));
-        paths.settingsIni = dir.filePath(QStringLiteral("settings.ini"));
-        paths.modelsFolder = dir.filePath(QStringLiteral("models"));
-        ui::AppParts parts(paths);
-        parts.settings->setContextLength(512);
-        QSignalSpy loaded(parts.engine.get(), &chat::EngineHost::modelLoaded);
-        QVERIFY(parts.loadInitialModel(kStories));
-        QVERIFY(loaded.count() || loaded.wait(30000));
+        ui::AppParts parts(pathsIn(dir));
+        QVERIFY(loadStories(parts));
 
         documents::DocumentController* docs = parts.documents.get();
         QSignalSpy finished(docs, &documents::DocumentController::summaryFinished);
