@@ -48,6 +48,14 @@ QByteArray otherRevision(QByteArray b) {
     return b;
 }
 
+// `body`, the connection dropped after `dropAfter` bytes of the first answer only.
+TestHttpServer::Route droppingOnce(const QByteArray& body, qint64 dropAfter) {
+    TestHttpServer::Route r = TestHttpServer::serving(body);
+    r.dropAfter = dropAfter;
+    r.dropTimes = 1;
+    return r;
+}
+
 // Runs the download until it finishes, fails or `until` holds (bounded).
 bool waitDone(ModelDownload& d, int ms = 20000) {
     return QTest::qWaitFor([&] {
@@ -70,6 +78,16 @@ class TestModelsDownload : public QObject {
         r.fileName = QStringLiteral("model.gguf");
         r.sha256 = sha;
         return r;
+    }
+    // As on the hub: /resolve/main/m.gguf answers 302 with the checksum headers (body's SHA-256,
+    // `commit`), and /cdn/m.gguf sends only the bytes, dropping the first connection after
+    // `dropAfter` of them.
+    void serveBehindRedirect(const QByteArray& body, qint64 dropAfter, const QByteArray& commit) {
+        server_.routes["/cdn/m.gguf"] = droppingOnce(body, dropAfter);
+        TestHttpServer::Route resolve;
+        resolve.redirectTo = "/cdn/m.gguf";
+        resolve.headers = hubHeaders(sha256(body), commit);
+        server_.routes["/resolve/main/m.gguf"] = resolve;
     }
     QString finalPath() const { return dir_.path() + QStringLiteral("/models/model.gguf"); }
 
@@ -110,10 +128,7 @@ private slots:
     }
 
     void droppedConnectionResumesWithRange() {
-        TestHttpServer::Route r = TestHttpServer::serving(gguf_);
-        r.dropAfter = 300000;
-        r.dropTimes = 1;
-        server_.routes["/m.gguf"] = r;
+        server_.routes["/m.gguf"] = droppingOnce(gguf_, 300000);
         ModelDownload d(request("/m.gguf", sha256(gguf_)));
         d.start();
         QVERIFY(waitDone(d));
@@ -131,10 +146,7 @@ private slots:
     }
 
     void resumesAfterRestartingTheManager() {
-        TestHttpServer::Route r = TestHttpServer::serving(gguf_);
-        r.dropAfter = 123457;
-        r.dropTimes = 1;
-        server_.routes["/m.gguf"] = r;
+        server_.routes["/m.gguf"] = droppingOnce(gguf_, 123457);
         {
             ModelDownload first(request("/m.gguf", sha256(gguf_)));
             first.start();
@@ -206,10 +218,7 @@ private slots:
     }
 
     void serverIgnoringRangeRestartsCleanly() {
-        TestHttpServer::Route r = TestHttpServer::serving(gguf_);
-        r.dropAfter = 200000;
-        r.dropTimes = 1;
-        server_.routes["/m.gguf"] = r;
+        server_.routes["/m.gguf"] = droppingOnce(gguf_, 200000);
         ModelDownload d(request("/m.gguf", sha256(gguf_)));
         d.start();
         QVERIFY(waitDone(d));
@@ -396,14 +405,7 @@ private slots:
 
     void checksumOnTheRedirectIsRecordedForTheResume() {
         // As on the hub: the resolve URL answers 302 with the headers; the CDN sends only bytes.
-        TestHttpServer::Route cdn = TestHttpServer::serving(gguf_);
-        cdn.dropAfter = 250000;
-        cdn.dropTimes = 1;
-        server_.routes["/cdn/m.gguf"] = cdn;
-        TestHttpServer::Route resolve;
-        resolve.redirectTo = "/cdn/m.gguf";
-        resolve.headers = hubHeaders(sha256(gguf_), "1111111111111111111111111111111111111111");
-        server_.routes["/resolve/main/m.gguf"] = resolve;
+        serveBehindRedirect(gguf_, 250000, "1111111111111111111111111111111111111111");
         {
             ModelDownload first(request("/resolve/main/m.gguf"));
             first.start();
@@ -430,14 +432,7 @@ private slots:
     void fileChangedBeforeTheResumeStartsOver() {
         // First bytes from revision 1, behind a 302 as on the hub; the connection drops.
         const QByteArray v2 = otherRevision(gguf_);
-        TestHttpServer::Route cdn = TestHttpServer::serving(gguf_);
-        cdn.dropAfter = 300000;
-        cdn.dropTimes = 1;
-        server_.routes["/cdn/m.gguf"] = cdn;
-        TestHttpServer::Route resolve;
-        resolve.redirectTo = "/cdn/m.gguf";
-        resolve.headers = hubHeaders(sha256(gguf_), "1111111111111111111111111111111111111111");
-        server_.routes["/resolve/main/m.gguf"] = resolve;
+        serveBehindRedirect(gguf_, 300000, "1111111111111111111111111111111111111111");
         {
             ModelDownload first(request("/resolve/main/m.gguf"));
             first.start();
@@ -468,9 +463,7 @@ private slots:
     void commitChangedWithoutHashesStartsOver() {
         // No checksum at all: the commit is the only sign, on the file's own 206 answer.
         const QByteArray v2 = otherRevision(gguf_);
-        TestHttpServer::Route r = TestHttpServer::serving(gguf_);
-        r.dropAfter = 200000;
-        r.dropTimes = 1;
+        TestHttpServer::Route r = droppingOnce(gguf_, 200000);
         r.headers = hubHeaders({}, "aaaa");
         server_.routes["/m.gguf"] = r;
         ModelDownload d(request("/m.gguf"));
@@ -495,9 +488,7 @@ private slots:
 
     void newCommitWithTheSameFileResumes() {
         // A commit that did not touch this file (same SHA-256) costs no restart.
-        TestHttpServer::Route r = TestHttpServer::serving(gguf_);
-        r.dropAfter = 200000;
-        r.dropTimes = 1;
+        TestHttpServer::Route r = droppingOnce(gguf_, 200000);
         r.headers = hubHeaders(sha256(gguf_), "aaaa");
         server_.routes["/m.gguf"] = r;
         ModelDownload d(request("/m.gguf"));
