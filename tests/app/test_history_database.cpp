@@ -19,6 +19,7 @@
 #include "app/history/history_database.h"
 #include "app/history/history_export.h"
 #include "app/history/history_sql.h"
+#include "tests/app/history_export_json.h"
 #include "tests/app/history_raw_db.h"
 #include "app/history/reply_writer.h"
 
@@ -54,35 +55,6 @@ qint64 newConversation(HistoryDatabase& db, const QString& title = {}) {
     n.model = QStringLiteral("tiny-llama");
     const Result<Conversation> c = db.createConversation(n);
     return c ? c->id : 0;
-}
-
-// Export JSON with ids replaced by positions, so two imports of the same content compare equal.
-QJsonObject normalized(QJsonObject conversation) {
-    QHash<qint64, int> position;
-    QJsonArray messages = conversation.value(QStringLiteral("messages")).toArray();
-    for (int i = 0; i < messages.size(); ++i)
-        position.insert(qint64(messages[i].toObject().value(QStringLiteral("id")).toDouble()), i);
-    auto map = [&](const QJsonValue& v) {
-        return v.isNull() ? QJsonValue(QJsonValue::Null) : QJsonValue(position.value(qint64(v.toDouble()), -1));
-    };
-    for (int i = 0; i < messages.size(); ++i) {
-        QJsonObject m = messages[i].toObject();
-        m.insert(QStringLiteral("id"), i);
-        m.insert(QStringLiteral("parent"), map(m.value(QStringLiteral("parent"))));
-        messages[i] = m;
-    }
-    QJsonArray attachments = conversation.value(QStringLiteral("attachments")).toArray();
-    for (int i = 0; i < attachments.size(); ++i) {
-        QJsonObject a = attachments[i].toObject();
-        a.insert(QStringLiteral("id"), i);
-        a.insert(QStringLiteral("message"), map(a.value(QStringLiteral("message"))));
-        attachments[i] = a;
-    }
-    conversation.insert(QStringLiteral("id"), 0);
-    conversation.insert(QStringLiteral("current_leaf"), map(conversation.value(QStringLiteral("current_leaf"))));
-    conversation.insert(QStringLiteral("messages"), messages);
-    conversation.insert(QStringLiteral("attachments"), attachments);
-    return conversation;
 }
 
 }  // namespace

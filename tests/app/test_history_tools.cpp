@@ -14,6 +14,7 @@
 #include "app/history/history_database.h"
 #include "app/history/history_export.h"
 #include "app/history/history_sql.h"
+#include "tests/app/history_export_json.h"
 #include "tests/app/history_raw_db.h"
 
 using namespace ld::history;
@@ -57,27 +58,6 @@ ToolResult resultFor(const QString& callId, bool isError = false, bool truncated
     r.isError = isError;
     r.truncated = truncated;
     return r;
-}
-
-// Export JSON with message ids replaced by positions, so two imports compare equal.
-QJsonObject normalized(QJsonObject conversation) {
-    QHash<qint64, int> position;
-    QJsonArray messages = conversation.value(QStringLiteral("messages")).toArray();
-    for (int i = 0; i < messages.size(); ++i)
-        position.insert(qint64(messages[i].toObject().value(QStringLiteral("id")).toDouble()), i);
-    auto map = [&](const QJsonValue& v) {
-        return v.isNull() ? QJsonValue(QJsonValue::Null) : QJsonValue(position.value(qint64(v.toDouble()), -1));
-    };
-    for (int i = 0; i < messages.size(); ++i) {
-        QJsonObject m = messages[i].toObject();
-        m.insert(QStringLiteral("id"), i);
-        m.insert(QStringLiteral("parent"), map(m.value(QStringLiteral("parent"))));
-        messages[i] = m;
-    }
-    conversation.insert(QStringLiteral("id"), 0);
-    conversation.insert(QStringLiteral("current_leaf"), map(conversation.value(QStringLiteral("current_leaf"))));
-    conversation.insert(QStringLiteral("messages"), messages);
-    return conversation;
 }
 
 QJsonObject firstConversation(const QByteArray& exportBytes) {
