@@ -13,6 +13,7 @@
 #include "app/server/server_host.h"
 #include "app/settings/app_settings.h"
 #include "gui/qml_warnings.h"
+#include "gui/temp_paths.h"
 #include "ui/app_parts.h"
 
 using namespace ld;
@@ -43,10 +44,7 @@ private slots:
     void switchOnAndOffFromThePage() {
         test::QmlWarnings warnings;
         QTemporaryDir dir;
-        ui::AppPaths paths;
-        paths.database = dir.filePath(QStringLiteral("history.db"));
-        paths.settingsIni = dir.filePath(QStringLiteral("settings.ini"));
-        paths.modelsFolder = dir.filePath(QStringLiteral("models"));
+        ui::AppPaths paths = test::tempPaths(dir);
         paths.sessionOnlyKeys = true;
         ui::AppParts parts(paths);
         QVERIFY(!parts.apiServer->listening());  // off by default

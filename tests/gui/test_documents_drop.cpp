@@ -26,6 +26,7 @@
 #include "app/history/history_store.h"
 #include "app/settings/app_settings.h"
 #include "gui/qml_warnings.h"
+#include "gui/temp_paths.h"
 #include "ui/app_parts.h"
 
 using namespace ld;
@@ -50,15 +51,6 @@ void writeStoryPdf(const QString& path, int pages) {
         for (int line = 0; line < 10; ++line)
             painter.drawText(QPointF(200, 300 + line * 250), QStringLiteral("Page %1: the red kite flew over the hill, line %2.").arg(p).arg(line));
     }
-}
-
-// The app's files (history, settings, models folder) in `dir`.
-ui::AppPaths pathsIn(const QTemporaryDir& dir) {
-    ui::AppPaths paths;
-    paths.database = dir.filePath(QStringLiteral("history.db"));
-    paths.settingsIni = dir.filePath(QStringLiteral("settings.ini"));
-    paths.modelsFolder = dir.filePath(QStringLiteral("models"));
-    return paths;
 }
 
 // stories260K loaded into parts with a 512-token context; false, with the test failed and why,
@@ -111,7 +103,7 @@ private slots:
             f.write("\x89PNG\r\n");
         }
 
-        ui::AppParts parts(pathsIn(dir));
+        ui::AppParts parts(test::tempPaths(dir));
         parts.settings->setContextLength(512);
         QSignalSpy loaded(parts.engine.get(), &chat::EngineHost::modelLoaded);
         QVERIFY(parts.loadInitialModel(kStories));
@@ -241,7 +233,7 @@ private slots:
             QFile f(empty);
             QVERIFY(f.open(QIODevice::WriteOnly));
         }
-        ui::AppParts parts(pathsIn(dir));
+        ui::AppParts parts(test::tempPaths(dir));
         QVERIFY(loadStories(parts));
 
         documents::DocumentController* docs = parts.documents.get();
@@ -265,7 +257,7 @@ private slots:
         QTemporaryDir dir;
         const QString pdf = dir.filePath(QStringLiteral("story.pdf"));
         writeStoryPdf(pdf, 8);
-        ui::AppParts parts(pathsIn(dir));
+        ui::AppParts parts(test::tempPaths(dir));
         QVERIFY(loadStories(parts));
         chat::EngineHost* engine = parts.engine.get();
 
@@ -327,7 +319,7 @@ private slots:
         const QString pdf = dir.filePath(QStringLiteral("story.pdf"));
         writeStoryPdf(pdf, 8);
 
-        ui::AppParts parts(pathsIn(dir));
+        ui::AppParts parts(test::tempPaths(dir));
         QVERIFY(loadStories(parts));
 
         documents::DocumentController* docs = parts.documents.get();

@@ -13,6 +13,7 @@
 #include "../app/test_remote_fake_server.h"
 #include "app/remote/engine_registry.h"
 #include "gui/qml_warnings.h"
+#include "gui/temp_paths.h"
 #include "ui/app_parts.h"
 
 using namespace ld;
@@ -56,10 +57,7 @@ private slots:
         server.add("/v1/models", FakeOpenAiServer::json(200, R"({"object":"list","data":[{"id":"stories260K","object":"model","owned_by":"llamadesk"}]})"));
 
         QTemporaryDir dir;
-        ui::AppPaths paths;
-        paths.database = dir.filePath(QStringLiteral("history.db"));
-        paths.settingsIni = dir.filePath(QStringLiteral("settings.ini"));
-        paths.modelsFolder = dir.filePath(QStringLiteral("models"));
+        ui::AppPaths paths = test::tempPaths(dir);
         paths.sessionOnlyKeys = true;  // never the user's keyring
         ui::AppParts parts(paths);
         QQmlApplicationEngine qml;

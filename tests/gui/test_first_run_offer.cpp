@@ -18,6 +18,7 @@
 #include "app/chat/model_info.h"
 #include "app/settings/app_settings.h"
 #include "gui/qml_warnings.h"
+#include "gui/temp_paths.h"
 #include "tests/app/test_models_server.h"
 #include "ui/app_parts.h"
 #include "ui/catalog_model.h"
@@ -101,10 +102,7 @@ private slots:
         server.routes["/stories260K.gguf"] = slow;
 
         QTemporaryDir dir;
-        ui::AppPaths paths;
-        paths.database = dir.filePath(QStringLiteral("history.db"));
-        paths.settingsIni = dir.filePath(QStringLiteral("settings.ini"));
-        paths.modelsFolder = dir.filePath(QStringLiteral("models"));
+        const ui::AppPaths paths = test::tempPaths(dir);
         ui::AppParts parts(paths);
         QVERIFY(!parts.loadInitialModel({}));
 
@@ -240,11 +238,7 @@ private slots:
     void browseOpensTheCatalog() {
         test::QmlWarnings warnings;
         QTemporaryDir dir;
-        ui::AppPaths paths;
-        paths.database = dir.filePath(QStringLiteral("history.db"));
-        paths.settingsIni = dir.filePath(QStringLiteral("settings.ini"));
-        paths.modelsFolder = dir.filePath(QStringLiteral("models"));
-        ui::AppParts parts(paths);
+        ui::AppParts parts(test::tempPaths(dir));
         QQmlApplicationEngine qml;
         QVERIFY(parts.loadQml(qml));
         auto* window = qobject_cast<QQuickWindow*>(qml.rootObjects().first());

@@ -22,6 +22,7 @@
 #include "app/history/history_types.h"
 #include "app/settings/app_settings.h"
 #include "gui/qml_warnings.h"
+#include "gui/temp_paths.h"
 #include "ui/app_parts.h"
 #include "ui/syntax_highlight.h"
 
@@ -106,11 +107,7 @@ private slots:
         test::QmlWarnings warnings;
         QFETCH(bool, dark);
         QTemporaryDir dir;
-        ui::AppPaths paths;
-        paths.database = dir.filePath(QStringLiteral("h.db"));
-        paths.settingsIni = dir.filePath(QStringLiteral("s.ini"));
-        paths.modelsFolder = dir.filePath(QStringLiteral("models"));
-        ui::AppParts parts(paths);
+        ui::AppParts parts(test::tempPaths(dir));
         parts.settings->setTheme(dark ? QStringLiteral("dark") : QStringLiteral("light"));
         history::Message user;
         user.id = 1;
@@ -215,11 +212,7 @@ private slots:
     void streamingKeepsEarlierBlocks() {
         test::QmlWarnings warnings;
         QTemporaryDir dir;
-        ui::AppPaths paths;
-        paths.database = dir.filePath(QStringLiteral("h.db"));
-        paths.settingsIni = dir.filePath(QStringLiteral("s.ini"));
-        paths.modelsFolder = dir.filePath(QStringLiteral("models"));
-        ui::AppParts parts(paths);
+        ui::AppParts parts(test::tempPaths(dir));
         history::Message reply;
         reply.id = 2;
         reply.role = QStringLiteral("assistant");
@@ -258,11 +251,7 @@ private slots:
     void linksOpenOnlyAfterConfirmation() {
         test::QmlWarnings warnings;
         QTemporaryDir dir;
-        ui::AppPaths paths;
-        paths.database = dir.filePath(QStringLiteral("h.db"));
-        paths.settingsIni = dir.filePath(QStringLiteral("s.ini"));
-        paths.modelsFolder = dir.filePath(QStringLiteral("models"));
-        ui::AppParts parts(paths);
+        ui::AppParts parts(test::tempPaths(dir));
         history::Message reply;
         reply.id = 2;
         reply.role = QStringLiteral("assistant");

@@ -20,6 +20,7 @@
 #include "ui/syntax_highlight.h"
 #include "ui/text_format.h"
 #include "ui/workspace.h"
+#include "gui/temp_paths.h"
 
 using namespace ld;
 using history::Message;
@@ -186,11 +187,7 @@ private slots:
 
     void searchSnippetsEscapeMessageText() {
         QTemporaryDir dir;
-        ui::AppPaths paths;
-        paths.database = dir.filePath(QStringLiteral("h.db"));
-        paths.settingsIni = dir.filePath(QStringLiteral("s.ini"));
-        paths.modelsFolder = dir.filePath(QStringLiteral("models"));
-        ui::AppParts parts(paths);
+        ui::AppParts parts(test::tempPaths(dir));
         auto conv = parts.store->createConversation({QStringLiteral("<u>Fruit</u>"), {}, {}, {}});
         QTRY_VERIFY(conv.isFinished());
         QVERIFY(conv.result().ok());

@@ -18,6 +18,7 @@
 #include "app/history/history_types.h"
 #include "app/settings/app_settings.h"
 #include "gui/qml_warnings.h"
+#include "gui/temp_paths.h"
 #include "ui/app_parts.h"
 #include "ui/workspace.h"
 
@@ -41,14 +42,6 @@ int visibleItems(QQuickItem* root, const QString& name) {
     return int(std::count_if(items.begin(), items.end(), [](QQuickItem* i) { return i->isVisible(); }));
 }
 
-ui::AppPaths tempPaths(const QTemporaryDir& dir) {
-    ui::AppPaths p;
-    p.database = dir.filePath(QStringLiteral("history.db"));
-    p.settingsIni = dir.filePath(QStringLiteral("settings.ini"));
-    p.modelsFolder = dir.filePath(QStringLiteral("models"));
-    return p;
-}
-
 }  // namespace
 
 class TestUiWindow : public QObject {
@@ -57,7 +50,7 @@ private slots:
     void firstRunLoadsWithoutWarnings() {
         test::QmlWarnings warnings;
         QTemporaryDir dir;
-        ui::AppParts parts(tempPaths(dir));
+        ui::AppParts parts(test::tempPaths(dir));
         QVERIFY(!parts.loadInitialModel({}));
         QQmlApplicationEngine qml;
         QVERIFY(parts.loadQml(qml));
@@ -80,7 +73,7 @@ private slots:
         test::QmlWarnings warnings;
         if (!QFileInfo::exists(kStories)) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
         QTemporaryDir dir;
-        ui::AppParts parts(tempPaths(dir));
+        ui::AppParts parts(test::tempPaths(dir));
         parts.settings->setTemperature(0);
         parts.settings->setMaxTokens(60);
         parts.settings->setTheme(QStringLiteral("light"));
@@ -184,7 +177,7 @@ private slots:
     void failedModelKeepsPreviousAndShowsWhy() {
         if (!QFileInfo::exists(kStories)) LD_QSKIP_OR_FAIL_IN_CI("needs " LLAMADESK_SHARED_DIR "/models/stories260K.gguf (reference models folder absent)");
         QTemporaryDir dir;
-        ui::AppParts parts(tempPaths(dir));
+        ui::AppParts parts(test::tempPaths(dir));
         QSignalSpy loaded(parts.engine.get(), &chat::EngineHost::modelLoaded);
         QVERIFY(parts.loadInitialModel(kStories));
         QVERIFY(loaded.wait(30000));

@@ -13,6 +13,7 @@
 
 #include "app/settings/app_settings.h"
 #include "gui/qml_warnings.h"
+#include "gui/temp_paths.h"
 #include "ui/app_parts.h"
 
 using namespace ld;
@@ -45,14 +46,6 @@ private:
     QByteArray oldHome_, oldConfig_;
     bool hadConfig_;
 };
-
-ui::AppPaths tempPaths(const QTemporaryDir& dir) {
-    ui::AppPaths p;
-    p.database = dir.filePath(QStringLiteral("history.db"));
-    p.settingsIni = dir.filePath(QStringLiteral("settings.ini"));
-    p.modelsFolder = dir.filePath(QStringLiteral("models"));
-    return p;
-}
 
 QQuickWindow* load(ui::AppParts& parts, QQmlApplicationEngine& qml) {
     if (!parts.loadQml(qml)) return nullptr;
@@ -123,7 +116,7 @@ private slots:
     void dialogsOpenInTheRememberedFolder() {
         QTemporaryDir dir;
         FakeHome fake(dir);
-        ui::AppParts parts(tempPaths(dir));
+        ui::AppParts parts(test::tempPaths(dir));
         QQmlApplicationEngine qml;
         QQuickWindow* window = load(parts, qml);
         QVERIFY(window);
@@ -166,7 +159,7 @@ private slots:
 
     void geometryFirstRunThenRestored() {
         QTemporaryDir dir;
-        const ui::AppPaths paths = tempPaths(dir);
+        const ui::AppPaths paths = test::tempPaths(dir);
         const QRect screen = QGuiApplication::primaryScreen()->geometry();
         const QRect available = QGuiApplication::primaryScreen()->availableVirtualGeometry();
         const QRect saved(screen.x() + 30, screen.y() + 40, 700, 500);
