@@ -16,7 +16,7 @@
 #      4,096 positions. (The matvec variants' A/B took 1B's aggregate decode out of step 3.)
 # The rest (split-K sweeps, reopen, 70B, ncu) is in device_run_parallel.sh, device_run_cuda.sh
 # (FUSED_ONLY=1 for the epilogues' ncu step) and device_run_70b.sh, for a second call.
-# Prepared here by benchmarks/device_prepare.sh (carry .devbin .devshared .gl), then on the device:
+# Prepared here by benchmarks/device_prepare.sh (carry .devbin.tar.xz .devshared .gl), then on the device:
 #   bash benchmarks/device_next.sh
 # Dry run without a GPU (plumbing only; lavapipe numbers mean nothing):
 #   VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json BIN=build/app/cli ONLY=vulkan \

@@ -4,7 +4,7 @@
 # the code before this session's changes (.devbin/base, built by device_prepare.sh with BASE=),
 # the other models, and GPU timestamps. About 4 minutes on an H100. Prepare here with
 #   VULKAN_ONLY=1 BASE=<commit> bash benchmarks/device_prepare.sh     (about 60 of the 64 MiB a call carries)
-# and carry .devbin, .devshared and .gl.
+# and carry .devbin.tar.xz, .devshared and .gl.
 #   bash benchmarks/device_run_vulkan.sh [quick|offload]
 # `offload` (about 2 minutes): only the weights-in-system-memory test and 8B Q4_K_M with 16 and 0
 # of its 32 layers' weights in GPU memory.
