@@ -8,6 +8,9 @@
 #include <QFuture>
 #include <QString>
 #include <QTest>
+#include <algorithm>
+#include <cstdint>
+#include <vector>
 
 namespace ld::test {
 
@@ -23,6 +26,11 @@ template <class T>
 T await(QFuture<T> f) {
     if (!QTest::qWaitFor([&] { return f.isFinished(); }, 10000)) qFatal("an asynchronous call timed out");
     return f.result();
+}
+
+// How many leading tokens two prompts share (what a prefix cache could reuse).
+inline size_t commonPrefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+    return size_t(std::mismatch(a.begin(), a.end(), b.begin(), b.end()).first - a.begin());
 }
 
 }  // namespace ld::test

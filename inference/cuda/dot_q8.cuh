@@ -233,14 +233,10 @@ __device__ __forceinline__ float dot_wx<GgmlType::Q4_K>(const WChunk& w, const X
 template <>
 __device__ __forceinline__ float dot_wx<GgmlType::Q5_K>(const WChunk& w, const XChunk& x, int c) { return dot_wx_k4(w, x, c); }
 
-template <>
-__device__ __forceinline__ WChunk load_w<kQ6_KR>(const uint8_t* __restrict__ row, int c) {
-    const int blk = c >> 3, k = c & 7, n = k >> 2, cc = (k >> 1) & 1, lh = k & 1;
-    const uint8_t* g = row + size_t(blk >> 3) * 1680;
-    const uint8_t* b = g + 16 + 208 * (blk & 7);
-    const int4 ql = ld16(b + 16 * k), qh = ld16(b + 128 + 32 * n + 16 * lh);
+// A Q6_K chunk's 32 six-bit values as unsigned bytes: low nibbles from ql, the high two bits
+// from qh at bit 2cc (w.a) and 2cc + 4 (w.b). Shared by the default and the lean load.
+__device__ __forceinline__ void q6_unpack(const int4& ql, const int4& qh, int cc, WChunk& w) {
     const int ha = 2 * cc, hb = 2 * cc + 4;
-    WChunk w;
     w.a = make_int4((ql.x & 0x0F0F0F0F) | (((qh.x >> ha) & 0x03030303) << 4),
                     (ql.y & 0x0F0F0F0F) | (((qh.y >> ha) & 0x03030303) << 4),
                     (ql.z & 0x0F0F0F0F) | (((qh.z >> ha) & 0x03030303) << 4),
@@ -249,6 +245,16 @@ __device__ __forceinline__ WChunk load_w<kQ6_KR>(const uint8_t* __restrict__ row
                     ((ql.y >> 4) & 0x0F0F0F0F) | (((qh.y >> hb) & 0x03030303) << 4),
                     ((ql.z >> 4) & 0x0F0F0F0F) | (((qh.z >> hb) & 0x03030303) << 4),
                     ((ql.w >> 4) & 0x0F0F0F0F) | (((qh.w >> hb) & 0x03030303) << 4));
+}
+
+template <>
+__device__ __forceinline__ WChunk load_w<kQ6_KR>(const uint8_t* __restrict__ row, int c) {
+    const int blk = c >> 3, k = c & 7, n = k >> 2, cc = (k >> 1) & 1, lh = k & 1;
+    const uint8_t* g = row + size_t(blk >> 3) * 1680;
+    const uint8_t* b = g + 16 + 208 * (blk & 7);
+    const int4 ql = ld16(b + 16 * k), qh = ld16(b + 128 + 32 * n + 16 * lh);
+    WChunk w;
+    q6_unpack(ql, qh, cc, w);
     w.f[0] = h2f(g + 2 * (blk & 7));
     w.f[1] = float(int8_t(b[192 + 8 * n + 2 * cc + lh]));
     w.f[2] = float(int8_t(b[192 + 8 * n + 2 * cc + 4 + lh]));
@@ -285,16 +291,9 @@ __device__ __forceinline__ WChunk load_w_q6_lean(const uint8_t* __restrict__ row
     const uint8_t* b = g + 16 + 208 * (blk & 7);
     const int4 ql = ld16(b + 16 * k), qh = ld16(b + 128 + 32 * n + 16 * lh);
     const uint2 sc = __ldg(reinterpret_cast<const uint2*>(b + 192 + 8 * n));  // 8-byte aligned: b is 16
-    const int ha = 2 * cc, hb = 2 * cc + 4, sh = 8 * (k & 3);
+    const int sh = 8 * (k & 3);
     WChunk w;
-    w.a = make_int4((ql.x & 0x0F0F0F0F) | (((qh.x >> ha) & 0x03030303) << 4),
-                    (ql.y & 0x0F0F0F0F) | (((qh.y >> ha) & 0x03030303) << 4),
-                    (ql.z & 0x0F0F0F0F) | (((qh.z >> ha) & 0x03030303) << 4),
-                    (ql.w & 0x0F0F0F0F) | (((qh.w >> ha) & 0x03030303) << 4));
-    w.b = make_int4(((ql.x >> 4) & 0x0F0F0F0F) | (((qh.x >> hb) & 0x03030303) << 4),
-                    ((ql.y >> 4) & 0x0F0F0F0F) | (((qh.y >> hb) & 0x03030303) << 4),
-                    ((ql.z >> 4) & 0x0F0F0F0F) | (((qh.z >> hb) & 0x03030303) << 4),
-                    ((ql.w >> 4) & 0x0F0F0F0F) | (((qh.w >> hb) & 0x03030303) << 4));
+    q6_unpack(ql, qh, cc, w);
     w.f[0] = h2f(g + 2 * (blk & 7));
     w.f[1] = float(int8_t(uint8_t(sc.x >> sh)));
     w.f[2] = float(int8_t(uint8_t(sc.y >> sh)));

@@ -41,11 +41,7 @@ constexpr int kBlock = 64;  // the CPU backend's KV block: the prefix cache reus
 
 using ld::test::await;
 
-size_t commonPrefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
-    size_t n = 0;
-    while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
-    return n;
-}
+using ld::test::commonPrefix;
 
 // Six parts, each about one thing no other part names: a question about it retrieves that part.
 struct Topic {

@@ -44,11 +44,7 @@ constexpr int kBlock = 64;      // the CPU backend's KV block: the prefix cache 
 
 using ld::test::await;
 
-size_t commonPrefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
-    size_t n = 0;
-    while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
-    return n;
-}
+using ld::test::commonPrefix;
 
 // About `words` tokens of user text, different for each `n`.
 std::string filler(int n, int words) {
