@@ -82,10 +82,12 @@ contents)
       libqt6keychain1 libsecret-1-0)  # API keys in the keyring: QtKeychain dlopens libsecret
   fi
   [ "${PKG_VULKAN:-0}" = 1 ] && need+=(libvulkan1)
-  for p in "${need[@]}"; do echo "$dep_names" | grep -qx "$p" || fail "Depends lacks $p"; done
+  # Here-strings, not `echo | grep -q`: under pipefail, grep -q leaving at its first match can
+  # kill the writer with SIGPIPE and fail a check whose answer is yes (seen in the suite).
+  for p in "${need[@]}"; do grep -qx -- "$p" <<<"$dep_names" || fail "Depends lacks $p"; done
   bad=$(echo "$dep_names" | grep -E -- '-dev$|^(cmake|ninja-build|gcc.*|g\+\+.*|glslang.*|nvidia.*|.*cuda.*|libcudart.*|build-essential)$')
   [ -z "$bad" ] || fail "Depends has build tools or non-Debian packages: $(echo $bad)"
-  [ "${PKG_VULKAN:-0}" = 1 ] && { echo "$recommends" | grep -q mesa-vulkan-drivers || fail "Recommends lacks mesa-vulkan-drivers"; }
+  [ "${PKG_VULKAN:-0}" = 1 ] && { grep -q mesa-vulkan-drivers <<<"$recommends" || fail "Recommends lacks mesa-vulkan-drivers"; }
 
   if [ "${PKG_CUDA:-0}" = 1 ]; then
     if [ -f "$cuda_deb" ]; then
@@ -94,7 +96,7 @@ contents)
       cat "$list"
       expect_files "$list" "$(basename "$cuda_deb")" lib/llamadesk/libllamadesk_cuda.so
       [ "$(grep -vc '^share/doc/' "$list")" -le 2 ] || fail "llamadesk-cuda holds more than the plugin"
-      dpkg-deb -f "$cuda_deb" Depends | grep -q '^llamadesk (= ' || fail "llamadesk-cuda does not depend on llamadesk"
+      grep -q '^llamadesk (= ' <<<"$(dpkg-deb -f "$cuda_deb" Depends)" || fail "llamadesk-cuda does not depend on llamadesk"
       # Its libraries: the C/C++ runtime, the NVIDIA driver's libcuda.so.1 and cuBLAS (NVIDIA's
       # CUDA packages; documented in README.md). A shared libcudart would be one more library
       # from outside Debian: it must be linked statically.
@@ -139,7 +141,7 @@ tarball)
     if grep -qaF "$build" "$b"; then
       fail "$(basename "$b") names the build tree: $(strings -a "$b" | grep -F "$build" | head -3 | tr '\n' ' ')"
     fi
-    if readelf -d "$b" | grep -qE 'RPATH|RUNPATH'; then fail "$(basename "$b") has an RPATH"; fi
+    if grep -qE 'RPATH|RUNPATH' <<<"$(readelf -d "$b")"; then fail "$(basename "$b") has an RPATH"; fi
   done
   if [ "${PKG_GUI:-1}" = 1 ]; then
     v=$(cd / && "$top"bin/llamadesk --version) || fail "llamadesk --version failed"

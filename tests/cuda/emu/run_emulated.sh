@@ -22,8 +22,8 @@ g++ -std=c++20 -O2 -fPIC -shared -fvisibility=hidden -w -I "$here/include" -I "$
 export LLAMADESK_CUDA_PLUGIN=$out/libllamadesk_cuda_emu.so
 # The emulator is always there: a plugin that fails to load fails the tests (cuda_test_util.h).
 export LLAMADESK_TEST_CUDA_EMULATED=1
-ops=$(find "$build" -name test_cuda_ops -type f -perm -u+x | head -1)
-model=$(find "$build" -name test_cuda_model -type f -perm -u+x | head -1)
+ops=$(find "$build" -name test_cuda_ops -type f -perm -u+x -print -quit)
+model=$(find "$build" -name test_cuda_model -type f -perm -u+x -print -quit)
 "$ops" --gtest_filter="$ops_filter"
 # The decode matvec's split-K with 4 warps per row group (the default picks it for few rows only).
 LLAMADESK_CUDA_MV_SPLIT=4 "$ops" --gtest_filter='Types/*Matmul*:Types/*Fused*:Types/*Qkv*'
