@@ -119,7 +119,8 @@ struct GenerationRequest {
     bool rawText = false;
     GenerationPriority priority = GenerationPriority::Interactive;
     // A reply the user waits for (a chat's): it may use the engine's drafter when "Speed up
-    // replies" is on. Titles, document summaries and API requests leave it off (EngineWorker).
+    // replies" is on. Titles and document summaries leave it off; the app's API server sets it,
+    // and EngineWorker lets API requests draft only by prompt lookup.
     bool speculate = false;
 };
 
@@ -173,6 +174,7 @@ struct GenerationOutcome {
     // accepted (both 0 when the reply was not sped up).
     int drafted = 0;
     int accepted = 0;
+    bool speculated = false;  // a drafter served this request (drafted may still be 0: nothing to propose)
 };
 
 // A choice for the settings panel's device list.

@@ -397,9 +397,13 @@ EngineWorker::Prepared EngineWorker::prepare(const GenerationRequest& request) c
     // one (tests that drive the worker directly). Shutdown sets every request's.
     opt.cancel = request.cancel ? request.cancel.get() : shutdown_;
     // Only replies the user waits for speculate: a title is a few tokens, a summary's map steps
-    // run many at once (one draft model's cache would rewind between them every step), and API
-    // clients bring their own parallel requests and sampling.
-    if (request.speculate && drafter_) opt.drafter = drafter_.get();
+    // run many at once (one draft model's cache would rewind between them every step). API
+    // requests (speculate set by the app's API server) run beside the chat's reply and each
+    // other, so they draft only by prompt lookup, which keeps nothing between calls: sharing one
+    // draft model would make it re-read each one's whole history every step.
+    const bool shareable = dynamic_cast<const PromptLookup*>(drafter_.get()) != nullptr;
+    if (request.speculate && drafter_ && (request.priority != GenerationPriority::Api || shareable))
+        opt.drafter = drafter_.get();
     p.tokens = std::move(prompt.tokens);
     return p;
 }
@@ -425,6 +429,7 @@ void EngineWorker::generateAlone(const GenerationRequest& request) {
             return true;
         });
         GenerationOutcome out = outcomeOf(id, res);
+        out.speculated = p.options.drafter != nullptr;
         const double promptMs = pre.ms + res.prompt_ms;
         out.promptTps = promptMs > 0 ? (pre.evaluated + res.evaluated_tokens) * 1000.0 / promptMs : 0;
         out.promptReused = std::max(0, res.prompt_tokens - pre.evaluated - res.evaluated_tokens);
@@ -456,7 +461,7 @@ void EngineWorker::submitBatched(const GenerationRequest& request) {
             emit text(live->id, QString::fromUtf8(piece.data(), qsizetype(piece.size())));
             return true;
         };
-        b.on_finished = [this, live](const BatchOutcome& o) {
+        b.on_finished = [this, live, speculated = b.options.drafter != nullptr](const BatchOutcome& o) {
             if (live->silenced) return;  // already answered (pumpStep's failure path)
             live_.erase(live->seq);
             if (!o.error.empty()) {
@@ -464,6 +469,7 @@ void EngineWorker::submitBatched(const GenerationRequest& request) {
                 return;
             }
             GenerationOutcome out = outcomeOf(live->id, o.result);
+            out.speculated = speculated;
             out.droppedMessages = live->droppedMessages;
             emit finished(out);
         };

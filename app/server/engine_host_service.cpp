@@ -122,6 +122,9 @@ void EngineHostService::startWaiting() {
         }
         chat::GenerationRequest request;
         request.priority = chat::GenerationPriority::Api;
+        // "Speed up replies" applies as far as the engine lets API requests draft (prompt lookup:
+        // EngineWorker); the outcome says whether it did, and usage reports it (job_usage).
+        request.speculate = true;
         if (job->messages.empty()) {
             // A completion or a chat with tools: the prompt the HTTP layer rendered, as is.
             request.promptTokens = job->prompt;
@@ -189,6 +192,9 @@ void EngineHostService::onFinished(const chat::GenerationOutcome& out) {
     r.prompt_tokens = out.promptTokens;
     r.tokens.resize(size_t(std::max(0, out.genTokens)));
     r.ttft_ms = out.ttftMs;
+    r.drafted = out.drafted;
+    r.accepted = out.accepted;
+    run->job->speculative = out.speculated;
     release();
     run->job->end(std::move(r));
 }

@@ -390,6 +390,86 @@ private slots:
         QVERIFY2(b.status().contains(QLatin1String("in use")), qPrintable(b.status()));
     }
 
+    // "Speed up replies" in the app: an API reply drafted by prompt lookup reports its drafts as
+    // `serve --lookup` does (usage.completion_tokens_details, streamed and whole), with the text
+    // it has without speculation; with a draft model, which the GUI's reply keeps to itself, API
+    // replies are not sped up and report none.
+    void predictionTokensWhenRepliesAreSpedUp() {
+        auto s = freshSettings("speculate.ini");
+        server::ServerHost host(engine_.get(), s.get(), keys_.get());
+        host.setEnabled(true);
+        QVERIFY(host.listening());
+        const QString url = host.url() + QStringLiteral("/chat/completions");
+        const auto usageOf = [](const HttpResult& r) { return r.json()["usage"].toObject(); };
+        const auto textOf = [](const HttpResult& r) {
+            return r.json()["choices"].toArray()[0].toObject()["message"].toObject()["content"].toString();
+        };
+        const auto setSpeculation = [&](const QString& mode, const QString& draftPath, const QString& described) {
+            chat::SpeculationConfig c;
+            c.mode = mode;
+            c.draftModelPath = draftPath;
+            engine_->setSpeculation(c);
+            return QTest::qWaitFor([&] {
+                return described.isEmpty() ? engine_->speculation().isEmpty() : engine_->speculation().startsWith(described);
+            }, 30000);
+        };
+        QSignalSpy finished(engine_.get(), &chat::EngineHost::finished);
+
+        const HttpResult plain = request(net_, QStringLiteral("POST"), url, chatBody(false, 48));
+        QCOMPARE(plain.status, 200);
+        QVERIFY(!usageOf(plain).contains("completion_tokens_details"));  // nothing drafted: as a plain serve
+
+        QVERIFY(setSpeculation(QStringLiteral("lookup"), {}, QStringLiteral("prompt lookup")));
+        finished.clear();
+        const HttpResult sped = request(net_, QStringLiteral("POST"), url, chatBody(false, 48));
+        QCOMPARE(sped.status, 200);
+        QCOMPARE(finished.count(), 1);
+        const auto out = finished.first().at(0).value<chat::GenerationOutcome>();
+        QVERIFY(out.speculated);
+        QVERIFY2(out.drafted > 0 && out.accepted > 0, qPrintable(QStringLiteral("%1 drafted, %2 accepted").arg(out.drafted).arg(out.accepted)));
+        QCOMPARE(textOf(sped), textOf(plain));  // greedy: the same reply, sped up
+        const QJsonObject details = usageOf(sped)["completion_tokens_details"].toObject();
+        QCOMPARE(details["accepted_prediction_tokens"].toInt(-1), out.accepted);
+        QCOMPARE(details["rejected_prediction_tokens"].toInt(-1), out.drafted - out.accepted);
+        QCOMPARE(usageOf(sped)["completion_tokens"].toInt(), 48);
+
+        // Streamed with stream_options.include_usage: the usage chunk carries the same numbers.
+        QJsonObject body = QJsonDocument::fromJson(chatBody(true, 48)).object();
+        body["stream_options"] = QJsonObject{{"include_usage", true}};
+        const HttpResult streamed = request(net_, QStringLiteral("POST"), url, QJsonDocument(body).toJson(QJsonDocument::Compact));
+        QCOMPARE(streamed.status, 200);
+        const QList<QByteArray> events = sseData(streamed.body);
+        QVERIFY(events.size() >= 2);
+        const QJsonObject usageChunk = QJsonDocument::fromJson(events[events.size() - 2]).object();
+        QCOMPARE(usageChunk["usage"].toObject()["completion_tokens_details"].toObject(), details);
+
+        // A draft model: the GUI's reply drafts with it, an API reply does not.
+        QTemporaryDir draftDir;
+        const QString draftCopy = draftDir.filePath(QStringLiteral("stories-draft.gguf"));  // not "the model itself"
+        QVERIFY(QFile::copy(kModel, draftCopy));
+        QVERIFY2(setSpeculation(QStringLiteral("draft"), draftCopy, QStringLiteral("draft model")), qPrintable(engine_->speculation()));
+        finished.clear();
+        const HttpResult api = request(net_, QStringLiteral("POST"), url, chatBody(false, 48));
+        QCOMPARE(api.status, 200);
+        QCOMPARE(finished.count(), 1);
+        QVERIFY(!finished.first().at(0).value<chat::GenerationOutcome>().speculated);
+        QVERIFY(!usageOf(api).contains("completion_tokens_details"));
+        QCOMPARE(textOf(api), textOf(plain));
+        chat::GenerationRequest gui;
+        gui.messages = {{QStringLiteral("user"), QStringLiteral("Once upon a time")}};
+        gui.sampling.temperature = 0;
+        gui.sampling.maxTokens = 8;
+        gui.speculate = true;
+        finished.clear();
+        engine_->generate(gui);
+        QVERIFY(finished.wait(30000));
+        const auto guiOut = finished.first().at(0).value<chat::GenerationOutcome>();
+        QVERIFY(guiOut.speculated);
+        QVERIFY(guiOut.drafted > 0);
+
+        QVERIFY(setSpeculation(QStringLiteral("off"), {}, QString()));
+    }
+
     void cleanupTestCase() { engine_.reset(); }
 };
 

@@ -27,7 +27,7 @@ void GenJob::end(GenerateResult res, std::string err) {
 Usage job_usage(const GenJob& job) {
     const GenerateResult& g = job.result;
     Usage u{g.prompt_tokens, int(g.tokens.size())};
-    if (job.options.drafter) {
+    if (job.speculative) {
         u.speculative = true;
         u.accepted_prediction_tokens = g.accepted;
         u.rejected_prediction_tokens = g.drafted - g.accepted;
@@ -39,6 +39,7 @@ void DraftConfig::apply(GenJob& job) const {
     if (!drafter) return;
     job.options.drafter = drafter;
     job.options.draft_max = draft_max;
+    job.speculative = true;
 }
 
 void GenJob::end_cancelled() {

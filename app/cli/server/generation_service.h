@@ -50,6 +50,10 @@ struct GenJob {
     bool finished = false;
     GenerateResult result;
     std::string error;  // the engine failed (result is partial)
+    // A drafter served this job: usage then reports result.drafted / accepted as prediction
+    // tokens. Set before end() by the service: at submit (DraftConfig::apply, serve --draft /
+    // --lookup), or with the result (the app's engine, which decides per request).
+    bool speculative = false;
 
     // For services: the next piece of the reply, and its end (exactly once; the HTTP thread
     // answers once `finished` is set). A job that never ran ends with StopReason::Cancelled.
@@ -59,7 +63,7 @@ struct GenJob {
 };
 
 // The usage of a finished job: prompt and completion tokens, and when the service drafted for
-// it (options.drafter set) the accepted and rejected drafted tokens. Read once `finished` is set.
+// it (`speculative`) the accepted and rejected drafted tokens. Read once `finished` is set.
 Usage job_usage(const GenJob& job);
 
 // `serve --draft MODEL` / `--lookup`: the drafter a service gives every request (not owned; the
