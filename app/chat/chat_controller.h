@@ -160,7 +160,7 @@ private:
     // A turn with tools (chat_controller_tools.cpp).
     void startToolTurn(std::optional<qint64> parentId);
     void runToolTurn(std::optional<qint64> parentId, quint64 generation);
-    std::vector<ChatMessage> toolTurnMessages() const;
+    std::vector<ChatMessage> toolTurnMessages(QString* passages) const;
     void onToolReplyStarting();
     void onToolText(const QString& piece);
     void onToolReplyEnded();

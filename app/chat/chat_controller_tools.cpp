@@ -38,19 +38,18 @@ void ChatController::setToolApproval(ToolApproval* approval) {
     emit toolApprovalChanged();
 }
 
-std::vector<ChatMessage> ChatController::toolTurnMessages() const {
+std::vector<ChatMessage> ChatController::toolTurnMessages(QString* passages) const {
     std::vector<ChatMessage> out;
-    const int newestUser = newestUserRow();  // carries the documents' passages, as in buildRequest
+    // The newest user message carries the documents' passages, as in buildRequest; they travel
+    // apart (ToolLoopOptions::passages) so that the tool turn can shorten them as buildPrompt does.
+    const int newestUser = newestUserRow();
     const DocumentContext documents = documentContext(newestUser);
+    *passages = newestUser >= 0 ? documents.passages : QString();
     const QString system = systemText(documents);
     if (!system.isEmpty()) out.push_back({"system", system.toStdString()});
     for (int i = 0; i < int(messages_.size()); ++i) {
         const Message& m = messages_[i];
         if (m.role == QLatin1String(kNoticeRole)) continue;
-        if (i == newestUser) {
-            out.push_back({"user", promptText({m.role, m.content, documents.passages}).toStdString()});
-            continue;
-        }
         if (m.status == MessageStatus::Error && m.content.isEmpty() && m.toolCalls.isEmpty()) continue;
         if (m.role == QLatin1String(kToolRole)) {
             out.push_back({"ipython", m.content.toStdString()});
@@ -93,7 +92,7 @@ void ChatController::runToolTurn(std::optional<qint64> parentId, quint64 generat
     setup.tools = toolServers_->host()->tools();
     setup.host = toolServers_->host();
     setup.options.allowList = toolServers_->allowList();
-    setup.messages = toolTurnMessages();
+    setup.messages = toolTurnMessages(&setup.options.passages);
     setup.modelPath = engine_->modelPath();
     const SamplingConfig sampling = applyOverrides(settings_->sampling(), overrides_);
     // Each prompt leaves the reply the room EngineWorker keeps for it, or the engine refuses it.
@@ -141,8 +140,8 @@ void ChatController::runToolTurn(std::optional<qint64> parentId, quint64 generat
     connect(turn, &ToolTurn::malformed, this, &ChatController::onToolMalformed);
     connect(turn, &ToolTurn::notice, this, [this](const QString& line) { setNotice(line); });
     // As a plain reply's notice (onFinished): what of the chat the model did not see.
-    connect(turn, &ToolTurn::promptFitted, this, [this](int dropped, int shortened) {
-        if (toolReply_.conversationId == conversationId_) setNotice(fittedNotice(dropped, shortened));
+    connect(turn, &ToolTurn::promptFitted, this, [this](const PromptFit& fit) {
+        if (toolReply_.conversationId == conversationId_) setNotice(fittedNotice(fit));
     });
     connect(turn, &ToolTurn::approvalNeeded, this, &ChatController::setToolApproval);
     connect(turn, &ToolTurn::approvalClosed, this, [this] { setToolApproval(nullptr); });

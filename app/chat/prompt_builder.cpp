@@ -1,5 +1,7 @@
 #include "app/chat/prompt_builder.h"
 
+#include <QStringList>
+
 #include <algorithm>
 #include <functional>
 
@@ -35,12 +37,28 @@ QString promptText(const PromptMessage& m) {
     return QStringLiteral("<documents>\n%1\n</documents>\n\n%2").arg(m.context.trimmed(), m.content);
 }
 
-bool shortenContext(PromptMessage& m) {
-    if (m.context.isEmpty()) return false;
-    m.context.truncate(m.context.size() * 3 / 4);
-    if (m.context.trimmed().size() < kMinContextChars) m.context.clear();
+namespace {
+
+// One step of every cut from the end (passages, a system message): its last quarter goes, or all
+// of it once little is left. false: nothing was left to cut.
+bool cutQuarter(QString& text) {
+    if (text.isEmpty()) return false;
+    text.truncate(text.size() * 3 / 4);
+    if (text.trimmed().size() < kMinContextChars) text.clear();
     return true;
 }
+
+// The same step on a message's UTF-8 content.
+bool cutQuarter(std::string& text) {
+    QString s = QString::fromStdString(text);
+    if (!cutQuarter(s)) return false;
+    text = s.toStdString();
+    return true;
+}
+
+}  // namespace
+
+bool shortenContext(PromptMessage& m) { return cutQuarter(m.context); }
 
 int replyReserve(int maxTokens, int contextSize) { return std::clamp(maxTokens, 16, std::max(16, contextSize / 2)); }
 
@@ -120,13 +138,7 @@ BuiltPrompt buildPrompt(ChatTemplate tmpl, const Tokenizer& tok, const QList<Pro
             done = fits();
         }
         if (!done && !system.empty()) {
-            QString text = QString::fromStdString(system.back().content);
-            while (!done && !text.isEmpty()) {
-                text.truncate(text.size() * 3 / 4);
-                if (text.size() < kMinContextChars) text.clear();
-                system.back().content = text.toStdString();
-                done = fits();
-            }
+            while (!done && cutQuarter(system.back().content)) done = fits();
             if (!done) {  // without any system message
                 system.pop_back();
                 done = fits();
@@ -169,25 +181,47 @@ std::vector<ChatMessage> leastOfTurn(const std::vector<ChatMessage>& messages) {
 }
 
 FittedToolPrompt fitToolPrompt(const Tokenizer& tok, const std::vector<ChatMessage>& messages,
-                               const ToolPromptOptions& options, int budget) {
+                               const ToolPromptOptions& options, int budget, const QString& passages) {
     std::vector<ChatMessage> system, turns;
     for (const ChatMessage& m : messages) (m.role == "system" ? system : turns).push_back(m);
+    const size_t keep = currentTurnStart(turns);
+    // A document chat's question carries its passages as a plain turn's does (promptText), kept
+    // apart until here so that they can be cut like a plain turn's.
+    PromptMessage question;
+    const bool hasPassages = !passages.isEmpty() && keep < turns.size() && turns[keep].role == "user";
+    if (hasPassages) {
+        question = {QStringLiteral("user"), QString::fromStdString(turns[keep].content), passages};
+        turns[keep].content = promptText(question).toStdString();
+    }
     auto render = [&](size_t from) {
         std::vector<ChatMessage> msgs = system;
         msgs.insert(msgs.end(), turns.begin() + std::ptrdiff_t(from), turns.end());
         return apply_tool_chat_template(tok, msgs, options, true);
     };
     FittedToolPrompt out;
-    const size_t keep = currentTurnStart(turns);
     std::vector<ChatMessage> empty = system;
     empty.push_back({"user", ""});
     const int fixed = int(apply_tool_chat_template(tok, empty, options, true).size());
     const size_t from = dropOldest(tok, turns, keep, budget, fixed, render, &out.tokens);
     out.droppedMessages = int(from);
-    // The current turn alone is too long: its tool results pile up (each was cut on arrival to
-    // what the turn left then). The oldest give way first, each to what the overflow asks (in
-    // proportion to its characters, then again while the tokens merge differently at the cut),
-    // down to the marker alone, before the next one is touched.
+    auto fits = [&] {
+        std::vector<int32_t> ids = render(from);
+        if (int(ids.size()) <= budget) out.tokens = std::move(ids);
+        return !out.tokens.empty();
+    };
+    // The current turn alone is too long. As in buildPrompt, its documents' passages go first, a
+    // quarter at a time from their end (the least relevant), always counted from all of them: the
+    // replies of the turn that need the same cut send the same question and share the prefix cache.
+    while (out.tokens.empty() && hasPassages && shortenContext(question)) {
+        turns[keep].content = promptText(question).toStdString();
+        out.passagesShortened = true;
+        fits();
+    }
+    // Then its tool results, which pile up (each was cut on arrival to what the turn left then,
+    // counting the passages as gone and the system message whole: mcp::ToolLoop::resultBudget).
+    // The oldest give way first, each to what the overflow asks (in proportion to its characters,
+    // then again while the tokens merge differently at the cut), down to the marker alone, before
+    // the next one is touched.
     const std::string marker = kCutToFitMarker;
     const int64_t markerTokens = int64_t(tok.encode(marker, false).size());
     for (size_t i = keep + 1; out.tokens.empty() && i < turns.size(); ++i) {
@@ -212,30 +246,38 @@ FittedToolPrompt fitToolPrompt(const Tokenizer& tok, const std::vector<ChatMessa
             cut = true;
         }
         if (cut) ++out.shortenedResults;
-        if (out.tokens.empty()) {
-            const std::vector<int32_t> ids = render(from);
-            if (int(ids.size()) <= budget) out.tokens = ids;
-        }
+        if (out.tokens.empty()) fits();
     }
+    // Last, as in buildPrompt, the system message from its end (a document chat's overview ends
+    // it), down to nothing but not left out: the tool template would write its default one.
+    for (size_t i = system.size(); out.tokens.empty() && i-- > 0;)
+        while (out.tokens.empty() && cutQuarter(system[i].content)) {
+            out.systemShortened = true;
+            fits();
+        }
     if (out.tokens.empty()) return out;
     out.messages = system;
     out.messages.insert(out.messages.end(), turns.begin() + std::ptrdiff_t(from), turns.end());
     return out;
 }
 
-QString fittedNotice(int droppedMessages, int shortenedResults) {
-    QString s;
-    if (droppedMessages > 0)
-        s = QStringLiteral("This chat is longer than the model's context window: the %1 oldest messages were left out "
-                           "of the prompt (the system prompt and recent turns were kept).")
-                .arg(droppedMessages);
-    if (shortenedResults > 0) {
-        if (!s.isEmpty()) s += u' ';
-        s += shortenedResults == 1
-                 ? QStringLiteral("A tool result of this turn was cut to fit the context window.")
-                 : QStringLiteral("%1 tool results of this turn were cut to fit the context window, the oldest most.").arg(shortenedResults);
-    }
-    return s;
+QString fittedNotice(const PromptFit& fit) {
+    QStringList s;
+    if (fit.droppedMessages > 0)
+        s << QStringLiteral("This chat is longer than the model's context window: the %1 oldest messages were left out "
+                            "of the prompt (%2 recent turns were kept).")
+                 .arg(fit.droppedMessages)
+                 .arg(fit.systemShortened ? QStringLiteral("the") : QStringLiteral("the system prompt and"));
+    if (fit.passagesShortened)
+        s << QStringLiteral("The documents' passages for this question were shortened to fit the context window "
+                            "(the least relevant left out).");
+    if (fit.shortenedResults > 0)
+        s << (fit.shortenedResults == 1
+                  ? QStringLiteral("A tool result of this turn was cut to fit the context window.")
+                  : QStringLiteral("%1 tool results of this turn were cut to fit the context window, the oldest most.")
+                        .arg(fit.shortenedResults));
+    if (fit.systemShortened) s << QStringLiteral("The end of the system prompt was left out to fit the context window.");
+    return s.join(u' ');
 }
 
 }  // namespace ld::chat

@@ -35,32 +35,50 @@ QString promptText(const PromptMessage& m);
 // the window (and at least 16 tokens). A prompt rendered by the caller (tools) must fit the rest.
 int replyReserve(int maxTokens, int contextSize);
 
-// A turn with tools (mcp::ToolLoop, each reply of it), fitted by buildPrompt's rule: the system
-// message and the tool definitions stay; the oldest whole exchanges go at the same fixed places
+// What fitting a prompt left out, for the chat's notice (fittedNotice).
+struct PromptFit {
+    int droppedMessages = 0;         // oldest messages left out (system messages not counted)
+    int shortenedResults = 0;        // this turn's tool results cut to fit
+    bool passagesShortened = false;  // this turn's documents' passages cut from their end
+    bool systemShortened = false;    // the system message cut from its end
+    bool any() const { return droppedMessages > 0 || shortenedResults > 0 || passagesShortened || systemShortened; }
+};
+
+// A turn with tools (mcp::ToolLoop, each reply of it), fitted by buildPrompt's rule: the tool
+// definitions stay; the oldest whole exchanges go at the same fixed places
 // (so consecutive tool turns reuse the prefix cache); the current turn (from the newest user
 // message on: the user's words, the assistant's calls, this turn's tool results) always stays.
-// When it alone is too long, this turn's results are shortened, the oldest first, each ending
-// with kCutToFitMarker where the model reads it (the marker alone once nothing is left); the
-// user's words and the calls are never cut. (Unlike buildPrompt, neither the system message nor
-// a document chat's passages, which come already inside the user's message, are shortened.)
-struct FittedToolPrompt {
-    std::vector<ChatMessage> messages;  // what the model is sent
+// `passages`: a document chat's passages for the newest user message, which `messages` holds
+// without them; they are rendered into it as promptText does. When the current turn alone is too
+// long, its passages are shortened first, as buildPrompt does (shortenContext, from all of them
+// each time, so the same cut gives the same prompt); then this turn's results, the oldest first,
+// each ending with kCutToFitMarker where the model reads it (the marker alone once nothing is
+// left); then the system message from its end (results go before it: each result was cut on
+// arrival to what the turn leaves with the system message whole, mcp::ToolLoop::resultBudget).
+// The user's words and the calls are never cut.
+struct FittedToolPrompt : PromptFit {
+    std::vector<ChatMessage> messages;  // what the model is sent (the passages rendered in)
     std::vector<int32_t> tokens;        // those rendered; empty: even so the turn does not fit
-    int droppedMessages = 0;            // oldest messages left out (system messages not counted)
-    int shortenedResults = 0;           // this turn's tool results cut to fit
 };
 FittedToolPrompt fitToolPrompt(const Tokenizer& tok, const std::vector<ChatMessage>& messages,
-                               const ToolPromptOptions& options, int budget);
+                               const ToolPromptOptions& options, int budget, const QString& passages = {});
 // The end of a tool result cut by fitToolPrompt (what the model sees of the cut).
 inline constexpr char kCutToFitMarker[] = "\n[... cut to fit the context]";
 
-// The least fitToolPrompt can make of `messages`: the system messages and the current turn (from
-// the newest user message on), its tool results cut to the marker. A new result may take what
-// this leaves (mcp::ToolLoop::resultBudget): the older results of the turn then give way.
+// What fitToolPrompt makes of `messages` before it cuts the system message: the system messages
+// and the current turn (from the newest user message on, its passages gone), its tool results
+// cut to the marker. A new result may take what this leaves (mcp::ToolLoop::resultBudget): the
+// passages and the older results of the turn then give way.
 std::vector<ChatMessage> leastOfTurn(const std::vector<ChatMessage>& messages);
 
-// What the chat says when older messages (and this turn's tool results) were left out.
-QString fittedNotice(int droppedMessages, int shortenedResults = 0);
+// What the chat says when older messages (this turn's passages, tool results, the system
+// message's end) were left out.
+QString fittedNotice(const PromptFit& fit);
+inline QString fittedNotice(int droppedMessages) {
+    PromptFit fit;
+    fit.droppedMessages = droppedMessages;
+    return fittedNotice(fit);
+}
 
 // One step of making a prompt fit: cuts the last quarter of `m`'s passages (the least relevant,
 // relevantContext puts them last), or all of them once little is left. false: none were left.

@@ -123,8 +123,8 @@ public:
         const QString n = QString::fromStdString(note);
         turn_->post([turn = turn_, n] { emit turn->malformed(n); });
     }
-    void promptFitted(int droppedMessages, int shortenedResults) override {
-        turn_->post([turn = turn_, droppedMessages, shortenedResults] { emit turn->promptFitted(droppedMessages, shortenedResults); });
+    void promptFitted(const chat::PromptFit& fit) override {
+        turn_->post([turn = turn_, fit] { emit turn->promptFitted(fit); });
     }
     void notice(const std::string& line) override {
         const QString n = QString::fromStdString(line);

@@ -37,6 +37,7 @@ public:
         mcp::McpHost* host = nullptr;     // runs the calls; may go away (the calls then fail)
         mcp::ToolLoopOptions options;     // its cancel is this turn's
         std::vector<ChatMessage> messages;  // the conversation, ending with the user's message
+                                            // (its documents' passages in options.passages)
         CompletionFactory makeCompletion;   // called on the worker thread
         // The model's GGUF file: its metadata picks the call format (Llama 3.1 JSON or 3.2
         // pythonic), read on the worker thread. Empty: options.format as given.
@@ -65,7 +66,7 @@ signals:
     void malformed(const QString& note);
     void notice(const QString& line);
     // A reply's prompt was fitted to the context window (mcp::ToolLoopUi::promptFitted).
-    void promptFitted(int droppedMessages, int shortenedResults);
+    void promptFitted(const ld::chat::PromptFit& fit);
     // The question for the user; a child of this turn (gone with it).
     void approvalNeeded(ld::chat::ToolApproval* approval);
     void approvalClosed();

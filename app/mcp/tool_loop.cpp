@@ -38,6 +38,8 @@ QString allowKey(const PendingCall& call) { return call.server + u'\n' + call.to
 bool ToolLoop::OwnAllowList::allowed(const PendingCall& call) const { return keys.count(allowKey(call)) > 0; }
 void ToolLoop::OwnAllowList::allow(const PendingCall& call) { keys.insert(allowKey(call)); }
 
+void ToolLoopUi::promptFitted(const chat::PromptFit& fit) { notice(chat::fittedNotice(fit).toStdString()); }
+
 CallResult HostToolRunner::call(const QString& server, const QString& tool, const QJsonObject& arguments, int timeoutMs,
                                 const std::atomic<bool>* cancel) {
     bool done = false;
@@ -170,12 +172,14 @@ ToolLoopResult ToolLoop::run(std::vector<ChatMessage> messages) {
         ui_.replyStart();
         // Each reply's prompt fits the window by the plain chat's rule (the reply's message
         // exists by now, so a turn that cannot fit ends with this error on it).
-        const chat::FittedToolPrompt fit = chat::fitToolPrompt(completion_.tokenizer(), messages, prompt, promptBudget());
+        const chat::FittedToolPrompt fit =
+            chat::fitToolPrompt(completion_.tokenizer(), messages, prompt, promptBudget(), options_.passages);
         if (fit.tokens.empty())
             fail("This turn does not fit the model's context window (", completion_.contextTokens(),
-                 " tokens) even without the older messages and with its tool results cut. Shorten the message, "
-                 "switch tools off for this chat or raise the context length in Settings.");
-        if (fit.droppedMessages > 0 || fit.shortenedResults > 0) ui_.promptFitted(fit.droppedMessages, fit.shortenedResults);
+                 " tokens) even without the older messages, its documents' passages and the system prompt, and with "
+                 "its tool results cut. Shorten the message, switch tools off for this chat or raise the context "
+                 "length in Settings.");
+        if (fit.any()) ui_.promptFitted(fit);
         const std::string full = completion_.complete(fit.messages, prompt, [&](std::string_view piece) {
             if (released) {
                 ui_.text(piece);

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "app/chat/prompt_builder.h"
 #include "inference/chat/chat_format.h"
 #include "inference/chat/tool_format.h"
 #include "inference/tokenizer/tokenizer.h"
@@ -108,9 +109,10 @@ public:
     }
     // A reply that looked like a tool call but did not parse: its text was shown, this is the note.
     virtual void malformed(const std::string& note) { (void)note; }
-    // A reply's prompt was fitted to the context window (chat::fitToolPrompt): the oldest
-    // messages of the conversation left out, this turn's oldest tool results cut (either > 0).
-    virtual void promptFitted(int droppedMessages, int shortenedResults) { (void)droppedMessages, (void)shortenedResults; }
+    // A reply's prompt was fitted to the context window (chat::fitToolPrompt): what of the
+    // conversation it left out (fit.any()). By default it is a notice (chat::fittedNotice, the
+    // words the app's chat shows), so a terminal prints it as it prints the others.
+    virtual void promptFitted(const chat::PromptFit& fit);
     // Something the user should know (the round limit was reached, ...).
     virtual void notice(const std::string& line) { (void)line; }
 };
@@ -125,6 +127,9 @@ struct ToolLoopOptions {
     // app passes the engine's own reserve, chat::replyReserve).
     size_t replyReserveTokens = 256;
     size_t maxResultTokens = 8192;     // a result never takes more, even in a large context
+    // A document chat's passages for the user's message (chat::promptText puts them before its
+    // words), which `messages` holds without them: the first thing cut when the turn does not fit.
+    QString passages;
     // Stop: set by the front end; the loop asks nothing more, cancels the running call and ends
     // after the reply being generated (the completion watches the same flag).
     const std::atomic<bool>* cancel = nullptr;
@@ -132,7 +137,7 @@ struct ToolLoopOptions {
 };
 
 struct ToolLoopResult {
-    std::vector<ChatMessage> messages;  // the conversation after the turn (tool turns included)
+    std::vector<ChatMessage> messages;  // the conversation after the turn (tool turns included; no passages)
     std::string finalText;              // the last reply's text (empty when it was only calls)
     int toolRounds = 0;                 // replies that called tools
     bool roundLimitReached = false;
@@ -158,8 +163,8 @@ public:
     ToolLoopResult run(std::vector<ChatMessage> messages);
 
     // Token budget for a tool result appended to `messages` (what the context leaves after the
-    // system message, the current turn and the reply reserve: older turns, and this turn's older
-    // results, give way when needed; capped by maxResultTokens; at least 16).
+    // system message, the current turn and the reply reserve: older turns, this turn's passages
+    // and its older results give way when needed; capped by maxResultTokens; at least 16).
     size_t resultBudget(const std::vector<ChatMessage>& messages) const;
 
 private:

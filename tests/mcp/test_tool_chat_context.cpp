@@ -6,17 +6,22 @@
 //  - with the tokenizer only: a growing chat keeps the start of its fitted prompt (the same
 //    fixed places as buildPrompt), the newest user message and this turn's calls stay whole,
 //    piled-up results are cut oldest first with the marker, and a turn that cannot fit is refused;
+//    a document chat's question (passages given apart) has its passages cut first, at the fixed
+//    places of buildPrompt's rule, then this turn's results, then the system message;
 //  - with the real ChatController, EngineHost (tiny-llama31 on the CPU backend, a 1,024-token
 //    window, its prefix cache) and a real MCP server (tests/mcp/fake_server.js "loud", whose echo
 //    returns more than the window): the replies the tiny model cannot write as tool calls come
 //    from a script, the others from the engine. A long chat with tools answers, says what was
 //    left out as a plain reply does, and its next tool turn reuses the prefix; two huge results
-//    in one turn are cut with the marker; a message larger than the window is a clear error.
+//    in one turn are cut with the marker; a document chat whose passages alone outgrow the window
+//    answers with them shortened, and a huge result takes their room; a message larger than the
+//    window is a clear error.
 #include <QMutex>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <deque>
 #include <memory>
 
@@ -87,6 +92,14 @@ private:
     std::shared_ptr<Script> script_;
     std::unique_ptr<EngineToolCompletion> engine_;
 };
+
+// Passages as a document chat retrieves them (the most relevant first), about 50 tokens each.
+QString passagesText(int n) {
+    QStringList parts;
+    for (int i = 0; i < n; ++i)
+        parts << QStringLiteral("[report.txt, passage %1] ").arg(i + 1) + QString::fromStdString(filler(100 + i, 40));
+    return parts.join(QStringLiteral("\n\n"));
+}
 
 ToolPromptOptions oneTool() {
     ToolPromptOptions o;
@@ -274,14 +287,125 @@ private slots:
         QCOMPARE(fit.messages[3].content, std::string(kCutToFitMarker + 1));
         QVERIFY(fit.messages[5].content.starts_with("SECOND ") && fit.messages[5].content.ends_with(kCutToFitMarker));
         QCOMPARE(fit.messages[1].content, std::string("Call echo twice."));
-        // No room even for the user's words, the calls and two markers: refused.
-        const std::vector<ChatMessage> bare = leastOfTurn(chat);
+        // Less than the user's words, the calls and two markers: the system message goes last
+        // (from its end; "Be brief." is too short to keep a part of)...
+        std::vector<ChatMessage> bare = leastOfTurn(chat);
         QCOMPARE(bare.size(), size_t(6));
+        QCOMPARE(bare[0].content, std::string("Be brief."));
         QCOMPARE(bare[3].content, std::string(kCutToFitMarker + 1));
         QCOMPARE(bare[5].content, std::string(kCutToFitMarker + 1));
         const int least = int(apply_tool_chat_template(*tok_, bare, oneTool(), true).size());
-        QVERIFY(!fitToolPrompt(*tok_, chat, oneTool(), least).tokens.empty());
-        QVERIFY(fitToolPrompt(*tok_, chat, oneTool(), least - 1).tokens.empty());
+        fit = fitToolPrompt(*tok_, chat, oneTool(), least);
+        QVERIFY(!fit.tokens.empty());
+        QVERIFY(!fit.systemShortened);
+        fit = fitToolPrompt(*tok_, chat, oneTool(), least - 1);
+        QVERIFY(!fit.tokens.empty());
+        QVERIFY(fit.systemShortened);
+        QCOMPARE(fit.messages[0].content, std::string());
+        QCOMPARE(fit.messages[1].content, std::string("Call echo twice."));
+        QCOMPARE(fit.messages[2].content, call1);
+        // ... and with no room even for the user's words, the calls and two markers: refused.
+        bare[0].content.clear();
+        const int none = int(apply_tool_chat_template(*tok_, bare, oneTool(), true).size());
+        QVERIFY(none < least);
+        QVERIFY(!fitToolPrompt(*tok_, chat, oneTool(), none).tokens.empty());
+        QVERIFY(fitToolPrompt(*tok_, chat, oneTool(), none - 1).tokens.empty());
+    }
+
+    // A document chat's question whose passages do not fit: the older exchange goes first, then
+    // the passages from their end, a quarter at a time counted from all of them (the fixed places
+    // of buildPrompt's rule), never the question; this turn's results only once the passages are
+    // gone; the system message last.
+    void fitShortensTheQuestionsPassagesFirst() {
+        const QString passages = passagesText(12);
+        const std::string question = "What did the kite fly over?";
+        const std::vector<ChatMessage> chat = {
+            {"system", "Be brief.\n\nDocuments: report.txt, a report about kites and the hills they fly over."},
+            {"user", filler(90, 200)},
+            {"assistant", "An older answer."},
+            {"user", question},
+        };
+        // The question with all its passages, then after each cut of them (the last: none).
+        std::vector<QString> levels;
+        PromptMessage p{QStringLiteral("user"), QString::fromStdString(question), passages};
+        levels.push_back(promptText(p));
+        while (shortenContext(p)) levels.push_back(promptText(p));
+        QVERIFY(levels.size() > 5);
+        QCOMPARE(levels.back(), QString::fromStdString(question));
+        auto length = [&](const std::vector<ChatMessage>& m) { return int(apply_tool_chat_template(*tok_, m, oneTool(), true).size()); };
+        auto asked = [&](const QString& user) { return length({chat[0], {"user", user.toStdString()}}); };
+        auto tokens = [&](const std::string& s) { return tok_->encode(s, false).size(); };
+
+        // Room for everything: the passages go into the question as promptText puts them.
+        FittedToolPrompt fit = fitToolPrompt(*tok_, chat, oneTool(), 1 << 20, QString(passages));
+        QCOMPARE(fit.messages.size(), size_t(4));
+        QCOMPARE(fit.messages.back().content, levels[0].toStdString());
+        QVERIFY(!fit.any());
+        // Room for the question with its passages: the older exchange goes, nothing else.
+        const int whole = asked(levels[0]);
+        fit = fitToolPrompt(*tok_, chat, oneTool(), whole, passages);
+        QCOMPARE(fit.droppedMessages, 2);
+        QVERIFY(!fit.passagesShortened);
+        QCOMPARE(fit.messages.back().content, levels[0].toStdString());
+        // Less: the passages are cut at the first fixed place that fits; the question, the system
+        // message and the most relevant passages stay.
+        for (int less : {30, 150, 400}) {
+            const int budget = whole - less;
+            fit = fitToolPrompt(*tok_, chat, oneTool(), budget, passages);
+            QVERIFY(!fit.tokens.empty() && int(fit.tokens.size()) <= budget);
+            QVERIFY(fit.tokens == apply_tool_chat_template(*tok_, fit.messages, oneTool(), true));
+            QVERIFY(fit.passagesShortened);
+            QCOMPARE(fit.droppedMessages, 2);
+            QCOMPARE(fit.shortenedResults, 0);
+            QVERIFY(!fit.systemShortened);
+            QCOMPARE(fit.messages.front().content, chat[0].content);
+            const QString sent = QString::fromStdString(fit.messages.back().content);
+            QVERIFY(sent.startsWith(QStringLiteral("<documents>\n[report.txt, passage 1] ")));
+            QVERIFY(sent.endsWith(QStringLiteral("</documents>\n\n") + QString::fromStdString(question)));
+            const auto at = std::find(levels.begin(), levels.end(), sent);
+            QVERIFY(at != levels.end() && at != levels.begin());
+            QVERIFY(asked(*(at - 1)) > budget);  // no more was cut than the budget asked
+            QVERIFY(tokens(sent.toStdString()) + less <= tokens(levels[0].toStdString()) + 2);
+        }
+
+        // This turn's result: the passages give way to it first, whole...
+        const std::string big = "RESULT " + filler(3, 300);
+        std::vector<ChatMessage> withResult = chat;
+        withResult.push_back({"assistant", R"({"name": "echo", "parameters": {"text": "kite"}})", {{"echo", R"({"text": "kite"})"}}});
+        withResult.push_back({"ipython", big});
+        std::vector<ChatMessage> turn = {withResult[0]};
+        turn.insert(turn.end(), withResult.begin() + 3, withResult.end());
+        const int bare = length(turn);  // the question without passages, the call, the result
+        fit = fitToolPrompt(*tok_, withResult, oneTool(), bare, passages);
+        QVERIFY(!fit.tokens.empty() && int(fit.tokens.size()) <= bare);
+        QVERIFY(fit.passagesShortened);
+        QCOMPARE(fit.shortenedResults, 0);
+        QCOMPARE(fit.messages.size(), size_t(4));
+        QCOMPARE(fit.messages[1].content, question);
+        QCOMPARE(fit.messages[3].content, big);
+        // ... then the result is cut, the system message still whole...
+        fit = fitToolPrompt(*tok_, withResult, oneTool(), bare - 100, passages);
+        QVERIFY(!fit.tokens.empty() && int(fit.tokens.size()) <= bare - 100);
+        QCOMPARE(fit.shortenedResults, 1);
+        QVERIFY(!fit.systemShortened);
+        QCOMPARE(fit.messages[0].content, chat[0].content);
+        QCOMPARE(fit.messages[1].content, question);
+        QVERIFY(fit.messages[3].content.starts_with("RESULT ") && fit.messages[3].content.ends_with(kCutToFitMarker));
+        // ... and below what the turn is at the least, the system message from its end.
+        const int least = length(leastOfTurn(withResult));
+        fit = fitToolPrompt(*tok_, withResult, oneTool(), least - 8, passages);
+        QVERIFY(!fit.tokens.empty() && int(fit.tokens.size()) <= least - 8);
+        QVERIFY(fit.systemShortened && fit.passagesShortened);
+        QCOMPARE(fit.shortenedResults, 1);
+        QVERIFY(fit.messages[0].content.size() < chat[0].content.size());
+        QVERIFY(chat[0].content.starts_with(fit.messages[0].content));
+        QCOMPARE(fit.messages[1].content, question);
+        QCOMPARE(fit.messages[3].content, std::string(kCutToFitMarker + 1));
+        const QString notice = fittedNotice(fit);
+        QVERIFY2(notice.contains(QStringLiteral("passages for this question were shortened")) &&
+                     notice.contains(QStringLiteral("A tool result of this turn was cut")) &&
+                     notice.contains(QStringLiteral("end of the system prompt was left out")),
+                 qPrintable(notice));
     }
 
     // A chat longer than the window, then tools switched on: the turn answers, the notice says
@@ -371,6 +495,62 @@ private slots:
                 ++results;
             }
         QCOMPARE(results, 2);
+    }
+
+    // A document chat whose passages alone are more than the window (the provider hands them as
+    // DocumentController would): with tools on it answers, the passages shortened from their end
+    // and the question whole; in the next turn a tool's huge result takes their room.
+    void aDocumentChatWithToolsAnswers() {
+        const QString overview = QStringLiteral("Documents: report.txt, a report about kites.");
+        const QString passages = passagesText(40);
+        chat_->setContextProvider([=](qint64, const QString&) { return ChatController::DocumentContext{overview, passages}; });
+        chat_->newChat();
+        chat_->setToolsEnabled(true);
+        QSignalSpy errors(chat_.get(), &ChatController::errorOccurred);
+        auto tokens = [&](const std::string& s) { return tok_->encode(s, false).size(); };
+        const QString question = QStringLiteral("What did the kite fly over?");
+        const size_t all = tokens(promptText({QStringLiteral("user"), question, passages}).toStdString());
+        QVERIFY(all > size_t(kContext));
+
+        script({});  // the engine writes the reply
+        qsizetype before = requests_.size();
+        QVERIFY(sendAndWait(question));
+        QVERIFY2(errors.isEmpty(), qPrintable(errors.isEmpty() ? QString() : errors.first().value(0).toString()));
+        QVERIFY2(lastMessage().status == history::MessageStatus::Complete, qPrintable(lastMessage().error));
+        QCOMPARE(replyRequests(before).size(), 1);
+        QVERIFY(int(replyRequests(before).first().promptTokens.size()) <= kContext - kMaxTokens);
+        std::vector<ChatMessage> sent = asked().back();
+        QCOMPARE(sent.size(), size_t(2));
+        QVERIFY(QString::fromStdString(sent[0].content).endsWith(overview));
+        const QString user = QString::fromStdString(sent[1].content);
+        QVERIFY2(user.startsWith(QStringLiteral("<documents>\n[report.txt, passage 1] ")), qPrintable(user.left(100)));
+        QVERIFY(user.endsWith(QStringLiteral("</documents>\n\n") + question));
+        const size_t kept = tokens(user.toStdString());
+        qInfo("the question with its passages: %zu tokens of %zu sent in a %d-token window", kept, all, kContext);
+        QVERIFY(kept < size_t(kContext) && kept > size_t(kContext / 4));
+        QVERIFY2(chat_->notice().contains(QStringLiteral("passages for this question were shortened")), qPrintable(chat_->notice()));
+        QCOMPARE(chat_->messages().first().role, QStringLiteral("user"));
+        QCOMPARE(chat_->messages().first().content, question);  // the history keeps the user's words
+
+        const QString second = QStringLiteral("Echo kite, then answer.");
+        script({R"({"name": "echo", "parameters": {"text": "kite"}})", ""});
+        before = requests_.size();
+        QVERIFY(sendAndWait(second));
+        QVERIFY2(errors.isEmpty(), qPrintable(errors.isEmpty() ? QString() : errors.first().value(0).toString()));
+        QVERIFY2(lastMessage().status == history::MessageStatus::Complete, qPrintable(lastMessage().error));
+        QCOMPARE(replyRequests(before).size(), 1);
+        QVERIFY(int(replyRequests(before).first().promptTokens.size()) <= kContext - kMaxTokens);
+        const auto both = asked();
+        QCOMPARE(both.size(), size_t(2));
+        QVERIFY(QString::fromStdString(both[0].back().content).startsWith(QStringLiteral("<documents>\n")));
+        sent = both[1];
+        QCOMPARE(sent.size(), size_t(4));  // system, question, call, result: the first exchange went
+        QCOMPARE(sent[1].content, second.toStdString());  // no passage left beside the result
+        QVERIFY(sent[3].content.starts_with("echo: kite kite"));
+        QVERIFY(sent[3].content.find(kCutToFitMarker + 1) == std::string::npos);  // as it arrived
+        QVERIFY(tokens(sent[3].content) > size_t(kContext / 2));
+        QVERIFY2(chat_->notice().contains(QStringLiteral("passages for this question were shortened")), qPrintable(chat_->notice()));
+        chat_->setContextProvider({});
     }
 
     // A message larger than the window: a clear error on the reply, no engine call.
