@@ -3,7 +3,8 @@
 // this file gives it the local engine as its completion and the terminal as its UI. Reply text
 // goes to stdout; tool calls, the questions, decisions and results to stderr. The answer to
 // "Allow?" is read from stdin when it is a terminal, else from /dev/tty; with neither and no
-// --yes every call is denied (the model is told so). cmd_generate hands --mcp-config here.
+// --yes every call is denied (the model is told so). A prompt fitted to the context (--ctx) says
+// what it left out on stderr. cmd_generate hands --mcp-config here.
 #include <unistd.h>
 
 #include <atomic>
@@ -121,6 +122,9 @@ int run_tool_chat(const ArgList& argv) {
     if (!config.ok()) fail(config.error.toStdString());
 
     Engine engine = open_engine(args);
+    // The reply's room, as the app keeps it: each prompt is fitted to the rest (what was left out
+    // of it is a "note:" line, TerminalToolUi's notice, with the words the app's chat shows).
+    loopOpt.replyReserveTokens = size_t(chat::replyReserve(gen.max_tokens, engine.backend->context_size()));
     if (!formatGiven && engine.model->file)
         loopOpt.format = detect_tool_call_format(tool_format_hints(*engine.model->file));
 

@@ -392,6 +392,36 @@ private slots:
         QVERIFY2(!out.trimmed().isEmpty(), qPrintable(err.right(500)));
     }
 
+    // A prompt the CLI fits to --ctx says what it left out on stderr, in the app's words
+    // (chat::fittedNotice): here the end of a system prompt longer than the window.
+    void cliChatSaysWhatWasLeftOut() {
+        QTemporaryDir dir;
+        const QString config = dir.filePath(QStringLiteral("mcp.json"));
+        QFile f(config);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(QStringLiteral(R"({"mcpServers": {"fake": {"command": "%1", "args": ["%2", "good"]}}})")
+                    .arg(ld::test::nodeExecutable(), ld::test::fakeServerScript())
+                    .toUtf8());
+        f.close();
+        QString system = QStringLiteral("Answer in one line.");
+        for (int i = 0; i < 400; ++i) system += QStringLiteral(" rule%1").arg(i);
+        system += QStringLiteral(" LASTRULE");
+        const QString model = QStringLiteral(LLAMADESK_SHARED_DIR "/models/tiny-llama31-random-f16.gguf");
+        QProcess p;
+        p.setStandardInputFile(QProcess::nullDevice());
+        p.start(QStringLiteral(LLAMADESK_CLI), {"generate", "--chat", "--mcp-config", config, "-m", model, "-p", "Say hi",
+                                                "--system", system, "--ctx", "512", "-n", "16", "--temp", "0", "--verbose-prompt"});
+        QVERIFY(p.waitForFinished(60000));
+        const QString err = QString::fromUtf8(p.readAllStandardError());
+        QVERIFY2(p.exitCode() == 0, qPrintable(err.right(1000)));
+        QVERIFY2(err.contains(QStringLiteral("note: The end of the system prompt was left out to fit the context window.\n")),
+                 qPrintable(err.right(1000)));
+        QVERIFY(err.contains(QStringLiteral("Answer in one line. rule0 rule1")));
+        QVERIFY(!err.contains(QStringLiteral("LASTRULE")));
+        QVERIFY(err.contains(QStringLiteral("Say hi")));
+        QVERIFY2(err.contains(QStringLiteral("tool rounds: 0")), qPrintable(err.right(500)));
+    }
+
     void cliErrors() {
         QProcess p;
         p.start(QStringLiteral(LLAMADESK_CLI), {"generate", "--mcp-config", "/nonexistent.json", "-m", "x.gguf", "-p", "hi"});
