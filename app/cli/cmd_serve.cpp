@@ -140,12 +140,22 @@ int cmd_serve(const ArgList& argv) {
     // calls (no attached documents here), so sharing it costs nothing. A draft model has one KV
     // cache, which it rewinds to the longest prefix it shares with the history it is given: one
     // request at a time, that is the previous step's cache. Requests decoding together
-    // (--parallel N) would make it re-read each one's whole history every step, so they get N
-    // copies (DraftPool), at N times the draft's memory (weights included on a GPU).
+    // (--parallel N) would make it re-read each one's whole history every step, so they get a
+    // copy each (DraftPool), at N times the draft's memory (server/draft_copies.h). When fewer
+    // fit, only that many decode together, each on its own copy, and the others wait: requests
+    // sharing a copy would make it re-read their histories every step again.
     const bool batched = cfg.parallel > 1 && engine.backend->supports_sequences();
     // Every running sequence's token must fit one forward step (BatchScheduler).
-    const size_t running = batched ? std::min(cfg.parallel, size_t(std::max(1, engine.backend->batch_size()))) : 1;
+    size_t running = batched ? std::min(cfg.parallel, size_t(std::max(1, engine.backend->batch_size()))) : 1;
     const Speculation speculation = open_speculation(args, engine, int(running));
+    size_t decoding = cfg.parallel;  // the scheduler's limit of sequences at once
+    if (!speculation.draft_backends.empty() && speculation.draft_backends.size() < running) {
+        running = decoding = speculation.draft_backends.size();
+        std::cerr << "note: " << speculation.note << ": " << running
+                  << (running == 1 ? " request decodes" : " requests decode")
+                  << " at a time, each drafting on its own copy, and the others wait (a shorter --ctx or a smaller draft "
+                     "model makes room for more)\n";
+    }
     server::DraftConfig draft{speculation.drafter.get(), speculation.draft_max};
     if (cfg.parallel > 1 && !batched)
         std::cerr << "note: the " << engine.backend->name() << " backend runs one sequence at a time: --parallel "
@@ -168,7 +178,7 @@ int cmd_serve(const ArgList& argv) {
     server::GenerationService* service = nullptr;
     std::function<void()> shutdown;
     if (batched) {
-        scheduler = std::make_unique<server::BatchedGeneration>(*engine.backend, served, cfg.parallel, cfg.parallel + cfg.queue, draft);
+        scheduler = std::make_unique<server::BatchedGeneration>(*engine.backend, served, decoding, cfg.parallel + cfg.queue, draft);
         service = scheduler.get();
         shutdown = [s = scheduler.get()] { s->shutdown(); };
     } else {

@@ -4,7 +4,7 @@
 #include <iostream>
 #include <random>
 
-#include "app/cli/server/draft_pool.h"
+#include "app/cli/server/draft_copies.h"
 #include "inference/backend/memory_plan.h"
 #include "inference/core/error.h"
 #include "inference/session/prompt_lookup.h"
@@ -95,25 +95,27 @@ Speculation open_speculation(const Args& args, const Engine& engine, int caches)
     BackendOptions o = backend_options(args);
     o.n_ctx = std::min(engine.backend->context_size(), s.draft_model->params.ctx_train);
     o.kv_positions = 0;  // one sequence: a draft model rewinds to each history it is given
-    if (o.kind == "cpu") {
-        // GPU backends check their own memory when they allocate; the CPU's would only meet the
-        // OOM killer later. Each copy counts its weights: the CPU backend repacks matrices into
-        // memory of its own (an upper bound: the mapped file's pages are shared).
-        const uint64_t one = uint64_t(s.draft_model->weight_bytes()) +
-                             kv_cache_bytes(s.draft_model->params, o.n_ctx, o.kv_type == GgmlType::F32 ? 4 : 2);
-        const uint64_t need = one * uint64_t(caches), avail = system_memory_available();
-        if (avail > 0 && need > avail)
-            fail("the draft model ", path, " needs ", format_bytes(need), " (weights and a KV cache of ", o.n_ctx,
-                 " positions", caches > 1 ? ", " + std::to_string(caches) + " copies" : std::string(), "), more than the ",
-                 format_bytes(avail), " of memory available");
+    // GPU backends check their own memory when they allocate; the CPU's copies are planned
+    // against the memory the model's engine leaves: its KV cache, allocated but untouched, fills
+    // as sequences grow (server/draft_copies.h).
+    const bool on_cpu = o.kind == "cpu" || (o.kind == "auto" && engine.backend->name().rfind("cpu", 0) == 0);
+    uint64_t available = 0;
+    std::string beside;
+    if (on_cpu) {
+        const uint64_t engine_kv = kv_cache_bytes(engine.model->params,
+                                                  engine.backend->kv_blocks() * engine.backend->kv_block_size(),
+                                                  o.kv_type == GgmlType::F32 ? 4 : 2);
+        const uint64_t free = system_memory_available();
+        if (free > 0) {
+            available = free > engine_kv ? free - engine_kv : 1;  // 1: known, and nothing left
+            beside = " beside the model's KV cache (" + format_bytes(free) + " free, less its " + format_bytes(engine_kv) + ")";
+        }
     }
-    std::vector<std::unique_ptr<Drafter>> copies;
-    for (int i = 0; i < caches; ++i) {
-        s.draft_backends.push_back(create_backend(*s.draft_model, o));
-        copies.push_back(std::make_unique<DraftModel>(*engine.model, *s.draft_model, *s.draft_backends.back()));
-    }
-    if (caches == 1) s.drafter = std::move(copies.front());
-    else s.drafter = std::make_unique<server::DraftPool>(std::move(copies));
+    server::DraftCopies copies =
+        server::make_draft_copies(*engine.model, *s.draft_model, path, o, caches, on_cpu, available, beside);
+    s.draft_backends = std::move(copies.backends);
+    s.drafter = std::move(copies.drafter);
+    s.note = std::move(copies.note);
     return s;
 }
 

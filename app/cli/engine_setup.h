@@ -39,6 +39,7 @@ struct Speculation {
     std::vector<std::unique_ptr<Backend>> draft_backends; // ... on backends of their own (one sequence each)
     std::unique_ptr<Drafter> drafter;                     // null: plain decoding
     int draft_max = 8;
+    std::string note;  // fewer draft copies than asked for, and why (server/draft_copies.h)
 };
 // --draft MODEL, --draft-max K, --lookup
 std::vector<OptionSpec> speculation_option_specs();
@@ -47,10 +48,11 @@ std::vector<OptionSpec> speculation_option_specs();
 void check_speculation_options(const Args& args);
 // The drafter the options ask for, for `engine`'s model. A draft model is refused (ld::Error,
 // before its weights are loaded anywhere) when its vocabulary differs, and on the CPU when its
-// weights and KV caches exceed the memory available; it runs on the same kind of backend as the
-// model, with its own context of the model's length (or its own, if shorter). `caches` > 1
-// (serve --parallel): that many copies of the draft model, each with its own backend and KV
-// cache, behind one drafter (server::DraftPool). Throws UsageError / ld::Error.
+// weights and KV cache exceed the memory the model's engine leaves; it runs on the same kind of
+// backend as the model, with its own context of the model's length (or its own, if shorter).
+// `caches` > 1 (serve --parallel): up to that many copies of the draft model, each with its own
+// backend and KV cache, behind one drafter (server::DraftPool); as many as memory allows
+// (draft_backends.size(), `note` says why fewer). Throws UsageError / ld::Error.
 Speculation open_speculation(const Args& args, const Engine& engine, int caches = 1);
 
 }  // namespace ld::cli

@@ -59,7 +59,8 @@ commands:
            (FIFO), beyond that 503 + Retry-After.
            --draft MODEL / --lookup: every request speculates as generate's do (same greedy text);
            usage.completion_tokens_details has accepted_prediction_tokens and
-           rejected_prediction_tokens.
+           rejected_prediction_tokens. With --parallel N a draft model gets a copy per request
+           decoding at once; when fewer fit the memory, that many decode together.
            A --host other than loopback needs a key. --port 0 picks a free port.
   history  --db PATH list | show ID | search TEXT | export ID --format md|json | import FILE
   summarize -m MODEL FILE... [--ctx N] [--threads N] [-n MAX_TOKENS] [--max-size-mb 50]
