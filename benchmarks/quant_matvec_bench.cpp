@@ -1,11 +1,16 @@
 // Throwaway speed check of the CPU quant kernels (not built by CMake, not a test).
 //   g++ -O3 -std=c++20 -I. benchmarks/quant_matvec_bench.cpp
 //       build/inference/libllamadesk_engine.a -lpthread -o /tmp/quant_bench
-//   /tmp/quant_bench Q4_0 2
+//   /tmp/quant_bench Q4_0 2 [N ROWS]
 // Prints matvec GB/s of weights read (one cache-resident matrix, and 8 rotating ones that stream
 // from DRAM like decode does) and matmul GFLOP/s for 64 tokens, with N threads splitting rows.
+// N x ROWS is the matrix (default 2048 x 8192, the 1B's ffn; 4096 x 14336 is the 8B's). Packed
+// matrices sit in huge-page-advised memory as in the engine, and are also timed streaming for 4
+// and 8 tokens (batched decode: GB/s of weights, and tokens x rows per second).
+// LLAMADESK_BENCH_PACKED_ONLY=1 skips the GGUF-layout kernels.
 // LLAMADESK_CPU_ISA=scalar|avx2 caps the kernels for comparisons. Wall-clock timing: run it on
 // an otherwise idle machine.
+#include <sys/mman.h>
 #include <time.h>
 
 #include <chrono>
@@ -38,7 +43,9 @@ int main(int argc, char** argv) {
     GgmlType t = GgmlType::Q4_0;
     if (argc > 1 && !parse_type_name(argv[1], &t)) return 1;
     const int threads = argc > 2 ? std::atoi(argv[2]) : 1;
-    const int64_t n = 2048, rows = 8192, nmat = 8, ntok = 64;
+    const int64_t n = argc > 3 ? std::atoll(argv[3]) : 2048, rows = argc > 4 ? std::atoll(argv[4]) : 8192;
+    const int64_t nmat = 8, ntok = 64;
+    const bool packed_only = std::getenv("LLAMADESK_BENCH_PACKED_ONLY") != nullptr;
     const size_t rs = row_size(t, n);
     const GgmlType at = vec_dot_type(t);
     const size_t xs = row_size(at, n);
@@ -71,41 +78,55 @@ int main(int argc, char** argv) {
         }
         return double(rs) * double(rows) * iters / (now() - t0) / 1e9;
     };
-    matvec_gbs(1, 5);
-    std::printf("%s isa=%s threads=%d  matvec %lldx%lld cache-hot: %.1f GB/s\n", type_name(t),
-                isa_name(detected_isa()), threads, (long long)rows, (long long)n, matvec_gbs(1, 100));
-    std::printf("%s isa=%s threads=%d  matvec %lldx%lld streaming %lld matrices: %.1f GB/s\n", type_name(t),
-                isa_name(detected_isa()), threads, (long long)rows, (long long)n, (long long)nmat,
-                matvec_gbs(nmat, 160));
+    if (!packed_only) {
+        matvec_gbs(1, 5);
+        std::printf("%s isa=%s threads=%d  matvec %lldx%lld cache-hot: %.1f GB/s\n", type_name(t),
+                    isa_name(detected_isa()), threads, (long long)rows, (long long)n, matvec_gbs(1, 100));
+        std::printf("%s isa=%s threads=%d  matvec %lldx%lld streaming %lld matrices: %.1f GB/s\n", type_name(t),
+                    isa_name(detected_isa()), threads, (long long)rows, (long long)n, (long long)nmat,
+                    matvec_gbs(nmat, 160));
+    }
     if (can_repack(t, n)) {
-        std::vector<std::vector<uint8_t>> packed(nmat);
-        for (auto& p : packed) {
-            p.resize(packed_size(t, n, rows));
-            repack_groups(t, n, rows, mats[0].data(), p.data(), 0, (rows + kPackRows - 1) / kPackRows);
+        // One huge-page-advised mapping, as CpuBackend::repack_weights makes (4 KB pages would
+        // add a TLB miss per page to the streaming figures).
+        const size_t ps = (packed_size(t, n, rows) + (size_t(2) << 20) - 1) & ~((size_t(2) << 20) - 1);
+        void* mem = mmap(nullptr, ps * nmat, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mem == MAP_FAILED) return 1;
+        madvise(mem, ps * nmat, MADV_HUGEPAGE);
+        std::vector<uint8_t*> packed(nmat);
+        for (int64_t m = 0; m < nmat; ++m) {
+            packed[size_t(m)] = static_cast<uint8_t*>(mem) + size_t(m) * ps;
+            repack_groups(t, n, rows, mats[0].data(), packed[size_t(m)], 0, (rows + kPackRows - 1) / kPackRows);
         }
-        auto packed_gbs = [&](int64_t mcount, int iters) {
+        auto packed_gbs = [&](int64_t mcount, int iters, int64_t tok) {
             const double t0 = now();
             for (int it = 0; it < iters; ++it) {
-                const uint8_t* P = packed[size_t(it % mcount)].data();
+                const uint8_t* P = packed[size_t(it % mcount)];
                 parallel([&](int64_t r0, int64_t r1) {
-                    packed_matvec(t, n, rows, P, xq.data(), y.data(), r0 & ~int64_t(15), r1 & ~int64_t(15));
+                    packed_matmul(t, n, rows, P, xq.data(), tok, y.data(), rows, r0 & ~int64_t(15), r1 & ~int64_t(15));
                 });
             }
             return double(rs) * double(rows) * iters / (now() - t0) / 1e9;
         };
-        packed_gbs(1, 5);
+        const int sit = int(int64_t(160) * 2048 * 8192 / (n * rows)) + 8;  // ~the same bytes at every shape
+        packed_gbs(1, 5, 1);
         std::printf("%s packed threads=%d  matvec cache-hot: %.1f GB/s, streaming: %.1f GB/s\n", type_name(t),
-                    threads, packed_gbs(1, 100), packed_gbs(nmat, 160));
+                    threads, packed_gbs(1, 100, 1), packed_gbs(nmat, sit, 1));
+        for (int64_t tok : {4, 8})
+            std::printf("%s packed threads=%d  matmul %lld tokens cache-hot: %.1f GB/s, streaming: %.1f GB/s\n",
+                        type_name(t), threads, (long long)tok, packed_gbs(1, 40, tok), packed_gbs(nmat, sit / 2, tok));
         const int it3 = 3;
         const double t0 = now();
         for (int it = 0; it < it3; ++it)
             parallel([&](int64_t r0, int64_t r1) {
-                packed_matmul(t, n, rows, packed[0].data(), xq.data(), ntok, y.data(), rows, r0 & ~int64_t(15), r1 & ~int64_t(15));
+                packed_matmul(t, n, rows, packed[0], xq.data(), ntok, y.data(), rows, r0 & ~int64_t(15), r1 & ~int64_t(15));
             });
         const double dt = (now() - t0) / it3;
         std::printf("%s packed threads=%d  matmul %lld tokens: %.1f GFLOP/s\n", type_name(t), threads,
                     (long long)ntok, 2.0 * double(n) * double(rows) * ntok / dt / 1e9);
+        munmap(mem, ps * nmat);
     }
+    if (packed_only) return 0;
     const int iters = 3;
     const double t0 = now();
     for (int it = 0; it < iters; ++it)

@@ -36,12 +36,22 @@ inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 inline __m512 scales16(const uint8_t* p) { return _mm512_cvtph_ps(load256(p)); }
-// Q4_0 decode reads each packed byte once, straight from DRAM; touching the line 2 KB ahead
-// of each vector load keeps more misses in flight (one thread, interleaved A/B on a loaded
-// machine: +10%; 512 B and 8 KB no gain). The Q4_K/Q6_K decode kernels measured 6-12% slower
-// with it at 512 B-8 KB, so they leave the stream to the hardware prefetcher.
-constexpr int kPrefetch = 2048;
-inline void prefetch(const uint8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetch, _MM_HINT_T0); }
+// The Q4_0 kernel touches the line kPrefetch<C> bytes ahead of each vector load. With several
+// tokens (batched decode, C = 2-4 a tile) each block takes 2-4x the work of one token, so
+// out-of-order execution has fewer misses in flight and the hardware prefetcher alone left
+// the kernel streaming at half its cache-hot speed: 2 KB ahead lifts 4 tokens from DRAM from
+// 8.6 to 14-15 GB/s a core, 8 tokens from 6.0 to 8.2-8.7 (quant_matvec_bench, benchmarks/
+// cpu.md; 4 and 8 KB alike). The Q4_K/Q6_K kernels leave the stream to the hardware
+// prefetcher (one token: 6-12% slower with it at 512 B-8 KB on the old layout; several: no
+// gain measured on this one).
+// One token: 2 KB measured +10% on the old two-stream layout (one thread, loaded machine).
+constexpr int kPrefetch1 = 2048;
+template <int C>
+constexpr int kPrefetch = C == 1 ? kPrefetch1 : 2048;
+template <int C>
+inline void prefetch(const uint8_t* p) {
+    if constexpr (kPrefetch<C> > 0) _mm_prefetch(reinterpret_cast<const char*>(p) + kPrefetch<C>, _MM_HINT_T0);
+}
 
 // Per token and 32-element block: -offset * sum(y) and the activation scale as float.
 struct Aux {
@@ -78,7 +88,7 @@ struct PQ4_0 {
             __m512i w[8];
             #pragma GCC unroll 16
             for (int c = 0; c < 4; ++c) {
-                if constexpr (C == 1) prefetch(q + 64 * c);
+                prefetch<C>(q + 64 * c);
                 const __m512i v = load512(q + 64 * c);
                 w[c] = _mm512_and_si512(v, m4);
                 w[4 + c] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
