@@ -351,8 +351,7 @@ void ChatController::onFinished(const GenerationOutcome& out) {
     stats.ttftMs = out.ttftMs;
     stats.drafted = out.drafted;
     stats.accepted = out.accepted;
-    if (out.droppedMessages > 0 && reply_->conversationId == conversationId_)
-        setNotice(fittedNotice(out.droppedMessages));
+    if (out.fit.any() && reply_->conversationId == conversationId_) setNotice(fittedNotice(out.fit));
     else if (out.stopReason == QLatin1String("context_full"))
         setNotice(QStringLiteral("The reply stopped because the context window is full."));
     finishReply(out.cancelled ? MessageStatus::Interrupted : MessageStatus::Complete, stats, {});

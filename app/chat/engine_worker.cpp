@@ -77,7 +77,7 @@ Priority priorityOf(GenerationPriority p) {
 struct EngineWorker::Prepared {
     std::vector<int32_t> tokens;
     GenerateOptions options;
-    int droppedMessages = 0;
+    PromptFit fit;  // what buildPrompt left out
 };
 
 struct EngineWorker::Live {
@@ -87,7 +87,7 @@ struct EngineWorker::Live {
     int promptTotal = 0;
     int promptDone = 0;         // estimated (reportPromptProgress)
     bool decoding = false;      // its first token was sampled
-    int droppedMessages = 0;
+    PromptFit fit;
     bool silenced = false;      // its answer was already sent
 };
 
@@ -378,7 +378,7 @@ EngineWorker::Prepared EngineWorker::prepare(const GenerationRequest& request) c
         fail("The message is too long for the model's context window (", nCtx, " tokens). Shorten it or raise the context length in Settings.");
 
     Prepared p;
-    p.droppedMessages = prompt.droppedMessages;
+    p.fit = static_cast<const PromptFit&>(prompt);
     GenerateOptions& opt = p.options;
     opt.max_tokens = std::max(1, std::min(request.sampling.maxTokens, nCtx - int(prompt.tokens.size())));
     SamplerParams& sp = opt.sampling;
@@ -420,7 +420,7 @@ void EngineWorker::generateAlone(const GenerationRequest& request) {
             out.stopReason = stopName(StopReason::Cancelled);
             out.cancelled = true;
             out.promptTokens = int(p.tokens.size());
-            out.droppedMessages = p.droppedMessages;
+            out.fit = p.fit;
             emit finished(out);
             return;
         }
@@ -434,7 +434,7 @@ void EngineWorker::generateAlone(const GenerationRequest& request) {
         out.promptTps = promptMs > 0 ? (pre.evaluated + res.evaluated_tokens) * 1000.0 / promptMs : 0;
         out.promptReused = std::max(0, res.prompt_tokens - pre.evaluated - res.evaluated_tokens);
         out.ttftMs = res.ttft_ms > 0 ? pre.ms + res.ttft_ms : 0;
-        out.droppedMessages = p.droppedMessages;
+        out.fit = p.fit;
         emit finished(out);
     } catch (const std::exception& e) {
         // The cache may hold a half-evaluated prompt: start from scratch next time.
@@ -450,7 +450,7 @@ void EngineWorker::submitBatched(const GenerationRequest& request) {
         live->id = request.id;
         live->priority = request.priority;
         live->promptTotal = int(p.tokens.size());
-        live->droppedMessages = p.droppedMessages;
+        live->fit = p.fit;
         BatchRequest b;
         b.prompt = std::move(p.tokens);
         b.options = std::move(p.options);
@@ -470,7 +470,7 @@ void EngineWorker::submitBatched(const GenerationRequest& request) {
             }
             GenerationOutcome out = outcomeOf(live->id, o.result);
             out.speculated = speculated;
-            out.droppedMessages = live->droppedMessages;
+            out.fit = live->fit;
             emit finished(out);
         };
         live->seq = scheduler_->submit(std::move(b));

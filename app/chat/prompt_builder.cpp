@@ -37,10 +37,6 @@ QString promptText(const PromptMessage& m) {
     return QStringLiteral("<documents>\n%1\n</documents>\n\n%2").arg(m.context.trimmed(), m.content);
 }
 
-namespace {
-
-// One step of every cut from the end (passages, a system message): its last quarter goes, or all
-// of it once little is left. false: nothing was left to cut.
 bool cutQuarter(QString& text) {
     if (text.isEmpty()) return false;
     text.truncate(text.size() * 3 / 4);
@@ -48,10 +44,12 @@ bool cutQuarter(QString& text) {
     return true;
 }
 
+namespace {
+
 // The same step on a message's UTF-8 content.
 bool cutQuarter(std::string& text) {
     QString s = QString::fromStdString(text);
-    if (!cutQuarter(s)) return false;
+    if (!chat::cutQuarter(s)) return false;
     text = s.toStdString();
     return true;
 }
@@ -135,9 +133,11 @@ BuiltPrompt buildPrompt(ChatTemplate tmpl, const Tokenizer& tok, const QList<Pro
         bool done = false;
         while (!done && shortenContext(newest)) {
             turns.back().content = promptText(newest).toStdString();
+            out.passagesShortened = true;
             done = fits();
         }
         if (!done && !system.empty()) {
+            out.systemShortened = true;
             while (!done && cutQuarter(system.back().content)) done = fits();
             if (!done) {  // without any system message
                 system.pop_back();

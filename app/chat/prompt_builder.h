@@ -10,9 +10,8 @@
 
 namespace ld::chat {
 
-struct BuiltPrompt {
+struct BuiltPrompt : PromptFit {  // what was left out: oldest turns, passages, the system message's end
     std::vector<int32_t> tokens;  // empty: even the last message alone does not fit
-    int droppedMessages = 0;      // oldest turns left out
 };
 
 // Applies the chat template with a generation prompt (plus `replyPrefix`, the start of the
@@ -34,15 +33,6 @@ QString promptText(const PromptMessage& m);
 // The room EngineWorker keeps free for the reply: the asked length, but never more than half
 // the window (and at least 16 tokens). A prompt rendered by the caller (tools) must fit the rest.
 int replyReserve(int maxTokens, int contextSize);
-
-// What fitting a prompt left out, for the chat's notice (fittedNotice).
-struct PromptFit {
-    int droppedMessages = 0;         // oldest messages left out (system messages not counted)
-    int shortenedResults = 0;        // this turn's tool results cut to fit
-    bool passagesShortened = false;  // this turn's documents' passages cut from their end
-    bool systemShortened = false;    // the system message cut from its end
-    bool any() const { return droppedMessages > 0 || shortenedResults > 0 || passagesShortened || systemShortened; }
-};
 
 // A turn with tools (mcp::ToolLoop, each reply of it), fitted by buildPrompt's rule: the tool
 // definitions stay; the oldest whole exchanges go at the same fixed places
@@ -74,14 +64,12 @@ std::vector<ChatMessage> leastOfTurn(const std::vector<ChatMessage>& messages);
 // What the chat says when older messages (this turn's passages, tool results, the system
 // message's end) were left out.
 QString fittedNotice(const PromptFit& fit);
-inline QString fittedNotice(int droppedMessages) {
-    PromptFit fit;
-    fit.droppedMessages = droppedMessages;
-    return fittedNotice(fit);
-}
 
 // One step of making a prompt fit: cuts the last quarter of `m`'s passages (the least relevant,
 // relevantContext puts them last), or all of them once little is left. false: none were left.
 bool shortenContext(PromptMessage& m);
+// The step every cut from the end shares (passages, a system message): the last quarter of
+// `text` goes, or all of it once little is left. false: nothing was left to cut.
+bool cutQuarter(QString& text);
 
 }  // namespace ld::chat

@@ -46,8 +46,10 @@ FittedMessages fitMessages(const QList<PromptMessage>& messages, const std::func
         for (qsizetype i = from; i < turns.size(); ++i) n += turnTokens[size_t(i)];
         return n;
     };
+    PromptFit cuts;  // passages and the system message shortened on the way
     auto result = [&](qsizetype from, int tokens) {
         FittedMessages out;
+        static_cast<PromptFit&>(out) = cuts;
         out.messages = system + turns.mid(from);
         out.tokens = tokens;
         out.droppedMessages = int(from);
@@ -66,20 +68,17 @@ FittedMessages fitMessages(const QList<PromptMessage>& messages, const std::func
     // from their end (least relevant last), never the user's words; then the system message
     // from its end, in quarters, before the turn is refused; then it is tried without it.
     while (shortenContext(turns.last())) {
+        cuts.passagesShortened = true;
         turnTokens.back() = count(turns.last());
         if (const int n = tokensFrom(from); n <= budget) return result(from, n);
     }
     while (!system.isEmpty()) {
-        QString text = system.last().content;
-        text.truncate(text.size() * 3 / 4);
-        if (text.size() < 16) {
-            systemTokens -= count(system.last());
-            system.removeLast();
-        } else {
-            systemTokens -= count(system.last());
-            system.last().content = text;
+        cuts.systemShortened = true;
+        systemTokens -= count(system.last());
+        if (cutQuarter(system.last().content) && !system.last().content.isEmpty())
             systemTokens += count(system.last());
-        }
+        else
+            system.removeLast();
         if (const int n = tokensFrom(from); n <= budget) return result(from, n);
     }
     return {};
@@ -249,7 +248,7 @@ void RemoteEngine::runGenerate(const GenerationRequest& request, const ModelInfo
     out.genTokens = std::max(0, r.completionTokens);
     out.ttftMs = firstMs >= 0 ? firstMs : 0;
     if (firstMs >= 0 && totalMs > firstMs && out.genTokens > 1) out.genTps = (out.genTokens - 1) * 1000.0 / (totalMs - firstMs);
-    out.droppedMessages = fit.droppedMessages;
+    out.fit = fit;
     switch (r.end) {
     case remote::ReplyEnd::Complete:
         out.stopReason = stopName(r.finishReason);

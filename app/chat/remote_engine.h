@@ -76,10 +76,9 @@ private:
 // and the system message too unless even the two alone do not fit, when the newest turn's
 // passages are shortened first (PromptMessage::context), then the system message from its end.
 // `count` gives a message's tokens (its promptText plus the template's markers).
-struct FittedMessages {
+struct FittedMessages : PromptFit {  // what was left out
     QList<PromptMessage> messages;   // empty: even the newest turn alone does not fit
     int tokens = 0;
-    int droppedMessages = 0;
 };
 FittedMessages fitMessages(const QList<PromptMessage>& messages, const std::function<int(const PromptMessage&)>& count,
                            int budget);

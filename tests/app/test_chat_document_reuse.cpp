@@ -112,13 +112,17 @@ private slots:
     // least relevant, then the system message; the question is never cut (refused instead).
     void buildPromptCutsThePassagesNeverTheQuestion() {
         const QList<PromptMessage> msgs = promptWithPassages();
+        // What was left out, as the chat's notice will say it (PromptFit).
+        PromptFit said;
         auto text = [&](int budget) {
             const BuiltPrompt p = buildPrompt(ChatTemplate::Llama3, *tok_, msgs, {}, budget);
+            said = p;
             // Over the budget would show as a missing question below.
             if (int(p.tokens.size()) > budget) return std::pair{QString(), -1};
             return std::pair{QString::fromStdString(tok_->decode(p.tokens)), p.droppedMessages};
         };
         const auto [full, none] = text(1 << 20);
+        QVERIFY(!said.any());
         QCOMPARE(none, 0);
         for (const char* s : {"Be brief", "first question", "<documents>", "ALPHA", "BETA", "OMEGA", "</documents>"})
             QVERIFY2(full.contains(QLatin1String(s)), s);
@@ -146,6 +150,10 @@ private slots:
                 ++withoutPassages;
             }
             QVERIFY(dropped == 2 || t.contains(QStringLiteral("OMEGA")));  // older turns go before any passage
+            // The notice says what went: the passages' end (the least relevant's last words),
+            // the system message's end.
+            QCOMPARE(said.passagesShortened, !t.contains(QStringLiteral("robots welding frames in a steel factory.")));
+            QCOMPARE(said.systemShortened, !t.contains(QStringLiteral("Be brief and cite the document.")));
         }
         QVERIFY(cut > 0);
         QVERIFY(withoutPassages > 0);
@@ -164,6 +172,7 @@ private slots:
         f = fitMessages(msgs, count, total - count(msgs[1]) - count(msgs[2]));
         QCOMPARE(f.droppedMessages, 2);
         QCOMPARE(f.messages.last().context, kContext);
+        QVERIFY(!f.passagesShortened && !f.systemShortened);
         // Less room: the passages are cut from their end; the question and system message stay.
         f = fitMessages(msgs, count, total - count(msgs[1]) - count(msgs[2]) - 60);
         QCOMPARE(f.messages.size(), 2);
@@ -172,11 +181,13 @@ private slots:
         QVERIFY(f.messages.last().context.contains(QStringLiteral("ALPHA")));
         QVERIFY(!f.messages.last().context.contains(QStringLiteral("OMEGA")));
         QCOMPARE(f.messages.first().content, msgs[0].content);
+        QVERIFY(f.passagesShortened && !f.systemShortened);
         // Room for the question only: no passages, then no system message; never a cut question.
         f = fitMessages(msgs, count, count({QStringLiteral("user"), kQuestion}) + 10);
         QCOMPARE(f.messages.size(), 1);
         QCOMPARE(f.messages.last().content, kQuestion);
         QVERIFY(f.messages.last().context.isEmpty());
+        QVERIFY(f.passagesShortened && f.systemShortened);
         QVERIFY(fitMessages(msgs, count, int(kQuestion.size()) - 1).messages.isEmpty());
     }
 

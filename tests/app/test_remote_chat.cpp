@@ -521,9 +521,11 @@ private slots:
         QCOMPARE(f.messages.size(), 2);  // system + newest user turn
         QCOMPARE(f.droppedMessages, 2);
         QCOMPARE(f.tokens, 80);
+        QVERIFY(!f.systemShortened);
         f = fitMessages(msgs, count, 60);  // the system message is shortened
         QCOMPARE(f.messages.size(), 2);
         QVERIFY(f.messages[0].content.size() < 40);
+        QVERIFY(f.systemShortened && !f.passagesShortened);
         QVERIFY(f.tokens <= 60);
         f = fitMessages(msgs, count, 30);
         QVERIFY(f.messages.isEmpty());
