@@ -44,8 +44,11 @@ inline __m512 scales16(const uint8_t* p) { return _mm512_cvtph_ps(load256(p)); }
 // cpu.md; 4 and 8 KB alike). The Q4_K/Q6_K kernels leave the stream to the hardware
 // prefetcher (one token: 6-12% slower with it at 512 B-8 KB on the old layout; several: no
 // gain measured on this one).
-// One token: 2 KB measured +10% on the old two-stream layout (one thread, loaded machine).
-constexpr int kPrefetch1 = 2048;
+// One token: 512 B. 2 KB (+10% on the old two-stream layout) fell behind on the one-stream
+// layout, most on the 8B file: whole-model 8B Q4_0 decode ~5-10% faster at 512 B or none
+// (alternating runs, benchmarks/cpu.md), the packed matvec of the 1B's ffn shape streams
+// 25-26 GB/s a core at 512 B against 17-20 at 2 KB (2 threads, CPU time).
+constexpr int kPrefetch1 = 512;
 template <int C>
 constexpr int kPrefetch = C == 1 ? kPrefetch1 : 2048;
 template <int C>
