@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "inference/quant/quant.h"
+
 namespace ld::cpu {
 
 void rmsnorm(float* out, const float* x, const float* weight, int n, float eps) {
@@ -24,8 +26,13 @@ void softmax(float* x, int n) {
     for (int i = 0; i < n; ++i) x[i] *= inv;
 }
 
-void silu_mul(float* g, const float* u, int n) {
+void silu_mul_scalar(float* g, const float* u, int n) {
     for (int i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+void silu_mul(float* g, const float* u, int n) {
+    static const SiluMulFn avx2 = int(detected_isa()) >= int(Isa::AVX2) ? silu_mul_avx2_fn() : nullptr;
+    (avx2 ? avx2 : silu_mul_scalar)(g, u, n);
 }
 
 void rope(float* x, int n_heads, int head_dim, int rope_dim, const float* cos, const float* sin) {

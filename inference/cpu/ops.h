@@ -9,8 +9,13 @@ namespace ld::cpu {
 
 void rmsnorm(float* out, const float* x, const float* weight, int n, float eps);
 void softmax(float* x, int n);
-// g[i] = silu(g[i]) * u[i]
+// g[i] = silu(g[i]) * u[i]. Each element's result depends only on g[i] and u[i], whatever n
+// and wherever the element sits (the feed-forward block applies it to chunks of varying size).
+// AVX2 where detected_isa() allows it (a vector exp within ~1 ulp of the scalar std::exp).
 void silu_mul(float* g, const float* u, int n);
+void silu_mul_scalar(float* g, const float* u, int n);
+using SiluMulFn = void (*)(float* g, const float* u, int n);
+SiluMulFn silu_mul_avx2_fn();  // nullptr when not supported
 // Rotates adjacent pairs (x[2i], x[2i+1]) of each head's first rope_dim values (GGUF Llama
 // weights are permuted for this layout) by the angles whose cos/sin are given per pair.
 void rope(float* x, int n_heads, int head_dim, int rope_dim, const float* cos, const float* sin);

@@ -1,6 +1,7 @@
-// F16C/AVX2/FMA versions of the KV-cache kernels; used only after a run-time CPU check.
+// F16C/AVX2/FMA versions of the KV-cache kernels and SwiGLU; used only after a run-time CPU check.
 #include <immintrin.h>
 
+#include "inference/cpu/exp_avx2.h"
 #include "inference/cpu/ops.h"
 
 namespace ld::cpu {
@@ -58,7 +59,30 @@ void axpy_f32(int n, float a, const float* v, float* out) {
 
 constexpr KvKernels kAvx2{dot_f16, axpy_f16, dot_f32, axpy_f32};
 
+// g / (1 + exp(-g)) * u, the scalar formula's operations with a vector exp.
+inline __m256 silu_mul8(__m256 g, __m256 u) {
+    const __m256 e = exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
+void silu_mul_avx2(float* g, const float* u, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(g + i, silu_mul8(_mm256_loadu_ps(g + i), _mm256_loadu_ps(u + i)));
+    if (i < n) {  // the tail through a padded vector: an element's bits never depend on where it sits
+        alignas(32) float a[8] = {}, b[8] = {};
+        for (int k = 0; i + k < n; ++k) a[k] = g[i + k], b[k] = u[i + k];
+        _mm256_store_ps(a, silu_mul8(_mm256_load_ps(a), _mm256_load_ps(b)));
+        for (int k = 0; i + k < n; ++k) g[i + k] = a[k];
+    }
+}
+
 }  // namespace
+
+SiluMulFn silu_mul_avx2_fn() {
+    static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return ok ? silu_mul_avx2 : nullptr;
+}
 
 const KvKernels* kv_kernels_avx2() {
     static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
