@@ -21,6 +21,7 @@
 
 #include "inference/backend/backend.h"
 #include "inference/core/error.h"
+#include "inference/cpu/act_quant.h"
 #include "inference/cpu/attention_tiled.h"
 #include "inference/cpu/ops.h"
 #include "inference/cpu/thread_pool.h"
@@ -67,20 +68,31 @@ private:
     void forward_batch(const BatchView& batch) override;
     void repack_weights();
     // Runs jobs sharing one input (B rows of w->ne0 floats) in as few parallel regions as
-    // their activation types allow.
-    void matmuls(std::span<const MatJob> jobs, const float* in, int B);
+    // their activation types allow. `xq`: the input already converted to type `xq_type`, for
+    // the jobs that take that type (or null).
+    void matmuls(std::span<const MatJob> jobs, const float* in, int B, const uint8_t* xq = nullptr,
+                 GgmlType xq_type = GgmlType::F32);
     // One parallel region over the jobs' rows. `xq` is the input already in the jobs'
     // activation type, or null: `in` is converted first.
     void matmul_group(std::span<const MatJob> jobs, const float* in, int B, const uint8_t* xq = nullptr);
     // B rows of ne0 floats in activation type `at`, in xq_ (converted in parallel for B > 1).
     const uint8_t* quantize_input(GgmlType at, const float* in, int B, int64_t ne0);
+    // The residual stream's rows as a matmul's input: x += o first when `add` (all B rows),
+    // then xn_ row r = rmsnorm(x_ row rows[r], or r without `rows`) for r < n, and xn_ in
+    // activation type `at` in xq_ (returned). One parallel region over the rows for a batch,
+    // where the norms ran on this thread while the others waited, then a region converted.
+    const uint8_t* norm_input(const float* weight, GgmlType at, int B, bool add, int n = -1,
+                              const int32_t* rows = nullptr);
     // Rows [lo, hi) of job j for the B activations in xq.
     void job_rows(const MatJob& j, const uint8_t* xq, int B, int64_t lo, int64_t hi) const;
-    // The feed-forward block of one layer on xn_ (B rows): gate and up, SwiGLU, down into o_.
-    void feed_forward(const LayerWeights& L, int B);
+    // The feed-forward block of one layer on xn_ (B rows; xq: xn_ in gate's activation type):
+    // gate and up, SwiGLU, down into o_.
+    void feed_forward(const LayerWeights& L, int B, const uint8_t* xq);
     // Fills runs_ and seq_runs_ (each sequence's cached rows in position order) for a step.
     void plan_runs(const BatchView& batch);
-    void attention(int layer, const BatchView& batch);
+    // The step's attention plan (it depends on the batch, not the layer) and its inputs.
+    void plan_attention(const BatchView& batch);
+    void attention(int layer);
     uint8_t* k_cache(int layer, int64_t slot) { return k_cache_.get() + kv_offset(layer, slot); }
     uint8_t* v_cache(int layer, int64_t slot) { return v_cache_.get() + kv_offset(layer, slot); }
     size_t kv_offset(int layer, int64_t slot) const {
@@ -111,6 +123,7 @@ private:
     std::vector<float> attn_scratch_;     // (n_threads, attn_scratch_floats_)
     size_t attn_scratch_floats_ = 0;
     cpu::AttentionPlan attn_plan_;
+    cpu::AttentionStep attn_step_;        // this step's, planned once: each layer sets its cache
     std::vector<uint8_t> xq_;             // quantized activations
     std::vector<uint8_t> xq_down_;        // SwiGLU output in the down matrix's activation type
     std::vector<cpu::KvRun> runs_;        // every sequence's runs of cache rows, one after another
@@ -237,17 +250,52 @@ std::string CpuBackend::name() const {
            (pool_.size() == 1 ? " thread)" : " threads)");
 }
 
-void CpuBackend::matmuls(std::span<const MatJob> jobs, const float* in, int B) {
+void CpuBackend::matmuls(std::span<const MatJob> jobs, const float* in, int B, const uint8_t* xq,
+                         GgmlType xq_type) {
     // Group consecutive jobs by activation type (q/k/v of a Q4_K_M model may mix Q4_K and Q6_K,
     // both dotted against Q8_K, so they still share one region).
     size_t start = 0;
     for (size_t i = 1; i <= jobs.size(); ++i) {
-        if (i == jobs.size() ||
-            vec_dot_type(jobs[i].w->type) != vec_dot_type(jobs[start].w->type)) {
-            matmul_group(jobs.subspan(start, i - start), in, B);
+        const GgmlType at = vec_dot_type(jobs[start].w->type);
+        if (i == jobs.size() || vec_dot_type(jobs[i].w->type) != at) {
+            matmul_group(jobs.subspan(start, i - start), in, B, xq && at == xq_type ? xq : nullptr);
             start = i;
         }
     }
+}
+
+const uint8_t* CpuBackend::norm_input(const float* weight, GgmlType at, int B, bool add, int n,
+                                      const int32_t* rows) {
+    if (n < 0) n = B;
+    const int dim = p_.dim;
+    const size_t xrow = row_size(at, dim);
+    if (xq_.size() < size_t(n) * xrow) xq_.resize(size_t(n) * xrow);
+    // Each row on its own, element-wise or within the row: the same bits on any thread. With
+    // `rows` (gathered) a norm may read a row another thread adds to, so the add comes first.
+    if (add && rows) {
+        for (size_t i = 0; i < size_t(B) * dim; ++i) x_[i] += o_[i];
+        add = false;
+    }
+    auto some_rows = [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+            float* x = x_.data() + size_t(rows ? rows[r] : r) * dim;
+            if (add)
+                for (int i = 0; i < dim; ++i) x[i] += o_[size_t(r) * dim + size_t(i)];
+            float* xn = xn_.data() + size_t(r) * dim;
+            cpu::rmsnorm(xn, x, weight, dim, p_.norm_eps);
+            cpu::quantize_act(at, xn, xq_.data() + size_t(r) * xrow, dim);
+        }
+    };
+    if (n == 1) {  // one row (a decoding sequence): a region would cost more than it saves
+        some_rows(0, 1);
+    } else {
+        pool_.run([&](int ith, int nth) {
+            int64_t r0, r1;
+            split_range(n, ith, nth, 1, &r0, &r1);
+            some_rows(r0, r1);
+        });
+    }
+    return xq_.data();
 }
 
 const uint8_t* CpuBackend::quantize_input(GgmlType at, const float* in, int B, int64_t ne0) {
@@ -255,12 +303,12 @@ const uint8_t* CpuBackend::quantize_input(GgmlType at, const float* in, int B, i
     if (xq_.size() < size_t(B) * xrow) xq_.resize(size_t(B) * xrow);
     uint8_t* xq = xq_.data();
     if (B == 1) {
-        quantize_activation(at, in, xq, ne0);
+        cpu::quantize_act(at, in, xq, ne0);
     } else {
         pool_.run([&](int ith, int nth) {
             int64_t b0, b1;
             split_range(B, ith, nth, 1, &b0, &b1);
-            for (int64_t b = b0; b < b1; ++b) quantize_activation(at, in + b * ne0, xq + b * xrow, ne0);
+            for (int64_t b = b0; b < b1; ++b) cpu::quantize_act(at, in + b * ne0, xq + b * xrow, ne0);
         });
     }
     return xq;
@@ -299,7 +347,7 @@ void CpuBackend::matmul_group(std::span<const MatJob> jobs, const float* in, int
     });
 }
 
-void CpuBackend::feed_forward(const LayerWeights& L, int B) {
+void CpuBackend::feed_forward(const LayerWeights& L, int B, const uint8_t* xq) {
     const int ffn = p_.ffn_dim;
     const GgmlType at = vec_dot_type(L.w_gate.type), ad = vec_dot_type(L.w_down.type);
     const int64_t blk = traits(ad).block_size;
@@ -319,7 +367,6 @@ void CpuBackend::feed_forward(const LayerWeights& L, int B) {
     const int64_t align = convert ? std::max<int64_t>(kPackRows, blk) : kPackRows;
     const size_t drow = row_size(ad, ffn);
     if (convert && xq_down_.size() < size_t(B) * drow) xq_down_.resize(size_t(B) * drow);
-    const uint8_t* xq = quantize_input(at, xn_.data(), B, p_.dim);
     const MatJob gate{&L.w_gate, g_.data()}, up{&L.w_up, u_.data()};
     RangeClaimer claim(ffn, pool_.size(), align, std::max(align, kMinClaimRows / 2));
     pool_.run([&](int, int) {
@@ -330,7 +377,7 @@ void CpuBackend::feed_forward(const LayerWeights& L, int B) {
                 float* g = g_.data() + size_t(b) * ffn + lo;
                 cpu::silu_mul(g, u_.data() + size_t(b) * ffn + lo, int(hi - lo));
                 if (convert)
-                    quantize_activation(ad, g, xq_down_.data() + size_t(b) * drow + row_size(ad, lo), hi - lo);
+                    cpu::quantize_act(ad, g, xq_down_.data() + size_t(b) * drow + row_size(ad, lo), hi - lo);
             }
         }
     });
@@ -375,8 +422,8 @@ void CpuBackend::plan_runs(const BatchView& batch) {
     }
 }
 
-void CpuBackend::attention(int layer, const BatchView& batch) {
-    cpu::AttentionStep st;
+void CpuBackend::plan_attention(const BatchView& batch) {
+    cpu::AttentionStep& st = attn_step_;
     st.q = q_.data();
     st.out = att_.data();
     st.positions = batch.positions;
@@ -386,14 +433,18 @@ void CpuBackend::attention(int layer, const BatchView& batch) {
     st.n_kv_heads = p_.n_kv_heads;
     st.head_dim = p_.head_dim;
     st.scale = 1.0f / std::sqrt(float(p_.head_dim));
-    st.k_cache = k_cache(layer, 0);
-    st.v_cache = v_cache(layer, 0);
     st.f16 = kv_type_ == GgmlType::F16;
     st.kv_stride = p_.kv_dim();
     st.runs = runs_.data();
     st.seq_runs = seq_runs_.data();
     st.n_seqs = batch.n_seqs;
     attn_plan_.plan(st, kTileRows);
+}
+
+void CpuBackend::attention(int layer) {
+    cpu::AttentionStep& st = attn_step_;
+    st.k_cache = k_cache(layer, 0);
+    st.v_cache = v_cache(layer, 0);
     // Items are taken one at a time rather than split evenly: a tile deep in a long context
     // costs many times a decoding row's tile of a short sequence in the same step.
     std::atomic<size_t> next{0};
@@ -410,6 +461,7 @@ void CpuBackend::forward_batch(const BatchView& batch) {
     const int dim = p_.dim, kvd = p_.kv_dim(), qd = p_.q_dim();
     const size_t nf = inv_freq_.size();
     plan_runs(batch);
+    plan_attention(batch);
     for (int t = 0; t < B; ++t) {
         const uint8_t* row = m_.tok_embd.row(tokens[t]);
         if (packed_embd_) {
@@ -426,10 +478,11 @@ void CpuBackend::forward_batch(const BatchView& batch) {
     for (int l = 0; l < p_.n_layers; ++l) {
         const LayerWeights& L = m_.layers[size_t(l)];
         const float* attn_norm = reinterpret_cast<const float*>(L.attn_norm.data);
-        for (int t = 0; t < B; ++t)
-            cpu::rmsnorm(xn_.data() + size_t(t) * dim, x_.data() + size_t(t) * dim, attn_norm, dim, p_.norm_eps);
+        // The previous layer's feed-forward output joins the residual stream here.
+        const GgmlType at_qkv = vec_dot_type(L.wq.type);
+        const uint8_t* xq = norm_input(attn_norm, at_qkv, B, l > 0);
         const MatJob qkv[] = {{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}};
-        matmuls(qkv, xn_.data(), B);
+        matmuls(qkv, xn_.data(), B, xq, at_qkv);
         // Every row's key and value go to the cache before any row attends (a sequence's later
         // rows read its earlier ones of this step).
         for (int t = 0; t < B; ++t) {
@@ -452,27 +505,22 @@ void CpuBackend::forward_batch(const BatchView& batch) {
                 std::memcpy(v_cache(l, slot), vt, sizeof(float) * size_t(kvd));
             }
         }
-        attention(l, batch);
+        attention(l);
         const MatJob wo[] = {{&L.wo, o_.data()}};
         matmuls(wo, att_.data(), B);
-        for (size_t i = 0; i < size_t(B) * dim; ++i) x_[i] += o_[i];
 
         const float* ffn_norm = reinterpret_cast<const float*>(L.ffn_norm.data);
-        for (int t = 0; t < B; ++t)
-            cpu::rmsnorm(xn_.data() + size_t(t) * dim, x_.data() + size_t(t) * dim, ffn_norm, dim, p_.norm_eps);
-        feed_forward(L, B);
-        for (size_t i = 0; i < size_t(B) * dim; ++i) x_[i] += o_[i];
+        feed_forward(L, B, norm_input(ffn_norm, vec_dot_type(L.w_gate.type), B, true));
     }
     const int n_out = batch.logit_rows();
     if (n_out == 0) return;
     // Only the rows someone reads go through the output matrix (the largest one), packed in
-    // logit_row order.
+    // logit_row order; the last feed-forward output joins the residual stream first.
     const float* out_norm = reinterpret_cast<const float*>(m_.output_norm.data);
-    for (int r = 0; r < n_out; ++r)
-        cpu::rmsnorm(xn_.data() + size_t(r) * dim, x_.data() + size_t(batch.logit_row[r]) * dim, out_norm, dim,
-                     p_.norm_eps);
+    const GgmlType at_out = vec_dot_type(m_.output.type);
+    const uint8_t* xq = norm_input(out_norm, at_out, B, true, n_out, batch.logit_row);
     const MatJob out[] = {{&m_.output, batch.logits}};
-    matmuls(out, xn_.data(), n_out);
+    matmuls(out, xn_.data(), n_out, xq, at_out);
 }
 
 }  // namespace
