@@ -6,13 +6,14 @@
 // from DRAM like decode does) and matmul GFLOP/s for 64 tokens, with N threads splitting rows.
 // N x ROWS is the matrix (default 2048 x 8192, the 1B's ffn; 4096 x 14336 is the 8B's). Packed
 // matrices sit in huge-page-advised memory as in the engine, and are also timed streaming for 4
-// and 8 tokens (batched decode: GB/s of weights, and tokens x rows per second).
+// and 8 tokens (batched decode; GB/s of weights).
 // LLAMADESK_BENCH_PACKED_ONLY=1 skips the GGUF-layout kernels.
 // LLAMADESK_CPU_ISA=scalar|avx2 caps the kernels for comparisons. Wall-clock timing: run it on
 // an otherwise idle machine.
 #include <sys/mman.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -44,8 +45,10 @@ int main(int argc, char** argv) {
     if (argc > 1 && !parse_type_name(argv[1], &t)) return 1;
     const int threads = argc > 2 ? std::atoi(argv[2]) : 1;
     const int64_t n = argc > 3 ? std::atoll(argv[3]) : 2048, rows = argc > 4 ? std::atoll(argv[4]) : 8192;
-    const int64_t nmat = 8, ntok = 64;
     const bool packed_only = std::getenv("LLAMADESK_BENCH_PACKED_ONLY") != nullptr;
+    // LLAMADESK_BENCH_NMAT: matrices streamed in turn (8; e.g. 128 of the 8B shape is its 4.2 GB).
+    const int64_t nmat = std::getenv("LLAMADESK_BENCH_NMAT") ? std::atoll(std::getenv("LLAMADESK_BENCH_NMAT")) : 8;
+    const int64_t ntok = 64;
     const size_t rs = row_size(t, n);
     const GgmlType at = vec_dot_type(t);
     const size_t xs = row_size(at, n);
@@ -53,12 +56,12 @@ int main(int argc, char** argv) {
     std::mt19937 rng(1);
     std::normal_distribution<float> nd(0, 0.02f);
     std::vector<float> tmp(size_t(n) * ntok);
-    std::vector<std::vector<uint8_t>> mats(nmat, std::vector<uint8_t>(rs * rows));
+    std::vector<std::vector<uint8_t>> mats(packed_only ? 1 : nmat, std::vector<uint8_t>(rs * rows));
     for (int64_t r = 0; r < rows; ++r) {
         for (int64_t i = 0; i < n; ++i) tmp[size_t(i)] = nd(rng);
         quantize_row(t, tmp.data(), mats[0].data() + size_t(r) * rs, n);
     }
-    for (int64_t m = 1; m < nmat; ++m) mats[size_t(m)] = mats[0];
+    for (size_t m = 1; m < mats.size(); ++m) mats[m] = mats[0];
     for (float& v : tmp) v = nd(rng);
     std::vector<uint8_t> xq(xs * ntok);
     for (int64_t b = 0; b < ntok; ++b) quantize_activation(at, tmp.data() + b * n, xq.data() + size_t(b) * xs, n);
@@ -108,7 +111,8 @@ int main(int argc, char** argv) {
             }
             return double(rs) * double(rows) * iters / (now() - t0) / 1e9;
         };
-        const int sit = int(int64_t(160) * 2048 * 8192 / (n * rows)) + 8;  // ~the same bytes at every shape
+        // ~the same bytes at every shape, and every matrix at least once
+        const int sit = int(std::max<int64_t>(int64_t(160) * 2048 * 8192 / (n * rows) + 8, nmat));
         packed_gbs(1, 5, 1);
         std::printf("%s packed threads=%d  matvec cache-hot: %.1f GB/s, streaming: %.1f GB/s\n", type_name(t),
                     threads, packed_gbs(1, 100, 1), packed_gbs(nmat, sit, 1));
