@@ -132,21 +132,24 @@ TEST(QuantRepack, MatmulMatchesScalarDot) {
 
 // Decode (one token) has its own K-quant kernels. The integer part of every block's dot is
 // exact and the float steps per block run in the same order, so one token's results must equal
-// the batch kernels' bit for bit (the batch kernel here runs 4-token tiles).
+// the batch kernels' bit for bit, whatever tile a token lands in: 4 tokens run as one 4-token
+// tile, 15 as 8 + 4 + 2 + 1 for Q4_0 (its 8-token tiles) and 4 + 4 + 4 + 2 + 1 for the others.
 TEST(QuantRepack, MatvecEqualsMatmulBitwise) {
     for (GgmlType t : kTypes) {
         if (!ld::can_repack(t, 256)) GTEST_SKIP() << "no packed kernels on this CPU / ISA cap";
-        const int64_t n = 768, rows = 37, nb = 4;
+        const int64_t n = 768, rows = 37;
         const Fixture f = make(t, n, rows, 11);
-        const auto xq = activations(t, n, nb, 12);
-        const size_t xs = ld::row_size(ld::vec_dot_type(t), n);
-        std::vector<float> y(size_t(nb * rows));
-        ld::packed_matmul(t, n, rows, f.packed.data(), xq.data(), nb, y.data(), rows, 0, rows);
-        for (int64_t b = 0; b < nb; ++b) {
-            std::vector<float> z(size_t(rows), -1.0f);
-            ld::packed_matvec(t, n, rows, f.packed.data(), xq.data() + size_t(b) * xs, z.data(), 0, rows);
-            ASSERT_EQ(0, std::memcmp(z.data(), y.data() + b * rows, sizeof(float) * size_t(rows)))
-                << ld::type_name(t) << " token " << b;
+        for (int64_t nb : {4, 15}) {
+            const auto xq = activations(t, n, nb, 12);
+            const size_t xs = ld::row_size(ld::vec_dot_type(t), n);
+            std::vector<float> y(size_t(nb * rows));
+            ld::packed_matmul(t, n, rows, f.packed.data(), xq.data(), nb, y.data(), rows, 0, rows);
+            for (int64_t b = 0; b < nb; ++b) {
+                std::vector<float> z(size_t(rows), -1.0f);
+                ld::packed_matvec(t, n, rows, f.packed.data(), xq.data() + size_t(b) * xs, z.data(), 0, rows);
+                ASSERT_EQ(0, std::memcmp(z.data(), y.data() + b * rows, sizeof(float) * size_t(rows)))
+                    << ld::type_name(t) << " token " << b << " of " << nb;
+            }
         }
     }
 }
