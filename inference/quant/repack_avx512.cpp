@@ -37,7 +37,7 @@ inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<co
 inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 inline __m512 scales16(const uint8_t* p) { return _mm512_cvtph_ps(load256(p)); }
 // The Q4_0 kernel touches the line kPrefetch<C> bytes ahead of each vector load. With several
-// tokens (batched decode, C = 2-4 a tile) each block takes 2-4x the work of one token, so
+// tokens (batched decode, C = 2-8 a tile) each block takes 2-8x the work of one token, so
 // out-of-order execution has fewer misses in flight and the hardware prefetcher alone left
 // the kernel streaming at half its cache-hot speed: 2 KB ahead lifts 4 tokens from DRAM from
 // 8.6 to 14-15 GB/s a core, 8 tokens from 6.0 to 8.2-8.7 (quant_matvec_bench, benchmarks/
@@ -86,7 +86,8 @@ struct PQ4_0 {
     // 32 registers, and a group's weights are then unpacked once for 8 tokens instead of
     // twice (quant_matvec_bench, one thread: 8 tokens from DRAM 8.4-8.7 -> 10.6-10.7 GB/s, the
     // 64-token matmul 322-333 -> 347-357 GFLOP/s). Each (row, token) sum is the same
-    // arithmetic in any tile, so results do not change.
+    // arithmetic in any tile, so results do not change. Q8_0, Q4_K and Q6_K measured slower
+    // or mixed with 8 (their unpacked weights or sums take more registers; cpu.md).
     static constexpr bool kWideTile = true;
     template <int C>
     static void tile(const uint8_t* qs, const uint8_t* sc, int64_t nb, const XB* const* x,
