@@ -258,7 +258,11 @@ void CpuBackend::matmuls(std::span<const MatJob> jobs, const float* in, int B, c
     for (size_t i = 1; i <= jobs.size(); ++i) {
         const GgmlType at = vec_dot_type(jobs[start].w->type);
         if (i == jobs.size() || vec_dot_type(jobs[i].w->type) != at) {
-            matmul_group(jobs.subspan(start, i - start), in, B, xq && at == xq_type ? xq : nullptr);
+            const uint8_t* given = xq && at == xq_type ? xq : nullptr;
+            matmul_group(jobs.subspan(start, i - start), in, B, given);
+            // A group that converted `in` itself wrote xq_, where the given input may live: a
+            // later group of xq_type (a mix such as Q8_K, Q8_0, Q8_K) converts again.
+            if (!given) xq = nullptr;
             start = i;
         }
     }
