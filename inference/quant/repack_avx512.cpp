@@ -12,6 +12,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "inference/quant/quant_internal.h"
@@ -82,6 +83,8 @@ struct PQ4_0 {
     static constexpr PackLayout kL = PackLayout::kQ4_0;
     static constexpr int kQs = kL.qs, kSc = kL.sc, kBlock = 32;
     static constexpr int kOffset = 8;
+    using Aux = ld::detail::Aux;
+    static void aux_of(const XB* x, int64_t nb, Aux* out) { make_aux(x, nb, kOffset, out); }
     // Tiles of 8 tokens as well as 4: the 8 unpacked weight vectors and 8 accumulators fit the
     // 32 registers, and a group's weights are then unpacked once for 8 tokens instead of
     // twice (quant_matvec_bench, one thread: 8 tokens from DRAM 8.4-8.7 -> 10.6-10.7 GB/s, the
@@ -127,6 +130,8 @@ struct PQ8_0 {
     static constexpr PackLayout kL = PackLayout::kQ8_0;
     static constexpr int kQs = kL.qs, kSc = kL.sc, kBlock = 32;
     static constexpr int kOffset = 128;
+    using Aux = ld::detail::Aux;
+    static void aux_of(const XB* x, int64_t nb, Aux* out) { make_aux(x, nb, kOffset, out); }
     static constexpr bool kWideTile = false;
     template <int C>
     static void tile(const uint8_t* qs, const uint8_t* sc, int64_t nb, const XB* const* x,
@@ -162,6 +167,21 @@ struct PQ4_K {
     static constexpr int kQs = kL.qs, kSc = kL.sc, kBlock = 256;
     static constexpr int kOffset = 0;
     static constexpr bool kWideTile = false;
+    // Per token and block, the sums of y over sub-blocks 2p and 2p+1 as an int16 pair (each
+    // |sum| <= 32 * 128 fits), the min term's right-hand side. Made once per input rather than
+    // from bsums in every group's tile: that scalar work was repeated rows / 16 times.
+    struct Aux {
+        int32_t pair[4];
+    };
+    static void aux_of(const XB* x, int64_t nb, Aux* out) {
+        for (int64_t i = 0; i < nb; ++i) {
+            const int16_t* bs = x[i].bsums;
+            for (int p = 0; p < 4; ++p) {
+                const int lo = bs[4 * p] + bs[4 * p + 1], hi = bs[4 * p + 2] + bs[4 * p + 3];
+                out[i].pair[p] = int32_t(uint32_t(uint16_t(lo)) | (uint32_t(uint16_t(hi)) << 16));
+            }
+        }
+    }
     // Decode (one token): each packed byte is used once, so the 16 shifts per block that
     // bring high nibbles down are not amortised. (v & 0xF0) is 16 * the high nibble; the
     // sub-block's dot is then exactly (dot >> 4), one shift per 16 rows x 32 elements.
@@ -170,7 +190,7 @@ struct PQ4_K {
         for (int64_t i = 0; i < nb; ++i) {
             const uint8_t* q = qs + kL.q_at(nb, i);
             const uint8_t* s = sc + kL.s_at(nb, i);
-            min_term<1>(s, &x, i, &acc);
+            min_term<1>(s, &x, nullptr, i, &acc);
             const int8_t* y = x[i].qs;
             __m512i isum = _mm512_setzero_si512();
             #pragma GCC unroll 16
@@ -192,29 +212,35 @@ struct PQ4_K {
                                   acc);
         }
     }
-    // acc[t] -= d_y * dmin * sum_j min_j * sum(y of sub-block j), by pairs of sub-blocks.
+    // acc[t] -= d_y * dmin * sum_j min_j * sum(y of sub-block j), by pairs of sub-blocks. One
+    // token (the decode path, left as it was; aux null) pairs the bsums here.
     template <int C>
-    static void min_term(const uint8_t* s, const XB* const* x, int64_t i, __m512* acc) {
+    static void min_term(const uint8_t* s, const XB* const* x, const Aux* const* aux, int64_t i, __m512* acc) {
         __m512i mins[4];
         #pragma GCC unroll 16
         for (int p = 0; p < 4; ++p) mins[p] = _mm512_cvtepu8_epi16(load256(s + 128 + 32 * p));
         const __m512 dmin = scales16(s + 288);
         #pragma GCC unroll 16
         for (int t = 0; t < C; ++t) {
-            const int16_t* bs = x[t][i].bsums;
             __m512i m = _mm512_setzero_si512();
-            #pragma GCC unroll 16
-            for (int p = 0; p < 4; ++p) {
-                const int lo = bs[4 * p] + bs[4 * p + 1], hi = bs[4 * p + 2] + bs[4 * p + 3];
-                const int32_t pair = int32_t(uint32_t(uint16_t(lo)) | (uint32_t(uint16_t(hi)) << 16));
-                m = _mm512_dpwssd_epi32(m, mins[p], _mm512_set1_epi32(pair));
+            if constexpr (C == 1) {
+                const int16_t* bs = x[t][i].bsums;
+                #pragma GCC unroll 16
+                for (int p = 0; p < 4; ++p) {
+                    const int lo = bs[4 * p] + bs[4 * p + 1], hi = bs[4 * p + 2] + bs[4 * p + 3];
+                    const int32_t pair = int32_t(uint32_t(uint16_t(lo)) | (uint32_t(uint16_t(hi)) << 16));
+                    m = _mm512_dpwssd_epi32(m, mins[p], _mm512_set1_epi32(pair));
+                }
+            } else {
+                #pragma GCC unroll 16
+                for (int p = 0; p < 4; ++p) m = _mm512_dpwssd_epi32(m, mins[p], bcast32(&aux[t][i].pair[p]));
             }
             acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(m), _mm512_mul_ps(dmin, _mm512_set1_ps(x[t][i].d)), acc[t]);
         }
     }
     template <int C>
     static void tile(const uint8_t* qs, const uint8_t* sc, int64_t nb, const XB* const* x,
-                     const Aux* const*, __m512 (&acc)[C]) {
+                     const Aux* const* aux, __m512 (&acc)[C]) {
         if constexpr (C == 1) {
             tile1(qs, sc, nb, x[0], acc[0]);
             return;
@@ -223,7 +249,7 @@ struct PQ4_K {
         for (int64_t i = 0; i < nb; ++i) {
             const uint8_t* q = qs + kL.q_at(nb, i);
             const uint8_t* s = sc + kL.s_at(nb, i);
-            min_term<C>(s, x, i, acc);
+            min_term<C>(s, x, aux, i, acc);
             __m512i isum[C];
             #pragma GCC unroll 16
             for (int t = 0; t < C; ++t) isum[t] = _mm512_setzero_si512();
@@ -268,6 +294,8 @@ struct PQ6_K {
     static constexpr int kQs = kL.qs, kSc = kL.sc, kBlock = 256;
     static constexpr int kOffset = 0;
     static constexpr bool kWideTile = false;
+    struct Aux {};
+    static void aux_of(const XB*, int64_t, Aux*) {}
     // Decode (one token): assembling each 6-bit value (two shifts, two masks, an OR) costs more
     // than the product itself when nothing reuses it. Instead the 4 low bits and the 2 high bits
     // are dotted separately, each masked in place: (ql & 0xF0) is 16 * the high nibble, and
@@ -391,7 +419,7 @@ constexpr int kTile = 4;
 
 template <class K, int C>
 void group_tile(const uint8_t* qs, const uint8_t* sc, int64_t nb, const typename K::XB* const* x,
-                const Aux* const* aux, float* y, int64_t ldy, __mmask16 mask) {
+                const typename K::Aux* const* aux, float* y, int64_t ldy, __mmask16 mask) {
     __m512 acc[C];
     #pragma GCC unroll 16
     for (int t = 0; t < C; ++t) acc[t] = _mm512_setzero_ps();
@@ -404,6 +432,11 @@ template <class K>
 void run(int64_t n, const void* P, const void* xq, int64_t ntok, float* y, int64_t ldy, int64_t r0,
          int64_t r1) {
     using XB = typename K::XB;
+    using Aux = typename K::Aux;
+    // Per-token values made once per input and token chunk, not in every group's tile.
+    // (Q4_K's are for tiles of several tokens only; tile1 does without.)
+    constexpr bool kHasAux = !std::is_empty_v<Aux>;
+    const bool need_aux = kHasAux && (K::kOffset != 0 || ntok > 1);
     const int64_t nb = n / K::kBlock;
     const size_t gs = size_t(nb) * size_t(K::kQs + K::kSc);
     const size_t xs = size_t(nb) * sizeof(XB);
@@ -415,15 +448,13 @@ void run(int64_t n, const void* P, const void* xq, int64_t ntok, float* y, int64
         const int64_t t1 = ntok - t0 < kTokenChunk ? ntok : t0 + kTokenChunk;
         const XB* x[kTokenChunk];
         const Aux* aux[kTokenChunk];
-        if constexpr (K::kOffset != 0) {
-            if (aux_buf.size() < size_t(kTokenChunk * nb)) aux_buf.resize(size_t(kTokenChunk * nb));
-        }
+        if (need_aux && aux_buf.size() < size_t(kTokenChunk * nb)) aux_buf.resize(size_t(kTokenChunk * nb));
         for (int64_t t = t0; t < t1; ++t) {
             x[t - t0] = reinterpret_cast<const XB*>(xb + size_t(t) * xs);
             aux[t - t0] = nullptr;
-            if constexpr (K::kOffset != 0) {
+            if (need_aux) {
                 Aux* a = aux_buf.data() + size_t(t - t0) * size_t(nb);
-                make_aux(x[t - t0], nb, K::kOffset, a);
+                K::aux_of(x[t - t0], nb, a);
                 aux[t - t0] = a;
             }
         }
