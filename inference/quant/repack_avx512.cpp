@@ -33,6 +33,12 @@ namespace {
 // operation). Through a scalar int GCC emits a load plus VPBROADCASTD from a general register,
 // two more vector-pipe uops per VPDPBUSD: a third of the packed K-quant decode kernels' work.
 inline __m512i bcast32(const void* p) { return _mm512_broadcastd_epi32(_mm_loadu_si32(p)); }
+// acc + VPDPBUSD(w, 4 bytes at p broadcast) with the broadcast folded into the instruction's
+// memory operand ({1to16}): GCC emits a separate VPBROADCASTD, one more uop per product.
+inline __m512i dpbusd_b(__m512i acc, __m512i w, const void* p) {
+    asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(w), "m"(*static_cast<const int32_t*>(p)));
+    return acc;
+}
 inline __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
@@ -269,8 +275,8 @@ struct PQ4_K {
                     __m512i a0 = _mm512_setzero_si512(), a1 = _mm512_setzero_si512();
                     #pragma GCC unroll 16
                     for (int c = 0; c < 4; ++c) {
-                        a0 = _mm512_dpbusd_epi32(a0, w[c], bcast32(y + 4 * c));
-                        a1 = _mm512_dpbusd_epi32(a1, w[4 + c], bcast32(y + 16 + 4 * c));
+                        a0 = dpbusd_b(a0, w[c], y + 4 * c);
+                        a1 = dpbusd_b(a1, w[4 + c], y + 16 + 4 * c);
                     }
                     isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_add_epi32(a0, a1), scj));
                 }
@@ -395,7 +401,7 @@ struct PQ6_K {
                             // q is stored +32: start from -32 * sum(y of the sub-block).
                             __m512i a = _mm512_set1_epi32(-32 * int32_t(x[t][i].bsums[sb]));
                             #pragma GCC unroll 16
-                            for (int u = 0; u < 4; ++u) a = _mm512_dpbusd_epi32(a, w[u], bcast32(y + 4 * u));
+                            for (int u = 0; u < 4; ++u) a = dpbusd_b(a, w[u], y + 4 * u);
                             isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(a, scs));
                         }
                     }
